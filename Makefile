@@ -1,0 +1,90 @@
+# retool: one entry point. `make` builds, `make test` installs test deps + builds + runs every unit test,
+# `make asan` runs the tests under AddressSanitizer + UBSan, `make check-long` the slow end-to-end checks,
+# `make bench` the benchmarks, `make demo` the default demo. See README.md.
+
+CC      ?= cc
+BUILD   ?= build
+SAN     ?=
+PKGS    := libcjson libpcre2-8 libseccomp libmicrohttpd ompi-c
+PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+
+OPT     ?= -O2
+CFLAGS  ?= $(OPT) -g
+CFLAGS  += -std=c17 -Wall -Wextra -Werror -D_GNU_SOURCE -fno-strict-aliasing -pthread -Isrc $(PKG_CFLAGS)
+LDLIBS  += $(PKG_LIBS) -ldnnl -lm -pthread
+ifneq ($(SAN),)
+CFLAGS  += -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+LDFLAGS += -fsanitize=address,undefined
+endif
+
+LIB_SRC   := $(sort $(shell find src -name '*.c' ! -path 'src/cli/*'))
+CLI_SRC   := $(sort $(wildcard src/cli/*.c))
+LIB_OBJ   := $(LIB_SRC:%.c=$(BUILD)/obj/%.o)
+CLI_OBJ   := $(CLI_SRC:%.c=$(BUILD)/obj/%.o)
+LIB       := $(BUILD)/libretool.a
+BIN       := $(BUILD)/retool
+TEST_DIRS := $(sort $(patsubst tests/%/,%,$(dir $(wildcard tests/*/*.c))))
+TEST_BINS := $(TEST_DIRS:%=$(BUILD)/tests/test_%)
+BENCH_SRC := $(sort $(wildcard bench/*.c))
+BENCH_BINS := $(BENCH_SRC:bench/%.c=$(BUILD)/bench/%)
+
+.PHONY: all test test-run asan check-long bench demo deps deps-test clean format
+all: $(BIN) $(LIB)
+
+$(BUILD)/obj/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -MMD -MP -c $< -o $@
+
+$(LIB): $(LIB_OBJ)
+	@mkdir -p $(dir $@)
+	rm -f $@
+	ar rcs $@ $^
+
+$(BIN): $(CLI_OBJ) $(LIB)
+	$(CC) $(LDFLAGS) -o $@ $(CLI_OBJ) $(LIB) $(LDLIBS)
+	@[ "$(BUILD)" != build ] || ln -sf build/retool retool
+
+# One Criterion binary per folder under tests/ (tests/base -> build/tests/test_base).
+.SECONDEXPANSION:
+$(BUILD)/tests/test_%: $$(patsubst %.c,$(BUILD)/obj/%.o,$$(wildcard tests/%/*.c)) $(LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $(filter %.o,$^) $(LIB) $(LDLIBS) -lcriterion
+
+$(BUILD)/bench/%: $(BUILD)/obj/bench/%.o $(LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $< $(LIB) $(LDLIBS)
+
+deps:
+	@bash scripts/install-deps.sh
+deps-test:
+	@bash scripts/install-deps.sh --test
+
+# Runs every test binary; each prints Criterion's Synthesis line. RETOOL_BIN lets tests run the CLI.
+test-run: $(BIN) $(TEST_BINS)
+	@bash scripts/run-tests.sh $(BUILD) $(TEST_BINS)
+
+test: deps-test
+	@$(MAKE) --no-print-directory test-run
+
+asan: deps-test
+	@$(MAKE) --no-print-directory BUILD=build-asan SAN=1 OPT=-O1 test-run
+
+check-long: deps-test
+	@$(MAKE) --no-print-directory all
+	@bash scripts/check-long.sh
+
+bench: deps-test $(BIN) $(BENCH_BINS)
+	@bash scripts/run-benches.sh $(BUILD) $(BENCH_BINS)
+
+demo: deps
+	@$(MAKE) --no-print-directory all
+	./$(BIN) demo
+
+clean:
+	rm -rf build build-asan retool
+
+format:
+	clang-format -i $(LIB_SRC) $(CLI_SRC) $(wildcard src/*/*.h) $(wildcard tests/*/*.c) $(BENCH_SRC)
+
+-include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)

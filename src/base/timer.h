@@ -1,0 +1,16 @@
+/* A monotonic clock for measuring durations. */
+#ifndef RETOOL_BASE_TIMER_H
+#define RETOOL_BASE_TIMER_H
+
+#include <stdint.h>
+
+/* Seconds since an arbitrary fixed point, from CLOCK_MONOTONIC; never goes backwards. */
+double rt_time_now(void);
+
+/* Nanoseconds since an arbitrary fixed point, from CLOCK_MONOTONIC. */
+uint64_t rt_time_now_ns(void);
+
+/* Seconds since the Unix epoch (wall clock), for timestamps in files. */
+double rt_time_wall(void);
+
+#endif
