@@ -19,37 +19,49 @@ LDFLAGS += -fsanitize=address,undefined
 endif
 
 LIB_SRC   := $(sort $(shell find src -name '*.c' ! -path 'src/cli/*'))
-CLI_SRC   := $(sort $(wildcard src/cli/*.c))
+CLI_SRC   := $(sort $(filter-out src/cli/main.c,$(wildcard src/cli/*.c)))
 LIB_OBJ   := $(LIB_SRC:%.c=$(BUILD)/obj/%.o)
 CLI_OBJ   := $(CLI_SRC:%.c=$(BUILD)/obj/%.o)
 LIB       := $(BUILD)/libretool.a
+CLI_LIB   := $(BUILD)/libretool-cli.a
 BIN       := $(BUILD)/retool
 TEST_DIRS := $(sort $(patsubst tests/%/,%,$(dir $(wildcard tests/*/*.c))))
 TEST_BINS := $(TEST_DIRS:%=$(BUILD)/tests/test_%)
 BENCH_SRC := $(sort $(wildcard bench/*.c))
 BENCH_BINS := $(BENCH_SRC:bench/%.c=$(BUILD)/bench/%)
 
+.SECONDARY:
 .PHONY: all test test-run asan check-long bench demo deps deps-test clean format
 all: $(BIN) $(LIB)
 
+# V=1 shows full command lines.
+Q := $(if $(V),,@)
+
 $(BUILD)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -MMD -MP -c $< -o $@
+	@$(if $(V),,echo "  CC      $<")
+	$(Q)$(CC) $(CFLAGS) -MMD -MP -c $< -o $@
 
 $(LIB): $(LIB_OBJ)
 	@mkdir -p $(dir $@)
-	rm -f $@
-	ar rcs $@ $^
+	$(Q)rm -f $@
+	$(Q)ar rcs $@ $^
 
-$(BIN): $(CLI_OBJ) $(LIB)
-	$(CC) $(LDFLAGS) -o $@ $(CLI_OBJ) $(LIB) $(LDLIBS)
+$(CLI_LIB): $(CLI_OBJ)
+	@mkdir -p $(dir $@)
+	$(Q)rm -f $@
+	$(Q)ar rcs $@ $^
+
+$(BIN): $(BUILD)/obj/src/cli/main.o $(CLI_LIB) $(LIB)
+	$(CC) $(LDFLAGS) -o $@ $< $(CLI_LIB) $(LIB) $(LDLIBS)
 	@[ "$(BUILD)" != build ] || ln -sf build/retool retool
 
 # One Criterion binary per folder under tests/ (tests/base -> build/tests/test_base).
+test_objs = $(patsubst %.c,$(BUILD)/obj/%.o,$(wildcard tests/$(1)/*.c))
 .SECONDEXPANSION:
-$(BUILD)/tests/test_%: $$(patsubst %.c,$(BUILD)/obj/%.o,$$(wildcard tests/%/*.c)) $(LIB)
+$(BUILD)/tests/test_%: $$(call test_objs,$$*) $(CLI_LIB) $(LIB)
 	@mkdir -p $(dir $@)
-	$(CC) $(LDFLAGS) -o $@ $(filter %.o,$^) $(LIB) $(LDLIBS) -lcriterion
+	$(CC) $(LDFLAGS) -o $@ $(filter %.o,$^) $(CLI_LIB) $(LIB) $(LDLIBS) -lcriterion
 
 $(BUILD)/bench/%: $(BUILD)/obj/bench/%.o $(LIB)
 	@mkdir -p $(dir $@)
@@ -82,9 +94,9 @@ demo: deps
 	./$(BIN) demo
 
 clean:
-	rm -rf build build-asan retool
+	rm -rf build build-asan build-clang retool
 
 format:
-	clang-format -i $(LIB_SRC) $(CLI_SRC) $(wildcard src/*/*.h) $(wildcard tests/*/*.c) $(BENCH_SRC)
+	clang-format -i $(LIB_SRC) $(CLI_SRC) src/cli/main.c $(wildcard src/*/*.h) $(wildcard tests/*/*.c) $(BENCH_SRC)
 
 -include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)

@@ -60,6 +60,27 @@ static void line_col(const char *text, const char *at, size_t *line, size_t *col
     *col = c;
 }
 
+/* Non-zero when text stops inside a string or with brackets still open: the file was cut short. */
+static int json_unterminated(const char *text, size_t len) {
+    int in_string = 0, escape = 0;
+    long depth = 0;
+    for (size_t i = 0; i < len; i++) {
+        char c = text[i];
+        if (in_string) {
+            if (escape) escape = 0;
+            else if (c == '\\') escape = 1;
+            else if (c == '"') in_string = 0;
+        } else if (c == '"') {
+            in_string = 1;
+        } else if (c == '{' || c == '[') {
+            depth++;
+        } else if (c == '}' || c == ']') {
+            depth--;
+        }
+    }
+    return in_string || depth > 0;
+}
+
 /* Parses text; on failure returns the 1-based line and column of the problem and a static description. */
 static cJSON *json_parse_at(const char *text, size_t len, size_t *line, size_t *col, const char **why) {
     size_t bad;
@@ -78,7 +99,12 @@ static cJSON *json_parse_at(const char *text, size_t len, size_t *line, size_t *
         if (!item) {
             at = end ? end : cJSON_GetErrorPtr();
             if (!at || at < text || at > text + len) at = text + len;
-            *why = at >= text + len ? "JSON ends too early (truncated?)" : "JSON syntax error";
+            if (at >= text + len || json_unterminated(text, len)) {
+                at = text + len;
+                *why = "JSON ends too early (truncated?)";
+            } else {
+                *why = "JSON syntax error";
+            }
         } else {
             for (const char *p = end ? end : text + len; p < text + len; p++) {
                 if (*p != ' ' && *p != '\t' && *p != '\n' && *p != '\r') {
