@@ -1,0 +1,56 @@
+/* Scripted stand-ins for the rollout engine's policy, tokenizer and executor. The tokenizer is byte-level (id = byte,
+ * 256 = EOS "<eos>"); the policy replays a script per prompt byte by byte, recording what is prefilled; the executor
+ * understands a few Python shapes (x = N, print(x), print(A*B), an endless loop) and can delay its answers. */
+#ifndef RETOOL_TESTS_ROLLOUT_FAKES_H
+#define RETOOL_TESTS_ROLLOUT_FAKES_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "rollout/ops.h"
+
+#define FAKE_EOS 256
+#define FAKE_MAX_SEQS 64
+
+typedef struct fake_policy {
+    const char *const *scripts; /* script i is replayed for a prompt whose first id is i */
+    size_t nscripts;
+    int eos_at_end;             /* emit FAKE_EOS after the script, else repeat spaces */
+    struct {
+        int live;
+        const char *script;
+        size_t pos;
+        size_t prefilled;       /* tokens given to open + append */
+        size_t appended;        /* tokens given to append */
+        int32_t appended_ids[8192];
+    } seqs[FAKE_MAX_SEQS];
+    size_t total_prefilled;
+    size_t opened, closed;
+    size_t max_batch;
+} fake_policy;
+
+typedef struct fake_exec_job {
+    uint64_t ticket;
+    int ready_after;            /* polls before the result is ready; -1 = never */
+    rollout_exec_result result;
+} fake_exec_job;
+
+typedef struct fake_executor {
+    fake_exec_job jobs[256];
+    size_t njobs;
+    int delay;                  /* polls before each result is ready (default 0) */
+    int delay_for_slow;         /* polls for code containing "slow" */
+    int fail_submit;            /* submit returns an error */
+    long long session_x[FAKE_MAX_SEQS + 1]; /* x per session (stateful mode) */
+    int session_has_x[FAKE_MAX_SEQS + 1];
+    size_t submitted;
+    size_t sessions_closed;
+    int timeout_never_returns;  /* endless loops never answer (to test the wall cap) */
+} fake_executor;
+
+/* Binds the fakes to the rollout interfaces. */
+rollout_policy fake_policy_ops(fake_policy *p);
+rollout_tokenizer fake_tokenizer_ops(void);
+rollout_executor fake_executor_ops(fake_executor *x);
+
+#endif
