@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/log.h"
 #include "fakes.h"
 #include "rollout/engine.h"
 #include "rollout/protocol.h"
@@ -12,6 +13,7 @@ static fake_policy pol;
 static fake_executor ex;
 
 static void setup(void) {
+    rt_log_set_level(RT_LOG_OFF);
     memset(&pol, 0, sizeof pol);
     memset(&ex, 0, sizeof ex);
     pol.eos_at_end = 1;
