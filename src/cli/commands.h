@@ -9,4 +9,7 @@ int cmd_demo(int argc, char **argv);
 /* `retool json check FILE...`: validates JSON / JSONL files and names the first bad line. */
 int cmd_json(int argc, char **argv);
 
+/* `retool model init|info`: random model folders from a config.json; architecture, parameters and memory. */
+int cmd_model(int argc, char **argv);
+
 #endif
