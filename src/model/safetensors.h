@@ -1,5 +1,6 @@
 /* safetensors files: reading (mmap'd, every header offset checked), writing (atomic), sharded model folders
- * (model.safetensors.index.json), and dtype conversion. Names follow Hugging Face (model.layers.0.self_attn.q_proj.weight). */
+ * (model.safetensors.index.json), and dtype conversion. Names follow Hugging Face
+ * (model.layers.0.self_attn.q_proj.weight). */
 #ifndef RETOOL_MODEL_SAFETENSORS_H
 #define RETOOL_MODEL_SAFETENSORS_H
 
@@ -17,18 +18,23 @@ typedef struct st_tensor {
     st_dtype dtype;
     int ndim;
     int64_t shape[ST_MAX_DIMS];
-    const void *data;   /* points into the mapped file (read) or the caller's buffer (write) */
+    const void *data; /* points into the mapped file (read) or the caller's buffer (write); aligned to the dtype
+                       * when the writer padded the header to 8 bytes as Hugging Face's does; other writers may
+                       * not, so read through memcpy or st_to_f32 unless st_aligned(t) */
     size_t nbytes;
+    const char *file; /* the file it was read from (owned by the st_set), for error messages; NULL when writing */
 } st_tensor;
 
 /* One opened safetensors file or a whole (possibly sharded) model folder. */
 typedef struct st_set {
     st_tensor *tensors;
     size_t ntensors;
-    void **maps;         /* mmap'd files */
+    void **maps; /* mmap'd files */
     size_t *map_sizes;
     size_t nmaps;
-    char *metadata_json; /* the "__metadata__" object as JSON text, or NULL */
+    char *metadata_json; /* the "__metadata__" object as JSON text, or NULL (first file's, for a folder) */
+    char **paths;        /* the path of each mapped file (nmaps entries) */
+    char *origin;        /* what was opened (file or folder), for error messages */
 } st_set;
 
 /* Bytes per element of dtype. */
@@ -54,6 +60,12 @@ const st_tensor *st_find(const st_set *set, const char *name);
 rt_status st_expect(const st_set *set, const char *name, int ndim, const int64_t *shape, const st_tensor **out,
                     rt_error *err);
 
+/* Non-zero when t->data is aligned for its dtype (direct loads are safe). */
+int st_aligned(const st_tensor *t);
+
+/* Number of elements of t (product of its shape; 1 for a scalar). */
+int64_t st_numel(const st_tensor *t);
+
 /* Converts a tensor of any float dtype (F32, BF16, F16, F64) to f32; out holds numel floats. */
 rt_status st_to_f32(const st_tensor *t, float *out, rt_error *err);
 
@@ -67,5 +79,12 @@ uint16_t st_f32_to_bf16(float x);
 float st_bf16_to_f32(uint16_t x);
 float st_f16_to_f32(uint16_t x);
 uint16_t st_f32_to_f16(float x);
+
+/* Converts n floats to bf16 (round to nearest even) and back. */
+void st_f32_to_bf16_n(const float *in, uint16_t *out, size_t n);
+void st_bf16_to_f32_n(const uint16_t *in, float *out, size_t n);
+
+/* Parses a dtype name as written in headers ("F32", "BF16", ...); returns 0 and sets *out, or -1 when unknown. */
+int st_dtype_parse(const char *name, st_dtype *out);
 
 #endif
