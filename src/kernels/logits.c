@@ -19,7 +19,8 @@ float kern_logits_stats(const float *z, int64_t V, int64_t target, float *entrop
 }
 
 void kern_logits_grad(float *z, int64_t V, int64_t target, float lse, float entropy, float dlogp, float dent) {
-    /* d logp_y / dz_j = [j == y] - p_j;  d H / dz_j = -p_j (log p_j + H). */
+    /* d logp_y / dz_j = [j == y] - p_j;  d H / dz_j = -p_j (log p_j + H). Without a target logp is the constant 0. */
+    if (target < 0) dlogp = 0.0f;
     for (int64_t j = 0; j < V; j++) {
         float lp = z[j] - lse, p = expf(lp);
         z[j] = p > 0 ? -dlogp * p - dent * p * (lp + entropy) : 0.0f;

@@ -130,7 +130,9 @@ static rt_status check_batch(const model *m, const model_batch *b, rt_error *err
         if (b->tokens[r] < 0 || b->tokens[r] >= V_)
             return rt_err_set(err, RT_ERANGE, "batch: token %lld is %d, outside the vocabulary [0, %lld)",
                               (long long)r, b->tokens[r], (long long)V_);
-        if (b->targets && (b->targets[r] < -1 || b->targets[r] >= V_))
+    }
+    for (int64_t r = 0; b->targets && r < N; r++) {
+        if ((b->targets[r] < -1 || b->targets[r] >= V_))
             return rt_err_set(err, RT_ERANGE, "batch: target %lld is %d, outside [-1, %lld)", (long long)r,
                               b->targets[r], (long long)V_);
     }
