@@ -1,0 +1,55 @@
+/* Matrix products through oneDNN's matmul primitive, f32 or bf16 (bf16 inputs, f32 output and accumulation).
+ * Row-major, BLAS-like: C[M,N] = op(A)[M,K] . op(B)[K,N] (+ C when accumulate). The work is split over the pool's
+ * threads (each runs oneDNN single-threaded on its slice of C); primitives are created once per slice shape and
+ * cached per thread. */
+#ifndef RETOOL_KERNELS_MATMUL_H
+#define RETOOL_KERNELS_MATMUL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "base/error.h"
+
+typedef enum kern_dtype { KERN_F32 = 0, KERN_BF16 } kern_dtype;
+
+/* One product. A is [M,K] (lda) or, when trans_a, stored [K,M]; B is [K,N] (ldb) or, when trans_b, stored [N,K]
+ * (so X.W^T for a [N,K] weight is trans_b = 1). A and B are float* for KERN_F32 and uint16_t* (bf16) for KERN_BF16. */
+typedef struct kern_gemm {
+    kern_dtype dtype;
+    int trans_a, trans_b;
+    int64_t M, N, K;
+    const void *A;
+    int64_t lda;
+    const void *B;
+    int64_t ldb;
+    float *C;
+    int64_t ldc;
+    int accumulate; /* 1: C += product; 0: C = product */
+} kern_gemm;
+
+/* Runs the product on the pool's threads. Fails only when oneDNN cannot create or run the primitive (e.g. bf16 on a
+ * CPU without AVX-512). */
+rt_status kern_gemm_run(const kern_gemm *g, rt_error *err);
+
+/* out[M,N] (+)= x[M,K] . w[N,K]^T: a linear layer's forward (and the weight gradient's transposes below). */
+rt_status kern_mm_xwt(kern_dtype dt, float *out, const void *x, const void *w, int64_t M, int64_t N, int64_t K,
+                      int accumulate, rt_error *err);
+
+/* dx[M,K] (+)= dy[M,N] . w[N,K]: a linear layer's input gradient. */
+rt_status kern_mm_dx(kern_dtype dt, float *dx, const void *dy, const void *w, int64_t M, int64_t N, int64_t K,
+                     int accumulate, rt_error *err);
+
+/* dw[N,K] (+)= dy[M,N]^T . x[M,K]: a linear layer's weight gradient. */
+rt_status kern_mm_dw(kern_dtype dt, float *dw, const void *dy, const void *x, int64_t M, int64_t N, int64_t K,
+                     int accumulate, rt_error *err);
+
+/* 1 when oneDNN can run bf16 products on this CPU (checked once by creating a small primitive). */
+int kern_bf16_supported(void);
+
+/* The oneDNN implementation chosen for the last primitive created with this dtype (e.g. "brg:avx512_core_bf16"). */
+const char *kern_gemm_impl_name(kern_dtype dt);
+
+/* Frees the calling thread's cached primitives and every other thread's (call only while no product is running). */
+void kern_gemm_cache_clear(void);
+
+#endif
