@@ -12,4 +12,7 @@ int cmd_json(int argc, char **argv);
 /* `retool model init|info`: random model folders from a config.json; architecture, parameters and memory. */
 int cmd_model(int argc, char **argv);
 
+/* `retool sft`: supervised fine-tuning on trajectory JSONL. */
+int cmd_sft(int argc, char **argv);
+
 #endif

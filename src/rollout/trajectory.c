@@ -310,3 +310,48 @@ rt_status rollout_trajectory_write(FILE *fp, const rollout_trajectory *t, rt_err
     if (bad) return rt_err_set(err, RT_EIO, "cannot write trajectory %s", t->id ? t->id : "");
     return RT_OK;
 }
+
+rt_status rollout_trajectory_read_file(const char *path, rollout_trajectory **out, size_t *n, rt_error *err) {
+    *out = NULL;
+    *n = 0;
+    rt_jsonl_reader r;
+    rt_status st = rt_jsonl_open(&r, path, RT_JSONL_STOP, err);
+    if (st) return st;
+    rollout_trajectory *arr = NULL;
+    size_t count = 0, cap = 0;
+    for (;;) {
+        cJSON *o;
+        st = rt_jsonl_next(&r, &o, err);
+        if (st || !o) break;
+        if (count == cap) {
+            cap = cap ? cap * 2 : 64;
+            rollout_trajectory *p = realloc(arr, cap * sizeof *p);
+            if (!p) {
+                cJSON_Delete(o);
+                st = rt_err_set(err, RT_ENOMEM, "out of memory reading %s", path);
+                break;
+            }
+            arr = p;
+        }
+        st = rollout_trajectory_from_json(o, &arr[count], err);
+        cJSON_Delete(o);
+        if (st) {
+            rt_err_prefix(err, "%s:%zu", path, r.line_no);
+            break;
+        }
+        count++;
+    }
+    rt_jsonl_close(&r);
+    if (st) {
+        rollout_trajectories_free(arr, count);
+        return st;
+    }
+    *out = arr;
+    *n = count;
+    return RT_OK;
+}
+
+void rollout_trajectories_free(rollout_trajectory *t, size_t n) {
+    for (size_t i = 0; i < n; i++) rollout_trajectory_free(&t[i]);
+    free(t);
+}

@@ -96,6 +96,13 @@ cJSON *rollout_trajectory_to_json(const rollout_trajectory *t);
 /* Reads a trajectory from its JSON object; errors name the field. The float arrays come back bit-exact. */
 rt_status rollout_trajectory_from_json(const cJSON *obj, rollout_trajectory *t, rt_error *err);
 
+/* Reads every trajectory of a JSONL file into a malloc'd array (*out, *n); a bad line is an error naming file:line
+ * and field. Free with rollout_trajectories_free. */
+rt_status rollout_trajectory_read_file(const char *path, rollout_trajectory **out, size_t *n, rt_error *err);
+
+/* Frees n trajectories and the array. */
+void rollout_trajectories_free(rollout_trajectory *t, size_t n);
+
 /* Writes the trajectory as one JSONL line to fp. */
 rt_status rollout_trajectory_write(FILE *fp, const rollout_trajectory *t, rt_error *err);
 

@@ -1,0 +1,294 @@
+#include "train/sft.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "base/fileio.h"
+#include "base/log.h"
+#include "base/progress.h"
+#include "base/rng.h"
+#include "base/timer.h"
+#include "model/modeldir.h"
+#include "model/optim.h"
+#include "rollout/trajectory.h"
+#include "train/checkpoint.h"
+#include "train/pack.h"
+#include "train/rundir.h"
+
+train_sft_config train_sft_defaults(void) {
+    train_sft_config c;
+    memset(&c, 0, sizeof c);
+    c.epochs = 1;
+    c.batch_tokens = 4096;
+    c.lr = 1e-4;
+    c.min_lr = 1e-5;
+    c.weight_decay = 0.01;
+    c.clip_norm = 1.0;
+    c.warmup_steps = 10;
+    c.cosine = 1;
+    c.eval_frac = 0.05;
+    c.keep_last = 2;
+    c.seed = 1;
+    return c;
+}
+
+static cJSON *config_json(const train_sft_config *c) {
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddStringToObject(o, "command", "sft");
+    cJSON_AddStringToObject(o, "model", c->model_dir);
+    cJSON_AddStringToObject(o, "data", c->data_path);
+    cJSON_AddNumberToObject(o, "epochs", (double)c->epochs);
+    cJSON_AddNumberToObject(o, "max_steps", (double)c->max_steps);
+    cJSON_AddNumberToObject(o, "batch_tokens", (double)c->batch_tokens);
+    cJSON_AddNumberToObject(o, "max_seq_len", (double)c->max_seq_len);
+    cJSON_AddNumberToObject(o, "lr", c->lr);
+    cJSON_AddNumberToObject(o, "min_lr", c->min_lr);
+    cJSON_AddStringToObject(o, "schedule", c->cosine ? "cosine" : "constant");
+    cJSON_AddNumberToObject(o, "warmup_steps", (double)c->warmup_steps);
+    cJSON_AddNumberToObject(o, "weight_decay", c->weight_decay);
+    cJSON_AddNumberToObject(o, "clip_norm", c->clip_norm);
+    cJSON_AddNumberToObject(o, "eval_frac", c->eval_frac);
+    cJSON_AddNumberToObject(o, "eval_every", (double)c->eval_every);
+    cJSON_AddNumberToObject(o, "save_every", (double)c->save_every);
+    cJSON_AddNumberToObject(o, "keep_last", (double)c->keep_last);
+    cJSON_AddNumberToObject(o, "seed", (double)c->seed);
+    cJSON_AddStringToObject(o, "precision", c->f32 ? "f32" : "bf16");
+    return o;
+}
+
+/* A permutation of [0, n) drawn from rng (Fisher-Yates). */
+static void shuffle(int64_t *idx, size_t n, rt_rng *rng) {
+    for (size_t i = 0; i < n; i++) idx[i] = (int64_t)i;
+    for (size_t i = n; i > 1; i--) {
+        size_t j = (size_t)rt_rng_below(rng, i);
+        int64_t t = idx[i - 1];
+        idx[i - 1] = idx[j];
+        idx[j] = t;
+    }
+}
+
+/* Mean loss per target over a set of trajectories (forward only). */
+static rt_status eval_loss(model *m, const rollout_trajectory *data, const int64_t *which, size_t n, size_t max_len,
+                           size_t batch_tokens, double *out, rt_error *err) {
+    train_packed p;
+    memset(&p, 0, sizeof p);
+    double total = 0.0;
+    size_t targets = 0, i = 0;
+    float *logp = NULL;
+    size_t cap = 0;
+    rt_status st = RT_OK;
+    while (!st && i < n) {
+        train_packed_reset(&p);
+        while (i < n && (p.n_rows == 0 || p.n_rows + train_packed_len(&data[which[i]], max_len) <= batch_tokens)) {
+            st = train_packed_add(&p, &data[which[i]], which[i], max_len, NULL, err);
+            i++;
+            if (st) break;
+        }
+        if (st || p.n_rows == 0) break;
+        if (p.n_rows > cap) {
+            cap = p.n_rows;
+            float *l = realloc(logp, cap * sizeof *l);
+            if (!l) {
+                st = rt_err_set(err, RT_ENOMEM, "out of memory");
+                break;
+            }
+            logp = l;
+        }
+        st = model_forward(m, &p.batch, logp, NULL, NULL, err);
+        for (size_t r = 0; !st && r < p.n_rows; r++) {
+            if (p.targets[r] < 0) continue;
+            total -= logp[r];
+            targets++;
+        }
+    }
+    free(logp);
+    train_packed_free(&p);
+    *out = targets ? total / (double)targets : NAN;
+    return st;
+}
+
+rt_status train_sft_run(const train_sft_config *cfg, train_sft_result *res, rt_error *err) {
+    memset(res, 0, sizeof *res);
+    res->eval_loss = NAN;
+    if (cfg->epochs < 1 || cfg->batch_tokens < 2)
+        return rt_err_set(err, RT_EINVAL, "epochs must be >= 1 and batch tokens >= 2");
+    rollout_trajectory *data = NULL;
+    size_t n = 0;
+    rt_status st = rollout_trajectory_read_file(cfg->data_path, &data, &n, err);
+    if (st) return st;
+    if (n == 0) {
+        rollout_trajectories_free(data, n);
+        return rt_err_set(err, RT_EINVAL, "%s holds no trajectories", cfg->data_path);
+    }
+    train_rundir rd;
+    cJSON *cj = config_json(cfg);
+    st = train_rundir_open(&rd, cfg->out_dir, cfg->resume ? NULL : cj, err);
+    cJSON_Delete(cj);
+    if (st) {
+        rollout_trajectories_free(data, n);
+        return st;
+    }
+    model m;
+    memset(&m, 0, sizeof m);
+    model_opts opts = {.prec = cfg->f32 ? MODEL_PREC_F32 : MODEL_PREC_BF16, .value_head = 0};
+    train_state state;
+    memset(&state, 0, sizeof state);
+    rt_rng_seed(&state.rng, cfg->seed);
+    int64_t latest = cfg->resume ? train_rundir_latest_checkpoint(&rd) : -1;
+    if (latest >= 0) {
+        char ck[4096];
+        train_rundir_checkpoint_path(&rd, latest, ck, sizeof ck);
+        st = train_checkpoint_load(ck, &m, &opts, NULL, NULL, &state, err);
+        if (!st) st = train_rundir_truncate_metrics(&rd, state.step, err);
+        if (!st) rt_log_info("sft: resuming %s from step %lld", cfg->out_dir, (long long)state.step);
+    } else {
+        st = model_load(&m, cfg->model_dir, &opts, err);
+        if (!st) st = model_train_init(&m, err);
+    }
+    if (st) {
+        train_rundir_close(&rd);
+        rollout_trajectories_free(data, n);
+        return st;
+    }
+    size_t max_len = (size_t)(cfg->max_seq_len > 0 ? cfg->max_seq_len : m.cfg.max_position_embeddings);
+    /* Held-out split: a fixed permutation from the seed, independent of the epoch order. */
+    int64_t *perm = malloc(n * sizeof *perm), *order = malloc(n * sizeof *order);
+    if (!perm || !order) st = rt_err_set(err, RT_ENOMEM, "out of memory");
+    size_t n_eval = 0;
+    if (!st) {
+        rt_rng split;
+        rt_rng_seed(&split, cfg->seed ^ 0x5eed5eedull);
+        shuffle(perm, n, &split);
+        n_eval = cfg->eval_frac > 0 ? (size_t)ceil(cfg->eval_frac * (double)n) : 0;
+        if (n_eval >= n) n_eval = n > 1 ? 1 : 0;
+    }
+    const int64_t *eval_idx = perm, *train_idx = perm + n_eval;
+    size_t n_train = n - n_eval;
+    res->train_samples = n_train;
+    res->eval_samples = n_eval;
+    /* Steps per epoch, from the packing (same for every order only approximately: count per epoch as we go). */
+    size_t total_tokens = 0;
+    for (size_t i = 0; i < n_train; i++) total_tokens += train_packed_len(&data[train_idx[i]], max_len);
+    int64_t steps_per_epoch = (int64_t)((total_tokens + (size_t)cfg->batch_tokens - 1) / (size_t)cfg->batch_tokens);
+    if (steps_per_epoch < 1) steps_per_epoch = 1;
+    model_lr_schedule sched = {.kind = cfg->cosine ? MODEL_LR_COSINE : MODEL_LR_CONSTANT,
+                               .peak = cfg->lr,
+                               .min_lr = cfg->min_lr,
+                               .warmup_steps = cfg->warmup_steps,
+                               .total_steps = steps_per_epoch * cfg->epochs};
+    model_adamw opt = model_adamw_defaults();
+    opt.weight_decay = cfg->weight_decay;
+    train_packed p;
+    memset(&p, 0, sizeof p);
+    float *weight = NULL;
+    size_t wcap = 0;
+    rt_progress bar;
+    int64_t first_step = state.step;
+    rt_progress_init(&bar, "sft", (uint64_t)(sched.total_steps - first_step), "steps");
+    int stopped = 0;
+    while (!st && !stopped && state.epoch < cfg->epochs) {
+        rt_rng ep = rt_rng_split(&state.rng, (uint64_t)state.epoch);
+        shuffle(order, n_train, &ep);
+        while (!st && (size_t)state.data_pos < n_train) {
+            if (cfg->max_steps > 0 && state.step >= cfg->max_steps) {
+                stopped = 1;
+                break;
+            }
+            double t0 = rt_time_now();
+            train_packed_reset(&p);
+            size_t truncated = 0;
+            while ((size_t)state.data_pos < n_train) {
+                const rollout_trajectory *t = &data[train_idx[order[state.data_pos]]];
+                if (p.n_rows > 0 && p.n_rows + train_packed_len(t, max_len) > (size_t)cfg->batch_tokens) break;
+                int cut = 0;
+                st = train_packed_add(&p, t, train_idx[order[state.data_pos]], max_len, &cut, err);
+                if (st) break;
+                truncated += (size_t)cut;
+                state.data_pos++;
+            }
+            if (st) break;
+            res->truncated += truncated;
+            if (p.n_targets == 0) continue; /* nothing the model wrote in these samples */
+            if (p.n_rows > wcap) {
+                wcap = p.n_rows;
+                float *w = realloc(weight, wcap * sizeof *w);
+                if (!w) {
+                    st = rt_err_set(err, RT_ENOMEM, "out of memory");
+                    break;
+                }
+                weight = w;
+            }
+            for (size_t r = 0; r < p.n_rows; r++) weight[r] = p.targets[r] >= 0 ? 1.0f / (float)p.n_targets : 0.0f;
+            model_zero_grad(&m);
+            float loss = 0;
+            st = model_xent_step(&m, &p.batch, weight, &loss, NULL, err);
+            if (st) break;
+            if (!isfinite(loss)) {
+                st = rt_err_set(err, RT_ERANGE, "loss is %f at step %lld: stopping; the last checkpoint is intact",
+                                (double)loss, (long long)state.step + 1);
+                break;
+            }
+            double gnorm = model_clip_grad(&m, cfg->clip_norm);
+            if (!isfinite(gnorm)) {
+                st = rt_err_set(err, RT_ERANGE, "gradient norm is %f at step %lld: stopping; the last checkpoint is intact",
+                                gnorm, (long long)state.step + 1);
+                break;
+            }
+            double lr = model_lr_at(&sched, state.step);
+            model_adamw_step(&m, &opt, lr);
+            state.step++;
+            double dt = rt_time_now() - t0;
+            if (state.step == first_step + 1) res->first_loss = loss;
+            res->last_loss = loss;
+            cJSON *mj = cJSON_CreateObject();
+            cJSON_AddNumberToObject(mj, "epoch", (double)state.epoch);
+            cJSON_AddNumberToObject(mj, "loss", loss);
+            cJSON_AddNumberToObject(mj, "lr", lr);
+            cJSON_AddNumberToObject(mj, "grad_norm", gnorm);
+            cJSON_AddNumberToObject(mj, "tokens", (double)p.n_rows);
+            cJSON_AddNumberToObject(mj, "targets", (double)p.n_targets);
+            cJSON_AddNumberToObject(mj, "tokens_per_s", (double)p.n_rows / dt);
+            cJSON_AddNumberToObject(mj, "step_s", dt);
+            if (cfg->eval_every > 0 && state.step % cfg->eval_every == 0 && n_eval > 0) {
+                double el;
+                st = eval_loss(&m, data, eval_idx, n_eval, max_len, (size_t)cfg->batch_tokens, &el, err);
+                cJSON_AddNumberToObject(mj, "eval_loss", el);
+            }
+            if (!st) st = train_rundir_log_metrics(&rd, state.step, mj, err);
+            cJSON_Delete(mj);
+            if (!cfg->quiet) rt_progress_update(&bar, (uint64_t)(state.step - first_step));
+            if (!st && cfg->save_every > 0 && state.step % cfg->save_every == 0)
+                st = train_checkpoint_save(&rd, &m, NULL, &state, cfg->model_dir, (size_t)cfg->keep_last, err);
+        }
+        if (st || stopped) break;
+        state.epoch++;
+        state.data_pos = 0;
+        if (cfg->eval_every == 0 && n_eval > 0) {
+            double el;
+            st = eval_loss(&m, data, eval_idx, n_eval, max_len, (size_t)cfg->batch_tokens, &el, err);
+            if (!st) rt_log_info("sft: epoch %lld held-out loss %.4f", (long long)state.epoch, el);
+        }
+    }
+    if (!cfg->quiet) rt_progress_finish(&bar);
+    if (!st && n_eval > 0) st = eval_loss(&m, data, eval_idx, n_eval, max_len, (size_t)cfg->batch_tokens, &res->eval_loss, err);
+    if (!st) st = train_checkpoint_save(&rd, &m, NULL, &state, cfg->model_dir, (size_t)cfg->keep_last, err);
+    if (!st) {
+        char out[4200];
+        snprintf(out, sizeof out, "%s/model", cfg->out_dir);
+        st = model_save(&m, out, 0, err);
+        char tokjson[4200];
+        snprintf(tokjson, sizeof tokjson, "%s/tokenizer.json", cfg->model_dir);
+        if (!st && rt_path_exists(tokjson)) st = model_dir_copy_tokenizer(cfg->model_dir, out, NULL, err);
+    }
+    res->steps = state.step;
+    free(weight);
+    train_packed_free(&p);
+    free(perm);
+    free(order);
+    model_free(&m);
+    train_rundir_close(&rd);
+    rollout_trajectories_free(data, n);
+    return st;
+}
