@@ -193,14 +193,18 @@ Test(sft, sigkill_at_any_moment_leaves_a_loadable_checkpoint) {
             c.resume = 1;
             train_sft_result r;
             rt_error e;
-            train_sft_run(&c, &r, &e);
+            if (train_sft_run(&c, &r, &e) != RT_OK) {
+                fprintf(stderr, "trainer failed: %s\n", e.msg);
+                _exit(3);
+            }
             _exit(0);
         }
         usleep((useconds_t)(150000 + rand() % 250000));
         kill(pid, SIGKILL);
         int status;
         waitpid(pid, &status, 0);
-        cr_expect(WIFSIGNALED(status), "round %d: the trainer should have been killed", round);
+        cr_expect(WIFSIGNALED(status), "round %d: the trainer should have been killed (exit %d)", round,
+                  WIFEXITED(status) ? WEXITSTATUS(status) : -1);
         train_rundir rd;
         rt_error e;
         cr_assert_eq(train_rundir_open(&rd, out, NULL, &e), RT_OK, "%s", e.msg);
