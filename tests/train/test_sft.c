@@ -199,7 +199,11 @@ Test(sft, sigkill_at_any_moment_leaves_a_loadable_checkpoint) {
             }
             _exit(0);
         }
-        usleep((useconds_t)(150000 + rand() % 250000));
+        /* Wait for the first checkpoint of this round, then kill at a random moment of the writes that follow. */
+        char first[400];
+        snprintf(first, sizeof first, "%s/checkpoints/step-%d", out, round + 1);
+        for (int w = 0; w < 500 && !rt_path_exists(first); w++) usleep(10000);
+        usleep((useconds_t)(rand() % 100000));
         kill(pid, SIGKILL);
         int status;
         waitpid(pid, &status, 0);
