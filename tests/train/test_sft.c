@@ -176,6 +176,15 @@ Test(sft, bad_data_names_the_line) {
 #include "train/checkpoint.h"
 #include "train/rundir.h"
 
+/* The newest complete checkpoint of run directory out, or -1. */
+static int64_t latest_step(const char *out) {
+    char ck[400];
+    snprintf(ck, sizeof ck, "%s/checkpoints", out);
+    if (!rt_path_exists(ck)) return -1;
+    train_rundir rd = {.path = (char *)out};
+    return train_rundir_latest_checkpoint(&rd);
+}
+
 Test(sft, sigkill_at_any_moment_leaves_a_loadable_checkpoint) {
     char out[300];
     snprintf(out, sizeof out, "%s/killed", dir);
@@ -184,6 +193,7 @@ Test(sft, sigkill_at_any_moment_leaves_a_loadable_checkpoint) {
     srand((unsigned)ts.tv_nsec);
     int loaded = 0;
     for (int round = 0; round < 4; round++) {
+        int64_t before = latest_step(out);
         pid_t pid = fork();
         cr_assert_geq(pid, 0);
         if (pid == 0) {
@@ -200,9 +210,7 @@ Test(sft, sigkill_at_any_moment_leaves_a_loadable_checkpoint) {
             _exit(0);
         }
         /* Wait for the first checkpoint of this round, then kill at a random moment of the writes that follow. */
-        char first[400];
-        snprintf(first, sizeof first, "%s/checkpoints/step-%d", out, round + 1);
-        for (int w = 0; w < 500 && !rt_path_exists(first); w++) usleep(10000);
+        for (int w = 0; w < 500 && latest_step(out) <= before; w++) usleep(10000);
         usleep((useconds_t)(rand() % 100000));
         kill(pid, SIGKILL);
         int status;
