@@ -97,6 +97,15 @@ Test(safetensors, reads_sharded_folder) {
     int64_t shape[2] = {2, 3};
     cr_expect_eq(st_expect(&set, "model.layers.2.w", 2, shape, &t, &e), RT_OK, "%s", e.msg);
     st_close(&set);
+    /* a single model.safetensors beside the index wins, as in transformers */
+    float one = 1.0f;
+    st_tensor single = {.name = "only", .dtype = ST_F32, .ndim = 1, .shape = {1}, .data = &one, .nbytes = 4};
+    char path[256];
+    snprintf(path, sizeof path, "%s/model.safetensors", dir);
+    cr_assert_eq(st_write_file(path, &single, 1, NULL, &e), RT_OK, "%s", e.msg);
+    cr_assert_eq(st_open_dir(dir, &set, &e), RT_OK, "%s", e.msg);
+    cr_expect(set.ntensors == 1 && st_find(&set, "only"));
+    st_close(&set);
 }
 
 Test(safetensors, sharded_index_errors) {
