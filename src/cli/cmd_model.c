@@ -12,6 +12,13 @@
 #include "model/modeldir.h"
 #include "model/safetensors.h"
 
+/* buf = dir + "/" + name; non-zero (after printing the error) when it does not fit. */
+static int path_join(char *buf, size_t n, const char *dir, const char *name, const char *cmd) {
+    int len = snprintf(buf, n, "%s/%s", dir, name);
+    if (len < 0 || (size_t)len >= n) return cli_fail(cmd, CLI_EXIT_USAGE, "path too long: %s/%s", dir, name);
+    return 0;
+}
+
 /* "1.23 GiB" style size with the exact byte count. */
 static void print_bytes(const char *label, double bytes, const char *assumes) {
     const char *unit[] = {"B", "KiB", "MiB", "GiB", "TiB"};
@@ -58,7 +65,7 @@ static int model_init(int argc, char **argv) {
         return cli_fail("model init", CLI_EXIT_USAGE, "--dtype must be f32 or bf16, not '%s'", dtype_name);
     if (seed < 0) return cli_fail("model init", CLI_EXIT_USAGE, "--seed must be >= 0");
     char weights[4200];
-    snprintf(weights, sizeof weights, "%s/model.safetensors", out);
+    if (path_join(weights, sizeof weights, out, "model.safetensors", "model init")) return CLI_EXIT_USAGE;
     if (!force && rt_path_exists(weights))
         return cli_fail("model init", CLI_EXIT_FAILURE, "%s already exists (use --force to overwrite)", weights);
     model_config cfg;
@@ -67,7 +74,7 @@ static int model_init(int argc, char **argv) {
     if (tok) { /* check the tokenizer fits the vocabulary before writing anything */
         char tj[4200];
         int64_t max_id;
-        snprintf(tj, sizeof tj, "%s/tokenizer.json", tok);
+        if (path_join(tj, sizeof tj, tok, "tokenizer.json", "model init")) return CLI_EXIT_USAGE;
         if (model_tokenizer_max_id(tj, &max_id, &err)) return cli_fail_err("model init", &err);
         if (max_id >= cfg.vocab_size)
             return cli_fail("model init", CLI_EXIT_FAILURE, "%s: token ids go up to %lld but %s has vocab_size %lld",
@@ -84,8 +91,9 @@ static int model_init(int argc, char **argv) {
 /* Checks the folder's weights against the layout; prints what it found. Returns non-zero on a mismatch. */
 static int info_weights(const char *dir, const model_config *cfg) {
     char single[4200], index[4200];
-    snprintf(single, sizeof single, "%s/model.safetensors", dir);
-    snprintf(index, sizeof index, "%s/model.safetensors.index.json", dir);
+    if (path_join(single, sizeof single, dir, "model.safetensors", "model info") ||
+        path_join(index, sizeof index, dir, "model.safetensors.index.json", "model info"))
+        return CLI_EXIT_USAGE;
     if (!rt_path_exists(single) && !rt_path_exists(index)) {
         printf("weights:       none in the folder (config only)\n");
         return 0;
@@ -141,10 +149,13 @@ static int model_info(int argc, char **argv) {
     struct stat sb;
     const char *arg = args.positional[0];
     if (stat(arg, &sb) == 0 && S_ISDIR(sb.st_mode)) {
-        snprintf(dir, sizeof dir, "%s", arg);
-        snprintf(path, sizeof path, "%s/config.json", arg);
+        snprintf(dir, sizeof dir, "%.4000s", arg);
+        if (path_join(path, sizeof path, dir, "config.json", "model info")) {
+            cli_args_free(&args);
+            return CLI_EXIT_USAGE;
+        }
     } else {
-        snprintf(path, sizeof path, "%s", arg);
+        snprintf(path, sizeof path, "%.4000s", arg);
     }
     cli_args_free(&args);
     model_config c;
