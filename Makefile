@@ -27,7 +27,7 @@ CLI_OBJ   := $(CLI_SRC:%.c=$(BUILD)/obj/%.o)
 LIB       := $(BUILD)/libretool.a
 CLI_LIB   := $(BUILD)/libretool-cli.a
 BIN       := $(BUILD)/retool
-TEST_DIRS := $(sort $(patsubst tests/%/,%,$(dir $(wildcard tests/*/*.c))))
+TEST_DIRS := $(filter-out fuzz,$(sort $(patsubst tests/%/,%,$(dir $(wildcard tests/*/*.c)))))
 TEST_BINS := $(TEST_DIRS:%=$(BUILD)/tests/test_%)
 BENCH_SRC := $(sort $(wildcard bench/*.c))
 BENCH_BINS := $(BENCH_SRC:bench/%.c=$(BUILD)/bench/%)
