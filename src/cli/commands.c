@@ -8,5 +8,6 @@
 const cli_command cli_commands[] = {
     {"demo", "run the default demo: text-only vs tool-integrated RL side by side (not built yet)", cmd_demo},
     {"json", "check JSON and JSONL files, naming the first bad line and column", cmd_json},
+    {"score", "teacher-forced log-probabilities of token-id lines (JSON arrays) read on stdin", cmd_score},
     {NULL, NULL, NULL},
 };

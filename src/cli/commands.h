@@ -9,4 +9,7 @@ int cmd_demo(int argc, char **argv);
 /* `retool json check FILE...`: validates JSON / JSONL files and names the first bad line. */
 int cmd_json(int argc, char **argv);
 
+/* `retool score --model DIR`: log-probabilities of each token after the first, for JSON id arrays on stdin. */
+int cmd_score(int argc, char **argv);
+
 #endif
