@@ -10,5 +10,6 @@ const cli_command cli_commands[] = {
     {"json", "check JSON and JSONL files, naming the first bad line and column", cmd_json},
     {"model", "create a randomly initialised model folder; describe a model and the memory it needs", cmd_model},
     {"sft", "supervised fine-tuning on trajectories (cold-start traces), loss on model-written tokens only", cmd_sft},
+    {"score", "teacher-forced log-probabilities of token-id lines (JSON arrays) read on stdin", cmd_score},
     {NULL, NULL, NULL},
 };

@@ -15,4 +15,7 @@ int cmd_model(int argc, char **argv);
 /* `retool sft`: supervised fine-tuning on trajectory JSONL. */
 int cmd_sft(int argc, char **argv);
 
+/* `retool score --model DIR`: log-probabilities of each token after the first, for JSON id arrays on stdin. */
+int cmd_score(int argc, char **argv);
+
 #endif

@@ -1,0 +1,292 @@
+/* The KV cache (per sequence, per layer: K and V rows [len, KVH*HS], grown by doubling) and the batched inference
+ * forward over new tokens of many sequences. */
+#include "model/infer.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "kernels/ops.h"
+#include "kernels/pool.h"
+#include "model/model_internal.h"
+
+typedef struct kv_seq {
+    int live;
+    int64_t len, cap;
+    float **k, **v; /* [L] each [cap, KVH*HS] */
+} kv_seq;
+
+struct model_kv {
+    const model *m;
+    kv_seq *seqs;
+    int64_t nseqs, seqs_cap;
+    /* workspace for model_infer, sized for ws_cap tokens */
+    int64_t ws_cap, ws_maxk;
+    float *x, *h, *qkv, *att, *gu, *act, *hl, *rstd;
+    int64_t *pos, *seq_of;
+    uint16_t *bf;
+    float *scratch; /* [threads, ws_maxk] attention scores */
+};
+
+rt_status model_kv_init(model_kv **kv, const model *m, rt_error *err) {
+    *kv = calloc(1, sizeof **kv);
+    if (!*kv) return rt_err_set(err, RT_ENOMEM, "kv cache: no memory");
+    (*kv)->m = m;
+    return RT_OK;
+}
+
+static void seq_release(model_kv *kv, kv_seq *s) {
+    if (s->k)
+        for (int64_t l = 0; l < kv->m->cfg.num_layers; l++) {
+            free(s->k[l]);
+            free(s->v[l]);
+        }
+    free(s->k);
+    free(s->v);
+    memset(s, 0, sizeof *s);
+}
+
+static void ws_free(model_kv *kv) {
+    void *p[] = {kv->x, kv->h, kv->qkv, kv->att, kv->gu, kv->act, kv->hl, kv->rstd, kv->pos, kv->seq_of, kv->bf, kv->scratch};
+    for (size_t i = 0; i < sizeof p / sizeof p[0]; i++) free(p[i]);
+    kv->x = kv->h = kv->qkv = kv->att = kv->gu = kv->act = kv->hl = kv->rstd = kv->scratch = NULL;
+    kv->pos = kv->seq_of = NULL;
+    kv->bf = NULL;
+    kv->ws_cap = kv->ws_maxk = 0;
+}
+
+void model_kv_free(model_kv *kv) {
+    if (!kv) return;
+    for (int64_t i = 0; i < kv->nseqs; i++) seq_release(kv, &kv->seqs[i]);
+    free(kv->seqs);
+    ws_free(kv);
+    free(kv);
+}
+
+static size_t row_floats(const model *m) {
+    return (size_t)(m->cfg.num_kv_heads * m->cfg.head_dim);
+}
+
+static rt_status seq_reserve(model_kv *kv, kv_seq *s, int64_t need, rt_error *err) {
+    if (need <= s->cap) return RT_OK;
+    int64_t cap = s->cap ? s->cap : 64;
+    while (cap < need) cap *= 2;
+    size_t L = (size_t)kv->m->cfg.num_layers, rf = row_floats(kv->m);
+    for (size_t l = 0; l < L; l++) {
+        float *k = realloc(s->k[l], (size_t)cap * rf * sizeof(float));
+        if (k) s->k[l] = k;
+        float *v = realloc(s->v[l], (size_t)cap * rf * sizeof(float));
+        if (v) s->v[l] = v;
+        if (!k || !v) return rt_err_set(err, RT_ENOMEM, "kv cache: no memory for %lld positions", (long long)cap);
+    }
+    s->cap = cap;
+    return RT_OK;
+}
+
+rt_status model_seq_new(model_kv *kv, int64_t *id, rt_error *err) {
+    int64_t i = 0;
+    while (i < kv->nseqs && kv->seqs[i].live) i++;
+    if (i == kv->nseqs) {
+        if (kv->nseqs == kv->seqs_cap) {
+            int64_t cap = kv->seqs_cap ? 2 * kv->seqs_cap : 16;
+            kv_seq *g = realloc(kv->seqs, (size_t)cap * sizeof *g);
+            if (!g) return rt_err_set(err, RT_ENOMEM, "kv cache: no memory for %lld sequences", (long long)cap);
+            kv->seqs = g;
+            kv->seqs_cap = cap;
+        }
+        memset(&kv->seqs[kv->nseqs++], 0, sizeof(kv_seq));
+    }
+    kv_seq *s = &kv->seqs[i];
+    size_t L = (size_t)kv->m->cfg.num_layers;
+    s->k = calloc(L, sizeof(float *));
+    s->v = calloc(L, sizeof(float *));
+    if (!s->k || !s->v) {
+        seq_release(kv, s);
+        return rt_err_set(err, RT_ENOMEM, "kv cache: no memory for a sequence");
+    }
+    s->live = 1;
+    *id = i;
+    return RT_OK;
+}
+
+static kv_seq *seq_get(const model_kv *kv, int64_t id) {
+    return id >= 0 && id < kv->nseqs && kv->seqs[id].live ? &kv->seqs[id] : NULL;
+}
+
+rt_status model_seq_fork(model_kv *kv, int64_t src, int64_t *id, rt_error *err) {
+    if (!seq_get(kv, src)) return rt_err_set(err, RT_EINVAL, "kv cache: sequence %lld is not live", (long long)src);
+    rt_status st = model_seq_new(kv, id, err);
+    if (st != RT_OK) return st;
+    kv_seq *s = &kv->seqs[src], *d = &kv->seqs[*id]; /* seqs may have moved: take pointers after model_seq_new */
+    if ((st = seq_reserve(kv, d, s->len, err)) != RT_OK) {
+        model_seq_free(kv, *id);
+        return st;
+    }
+    size_t bytes = (size_t)s->len * row_floats(kv->m) * sizeof(float);
+    for (int64_t l = 0; l < kv->m->cfg.num_layers && bytes; l++) {
+        memcpy(d->k[l], s->k[l], bytes);
+        memcpy(d->v[l], s->v[l], bytes);
+    }
+    d->len = s->len;
+    return RT_OK;
+}
+
+void model_seq_free(model_kv *kv, int64_t id) {
+    kv_seq *s = seq_get(kv, id);
+    if (s) seq_release(kv, s);
+}
+
+int64_t model_seq_len(const model_kv *kv, int64_t id) {
+    const kv_seq *s = seq_get(kv, id);
+    return s ? s->len : -1;
+}
+
+rt_status model_seq_truncate(model_kv *kv, int64_t id, int64_t len, rt_error *err) {
+    kv_seq *s = seq_get(kv, id);
+    if (!s) return rt_err_set(err, RT_EINVAL, "kv cache: sequence %lld is not live", (long long)id);
+    if (len < 0 || len > s->len)
+        return rt_err_set(err, RT_ERANGE, "kv cache: cannot truncate sequence %lld of %lld tokens to %lld",
+                          (long long)id, (long long)s->len, (long long)len);
+    s->len = len;
+    return RT_OK;
+}
+
+static rt_status ws_reserve(model_kv *kv, int64_t nt, int64_t maxk, rt_error *err) {
+    if (nt <= kv->ws_cap && maxk <= kv->ws_maxk) return RT_OK;
+    int64_t cap = nt > kv->ws_cap ? nt : kv->ws_cap, mk = maxk > kv->ws_maxk ? maxk : kv->ws_maxk;
+    if (mk < 256) mk = 256;
+    ws_free(kv);
+    const model *m = kv->m;
+    size_t n = (size_t)cap, C = (size_t)m->cfg.hidden_size, I = (size_t)m->cfg.intermediate_size;
+    size_t A = (size_t)(m->cfg.num_heads * m->cfg.head_dim), Q = (size_t)m->qkv_dim;
+    size_t W = C > Q ? C : Q;
+    if (A > W) W = A;
+    if (2 * I > W) W = 2 * I;
+    int ok = 1;
+#define ALLOC(p, cnt) ok &= ((p) = malloc((size_t)(cnt) * sizeof *(p) + 64)) != NULL
+    ALLOC(kv->x, n * C);
+    ALLOC(kv->h, n * C);
+    ALLOC(kv->hl, n * C);
+    ALLOC(kv->rstd, n);
+    ALLOC(kv->qkv, n * Q);
+    ALLOC(kv->att, n * A);
+    ALLOC(kv->gu, n * 2 * I);
+    ALLOC(kv->act, n * I);
+    ALLOC(kv->pos, n);
+    ALLOC(kv->seq_of, n);
+    ALLOC(kv->bf, n * W);
+    ALLOC(kv->scratch, (size_t)kern_threads() * (size_t)mk);
+#undef ALLOC
+    if (!ok) {
+        ws_free(kv);
+        return rt_err_set(err, RT_ENOMEM, "inference: no memory for a workspace of %lld tokens", (long long)nt);
+    }
+    kv->ws_cap = cap;
+    kv->ws_maxk = mk;
+    return RT_OK;
+}
+
+typedef struct iattn_ctx {
+    model_kv *kv;
+    int64_t layer;
+    const int64_t *ids;
+} iattn_ctx;
+
+static void iattn_task(void *vc, int64_t b, int64_t e, int tid) {
+    iattn_ctx *c = vc;
+    model_kv *kv = c->kv;
+    const model *m = kv->m;
+    int64_t NH = m->cfg.num_heads, KVH = m->cfg.num_kv_heads, HS = m->cfg.head_dim, Q = m->qkv_dim;
+    int64_t grp = NH / KVH, rf = KVH * HS;
+    float scale = 1.0f / sqrtf((float)HS), *scratch = kv->scratch + (size_t)tid * (size_t)kv->ws_maxk;
+    for (int64_t it = b; it < e; it++) {
+        int64_t r = it / NH, h = it % NH, g = h / grp;
+        const kv_seq *s = &kv->seqs[c->ids[kv->seq_of[r]]];
+        kern_attn_row(kv->att + r * NH * HS + h * HS, kv->qkv + r * Q + h * HS, s->k[c->layer] + g * HS,
+                      s->v[c->layer] + g * HS, rf, kv->pos[r] + 1, HS, scale, scratch);
+    }
+}
+
+rt_status model_infer(model *m, model_kv *kv, int64_t n, const int64_t *ids, const int64_t *off, const int32_t *tokens,
+                      float *logits, float *all_logits, rt_error *err) {
+    const model_config *cfg = &m->cfg;
+    int64_t C = cfg->hidden_size, V = cfg->vocab_size, I = cfg->intermediate_size, NH = cfg->num_heads;
+    int64_t KVH = cfg->num_kv_heads, HS = cfg->head_dim, Q = m->qkv_dim, A = NH * HS, rf = KVH * HS;
+    if (n <= 0) return rt_err_set(err, RT_EINVAL, "inference: no sequences");
+    if (off[0] != 0) return rt_err_set(err, RT_EINVAL, "inference: off[0] must be 0");
+    int64_t maxk = 0;
+    for (int64_t i = 0; i < n; i++) {
+        kv_seq *s = seq_get(kv, ids[i]);
+        if (!s) return rt_err_set(err, RT_EINVAL, "inference: sequence %lld is not live", (long long)ids[i]);
+        for (int64_t j = 0; j < i; j++)
+            if (ids[j] == ids[i]) return rt_err_set(err, RT_EINVAL, "inference: sequence %lld given twice", (long long)ids[i]);
+        int64_t cnt = off[i + 1] - off[i];
+        if (cnt <= 0) return rt_err_set(err, RT_EINVAL, "inference: no new tokens for sequence %lld", (long long)ids[i]);
+        if (s->len + cnt > m->rope.max_pos)
+            return rt_err_set(err, RT_ERANGE, "inference: sequence %lld would reach %lld tokens, above %lld positions",
+                              (long long)ids[i], (long long)(s->len + cnt), (long long)m->rope.max_pos);
+        if (s->len + cnt > maxk) maxk = s->len + cnt;
+    }
+    int64_t nt = off[n];
+    for (int64_t r = 0; r < nt; r++)
+        if (tokens[r] < 0 || tokens[r] >= V)
+            return rt_err_set(err, RT_ERANGE, "inference: token %lld is %d, outside the vocabulary [0, %lld)",
+                              (long long)r, tokens[r], (long long)V);
+    rt_status st = ws_reserve(kv, nt, maxk, err);
+    for (int64_t i = 0; i < n && st == RT_OK; i++)
+        st = seq_reserve(kv, seq_get(kv, ids[i]), seq_get(kv, ids[i])->len + off[i + 1] - off[i], err);
+    if (st != RT_OK) return st;
+    for (int64_t i = 0; i < n; i++)
+        for (int64_t r = off[i]; r < off[i + 1]; r++) {
+            kv->seq_of[r] = i;
+            kv->pos[r] = kv->seqs[ids[i]].len + (r - off[i]);
+        }
+    for (int64_t r = 0; r < nt; r++)
+        memcpy(kv->x + r * C, m->p.embed + (size_t)tokens[r] * (size_t)C, (size_t)C * sizeof(float));
+    float eps = (float)cfg->rms_norm_eps;
+    for (int64_t l = 0; l < cfg->num_layers; l++) {
+        const model_layer *P = &m->p.layers[l];
+        kern_rmsnorm_fwd(kv->h, kv->rstd, kv->x, P->ln1, nt, C, eps);
+        if ((st = model_lin(m, kv->qkv, kv->h, P->qkv_w, nt, Q, C, 0, kv->bf, err)) != RT_OK) return st;
+        if (P->qkv_b)
+            for (int64_t r = 0; r < nt; r++)
+                for (int64_t j = 0; j < Q; j++) kv->qkv[r * Q + j] += P->qkv_b[j];
+        kern_rope_fwd(&m->rope, kv->qkv, Q, nt, NH, kv->pos);
+        kern_rope_fwd(&m->rope, kv->qkv + A, Q, nt, KVH, kv->pos);
+        for (int64_t r = 0; r < nt; r++) {
+            kv_seq *s = &kv->seqs[ids[kv->seq_of[r]]];
+            memcpy(s->k[l] + kv->pos[r] * rf, kv->qkv + r * Q + A, (size_t)rf * sizeof(float));
+            memcpy(s->v[l] + kv->pos[r] * rf, kv->qkv + r * Q + A + rf, (size_t)rf * sizeof(float));
+        }
+        iattn_ctx ac = {kv, l, ids};
+        kern_parallel_for(nt * NH, 2, iattn_task, &ac);
+        if ((st = model_lin(m, kv->x, kv->att, P->o_w, nt, C, A, 1, kv->bf, err)) != RT_OK) return st;
+        kern_rmsnorm_fwd(kv->h, kv->rstd, kv->x, P->ln2, nt, C, eps);
+        if ((st = model_lin(m, kv->gu, kv->h, P->gu_w, nt, 2 * I, C, 0, kv->bf, err)) != RT_OK) return st;
+        kern_swiglu_fwd(kv->act, kv->gu, nt, I);
+        if ((st = model_lin(m, kv->x, kv->act, P->down_w, nt, C, I, 1, kv->bf, err)) != RT_OK) return st;
+    }
+    for (int64_t i = 0; i < n; i++) kv->seqs[ids[i]].len += off[i + 1] - off[i];
+    if (all_logits) {
+        kern_rmsnorm_fwd(kv->h, kv->rstd, kv->x, m->p.final_norm, nt, C, eps);
+        if ((st = model_lin(m, all_logits, kv->h, m->p.lm_head, nt, V, C, 0, kv->bf, err)) != RT_OK) return st;
+    }
+    if (logits) {
+        /* gather each sequence's last row, then norm and lm head over the n rows */
+        for (int64_t i = 0; i < n; i++)
+            memcpy(kv->hl + i * C, kv->x + (off[i + 1] - 1) * C, (size_t)C * sizeof(float));
+        kern_rmsnorm_fwd(kv->h, kv->rstd, kv->hl, m->p.final_norm, n, C, eps);
+        if ((st = model_lin(m, logits, kv->h, m->p.lm_head, n, V, C, 0, kv->bf, err)) != RT_OK) return st;
+    }
+    return RT_OK;
+}
+
+rt_status model_decode(model *m, model_kv *kv, int64_t n, const int64_t *ids, const int32_t *tokens, float *logits,
+                       rt_error *err) {
+    int64_t small[65] = {0}, *off = n < 65 ? small : malloc((size_t)(n + 1) * sizeof(int64_t));
+    if (!off) return rt_err_set(err, RT_ENOMEM, "decode: no memory");
+    for (int64_t i = 0; i <= n; i++) off[i] = i;
+    rt_status st = model_infer(m, kv, n, ids, off, tokens, logits, NULL, err);
+    if (off != small) free(off);
+    return st;
+}
