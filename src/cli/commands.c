@@ -8,5 +8,6 @@
 const cli_command cli_commands[] = {
     {"demo", "run the default demo: text-only vs tool-integrated RL side by side (not built yet)", cmd_demo},
     {"json", "check JSON and JSONL files, naming the first bad line and column", cmd_json},
+    {"tokenizer", "encode and decode with a tokenizer.json, or train a byte-level BPE tokenizer", cmd_tokenizer},
     {NULL, NULL, NULL},
 };

@@ -9,4 +9,7 @@ int cmd_demo(int argc, char **argv);
 /* `retool json check FILE...`: validates JSON / JSONL files and names the first bad line. */
 int cmd_json(int argc, char **argv);
 
+/* `retool tokenizer encode|decode|train`: Hugging Face byte-level BPE tokenizers and the BPE trainer. */
+int cmd_tokenizer(int argc, char **argv);
+
 #endif
