@@ -37,7 +37,7 @@ static int for_each_line(const char *cmd, tok_tokenizer *tok, int flags,
 }
 
 static rt_status encode_one(tok_tokenizer *tok, const cJSON *item, int flags, const char *where, rt_error *err) {
-    if (!cJSON_IsString(item)) return rt_err_set(err, RT_EINVAL, "%s: expected a JSON string", where);
+    if (!cJSON_IsString(item)) return rt_err_set(err, RT_EFORMAT, "%s: expected a JSON string", where);
     tok_ids ids = {0};
     rt_status st = tok_encode(tok, item->valuestring, strlen(item->valuestring), flags, &ids, err);
     if (st) return rt_err_prefix(err, "%s", where);
@@ -49,14 +49,14 @@ static rt_status encode_one(tok_tokenizer *tok, const cJSON *item, int flags, co
 }
 
 static rt_status decode_one(tok_tokenizer *tok, const cJSON *item, int flags, const char *where, rt_error *err) {
-    if (!cJSON_IsArray(item)) return rt_err_set(err, RT_EINVAL, "%s: expected a JSON array of ids", where);
+    if (!cJSON_IsArray(item)) return rt_err_set(err, RT_EFORMAT, "%s: expected a JSON array of ids", where);
     tok_ids ids = {0};
     const cJSON *it;
     size_t k = 0;
     cJSON_ArrayForEach(it, item) {
         if (!cJSON_IsNumber(it) || it->valuedouble != (double)(int32_t)it->valuedouble) {
             tok_ids_free(&ids);
-            return rt_err_set(err, RT_EINVAL, "%s: element %zu is not an integer id", where, k);
+            return rt_err_set(err, RT_EFORMAT, "%s: element %zu is not an integer id", where, k);
         }
         if (tok_ids_push(&ids, (int32_t)it->valuedouble, err)) return rt_err_prefix(err, "%s", where);
         k++;
