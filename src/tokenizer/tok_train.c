@@ -24,6 +24,7 @@ typedef struct pair_info {
     int64_t count;
     uint32_t *words; /* indices of words that held the pair when it was counted (may be stale) */
     uint32_t nwords, capwords;
+    uint32_t dirty; /* merge number that last changed the count (queued for a heap push) */
 } pair_info;
 
 typedef struct trainer {
@@ -42,7 +43,9 @@ typedef struct trainer {
     /* heap of (count, pair index) */
     struct hent { int64_t count; uint32_t pair; } *heap;
     size_t nheap, capheap;
-    int heap_live; /* push count changes to the heap (off while counting the corpus) */
+    uint32_t *dirty; /* pairs whose count changed during the current merge */
+    size_t ndirty, capdirty;
+    uint32_t merge_no;
 } trainer;
 
 static size_t pslot(int32_t a, int32_t b, size_t mask) {
@@ -134,23 +137,38 @@ static struct hent heap_pop(trainer *t) {
     return top;
 }
 
-/* Adds count * (pairs of word w) to the pair table; records w in each pair's word list when adding. */
-static int count_word_pairs(trainer *t, uint32_t w, int64_t sign) {
+/* Appends w to the word list of pair p (skipping an immediate repeat). */
+static int note_word(pair_info *pi, uint32_t w) {
+    if (pi->nwords && pi->words[pi->nwords - 1] == w) return 0;
+    size_t cap = pi->capwords;
+    if (grow((void **)&pi->words, &cap, pi->nwords + 1, sizeof *pi->words)) return -1;
+    pi->capwords = (uint32_t)cap;
+    pi->words[pi->nwords++] = w;
+    return 0;
+}
+
+/* Adds the pairs of word w (times its count) to the table, before merging starts. */
+static int count_word_pairs(trainer *t, uint32_t w) {
     word *wd = &t->words[w];
     for (uint32_t i = 0; i + 1 < wd->n; i++) {
         long p = pair_get(t, wd->sym[i], wd->sym[i + 1]);
-        if (p < 0) return -1;
-        pair_info *pi = &t->pairs[p];
-        pi->count += sign * wd->count;
-        if (sign > 0) {
-            if (pi->nwords == 0 || pi->words[pi->nwords - 1] != w) {
-                size_t cap = pi->capwords;
-                if (grow((void **)&pi->words, &cap, pi->nwords + 1, sizeof *pi->words)) return -1;
-                pi->capwords = (uint32_t)cap;
-                pi->words[pi->nwords++] = w;
-            }
-            if (t->heap_live && heap_push(t, (uint32_t)p)) return -1;
-        }
+        if (p < 0 || note_word(&t->pairs[p], w)) return -1;
+        t->pairs[p].count += wd->count;
+    }
+    return 0;
+}
+
+/* Changes the count of (a, b) by delta during a merge; a pair that gains records w and is queued for the heap. */
+static int pair_delta(trainer *t, int32_t a, int32_t b, int64_t delta, uint32_t w) {
+    long p = pair_get(t, a, b);
+    if (p < 0) return -1;
+    pair_info *pi = &t->pairs[p];
+    pi->count += delta;
+    if (delta > 0 && note_word(pi, w)) return -1;
+    if (pi->dirty != t->merge_no) {
+        pi->dirty = t->merge_no;
+        if (grow((void **)&t->dirty, &t->capdirty, t->ndirty + 1, sizeof *t->dirty)) return -1;
+        t->dirty[t->ndirty++] = (uint32_t)p;
     }
     return 0;
 }
@@ -213,6 +231,7 @@ static void trainer_free(trainer *t) {
     free(t->pairs);
     free(t->pslots);
     free(t->heap);
+    free(t->dirty);
 }
 
 /* Counts the words of one text: the added tokens are cut out first, the rest split by the regex. */
@@ -244,11 +263,19 @@ static rt_status count_text(trainer *t, const tok_regex *re, pcre2_match_data *m
     return RT_OK;
 }
 
-/* Replaces each (a, b) in w by m, left to right. */
-static void merge_word(word *w, int32_t a, int32_t b, int32_t m) {
+/* Replaces each (a, b) in word wi by m, left to right, updating the neighbouring pair counts:
+ * x a b y -> x m y loses (x,a), (a,b), (b,y) and gains (x,m), (m,y). Returns -1 on no memory. */
+static int merge_word(trainer *t, uint32_t wi, int32_t a, int32_t b, int32_t m) {
+    word *w = &t->words[wi];
+    int64_t c = w->count;
     uint32_t o = 0;
     for (uint32_t i = 0; i < w->n;) {
         if (i + 1 < w->n && w->sym[i] == a && w->sym[i + 1] == b) {
+            if (pair_delta(t, a, b, -c, wi)) return -1;
+            if (o > 0 && (pair_delta(t, w->sym[o - 1], a, -c, wi) || pair_delta(t, w->sym[o - 1], m, c, wi)))
+                return -1;
+            if (i + 2 < w->n && (pair_delta(t, b, w->sym[i + 2], -c, wi) || pair_delta(t, m, w->sym[i + 2], c, wi)))
+                return -1;
             w->sym[o++] = m;
             i += 2;
         } else {
@@ -256,6 +283,7 @@ static void merge_word(word *w, int32_t a, int32_t b, int32_t m) {
         }
     }
     w->n = o;
+    return 0;
 }
 
 rt_status tok_train(const char *const *files, size_t nfiles, const tok_train_opts *opts, const char *out_dir,
@@ -300,11 +328,10 @@ rt_status tok_train(const char *const *files, size_t nfiles, const tok_train_opt
             break;
         }
         for (uint32_t i = 0; i < t.words[w].n; i++) t.words[w].sym[i] = (unsigned char)t.wbytes[w][i];
-        if (count_word_pairs(&t, (uint32_t)w, 1)) st = rt_err_set(err, RT_ENOMEM, "out of memory");
+        if (count_word_pairs(&t, (uint32_t)w)) st = rt_err_set(err, RT_ENOMEM, "out of memory");
     }
     for (size_t p = 0; p < t.npairs && st == RT_OK; p++)
         if (heap_push(&t, (uint32_t)p)) st = rt_err_set(err, RT_ENOMEM, "out of memory");
-    t.heap_live = 1;
     /* merges[k] = (left, right); token 256 + k is their concatenation */
     int32_t (*merges)[2] = malloc((nmerges_max ? nmerges_max : 1) * sizeof *merges);
     size_t nmerges = 0;
@@ -313,17 +340,15 @@ rt_status tok_train(const char *const *files, size_t nfiles, const tok_train_opt
     while (st == RT_OK && nmerges < nmerges_max && t.nheap) {
         struct hent top = heap_pop(&t);
         pair_info *p = &t.pairs[top.pair];
-        if (top.count != p->count) { /* stale: counts only fall without a push, so re-queue the current count */
-            if (p->count > 0 && top.count > p->count && heap_push(&t, top.pair))
-                st = rt_err_set(err, RT_ENOMEM, "out of memory");
-            continue;
-        }
+        if (top.count != p->count) continue; /* stale: each change of a count pushed a fresh entry */
         if (p->count < (int64_t)opts->min_frequency || p->count <= 0) break;
         int32_t a = p->a, b = p->b, m = (int32_t)(256 + nmerges);
         merges[nmerges][0] = a;
         merges[nmerges][1] = b;
         nmerges++;
         stamp++;
+        t.merge_no = stamp;
+        t.ndirty = 0;
         uint32_t nw = p->nwords;
         uint32_t *ws = p->words;
         p->words = NULL;
@@ -332,15 +357,12 @@ rt_status tok_train(const char *const *files, size_t nfiles, const tok_train_opt
             word *w = &t.words[ws[k]];
             if (w->stamp == stamp) continue;
             w->stamp = stamp;
-            int has = 0;
-            for (uint32_t i = 0; i + 1 < w->n && !has; i++) has = w->sym[i] == a && w->sym[i + 1] == b;
-            if (!has) continue;
-            if (count_word_pairs(&t, ws[k], -1)) st = rt_err_set(err, RT_ENOMEM, "out of memory");
-            merge_word(w, a, b, m);
-            if (st == RT_OK && count_word_pairs(&t, ws[k], 1)) st = rt_err_set(err, RT_ENOMEM, "out of memory");
+            if (merge_word(&t, ws[k], a, b, m)) st = rt_err_set(err, RT_ENOMEM, "out of memory");
         }
         free(ws);
-        /* count_word_pairs may have moved t.pairs; the merged pair's count is now 0 */
+        for (size_t k = 0; k < t.ndirty && st == RT_OK; k++)
+            if (t.pairs[t.dirty[k]].count > 0 && heap_push(&t, t.dirty[k]))
+                st = rt_err_set(err, RT_ENOMEM, "out of memory");
         if (opts->verbose && nmerges % 1000 == 0)
             rt_log_info("tokenizer train: %zu merges (%.1f s)", nmerges, rt_time_now() - t0);
     }
