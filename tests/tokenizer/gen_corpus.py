@@ -2,6 +2,7 @@
 """Writes the tokenizer parity corpus: one JSON string a line, deterministic (fixed seed), >= 2000 strings.
 
 usage: gen_corpus.py OUT.jsonl [N]
+       gen_corpus.py --text OUT.txt BYTES [SEED]   (raw text of the same mix, for benchmarks and training)
 
 Kinds: source code in several languages, LaTeX and math, many scripts and emoji (ZWJ, flags, skin tones),
 combining marks (NFC), long digit runs, runs of spaces, tabs, CR/LF mixes, contractions in any case, special tokens
@@ -159,7 +160,22 @@ def generate(n, seed=20260101):
     return out
 
 
+def write_text(path, nbytes, seed):
+    """Raw UTF-8 text of the same mix (fresh strings, no repeats) until nbytes are written."""
+    rng_seed = seed
+    written = 0
+    with open(path, "w", encoding="utf-8") as f:
+        while written < nbytes:
+            chunk = "\n".join(generate(2000, seed=rng_seed)) + "\n"
+            rng_seed += 1
+            f.write(chunk)
+            written += len(chunk.encode("utf-8"))
+
+
 def main():
+    if sys.argv[1] == "--text":
+        write_text(sys.argv[2], int(sys.argv[3]), int(sys.argv[4]) if len(sys.argv) > 4 else 1)
+        return
     path = sys.argv[1]
     n = int(sys.argv[2]) if len(sys.argv) > 2 else 2400
     with open(path, "w", encoding="utf-8") as f:
