@@ -11,5 +11,6 @@ const cli_command cli_commands[] = {
     {"model", "create a randomly initialised model folder; describe a model and the memory it needs", cmd_model},
     {"sft", "supervised fine-tuning on trajectories (cold-start traces), loss on model-written tokens only", cmd_sft},
     {"score", "teacher-forced log-probabilities of token-id lines (JSON arrays) read on stdin", cmd_score},
+    {"tokenizer", "encode and decode with a tokenizer.json, or train a byte-level BPE tokenizer", cmd_tokenizer},
     {NULL, NULL, NULL},
 };

@@ -18,4 +18,7 @@ int cmd_sft(int argc, char **argv);
 /* `retool score --model DIR`: log-probabilities of each token after the first, for JSON id arrays on stdin. */
 int cmd_score(int argc, char **argv);
 
+/* `retool tokenizer encode|decode|train`: Hugging Face byte-level BPE tokenizers and the BPE trainer. */
+int cmd_tokenizer(int argc, char **argv);
+
 #endif
