@@ -99,7 +99,11 @@ static cJSON *json_parse_at(const char *text, size_t len, size_t *line, size_t *
         if (!item) {
             at = end ? end : cJSON_GetErrorPtr();
             if (!at || at < text || at > text + len) at = text + len;
-            if (at >= text + len || json_unterminated(text, len)) {
+            /* Truncated: the parser stopped at the end, or on the last token of text that leaves a string or a
+             * bracket open. An error with more text after it is a syntax error where it stands. */
+            const char *rest = at < text + len ? at + 1 : text + len;
+            while (rest < text + len && (*rest == ' ' || *rest == '\t' || *rest == '\n' || *rest == '\r')) rest++;
+            if (at >= text + len || (rest == text + len && json_unterminated(text, len))) {
                 at = text + len;
                 *why = "JSON ends too early (truncated?)";
             } else {

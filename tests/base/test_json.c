@@ -49,6 +49,14 @@ Test(json, truncated_file_is_reported) {
     cr_expect(strstr(e.msg, "ends too early") != NULL, "%s", e.msg);
 }
 
+Test(json, unbalanced_text_with_an_error_inside_is_a_syntax_error_there) {
+    const char *t = "{\n  \"model\": {\n  oops\n}";
+    cJSON *j;
+    rt_error e;
+    cr_assert_eq(rt_json_parse(t, strlen(t), "tok.json", &j, &e), RT_EFORMAT);
+    cr_expect(strncmp(e.msg, "tok.json:3:", 11) == 0 && strstr(e.msg, "syntax error"), "%s", e.msg);
+}
+
 Test(json, invalid_utf8_is_rejected_with_position) {
     char path[256];
     const char text[] = "{\"a\": \"x\xff\"}";
