@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/json.h"
 #include "rollout/protocol.h"
 
 rollout_shape_config rollout_shape_defaults(void) {
@@ -69,6 +70,29 @@ char *rollout_truncate_middle(const char *text, size_t head, size_t tail) {
     return out;
 }
 
+char *rollout_utf8_sanitize(const char *text) {
+    size_t len = strlen(text), bad;
+    if (rt_utf8_valid(text, len, &bad)) return strdup(text);
+    /* Each invalid byte becomes U+FFFD (3 bytes). */
+    char *out = malloc(len * 3 + 1);
+    if (!out) return NULL;
+    size_t o = 0, i = 0;
+    while (i < len) {
+        size_t rest = len - i, at;
+        if (rt_utf8_valid(text + i, rest, &at)) at = rest;
+        memcpy(out + o, text + i, at);
+        o += at;
+        i += at;
+        if (i < len) {
+            memcpy(out + o, "\xef\xbf\xbd", 3);
+            o += 3;
+            i++;
+        }
+    }
+    out[o] = '\0';
+    return out;
+}
+
 char *rollout_shape_output(const rollout_shape_config *cfg, rollout_exec_status status, const char *out,
                            const char *err) {
     char *full = NULL;
@@ -101,7 +125,10 @@ char *rollout_shape_output(const rollout_shape_config *cfg, rollout_exec_status 
     /* Drop trailing newlines: the block adds its own. */
     size_t fl = strlen(full);
     while (fl > 0 && full[fl - 1] == '\n') full[--fl] = '\0';
-    char *cut = rollout_truncate_middle(full, cfg->head_chars, cfg->tail_chars);
+    char *clean = rollout_utf8_sanitize(full);
     free(full);
+    if (!clean) return NULL;
+    char *cut = rollout_truncate_middle(clean, cfg->head_chars, cfg->tail_chars);
+    free(clean);
     return cut;
 }

@@ -1,5 +1,6 @@
 /* Shaping interpreter output into what the model sees: stdout, else the error's last line, "Timeout Error" on
- * timeout, cut to a character budget (first H + "..." + last T characters, counted in UTF-8 code points). */
+ * timeout, invalid UTF-8 replaced by U+FFFD, cut to a character budget (first H + "..." + last T characters, counted
+ * in UTF-8 code points). */
 #ifndef RETOOL_ROLLOUT_SHAPE_H
 #define RETOOL_ROLLOUT_SHAPE_H
 
@@ -33,6 +34,9 @@ char *rollout_last_line(const char *text);
 /* Builds the output text the model sees (malloc'd) for a finished execution. */
 char *rollout_shape_output(const rollout_shape_config *cfg, rollout_exec_status status, const char *out,
                            const char *err);
+
+/* A copy of text with every byte that is not part of valid UTF-8 replaced by U+FFFD (malloc'd). */
+char *rollout_utf8_sanitize(const char *text);
 
 /* Cuts text to head + "..." + tail code points when it is longer than head + tail; malloc'd copy. */
 char *rollout_truncate_middle(const char *text, size_t head, size_t tail);

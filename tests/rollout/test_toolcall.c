@@ -130,3 +130,10 @@ Test(shape, truncation_counts_code_points) {
     cr_expect_eq(strcmp(o + 203, big + 800), 0);
     free(o);
 }
+
+Test(shape, invalid_utf8_is_replaced) {
+    rollout_shape_config c = rollout_shape_defaults();
+    char *o = rollout_shape_output(&c, ROLLOUT_EXEC_OK, "a\xff" "b\xc3", NULL);
+    cr_expect_str_eq(o, "a\xef\xbf\xbd" "b\xef\xbf\xbd");
+    free(o);
+}

@@ -1,0 +1,34 @@
+/* Binds the rollout interfaces (ops.h) to retool's own layers: the transformer engine as the policy (KV cache,
+ * batched decode, append-prefill, sampling with a seed per sequence) and a tokenizer.json tokenizer. */
+#ifndef RETOOL_ROLLOUT_BIND_H
+#define RETOOL_ROLLOUT_BIND_H
+
+#include <stddef.h>
+
+#include "base/error.h"
+#include "model/infer.h"
+#include "model/model.h"
+#include "rollout/ops.h"
+#include "tokenizer/tokenizer.h"
+
+typedef struct rollout_model_policy rollout_model_policy;
+
+/* A policy over model m (loaded, not owned) with its own KV cache for up to max_seqs live sequences. */
+rt_status rollout_model_policy_init(rollout_model_policy **out, model *m, size_t max_seqs, rt_error *err);
+
+/* Frees the cache and every sequence. */
+void rollout_model_policy_free(rollout_model_policy *p);
+
+/* The policy interface over p. */
+rollout_policy rollout_model_policy_ops(rollout_model_policy *p);
+
+/* Tokens prefilled through open and append so far (prompt + interpreter tokens: never the context again). */
+size_t rollout_model_policy_prefilled(const rollout_model_policy *p);
+
+/* The next-token logits [V] that sequence seq holds (for tests), or NULL. */
+const float *rollout_model_policy_logits(const rollout_model_policy *p, int64_t seq);
+
+/* The tokenizer interface over tok (not owned). Encoding never parses special tokens in interpreter output. */
+rollout_tokenizer rollout_tokenizer_ops(tok_tokenizer *tok);
+
+#endif
