@@ -138,3 +138,23 @@ Test(reward_cases, scores_follow_the_verdicts) {
     }
     free(text);
 }
+
+Test(reward_cases, docs_table_lists_every_case) {
+    size_t n = setup_rows(), missing = 0;
+    char *doc;
+    size_t len;
+    rt_error err;
+    cr_assert_eq(rt_file_read_all("docs/REWARD.md", &doc, &len, &err), RT_OK, "%s", err.msg);
+    for (size_t i = 0; i < n; i++) {
+        char line[1024];
+        snprintf(line, sizeof line, "| `%s` | `%s` | %s | %s |\n", rows[i].truth, rows[i].response, rows[i].expect,
+                 rows[i].expect_sympy);
+        if (!strstr(doc, line)) {
+            missing++;
+            cr_log_error("docs/REWARD.md lacks the row of " CASES " line %zu: %s", rows[i].line, line);
+        }
+    }
+    cr_expect_eq(missing, 0);
+    free(doc);
+    free(text);
+}
