@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/strbuf.h"
 #include "reward/reward.h"
 #include "reward/text.h"
 #include "reward/units.h"
@@ -24,7 +25,7 @@ static char *trim(char *s) {
 static char *unwrap_command(char *s, const char *cmd) {
     if (!s || !strstr(s, cmd)) return s;
     size_t n = strlen(cmd);
-    reward_buf b = {0};
+    rt_strbuf b = {0};
     for (size_t i = 0; s[i];) {
         if (strncmp(s + i, cmd, n) == 0 && !isalpha((unsigned char)s[i + n])) {
             size_t j = i + n;
@@ -32,32 +33,32 @@ static char *unwrap_command(char *s, const char *cmd) {
                 j++;
             size_t close = s[j] == '{' ? reward_match_brace(s, j) : 0;
             if (close) {
-                reward_buf_putn(&b, s + j + 1, close - j - 2);
+                rt_strbuf_putn(&b, s + j + 1, close - j - 2);
                 i = close;
                 continue;
             }
         }
-        reward_buf_putc(&b, s[i++]);
+        rt_strbuf_putc(&b, s[i++]);
     }
     free(s);
-    return reward_buf_take(&b);
+    return rt_strbuf_take(&b);
 }
 
 /* "\left(" -> "(", "\left." -> "" (an invisible delimiter); same for \right. */
 static char *drop_sizing(char *s, const char *cmd) {
     if (!s || !strstr(s, cmd)) return s;
     size_t n = strlen(cmd);
-    reward_buf b = {0};
+    rt_strbuf b = {0};
     for (size_t i = 0; s[i];) {
         if (strncmp(s + i, cmd, n) == 0 && !isalpha((unsigned char)s[i + n])) {
             i += n;
             if (s[i] == '.') i++;
             continue;
         }
-        reward_buf_putc(&b, s[i++]);
+        rt_strbuf_putc(&b, s[i++]);
     }
     free(s);
-    return reward_buf_take(&b);
+    return rt_strbuf_take(&b);
 }
 
 /* Runs of white space become one space. */
@@ -115,7 +116,7 @@ static char *strip_delimiters(char *s) {
 /* "3 1/2" -> "3\frac{1}{2}" (a mixed number written with a space; must run before white space is dropped). */
 static char *mixed_numbers(char *s) {
     if (!s) return NULL;
-    reward_buf b = {0};
+    rt_strbuf b = {0};
     for (size_t i = 0; s[i];) {
         int at_start = (i == 0 || !(isdigit((unsigned char)s[i - 1]) || s[i - 1] == '.'));
         if (at_start && isdigit((unsigned char)s[i])) {
@@ -132,25 +133,25 @@ static char *mixed_numbers(char *s) {
                     for (de = d; isdigit((unsigned char)s[de]);)
                         de++;
                     if (!isdigit((unsigned char)s[de]) && s[de] != '.') {
-                        reward_buf_putn(&b, s + a, ae - a);
-                        reward_buf_puts(&b, "\\frac{");
-                        reward_buf_putn(&b, s + c, ce - c);
-                        reward_buf_puts(&b, "}{");
-                        reward_buf_putn(&b, s + d, de - d);
-                        reward_buf_puts(&b, "}");
+                        rt_strbuf_putn(&b, s + a, ae - a);
+                        rt_strbuf_puts(&b, "\\frac{");
+                        rt_strbuf_putn(&b, s + c, ce - c);
+                        rt_strbuf_puts(&b, "}{");
+                        rt_strbuf_putn(&b, s + d, de - d);
+                        rt_strbuf_puts(&b, "}");
                         i = de;
                         continue;
                     }
                 }
             }
-            reward_buf_putn(&b, s + a, ae - a);
+            rt_strbuf_putn(&b, s + a, ae - a);
             i = ae;
             continue;
         }
-        reward_buf_putc(&b, s[i++]);
+        rt_strbuf_putc(&b, s[i++]);
     }
     free(s);
-    return reward_buf_take(&b);
+    return rt_strbuf_take(&b);
 }
 
 /* "1,234,567.5" -> "1234567.5" when the whole answer is one number with thousands separators (so "(1,2)" and
@@ -188,31 +189,31 @@ static char *thousands(char *s) {
 static char *brace_short_args(char *s, const char *cmd, int nargs) {
     if (!s || !strstr(s, cmd)) return s;
     size_t n = strlen(cmd);
-    reward_buf b = {0};
+    rt_strbuf b = {0};
     for (size_t i = 0; s[i];) {
         if (strncmp(s + i, cmd, n) == 0 && !isalpha((unsigned char)s[i + n])) {
-            reward_buf_puts(&b, cmd);
+            rt_strbuf_puts(&b, cmd);
             i += n;
             for (int a = 0; a < nargs; a++) {
                 if (s[i] == '{') {
                     size_t close = reward_match_brace(s, i);
                     if (!close) break;
-                    reward_buf_putn(&b, s + i, close - i);
+                    rt_strbuf_putn(&b, s + i, close - i);
                     i = close;
                 } else if (isalnum((unsigned char)s[i])) {
-                    reward_buf_putc(&b, '{');
-                    reward_buf_putc(&b, s[i++]);
-                    reward_buf_putc(&b, '}');
+                    rt_strbuf_putc(&b, '{');
+                    rt_strbuf_putc(&b, s[i++]);
+                    rt_strbuf_putc(&b, '}');
                 } else {
                     break;
                 }
             }
             continue;
         }
-        reward_buf_putc(&b, s[i++]);
+        rt_strbuf_putc(&b, s[i++]);
     }
     free(s);
-    return reward_buf_take(&b);
+    return rt_strbuf_take(&b);
 }
 
 /* "x=5" -> "5", "\theta=30" -> "30", "a_1=2" -> "2" (one name, one '=', something after it). */

@@ -12,6 +12,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "base/strbuf.h"
 #include "base/timer.h"
 #include "reward/reward.h"
 #include "reward/text.h"
@@ -22,21 +23,21 @@ static const char *const plain_cmds[][2] = {
 };
 static const char *const allowed_names[] = {"sqrt", "pi", "oo", "sin", "cos", "tan", "log", "exp", NULL};
 
-static int convert(reward_buf *b, const char *s, size_t n);
+static int convert(rt_strbuf *b, const char *s, size_t n);
 
 /* Converts the brace group at s[*i] ("{...}") and advances past it. */
-static int convert_group(reward_buf *b, const char *s, size_t n, size_t *i) {
+static int convert_group(rt_strbuf *b, const char *s, size_t n, size_t *i) {
     if (*i >= n || s[*i] != '{') return 0;
     size_t close = reward_match_brace(s, *i);
     if (!close || close > n) return 0;
-    reward_buf_putc(b, '(');
+    rt_strbuf_putc(b, '(');
     int ok = convert(b, s + *i + 1, close - *i - 2);
-    reward_buf_putc(b, ')');
+    rt_strbuf_putc(b, ')');
     *i = close;
     return ok;
 }
 
-static int convert(reward_buf *b, const char *s, size_t n) {
+static int convert(rt_strbuf *b, const char *s, size_t n) {
     for (size_t i = 0; i < n;) {
         char c = s[i];
         if (c == '\\') {
@@ -46,11 +47,11 @@ static int convert(reward_buf *b, const char *s, size_t n) {
             size_t len = j - i;
             if (len == 5 && strncmp(s + i, "\\frac", 5) == 0) {
                 i = j;
-                reward_buf_puts(b, "(");
+                rt_strbuf_puts(b, "(");
                 if (!convert_group(b, s, n, &i)) return 0;
-                reward_buf_puts(b, "/");
+                rt_strbuf_puts(b, "/");
                 if (!convert_group(b, s, n, &i)) return 0;
-                reward_buf_puts(b, ")");
+                rt_strbuf_puts(b, ")");
                 continue;
             }
             if (len == 5 && strncmp(s + i, "\\sqrt", 5) == 0) {
@@ -60,15 +61,15 @@ static int convert(reward_buf *b, const char *s, size_t n) {
                     while (k < n && s[k] != ']')
                         k++;
                     if (k >= n) return 0;
-                    reward_buf_puts(b, "((");
+                    rt_strbuf_puts(b, "((");
                     size_t g = k + 1;
                     if (!convert_group(b, s, n, &g)) return 0;
-                    reward_buf_puts(b, ")**(1/(");
+                    rt_strbuf_puts(b, ")**(1/(");
                     if (!convert(b, s + i + 1, k - i - 1)) return 0;
-                    reward_buf_puts(b, ")))");
+                    rt_strbuf_puts(b, ")))");
                     i = g;
                 } else {
-                    reward_buf_puts(b, "sqrt");
+                    rt_strbuf_puts(b, "sqrt");
                     if (!convert_group(b, s, n, &i)) return 0;
                 }
                 continue;
@@ -77,9 +78,9 @@ static int convert(reward_buf *b, const char *s, size_t n) {
             while (k < nk && !(strlen(plain_cmds[k][0]) == len && strncmp(s + i, plain_cmds[k][0], len) == 0))
                 k++;
             if (k == nk) return 0; /* a command outside the whitelist */
-            reward_buf_putc(b, ' ');
-            reward_buf_puts(b, plain_cmds[k][1]);
-            reward_buf_putc(b, ' ');
+            rt_strbuf_putc(b, ' ');
+            rt_strbuf_puts(b, plain_cmds[k][1]);
+            rt_strbuf_putc(b, ' ');
             i = j;
             continue;
         }
@@ -88,9 +89,9 @@ static int convert(reward_buf *b, const char *s, size_t n) {
             continue;
         }
         if (c == '^') {
-            reward_buf_puts(b, "**");
+            rt_strbuf_puts(b, "**");
         } else if (isalnum((unsigned char)c) || strchr("+-*/(). ", c)) {
-            reward_buf_putc(b, c);
+            rt_strbuf_putc(b, c);
         } else {
             return 0;
         }
@@ -119,12 +120,12 @@ static int names_allowed(const char *s) {
 }
 
 char *reward_latex_to_sympy(const char *latex) {
-    reward_buf b = {0};
+    rt_strbuf b = {0};
     if (!convert(&b, latex, strlen(latex))) {
-        free(reward_buf_take(&b));
+        free(rt_strbuf_take(&b));
         return NULL;
     }
-    char *s = reward_buf_take(&b);
+    char *s = rt_strbuf_take(&b);
     if (s && (!*s || !names_allowed(s))) {
         free(s);
         return NULL;
