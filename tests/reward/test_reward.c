@@ -65,7 +65,11 @@ static int eval(const char *s, const char *want) {
         mpq_set_str(w, want, 10);
         mpq_canonicalize(w);
         ok = mpq_equal(q, w);
-        if (!ok) gmp_fprintf(stderr, "%s = %Qd, wanted %s\n", s, q, want);
+        if (!ok) {
+            char *got = mpq_get_str(NULL, 10, q);
+            cr_log_error("%s = %s, wanted %s", s, got, want);
+            free(got);
+        }
     }
     mpq_clears(q, w, NULL);
     return want ? ok : (int)st;
