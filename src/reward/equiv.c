@@ -17,8 +17,12 @@ typedef struct span {
 typedef struct cmp_ctx {
     reward_symbolic_fn symbolic;
     void *symbolic_ctx;
+    int symbolic_left; /* calls of the symbolic checker still allowed for this comparison */
+    int depth;         /* nesting of lists being compared */
     int oom;
 } cmp_ctx;
+
+enum { MAX_DEPTH = 16, MAX_SYMBOLIC_CALLS = 16 };
 
 static reward_verdict compare(cmp_ctx *c, span a, span b);
 
@@ -175,7 +179,8 @@ static reward_verdict compare_scalar(cmp_ctx *c, span a, span b) {
                (rb == REWARD_RAT_OK && (is_word(a) || is_infinity(a))) || (is_infinity(a) && is_infinity(b))) {
         v = REWARD_NOT_EQUAL; /* a number against a word or an infinity; +oo against -oo (equal strings matched) */
     }
-    if (v == REWARD_UNDECIDED && c->symbolic) {
+    if (v == REWARD_UNDECIDED && c->symbolic && c->symbolic_left > 0) {
+        c->symbolic_left--;
         char *ta = span_dup(a), *tb = span_dup(b);
         if (ta && tb)
             v = c->symbolic(c->symbolic_ctx, ta, tb);
@@ -190,8 +195,18 @@ static reward_verdict compare_scalar(cmp_ctx *c, span a, span b) {
     return v;
 }
 
+static reward_verdict compare_nested(cmp_ctx *c, span a, span b);
+
 static reward_verdict compare(cmp_ctx *c, span a, span b) {
     if (span_eq(a, b)) return REWARD_EQUAL;
+    if (c->depth >= MAX_DEPTH) return REWARD_UNDECIDED; /* lists nested this deep are not an answer format */
+    c->depth++;
+    reward_verdict v = compare_nested(c, a, b);
+    c->depth--;
+    return v;
+}
+
+static reward_verdict compare_nested(cmp_ctx *c, span a, span b) {
     span pa[MAX_ITEMS], pb[MAX_ITEMS];
     /* Unions of intervals: piece by piece, in order. */
     size_t ua = split_top(a, "\\cup", pa, MAX_ITEMS), ub = split_top(b, "\\cup", pb, MAX_ITEMS);
@@ -219,7 +234,7 @@ rt_status reward_equivalent(const char *truth, const char *pred, reward_symbolic
     rt_status st = reward_normalize(truth, &a, err);
     if (st == RT_OK) st = reward_normalize(pred, &b, err);
     if (st == RT_OK) {
-        cmp_ctx c = {symbolic, symbolic_ctx, 0};
+        cmp_ctx c = {symbolic, symbolic_ctx, MAX_SYMBOLIC_CALLS, 0, 0};
         *out = compare(&c, (span){a, strlen(a)}, (span){b, strlen(b)});
         if (c.oom) st = rt_err_set(err, RT_ENOMEM, "comparing answers: out of memory");
     }

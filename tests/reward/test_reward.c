@@ -2,6 +2,7 @@
  * reasons, reward shapes, the sympy translator's whitelist and the checker's timeout. */
 #include <criterion/criterion.h>
 #include <gmp.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -149,6 +150,13 @@ static reward_verdict always_equal(void *ctx, const char *a, const char *b) {
     return REWARD_EQUAL;
 }
 
+static reward_verdict count_calls(void *ctx, const char *a, const char *b) {
+    (*(int *)ctx)++;
+    (void)a;
+    (void)b;
+    return REWARD_UNDECIDED;
+}
+
 Test(reward_score, shapes_and_penalties) {
     reward_options opt;
     reward_options_default(&opt);
@@ -224,4 +232,62 @@ Test(reward_sympy, timeout_and_missing_interpreter_are_undecided) {
     cr_expect_eq(reward_symbolic_python(&none, "\\sqrt{12}", "2\\sqrt{3}"), REWARD_UNDECIDED);
     reward_python_checker ok = {NULL, 20.0};
     cr_expect_eq(reward_symbolic_python(&ok, "\\sqrt{12}", "2\\sqrt{3}"), REWARD_EQUAL);
+}
+
+/* Random answers built from the tokens real answers use: comparing never crashes, is reflexive and symmetric. */
+Test(reward_equivalent, random_answers_reflexive_and_symmetric, .timeout = 60) {
+    static const char *const tok[] = {
+        "1",   "2",     "0",      "33",         ".5",   ",", "(",       ")",       "[",        "]",        "\\{", "\\}",
+        "{",   "}",     "\\frac", "\\sqrt",     "\\pi", "x", "+",       "-",       "*",        "/",        "^",   "%",
+        "\\%", "\\cup", " ",      "\\text{cm}", "\\$",  "=", "\\infty", "\\left(", "\\right)", "\\boxed{", "."};
+    uint64_t state = 12345;
+    size_t ntok = sizeof tok / sizeof tok[0];
+    for (int iter = 0; iter < 3000; iter++) {
+        char a[256] = "", b[256] = "";
+        for (int side = 0; side < 2; side++) {
+            char *s = side ? b : a;
+            int len = (int)(state % 12) + 1;
+            for (int k = 0; k < len; k++) {
+                state = state * 6364136223846793005ull + 1442695040888963407ull;
+                strcat(s, tok[(state >> 33) % ntok]);
+            }
+        }
+        reward_verdict ab, ba, aa;
+        rt_error err;
+        cr_assert_eq(reward_equivalent(a, b, NULL, NULL, &ab, &err), RT_OK, "%s", err.msg);
+        cr_assert_eq(reward_equivalent(b, a, NULL, NULL, &ba, &err), RT_OK, "%s", err.msg);
+        cr_assert_eq(reward_equivalent(a, a, NULL, NULL, &aa, &err), RT_OK, "%s", err.msg);
+        cr_expect_eq(aa, REWARD_EQUAL, "'%s' vs itself: %s", a, reward_verdict_name(aa));
+        cr_expect_eq(ab, ba, "'%s' vs '%s': %s one way, %s the other", a, b, reward_verdict_name(ab),
+                     reward_verdict_name(ba));
+    }
+}
+
+Test(reward_equivalent, deep_nesting_and_long_lists_are_bounded) {
+    /* Tuples nested 2000 deep that differ only at the innermost element: past the depth limit (16) the verdict is
+     * undecided instead of a recursion as deep as the input. */
+    static char deep[8192], deep2[8192];
+    for (int i = 0; i < 2000; i++)
+        strcat(deep, "(1,");
+    strcpy(deep2, deep);
+    strcat(deep, "1");
+    strcat(deep2, "2");
+    for (int i = 0; i < 2000; i++) {
+        strcat(deep, ")");
+        strcat(deep2, ")");
+    }
+    reward_verdict v;
+    rt_error err;
+    cr_assert_eq(reward_equivalent(deep, deep2, NULL, NULL, &v, &err), RT_OK);
+    cr_expect_eq(v, REWARD_UNDECIDED);
+    cr_assert_eq(reward_equivalent("((1,2),(3,4))", "((1,2),(3,5))", NULL, NULL, &v, &err), RT_OK);
+    cr_expect_eq(v, REWARD_NOT_EQUAL);
+    cr_assert_eq(reward_equivalent("((1,2),(3,4))", "((1,2),(3,\\frac{8}{2}))", NULL, NULL, &v, &err), RT_OK);
+    cr_expect_eq(v, REWARD_EQUAL);
+    int calls = 0;
+    char list[4096] = "";
+    for (int i = 0; i < 60; i++)
+        strcat(list, i ? ",\\sqrt{2}" : "\\sqrt{2}");
+    cr_assert_eq(reward_equivalent(list, list + 1, count_calls, &calls, &v, &err), RT_OK);
+    cr_expect_leq(calls, 16, "%d symbolic calls", calls);
 }
