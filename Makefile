@@ -5,7 +5,7 @@
 CC      ?= cc
 BUILD   ?= build
 SAN     ?=
-PKGS    := libcjson libpcre2-8 libseccomp libmicrohttpd ompi-c libcurl libutf8proc
+PKGS    := libcjson libpcre2-8 libseccomp libmicrohttpd ompi-c libcurl libutf8proc gmp
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 

@@ -7,6 +7,7 @@
 /* The commands `retool --help` lists, in the order shown. */
 const cli_command cli_commands[] = {
     {"demo", "run the default demo: text-only vs tool-integrated RL side by side (not built yet)", cmd_demo},
+    {"data", "generate synthetic problems, list the families, convert public dataset layouts", cmd_data},
     {"json", "check JSON and JSONL files, naming the first bad line and column", cmd_json},
     {"model", "create a randomly initialised model folder; describe a model and the memory it needs", cmd_model},
     {"sft", "supervised fine-tuning on trajectories (cold-start traces), loss on model-written tokens only", cmd_sft},

@@ -1,0 +1,118 @@
+/* `retool data gen|families|convert`: synthetic problems and dataset conversion (src/data/). */
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli/cli.h"
+#include "cli/commands.h"
+#include "data/dataset.h"
+#include "data/synth.h"
+
+static int data_gen(int argc, char **argv) {
+    const char *family = "all", *split_name = "train", *out = NULL;
+    long long n = 0, seed = 0, level = 0;
+    int unique = 0;
+    const cli_flag flags[] = {
+        {"family", CLI_FLAG_STRING, &family, "F", "a family (retool data families), or all (default) for each in turn"},
+        {"n", CLI_FLAG_INT, &n, "N", "number of problems (required)"},
+        {"split", CLI_FLAG_STRING, &split_name, "SPLIT", "train (default) or test; the two never share a problem"},
+        {"seed", CLI_FLAG_INT, &seed, "S", "random seed (default 0); same seed, same problems on every machine"},
+        {"level", CLI_FLAG_INT, &level, "L", "difficulty 1-3, or 0 (default) for levels 1, 2, 3 in turn"},
+        {"unique", CLI_FLAG_BOOL, &unique, NULL, "no repeated problem in the output (fails if a family is too small)"},
+        {"out", CLI_FLAG_STRING, &out, "FILE.jsonl", "output file (required), written atomically"},
+    };
+    cli_args args;
+    int rc = cli_parse(argc, argv,
+                       "retool data gen --n N --out FILE.jsonl [--family F|all] [--split train|test] [--seed S] "
+                       "[--level L] [--unique]",
+                       "Generates synthetic exact-computation problems as JSONL: id, prompt, answer, family, level, "
+                       "program (reference Python), text_solution (worked arithmetic).",
+                       flags, sizeof flags / sizeof flags[0], &args);
+    if (rc) return rc;
+    int npos = args.npositional;
+    cli_args_free(&args);
+    if (npos) return cli_fail("data gen", CLI_EXIT_USAGE, "unexpected argument (all options are flags)");
+    if (n <= 0) return cli_fail("data gen", CLI_EXIT_USAGE, "--n must be given and at least 1");
+    if (!out) return cli_fail("data gen", CLI_EXIT_USAGE, "--out FILE.jsonl must be given");
+    if (strcmp(family, "all") != 0 && !data_family_find(family)) {
+        size_t nf;
+        const data_family *const *fams = data_families(&nf);
+        const char *cands[32];
+        for (size_t i = 0; i < nf && i < 32; i++)
+            cands[i] = fams[i]->name;
+        const char *near = cli_closest(family, cands, nf < 32 ? nf : 32);
+        return cli_fail("data gen", CLI_EXIT_USAGE, "no family '%s'%s%s%s (retool data families lists them)", family,
+                        near ? "; did you mean '" : "", near ? near : "", near ? "'?" : "");
+    }
+    rt_error err;
+    rt_err_clear(&err);
+    data_gen_options o = {family, (size_t)n, DATA_SPLIT_TRAIN, (uint64_t)seed, (int)level, unique};
+    if (data_split_parse(split_name, &o.split, &err)) return cli_fail_err("data gen", &err);
+    data_problem *ps;
+    if (data_generate(&o, &ps, &err)) return cli_fail_err("data gen", &err);
+    rt_status st = data_problems_write_jsonl(out, ps, o.n, &err);
+    for (size_t i = 0; i < o.n; i++)
+        data_problem_free(&ps[i]);
+    free(ps);
+    if (st) return cli_fail_err("data gen", &err);
+    printf("wrote %lld %s problems (family %s, level %s, seed %lld) to %s\n", n, split_name, family,
+           level ? (level == 1   ? "1"
+                    : level == 2 ? "2"
+                                 : "3")
+                 : "1-3",
+           seed, out);
+    return CLI_EXIT_OK;
+}
+
+static int data_families_cmd(int argc, char **argv) {
+    cli_args args;
+    int rc = cli_parse(argc, argv, "retool data families", "Lists the synthetic task families.", NULL, 0, &args);
+    if (rc) return rc;
+    cli_args_free(&args);
+    size_t n;
+    const data_family *const *f = data_families(&n);
+    for (size_t i = 0; i < n; i++)
+        printf("%-9s %-7s %s\n", f[i]->name, f[i]->needs_tool ? "tool" : "no-tool", f[i]->summary);
+    return CLI_EXIT_OK;
+}
+
+static int data_convert(int argc, char **argv) {
+    const char *format = "auto", *out = NULL;
+    const cli_flag flags[] = {
+        {"format", CLI_FLAG_STRING, &format, "F", "auto (default), retool, dapo, aime, math or gsm8k"},
+        {"out", CLI_FLAG_STRING, &out, "FILE.jsonl", "output in retool's layout (required)"},
+    };
+    cli_args args;
+    int rc = cli_parse(argc, argv, "retool data convert IN.jsonl --out OUT.jsonl [--format F]",
+                       "Reads a dataset in a public layout (DAPO-Math-17k, AIME, MATH, GSM8K; see docs/DATA.md) and "
+                       "writes it in retool's layout: id, prompt, answer, family, level, text_solution.",
+                       flags, sizeof flags / sizeof flags[0], &args);
+    if (rc) return rc;
+    if (args.npositional != 1 || !out) {
+        cli_args_free(&args);
+        return cli_fail("data convert", CLI_EXIT_USAGE, "give one input file and --out FILE.jsonl");
+    }
+    rt_error err;
+    rt_err_clear(&err);
+    data_format f;
+    data_dataset ds;
+    rt_status st = data_format_parse(format, &f, &err);
+    if (!st) st = data_dataset_read(args.positional[0], f, &ds, &err);
+    cli_args_free(&args);
+    if (st) return cli_fail_err("data convert", &err);
+    st = data_problems_write_jsonl(out, ds.items, ds.n, &err);
+    if (!st) printf("wrote %zu problems (layout %s) to %s\n", ds.n, data_format_name(ds.format), out);
+    data_dataset_free(&ds);
+    return st ? cli_fail_err("data convert", &err) : CLI_EXIT_OK;
+}
+
+int cmd_data(int argc, char **argv) {
+    static const cli_command subs[] = {
+        {"gen", "generate synthetic problems (JSONL)", data_gen},
+        {"families", "list the synthetic task families", data_families_cmd},
+        {"convert", "read a public dataset layout and write retool's JSONL", data_convert},
+        {NULL, NULL, NULL},
+    };
+    return cli_dispatch_sub("data", argc, argv, subs);
+}

@@ -1,0 +1,164 @@
+/* The family table, the split rule, and the seeded generator loop. */
+#include "data/synth.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "data/families.h"
+
+static const data_family *const table[] = {
+    &data_fam_mul,    &data_fam_modpow, &data_fam_digitsum, &data_fam_count, &data_fam_series,  &data_fam_binom,
+    &data_fam_gcdlcm, &data_fam_base,   &data_fam_add,      &data_fam_sub,   &data_fam_compare,
+};
+
+const data_family *const *data_families(size_t *n) {
+    *n = sizeof table / sizeof table[0];
+    return table;
+}
+
+const data_family *data_family_find(const char *name) {
+    size_t n;
+    const data_family *const *f = data_families(&n);
+    for (size_t i = 0; i < n; i++)
+        if (strcmp(f[i]->name, name) == 0) return f[i];
+    return NULL;
+}
+
+uint64_t data_problem_hash(const char *family, const char *prompt) {
+    /* FNV-1a over "family\x1fprompt", then the SplitMix64 finaliser so that every bit mixes. */
+    uint64_t h = 0xcbf29ce484222325ull;
+    for (const char *s = family; *s; s++)
+        h = (h ^ (unsigned char)*s) * 0x100000001b3ull;
+    h = (h ^ 0x1f) * 0x100000001b3ull;
+    for (const char *s = prompt; *s; s++)
+        h = (h ^ (unsigned char)*s) * 0x100000001b3ull;
+    h = (h ^ (h >> 30)) * 0xbf58476d1ce4e5b9ull;
+    h = (h ^ (h >> 27)) * 0x94d049bb133111ebull;
+    return h ^ (h >> 31);
+}
+
+data_split data_split_of(const char *family, const char *prompt) {
+    return data_problem_hash(family, prompt) % 5 == 0 ? DATA_SPLIT_TEST : DATA_SPLIT_TRAIN;
+}
+
+static rt_status set_identity(const data_family *f, int level, data_problem *p, rt_error *err) {
+    char id[64];
+    snprintf(id, sizeof id, "%s-%016" PRIx64, f->name, data_problem_hash(f->name, p->prompt));
+    p->id = strdup(id);
+    p->family = strdup(f->name);
+    p->level = level;
+    if (!p->id || !p->family) {
+        data_problem_free(p);
+        return rt_err_set(err, RT_ENOMEM, "building a problem: out of memory");
+    }
+    return RT_OK;
+}
+
+rt_status data_family_build(const data_family *f, int level, const int64_t *ops, data_problem *p, rt_error *err) {
+    memset(p, 0, sizeof *p);
+    if (level < 1 || level > DATA_LEVEL_MAX)
+        return rt_err_set(err, RT_EINVAL, "family %s: level %d is not 1-%d", f->name, level, DATA_LEVEL_MAX);
+    rt_status st = f->make(level, ops, 1, p, err);
+    return st ? st : set_identity(f, level, p, err);
+}
+
+rt_status data_split_parse(const char *s, data_split *out, rt_error *err) {
+    if (strcmp(s, "train") == 0) {
+        *out = DATA_SPLIT_TRAIN;
+    } else if (strcmp(s, "test") == 0) {
+        *out = DATA_SPLIT_TEST;
+    } else {
+        return rt_err_set(err, RT_EINVAL, "split '%s': expected train or test", s);
+    }
+    return RT_OK;
+}
+
+/* A set of 64-bit problem hashes (open addressing; 0 marks a free slot, so hash 0 is stored as 1). */
+typedef struct hash_set {
+    uint64_t *slots;
+    size_t cap;
+} hash_set;
+
+/* Inserts h; returns 1 when it was new, 0 when present (the table is sized so it never fills). */
+static int hash_set_add(hash_set *s, uint64_t h) {
+    h = h ? h : 1;
+    for (size_t i = h & (s->cap - 1);; i = (i + 1) & (s->cap - 1)) {
+        if (s->slots[i] == h) return 0;
+        if (s->slots[i] == 0) {
+            s->slots[i] = h;
+            return 1;
+        }
+    }
+}
+
+enum { MAX_TRIES = 10000 };
+
+rt_status data_generate(const data_gen_options *o, data_problem **out, rt_error *err) {
+    *out = NULL;
+    size_t nfam;
+    const data_family *const *all = data_families(&nfam);
+    const data_family *one = NULL;
+    if (o->family && strcmp(o->family, "all") != 0) {
+        one = data_family_find(o->family);
+        if (!one) return rt_err_set(err, RT_ENOTFOUND, "no family '%s' (retool data families lists them)", o->family);
+    }
+    if (o->level < 0 || o->level > DATA_LEVEL_MAX)
+        return rt_err_set(err, RT_EINVAL, "level %d: expected 1-%d, or 0 for all levels in turn", o->level,
+                          DATA_LEVEL_MAX);
+    if (o->n == 0) return rt_err_set(err, RT_EINVAL, "n must be at least 1");
+    data_problem *ps = calloc(o->n, sizeof *ps);
+    hash_set seen = {NULL, 16};
+    while (seen.cap < 2 * o->n)
+        seen.cap *= 2;
+    seen.slots = o->unique ? calloc(seen.cap, sizeof *seen.slots) : NULL;
+    if (!ps || (o->unique && !seen.slots)) {
+        free(ps);
+        free(seen.slots);
+        return rt_err_set(err, RT_ENOMEM, "generating %zu problems: out of memory", o->n);
+    }
+    rt_rng root;
+    rt_rng_seed(&root, o->seed);
+    rt_status st = RT_OK;
+    size_t done = 0;
+    for (size_t i = 0; st == RT_OK && i < o->n; i++) {
+        const data_family *f = one ? one : all[i % nfam];
+        size_t j = one ? i : i / nfam; /* index within the family: levels 1, 2, 3 in turn */
+        int level = o->level ? o->level : (int)(j % DATA_LEVEL_MAX) + 1;
+        rt_rng rng = rt_rng_split(&root, i);
+        int found = 0;
+        for (int t = 0; st == RT_OK && t < MAX_TRIES && !found; t++) {
+            int64_t ops[DATA_MAX_OPS] = {0};
+            f->draw(&rng, level, ops);
+            data_problem p = {0};
+            st = f->make(level, ops, 0, &p, err); /* the prompt alone decides the split */
+            if (st) break;
+            uint64_t h = data_problem_hash(f->name, p.prompt);
+            int ok = data_split_of(f->name, p.prompt) == o->split;
+            if (ok && o->unique) {
+                int added = hash_set_add(&seen, h);
+                ok = added == 1;
+            }
+            data_problem_free(&p);
+            if (!ok) continue;
+            st = data_family_build(f, level, ops, &ps[i], err);
+            found = st == RT_OK;
+        }
+        if (st == RT_OK && !found)
+            st = rt_err_set(err, RT_ERANGE,
+                            "family %s, level %d: no new %s problem in %d tries for problem %zu of %zu; the family has "
+                            "too few distinct problems for this many (lower --n, or allow repeats)",
+                            f->name, level, o->split == DATA_SPLIT_TEST ? "test" : "train", MAX_TRIES, i + 1, o->n);
+        if (st == RT_OK) done++;
+    }
+    free(seen.slots);
+    if (st != RT_OK) {
+        for (size_t i = 0; i < done; i++)
+            data_problem_free(&ps[i]);
+        free(ps);
+        return st;
+    }
+    *out = ps;
+    return RT_OK;
+}

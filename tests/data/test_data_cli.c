@@ -1,0 +1,79 @@
+/* retool data gen|families|convert through the built binary: outputs, exit codes, suggestions. */
+#include <criterion/criterion.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "../base/tmpdir.h"
+#include "../cli/run_cli.h"
+#include "base/fileio.h"
+
+static char out[65536];
+
+Test(data_cli, families_lists_every_family) {
+    cr_assert_eq(run_cli("data families", out, sizeof out), 0, "%s", out);
+    const char *names[] = {"mul ",    "modpow ", "digitsum ", "count ", "series ", "binom ",
+                           "gcdlcm ", "base ",   "add ",      "sub ",   "compare "};
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
+        cr_expect(strstr(out, names[i]), "lacks %s", names[i]);
+    cr_expect(strstr(out, "no-tool") != NULL);
+}
+
+Test(data_cli, gen_writes_jsonl_with_every_field) {
+    char dir[64], cmd[256], *text;
+    size_t len;
+    rt_error err;
+    test_tmpdir(dir, sizeof dir);
+    snprintf(cmd, sizeof cmd, "data gen --family binom --n 4 --split test --seed 5 --level 2 --out %s/b.jsonl", dir);
+    cr_assert_eq(run_cli(cmd, out, sizeof out), 0, "%s", out);
+    cr_expect(strstr(out, "wrote 4 test problems") != NULL, "%s", out);
+    snprintf(cmd, sizeof cmd, "%s/b.jsonl", dir);
+    cr_assert_eq(rt_file_read_all(cmd, &text, &len, &err), RT_OK);
+    size_t lines = 0;
+    for (char *l = text; (l = strstr(l, "{\"id\":\"binom-")); l++)
+        lines++;
+    cr_expect_eq(lines, 4, "%s", text);
+    const char *keys[] = {"\"prompt\":\"Compute C(",
+                          "\"answer\":\"",
+                          "\"family\":\"binom\"",
+                          "\"level\":2",
+                          "\"program\":\"import math;print(math.comb(",
+                          "\"text_solution\":\""};
+    for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++)
+        cr_expect(strstr(text, keys[i]), "lacks %s", keys[i]);
+    free(text);
+    test_rmdir(dir);
+}
+
+Test(data_cli, usage_errors) {
+    cr_expect_eq(run_cli("data gen --family mull --n 3 --out /tmp/x.jsonl", out, sizeof out), 2);
+    cr_expect(strstr(out, "did you mean 'mul'") != NULL, "%s", out);
+    cr_expect_eq(run_cli("data gen --out /tmp/x.jsonl", out, sizeof out), 2);
+    cr_expect(strstr(out, "--n") != NULL, "%s", out);
+    cr_expect_eq(run_cli("data gen --n 3", out, sizeof out), 2);
+    cr_expect_eq(run_cli("data gen --n 3 --split dev --out /tmp/x.jsonl", out, sizeof out), 2);
+    cr_expect(strstr(out, "expected train or test") != NULL, "%s", out);
+    cr_expect_eq(run_cli("data gen --n 3 --level 7 --out /tmp/x.jsonl", out, sizeof out), 2);
+    cr_expect_eq(run_cli("data genn", out, sizeof out), 2);
+    cr_expect_eq(
+        run_cli("data convert tests/data/samples/gsm8k.jsonl --format csv --out /tmp/x.jsonl", out, sizeof out), 2);
+}
+
+Test(data_cli, convert_maps_a_public_layout) {
+    char dir[64], cmd[256], *text;
+    size_t len;
+    rt_error err;
+    test_tmpdir(dir, sizeof dir);
+    snprintf(cmd, sizeof cmd, "data convert tests/data/samples/gsm8k.jsonl --out %s/g.jsonl", dir);
+    cr_assert_eq(run_cli(cmd, out, sizeof out), 0, "%s", out);
+    cr_expect(strstr(out, "wrote 2 problems (layout gsm8k)") != NULL, "%s", out);
+    snprintf(cmd, sizeof cmd, "%s/g.jsonl", dir);
+    cr_assert_eq(rt_file_read_all(cmd, &text, &len, &err), RT_OK);
+    cr_expect(strstr(text, "\"answer\":\"31\"") != NULL, "%s", text);
+    free(text);
+    snprintf(cmd, sizeof cmd, "data convert tests/data/samples/math.jsonl --format gsm8k --out %s/m.jsonl", dir);
+    cr_expect_eq(run_cli(cmd, out, sizeof out), 1);
+    cr_expect(strstr(out, "math.jsonl:1") && strstr(out, "'question'"), "%s", out);
+    snprintf(cmd, sizeof cmd, "%s/m.jsonl", dir);
+    cr_expect(!rt_path_exists(cmd), "a failed convert left an output file");
+    test_rmdir(dir);
+}
