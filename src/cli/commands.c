@@ -13,5 +13,6 @@ const cli_command cli_commands[] = {
     {"sft", "supervised fine-tuning on trajectories (cold-start traces), loss on model-written tokens only", cmd_sft},
     {"score", "teacher-forced log-probabilities of token-id lines (JSON arrays) read on stdin", cmd_score},
     {"tokenizer", "encode and decode with a tokenizer.json, or train a byte-level BPE tokenizer", cmd_tokenizer},
+    {"generate", "tool-integrated rollouts for a file of problems, scored, written as trajectory JSONL", cmd_generate},
     {NULL, NULL, NULL},
 };

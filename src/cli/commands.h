@@ -24,4 +24,7 @@ int cmd_score(int argc, char **argv);
 /* `retool tokenizer encode|decode|train`: Hugging Face byte-level BPE tokenizers and the BPE trainer. */
 int cmd_tokenizer(int argc, char **argv);
 
+/* `retool generate`: tool-integrated rollouts for a file of problems, scored, as trajectory JSONL. */
+int cmd_generate(int argc, char **argv);
+
 #endif
