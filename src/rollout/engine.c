@@ -109,7 +109,10 @@ static void slot_finish(engine *e, slot *s, rollout_stop stop, uint32_t flags) {
     t->stop = stop;
     t->flags |= flags;
     t->wall_s = rt_time_now() - s->t_start;
-    t->response_text = s->text ? s->text : strdup("");
+    /* The text is for reading: bytes of a character cut at the end, or tokens that are not UTF-8 on their own, become
+     * U+FFFD (the ids stay exact). */
+    t->response_text = rollout_utf8_sanitize(s->text ? s->text : "");
+    free(s->text);
     s->text = NULL;
     if (s->state != SLOT_FREE) {
         if (s->seq >= 0) e->policy->close(e->policy->ctx, s->seq);
@@ -188,6 +191,12 @@ static rt_status start_tool_call(engine *e, slot *s, size_t close_end, rt_error 
     memset(&call, 0, sizeof call);
     char *code = NULL;
     rollout_code_status cs = rollout_extract_code(s->text + s->seg_start, close_end - s->seg_start, &code);
+    if (code) {
+        char *clean = rollout_utf8_sanitize(code);
+        free(code);
+        code = clean;
+        if (!code) return rt_err_set(err, RT_ENOMEM, "out of memory");
+    }
     if (cs != ROLLOUT_CODE_FOUND) {
         s->t->flags |= ROLLOUT_FLAG_FORMAT_ERROR;
         call.status = ROLLOUT_EXEC_ERROR;

@@ -1,0 +1,161 @@
+/* retool generate end to end on a tiny random model (text-only, so no sandbox is needed here): every problem gets K
+ * scored trajectories, the same seed gives the same file, prompts are the problems' text, bad inputs are named. */
+#include <criterion/criterion.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "base/fileio.h"
+#include "base/log.h"
+#include "model/modeldir.h"
+#include "pipeline/generate.h"
+#include "rollout/trajectory.h"
+#include "tokenizer/tokenizer.h"
+
+static char dir[64], model_dir[256], prompts[256];
+
+static void setup(void) {
+    rt_log_set_level(RT_LOG_WARN);
+    snprintf(dir, sizeof dir, "/tmp/retool-gen-XXXXXX");
+    cr_assert_not_null(mkdtemp(dir));
+    char corpus[256], tokdir[256];
+    snprintf(corpus, sizeof corpus, "%s/corpus.txt", dir);
+    snprintf(tokdir, sizeof tokdir, "%s/tok", dir);
+    FILE *fp = fopen(corpus, "w");
+    for (int i = 0; i < 200; i++) fprintf(fp, "Compute %d*%d.\n\\boxed{%d}\n", i, i + 3, i * (i + 3));
+    fclose(fp);
+    tok_train_opts o = {.vocab_size = 300, .min_frequency = 2, .tags_as_tokens = 1};
+    const char *files[] = {corpus};
+    rt_error e;
+    cr_assert_eq(tok_train(files, 1, &o, tokdir, &e), RT_OK, "%s", e.msg);
+    model_config c = {0};
+    c.arch = MODEL_ARCH_LLAMA;
+    c.vocab_size = 320;
+    c.hidden_size = 32;
+    c.intermediate_size = 64;
+    c.num_layers = 2;
+    c.num_heads = 2;
+    c.num_kv_heads = 2;
+    c.head_dim = 16;
+    c.max_position_embeddings = 256;
+    c.rms_norm_eps = 1e-5;
+    c.rope_theta = 10000;
+    c.bos_token_id = c.eos_token_id = -1;
+    snprintf(c.torch_dtype, sizeof c.torch_dtype, "float32");
+    snprintf(model_dir, sizeof model_dir, "%s/model", dir);
+    cr_assert_eq(model_dir_init(&c, model_dir, 3, ST_F32, &e), RT_OK, "%s", e.msg);
+    cr_assert_eq(model_dir_copy_tokenizer(tokdir, model_dir, &c, &e), RT_OK, "%s", e.msg);
+    snprintf(prompts, sizeof prompts, "%s/p.jsonl", dir);
+    fp = fopen(prompts, "w");
+    fprintf(fp, "{\"prompt\": \"Compute 12*15.\", \"answer\": \"180\"}\n{\"prompt\": \"Compute 7*8.\", \"answer\": \"56\"}\n"
+                "{\"prompt\": \"Compute 2*2.\", \"answer\": \"4\"}\n");
+    fclose(fp);
+}
+static void teardown(void) {
+    char cmd[128];
+    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+    cr_assert_eq(system(cmd), 0);
+}
+TestSuite(generate, .init = setup, .fini = teardown, .timeout = 60);
+
+static pipe_generate_config cfg_for(const char *out, uint64_t seed) {
+    pipe_generate_config c = pipe_generate_defaults();
+    c.model_dir = model_dir;
+    c.prompts_path = prompts;
+    c.out_path = out;
+    c.samples = 4;
+    c.template_kind = ROLLOUT_TEMPLATE_PLAIN;
+    c.rollout.tools = ROLLOUT_TOOLS_NONE;
+    c.rollout.budget.max_response_tokens = 24;
+    c.rollout.seed = seed;
+    c.rollout.max_concurrent = 5; /* fewer slots than trajectories: continuous batching */
+    c.threads = 1;
+    c.f32 = 1;
+    c.quiet = 1;
+    return c;
+}
+
+Test(generate, every_problem_gets_k_scored_trajectories) {
+    char out[300];
+    snprintf(out, sizeof out, "%s/g.jsonl", dir);
+    pipe_generate_config c = cfg_for(out, 1);
+    pipe_generate_summary s;
+    rt_error e;
+    cr_assert_eq(pipe_generate(&c, &s, &e), RT_OK, "%s", e.msg);
+    cr_expect_eq(s.trajectories, 12u);
+    cr_expect_leq(s.stats.max_batch, 5u);
+    rollout_trajectory *t;
+    size_t n;
+    cr_assert_eq(rollout_trajectory_read_file(out, &t, &n, &e), RT_OK, "%s", e.msg);
+    cr_assert_eq(n, 12u);
+    const char *truth[] = {"180", "56", "4"};
+    const char *text[] = {"Compute 12*15.\n", "Compute 7*8.\n", "Compute 2*2.\n"};
+    int count[3] = {0};
+    for (size_t i = 0; i < n; i++) {
+        int64_t p = t[i].prompt_index;
+        cr_assert(p >= 0 && p < 3);
+        count[p]++;
+        cr_expect_str_eq(t[i].truth, truth[p]);
+        cr_expect_str_eq(t[i].prompt_text, text[p]);
+        cr_expect(t[i].reward == 1.0 || t[i].reward == -1.0);
+        cr_expect_leq(t[i].n_response, 24u);
+        cr_expect_eq(t[i].n_calls, 0u);
+        /* A random model does not answer: the flag says so and the reward is -1. */
+        if (!t[i].answer) cr_expect(t[i].flags & ROLLOUT_FLAG_NO_ANSWER);
+    }
+    for (int p = 0; p < 3; p++) cr_expect_eq(count[p], 4);
+    rollout_trajectories_free(t, n);
+}
+
+Test(generate, same_seed_same_file_other_seed_differs) {
+    char a[300], b[300], c2[300];
+    snprintf(a, sizeof a, "%s/a.jsonl", dir);
+    snprintf(b, sizeof b, "%s/b.jsonl", dir);
+    snprintf(c2, sizeof c2, "%s/c.jsonl", dir);
+    pipe_generate_summary s;
+    rt_error e;
+    pipe_generate_config c = cfg_for(a, 7);
+    cr_assert_eq(pipe_generate(&c, &s, &e), RT_OK, "%s", e.msg);
+    c.out_path = b;
+    c.rollout.max_concurrent = 12; /* other batching, same streams */
+    cr_assert_eq(pipe_generate(&c, &s, &e), RT_OK, "%s", e.msg);
+    c.out_path = c2;
+    c.rollout.seed = 8;
+    cr_assert_eq(pipe_generate(&c, &s, &e), RT_OK, "%s", e.msg);
+    rollout_trajectory *ta, *tb, *tc;
+    size_t na, nb, nc;
+    cr_assert_eq(rollout_trajectory_read_file(a, &ta, &na, &e), RT_OK);
+    cr_assert_eq(rollout_trajectory_read_file(b, &tb, &nb, &e), RT_OK);
+    cr_assert_eq(rollout_trajectory_read_file(c2, &tc, &nc, &e), RT_OK);
+    int same_ab = 1, same_ac = 1;
+    for (size_t i = 0; i < na; i++) {
+        same_ab &= ta[i].n_response == tb[i].n_response &&
+                   memcmp(ta[i].response_ids, tb[i].response_ids, ta[i].n_response * 4) == 0;
+        same_ac &= ta[i].n_response == tc[i].n_response &&
+                   memcmp(ta[i].response_ids, tc[i].response_ids, ta[i].n_response * 4) == 0;
+    }
+    cr_expect(same_ab, "the same seed must give the same tokens whatever the batching");
+    cr_expect_not(same_ac, "another seed should sample differently");
+    rollout_trajectories_free(ta, na);
+    rollout_trajectories_free(tb, nb);
+    rollout_trajectories_free(tc, nc);
+}
+
+Test(generate, bad_inputs_are_named) {
+    char out[300];
+    snprintf(out, sizeof out, "%s/g.jsonl", dir);
+    pipe_generate_config c = cfg_for(out, 1);
+    c.prompts_path = "/nonexistent/p.jsonl";
+    pipe_generate_summary s;
+    rt_error e;
+    cr_expect_neq(pipe_generate(&c, &s, &e), RT_OK);
+    cr_expect(strstr(e.msg, "/nonexistent/p.jsonl") != NULL, "%s", e.msg);
+    c = cfg_for(out, 1);
+    c.rollout.tools = ROLLOUT_TOOLS_STATELESS;
+    c.sandbox = "none";
+    cr_expect_eq(pipe_generate(&c, &s, &e), RT_EINVAL);
+    cr_expect(strstr(e.msg, "needs a sandbox") != NULL, "%s", e.msg);
+    c.sandbox = "ftp://x";
+    cr_expect_eq(pipe_generate(&c, &s, &e), RT_EINVAL);
+    cr_expect_not(rt_path_exists(out), "nothing is written on failure");
+}
