@@ -1,0 +1,460 @@
+#include "train/rl.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "base/fileio.h"
+#include "base/json.h"
+#include "base/log.h"
+#include "base/progress.h"
+#include "base/rng.h"
+#include "base/timer.h"
+#include "data/dataset.h"
+#include "kernels/pool.h"
+#include "model/modeldir.h"
+#include "pipeline/executor.h"
+#include "rollout/bind.h"
+#include "rollout/score.h"
+#include "tokenizer/tokenizer.h"
+#include "train/advantage.h"
+#include "train/checkpoint.h"
+#include "train/rl_metrics.h"
+#include "train/rl_update.h"
+#include "train/rundir.h"
+
+/* Everything a run holds. */
+typedef struct rl_run {
+    train_rl_config cfg;
+    cJSON *cfg_json;          /* config.json of a resumed run (cfg's strings point into it) */
+    tok_tokenizer *tok;
+    data_dataset ds;
+    model policy, critic, ref;
+    int has_critic, has_ref;
+    train_rundir rd;
+    pipe_executor *exec;
+    train_state state;
+    int64_t *order;           /* data order of the current epoch */
+    size_t max_len;
+} rl_run;
+
+static void shuffle(int64_t *idx, size_t n, rt_rng *rng) {
+    for (size_t i = 0; i < n; i++) idx[i] = (int64_t)i;
+    for (size_t i = n; i > 1; i--) {
+        size_t j = (size_t)rt_rng_below(rng, i);
+        int64_t t = idx[i - 1];
+        idx[i - 1] = idx[j];
+        idx[j] = t;
+    }
+}
+
+static size_t stop_ids(const model *m, const tok_tokenizer *tok, int32_t *out) {
+    size_t n = 0;
+    if (m->cfg.eos_token_id >= 0) out[n++] = (int32_t)m->cfg.eos_token_id;
+    const char *names[] = {"<|im_end|>", "<|endoftext|>", "<|eot_id|>"};
+    for (size_t i = 0; i < 3; i++) {
+        int32_t id = tok_token_id(tok, names[i]);
+        int dup = 0;
+        for (size_t k = 0; k < n; k++) dup |= out[k] == id;
+        if (id >= 0 && !dup) out[n++] = id;
+    }
+    return n;
+}
+
+/* The next problem index in the epoch order (reshuffling at each new epoch). */
+static int64_t next_problem(rl_run *r) {
+    if ((size_t)r->state.data_pos >= r->ds.n) {
+        r->state.epoch++;
+        r->state.data_pos = 0;
+    }
+    if (r->state.data_pos == 0) {
+        rt_rng ep = rt_rng_split(&r->state.rng, (uint64_t)r->state.epoch);
+        shuffle(r->order, r->ds.n, &ep);
+    }
+    return r->order[r->state.data_pos++];
+}
+
+static rt_status open_run(rl_run *r, const train_rl_config *in, rt_error *err) {
+    r->cfg = *in;
+    rt_status st = RT_OK;
+    if (in->resume) {
+        char path[4200];
+        snprintf(path, sizeof path, "%s/config.json", in->out_dir);
+        st = rt_json_read_file(path, &r->cfg_json, err);
+        if (!st) st = train_rl_config_from_json(r->cfg_json, &r->cfg, err);
+        if (st) return rt_err_prefix(err, "resuming %s", in->out_dir);
+        r->cfg.out_dir = in->out_dir;
+        r->cfg.resume = 1;
+        r->cfg.quiet = in->quiet;
+        r->cfg.reward_fn = in->reward_fn;
+        r->cfg.reward_ctx = in->reward_ctx;
+        if (in->steps > 0) r->cfg.steps = in->steps;
+    }
+    train_rl_config *c = &r->cfg;
+    if (c->samples < 1 || c->prompts_per_step < 1 || c->steps < 0 || c->ppo_epochs < 1 || c->minibatches < 1)
+        return rt_err_set(err, RT_EINVAL, "samples, prompts per step, PPO epochs and minibatches must be >= 1");
+    st = kern_init(c->threads, err);
+    if (!st) st = tok_load(c->model_dir, &r->tok, err);
+    data_format fmt;
+    if (!st) st = data_format_parse(c->format, &fmt, err);
+    if (!st) st = data_dataset_read(c->data_path, fmt, &r->ds, err);
+    if (!st && r->ds.n == 0) st = rt_err_set(err, RT_EINVAL, "%s holds no problems", c->data_path);
+    if (st) return st;
+    cJSON *cj = train_rl_config_to_json(c);
+    st = train_rundir_open(&r->rd, c->out_dir, c->resume ? NULL : cj, err);
+    cJSON_Delete(cj);
+    if (st) return st;
+    model_opts po = {.prec = c->f32 ? MODEL_PREC_F32 : MODEL_PREC_BF16};
+    model_opts co = {.prec = po.prec, .value_head = 1};
+    r->has_critic = c->algo == TRAIN_ALGO_PPO;
+    rt_rng_seed(&r->state.rng, c->seed);
+    int64_t latest = c->resume ? train_rundir_latest_checkpoint(&r->rd) : -1;
+    if (latest >= 0) {
+        char ck[4096];
+        train_rundir_checkpoint_path(&r->rd, latest, ck, sizeof ck);
+        st = train_checkpoint_load(ck, &r->policy, &po, r->has_critic ? &r->critic : NULL, &co, &r->state, err);
+        if (!st) st = train_rundir_truncate_metrics(&r->rd, r->state.step, err);
+        if (!st) rt_log_info("rl: resuming %s at step %lld", c->out_dir, (long long)r->state.step);
+    } else {
+        st = model_load(&r->policy, c->model_dir, &po, err);
+        if (!st) st = model_train_init(&r->policy, err);
+        if (!st && r->has_critic) st = model_load(&r->critic, c->critic_dir ? c->critic_dir : c->model_dir, &co, err);
+        if (!st && r->has_critic) st = model_train_init(&r->critic, err);
+    }
+    if (st) {
+        r->has_critic = 0;
+        return st;
+    }
+    if (c->kl_coef != 0) {
+        st = model_load(&r->ref, c->model_dir, &po, err);
+        if (st) return rt_err_prefix(err, "reference policy");
+        r->has_ref = 1;
+    }
+    if (!st && c->rollout.tools != ROLLOUT_TOOLS_NONE) {
+        if (!c->sandbox || strcmp(c->sandbox, "none") == 0)
+            return rt_err_set(err, RT_EINVAL, "tool-integrated RL needs a sandbox (local or URLs); use --tools none for text-only RL");
+        st = pipe_executor_open(c->sandbox, c->sandbox_workers, &r->exec, err);
+    }
+    r->order = malloc(r->ds.n * sizeof *r->order);
+    if (!st && !r->order) st = rt_err_set(err, RT_ENOMEM, "out of memory");
+    if (!st) {
+        /* Rebuild this epoch's order (the position within it comes from the checkpoint). */
+        rt_rng ep = rt_rng_split(&r->state.rng, (uint64_t)r->state.epoch);
+        shuffle(r->order, r->ds.n, &ep);
+    }
+    r->max_len = (size_t)r->policy.cfg.max_position_embeddings;
+    return st;
+}
+
+static void close_run(rl_run *r) {
+    pipe_executor_close(r->exec);
+    if (r->rd.path) train_rundir_close(&r->rd);
+    model_free(&r->policy);
+    if (r->has_critic) model_free(&r->critic);
+    if (r->has_ref) model_free(&r->ref);
+    data_dataset_free(&r->ds);
+    tok_free(r->tok);
+    free(r->order);
+    cJSON_Delete(r->cfg_json);
+}
+
+/* Samples and scores this step's trajectories. */
+static rt_status rollout_step(rl_run *r, rollout_trajectory **out, size_t *n_out, rollout_stats *rs, rt_error *err) {
+    const train_rl_config *c = &r->cfg;
+    size_t np = (size_t)c->prompts_per_step, k = (size_t)c->samples, n = np * k;
+    tok_ids *prompts = calloc(np, sizeof *prompts);
+    int64_t *problem = calloc(np, sizeof *problem);
+    rollout_request *reqs = calloc(n, sizeof *reqs);
+    rollout_trajectory *t = calloc(n, sizeof *t);
+    rollout_model_policy *pol = NULL;
+    rt_status st = !prompts || !problem || !reqs || !t ? rt_err_set(err, RT_ENOMEM, "out of memory") : RT_OK;
+    int tools = c->rollout.tools != ROLLOUT_TOOLS_NONE;
+    for (size_t i = 0; !st && i < np; i++) {
+        problem[i] = next_problem(r);
+        st = rollout_prompt_ids(r->tok, c->template_kind, tools, r->ds.items[problem[i]].prompt, &prompts[i], err);
+        for (size_t s = 0; !st && s < k; s++)
+            reqs[i * k + s] = (rollout_request){.prompt = prompts[i].ids,
+                                                .n_prompt = prompts[i].len,
+                                                .prompt_index = (int64_t)i,
+                                                .sample_index = (int64_t)s};
+    }
+    rollout_config rc = c->rollout;
+    int32_t stops[4];
+    rc.n_stop_ids = stop_ids(&r->policy, r->tok, stops);
+    rc.stop_ids = stops;
+    rt_rng seeds = rt_rng_split(&r->state.rng, 0x5151000000ull + (uint64_t)r->state.step);
+    rc.seed = rt_rng_u64(&seeds);
+    if (rc.max_concurrent > n) rc.max_concurrent = n;
+    if (!st) st = rollout_model_policy_init(&pol, &r->policy, rc.max_concurrent, err);
+    if (!st) {
+        rollout_policy p = rollout_model_policy_ops(pol);
+        rollout_tokenizer tk = rollout_tokenizer_ops(r->tok);
+        rollout_executor x = pipe_executor_ops(r->exec);
+        st = rollout_run(&rc, &p, &tk, tools ? &x : NULL, reqs, n, t, rs, err);
+    }
+    reward_options ro;
+    reward_options_default(&ro);
+    for (size_t i = 0; !st && i < n; i++) {
+        const data_problem *pr = &r->ds.items[problem[t[i].prompt_index]];
+        st = rollout_score(&t[i], pr->answer, &ro, err);
+        if (!st && c->reward_fn) t[i].reward = c->reward_fn(c->reward_ctx, &t[i], pr->answer);
+        if (!st) st = tok_decode(r->tok, t[i].prompt_ids, t[i].n_prompt, 0, &t[i].prompt_text, NULL, err);
+        /* The id names the problem of the data set, so trajectories of different steps can be compared. */
+        char id[64];
+        snprintf(id, sizeof id, "q%lld-s%lld", (long long)problem[t[i].prompt_index], (long long)t[i].sample_index);
+        free(t[i].id);
+        t[i].id = strdup(id);
+    }
+    rollout_model_policy_free(pol);
+    for (size_t i = 0; prompts && i < np; i++) tok_ids_free(&prompts[i]);
+    free(prompts);
+    free(problem);
+    free(reqs);
+    if (st) {
+        for (size_t i = 0; t && i < n; i++) rollout_trajectory_free(&t[i]);
+        free(t);
+        return st;
+    }
+    *out = t;
+    *n_out = n;
+    return RT_OK;
+}
+
+/* Advantages (GRPO by group, PPO by GAE on the critic's values) for the kept items. */
+static rt_status advantages(rl_run *r, rl_item *items, size_t n, rt_error *err) {
+    const train_rl_config *c = &r->cfg;
+    rt_status st = RT_OK;
+    if (c->algo == TRAIN_ALGO_GRPO) {
+        /* Items are in group order (prompt_index); normalise within each group. */
+        size_t i = 0;
+        while (i < n) {
+            size_t j = i;
+            while (j < n && items[j].t->prompt_index == items[i].t->prompt_index) j++;
+            float rw[256], adv[256];
+            size_t g = j - i < 256 ? j - i : 256;
+            for (size_t k = 0; k < g; k++) rw[k] = (float)items[i + k].t->reward;
+            train_grpo_group_advantages(rw, g, c->grpo_scale_std, 1e-6f, adv);
+            for (size_t k = 0; k < g; k++)
+                for (size_t p = 0; p < items[i + k].t->n_response; p++) items[i + k].adv[p] = adv[k];
+            i = j;
+        }
+        return RT_OK;
+    }
+    float **vals = malloc(n * sizeof *vals);
+    if (!vals) return rt_err_set(err, RT_ENOMEM, "out of memory");
+    for (size_t i = 0; i < n; i++) vals[i] = items[i].old_value;
+    st = rl_forward(&r->critic, items, n, r->max_len, 8192, NULL, vals, NULL, NULL, err);
+    free(vals);
+    if (st) return st;
+    size_t total = 0;
+    for (size_t i = 0; i < n; i++) {
+        train_gae(items[i].old_value, items[i].t->mask, items[i].t->n_response, (float)items[i].t->reward, c->gamma,
+                  c->lambda, items[i].adv, items[i].ret);
+        total += items[i].t->n_response;
+    }
+    if (c->whiten && total > 0) {
+        float *all = malloc(total * sizeof *all);
+        uint8_t *mask = malloc(total);
+        if (!all || !mask) {
+            free(all);
+            free(mask);
+            return rt_err_set(err, RT_ENOMEM, "out of memory");
+        }
+        size_t o = 0;
+        for (size_t i = 0; i < n; i++) {
+            memcpy(all + o, items[i].adv, items[i].t->n_response * sizeof *all);
+            memcpy(mask + o, items[i].t->mask, items[i].t->n_response);
+            o += items[i].t->n_response;
+        }
+        train_whiten(all, mask, total, 1, 1e-8f);
+        o = 0;
+        for (size_t i = 0; i < n; i++) {
+            memcpy(items[i].adv, all + o, items[i].t->n_response * sizeof *all);
+            o += items[i].t->n_response;
+        }
+        free(all);
+        free(mask);
+    }
+    return RT_OK;
+}
+
+/* Keeps the trajectories that carry signal (filters); returns how many items were made. */
+static rt_status make_items(rl_run *r, rollout_trajectory *t, size_t n, rl_item *items, size_t *n_items,
+                            size_t *dropped_flat, size_t *dropped_void, rt_error *err) {
+    const train_rl_config *c = &r->cfg;
+    size_t k = (size_t)c->samples, m = 0;
+    for (size_t g = 0; g < n / k; g++) {
+        rollout_trajectory *grp = &t[g * k];
+        int flat = 1;
+        for (size_t s = 1; s < k; s++) flat &= grp[s].reward == grp[0].reward;
+        if (c->drop_flat_groups && flat && k > 1) {
+            *dropped_flat += k;
+            continue;
+        }
+        for (size_t s = 0; s < k; s++) {
+            if (c->drop_void && grp[s].n_calls == 0 && (grp[s].flags & ROLLOUT_FLAG_NO_ANSWER)) {
+                (*dropped_void)++;
+                continue;
+            }
+            rt_status st = rl_item_init(&items[m], &grp[s], r->has_ref, err);
+            if (st) {
+                *n_items = m;
+                return st;
+            }
+            m++;
+        }
+    }
+    *n_items = m;
+    return RT_OK;
+}
+
+static rt_status update(rl_run *r, rl_item *items, size_t n, rl_update_stats *us, rt_error *err) {
+    const train_rl_config *c = &r->cfg;
+    float **lp = malloc((n ? n : 1) * sizeof *lp);
+    if (!lp) return rt_err_set(err, RT_ENOMEM, "out of memory");
+    for (size_t i = 0; i < n; i++) lp[i] = items[i].old_logp;
+    rt_status st = rl_forward(&r->policy, items, n, r->max_len, 8192, lp, NULL, NULL, NULL, err);
+    if (!st && r->has_ref) {
+        for (size_t i = 0; i < n; i++) lp[i] = items[i].ref_logp;
+        st = rl_forward(&r->ref, items, n, r->max_len, 8192, lp, NULL, NULL, NULL, err);
+    }
+    free(lp);
+    if (!st) st = advantages(r, items, n, err);
+    size_t *idx = malloc((n ? n : 1) * sizeof *idx);
+    if (!st && !idx) st = rt_err_set(err, RT_ENOMEM, "out of memory");
+    rl_policy_hp hp = {.clip_low = c->clip_low,
+                       .clip_high = c->clip_high,
+                       .kl_coef = c->kl_coef,
+                       .kl_kind = c->kl_kind,
+                       .entropy_coef = c->entropy_coef,
+                       .clip_norm = c->clip_norm,
+                       .opt = model_adamw_defaults()};
+    hp.opt.weight_decay = c->weight_decay;
+    model_lr_schedule sched = {.kind = MODEL_LR_CONSTANT, .peak = c->lr, .warmup_steps = c->warmup_steps,
+                               .total_steps = c->steps};
+    hp.lr = model_lr_at(&sched, r->state.step);
+    model_adamw copt = model_adamw_defaults();
+    copt.weight_decay = c->weight_decay;
+    int policy_on = !r->has_critic || r->state.step >= c->critic_warmup;
+    rt_rng shuf = rt_rng_split(&r->state.rng, 0xab0000000ull + (uint64_t)r->state.step);
+    for (int64_t ep = 0; !st && ep < c->ppo_epochs && n > 0; ep++) {
+        for (size_t i = 0; i < n; i++) idx[i] = i;
+        for (size_t i = n; i > 1; i--) {
+            size_t j = (size_t)rt_rng_below(&shuf, i), x = idx[i - 1];
+            idx[i - 1] = idx[j];
+            idx[j] = x;
+        }
+        size_t mb = (size_t)c->minibatches < n ? (size_t)c->minibatches : n;
+        for (size_t b = 0; !st && b < mb; b++) {
+            size_t lo = b * n / mb, hi = (b + 1) * n / mb;
+            if (r->has_critic)
+                st = rl_critic_update(&r->critic, items, idx + lo, hi - lo, r->max_len, c->value_clip, c->clip_norm,
+                                      c->critic_lr, &copt, us, err);
+            if (!st && policy_on) st = rl_policy_update(&r->policy, items, idx + lo, hi - lo, r->max_len, &hp, us, err);
+        }
+    }
+    free(idx);
+    return st;
+}
+
+static rt_status write_rollouts(rl_run *r, rollout_trajectory *t, size_t n, rt_error *err) {
+    char path[4200];
+    train_rundir_rollouts_path(&r->rd, r->state.step, path, sizeof path);
+    rt_atomic_file af;
+    rt_status st = rt_atomic_open(&af, path, err);
+    for (size_t i = 0; !st && i < n; i++) st = rollout_trajectory_write(af.fp, &t[i], err);
+    if (!st) return rt_atomic_commit(&af, err);
+    if (af.fp) rt_atomic_abort(&af);
+    return st;
+}
+
+rt_status train_rl_run(const train_rl_config *cfg, train_rl_result *res, rt_error *err) {
+    memset(res, 0, sizeof *res);
+    rl_run r;
+    memset(&r, 0, sizeof r);
+    rt_status st = open_run(&r, cfg, err);
+    const train_rl_config *c = &r.cfg;
+    rt_progress bar;
+    int64_t first = r.state.step;
+    rt_progress_init(&bar, c->algo == TRAIN_ALGO_PPO ? "rl ppo" : "rl grpo", (uint64_t)(c->steps > first ? c->steps - first : 0),
+                     "steps");
+    while (!st && r.state.step < c->steps) {
+        double t0 = rt_time_now();
+        rollout_trajectory *t = NULL;
+        size_t n = 0;
+        rollout_stats rs;
+        st = rollout_step(&r, &t, &n, &rs, err);
+        if (st) break;
+        double t1 = rt_time_now();
+        rl_item *items = calloc(n, sizeof *items);
+        size_t n_items = 0, dropped_flat = 0, dropped_void = 0;
+        if (!items) st = rt_err_set(err, RT_ENOMEM, "out of memory");
+        if (!st) st = make_items(&r, t, n, items, &n_items, &dropped_flat, &dropped_void, err);
+        rl_update_stats us;
+        memset(&us, 0, sizeof us);
+        double t2 = rt_time_now();
+        if (!st) st = update(&r, items, n_items, &us, err);
+        double t3 = rt_time_now();
+        for (size_t i = 0; items && i < n_items; i++) rl_item_free(&items[i]);
+        free(items);
+        if (!st) st = write_rollouts(&r, t, n, err);
+        if (!st) {
+            r.state.step++;
+            cJSON *m = cJSON_CreateObject();
+            rl_metrics_add(m, t, n);
+            double upd = us.updates ? (double)us.updates : 1.0;
+            cJSON_AddNumberToObject(m, "policy_loss", us.policy_loss / upd);
+            cJSON_AddNumberToObject(m, "clip_frac", us.clip_frac / upd);
+            cJSON_AddNumberToObject(m, "approx_kl", us.approx_kl / upd);
+            cJSON_AddNumberToObject(m, "kl", us.kl / upd);
+            cJSON_AddNumberToObject(m, "entropy", us.entropy / upd);
+            cJSON_AddNumberToObject(m, "grad_norm", us.grad_norm / upd);
+            if (r.has_critic) {
+                double cu = (double)(c->ppo_epochs * c->minibatches);
+                cJSON_AddNumberToObject(m, "value_loss", us.value_loss / cu);
+                cJSON_AddNumberToObject(m, "value_grad_norm", us.value_grad_norm / cu);
+            }
+            cJSON_AddNumberToObject(m, "policy_updates", (double)us.updates);
+            cJSON_AddNumberToObject(m, "trained_trajectories", (double)n_items);
+            cJSON_AddNumberToObject(m, "dropped_flat", (double)dropped_flat);
+            cJSON_AddNumberToObject(m, "dropped_void", (double)dropped_void);
+            cJSON_AddNumberToObject(m, "tokens_per_s", rs.t_total > 0 ? (double)rs.decoded_tokens / rs.t_total : 0);
+            cJSON_AddNumberToObject(m, "time_rollout_s", t1 - t0);
+            cJSON_AddNumberToObject(m, "time_sandbox_wait_s", rs.t_idle);
+            cJSON_AddNumberToObject(m, "time_decode_s", rs.t_decode);
+            cJSON_AddNumberToObject(m, "time_prefill_s", rs.t_prefill);
+            cJSON_AddNumberToObject(m, "time_scoring_s", t2 - t1);
+            cJSON_AddNumberToObject(m, "time_update_s", t3 - t2);
+            const cJSON *acc = cJSON_GetObjectItemCaseSensitive(m, "accuracy");
+            const cJSON *rew = cJSON_GetObjectItemCaseSensitive(m, "reward");
+            if (r.state.step == first + 1) {
+                res->first_reward = rew->valuedouble;
+                res->first_accuracy = acc->valuedouble;
+            }
+            res->last_reward = rew->valuedouble;
+            res->last_accuracy = acc->valuedouble;
+            st = train_rundir_log_metrics(&r.rd, r.state.step, m, err);
+            cJSON_Delete(m);
+            if (!c->quiet) rt_progress_update(&bar, (uint64_t)(r.state.step - first));
+        }
+        for (size_t i = 0; t && i < n; i++) rollout_trajectory_free(&t[i]);
+        free(t);
+        if (!st && c->save_every > 0 && r.state.step % c->save_every == 0)
+            st = train_checkpoint_save(&r.rd, &r.policy, r.has_critic ? &r.critic : NULL, &r.state, c->model_dir,
+                                       (size_t)c->keep_last, err);
+    }
+    if (!c->quiet && r.rd.path) rt_progress_finish(&bar);
+    if (!st) st = train_checkpoint_save(&r.rd, &r.policy, r.has_critic ? &r.critic : NULL, &r.state, c->model_dir,
+                                        (size_t)c->keep_last, err);
+    if (!st) {
+        char out[4200], tokjson[4200];
+        snprintf(out, sizeof out, "%s/model", c->out_dir);
+        st = model_save(&r.policy, out, 0, err);
+        snprintf(tokjson, sizeof tokjson, "%s/tokenizer.json", c->model_dir);
+        if (!st && rt_path_exists(tokjson)) st = model_dir_copy_tokenizer(c->model_dir, out, NULL, err);
+    }
+    res->steps = r.state.step;
+    close_run(&r);
+    return st;
+}

@@ -1,0 +1,228 @@
+#include "train/rl_update.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "train/pack.h"
+
+rt_status rl_item_init(rl_item *it, rollout_trajectory *t, int need_ref, rt_error *err) {
+    memset(it, 0, sizeof *it);
+    it->t = t;
+    size_t n = t->n_response ? t->n_response : 1;
+    it->adv = calloc(n, sizeof(float));
+    it->ret = calloc(n, sizeof(float));
+    it->old_logp = calloc(n, sizeof(float));
+    it->old_value = calloc(n, sizeof(float));
+    if (need_ref) it->ref_logp = calloc(n, sizeof(float));
+    if (!it->adv || !it->ret || !it->old_logp || !it->old_value || (need_ref && !it->ref_logp)) {
+        rl_item_free(it);
+        return rt_err_set(err, RT_ENOMEM, "out of memory");
+    }
+    return RT_OK;
+}
+
+void rl_item_free(rl_item *it) {
+    free(it->adv);
+    free(it->ret);
+    free(it->old_logp);
+    free(it->old_value);
+    free(it->ref_logp);
+    memset(it, 0, sizeof *it);
+}
+
+/* Grows a float buffer to at least n. */
+static rt_status ensure(float **buf, size_t *cap, size_t n, rt_error *err) {
+    if (n <= *cap) return RT_OK;
+    float *p = realloc(*buf, n * sizeof *p);
+    if (!p) return rt_err_set(err, RT_ENOMEM, "out of memory for %zu rows", n);
+    *buf = p;
+    *cap = n;
+    return RT_OK;
+}
+
+/* Row of the prediction of response token j of packed sequence s (-1 when the sequence was cut before it). */
+static int64_t row_of(const train_packed *p, size_t s, size_t j) {
+    int64_t r = p->resp_row[s] + (int64_t)j; /* token j sits at row r + 1 */
+    return r >= p->start[s] && r + 1 < p->start[s + 1] ? r : -1;
+}
+
+rt_status rl_forward(model *m, rl_item *items, size_t n, size_t max_len, size_t max_tokens, float **logp_out,
+                     float **value_out, double *entropy_sum, size_t *entropy_count, rt_error *err) {
+    train_packed p;
+    memset(&p, 0, sizeof p);
+    float *logp = NULL, *ent = NULL, *val = NULL;
+    size_t cap = 0, cap2 = 0, cap3 = 0;
+    rt_status st = RT_OK;
+    size_t i = 0;
+    while (!st && i < n) {
+        train_packed_reset(&p);
+        size_t first = i;
+        while (i < n && (p.n_rows == 0 || p.n_rows + train_packed_len(items[i].t, max_len) <= max_tokens)) {
+            st = train_packed_add(&p, items[i].t, (int64_t)i, max_len, NULL, err);
+            if (st) break;
+            i++;
+        }
+        if (st || p.n_rows == 0) break;
+        st = ensure(&logp, &cap, p.n_rows, err);
+        if (!st && entropy_sum) st = ensure(&ent, &cap2, p.n_rows, err);
+        if (!st && value_out) st = ensure(&val, &cap3, p.n_rows, err);
+        if (!st) st = model_forward(m, &p.batch, logp, entropy_sum ? ent : NULL, value_out ? val : NULL, err);
+        for (size_t s = 0; !st && s < (size_t)p.batch.nseq; s++) {
+            rl_item *it = &items[first + s];
+            for (size_t j = 0; j < it->t->n_response; j++) {
+                int64_t r = row_of(&p, s, j);
+                if (logp_out) logp_out[first + s][j] = r >= 0 && it->t->mask[j] ? logp[r] : 0.0f;
+                if (value_out) value_out[first + s][j] = r >= 0 ? val[r] : 0.0f;
+                if (entropy_sum && r >= 0 && it->t->mask[j]) {
+                    *entropy_sum += ent[r];
+                    (*entropy_count)++;
+                }
+            }
+        }
+    }
+    free(logp);
+    free(ent);
+    free(val);
+    train_packed_free(&p);
+    return st;
+}
+
+rt_status rl_policy_update(model *m, rl_item *items, const size_t *idx, size_t n, size_t max_len,
+                           const rl_policy_hp *hp, rl_update_stats *stats, rt_error *err) {
+    train_packed p;
+    memset(&p, 0, sizeof p);
+    rt_status st = RT_OK;
+    for (size_t k = 0; !st && k < n; k++) st = train_packed_add(&p, items[idx[k]].t, (int64_t)idx[k], max_len, NULL, err);
+    if (st || p.n_targets == 0) {
+        train_packed_free(&p);
+        return st;
+    }
+    size_t N = p.n_rows;
+    float *logp = calloc(N, sizeof(float)), *ent = calloc(N, sizeof(float)), *dlogp = calloc(N, sizeof(float)),
+          *dent = hp->entropy_coef != 0 ? calloc(N, sizeof(float)) : NULL;
+    size_t maxT = 0;
+    for (size_t k = 0; k < n; k++)
+        if (items[idx[k]].t->n_response > maxT) maxT = items[idx[k]].t->n_response;
+    float *lp = calloc(maxT + 1, sizeof(float)), *d = calloc(maxT + 1, sizeof(float));
+    if (!logp || !ent || !dlogp || (hp->entropy_coef != 0 && !dent) || !lp || !d)
+        st = rt_err_set(err, RT_ENOMEM, "out of memory");
+    if (!st) st = model_forward(m, &p.batch, logp, ent, NULL, err);
+    double norm = (double)p.n_targets;
+    double loss = 0, clip_frac = 0, approx_kl = 0, kl = 0, entropy = 0;
+    for (size_t s = 0; !st && s < (size_t)p.batch.nseq; s++) {
+        rl_item *it = &items[idx[s]];
+        const rollout_trajectory *t = it->t;
+        uint8_t *mask = malloc(t->n_response ? t->n_response : 1);
+        if (!mask) {
+            st = rt_err_set(err, RT_ENOMEM, "out of memory");
+            break;
+        }
+        for (size_t j = 0; j < t->n_response; j++) {
+            int64_t r = row_of(&p, s, j);
+            mask[j] = r >= 0 && t->mask[j];
+            lp[j] = mask[j] ? logp[r] : 0.0f;
+            d[j] = 0.0f;
+            if (mask[j]) entropy += ent[r];
+        }
+        train_pg_stats ps;
+        train_ppo_policy_loss(lp, it->old_logp, it->adv, mask, t->n_response, hp->clip_low, hp->clip_high, norm, d,
+                              &ps);
+        loss += ps.loss;
+        clip_frac += ps.clip_frac * (double)ps.tokens;
+        approx_kl += ps.approx_kl * (double)ps.tokens;
+        if (hp->kl_coef != 0 && it->ref_logp)
+            kl += train_kl_penalty(lp, it->ref_logp, mask, t->n_response, hp->kl_kind, (float)hp->kl_coef, norm, d);
+        for (size_t j = 0; j < t->n_response; j++) {
+            if (!mask[j]) continue;
+            int64_t r = row_of(&p, s, j);
+            dlogp[r] = d[j];
+            if (dent) dent[r] = (float)(-hp->entropy_coef / norm); /* loss -= coef * mean entropy */
+        }
+        free(mask);
+    }
+    if (!st) {
+        model_zero_grad(m);
+        st = model_backward(m, dlogp, dent, NULL, err);
+    }
+    if (!st) {
+        double gn = model_clip_grad(m, hp->clip_norm);
+        if (!isfinite(gn) || !isfinite(loss)) {
+            st = rt_err_set(err, RT_ERANGE, "policy loss %g / gradient norm %g is not finite: update skipped", loss, gn);
+        } else {
+            model_adamw_step(m, &hp->opt, hp->lr);
+            stats->grad_norm += gn;
+        }
+    }
+    if (!st) {
+        stats->policy_loss += loss;
+        stats->clip_frac += clip_frac / norm;
+        stats->approx_kl += approx_kl / norm;
+        stats->kl += kl;
+        stats->entropy += entropy / norm;
+        stats->updates++;
+    }
+    free(logp);
+    free(ent);
+    free(dlogp);
+    free(dent);
+    free(lp);
+    free(d);
+    train_packed_free(&p);
+    return st;
+}
+
+rt_status rl_critic_update(model *critic, rl_item *items, const size_t *idx, size_t n, size_t max_len,
+                           float value_clip, double clip_norm, double lr, const model_adamw *opt,
+                           rl_update_stats *stats, rt_error *err) {
+    train_packed p;
+    memset(&p, 0, sizeof p);
+    rt_status st = RT_OK;
+    for (size_t k = 0; !st && k < n; k++) st = train_packed_add(&p, items[idx[k]].t, (int64_t)idx[k], max_len, NULL, err);
+    if (st || p.n_targets == 0) {
+        train_packed_free(&p);
+        return st;
+    }
+    size_t N = p.n_rows;
+    float *val = calloc(N, sizeof(float)), *dval = calloc(N, sizeof(float));
+    size_t maxT = 0;
+    for (size_t k = 0; k < n; k++)
+        if (items[idx[k]].t->n_response > maxT) maxT = items[idx[k]].t->n_response;
+    float *v = calloc(maxT + 1, sizeof(float)), *dv = calloc(maxT + 1, sizeof(float));
+    uint8_t *mask = calloc(maxT + 1, 1);
+    if (!val || !dval || !v || !dv || !mask) st = rt_err_set(err, RT_ENOMEM, "out of memory");
+    if (!st) st = model_forward(critic, &p.batch, NULL, NULL, val, err);
+    double norm = (double)p.n_targets, loss = 0;
+    for (size_t s = 0; !st && s < (size_t)p.batch.nseq; s++) {
+        rl_item *it = &items[idx[s]];
+        for (size_t j = 0; j < it->t->n_response; j++) {
+            int64_t r = row_of(&p, s, j);
+            mask[j] = r >= 0 && it->t->mask[j];
+            v[j] = mask[j] ? val[r] : 0.0f;
+        }
+        loss += train_value_loss(v, it->old_value, it->ret, mask, it->t->n_response, value_clip, norm, dv);
+        for (size_t j = 0; j < it->t->n_response; j++)
+            if (mask[j]) dval[row_of(&p, s, j)] = dv[j];
+    }
+    if (!st) {
+        model_zero_grad(critic);
+        st = model_backward(critic, NULL, NULL, dval, err);
+    }
+    if (!st) {
+        double gn = model_clip_grad(critic, clip_norm);
+        if (!isfinite(gn) || !isfinite(loss)) {
+            st = rt_err_set(err, RT_ERANGE, "value loss %g / gradient norm %g is not finite: update skipped", loss, gn);
+        } else {
+            model_adamw_step(critic, opt, lr);
+            stats->value_loss += loss;
+            stats->value_grad_norm += gn;
+        }
+    }
+    free(val);
+    free(dval);
+    free(v);
+    free(dv);
+    free(mask);
+    train_packed_free(&p);
+    return st;
+}

@@ -1,0 +1,61 @@
+/* The update half of an RL step: teacher-forced forwards over a step's trajectories (log-probs, entropy, values) and
+ * the optimizer steps of the policy (PPO clipped surrogate or GRPO) and of the critic. Internal to train/. */
+#ifndef RETOOL_TRAIN_RL_UPDATE_H
+#define RETOOL_TRAIN_RL_UPDATE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "base/error.h"
+#include "base/rng.h"
+#include "model/model.h"
+#include "model/optim.h"
+#include "rollout/trajectory.h"
+#include "train/policy_loss.h"
+
+/* One trajectory with its per-response-token arrays (length t->n_response; entries where mask is 0 are unused). */
+typedef struct rl_item {
+    rollout_trajectory *t;
+    float *adv, *ret;          /* advantages and returns */
+    float *old_logp;           /* log-probs under the policy that sampled (recomputed teacher-forced) */
+    float *old_value;          /* critic values before the update (PPO) */
+    float *ref_logp;           /* reference policy log-probs (KL), or NULL */
+} rl_item;
+
+/* Allocates the arrays of an item for t. */
+rt_status rl_item_init(rl_item *it, rollout_trajectory *t, int need_ref, rt_error *err);
+
+/* Frees an item's arrays (not the trajectory). */
+void rl_item_free(rl_item *it);
+
+/* Teacher-forced forward over items[0, n) in packs of at most max_tokens; fills, per item and response token, the
+ * log-prob (into logp_out[i] when not NULL) and the value (value_out[i]); entropy_sum/count accumulate the mean
+ * entropy over model-written tokens (may be NULL). */
+rt_status rl_forward(model *m, rl_item *items, size_t n, size_t max_len, size_t max_tokens, float **logp_out,
+                     float **value_out, double *entropy_sum, size_t *entropy_count, rt_error *err);
+
+typedef struct rl_policy_hp {
+    float clip_low, clip_high;
+    double kl_coef;
+    train_kl_kind kl_kind;
+    double entropy_coef;
+    double clip_norm;
+    double lr;
+    model_adamw opt;
+} rl_policy_hp;
+
+typedef struct rl_update_stats {
+    double policy_loss, clip_frac, approx_kl, kl, entropy, grad_norm, value_loss, value_grad_norm;
+    size_t updates;
+} rl_update_stats;
+
+/* One optimizer step of the policy on items[idx[0..n)] (token-level normalisation over their model-written tokens). */
+rt_status rl_policy_update(model *m, rl_item *items, const size_t *idx, size_t n, size_t max_len,
+                           const rl_policy_hp *hp, rl_update_stats *st, rt_error *err);
+
+/* One optimizer step of the critic (value head) on items[idx[0..n)], clipped value loss against the returns. */
+rt_status rl_critic_update(model *critic, rl_item *items, const size_t *idx, size_t n, size_t max_len,
+                           float value_clip, double clip_norm, double lr, const model_adamw *opt, rl_update_stats *st,
+                           rt_error *err);
+
+#endif
