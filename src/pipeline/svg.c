@@ -9,10 +9,10 @@ size_t pipe_svg_ticks(double lo, double hi, int target, int integer_only, double
     if (!(hi > lo) || target < 1 || max == 0) return 0;
     double raw = (hi - lo) / target;
     double p = pow(10.0, floor(log10(raw)));
-    double step = p;
-    if (raw / p > 5) step = 10 * p;
-    else if (raw / p > 2) step = 5 * p;
-    else if (raw / p > 1) step = 2 * p;
+    double f = raw / p, step = 10 * p; /* the nice step nearest to raw */
+    if (f < 1.5) step = p;
+    else if (f < 3) step = 2 * p;
+    else if (f < 7) step = 5 * p;
     if (integer_only && step < 1) step = 1;
     size_t n = 0;
     for (double v = ceil(lo / step - 1e-9) * step; v <= hi + step * 1e-9 && n < max; v += step) {
