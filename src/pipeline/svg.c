@@ -2,6 +2,7 @@
 
 #include <math.h>
 #include <stdio.h>
+#include <string.h>
 
 #include "pipeline/html.h"
 
@@ -31,7 +32,16 @@ static void tick_label(char *buf, size_t n, double v) {
 
 void pipe_svg_line_chart(pipe_buf *b, const char *title, const char *xlabel, const pipe_svg_series *s, size_t ns,
                          int width, int height) {
-    const double left = 64, right = 16, top = 34, bottom = 46;
+    const double left = 64, right = 16, bottom = 46;
+    /* Legend under the title, entries left to right, wrapping: its rows push the plot down. */
+    double lx[64], ly[64], cx = left, cy = 38;
+    for (size_t i = 0; i < ns && i < 64; i++) {
+        double w = 30 + 6.5 * (double)strlen(s[i].label ? s[i].label : "");
+        if (cx > left && cx + w > width - right) cx = left, cy += 16;
+        lx[i] = cx, ly[i] = cy;
+        cx += w + 12;
+    }
+    const double top = ns ? cy + 16 : 34;
     double xlo = INFINITY, xhi = -INFINITY, ylo = INFINITY, yhi = -INFINITY;
     for (size_t i = 0; i < ns; i++)
         for (size_t j = 0; j < s[i].n; j++) {
@@ -105,15 +115,10 @@ void pipe_svg_line_chart(pipe_buf *b, const char *title, const char *xlabel, con
             pipe_buf_printf(b, "<circle cx=\"%.1f\" cy=\"%.1f\" r=\"3\" fill=\"%s\"/>", PX(s[i].x[last]),
                             PY(s[i].y[last]), s[i].color);
     }
-    /* Legend: top right, one row per series, on a translucent white box. */
-    if (ns > 0)
-        pipe_buf_printf(b, "<rect x=\"%.1f\" y=\"%.1f\" width=\"150\" height=\"%.1f\" fill=\"#ffffff\" "
-                           "fill-opacity=\"0.8\"/>", left + pw - 156, top + 2, 16.0 * (double)ns);
-    for (size_t i = 0; i < ns; i++) {
-        double lx = left + pw - 150, ly = top + 10 + 16.0 * (double)i;
+    for (size_t i = 0; i < ns && i < 64; i++) {
         pipe_buf_printf(b, "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"%s\" stroke-width=\"3\"/>",
-                        lx, ly, lx + 18, ly, s[i].color);
-        pipe_buf_printf(b, "<text x=\"%.1f\" y=\"%.1f\" class=\"lg\">", lx + 24, ly + 4);
+                        lx[i], ly[i] - 4, lx[i] + 18, ly[i] - 4, s[i].color);
+        pipe_buf_printf(b, "<text x=\"%.1f\" y=\"%.1f\" class=\"lg\">", lx[i] + 24, ly[i]);
         pipe_html_escape_str(b, s[i].label);
         pipe_buf_puts(b, "</text>");
     }
