@@ -34,8 +34,8 @@ int cmd_eval_metrics(int argc, char **argv) {
     rt_status st = rollout_trajectory_read_file(args.positional[0], &ts, &n, &err);
     if (!st && families_path) st = pipe_families_read(families_path, &fams, &nfams, &err);
     pipe_metrics_options opt = {.families = (const char *const *)fams, .n_families = nfams};
-    if (!st) st = pipe_metrics_compute(ts, n, &opt, &rep, &err);
-    if (st) rt_err_prefix(&err, "%s", args.positional[0]);
+    if (!st && pipe_metrics_compute(ts, n, &opt, &rep, &err) != RT_OK)
+        st = rt_err_prefix(&err, "%s", args.positional[0]);
     cli_args_free(&args);
     int status = CLI_EXIT_OK;
     if (st) {
