@@ -43,8 +43,10 @@ int cmd_eval_metrics(int argc, char **argv) {
     } else if (as_json) {
         cJSON *j = pipe_metrics_report_to_json(&rep);
         char *text = j ? cJSON_Print(j) : NULL;
-        if (text) printf("%s\n", text);
-        else status = cli_fail("eval-metrics", CLI_EXIT_FAILURE, "out of memory");
+        if (text)
+            printf("%s\n", text);
+        else
+            status = cli_fail("eval-metrics", CLI_EXIT_FAILURE, "out of memory");
         cJSON_free(text);
         cJSON_Delete(j);
     } else {

@@ -5,7 +5,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-void pipe_buf_init(pipe_buf *b) { memset(b, 0, sizeof *b); }
+void pipe_buf_init(pipe_buf *b) {
+    memset(b, 0, sizeof *b);
+}
 
 void pipe_buf_free(pipe_buf *b) {
     free(b->data);
@@ -16,7 +18,8 @@ static int reserve(pipe_buf *b, size_t extra) {
     if (b->failed) return 0;
     if (b->len + extra + 1 <= b->cap) return 1;
     size_t cap = b->cap ? b->cap : 4096;
-    while (cap < b->len + extra + 1) cap *= 2;
+    while (cap < b->len + extra + 1)
+        cap *= 2;
     char *d = realloc(b->data, cap);
     if (!d) {
         b->failed = 1;
@@ -34,7 +37,9 @@ void pipe_buf_append(pipe_buf *b, const char *s, size_t len) {
     b->data[b->len] = '\0';
 }
 
-void pipe_buf_puts(pipe_buf *b, const char *s) { pipe_buf_append(b, s, strlen(s)); }
+void pipe_buf_puts(pipe_buf *b, const char *s) {
+    pipe_buf_append(b, s, strlen(s));
+}
 
 void pipe_buf_printf(pipe_buf *b, const char *fmt, ...) {
     va_list ap;

@@ -6,10 +6,10 @@
 #include <stddef.h>
 
 typedef struct pipe_buf {
-    char *data;     /* NUL-terminated when len > 0 or after the first append */
+    char *data; /* NUL-terminated when len > 0 or after the first append */
     size_t len;
     size_t cap;
-    int failed;     /* set once an allocation failed; later appends do nothing */
+    int failed; /* set once an allocation failed; later appends do nothing */
 } pipe_buf;
 
 /* Zeroes b. */

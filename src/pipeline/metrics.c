@@ -14,7 +14,8 @@ double pipe_pass_at_k(size_t n, size_t c, size_t k) {
     if (n - c < k) return 1.0;
     /* C(n-c,k)/C(n,k) = prod_{i=n-c+1}^{n} (1 - k/i) (Chen et al. 2021, numerically stable form). */
     double prod = 1.0;
-    for (size_t i = n - c + 1; i <= n; i++) prod *= 1.0 - (double)k / (double)i;
+    for (size_t i = n - c + 1; i <= n; i++)
+        prod *= 1.0 - (double)k / (double)i;
     return 1.0 - prod;
 }
 
@@ -26,7 +27,9 @@ static int by_prompt_then_sample(const void *a, const void *b) {
     return 0;
 }
 
-static int is_correct(const rollout_trajectory *t) { return t->reward > 0; }
+static int is_correct(const rollout_trajectory *t) {
+    return t->reward > 0;
+}
 
 /* Majority vote over g[0..k) (sorted by sample index): the answer with the most votes wins; among tied answers the
  * one that appears first (lowest sample index) wins. Trajectories without an answer do not vote. Returns 1 when the
@@ -36,10 +39,12 @@ static int majority_correct(const rollout_trajectory *const *g, size_t k) {
     for (size_t i = 0; i < k; i++) {
         if (!g[i]->answer) continue;
         int seen = 0;
-        for (size_t j = 0; j < i && !seen; j++) seen = g[j]->answer && strcmp(g[j]->answer, g[i]->answer) == 0;
+        for (size_t j = 0; j < i && !seen; j++)
+            seen = g[j]->answer && strcmp(g[j]->answer, g[i]->answer) == 0;
         if (seen) continue;
         size_t votes = 0;
-        for (size_t j = i; j < k; j++) votes += g[j]->answer && strcmp(g[j]->answer, g[i]->answer) == 0;
+        for (size_t j = i; j < k; j++)
+            votes += g[j]->answer && strcmp(g[j]->answer, g[i]->answer) == 0;
         if (votes > best_votes) {
             best_votes = votes;
             best = i;
@@ -69,7 +74,8 @@ static long long first_code_offset(const char *text) {
     const char *end = strstr(text, ROLLOUT_INTERP_OPEN);
     if (!end) end = text + strlen(text);
     const char *found = NULL;
-    for (const char *p = text; (p = strstr(p, ROLLOUT_CODE_OPEN)) && p < end; p++) found = p;
+    for (const char *p = text; (p = strstr(p, ROLLOUT_CODE_OPEN)) && p < end; p++)
+        found = p;
     return found ? (long long)(found - text) : -1;
 }
 
@@ -93,7 +99,9 @@ static double invocation_timing(const rollout_trajectory *t, const rollout_token
     return NAN; /* the text is longer than the tokens: they do not belong together */
 }
 
-static double ratio(double num, size_t den) { return den ? num / (double)den : NAN; }
+static double ratio(double num, size_t den) {
+    return den ? num / (double)den : NAN;
+}
 
 /* Metrics of the n trajectories in ts (sorted by prompt, then sample). */
 static void compute_set(const rollout_trajectory *const *ts, size_t n, const rollout_tokenizer *tok, pipe_metrics *m) {
@@ -107,8 +115,10 @@ static void compute_set(const rollout_trajectory *const *ts, size_t n, const rol
         int correct = is_correct(t);
         m->n_correct += correct;
         len_sum += (double)t->n_response;
-        for (size_t j = 0; j < t->n_response; j++) model_sum += t->mask[j] != 0;
-        for (int b = 0; b < ROLLOUT_NFLAGS; b++) m->flag_counts[b] += (t->flags >> b) & 1u;
+        for (size_t j = 0; j < t->n_response; j++)
+            model_sum += t->mask[j] != 0;
+        for (int b = 0; b < ROLLOUT_NFLAGS; b++)
+            m->flag_counts[b] += (t->flags >> b) & 1u;
         size_t repairs = 0;
         int pending_failure = 0;
         for (size_t j = 0; j < t->n_calls; j++) {
@@ -181,19 +191,22 @@ static void compute_set(const rollout_trajectory *const *ts, size_t n, const rol
     m->samples_min = SIZE_MAX;
     for (size_t i = 0; i < n;) {
         size_t j = i;
-        while (j < n && ts[j]->prompt_index == ts[i]->prompt_index) j++;
+        while (j < n && ts[j]->prompt_index == ts[i]->prompt_index)
+            j++;
         size_t g = j - i;
         m->n_prompts++;
         if (g < m->samples_min) m->samples_min = g;
         if (g > m->samples_max) m->samples_max = g;
         i = j;
     }
-    for (size_t k = 1; k <= m->samples_min && m->n_k < PIPE_METRICS_MAX_K - 1; k *= 2) m->k[m->n_k++] = k;
+    for (size_t k = 1; k <= m->samples_min && m->n_k < PIPE_METRICS_MAX_K - 1; k *= 2)
+        m->k[m->n_k++] = k;
     if (m->k[m->n_k - 1] != m->samples_min) m->k[m->n_k++] = m->samples_min;
     double pass1_sum = 0;
     for (size_t i = 0; i < n;) {
         size_t j = i, c = 0;
-        while (j < n && ts[j]->prompt_index == ts[i]->prompt_index) c += is_correct(ts[j++]);
+        while (j < n && ts[j]->prompt_index == ts[i]->prompt_index)
+            c += is_correct(ts[j++]);
         size_t g = j - i;
         pass1_sum += (double)c / (double)g;
         for (size_t q = 0; q < m->n_k; q++) {
@@ -220,12 +233,13 @@ rt_status pipe_metrics_compute(const rollout_trajectory *t, size_t n, const pipe
     pipe_metrics_options none = {0};
     if (!opt) opt = &none;
     const rollout_trajectory **ts = malloc(n * sizeof *ts);
-    char **fam = calloc(n, sizeof *fam);      /* family of each sorted trajectory, malloc'd, or NULL */
-    char **names = calloc(n, sizeof *names);  /* distinct names (borrowed from fam) */
+    char **fam = calloc(n, sizeof *fam);     /* family of each sorted trajectory, malloc'd, or NULL */
+    char **names = calloc(n, sizeof *names); /* distinct names (borrowed from fam) */
     const rollout_trajectory **sub = malloc(n * sizeof *sub);
     rt_status st = RT_OK;
     if (!ts || !fam || !names || !sub) st = rt_err_set(err, RT_ENOMEM, "out of memory");
-    for (size_t i = 0; !st && i < n; i++) ts[i] = &t[i];
+    for (size_t i = 0; !st && i < n; i++)
+        ts[i] = &t[i];
     if (!st) qsort(ts, n, sizeof *ts, by_prompt_then_sample);
     for (size_t i = 1; !st && i < n; i++)
         if (ts[i]->prompt_index == ts[i - 1]->prompt_index && ts[i]->sample_index == ts[i - 1]->sample_index)
@@ -237,7 +251,8 @@ rt_status pipe_metrics_compute(const rollout_trajectory *t, size_t n, const pipe
         const rollout_trajectory *x = ts[i];
         if (opt->families) {
             if (x->prompt_index < 0 || (size_t)x->prompt_index >= opt->n_families) {
-                st = rt_err_set(err, RT_EINVAL, "trajectory '%s': prompt index %lld outside the family map (%zu prompts)",
+                st = rt_err_set(err, RT_EINVAL,
+                                "trajectory '%s': prompt index %lld outside the family map (%zu prompts)",
                                 x->id ? x->id : "?", (long long)x->prompt_index, opt->n_families);
                 break;
             }
@@ -250,7 +265,8 @@ rt_status pipe_metrics_compute(const rollout_trajectory *t, size_t n, const pipe
             st = rt_err_set(err, RT_ENOMEM, "out of memory");
         if (st || !fam[i]) continue;
         size_t k = 0;
-        while (k < n_names && strcmp(names[k], fam[i]) != 0) k++;
+        while (k < n_names && strcmp(names[k], fam[i]) != 0)
+            k++;
         if (k == n_names) names[n_names++] = fam[i];
     }
     if (!st) {
@@ -268,7 +284,8 @@ rt_status pipe_metrics_compute(const rollout_trajectory *t, size_t n, const pipe
         out->n_families = f + 1;
         if (!out->families[f].family) st = rt_err_set(err, RT_ENOMEM, "out of memory");
     }
-    for (size_t i = 0; fam && i < n; i++) free(fam[i]);
+    for (size_t i = 0; fam && i < n; i++)
+        free(fam[i]);
     free(fam);
     free(names);
     free(sub);
@@ -278,15 +295,18 @@ rt_status pipe_metrics_compute(const rollout_trajectory *t, size_t n, const pipe
 }
 
 void pipe_metrics_report_free(pipe_metrics_report *r) {
-    for (size_t i = 0; i < r->n_families; i++) free(r->families[i].family);
+    for (size_t i = 0; i < r->n_families; i++)
+        free(r->families[i].family);
     free(r->families);
     free(r->all.family);
     memset(r, 0, sizeof *r);
 }
 
 static void add_num(cJSON *o, const char *key, double v) {
-    if (isnan(v) || isinf(v)) cJSON_AddNullToObject(o, key);
-    else cJSON_AddNumberToObject(o, key, v);
+    if (isnan(v) || isinf(v))
+        cJSON_AddNullToObject(o, key);
+    else
+        cJSON_AddNumberToObject(o, key, v);
 }
 
 static cJSON *metrics_to_json(const pipe_metrics *m) {
@@ -332,7 +352,8 @@ static cJSON *metrics_to_json(const pipe_metrics *m) {
     add_num(calls, "sandbox_error", (double)m->calls_sandbox_error);
     add_num(calls, "refused", (double)m->calls_refused);
     cJSON *flags = cJSON_AddObjectToObject(o, "flags");
-    for (int b = 0; b < ROLLOUT_NFLAGS; b++) add_num(flags, rollout_flag_name(1u << b), (double)m->flag_counts[b]);
+    for (int b = 0; b < ROLLOUT_NFLAGS; b++)
+        add_num(flags, rollout_flag_name(1u << b), (double)m->flag_counts[b]);
     return o;
 }
 
@@ -363,14 +384,18 @@ static double get_maj_k(const pipe_metrics *m, size_t k) {
 
 static void print_row(FILE *fp, const pipe_metrics_report *r, const char *label, size_t off, int is_count,
                       metric_get get, size_t arg) {
-    fprintf(fp, "%-28s", label);
+    fprintf(fp, "%-32s", label);
     for (size_t c = 0; c <= r->n_families; c++) {
         const pipe_metrics *m = c == 0 ? &r->all : &r->families[c - 1];
-        double v = get ? get(m, arg) : is_count ? (double)*(const size_t *)((const char *)m + off)
-                                                : *(const double *)((const char *)m + off);
-        if (isnan(v)) fprintf(fp, " %12s", "-");
-        else if (is_count) fprintf(fp, " %12.0f", v);
-        else fprintf(fp, " %12.4f", v);
+        double v = get        ? get(m, arg)
+                   : is_count ? (double)*(const size_t *)((const char *)m + off)
+                              : *(const double *)((const char *)m + off);
+        if (isnan(v))
+            fprintf(fp, " %12s", "-");
+        else if (is_count)
+            fprintf(fp, " %12.0f", v);
+        else
+            fprintf(fp, " %12.4f", v);
     }
     fputc('\n', fp);
 }
@@ -379,8 +404,9 @@ static void print_row(FILE *fp, const pipe_metrics_report *r, const char *label,
 #define ROW_N(label, field) print_row(fp, r, label, offsetof(pipe_metrics, field), 1, NULL, 0)
 
 void pipe_metrics_report_print(FILE *fp, const pipe_metrics_report *r) {
-    fprintf(fp, "%-28s %12s", "metric", "all");
-    for (size_t i = 0; i < r->n_families; i++) fprintf(fp, " %12.12s", r->families[i].family);
+    fprintf(fp, "%-32s %12s", "metric", "all");
+    for (size_t i = 0; i < r->n_families; i++)
+        fprintf(fp, " %12.12s", r->families[i].family);
     fputc('\n', fp);
     ROW_N("responses", n_responses);
     ROW_N("prompts", n_prompts);
@@ -440,7 +466,8 @@ rt_status pipe_families_read(const char *path, char ***out, size_t *n, rt_error 
         if (!st && len == cap) {
             size_t nc = cap ? cap * 2 : 64;
             char **nv = realloc(v, nc * sizeof *nv);
-            if (!nv) st = rt_err_set(err, RT_ENOMEM, "out of memory");
+            if (!nv)
+                st = rt_err_set(err, RT_ENOMEM, "out of memory");
             else {
                 v = nv;
                 cap = nc;
@@ -448,8 +475,10 @@ rt_status pipe_families_read(const char *path, char ***out, size_t *n, rt_error 
         }
         if (!st) {
             v[len] = f ? strdup(f) : NULL;
-            if (f && !v[len]) st = rt_err_set(err, RT_ENOMEM, "out of memory");
-            else len++;
+            if (f && !v[len])
+                st = rt_err_set(err, RT_ENOMEM, "out of memory");
+            else
+                len++;
         }
         cJSON_Delete(item);
         if (st) {
@@ -468,6 +497,7 @@ rt_status pipe_families_read(const char *path, char ***out, size_t *n, rt_error 
 }
 
 void pipe_families_free(char **families, size_t n) {
-    for (size_t i = 0; families && i < n; i++) free(families[i]);
+    for (size_t i = 0; families && i < n; i++)
+        free(families[i]);
     free(families);
 }

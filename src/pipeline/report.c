@@ -12,6 +12,7 @@
 #include "rollout/protocol.h"
 
 #define REPORT_VERSION 1
+#define REPORT_MAX_RUNS 64 /* series per chart (svg.c lays out at most 64 legend entries) */
 
 static const char *const palette[] = {"#1f77b4", "#d62728", "#2ca02c", "#ff7f0e",
                                       "#9467bd", "#8c564b", "#e377c2", "#17becf"};
@@ -62,9 +63,11 @@ static const char *css =
 /* Last path component of a run directory (trailing slashes ignored), malloc'd. */
 static char *run_label(const char *path) {
     size_t len = strlen(path);
-    while (len > 1 && path[len - 1] == '/') len--;
+    while (len > 1 && path[len - 1] == '/')
+        len--;
     size_t start = len;
-    while (start > 0 && path[start - 1] != '/') start--;
+    while (start > 0 && path[start - 1] != '/')
+        start--;
     return strndup(path + start, len - start);
 }
 
@@ -72,7 +75,7 @@ typedef struct run_data {
     const char *path;
     char *label;
     pipe_runlog log;
-    double *x;  /* steps as doubles */
+    double *x; /* steps as doubles */
 } run_data;
 
 static void text_block(pipe_buf *b, const char *cls, const char *tag, const char *s, size_t len) {
@@ -172,8 +175,8 @@ rt_status pipe_report_newest_rollouts(const char *run, char *buf, size_t n, int6
     while ((e = readdir(d))) {
         long long s;
         int used = 0;
-        if (sscanf(e->d_name, "step-%lld.jsonl%n", &s, &used) == 1 && used > 0 && e->d_name[used] == '\0' &&
-            s >= 0 && s > best)
+        if (sscanf(e->d_name, "step-%lld.jsonl%n", &s, &used) == 1 && used > 0 && e->d_name[used] == '\0' && s >= 0 &&
+            s > best)
             best = s;
     }
     closedir(d);
@@ -185,11 +188,11 @@ rt_status pipe_report_newest_rollouts(const char *run, char *buf, size_t n, int6
 
 /* One chart of metric key over all runs that have it; nothing when none has a value. */
 static void chart(pipe_buf *b, run_data *runs, size_t nr, const char *key, const char *title) {
-    pipe_svg_series s[64];
-    double *cols[64] = {0};
+    pipe_svg_series s[REPORT_MAX_RUNS];
+    double *cols[REPORT_MAX_RUNS] = {0};
     size_t ns = 0;
     int any = 0;
-    for (size_t r = 0; r < nr && ns < 64; r++) {
+    for (size_t r = 0; r < nr && ns < REPORT_MAX_RUNS; r++) {
         long k = pipe_runlog_key(&runs[r].log, key);
         if (k < 0) continue;
         double *y = malloc((runs[r].log.n_steps ? runs[r].log.n_steps : 1) * sizeof *y);
@@ -202,17 +205,20 @@ static void chart(pipe_buf *b, run_data *runs, size_t nr, const char *key, const
             any |= isfinite(y[i]);
         }
         cols[ns] = y;
-        s[ns] = (pipe_svg_series){.label = runs[r].label, .color = palette[r % NPALETTE], .x = runs[r].x, .y = y,
-                                  .n = runs[r].log.n_steps};
+        s[ns] = (pipe_svg_series){
+            .label = runs[r].label, .color = palette[r % NPALETTE], .x = runs[r].x, .y = y, .n = runs[r].log.n_steps};
         ns++;
     }
     if (any) {
         char full[256];
-        if (strcmp(title, key) == 0) snprintf(full, sizeof full, "%s", key);
-        else snprintf(full, sizeof full, "%s [%s]", title, key);
+        if (strcmp(title, key) == 0)
+            snprintf(full, sizeof full, "%s", key);
+        else
+            snprintf(full, sizeof full, "%s [%s]", title, key);
         pipe_svg_line_chart(b, full, "training step", s, ns, 560, 320);
     }
-    for (size_t i = 0; i < ns; i++) free(cols[i]);
+    for (size_t i = 0; i < ns; i++)
+        free(cols[i]);
 }
 
 static int is_known(const char *key) {
@@ -229,11 +235,14 @@ static void final_table(pipe_buf *b, run_data *runs, size_t nr) {
         pipe_buf_puts(b, "</th>");
     }
     pipe_buf_puts(b, "</tr>\n<tr><td class=\"k\">steps logged</td>");
-    for (size_t r = 0; r < nr; r++) pipe_buf_printf(b, "<td>%zu</td>", runs[r].log.n_steps);
+    for (size_t r = 0; r < nr; r++)
+        pipe_buf_printf(b, "<td>%zu</td>", runs[r].log.n_steps);
     pipe_buf_puts(b, "</tr>\n<tr><td class=\"k\">last step</td>");
     for (size_t r = 0; r < nr; r++) {
-        if (runs[r].log.n_steps) pipe_buf_printf(b, "<td>%lld</td>", (long long)runs[r].log.steps[runs[r].log.n_steps - 1]);
-        else pipe_buf_puts(b, "<td>-</td>");
+        if (runs[r].log.n_steps)
+            pipe_buf_printf(b, "<td>%lld</td>", (long long)runs[r].log.steps[runs[r].log.n_steps - 1]);
+        else
+            pipe_buf_puts(b, "<td>-</td>");
     }
     pipe_buf_puts(b, "</tr>\n");
     /* Every metric of every run, known ones first; the value at the last step that has it. */
@@ -245,11 +254,13 @@ static void final_table(pipe_buf *b, run_data *runs, size_t nr) {
                 if (pass) {
                     if (is_known(key)) continue;
                     int seen = 0; /* shown already for an earlier run */
-                    for (size_t q = 0; q < r0 && !seen; q++) seen = pipe_runlog_key(&runs[q].log, key) >= 0;
+                    for (size_t q = 0; q < r0 && !seen; q++)
+                        seen = pipe_runlog_key(&runs[q].log, key) >= 0;
                     if (seen) continue;
                 }
                 int present = 0;
-                for (size_t r = 0; r < nr; r++) present |= pipe_runlog_key(&runs[r].log, key) >= 0;
+                for (size_t r = 0; r < nr; r++)
+                    present |= pipe_runlog_key(&runs[r].log, key) >= 0;
                 if (!present) continue;
                 pipe_buf_puts(b, "<tr><td class=\"k\">");
                 pipe_html_escape_str(b, key);
@@ -259,8 +270,10 @@ static void final_table(pipe_buf *b, run_data *runs, size_t nr) {
                     double v = NAN;
                     for (size_t i = runs[r].log.n_steps; k >= 0 && i-- > 0 && isnan(v);)
                         v = pipe_runlog_value(&runs[r].log, i, (size_t)k);
-                    if (isnan(v)) pipe_buf_puts(b, "<td>-</td>");
-                    else pipe_buf_printf(b, "<td>%.6g</td>", v);
+                    if (isnan(v))
+                        pipe_buf_puts(b, "<td>-</td>");
+                    else
+                        pipe_buf_printf(b, "<td>%.6g</td>", v);
                 }
                 pipe_buf_puts(b, "</tr>\n");
             }
@@ -285,15 +298,18 @@ static rt_status samples_section(pipe_buf *b, const run_data *run, size_t sample
     size_t n = 0;
     rt_status st = rollout_trajectory_read_file(path, &ts, &n, err);
     if (st) return st;
-    pipe_buf_printf(b, "<p>From <code>rollouts/step-%lld.jsonl</code>: %zu of %zu trajectories.</p>\n",
-                    (long long)step, n < samples ? n : samples, n);
-    for (size_t i = 0; i < n && i < samples; i++) pipe_report_trajectory(b, &ts[i]);
+    pipe_buf_printf(b, "<p>From <code>rollouts/step-%lld.jsonl</code>: %zu of %zu trajectories.</p>\n", (long long)step,
+                    n < samples ? n : samples, n);
+    for (size_t i = 0; i < n && i < samples; i++)
+        pipe_report_trajectory(b, &ts[i]);
     rollout_trajectories_free(ts, n);
     return RT_OK;
 }
 
 rt_status pipe_report_build(const pipe_report_options *opt, pipe_buf *b, rt_error *err) {
     if (opt->n_runs == 0) return rt_err_set(err, RT_EINVAL, "no run directory given");
+    if (opt->n_runs > REPORT_MAX_RUNS)
+        return rt_err_set(err, RT_EINVAL, "%zu runs: one report overlays at most %d", opt->n_runs, REPORT_MAX_RUNS);
     run_data *runs = calloc(opt->n_runs, sizeof *runs);
     if (!runs) return rt_err_set(err, RT_ENOMEM, "out of memory");
     rt_status st = RT_OK;
@@ -304,13 +320,17 @@ rt_status pipe_report_build(const pipe_report_options *opt, pipe_buf *b, rt_erro
         r->label = run_label(r->path);
         char mpath[4200];
         snprintf(mpath, sizeof mpath, "%s/metrics.jsonl", r->path);
-        if (!r->label) st = rt_err_set(err, RT_ENOMEM, "out of memory");
-        else if (!rt_path_exists(mpath)) st = rt_err_set(err, RT_ENOTFOUND, "%s: no metrics.jsonl", r->path);
-        else st = pipe_runlog_read(mpath, &r->log, err);
+        if (!r->label)
+            st = rt_err_set(err, RT_ENOMEM, "out of memory");
+        else if (!rt_path_exists(mpath))
+            st = rt_err_set(err, RT_ENOTFOUND, "%s: no metrics.jsonl", r->path);
+        else
+            st = pipe_runlog_read(mpath, &r->log, err);
         if (!st) {
             r->x = malloc((r->log.n_steps ? r->log.n_steps : 1) * sizeof *r->x);
             if (!r->x) st = rt_err_set(err, RT_ENOMEM, "out of memory");
-            for (size_t i = 0; r->x && i < r->log.n_steps; i++) r->x[i] = (double)r->log.steps[i];
+            for (size_t i = 0; r->x && i < r->log.n_steps; i++)
+                r->x[i] = (double)r->log.steps[i];
         }
         if (st) rt_err_prefix(err, "run %s", r->path);
     }
@@ -325,8 +345,10 @@ rt_status pipe_report_build(const pipe_report_options *opt, pipe_buf *b, rt_erro
             }
     const char *title = opt->title ? opt->title : "retool report";
     if (!st) {
-        pipe_buf_printf(b, "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
-                           "<meta name=\"generator\" content=\"retool report v%d\"><title>", REPORT_VERSION);
+        pipe_buf_printf(b,
+                        "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
+                        "<meta name=\"generator\" content=\"retool report v%d\"><title>",
+                        REPORT_VERSION);
         pipe_html_escape_str(b, title);
         pipe_buf_printf(b, "</title><style>%s</style></head><body>\n<h1>", css);
         pipe_html_escape_str(b, title);
@@ -339,14 +361,16 @@ rt_status pipe_report_build(const pipe_report_options *opt, pipe_buf *b, rt_erro
             pipe_buf_printf(b, "</code> (%zu steps)</li>", runs[r].log.n_steps);
         }
         pipe_buf_puts(b, "</ul>\n<h2>Curves over training</h2>\n<div class=\"charts\">\n");
-        for (size_t i = 0; i < NKNOWN; i++) chart(b, runs, nr, known[i].key, known[i].title);
+        for (size_t i = 0; i < NKNOWN; i++)
+            chart(b, runs, nr, known[i].key, known[i].title);
         pipe_buf_puts(b, "</div>\n");
         int others = 0;
         for (size_t r = 0; r < nr; r++)
             for (size_t k = 0; k < runs[r].log.n_keys; k++) {
                 const char *key = runs[r].log.keys[k];
                 int seen = is_known(key);
-                for (size_t q = 0; q < r && !seen; q++) seen = pipe_runlog_key(&runs[q].log, key) >= 0;
+                for (size_t q = 0; q < r && !seen; q++)
+                    seen = pipe_runlog_key(&runs[q].log, key) >= 0;
                 if (seen) continue;
                 if (!others++) pipe_buf_puts(b, "<h2>Other metrics</h2>\n<div class=\"charts\">\n");
                 chart(b, runs, nr, key, key);

@@ -13,11 +13,11 @@
 #include "rollout/trajectory.h"
 
 typedef struct pipe_report_options {
-    const char *const *runs;  /* run directories */
+    const char *const *runs; /* run directories */
     size_t n_runs;
-    const char *out_path;     /* the HTML file to write (atomically) */
-    size_t samples;           /* sample trajectories shown per run (0 = none) */
-    const char *title;        /* page title, or NULL for "retool report" */
+    const char *out_path; /* the HTML file to write (atomically) */
+    size_t samples;       /* sample trajectories shown per run (0 = none) */
+    const char *title;    /* page title, or NULL for "retool report" */
 } pipe_report_options;
 
 /* Reads the runs and writes the report. Errors name the run and, for a bad metrics or rollouts file, file:line. */

@@ -112,8 +112,10 @@ rt_status pipe_runlog_read(const char *path, pipe_runlog *out, rt_error *err) {
     }
     for (size_t i = 0; !st && i < nrows; i++) {
         out->steps[i] = rows[i].step;
-        for (size_t k = 0; k < out->n_keys; k++) out->values[i * out->n_keys + k] = NAN;
-        for (size_t j = 0; j < rows[i].n; j++) out->values[i * out->n_keys + rows[i].keys[j]] = rows[i].vals[j];
+        for (size_t k = 0; k < out->n_keys; k++)
+            out->values[i * out->n_keys + k] = NAN;
+        for (size_t j = 0; j < rows[i].n; j++)
+            out->values[i * out->n_keys + rows[i].keys[j]] = rows[i].vals[j];
     }
     rows_free(rows, nrows);
     if (st) pipe_runlog_free(out);
@@ -121,7 +123,8 @@ rt_status pipe_runlog_read(const char *path, pipe_runlog *out, rt_error *err) {
 }
 
 void pipe_runlog_free(pipe_runlog *log) {
-    for (size_t k = 0; k < log->n_keys; k++) free(log->keys[k]);
+    for (size_t k = 0; k < log->n_keys; k++)
+        free(log->keys[k]);
     free(log->keys);
     free(log->steps);
     free(log->values);
@@ -134,4 +137,6 @@ long pipe_runlog_key(const pipe_runlog *log, const char *key) {
     return -1;
 }
 
-double pipe_runlog_value(const pipe_runlog *log, size_t i, size_t k) { return log->values[i * log->n_keys + k]; }
+double pipe_runlog_value(const pipe_runlog *log, size_t i, size_t k) {
+    return log->values[i * log->n_keys + k];
+}

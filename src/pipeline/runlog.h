@@ -9,10 +9,10 @@
 
 typedef struct pipe_runlog {
     size_t n_steps;
-    int64_t *steps;    /* ascending (lines with equal steps keep their file order) */
+    int64_t *steps; /* ascending (lines with equal steps keep their file order) */
     size_t n_keys;
-    char **keys;       /* metric names in order of first appearance ("step" excluded) */
-    double *values;    /* n_steps x n_keys, row-major; NaN where a line lacks the metric or it is not a number */
+    char **keys;    /* metric names in order of first appearance ("step" excluded) */
+    double *values; /* n_steps x n_keys, row-major; NaN where a line lacks the metric or it is not a number */
 } pipe_runlog;
 
 /* Reads a metrics.jsonl: every line must be a JSON object with an integer "step"; numeric fields become metrics,

@@ -11,9 +11,12 @@ size_t pipe_svg_ticks(double lo, double hi, int target, int integer_only, double
     double raw = (hi - lo) / target;
     double p = pow(10.0, floor(log10(raw)));
     double f = raw / p, step = 10 * p; /* the nice step nearest to raw */
-    if (f < 1.5) step = p;
-    else if (f < 3) step = 2 * p;
-    else if (f < 7) step = 5 * p;
+    if (f < 1.5)
+        step = p;
+    else if (f < 3)
+        step = 2 * p;
+    else if (f < 7)
+        step = 5 * p;
     if (integer_only && step < 1) step = 1;
     size_t n = 0;
     for (double v = ceil(lo / step - 1e-9) * step; v <= hi + step * 1e-9 && n < max; v += step) {
@@ -26,8 +29,10 @@ size_t pipe_svg_ticks(double lo, double hi, int target, int integer_only, double
 /* Shortest readable label of a tick value. */
 static void tick_label(char *buf, size_t n, double v) {
     double a = fabs(v);
-    if (a != 0 && (a >= 1e6 || a < 1e-3)) snprintf(buf, n, "%.2g", v);
-    else snprintf(buf, n, "%.6g", v);
+    if (a != 0 && (a >= 1e6 || a < 1e-3))
+        snprintf(buf, n, "%.2g", v);
+    else
+        snprintf(buf, n, "%.6g", v);
 }
 
 void pipe_svg_line_chart(pipe_buf *b, const char *title, const char *xlabel, const pipe_svg_series *s, size_t ns,
@@ -65,10 +70,12 @@ void pipe_svg_line_chart(pipe_buf *b, const char *title, const char *xlabel, con
     if (nyt > 0 && yt[nyt - 1] < yhi) yhi = yt[nyt - 1] + ystep;
     nyt = pipe_svg_ticks(ylo, yhi, 5, 0, yt, 32);
     double pw = width - left - right, ph = height - top - bottom;
-#define PX(v) (left + ((v) - xlo) / (xhi - xlo) * pw)
-#define PY(v) (top + ph - ((v) - ylo) / (yhi - ylo) * ph)
-    pipe_buf_printf(b, "<svg class=\"chart\" width=\"%d\" height=\"%d\" "
-                       "viewBox=\"0 0 %d %d\" role=\"img\">", width, height, width, height);
+#define PX(v) (left + ((v)-xlo) / (xhi - xlo) * pw)
+#define PY(v) (top + ph - ((v)-ylo) / (yhi - ylo) * ph)
+    pipe_buf_printf(b,
+                    "<svg class=\"chart\" width=\"%d\" height=\"%d\" "
+                    "viewBox=\"0 0 %d %d\" role=\"img\">",
+                    width, height, width, height);
     pipe_buf_puts(b, "<title>");
     pipe_html_escape_str(b, title);
     pipe_buf_puts(b, "</title>");
@@ -102,8 +109,10 @@ void pipe_svg_line_chart(pipe_buf *b, const char *title, const char *xlabel, con
         for (size_t j = 0; j < s[i].n; j++)
             if (isfinite(s[i].x[j]) && isfinite(s[i].y[j])) finite++, last = j;
         if (finite == 0) continue;
-        pipe_buf_printf(b, "<polyline fill=\"none\" stroke=\"%s\" stroke-width=\"2\" stroke-linejoin=\"round\" "
-                           "points=\"", s[i].color);
+        pipe_buf_printf(b,
+                        "<polyline fill=\"none\" stroke=\"%s\" stroke-width=\"2\" stroke-linejoin=\"round\" "
+                        "points=\"",
+                        s[i].color);
         const char *sep = "";
         for (size_t j = 0; j < s[i].n; j++) {
             if (!isfinite(s[i].x[j]) || !isfinite(s[i].y[j])) continue;

@@ -7,10 +7,10 @@
 #include "pipeline/buf.h"
 
 typedef struct pipe_svg_series {
-    const char *label;   /* legend text (escaped when written) */
-    const char *color;   /* CSS colour, e.g. "#1f77b4" (trusted) */
-    const double *x;     /* n x values */
-    const double *y;     /* n y values; non-finite points are skipped */
+    const char *label; /* legend text (escaped when written) */
+    const char *color; /* CSS colour, e.g. "#1f77b4" (trusted) */
+    const double *x;   /* n x values */
+    const double *y;   /* n y values; non-finite points are skipped */
     size_t n;
 } pipe_svg_series;
 

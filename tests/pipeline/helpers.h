@@ -25,11 +25,17 @@ static inline void make_traj(rollout_trajectory *t, const char *id, int64_t prom
     t->id = id ? strdup(id) : NULL;
     t->prompt_index = prompt;
     t->sample_index = sample;
-    for (size_t i = 0; i < n_model; i++) cr_assert_eq(rollout_trajectory_push(t, 7, -0.5f, 1, &e), RT_OK);
-    for (size_t i = 0; i < n_interp; i++) cr_assert_eq(rollout_trajectory_push(t, 9, 0.0f, 0, &e), RT_OK);
+    for (size_t i = 0; i < n_model; i++)
+        cr_assert_eq(rollout_trajectory_push(t, 7, -0.5f, 1, &e), RT_OK);
+    for (size_t i = 0; i < n_interp; i++)
+        cr_assert_eq(rollout_trajectory_push(t, 9, 0.0f, 0, &e), RT_OK);
     for (size_t i = 0; i < ncalls; i++) {
-        rollout_tool_call c = {.response_index = n_model, .n_tokens = 0, .code = calls[i].code ? strdup(calls[i].code) : NULL,
-                               .output = strdup("out"), .status = calls[i].status, .refused = calls[i].refused};
+        rollout_tool_call c = {.response_index = n_model,
+                               .n_tokens = 0,
+                               .code = calls[i].code ? strdup(calls[i].code) : NULL,
+                               .output = strdup("out"),
+                               .status = calls[i].status,
+                               .refused = calls[i].refused};
         cr_assert_eq(rollout_trajectory_add_call(t, &c, &e), RT_OK);
     }
     t->answer = answer ? strdup(answer) : NULL;

@@ -15,8 +15,12 @@ static void put_text(const char *d, const char *name, const char *text, char *ou
 }
 
 static char dir[256];
-static void setup(void) { test_tmpdir(dir, sizeof dir); }
-static void teardown(void) { test_rmdir(dir); }
+static void setup(void) {
+    test_tmpdir(dir, sizeof dir);
+}
+static void teardown(void) {
+    test_rmdir(dir);
+}
 TestSuite(cli_pipeline, .init = setup, .fini = teardown);
 
 /* Four trajectories over two prompts: p0 right/wrong (with code), p1 wrong/wrong (no code). */
@@ -55,7 +59,7 @@ Test(cli_pipeline, eval_metrics_json_and_table) {
     char famfile[600];
     snprintf(famfile, sizeof famfile, "%s/data.jsonl", dir);
     put_text(dir, "data.jsonl", "{\"prompt\": \"a\", \"family\": \"mul\"}\n{\"prompt\": \"b\", \"family\": \"pow\"}\n",
-               fam, sizeof fam);
+             fam, sizeof fam);
     snprintf(args, sizeof args, "eval-metrics --families %s %s", famfile, path);
     cr_assert_eq(run_cli(args, out, sizeof out), 0, "%s", out);
     cr_expect(strstr(out, "pass@1") && strstr(out, "mul") && strstr(out, "pow") && strstr(out, "code ratio"), "%s",
@@ -83,7 +87,7 @@ Test(cli_pipeline, report_default_out_and_errors) {
     rt_error e;
     cr_assert_eq(rt_mkdir_p(run, &e), RT_OK);
     put_text(run, "metrics.jsonl", "{\"step\": 1, \"accuracy\": 0.5}\n{\"step\": 2, \"accuracy\": 0.75}\n", path,
-               sizeof path);
+             sizeof path);
     snprintf(args, sizeof args, "report %s", run);
     cr_assert_eq(run_cli(args, out, sizeof out), 0, "%s", out);
     snprintf(path, sizeof path, "%s/report.html", run);

@@ -16,14 +16,15 @@
  * T3 p1 s0: 10 + 2 tokens; calls: timeout (1 line), sandbox error (2 lines), refused (1 line); "5", wrong.
  * T4 p1 s1: 4 + 2 tokens; calls: ok (1), format error without code (0), ok (1); "6", correct; no text. */
 static const char *T1_TEXT = "ab <code> cd<code>print(1)</code><interpreter>1</interpreter>abc"; /* 64 bytes */
-static const char *T3_TEXT = "xxxx<code>ab</code>";                                             /* 19 bytes */
+static const char *T3_TEXT = "xxxx<code>ab</code>";                                              /* 19 bytes */
 
 static void make_set(rollout_trajectory *t) {
     call_spec c1[] = {{"x = 1\n\nprint(x)\n  \n", ROLLOUT_EXEC_ERROR, 0}, {"print(2)", ROLLOUT_EXEC_OK, 0}};
     call_spec c3[] = {{"while True: pass", ROLLOUT_EXEC_TIMEOUT, 0},
                       {"a\n\t\nb\n", ROLLOUT_EXEC_SANDBOX_ERROR, 0},
                       {"c", ROLLOUT_EXEC_ERROR, 1}};
-    call_spec c4[] = {{"print(5)", ROLLOUT_EXEC_OK, 0}, {NULL, ROLLOUT_EXEC_ERROR, 0}, {"print(6)", ROLLOUT_EXEC_OK, 0}};
+    call_spec c4[] = {
+        {"print(5)", ROLLOUT_EXEC_OK, 0}, {NULL, ROLLOUT_EXEC_ERROR, 0}, {"print(6)", ROLLOUT_EXEC_OK, 0}};
     /* Stored out of order: the metrics sort by prompt, then sample. */
     make_traj(&t[2], "p1-s0", 1, 0, 10, 2, c3, 3, "5", -1, ROLLOUT_FLAG_TOOL_ERROR | ROLLOUT_FLAG_BUDGET_TOOL_CALLS,
               T3_TEXT);
@@ -33,7 +34,8 @@ static void make_set(rollout_trajectory *t) {
 }
 
 static void free_set(rollout_trajectory *t, size_t n) {
-    for (size_t i = 0; i < n; i++) rollout_trajectory_free(&t[i]);
+    for (size_t i = 0; i < n; i++)
+        rollout_trajectory_free(&t[i]);
 }
 
 Test(metrics, every_metric_by_hand) {
@@ -55,9 +57,9 @@ Test(metrics, every_metric_by_hand) {
     cr_expect_eq(m->k[0], 1u);
     cr_expect_eq(m->k[1], 2u);
     cr_expect_float_eq(m->pass_at_k[0], 0.5, EPS);
-    cr_expect_float_eq(m->pass_at_k[1], 1.0, EPS);   /* each prompt has one correct of two */
-    cr_expect_float_eq(m->maj_at_k[0], 0.5, EPS);    /* p0 s0 right, p1 s0 wrong */
-    cr_expect_float_eq(m->maj_at_k[1], 0.5, EPS);    /* ties: the first answer wins: "2" (right), "5" (wrong) */
+    cr_expect_float_eq(m->pass_at_k[1], 1.0, EPS); /* each prompt has one correct of two */
+    cr_expect_float_eq(m->maj_at_k[0], 0.5, EPS);  /* p0 s0 right, p1 s0 wrong */
+    cr_expect_float_eq(m->maj_at_k[1], 0.5, EPS);  /* ties: the first answer wins: "2" (right), "5" (wrong) */
     cr_expect_float_eq(m->response_length, 46.0 / 4, EPS);
     cr_expect_float_eq(m->model_tokens, 38.0 / 4, EPS);
     cr_expect_float_eq(m->code_ratio, 0.75, EPS);
@@ -131,7 +133,8 @@ Test(metrics, families_from_map_and_from_ids) {
 static uint64_t binom(unsigned n, unsigned k) {
     if (k > n) return 0;
     uint64_t r = 1;
-    for (unsigned i = 1; i <= k; i++) r = r * (n - k + i) / i;
+    for (unsigned i = 1; i <= k; i++)
+        r = r * (n - k + i) / i;
     return r;
 }
 
@@ -198,7 +201,8 @@ Test(metrics, uneven_samples_limit_k) {
 /* A tokenizer stand-in: token id i has i bytes. */
 static size_t fake_token_bytes(void *ctx, int32_t id, char *buf, size_t cap) {
     (void)ctx;
-    for (size_t i = 0; i < cap && i < (size_t)id; i++) buf[i] = 'a';
+    for (size_t i = 0; i < cap && i < (size_t)id; i++)
+        buf[i] = 'a';
     return (size_t)id;
 }
 
@@ -208,7 +212,8 @@ Test(metrics, invocation_timing_in_tokens) {
     make_traj(&t, "p0-s0", 0, 0, 0, 0, c, 1, "1", 1, 0, T1_TEXT);
     rt_error e;
     /* 13 tokens of 5 bytes: byte 12 (the <code> that opens the call) lies in token 2. */
-    for (int i = 0; i < 13; i++) cr_assert_eq(rollout_trajectory_push(&t, 5, 0, 1, &e), RT_OK);
+    for (int i = 0; i < 13; i++)
+        cr_assert_eq(rollout_trajectory_push(&t, 5, 0, 1, &e), RT_OK);
     rollout_tokenizer tok = {.ctx = NULL, .encode = NULL, .token_bytes = fake_token_bytes};
     pipe_metrics_options opt = {.tok = &tok};
     pipe_metrics_report r;

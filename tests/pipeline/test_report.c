@@ -14,8 +14,12 @@
 #include "pipeline/svg.h"
 
 static char dir[256];
-static void setup(void) { test_tmpdir(dir, sizeof dir); }
-static void teardown(void) { test_rmdir(dir); }
+static void setup(void) {
+    test_tmpdir(dir, sizeof dir);
+}
+static void teardown(void) {
+    test_rmdir(dir);
+}
 TestSuite(report, .init = setup, .fini = teardown);
 
 static void put(const char *path, const char *text) {
@@ -55,7 +59,8 @@ static char *find_svg(const char *html, const char *title) {
 
 static size_t count(const char *s, const char *needle) {
     size_t n = 0;
-    for (const char *p = s; (p = strstr(p, needle)); p += strlen(needle)) n++;
+    for (const char *p = s; (p = strstr(p, needle)); p += strlen(needle))
+        n++;
     return n;
 }
 
@@ -66,7 +71,8 @@ static size_t polyline_points(const char *svg, size_t *pts, size_t max) {
         const char *a = strstr(p, "points=\"") + 8;
         const char *end = strchr(a, '"');
         size_t k = 0;
-        for (const char *q = a; q < end; q++) k += *q == ',';
+        for (const char *q = a; q < end; q++)
+            k += *q == ',';
         pts[n++] = k;
     }
     return n;
@@ -79,7 +85,8 @@ static void write_rollouts(const char *run, int step, rollout_trajectory *t, siz
     cr_assert_eq(rt_mkdir_p(p, &e), RT_OK);
     snprintf(p, sizeof p, "%s/%s/rollouts/step-%d.jsonl", dir, run, step);
     FILE *fp = fopen(p, "w");
-    for (size_t i = 0; i < n; i++) cr_assert_eq(rollout_trajectory_write(fp, &t[i], &e), RT_OK);
+    for (size_t i = 0; i < n; i++)
+        cr_assert_eq(rollout_trajectory_write(fp, &t[i], &e), RT_OK);
     fclose(fp);
 }
 
@@ -88,13 +95,16 @@ static const char *HOSTILE = "</script><script>alert(\"x\")</script> & 'q' <b>bo
 static void make_runs(void) {
     put("tool/metrics.jsonl",
         "{\"step\": 1, \"accuracy\": 0.1, \"reward\": -0.8, \"code_ratio\": 0.2, \"response_length\": 300, \"kl\": 0}\n"
-        "{\"step\": 2, \"accuracy\": 0.2, \"reward\": -0.6, \"code_ratio\": 0.5, \"response_length\": 280, \"kl\": 0.01,"
+        "{\"step\": 2, \"accuracy\": 0.2, \"reward\": -0.6, \"code_ratio\": 0.5, \"response_length\": 280, \"kl\": "
+        "0.01,"
         " \"phase\": \"rl\"}\n"
         "\n"
-        "{\"step\": 3, \"accuracy\": 0.4, \"reward\": -0.2, \"code_ratio\": 0.7, \"response_length\": 250, \"kl\": 0.02}\n"
+        "{\"step\": 3, \"accuracy\": 0.4, \"reward\": -0.2, \"code_ratio\": 0.7, \"response_length\": 250, \"kl\": "
+        "0.02}\n"
         "{\"step\": 5, \"accuracy\": 0.6, \"reward\": 0.2, \"code_ratio\": 0.9, \"response_length\": 200, \"kl\": 0.03,"
         " \"grad_norm\": 1.5}\n"
-        "{\"step\": 4, \"accuracy\": 0.5, \"reward\": 0.0, \"code_ratio\": 0.8, \"response_length\": 220, \"kl\": null}\n");
+        "{\"step\": 4, \"accuracy\": 0.5, \"reward\": 0.0, \"code_ratio\": 0.8, \"response_length\": 220, \"kl\": "
+        "null}\n");
     put("text/metrics.jsonl", "{\"step\": 0, \"accuracy\": 0.05, \"code_ratio\": 0, \"entropy\": 2.0}\n"
                               "{\"step\": 1, \"accuracy\": 0.07, \"code_ratio\": 0, \"entropy\": 1.9}\n"
                               "{\"step\": 2, \"accuracy\": 0.08, \"entropy\": 1.8}\n"
@@ -209,8 +219,9 @@ Test(report, escaping_and_self_contained) {
 Test(report, invalid_utf8_and_controls_in_a_trajectory) {
     rollout_trajectory t;
     call_spec c[] = {{"x", ROLLOUT_EXEC_ERROR, 0}};
-    make_traj(&t, "id", 0, 0, 1, 0, c, 1, "\xff", -1, 0,
-              "a\xff\xfe b\xc0\xaf c\x01\x7f d\xe2\x82 \xf0\x9f\x98\x80 <code>q</code><interpreter>NameError</interpreter>");
+    make_traj(
+        &t, "id", 0, 0, 1, 0, c, 1, "\xff", -1, 0,
+        "a\xff\xfe b\xc0\xaf c\x01\x7f d\xe2\x82 \xf0\x9f\x98\x80 <code>q</code><interpreter>NameError</interpreter>");
     pipe_buf b;
     pipe_buf_init(&b);
     pipe_report_trajectory(&b, &t);
@@ -240,7 +251,8 @@ Test(report, ticks) {
     double t[32];
     size_t n = pipe_svg_ticks(0, 1, 5, 0, t, 32);
     cr_assert_eq(n, 6u);
-    for (size_t i = 0; i < n; i++) cr_expect_float_eq(t[i], 0.2 * (double)i, 1e-12);
+    for (size_t i = 0; i < n; i++)
+        cr_expect_float_eq(t[i], 0.2 * (double)i, 1e-12);
     n = pipe_svg_ticks(1, 3, 6, 1, t, 32);
     cr_assert_eq(n, 3u, "integer steps only");
     cr_expect_float_eq(t[0], 1, 0);
