@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "base/fileio.h"
+#include "base/json.h"
 #include "pipeline/html.h"
 #include "pipeline/runlog.h"
 #include "pipeline/svg.h"
@@ -75,7 +76,8 @@ typedef struct run_data {
     const char *path;
     char *label;
     pipe_runlog log;
-    double *x; /* steps as doubles */
+    double *x;     /* steps as doubles */
+    cJSON *config; /* RUN/config.json, or NULL when the run has none */
 } run_data;
 
 static void text_block(pipe_buf *b, const char *cls, const char *tag, const char *s, size_t len) {
@@ -326,6 +328,8 @@ rt_status pipe_report_build(const pipe_report_options *opt, pipe_buf *b, rt_erro
             st = rt_err_set(err, RT_ENOTFOUND, "%s: no metrics.jsonl", r->path);
         else
             st = pipe_runlog_read(mpath, &r->log, err);
+        snprintf(mpath, sizeof mpath, "%s/config.json", r->path);
+        if (!st && rt_path_exists(mpath)) st = rt_json_read_file(mpath, &r->config, err);
         if (!st) {
             r->x = malloc((r->log.n_steps ? r->log.n_steps : 1) * sizeof *r->x);
             if (!r->x) st = rt_err_set(err, RT_ENOMEM, "out of memory");
@@ -334,15 +338,19 @@ rt_status pipe_report_build(const pipe_report_options *opt, pipe_buf *b, rt_erro
         }
         if (st) rt_err_prefix(err, "run %s", r->path);
     }
-    /* Two runs with the same folder name are told apart by their full paths. */
+    /* Runs with the same folder name are told apart by their full paths. */
+    int *dup = st ? NULL : calloc(nr, sizeof *dup);
+    if (!st && !dup) st = rt_err_set(err, RT_ENOMEM, "out of memory");
     for (size_t i = 0; !st && i < nr; i++)
         for (size_t j = 0; j < nr; j++)
-            if (i != j && strcmp(runs[i].label, runs[j].label) == 0 && strcmp(runs[i].label, runs[i].path) != 0) {
-                free(runs[i].label);
-                runs[i].label = strdup(runs[i].path);
-                if (!runs[i].label) st = rt_err_set(err, RT_ENOMEM, "out of memory");
-                break;
-            }
+            if (i != j && strcmp(runs[i].label, runs[j].label) == 0) dup[i] = 1;
+    for (size_t i = 0; !st && i < nr; i++) {
+        if (!dup[i]) continue;
+        free(runs[i].label);
+        runs[i].label = strdup(runs[i].path);
+        if (!runs[i].label) st = rt_err_set(err, RT_ENOMEM, "out of memory");
+    }
+    free(dup);
     const char *title = opt->title ? opt->title : "retool report";
     if (!st) {
         pipe_buf_printf(b,
@@ -358,7 +366,17 @@ rt_status pipe_report_build(const pipe_report_options *opt, pipe_buf *b, rt_erro
             pipe_html_escape_str(b, runs[r].label);
             pipe_buf_puts(b, "</span> <code>");
             pipe_html_escape_str(b, runs[r].path);
-            pipe_buf_printf(b, "</code> (%zu steps)</li>", runs[r].log.n_steps);
+            pipe_buf_printf(b, "</code> (%zu steps)", runs[r].log.n_steps);
+            char *cfg = runs[r].config ? cJSON_Print(runs[r].config) : NULL;
+            if (cfg) {
+                pipe_buf_puts(b, "<details><summary>config.json</summary><pre>");
+                pipe_html_escape_str(b, cfg);
+                pipe_buf_puts(b, "</pre></details>");
+                cJSON_free(cfg);
+            } else if (runs[r].config) {
+                b->failed = 1;
+            }
+            pipe_buf_puts(b, "</li>");
         }
         pipe_buf_puts(b, "</ul>\n<h2>Curves over training</h2>\n<div class=\"charts\">\n");
         for (size_t i = 0; i < NKNOWN; i++)
@@ -389,6 +407,7 @@ rt_status pipe_report_build(const pipe_report_options *opt, pipe_buf *b, rt_erro
     for (size_t r = 0; r < nr; r++) {
         free(runs[r].label);
         free(runs[r].x);
+        cJSON_Delete(runs[r].config);
         pipe_runlog_free(&runs[r].log);
     }
     free(runs);

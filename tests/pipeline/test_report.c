@@ -283,6 +283,35 @@ Test(report, bad_metrics_lines_name_file_and_line) {
     expect_bad("[1, 2]\n", "metrics.jsonl:1", "object");
 }
 
+Test(report, config_shown_escaped_and_same_names_told_apart) {
+    put("a/run/metrics.jsonl", "{\"step\": 1, \"reward\": 1}\n");
+    put("a/run/config.json", "{\"algo\": \"ppo</pre><b>\", \"lr\": 1e-6}\n");
+    put("b/run/metrics.jsonl", "{\"step\": 1, \"reward\": 0}\n");
+    char a[300], b2[300], out[300];
+    snprintf(a, sizeof a, "%s/a/run", dir);
+    snprintf(b2, sizeof b2, "%s/b/run", dir);
+    snprintf(out, sizeof out, "%s/r.html", dir);
+    const char *runs[] = {a, b2};
+    pipe_report_options opt = {.runs = runs, .n_runs = 2, .out_path = out};
+    rt_error e;
+    cr_assert_eq(pipe_report_write(&opt, &e), RT_OK, "%s", e.msg);
+    char *html = slurp(out);
+    cr_expect(strstr(html, "<summary>config.json</summary>"));
+    cr_expect(strstr(html, "ppo&lt;/pre&gt;&lt;b&gt;"));
+    char *svg = find_svg(html, "Mean reward");
+    cr_assert_not_null(svg);
+    char want[400];
+    snprintf(want, sizeof want, ">%s/a/run<", dir);
+    cr_expect(strstr(svg, want), "full path in the legend: %s", svg);
+    snprintf(want, sizeof want, ">%s/b/run<", dir);
+    cr_expect(strstr(svg, want), "full path in the legend: %s", svg);
+    free(svg);
+    free(html);
+    put("a/run/config.json", "{\"algo\": \n");
+    cr_expect_neq(pipe_report_write(&opt, &e), RT_OK);
+    cr_expect(strstr(e.msg, "config.json:") && strstr(e.msg, "run "), "%s", e.msg);
+}
+
 Test(report, missing_run_and_bad_rollouts) {
     char run[300], out[300];
     snprintf(run, sizeof run, "%s/nothing", dir);
