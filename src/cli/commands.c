@@ -8,8 +8,11 @@
 const cli_command cli_commands[] = {
     {"demo", "run the default demo: text-only vs tool-integrated RL side by side (not built yet)", cmd_demo},
     {"data", "generate synthetic problems, list the families, convert public dataset layouts", cmd_data},
+    {"eval-metrics", "the method's metrics of a trajectory file: pass@k, maj@k, code ratio, timing, ...",
+     cmd_eval_metrics},
     {"json", "check JSON and JSONL files, naming the first bad line and column", cmd_json},
     {"model", "create a randomly initialised model folder; describe a model and the memory it needs", cmd_model},
+    {"report", "write one self-contained HTML report: curves of runs over steps, sample trajectories", cmd_report},
     {"sft", "supervised fine-tuning on trajectories (cold-start traces), loss on model-written tokens only", cmd_sft},
     {"score", "teacher-forced log-probabilities of token-id lines (JSON arrays) read on stdin", cmd_score},
     {"tokenizer", "encode and decode with a tokenizer.json, or train a byte-level BPE tokenizer", cmd_tokenizer},

@@ -9,11 +9,17 @@ int cmd_demo(int argc, char **argv);
 /* `retool data gen|families|convert`: synthetic task families and dataset layouts (src/data/). */
 int cmd_data(int argc, char **argv);
 
+/* `retool eval-metrics FILE.jsonl`: the method's metrics of a trajectory file, as a table or JSON. */
+int cmd_eval_metrics(int argc, char **argv);
+
 /* `retool json check FILE...`: validates JSON / JSONL files and names the first bad line. */
 int cmd_json(int argc, char **argv);
 
 /* `retool model init|info`: random model folders from a config.json; architecture, parameters and memory. */
 int cmd_model(int argc, char **argv);
+
+/* `retool report RUN...`: one self-contained HTML report of runs' curves and sample trajectories. */
+int cmd_report(int argc, char **argv);
 
 /* `retool sft`: supervised fine-tuning on trajectory JSONL. */
 int cmd_sft(int argc, char **argv);
