@@ -84,7 +84,8 @@ test: deps-test
 asan: deps-test
 	@$(MAKE) --no-print-directory BUILD=build-asan SAN=1 OPT=-O1 test-run
 
-check-long: deps-test
+check-long:
+	@bash scripts/install-deps.sh --long
 	@$(MAKE) --no-print-directory all
 	@bash scripts/check-long.sh
 

@@ -3,21 +3,27 @@
 #   scripts/install-deps.sh           packages to build and run (scripts/deps-build.txt)
 #   scripts/install-deps.sh --test    also the packages the tests need (scripts/deps-test.txt) and the npm packages
 #                                     in tests/node/package.json
+#   scripts/install-deps.sh --long    also what the slow checks need (scripts/deps-long.txt); implies --test
 # Works as root, or through sudo; says what it installs; fails with a clear message otherwise.
 set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 root="$(dirname "$here")"
 want_test=0
+want_long=0
 for arg in "$@"; do
     case "$arg" in
     --test) want_test=1 ;;
+    --long)
+        want_test=1
+        want_long=1
+        ;;
     -h | --help)
-        sed -n '2,6p' "$0" | sed 's/^# \{0,1\}//'
+        sed -n '2,7p' "$0" | sed 's/^# \{0,1\}//'
         exit 0
         ;;
     *)
-        echo "install-deps: unknown option '$arg' (try --test or --help)" >&2
+        echo "install-deps: unknown option '$arg' (try --test, --long or --help)" >&2
         exit 2
         ;;
     esac
@@ -27,6 +33,7 @@ read_list() { grep -v '^[[:space:]]*#' "$1" | sed 's/[[:space:]]//g' | grep -v '
 
 lists=("$here/deps-build.txt")
 [ "$want_test" = 1 ] && lists+=("$here/deps-test.txt")
+[ "$want_long" = 1 ] && lists+=("$here/deps-long.txt")
 
 missing=()
 for list in "${lists[@]}"; do
