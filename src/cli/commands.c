@@ -13,6 +13,7 @@ const cli_command cli_commands[] = {
     {"json", "check JSON and JSONL files, naming the first bad line and column", cmd_json},
     {"model", "create a randomly initialised model folder; describe a model and the memory it needs", cmd_model},
     {"report", "write one self-contained HTML report: curves of runs over steps, sample trajectories", cmd_report},
+    {"rl", "reinforcement learning (PPO or GRPO) with tool-integrated rollouts and outcome reward", cmd_rl},
     {"sft", "supervised fine-tuning on trajectories (cold-start traces), loss on model-written tokens only", cmd_sft},
     {"score", "teacher-forced log-probabilities of token-id lines (JSON arrays) read on stdin", cmd_score},
     {"tokenizer", "encode and decode with a tokenizer.json, or train a byte-level BPE tokenizer", cmd_tokenizer},

@@ -33,4 +33,7 @@ int cmd_tokenizer(int argc, char **argv);
 /* `retool generate`: tool-integrated rollouts for a file of problems, scored, as trajectory JSONL. */
 int cmd_generate(int argc, char **argv);
 
+/* `retool rl`: PPO / GRPO with tool-integrated rollouts. */
+int cmd_rl(int argc, char **argv);
+
 #endif

@@ -360,7 +360,7 @@ static rt_status update(rl_run *r, rl_item *items, size_t n, rl_update_stats *us
 
 static rt_status write_rollouts(rl_run *r, rollout_trajectory *t, size_t n, rt_error *err) {
     char path[4200];
-    train_rundir_rollouts_path(&r->rd, r->state.step, path, sizeof path);
+    train_rundir_rollouts_path(&r->rd, r->state.step + 1, path, sizeof path); /* the step being completed */
     rt_atomic_file af;
     rt_status st = rt_atomic_open(&af, path, err);
     for (size_t i = 0; !st && i < n; i++) st = rollout_trajectory_write(af.fp, &t[i], err);
