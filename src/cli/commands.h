@@ -9,4 +9,13 @@ int cmd_demo(int argc, char **argv);
 /* `retool json check FILE...`: validates JSON / JSONL files and names the first bad line. */
 int cmd_json(int argc, char **argv);
 
+/* `retool sandbox run|serve|doctor`: isolated Python execution, the SandboxFusion-compatible server, host checks. */
+int cmd_sandbox(int argc, char **argv);
+
+/* `retool sandbox serve`: the HTTP server (src/cli/cmd_sandbox_serve.c). */
+int cmd_sandbox_serve(int argc, char **argv);
+
+/* `retool sandbox doctor`: which protections are active (src/cli/cmd_sandbox_doctor.c). */
+int cmd_sandbox_doctor(int argc, char **argv);
+
 #endif
