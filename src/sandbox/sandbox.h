@@ -97,6 +97,10 @@ rt_status sbx_pool_init(sbx_pool **out, const sbx_config *cfg, rt_error *err);
 /* Kills every worker and child, fails queued jobs with SBX_SANDBOX_ERROR, waits for all of them, frees the pool. */
 void sbx_pool_free(sbx_pool *pool);
 
+/* Stops the pool without freeing it: kills every worker and child, fails queued and running jobs with
+ * SBX_SANDBOX_ERROR (waiters wake up), refuses new jobs. sbx_pool_free still has to be called. */
+void sbx_pool_shutdown(sbx_pool *pool);
+
 /* Queues req. With cb: cb runs when done and *job_out is untouched. Without: *job_out is a job to poll/wait/free.
  * Never blocks; RT_EBUSY when the queue is full, RT_EINVAL for a bad request (names the field). */
 rt_status sbx_pool_submit(sbx_pool *pool, const sbx_request *req, sbx_callback cb, void *user, sbx_job **job_out,

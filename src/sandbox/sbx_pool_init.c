@@ -14,15 +14,19 @@
 
 void *sbx_supervisor_main(void *arg);
 
+void sbx_pool_shutdown(sbx_pool *p) {
+    if (!p->thr_started) return;
+    pthread_mutex_lock(&p->mu);
+    p->stop = 1;
+    pthread_mutex_unlock(&p->mu);
+    ssize_t ignored = write(p->wake[1], "s", 1);
+    (void)ignored;
+    pthread_join(p->thr, NULL);
+    p->thr_started = 0;
+}
+
 static void pool_destroy(sbx_pool *p) {
-    if (p->thr_started) {
-        pthread_mutex_lock(&p->mu);
-        p->stop = 1;
-        pthread_mutex_unlock(&p->mu);
-        ssize_t ignored = write(p->wake[1], "s", 1);
-        (void)ignored;
-        pthread_join(p->thr, NULL);
-    }
+    sbx_pool_shutdown(p);
     for (int i = 0; p->w && i < p->cfg.workers; i++) sbx_cgroup_destroy(&p->w[i].cg);
     if (p->wake[0] >= 0) close(p->wake[0]);
     if (p->wake[1] >= 0) close(p->wake[1]);

@@ -3,7 +3,7 @@
 # pre-forked) or one long-lived child per session. Each child gets its own pid, mount, ipc and net namespace, private
 # tmpfs /tmp, /work and /dev/shm, a fresh /proc, rlimits, uid 1000 and the strict seccomp filter.
 # Frames on fd 3: 4-byte little-endian length, then a JSON header line, then the binary blobs it lists.
-import base64, builtins, ctypes, json, os, select, signal, struct, sys, time, traceback, resource, ast
+import base64, builtins, ctypes, json, linecache, os, select, signal, struct, sys, time, traceback, resource, ast
 import numpy, sympy
 
 numpy.arange(16).sum(); sympy.factorint(2**64 + 1); sympy.Symbol("x") + 1
@@ -131,6 +131,7 @@ def write_files(files):
 def run_code(code, glb, status_fd, interactive=False):
     """Runs code in glb; reports the exception class name on status_fd; returns the exit code."""
     rc, exc = 0, ""
+    linecache.cache["<code>"] = (len(code), None, code.splitlines(True), "<code>")
     try:
         tree = ast.parse(code, "<code>", "exec")
         last = None
@@ -151,7 +152,8 @@ def run_code(code, glb, status_fd, interactive=False):
         if isinstance(e, MemoryError):
             exc = "MemoryError"
         try:
-            traceback.print_exc()
+            tb = e.__traceback__.tb_next if e.__traceback__ is not None else None
+            traceback.print_exception(type(e), e, tb)
         except BaseException:
             pass
         rc = 1
