@@ -135,6 +135,7 @@ static enum MHD_Result run_jupyter(sbx_server *s, struct MHD_Connection *c, cons
     char message[1400] = "";
     sbx_result total = {0};
     size_t code_bytes = 0;
+    for (size_t i = 0; i < fr.ncells; i++) code_bytes += strlen(fr.cells[i]);
     for (size_t i = 0; i < fr.ncells; i++) {
         double left = fr.total_timeout_s - (rt_time_now() - t0);
         if (left <= 0.01) {
@@ -147,7 +148,6 @@ static enum MHD_Result run_jupyter(sbx_server *s, struct MHD_Connection *c, cons
         cl.wall_s = fr.cell_timeout_s > 0 && fr.cell_timeout_s < left ? fr.cell_timeout_s : left;
         cl.output_bytes = 1 << 20;
         sbx_result r;
-        code_bytes += strlen(fr.cells[i]);
         if (sbx_session_run(sess, fr.cells[i], strlen(fr.cells[i]), &cl, &r, &err)) {
             status = "SandboxError";
             snprintf(message, sizeof message, "%.1000s", err.msg);
@@ -179,9 +179,17 @@ static enum MHD_Result run_jupyter(sbx_server *s, struct MHD_Connection *c, cons
     cJSON_AddItemToObject(resp, "cells", cells);
     cJSON_AddStringToObject(resp, "executor_pod_name", "retool-sandbox");
     cJSON_AddObjectToObject(resp, "files");
-    audit(s, id, "/run_jupyter", fr.ncells ? fr.cells[0] : NULL, fr.ncells ? strlen(fr.cells[0]) : 0, status, 200,
-          &total, t0);
-    (void)code_bytes;
+    /* The audited hash covers every cell, joined by newlines. */
+    char *joined = malloc(code_bytes + fr.ncells + 1);
+    size_t jl = 0;
+    for (size_t i = 0; joined && i < fr.ncells; i++) {
+        size_t n = strlen(fr.cells[i]);
+        memcpy(joined + jl, fr.cells[i], n);
+        jl += n;
+        joined[jl++] = '\n';
+    }
+    audit(s, id, "/run_jupyter", joined, joined ? jl : 0, status, 200, &total, t0);
+    free(joined);
     sbx_fusion_req_free(&fr);
     return respond_json(c, MHD_HTTP_OK, resp);
 }
