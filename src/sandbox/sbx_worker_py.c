@@ -423,7 +423,7 @@ const char sbx_worker_stub[] =
     "    CFG = hdr\n"
     "    CFG[\"bpf\"] = blob\n"
     "    with open(\"/proc/self/statm\") as f:\n"
-    "        CFG[\"base_vm\"] = int(f.read().split()[0]) * os.sysconf(\"SC_PAGE_SIZE\") + (256 << 20)\n"
+    "        CFG[\"base_vm\"] = int(f.read().split()[0]) * os.sysconf(\"SC_PAGE_SIZE\") + (64 << 20)\n"
     "    signal.signal(signal.SIGCHLD, signal.SIG_DFL)\n"
     "    pre = Child(\"run\")\n"
     "    send_msg({\"t\": \"ready\", \"base_vm\": CFG[\"base_vm\"], \"pid\": os.getpid()})\n"

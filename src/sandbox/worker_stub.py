@@ -419,7 +419,7 @@ def main():
     CFG = hdr
     CFG["bpf"] = blob
     with open("/proc/self/statm") as f:
-        CFG["base_vm"] = int(f.read().split()[0]) * os.sysconf("SC_PAGE_SIZE") + (256 << 20)
+        CFG["base_vm"] = int(f.read().split()[0]) * os.sysconf("SC_PAGE_SIZE") + (64 << 20)
     signal.signal(signal.SIGCHLD, signal.SIG_DFL)
     pre = Child("run")
     send_msg({"t": "ready", "base_vm": CFG["base_vm"], "pid": os.getpid()})
