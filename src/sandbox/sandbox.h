@@ -71,7 +71,7 @@ typedef struct sbx_config {
     int64_t worker_memory_mb;   /* memory cgroup limit per worker, where writable (4096) */
     int64_t worker_pids;        /* pids cgroup limit per worker, where writable (512) */
     int64_t tmpfs_mb;           /* size of each run's /tmp, /work and /dev/shm (64) */
-    uint32_t uid_base;          /* host uid of the sandbox's root; uid 1000 inside maps to uid_base+1 (100000) */
+    uint32_t uid_base;          /* worker i's root maps to host uid uid_base+2i, its uid 1000 to uid_base+2i+1 (100000) */
     int sessions_per_worker;    /* live sessions one worker may hold (8) */
     double session_idle_s;      /* idle sessions are evicted after this (300) */
     double session_ttl_s;       /* sessions are evicted this long after opening (3600) */

@@ -72,10 +72,10 @@ rt_status sbx_launch_prepare(sbx_launch *l, const sbx_config *cfg, rt_error *err
 /* Frees what sbx_launch_prepare allocated. */
 void sbx_launch_free(sbx_launch *l);
 
-/* Starts one worker in new user, pid, mount, net, ipc and uts namespaces; *fd is the supervisor's end of its
+/* Starts worker number index (its host uids are uid_base + 2 * index and the next) in new user, pid, mount, net, ipc and uts namespaces; *fd is the supervisor's end of its
  * control socket. cg (may be NULL) is joined before the worker runs anything. Must be called from the thread that
  * outlives the worker (the worker dies with it). */
-rt_status sbx_launch_worker(const sbx_launch *l, const sbx_cgroup *cg, pid_t *pid, int *fd, rt_error *err);
+rt_status sbx_launch_worker(const sbx_launch *l, int index, const sbx_cgroup *cg, pid_t *pid, int *fd, rt_error *err);
 
 /* ---- protocol (sbx_proto.c) ---- */
 

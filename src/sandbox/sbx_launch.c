@@ -144,6 +144,7 @@ static void child_main(const sbx_launch *l, int syncfd, int errfd, int sock) {
     char b;
     if (read(syncfd, &b, 1) != 1) _exit(126); /* the supervisor failed to map our ids */
     close(syncfd);
+    if (setsid() < 0) child_fail(errfd, "setsid", NULL);
     if (setresgid(0, 0, 0) || setresuid(0, 0, 0)) child_fail(errfd, "become root of the user namespace", NULL);
     if (mount("none", "/", NULL, MS_REC | MS_PRIVATE, NULL)) child_fail(errfd, "make mounts private", NULL);
     if (mount("tmpfs", NEWROOT, "tmpfs", MS_NOSUID | MS_NODEV, "size=4m,mode=0755,nr_inodes=512"))
@@ -223,7 +224,8 @@ static int write_map(pid_t pid, const char *file, const char *text) {
     return n == (ssize_t)strlen(text) ? 0 : -1;
 }
 
-rt_status sbx_launch_worker(const sbx_launch *l, const sbx_cgroup *cg, pid_t *pid_out, int *fd_out, rt_error *err) {
+rt_status sbx_launch_worker(const sbx_launch *l, int index, const sbx_cgroup *cg, pid_t *pid_out, int *fd_out,
+                            rt_error *err) {
     int sv[2], syncp[2], errp[2];
     if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv))
         return rt_err_errno(err, RT_EIO, errno, "socketpair for a sandbox worker");
@@ -260,7 +262,8 @@ rt_status sbx_launch_worker(const sbx_launch *l, const sbx_cgroup *cg, pid_t *pi
                             "creating the sandbox namespaces (user, pid, mount, net, ipc, uts)");
     }
     char map[128];
-    snprintf(map, sizeof map, "0 %u 1\n1000 %u 1\n", l->uid_base, l->uid_base + 1);
+    uint32_t base = l->uid_base + 2u * (uint32_t)index; /* each worker its own pair of host uids */
+    snprintf(map, sizeof map, "0 %u 1\n1000 %u 1\n", base, base + 1);
     rt_status st = RT_OK;
     if (write_map(pid, "uid_map", map) || write_map(pid, "gid_map", map))
         st = rt_err_errno(err, RT_EUNSUPPORTED, errno, "writing the sandbox uid/gid map");

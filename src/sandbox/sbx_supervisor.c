@@ -103,7 +103,7 @@ static void worker_start(sbx_pool *p, sbx_worker *w) {
     rt_error err;
     rt_err_clear(&err);
     pthread_mutex_unlock(&p->mu);
-    rt_status st = sbx_launch_worker(&p->launch, (w->cg.mem[0] || w->cg.pids[0]) ? &w->cg : NULL, &pid, &fd, &err);
+    rt_status st = sbx_launch_worker(&p->launch, w->idx, (w->cg.mem[0] || w->cg.pids[0]) ? &w->cg : NULL, &pid, &fd, &err);
     if (!st) {
         char init[512];
         const char *ct = getenv("OPENBLAS_CORETYPE"), *l2 = getenv("OPENBLAS_L2_SIZE");

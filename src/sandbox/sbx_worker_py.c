@@ -175,6 +175,7 @@ const char sbx_worker_stub[] =
     "\n"
     "def child_main(kind, jr, sw, ow, ew):\n"
     "    try:\n"
+    "        os.setsid()  # its own session and process group: kill(0, ...) reaches nothing outside this run\n"
     "        signal.signal(signal.SIGINT, signal.default_int_handler)\n"
     "        signal.signal(signal.SIGTERM, signal.SIG_DFL)\n"
     "        setup_child_ns()\n"

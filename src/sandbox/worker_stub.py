@@ -171,6 +171,7 @@ def run_code(code, glb, status_fd, interactive=False):
 
 def child_main(kind, jr, sw, ow, ew):
     try:
+        os.setsid()  # its own session and process group: kill(0, ...) reaches nothing outside this run
         signal.signal(signal.SIGINT, signal.default_int_handler)
         signal.signal(signal.SIGTERM, signal.SIG_DFL)
         setup_child_ns()

@@ -11,7 +11,7 @@ void th_config(sbx_config *cfg, int workers) {
     sbx_config_default(cfg);
     cfg->workers = workers;
     cfg->tmpfs_mb = 16;
-    cfg->uid_base = 300000 + (uint32_t)(getpid() % 20000) * 4;
+    cfg->uid_base = 300000 + (uint32_t)(getpid() % 20000) * 64;
 }
 
 int th_count_uid_procs(uint32_t uid_base) {
@@ -27,7 +27,7 @@ int th_count_uid_procs(uint32_t uid_base) {
         while (fgets(line, sizeof line, f)) {
             unsigned uid;
             if (sscanf(line, "Uid: %u", &uid) == 1) {
-                if (uid == uid_base || uid == uid_base + 1) n++;
+                if (uid >= uid_base && uid < uid_base + 64) n++;
                 break;
             }
         }

@@ -9,7 +9,7 @@
 /* A config for tests: small tmpfs, a uid range unique to this test process (so leak counts see only ours). */
 void th_config(sbx_config *cfg, int workers);
 
-/* Host processes whose real uid is uid_base or uid_base + 1 (the sandbox's root and user). */
+/* Host processes whose real uid is in [uid_base, uid_base + 64) (the sandbox workers' uids). */
 int th_count_uid_procs(uint32_t uid_base);
 
 /* Open file descriptors of this process. */
