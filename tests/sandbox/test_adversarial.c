@@ -258,7 +258,7 @@ Test(adversarial, suite_is_contained, .timeout = 120) {
     sbx_job *k;
     cr_assert_eq(sbx_pool_submit(pool, &kreq, NULL, NULL, &k, &err), RT_OK);
     sbx_job_wait(k, 30);
-    cr_expect_eq(sbx_job_result(k)->signal, SIGKILL, "kill(0) reached only the killer itself");
+    cr_expect(sbx_job_done(k), "the killer finished (as pid 1 of its namespace it cannot even kill itself)");
     cr_expect(!sbx_job_done(h), "the holder is still running");
     sbx_job_free(k);
     sbx_job_wait(h, 30);
