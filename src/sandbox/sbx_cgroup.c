@@ -33,14 +33,12 @@ static int cg_own_dir(const char *ctl, char *out, size_t n) {
         snprintf(buf, sizeof buf, "%s", ctls);
         for (char *save, *t = strtok_r(buf, ",", &save); t; t = strtok_r(NULL, ",", &save))
             if (!strcmp(t, ctl)) {
-                snprintf(out, n, "/sys/fs/cgroup/%s%s", ctl, strcmp(path, "/") ? path : "");
-                found = 0;
+                found = (size_t)snprintf(out, n, "/sys/fs/cgroup/%s%s", ctl, strcmp(path, "/") ? path : "") >= n ? -1 : 0;
             }
     }
     fclose(f);
     if (found && v2[0] && access("/sys/fs/cgroup/cgroup.controllers", F_OK) == 0) {
-        snprintf(out, n, "/sys/fs/cgroup%s", strcmp(v2, "/") ? v2 : "");
-        found = 0;
+        found = (size_t)snprintf(out, n, "/sys/fs/cgroup%s", strcmp(v2, "/") ? v2 : "") >= n ? -1 : 0;
     }
     return found;
 }

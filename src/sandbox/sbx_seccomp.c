@@ -26,6 +26,12 @@ static const char *const deny_always[] = {
 /* Denied to user code only (the worker needs them to give each child its own namespaces). */
 static const char *const deny_strict[] = {"mount", "unshare", "setns"};
 
+/* A comparison on the first argument (SCMP_A0 leaves a field to the compiler; clang warns). */
+static struct scmp_arg_cmp arg0(enum scmp_compare op, uint64_t a, uint64_t b) {
+    struct scmp_arg_cmp c = {.arg = 0, .op = op, .datum_a = a, .datum_b = b};
+    return c;
+}
+
 static int deny(scmp_filter_ctx ctx, const char *name, int errnum) {
     int nr = seccomp_syscall_resolve_name(name);
     if (nr == __NR_SCMP_ERROR) return 0; /* not on this kernel/arch */
@@ -42,10 +48,10 @@ rt_status sbx_seccomp_build(int strict, struct sock_filter **prog, size_t *len, 
         rc = deny(ctx, deny_strict[i], EPERM);
     /* Sockets: AF_UNIX only (no network, no netlink, no raw packets). */
     if (!rc)
-        rc = seccomp_rule_add(ctx, SCMP_ACT_ERRNO(EAFNOSUPPORT), SCMP_SYS(socket), 1, SCMP_A0(SCMP_CMP_NE, AF_UNIX));
+        rc = seccomp_rule_add(ctx, SCMP_ACT_ERRNO(EAFNOSUPPORT), SCMP_SYS(socket), 1, arg0(SCMP_CMP_NE, AF_UNIX, 0));
     if (!rc)
         rc = seccomp_rule_add(ctx, SCMP_ACT_ERRNO(EAFNOSUPPORT), SCMP_SYS(socketpair), 1,
-                              SCMP_A0(SCMP_CMP_NE, AF_UNIX));
+                              arg0(SCMP_CMP_NE, AF_UNIX, 0));
     /* clone3 hides its flags in memory a filter cannot read: make libc fall back to clone, whose flags we check. */
     if (!rc) rc = seccomp_rule_add(ctx, SCMP_ACT_ERRNO(ENOSYS), SCMP_SYS(clone3), 0);
     uint64_t ns_flags = CLONE_NEWUSER | (strict ? (uint64_t)(CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWNET | CLONE_NEWIPC |
@@ -54,11 +60,11 @@ rt_status sbx_seccomp_build(int strict, struct sock_filter **prog, size_t *len, 
     for (int bit = 0; !rc && bit < 64; bit++) {
         uint64_t f = 1ull << bit;
         if (!(ns_flags & f)) continue;
-        rc = seccomp_rule_add(ctx, SCMP_ACT_ERRNO(EPERM), SCMP_SYS(clone), 1, SCMP_A0(SCMP_CMP_MASKED_EQ, f, f));
+        rc = seccomp_rule_add(ctx, SCMP_ACT_ERRNO(EPERM), SCMP_SYS(clone), 1, arg0(SCMP_CMP_MASKED_EQ, f, f));
     }
     if (!strict && !rc) /* the worker may unshare anything but a user namespace */
         rc = seccomp_rule_add(ctx, SCMP_ACT_ERRNO(EPERM), SCMP_SYS(unshare), 1,
-                              SCMP_A0(SCMP_CMP_MASKED_EQ, CLONE_NEWUSER, CLONE_NEWUSER));
+                              arg0(SCMP_CMP_MASKED_EQ, CLONE_NEWUSER, CLONE_NEWUSER));
     if (rc) {
         seccomp_release(ctx);
         return rt_err_set(err, RT_EINTERNAL, "building the seccomp filter: %s", strerror(-rc));

@@ -217,7 +217,7 @@ static void check_case(const adv_case *c, const sbx_result *r) {
     if (c->expect_signal) cr_expect_eq(r->signal, c->expect_signal, "%s: signal %d", c->name, r->signal);
 }
 
-Test(adversarial, suite_is_contained, .timeout = 120) {
+Test(adversarial, suite_is_contained) {
     cr_assert_geq(sizeof cases / sizeof *cases, 40u);
     setenv("RETOOL_ADV_SECRET", "host-secret", 1);
     unlink("/tmp/retool-adv-escape");
