@@ -18,5 +18,6 @@ const cli_command cli_commands[] = {
     {"score", "teacher-forced log-probabilities of token-id lines (JSON arrays) read on stdin", cmd_score},
     {"tokenizer", "encode and decode with a tokenizer.json, or train a byte-level BPE tokenizer", cmd_tokenizer},
     {"generate", "tool-integrated rollouts for a file of problems, scored, written as trajectory JSONL", cmd_generate},
+    {"sandbox", "run Python in the isolated sandbox: run FILE.py, serve (SandboxFusion API), doctor", cmd_sandbox},
     {NULL, NULL, NULL},
 };

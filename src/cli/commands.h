@@ -36,4 +36,13 @@ int cmd_generate(int argc, char **argv);
 /* `retool rl`: PPO / GRPO with tool-integrated rollouts. */
 int cmd_rl(int argc, char **argv);
 
+/* `retool sandbox run|serve|doctor`: isolated Python execution, the SandboxFusion-compatible server, host checks. */
+int cmd_sandbox(int argc, char **argv);
+
+/* `retool sandbox serve`: the HTTP server (src/cli/cmd_sandbox_serve.c). */
+int cmd_sandbox_serve(int argc, char **argv);
+
+/* `retool sandbox doctor`: which protections are active (src/cli/cmd_sandbox_doctor.c). */
+int cmd_sandbox_doctor(int argc, char **argv);
+
 #endif

@@ -1,0 +1,93 @@
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "base/log.h"
+#include "cli/cli.h"
+#include "cli/commands.h"
+#include "sandbox/doctor.h"
+#include "sandbox/sandbox.h"
+#include "sandbox/server.h"
+
+int cmd_sandbox_serve(int argc, char **argv) {
+    const char *host = "127.0.0.1", *audit_path = NULL;
+    long long port = 8080, workers = 2, queue = 0, max_body_mb = 16, memory = 1024;
+    const cli_flag flags[] = {
+        {"host", CLI_FLAG_STRING, &host, "ADDR", "IPv4 address to listen on (default 127.0.0.1)"},
+        {"port", CLI_FLAG_INT, &port, "PORT", "port (default 8080; 0 picks a free one and prints it)"},
+        {"workers", CLI_FLAG_INT, &workers, "N", "sandbox worker processes (default 2)"},
+        {"queue", CLI_FLAG_INT, &queue, "N", "jobs that may wait for a worker before 429 (default 8 x workers)"},
+        {"audit-log", CLI_FLAG_STRING, &audit_path, "FILE", "append one JSON line per request to FILE"},
+        {"max-body-mb", CLI_FLAG_INT, &max_body_mb, "MB", "largest request body (default 16)"},
+        {"memory-mb", CLI_FLAG_INT, &memory, "MB", "memory per run when memory_limit_MB is -1 (default 1024)"},
+    };
+    cli_args args;
+    int rc = cli_parse(argc, argv, "retool sandbox serve [--host ADDR] [--port PORT] [--workers N] [--audit-log FILE]",
+                       "Serves SandboxFusion's API (POST /run_code, POST /run_jupyter, GET /v1/ping) on top of the "
+                       "sandbox pool. SIGTERM or SIGINT stops it cleanly: no child is left behind.",
+                       flags, sizeof flags / sizeof flags[0], &args);
+    if (rc) return rc;
+    cli_args_free(&args);
+    if (workers < 1 || workers > 256) return cli_fail("sandbox serve", CLI_EXIT_USAGE, "--workers must be 1..256");
+    if (port < 0 || port > 65535) return cli_fail("sandbox serve", CLI_EXIT_USAGE, "--port must be 0..65535");
+    if (max_body_mb < 1) return cli_fail("sandbox serve", CLI_EXIT_USAGE, "--max-body-mb must be at least 1");
+    /* Block the stop signals before any thread starts, so only sigwait below receives them. */
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGTERM);
+    sigaddset(&set, SIGINT);
+    pthread_sigmask(SIG_BLOCK, &set, NULL);
+    signal(SIGPIPE, SIG_IGN);
+    rt_error err;
+    rt_err_clear(&err);
+    sbx_audit *audit = NULL;
+    if (audit_path && sbx_audit_open(&audit, audit_path, &err)) return cli_fail_err("sandbox serve", &err);
+    sbx_config cfg;
+    sbx_config_default(&cfg);
+    cfg.workers = (int)workers;
+    cfg.queue_max = queue > 0 ? (int)queue : 8 * (int)workers;
+    sbx_pool *pool;
+    if (sbx_pool_init(&pool, &cfg, &err)) {
+        sbx_audit_close(audit);
+        return cli_fail_err("sandbox serve", &err);
+    }
+    sbx_server_config scfg;
+    sbx_server_config_default(&scfg);
+    scfg.host = host;
+    scfg.port = (int)port;
+    scfg.audit = audit;
+    scfg.max_body_bytes = (size_t)max_body_mb << 20;
+    scfg.default_memory_mb = memory;
+    sbx_server *srv;
+    if (sbx_server_start(&srv, pool, &scfg, &err)) {
+        sbx_pool_free(pool);
+        sbx_audit_close(audit);
+        return cli_fail_err("sandbox serve", &err);
+    }
+    printf("retool sandbox: listening on http://%s:%d with %lld workers\n", host, sbx_server_port(srv), workers);
+    fflush(stdout);
+    int sig = 0;
+    sigwait(&set, &sig);
+    rt_log_info("sandbox serve: signal %d, shutting down", sig);
+    sbx_pool_shutdown(pool); /* kills every worker; requests in flight get SandboxError at once */
+    sbx_server_stop(srv);
+    sbx_pool_free(pool);
+    sbx_audit_close(audit);
+    return CLI_EXIT_OK;
+}
+
+int cmd_sandbox_doctor(int argc, char **argv) {
+    cli_args args;
+    int rc = cli_parse(argc, argv, "retool sandbox doctor",
+                       "Starts a sandbox worker, probes it from inside, and lists each protection as active or "
+                       "MISSING with the reason. Exit code 1 when any is missing.",
+                       NULL, 0, &args);
+    if (rc) return rc;
+    cli_args_free(&args);
+    rt_error err;
+    rt_err_clear(&err);
+    int missing = 0;
+    if (sbx_doctor_run(stdout, &missing, &err)) return cli_fail_err("sandbox doctor", &err);
+    printf("%s\n", missing ? "some protections are missing (see above)" : "all protections active");
+    return missing ? CLI_EXIT_FAILURE : CLI_EXIT_OK;
+}

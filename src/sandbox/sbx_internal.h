@@ -1,0 +1,109 @@
+/* Internals of the sandbox layer shared by its files: worker launch, seccomp, cgroups, the worker protocol. */
+#ifndef RETOOL_SANDBOX_INTERNAL_H
+#define RETOOL_SANDBOX_INTERNAL_H
+
+#include <linux/filter.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "base/error.h"
+#include "sandbox/sandbox.h"
+
+/* The Python worker stub (src/sandbox/worker_stub.py), embedded. */
+extern const char sbx_worker_stub[];
+
+/* ---- seccomp (sbx_seccomp.c) ---- */
+
+/* Builds a seccomp BPF program. strict = 0: the worker's filter (it may still unshare pid/mount/ipc/net namespaces
+ * and mount, to set up each child); strict = 1: the child's filter that user code runs under. *prog is malloc'd. */
+rt_status sbx_seccomp_build(int strict, struct sock_filter **prog, size_t *len, rt_error *err);
+
+/* ---- cgroups (sbx_cgroup.c) ---- */
+
+typedef struct sbx_cgroup {
+    char mem[512];   /* folder of the memory cgroup, "" when none */
+    char pids[512];  /* folder of the pids cgroup, "" when none */
+} sbx_cgroup;
+
+/* Which cgroup controllers this process may use: sets *mem / *pids to 1 when a child cgroup can be made and limited;
+ * why gets the reason for each one that cannot. */
+void sbx_cgroup_probe(int *mem, int *pids, char *why, size_t why_len);
+
+/* Creates the worker cgroups named name under this process's own cgroups, with the given limits; a controller that
+ * cannot be used is left "" (the caller warns). */
+void sbx_cgroup_create(sbx_cgroup *cg, const char *name, int64_t mem_mb, int64_t pids);
+
+/* Moves pid into the cgroups; returns 0, or -1 with errno. */
+int sbx_cgroup_attach(const sbx_cgroup *cg, pid_t pid);
+
+/* How many processes the memory cgroup's OOM killer has killed so far (-1 when unknown). */
+int64_t sbx_cgroup_oom_kills(const sbx_cgroup *cg);
+
+/* Removes the cgroups (after their processes are gone); retries briefly while the kernel releases them. */
+void sbx_cgroup_destroy(sbx_cgroup *cg);
+
+/* ---- worker launch (sbx_launch.c) ---- */
+
+#define SBX_MAX_BINDS 24
+
+typedef struct sbx_bind {
+    char src[256];    /* host path */
+    char dst[300];    /* path under the new root (prepared) */
+    char link[256];   /* symlink target, when the host path is a symlink */
+    int is_dir;
+    unsigned long flags; /* mount flags the read-only remount must keep */
+} sbx_bind;
+
+typedef struct sbx_launch {
+    char python[256];
+    char *argv[6];
+    char **envp;
+    struct sock_filter *prog;
+    size_t prog_len;
+    sbx_bind binds[SBX_MAX_BINDS];
+    int nbinds;
+    uint32_t uid_base;
+} sbx_launch;
+
+/* Precomputes everything the worker launch needs (no allocation may happen after clone). */
+rt_status sbx_launch_prepare(sbx_launch *l, const sbx_config *cfg, rt_error *err);
+
+/* Frees what sbx_launch_prepare allocated. */
+void sbx_launch_free(sbx_launch *l);
+
+/* Starts worker number index (its host uids are uid_base + 2 * index and the next) in new user, pid, mount, net, ipc and uts namespaces; *fd is the supervisor's end of its
+ * control socket. cg (may be NULL) is joined before the worker runs anything. Must be called from the thread that
+ * outlives the worker (the worker dies with it). */
+rt_status sbx_launch_worker(const sbx_launch *l, int index, const sbx_cgroup *cg, pid_t *pid, int *fd, rt_error *err);
+
+/* ---- protocol (sbx_proto.c) ---- */
+
+/* Appends one frame (4-byte length, JSON header line, blobs) to fd; blocking. Returns 0 or -1 with errno. */
+int sbx_proto_send(int fd, const char *json, const void *const *blobs, const size_t *lens, size_t nblobs);
+
+/* A frame reader fed by non-blocking reads. */
+typedef struct sbx_reader {
+    unsigned char *buf;
+    size_t len, cap;
+} sbx_reader;
+
+/* Reads what is available from fd; returns 1 on data, 0 on EOF, -1 on error (EAGAIN counts as data). */
+int sbx_reader_fill(sbx_reader *r, int fd);
+
+/* Takes one complete frame out of the buffer: *hdr (NUL-terminated JSON, malloc'd) and *body (the blobs, malloc'd,
+ * may be NULL when empty); returns 1 when a frame was taken, 0 when none is complete, -1 when malformed. */
+int sbx_reader_next(sbx_reader *r, char **hdr, unsigned char **body, size_t *body_len);
+
+/* Frees the reader's buffer. */
+void sbx_reader_free(sbx_reader *r);
+
+/* ---- base64 (sbx_base64.c) ---- */
+
+/* Encodes len bytes as base64 (NUL-terminated, malloc'd); NULL when out of memory. */
+char *sbx_b64_encode(const void *data, size_t len);
+
+/* Decodes base64 text (padding optional, no whitespace); returns 0 and a malloc'd *out, or -1 when malformed. */
+int sbx_b64_decode(const char *text, size_t len, unsigned char **out, size_t *out_len);
+
+#endif

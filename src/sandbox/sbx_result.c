@@ -1,0 +1,101 @@
+/* Turns a worker's "done" frame into an sbx_result: bytes, flags, times, fetched files, and the status decided from
+ * how the child ended (deadline, output cap, signal, MemoryError, memory-cgroup kills). */
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "sandbox/sbx_pool_internal.h"
+
+static double num(const cJSON *o, const char *k, double d) {
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, k);
+    return cJSON_IsNumber(v) ? v->valuedouble : d;
+}
+
+static const char *str(const cJSON *o, const char *k) {
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, k);
+    return cJSON_IsString(v) ? v->valuestring : "";
+}
+
+static int flag(const cJSON *o, const char *k) { return cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(o, k)); }
+
+static char *take(const unsigned char *p, size_t n) {
+    char *q = malloc(n + 1);
+    if (!q) return NULL;
+    if (n) memcpy(q, p, n);
+    q[n] = 0;
+    return q;
+}
+
+void sbx_result_from_worker(sbx_job *job, const cJSON *hdr, const unsigned char *body, size_t body_len,
+                            int64_t oom_kills) {
+    sbx_result *r = &job->res;
+    const cJSON *blobs = cJSON_GetObjectItemCaseSensitive(hdr, "blobs");
+    size_t lo = 0, le = 0;
+    if (cJSON_GetArraySize(blobs) == 2) {
+        lo = (size_t)cJSON_GetArrayItem(blobs, 0)->valuedouble;
+        le = (size_t)cJSON_GetArrayItem(blobs, 1)->valuedouble;
+    }
+    if (lo + le > body_len) lo = le = 0;
+    r->out = take(body, lo);
+    r->out_len = r->out ? lo : 0;
+    r->err = take(body + lo, le);
+    r->err_len = r->err ? le : 0;
+    r->out_truncated = flag(hdr, "out_trunc");
+    r->err_truncated = flag(hdr, "err_trunc");
+    r->exit_code = (int)num(hdr, "rc", -1);
+    r->signal = (int)num(hdr, "sig", 0);
+    r->wall_s = num(hdr, "wall", 0);
+    r->cpu_s = num(hdr, "cpu", 0);
+    const cJSON *files = cJSON_GetObjectItemCaseSensitive(hdr, "files");
+    int nf = cJSON_GetArraySize(files);
+    if (nf > 0 && (r->files = calloc((size_t)nf, sizeof *r->files))) {
+        const cJSON *f;
+        cJSON_ArrayForEach(f, files) {
+            if (!cJSON_IsString(f) || !f->string) continue;
+            sbx_file *o = &r->files[r->nfiles];
+            if (sbx_b64_decode(f->valuestring, strlen(f->valuestring), &o->data, &o->len)) continue;
+            o->name = strdup(f->string);
+            if (!o->name) {
+                free(o->data);
+                continue;
+            }
+            r->nfiles++;
+        }
+    }
+    const cJSON *missing = cJSON_GetObjectItemCaseSensitive(hdr, "missing");
+    const cJSON *m;
+    size_t off = 0;
+    cJSON_ArrayForEach(m, missing) {
+        if (cJSON_IsString(m) && off < sizeof r->message)
+            off += (size_t)snprintf(r->message + off, sizeof r->message - off, "%sfetch %s", off ? "; " : "",
+                                    m->valuestring);
+    }
+    const char *why = str(hdr, "why"), *exc = str(hdr, "exc");
+    if (!strcmp(why, "timeout")) {
+        r->status = SBX_TIMEOUT;
+        snprintf(r->message, sizeof r->message, "wall-clock limit of %g s reached", job->limits.wall_s);
+    } else if (!strcmp(why, "output")) {
+        r->status = SBX_OUTPUT_LIMIT;
+        snprintf(r->message, sizeof r->message, "output over the cap of %lld bytes",
+                 (long long)job->limits.output_bytes);
+    } else if (!strcmp(why, "session")) {
+        r->status = SBX_SANDBOX_ERROR;
+        snprintf(r->message, sizeof r->message, "the session is no longer alive");
+    } else if (!strcmp(exc, "SandboxSetup")) {
+        r->status = SBX_SANDBOX_ERROR;
+        snprintf(r->message, sizeof r->message, "sandbox setup failed: %.400s", r->err ? r->err : "");
+    } else if (r->signal == SIGXCPU || (r->signal == SIGKILL && r->cpu_s >= job->limits.cpu_s - 0.05)) {
+        r->status = SBX_TIMEOUT;
+        snprintf(r->message, sizeof r->message, "CPU limit of %g s reached", job->limits.cpu_s);
+    } else if (!strcmp(exc, "MemoryError") || (r->signal == SIGKILL && oom_kills > 0)) {
+        r->status = SBX_MEMORY;
+        snprintf(r->message, sizeof r->message, "memory limit of %lld MiB reached", (long long)job->limits.memory_mb);
+    } else if (r->exit_code == 0 && r->signal == 0 && !exc[0]) {
+        r->status = SBX_OK;
+    } else {
+        r->status = SBX_ERROR;
+        if (r->signal) snprintf(r->message, sizeof r->message, "killed by signal %d (%s)", r->signal,
+                                strsignal(r->signal));
+    }
+}

@@ -1,0 +1,301 @@
+/* The HTTP server (see server.h): one thread per connection (libmicrohttpd), each waiting on its own job. */
+#include <arpa/inet.h>
+#include <microhttpd.h>
+#include <netinet/in.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "base/log.h"
+#include "base/timer.h"
+#include "sandbox/fusion.h"
+#include "sandbox/server.h"
+
+struct sbx_server {
+    struct MHD_Daemon *daemon;
+    sbx_pool *pool;
+    sbx_server_config cfg;
+    atomic_ullong next_id;
+    int port;
+};
+
+typedef struct conn_ctx {
+    char *buf;
+    size_t len, cap;
+    int too_large;
+} conn_ctx;
+
+void sbx_server_config_default(sbx_server_config *cfg) {
+    memset(cfg, 0, sizeof *cfg);
+    cfg->host = "127.0.0.1";
+    cfg->port = 8080;
+    cfg->max_body_bytes = 16 << 20;
+    cfg->max_connections = 256;
+    cfg->default_memory_mb = 1024;
+    cfg->max_run_timeout_s = 300;
+}
+
+static enum MHD_Result respond_text(struct MHD_Connection *c, unsigned code, char *text, const char *type) {
+    struct MHD_Response *r = MHD_create_response_from_buffer(strlen(text), text, MHD_RESPMEM_MUST_FREE);
+    if (!r) {
+        free(text);
+        return MHD_NO;
+    }
+    MHD_add_response_header(r, "Content-Type", type);
+    enum MHD_Result ret = MHD_queue_response(c, code, r);
+    MHD_destroy_response(r);
+    return ret;
+}
+
+static enum MHD_Result respond_json(struct MHD_Connection *c, unsigned code, cJSON *o) {
+    char *text = cJSON_PrintUnformatted(o);
+    cJSON_Delete(o);
+    if (!text) return MHD_NO;
+    return respond_text(c, code, text, "application/json");
+}
+
+static void audit(sbx_server *s, uint64_t id, const char *endpoint, const char *code, size_t code_len,
+                  const char *status, int http, const sbx_result *res, double t0) {
+    if (!s->cfg.audit) return;
+    sbx_audit_entry e = {.request_id = id, .endpoint = endpoint, .code = code, .code_len = code_len,
+                         .status = status, .http_status = http, .total_s = rt_time_now() - t0};
+    if (res) {
+        e.wall_s = res->wall_s;
+        e.queue_s = res->queue_s;
+        e.cpu_s = res->cpu_s;
+        e.stdout_bytes = res->out_len;
+        e.stderr_bytes = res->err_len;
+    }
+    if (sbx_audit_write(s->cfg.audit, &e)) rt_log_warn("sandbox: writing the audit log failed");
+}
+
+static enum MHD_Result run_code(sbx_server *s, struct MHD_Connection *c, const conn_ctx *ctx, uint64_t id) {
+    double t0 = rt_time_now();
+    sbx_fusion_req fr;
+    rt_error err;
+    rt_err_clear(&err);
+    rt_status st = sbx_fusion_parse(ctx->buf, ctx->len, 0, s->cfg.default_memory_mb, &fr, &err);
+    if (st) {
+        audit(s, id, "/run_code", NULL, 0, st == RT_EUNSUPPORTED ? "unsupported" : "bad-request",
+              st == RT_EUNSUPPORTED ? 200 : 400, NULL, t0);
+        return respond_json(c, st == RT_EUNSUPPORTED ? MHD_HTTP_OK : MHD_HTTP_BAD_REQUEST,
+                            sbx_fusion_error_response(err.msg));
+    }
+    if (fr.limits.wall_s > s->cfg.max_run_timeout_s) fr.limits.wall_s = fr.limits.cpu_s = s->cfg.max_run_timeout_s;
+    sbx_request req = {.code = fr.code, .code_len = fr.code_len, .stdin_data = fr.stdin_data,
+                       .stdin_len = fr.stdin_len, .files = fr.files, .nfiles = fr.nfiles,
+                       .fetch = (const char *const *)fr.fetch, .nfetch = fr.nfetch, .limits = fr.limits};
+    sbx_job *job;
+    st = sbx_pool_submit(s->pool, &req, NULL, NULL, &job, &err);
+    if (st) {
+        unsigned code = st == RT_EBUSY ? MHD_HTTP_TOO_MANY_REQUESTS : MHD_HTTP_BAD_REQUEST;
+        audit(s, id, "/run_code", fr.code, fr.code_len, st == RT_EBUSY ? "busy" : "bad-request", (int)code, NULL, t0);
+        sbx_fusion_req_free(&fr);
+        return respond_json(c, code, sbx_fusion_error_response(err.msg));
+    }
+    sbx_job_wait(job, -1);
+    const sbx_result *res = sbx_job_result(job);
+    cJSON *resp = sbx_fusion_run_response(res);
+    audit(s, id, "/run_code", fr.code, fr.code_len, sbx_status_name(res->status), 200, res, t0);
+    sbx_job_free(job);
+    sbx_fusion_req_free(&fr);
+    return respond_json(c, MHD_HTTP_OK, resp);
+}
+
+static enum MHD_Result run_jupyter(sbx_server *s, struct MHD_Connection *c, const conn_ctx *ctx, uint64_t id) {
+    double t0 = rt_time_now();
+    sbx_fusion_req fr;
+    rt_error err;
+    rt_err_clear(&err);
+    rt_status st = sbx_fusion_parse(ctx->buf, ctx->len, 1, s->cfg.default_memory_mb, &fr, &err);
+    if (!st && fr.nfetch) {
+        sbx_fusion_req_free(&fr);
+        st = rt_err_set(&err, RT_EUNSUPPORTED, "fetch_files is not supported by /run_jupyter (use /run_code)");
+    }
+    if (st) {
+        audit(s, id, "/run_jupyter", NULL, 0, "bad-request", st == RT_EUNSUPPORTED ? 200 : 400, NULL, t0);
+        return respond_json(c, st == RT_EUNSUPPORTED ? MHD_HTTP_OK : MHD_HTTP_BAD_REQUEST,
+                            sbx_fusion_error_response(err.msg));
+    }
+    sbx_limits lim = fr.limits;
+    lim.wall_s = fr.total_timeout_s;
+    lim.cpu_s = fr.total_timeout_s;
+    sbx_session *sess;
+    st = sbx_session_open(s->pool, &lim, fr.files, fr.nfiles, &sess, &err);
+    if (st) {
+        unsigned code = st == RT_EBUSY ? MHD_HTTP_TOO_MANY_REQUESTS : MHD_HTTP_OK;
+        audit(s, id, "/run_jupyter", NULL, 0, st == RT_EBUSY ? "busy" : "sandbox-error", (int)code, NULL, t0);
+        sbx_fusion_req_free(&fr);
+        return respond_json(c, code, sbx_fusion_error_response(err.msg));
+    }
+    cJSON *resp = cJSON_CreateObject();
+    cJSON *cells = cJSON_CreateArray();
+    const char *status = "Success", *driver = "Finished";
+    char message[1400] = "";
+    sbx_result total = {0};
+    size_t code_bytes = 0;
+    for (size_t i = 0; i < fr.ncells; i++) code_bytes += strlen(fr.cells[i]);
+    for (size_t i = 0; i < fr.ncells; i++) {
+        double left = fr.total_timeout_s - (rt_time_now() - t0);
+        if (left <= 0.01) {
+            status = "Failed";
+            driver = "TimeLimitExceeded";
+            snprintf(message, sizeof message, "total_timeout of %g s reached before cell %zu", fr.total_timeout_s, i);
+            break;
+        }
+        sbx_limits cl = {0};
+        cl.wall_s = fr.cell_timeout_s > 0 && fr.cell_timeout_s < left ? fr.cell_timeout_s : left;
+        cl.output_bytes = 1 << 20;
+        sbx_result r;
+        if (sbx_session_run(sess, fr.cells[i], strlen(fr.cells[i]), &cl, &r, &err)) {
+            status = "SandboxError";
+            snprintf(message, sizeof message, "%.1000s", err.msg);
+            break;
+        }
+        sbx_fusion_add_cell(cells, &r);
+        total.wall_s += r.wall_s;
+        total.out_len += r.out_len;
+        total.err_len += r.err_len;
+        sbx_status rs = r.status;
+        if (rs != SBX_OK) snprintf(message, sizeof message, "cell %zu: %s%s%s", i, sbx_status_name(rs),
+                                   r.message[0] ? ": " : "", r.message);
+        sbx_result_free(&r);
+        if (rs == SBX_SANDBOX_ERROR) status = "SandboxError";
+        if (rs != SBX_OK && strcmp(status, "SandboxError")) status = "Failed";
+        if (rs == SBX_TIMEOUT) driver = "TimeLimitExceeded";
+        if (rs != SBX_OK) break;
+    }
+    sbx_session_close(sess);
+    cJSON_AddStringToObject(resp, "status", status);
+    cJSON_AddStringToObject(resp, "message", message);
+    cJSON *drv = cJSON_AddObjectToObject(resp, "driver");
+    cJSON_AddStringToObject(drv, "status", driver);
+    cJSON_AddNumberToObject(drv, "execution_time", rt_time_now() - t0);
+    if (!strcmp(driver, "TimeLimitExceeded")) cJSON_AddNullToObject(drv, "return_code");
+    else cJSON_AddNumberToObject(drv, "return_code", strcmp(status, "Success") ? 1 : 0);
+    cJSON_AddStringToObject(drv, "stdout", "");
+    cJSON_AddStringToObject(drv, "stderr", "");
+    cJSON_AddItemToObject(resp, "cells", cells);
+    cJSON_AddStringToObject(resp, "executor_pod_name", "retool-sandbox");
+    cJSON_AddObjectToObject(resp, "files");
+    /* The audited hash covers every cell, joined by newlines. */
+    char *joined = malloc(code_bytes + fr.ncells + 1);
+    size_t jl = 0;
+    for (size_t i = 0; joined && i < fr.ncells; i++) {
+        size_t n = strlen(fr.cells[i]);
+        memcpy(joined + jl, fr.cells[i], n);
+        jl += n;
+        joined[jl++] = '\n';
+    }
+    audit(s, id, "/run_jupyter", joined, joined ? jl : 0, status, 200, &total, t0);
+    free(joined);
+    sbx_fusion_req_free(&fr);
+    return respond_json(c, MHD_HTTP_OK, resp);
+}
+
+static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *url, const char *method,
+                               const char *version, const char *upload_data, size_t *upload_size, void **con_cls) {
+    (void)version;
+    sbx_server *s = cls;
+    conn_ctx *ctx = *con_cls;
+    if (!ctx) {
+        ctx = calloc(1, sizeof *ctx);
+        if (!ctx) return MHD_NO;
+        *con_cls = ctx;
+        return MHD_YES;
+    }
+    if (*upload_size) {
+        if (!ctx->too_large && ctx->len + *upload_size > s->cfg.max_body_bytes) {
+            ctx->too_large = 1;
+            free(ctx->buf);
+            ctx->buf = NULL;
+            ctx->len = ctx->cap = 0;
+        }
+        if (!ctx->too_large) {
+            if (ctx->len + *upload_size + 1 > ctx->cap) {
+                size_t cap = (ctx->len + *upload_size + 1) * 2;
+                char *nb = realloc(ctx->buf, cap);
+                if (!nb) return MHD_NO;
+                ctx->buf = nb;
+                ctx->cap = cap;
+            }
+            memcpy(ctx->buf + ctx->len, upload_data, *upload_size);
+            ctx->len += *upload_size;
+            ctx->buf[ctx->len] = 0;
+        }
+        *upload_size = 0;
+        return MHD_YES;
+    }
+    uint64_t id = atomic_fetch_add(&s->next_id, 1) + 1;
+    if (!strcmp(url, "/v1/ping") || !strcmp(url, "/ping")) return respond_text(c, MHD_HTTP_OK, strdup("pong"), "text/plain");
+    int is_run = !strcmp(url, "/run_code"), is_nb = !strcmp(url, "/run_jupyter");
+    if (!is_run && !is_nb) {
+        char msg[300];
+        snprintf(msg, sizeof msg, "no endpoint %.200s: use POST /run_code, POST /run_jupyter or GET /v1/ping", url);
+        return respond_json(c, MHD_HTTP_NOT_FOUND, sbx_fusion_error_response(msg));
+    }
+    if (strcmp(method, "POST"))
+        return respond_json(c, MHD_HTTP_METHOD_NOT_ALLOWED, sbx_fusion_error_response("use POST with a JSON body"));
+    if (ctx->too_large) {
+        char msg[200];
+        snprintf(msg, sizeof msg, "request body over the limit of %zu bytes", s->cfg.max_body_bytes);
+        audit(s, id, url, NULL, 0, "too-large", 413, NULL, rt_time_now());
+        return respond_json(c, MHD_HTTP_CONTENT_TOO_LARGE, sbx_fusion_error_response(msg));
+    }
+    if (!ctx->buf) {
+        audit(s, id, url, NULL, 0, "bad-request", 400, NULL, rt_time_now());
+        return respond_json(c, MHD_HTTP_BAD_REQUEST, sbx_fusion_error_response("empty request body"));
+    }
+    return is_run ? run_code(s, c, ctx, id) : run_jupyter(s, c, ctx, id);
+}
+
+static void completed(void *cls, struct MHD_Connection *c, void **con_cls, enum MHD_RequestTerminationCode toe) {
+    (void)cls;
+    (void)c;
+    (void)toe;
+    conn_ctx *ctx = *con_cls;
+    if (ctx) {
+        free(ctx->buf);
+        free(ctx);
+        *con_cls = NULL;
+    }
+}
+
+rt_status sbx_server_start(sbx_server **out, sbx_pool *pool, const sbx_server_config *cfg, rt_error *err) {
+    sbx_server *s = calloc(1, sizeof *s);
+    if (!s) return rt_err_set(err, RT_ENOMEM, "sandbox server");
+    s->pool = pool;
+    s->cfg = *cfg;
+    struct sockaddr_in addr;
+    memset(&addr, 0, sizeof addr);
+    addr.sin_family = AF_INET;
+    addr.sin_port = htons((uint16_t)cfg->port);
+    if (cfg->port < 0 || cfg->port > 65535 || inet_pton(AF_INET, cfg->host, &addr.sin_addr) != 1) {
+        free(s);
+        return rt_err_set(err, RT_EINVAL, "--host %s --port %d: not an IPv4 address and port", cfg->host, cfg->port);
+    }
+    s->daemon = MHD_start_daemon(MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD |
+                                     MHD_USE_ERROR_LOG,
+                                 0, NULL, NULL, handler, s, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&addr,
+                                 MHD_OPTION_CONNECTION_LIMIT, (unsigned)cfg->max_connections,
+                                 MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)600, MHD_OPTION_NOTIFY_COMPLETED,
+                                 completed, s, MHD_OPTION_LISTENING_ADDRESS_REUSE, (unsigned)1, MHD_OPTION_END);
+    if (!s->daemon) {
+        free(s);
+        return rt_err_set(err, RT_EIO, "cannot listen on %s:%d (in use, or not an address of this host)", cfg->host,
+                          cfg->port);
+    }
+    const union MHD_DaemonInfo *info = MHD_get_daemon_info(s->daemon, MHD_DAEMON_INFO_BIND_PORT);
+    s->port = info ? info->port : cfg->port;
+    *out = s;
+    return RT_OK;
+}
+
+int sbx_server_port(const sbx_server *s) { return s->port; }
+
+void sbx_server_stop(sbx_server *s) {
+    if (!s) return;
+    MHD_stop_daemon(s->daemon);
+    free(s);
+}

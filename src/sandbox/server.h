@@ -1,0 +1,43 @@
+/* The SandboxFusion-compatible HTTP server over libmicrohttpd: POST /run_code, POST /run_jupyter, GET /v1/ping.
+ * 429 when the pool's queue is full, 413 over the body cap, 400 for malformed requests, never a hang. */
+#ifndef RETOOL_SANDBOX_SERVER_H
+#define RETOOL_SANDBOX_SERVER_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "base/error.h"
+#include "sandbox/audit.h"
+#include "sandbox/sandbox.h"
+
+typedef struct sbx_server_config {
+    const char *host;           /* IPv4 address to bind ("127.0.0.1") */
+    int port;                   /* 0 picks a free port */
+    size_t max_body_bytes;      /* larger bodies get 413 (16 MiB) */
+    int max_connections;        /* concurrent connections (256) */
+    int64_t default_memory_mb;  /* used for memory_limit_MB = -1 (1024) */
+    double max_run_timeout_s;   /* run_timeout is capped to this (300) */
+    sbx_audit *audit;           /* may be NULL */
+} sbx_server_config;
+
+typedef struct sbx_server sbx_server;
+
+/* Fills cfg with the defaults. */
+void sbx_server_config_default(sbx_server_config *cfg);
+
+/* Starts serving pool; the pool must outlive the server. */
+rt_status sbx_server_start(sbx_server **out, sbx_pool *pool, const sbx_server_config *cfg, rt_error *err);
+
+/* The port actually bound. */
+int sbx_server_port(const sbx_server *s);
+
+/* Stops accepting, waits for the connections in flight, frees the server. */
+void sbx_server_stop(sbx_server *s);
+
+/* A minimal HTTP/1.1 client for loopback use (tests, benchmarks, remote sandboxes): sends method path with body
+ * (may be NULL) to host:port; *status gets the HTTP status, *resp the body (malloc'd, NUL-terminated). */
+rt_status sbx_http_request(const char *host, int port, const char *method, const char *path, const char *body,
+                           size_t body_len, double timeout_s, int *status, char **resp, size_t *resp_len,
+                           rt_error *err);
+
+#endif

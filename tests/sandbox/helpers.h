@@ -1,0 +1,24 @@
+/* Shared helpers of the sandbox tests: pools with a uid range of their own, and leak probes on the host side. */
+#ifndef RETOOL_TESTS_SANDBOX_HELPERS_H
+#define RETOOL_TESTS_SANDBOX_HELPERS_H
+
+#include <stdint.h>
+
+#include "sandbox/sandbox.h"
+
+/* A config for tests: small tmpfs, a uid range unique to this test process (so leak counts see only ours). */
+void th_config(sbx_config *cfg, int workers);
+
+/* Host processes whose real uid is in [uid_base, uid_base + 64) (the sandbox workers' uids). */
+int th_count_uid_procs(uint32_t uid_base);
+
+/* Open file descriptors of this process. */
+int th_count_fds(void);
+
+/* Number of cgroup folders named retool-sbx-<our pid>-* under our memory and pids cgroups. */
+int th_count_cgroups(void);
+
+/* Runs code with the given wall limit and returns the result (asserts the submission worked). */
+sbx_result th_run(sbx_pool *pool, const char *code, double wall_s);
+
+#endif

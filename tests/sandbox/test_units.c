@@ -1,0 +1,103 @@
+/* Pure parts of the sandbox layer against independent truths: SHA-256 against the NIST example vectors, base64
+ * against RFC 4648, UTF-8 repair against hand-written cases, and the embedded worker stub against its source. */
+#include <criterion/criterion.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "base/fileio.h"
+#include "base/json.h"
+#include "base/sha256.h"
+#include "sandbox/fusion.h"
+#include "sandbox/sbx_internal.h"
+
+Test(sha256, nist_vectors) {
+    char hex[65];
+    rt_sha256_hex("abc", 3, hex);
+    cr_expect_str_eq(hex, "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+    rt_sha256_hex("", 0, hex);
+    cr_expect_str_eq(hex, "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
+    const char *m448 = "abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq";
+    rt_sha256_hex(m448, strlen(m448), hex);
+    cr_expect_str_eq(hex, "248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1");
+    const char *m896 = "abcdefghbcdefghicdefghijdefghijkefghijklfghijklmghijklmnhijklmnoijklmnopjklmnopqklmnopqrlmnopqrsmn"
+                       "opqrstnopqrstu";
+    rt_sha256_hex(m896, strlen(m896), hex);
+    cr_expect_str_eq(hex, "cf5b16a778af8380036ce59e7b0492370b249b11e8f07a51afac45037afee9d1");
+    /* One million 'a', fed in uneven pieces through the streaming interface. */
+    rt_sha256 s;
+    rt_sha256_init(&s);
+    char chunk[997];
+    memset(chunk, 'a', sizeof chunk);
+    size_t left = 1000000;
+    while (left) {
+        size_t n = left < sizeof chunk ? left : sizeof chunk;
+        rt_sha256_update(&s, chunk, n);
+        left -= n;
+    }
+    unsigned char d[32];
+    rt_sha256_final(&s, d);
+    for (int i = 0; i < 32; i++) snprintf(hex + 2 * i, 3, "%02x", d[i]);
+    cr_expect_str_eq(hex, "cdc76e5c9914fb9281a1c7e284d73e67f1809a48a497200e046d39ccc7112cd0");
+}
+
+Test(base64, rfc4648_vectors) {
+    const char *plain[] = {"", "f", "fo", "foo", "foob", "fooba", "foobar"};
+    const char *enc[] = {"", "Zg==", "Zm8=", "Zm9v", "Zm9vYg==", "Zm9vYmE=", "Zm9vYmFy"};
+    for (int i = 0; i < 7; i++) {
+        char *e = sbx_b64_encode(plain[i], strlen(plain[i]));
+        cr_expect_str_eq(e, enc[i]);
+        free(e);
+        unsigned char *d;
+        size_t n;
+        cr_assert_eq(sbx_b64_decode(enc[i], strlen(enc[i]), &d, &n), 0);
+        cr_expect_eq(n, strlen(plain[i]));
+        cr_expect(memcmp(d, plain[i], n) == 0);
+        free(d);
+    }
+    unsigned char *d;
+    size_t n;
+    cr_expect_eq(sbx_b64_decode("Zm9v!", 5, &d, &n), -1, "a character outside the alphabet is refused");
+    cr_expect_eq(sbx_b64_decode("Zm9vY", 5, &d, &n), -1, "a dangling 6 bits is refused");
+}
+
+Test(utf8, sanitize) {
+    char *s = sbx_utf8_sanitize("h\xc3\xa9llo", 6);
+    cr_expect_str_eq(s, "h\xc3\xa9llo", "valid UTF-8 passes unchanged");
+    free(s);
+    s = sbx_utf8_sanitize("a\xff" "b", 3);
+    cr_expect_str_eq(s, "a\xef\xbf\xbd" "b", "an invalid byte becomes U+FFFD");
+    free(s);
+    s = sbx_utf8_sanitize("a\0b", 3);
+    cr_expect_str_eq(s, "a\xef\xbf\xbd" "b", "NUL becomes U+FFFD");
+    free(s);
+    s = sbx_utf8_sanitize("\xed\xa0\x80", 3);
+    cr_expect_str_eq(s, "\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd", "a UTF-16 surrogate is not UTF-8");
+    free(s);
+    s = sbx_utf8_sanitize("\xe2\x82", 2);
+    cr_expect_str_eq(s, "\xef\xbf\xbd\xef\xbf\xbd", "a truncated sequence is replaced");
+    free(s);
+    s = sbx_utf8_sanitize("\xc0\xaf", 2);
+    cr_expect_str_eq(s, "\xef\xbf\xbd\xef\xbf\xbd", "overlong encodings are refused");
+    free(s);
+}
+
+Test(stub, embedded_copy_matches_source) {
+    char *src;
+    size_t len;
+    rt_error err;
+    cr_assert_eq(rt_file_read_all("src/sandbox/worker_stub.py", &src, &len, &err), RT_OK, "%s", err.msg);
+    cr_expect_eq(strlen(sbx_worker_stub), len, "run scripts/sandbox-embed-stub.sh after editing worker_stub.py");
+    cr_expect(strcmp(src, sbx_worker_stub) == 0, "run scripts/sandbox-embed-stub.sh after editing worker_stub.py");
+    free(src);
+}
+
+Test(seccomp, filters_build) {
+    struct sock_filter *p;
+    size_t n;
+    rt_error err;
+    cr_assert_eq(sbx_seccomp_build(1, &p, &n, &err), RT_OK, "%s", err.msg);
+    cr_expect_gt(n, 40u);
+    free(p);
+    cr_assert_eq(sbx_seccomp_build(0, &p, &n, &err), RT_OK, "%s", err.msg);
+    free(p);
+}
