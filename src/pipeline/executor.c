@@ -4,8 +4,12 @@
 #include <string.h>
 
 #include "rollout/remote_exec.h"
+#include "rollout/sandbox_exec.h"
+#include "sandbox/sandbox.h"
 
 struct pipe_executor {
+    sbx_pool *pool;
+    rollout_sandbox_exec *local;
     rollout_remote *remote;
     char **urls;
     size_t n_urls;
@@ -17,11 +21,23 @@ static void free_urls(pipe_executor *x) {
 }
 
 rt_status pipe_executor_open(const char *spec, int workers, pipe_executor **out, rt_error *err) {
-    (void)workers;
     *out = NULL;
     if (!spec || strcmp(spec, "none") == 0) return RT_OK;
     pipe_executor *x = calloc(1, sizeof *x);
     if (!x) return rt_err_set(err, RT_ENOMEM, "out of memory");
+    if (strcmp(spec, "local") == 0) {
+        sbx_config sc;
+        sbx_config_default(&sc);
+        if (workers > 0) sc.workers = workers;
+        rt_status st = sbx_pool_init(&x->pool, &sc, err);
+        if (!st) st = rollout_sandbox_exec_init(&x->local, x->pool, 0, 0, err);
+        if (st) {
+            pipe_executor_close(x);
+            return rt_err_prefix(err, "local sandbox");
+        }
+        *out = x;
+        return RT_OK;
+    }
     if (strncmp(spec, "http://", 7) == 0 || strncmp(spec, "https://", 8) == 0) {
         char *copy = strdup(spec);
         size_t cap = 8;
@@ -56,12 +72,15 @@ rollout_executor pipe_executor_ops(pipe_executor *x) {
     rollout_executor e;
     memset(&e, 0, sizeof e);
     if (x && x->remote) e = rollout_remote_ops(x->remote);
+    if (x && x->local) e = rollout_sandbox_exec_ops(x->local);
     return e;
 }
 
 void pipe_executor_close(pipe_executor *x) {
     if (!x) return;
     if (x->remote) rollout_remote_free(x->remote);
+    if (x->local) rollout_sandbox_exec_free(x->local);
+    if (x->pool) sbx_pool_free(x->pool);
     free_urls(x);
     free(x);
 }
