@@ -74,12 +74,15 @@ static rt_status text_append(slot *s, const char *bytes, size_t n, rt_error *err
 static rt_status text_append_token(engine *e, slot *s, int32_t id, rt_error *err) {
     char buf[256];
     size_t n = e->tok->token_bytes(e->tok->ctx, id, buf, sizeof buf);
-    if (n <= sizeof buf) return text_append(s, buf, n, err);
-    char *big = malloc(n);
-    if (!big) return rt_err_set(err, RT_ENOMEM, "out of memory");
-    e->tok->token_bytes(e->tok->ctx, id, big, n);
-    rt_status st = text_append(s, big, n, err);
-    free(big);
+    char *bytes = buf;
+    if (n > sizeof buf) {
+        bytes = malloc(n);
+        if (!bytes) return rt_err_set(err, RT_ENOMEM, "out of memory");
+        e->tok->token_bytes(e->tok->ctx, id, bytes, n);
+    }
+    rt_status st = text_append(s, bytes, n, err);
+    if (!st && e->cfg->on_token) e->cfg->on_token(e->cfg->on_token_ctx, s->req, bytes, n, 1);
+    if (bytes != buf) free(bytes);
     return st;
 }
 
@@ -160,6 +163,7 @@ static rt_status append_interpreter(engine *e, slot *s, rollout_tool_call *call,
     }
     for (size_t i = 0; i < nids && !st; i++) st = rollout_trajectory_push(t, ids[i], 0.0f, 0, err);
     if (!st) st = text_append(s, block, strlen(block), err);
+    if (!st && e->cfg->on_token) e->cfg->on_token(e->cfg->on_token_ctx, s->req, block, strlen(block), 0);
     free(block);
     call->n_tokens = nids;
     if (!st) st = rollout_trajectory_add_call(t, call, err);
