@@ -51,4 +51,7 @@ int cmd_sandbox_serve(int argc, char **argv);
 /* `retool sandbox doctor`: which protections are active (src/cli/cmd_sandbox_doctor.c). */
 int cmd_sandbox_doctor(int argc, char **argv);
 
+/* `retool chat`: interactive tool-integrated answers, streamed with the interpreter output. */
+int cmd_chat(int argc, char **argv);
+
 #endif
