@@ -6,7 +6,7 @@
 
 #include <mpi.h>
 
-static int g_on;        /* MPI initialised by dist_init */
+static int g_on; /* MPI initialised by dist_init */
 static int g_rank, g_size = 1;
 
 /* Launched by an MPI launcher: Open MPI's mpirun sets OMPI_COMM_WORLD_SIZE, any PMIx launcher PMIX_RANK. */
@@ -52,7 +52,8 @@ rt_status dist_finalize(rt_error *err) {
     int rank = g_rank, size = g_size;
     g_rank = 0;
     g_size = 1;
-    if (rc != MPI_SUCCESS) return rt_err_set(err, RT_EIO, "MPI_Finalize failed on rank %d of %d (code %d)", rank, size, rc);
+    if (rc != MPI_SUCCESS)
+        return rt_err_set(err, RT_EIO, "MPI_Finalize failed on rank %d of %d (code %d)", rank, size, rc);
     return RT_OK;
 }
 
@@ -60,9 +61,13 @@ void dist_abort(int code) {
     if (g_on && g_size > 1) MPI_Abort(MPI_COMM_WORLD, code);
 }
 
-int dist_rank(void) { return g_rank; }
+int dist_rank(void) {
+    return g_rank;
+}
 
-int dist_size(void) { return g_size; }
+int dist_size(void) {
+    return g_size;
+}
 
 /* Sums buf in place in chunks that fit MPI's int counts. */
 static rt_status allreduce(void *buf, size_t n, size_t elem, MPI_Datatype type, rt_error *err) {
@@ -135,7 +140,8 @@ rt_status dist_gather_bytes(const void *buf, size_t n, char **out, size_t *out_n
         if (st) { /* receive nothing rather than leave the senders hanging */
             free(all);
             all = malloc(1);
-            for (int r = 0; r < g_size; r++) counts[r] = displs[r] = 0;
+            for (int r = 0; r < g_size; r++)
+                counts[r] = displs[r] = 0;
         }
     }
     rc = MPI_Gatherv(buf, mine, MPI_BYTE, all, counts, displs, MPI_BYTE, 0, MPI_COMM_WORLD);

@@ -10,8 +10,8 @@
 #include "base/fileio.h"
 #include "base/log.h"
 #include "model/safetensors.h"
-#include "tokenizer/tokenizer.h"
 #include "sft_fixture.h"
+#include "tokenizer/tokenizer.h"
 
 static char dir[64], model_dir[256], data[256];
 
@@ -60,7 +60,8 @@ static double max_rel_diff(const char *a_dir, const char *b_dir, const char *sta
         /* (a tensor absent from the start, like a new value head, started at zero) */
         int64_t n = st_numel(ta);
         cr_assert_eq(st_numel(tb), n, "tensor %s", ta->name);
-        float *x = malloc((size_t)n * sizeof *x), *y = malloc((size_t)n * sizeof *y), *z = malloc((size_t)n * sizeof *z);
+        float *x = malloc((size_t)n * sizeof *x), *y = malloc((size_t)n * sizeof *y),
+              *z = malloc((size_t)n * sizeof *z);
         cr_assert_eq(st_to_f32(ta, x, &e), RT_OK);
         cr_assert_eq(st_to_f32(tb, y, &e), RT_OK);
         if (ts) {
@@ -96,7 +97,8 @@ static size_t count_lines(const char *path) {
     if (!fp) return 0;
     size_t n = 0;
     int c;
-    while ((c = fgetc(fp)) != EOF) n += c == '\n';
+    while ((c = fgetc(fp)) != EOF)
+        n += c == '\n';
     fclose(fp);
     return n;
 }
@@ -142,12 +144,12 @@ Test(mpi, sft_two_ranks_equal_one_process) {
     snprintf(b, sizeof b, "%s/model", two);
     double moved;
     double rel = max_rel_diff(a, b, model_dir, &moved);
-    cr_log_info("sft, 2 ranks vs 1 process: largest relative difference %g; training moved tensors by >= %g", rel, moved);
+    cr_log_info("sft, 2 ranks vs 1 process: largest relative difference %g; training moved tensors by >= %g", rel,
+                moved);
     cr_expect_lt(rel, 1e-5, "2 ranks vs 1 process: relative difference %g", rel);
     /* Two steps moved every trained tensor far beyond the tolerance, so a rank that trained on its half alone (or
      * not at all) could not pass. */
     cr_expect_gt(moved, 1e-3, "training moved a tensor by only %g", moved);
-    snprintf(a, sizeof a, "%s/checkpoints/step-2", one);
     snprintf(b, sizeof b, "%s/checkpoints/step-2/policy", two);
     cr_expect(rt_path_exists(b), "rank 0 wrote the final checkpoint");
 }
@@ -192,7 +194,9 @@ Test(mpi, ranks_with_different_models_stop_with_a_clear_error) {
     cr_assert_eq(model_dir_init(&cfg, other, 99, ST_F32, &e), RT_OK, "%s", e.msg);
     snprintf(run_dir, sizeof run_dir, "%s/bad", dir);
     /* MPMD launch: rank 0 loads the fixture, rank 1 the other model. */
-    snprintf(cmd, sizeof cmd, "%s -np 1 %s sft --model %s --data %s --out %s " SFT_FLAGS " : -np 1 %s sft --model %s --data %s --out %s " SFT_FLAGS,
+    snprintf(cmd, sizeof cmd,
+             "%s -np 1 %s sft --model %s --data %s --out %s " SFT_FLAGS
+             " : -np 1 %s sft --model %s --data %s --out %s " SFT_FLAGS,
              mr, bin(), model_dir, data, run_dir, bin(), other, data, run_dir);
     int rc = run(cmd, out, sizeof out);
     cr_expect_neq(rc, 0, "%s", out);
@@ -211,7 +215,8 @@ static void rl_setup(void) {
     snprintf(corpus, sizeof corpus, "%s/corpus.txt", rl_dir);
     snprintf(tokdir, sizeof tokdir, "%s/tok", rl_dir);
     FILE *fp = fopen(corpus, "w");
-    for (int i = 0; i < 50; i++) fprintf(fp, "question %d answer %d\n", i, i * 7);
+    for (int i = 0; i < 50; i++)
+        fprintf(fp, "question %d answer %d\n", i, i * 7);
     fclose(fp);
     tok_train_opts o = {.vocab_size = 270, .min_frequency = 2, .tags_as_tokens = 1};
     const char *files[] = {corpus};
@@ -236,7 +241,8 @@ static void rl_setup(void) {
     cr_assert_eq(model_dir_copy_tokenizer(tokdir, rl_model, &c, &e), RT_OK, "%s", e.msg);
     snprintf(rl_data, sizeof rl_data, "%s/p.jsonl", rl_dir);
     fp = fopen(rl_data, "w");
-    for (int i = 0; i < 6; i++) fprintf(fp, "{\"prompt\": \"question %d\", \"answer\": \"%d\"}\n", i, i * 7);
+    for (int i = 0; i < 6; i++)
+        fprintf(fp, "{\"prompt\": \"question %d\", \"answer\": \"%d\"}\n", i, i * 7);
     fclose(fp);
 }
 static void rl_teardown(void) {
@@ -248,7 +254,7 @@ TestSuite(mpi_rl, .init = rl_setup, .fini = rl_teardown, .timeout = 90);
 
 /* 2 steps of 2 prompts x 4 samples: each rank rolls out one prompt's group per step. */
 #define RL_FLAGS                                                                                                       \
-    "--steps 2 --prompts-per-step 2 --samples 4 --max-tokens 6 --tools none --sandbox none --template plain "         \
+    "--steps 2 --prompts-per-step 2 --samples 4 --max-tokens 6 --tools none --sandbox none --template plain "          \
     "--lr 1e-2 --critic-lr 1e-2 --threads 1 --f32 --quiet"
 
 /* Runs `retool rl ALGO_FLAGS` in one process and under 2 ranks; compares the final policies (and critics). */
@@ -312,7 +318,11 @@ static void rl_two_ranks_equal_one_process(const char *algo_flags, int critic) {
 
 /* Untrained, every answer is wrong (flat groups): the entropy bonus is the gradient, normalised by every rank's
  * tokens. */
-Test(mpi_rl, grpo_two_ranks_equal_one_process) { rl_two_ranks_equal_one_process("--algo grpo --entropy-coef 0.05", 0); }
+Test(mpi_rl, grpo_two_ranks_equal_one_process) {
+    rl_two_ranks_equal_one_process("--algo grpo --entropy-coef 0.05", 0);
+}
 
 /* PPO: critic values make the advantages, whitened over both ranks' tokens; policy and critic both step. */
-Test(mpi_rl, ppo_two_ranks_equal_one_process) { rl_two_ranks_equal_one_process("--algo ppo", 1); }
+Test(mpi_rl, ppo_two_ranks_equal_one_process) {
+    rl_two_ranks_equal_one_process("--algo ppo", 1);
+}
