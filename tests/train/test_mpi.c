@@ -326,3 +326,32 @@ Test(mpi_rl, grpo_two_ranks_equal_one_process) {
 Test(mpi_rl, ppo_two_ranks_equal_one_process) {
     rl_two_ranks_equal_one_process("--algo ppo", 1);
 }
+
+/* PPO: 1 step under 2 ranks, then `--resume` under 2 ranks to step 2, equals 2 steps straight in one process. */
+Test(mpi_rl, ppo_resume_under_two_ranks_matches_straight) {
+    const char *mr = mpirun();
+    if (!mr) cr_skip_test("mpirun (Open MPI) is not installed");
+    char cmd[2048], out[8192], straight[300], split[300];
+    snprintf(straight, sizeof straight, "%s/straight", rl_dir);
+    snprintf(split, sizeof split, "%s/split", rl_dir);
+    snprintf(cmd, sizeof cmd, "%s rl --model %s --data %s --out %s --algo ppo " RL_FLAGS, bin(), rl_model, rl_data,
+             straight);
+    cr_assert_eq(run(cmd, out, sizeof out), 0, "%s", out);
+    snprintf(cmd, sizeof cmd, "%s -np 2 %s rl --model %s --data %s --out %s --algo ppo " RL_FLAGS " --steps 1", mr,
+             bin(), rl_model, rl_data, split);
+    cr_assert_eq(run(cmd, out, sizeof out), 0, "%s", out);
+    snprintf(cmd, sizeof cmd, "%s -np 2 %s rl --resume %s --steps 2 --quiet", mr, bin(), split);
+    cr_assert_eq(run(cmd, out, sizeof out), 0, "%s", out);
+    char a[400], b[400];
+    snprintf(b, sizeof b, "%s/metrics.jsonl", split);
+    cr_expect_eq(count_lines(b), 2);
+    double moved;
+    const char *sub[] = {"model", "checkpoints/step-2/critic"};
+    for (int i = 0; i < 2; i++) {
+        snprintf(a, sizeof a, "%s/%s", straight, sub[i]);
+        snprintf(b, sizeof b, "%s/%s", split, sub[i]);
+        double rel = max_rel_diff(a, b, rl_model, &moved);
+        cr_log_info("rl ppo resumed under 2 ranks vs straight, %s: relative difference %g", sub[i], rel);
+        cr_expect_lt(rel, 1e-5, "%s: relative difference %g", sub[i], rel);
+    }
+}
