@@ -3,6 +3,7 @@
 
 #include "cli/cli.h"
 #include "cli/commands.h"
+#include "train/dist.h"
 #include "train/rl.h"
 
 int cmd_rl(int argc, char **argv) {
@@ -72,7 +73,9 @@ int cmd_rl(int argc, char **argv) {
     int rc = cli_parse(argc, argv, "retool rl --algo ppo|grpo --model DIR --data PROBLEMS.jsonl --steps N --out RUN [flags]\n"
                                    "       retool rl --resume RUN [--steps N]",
                        "RL with tool-integrated rollouts: K trajectories per problem through the sandbox, outcome reward "
-                       "+1/-1, PPO (critic, GAE) or GRPO updates with interpreter tokens masked from every loss.",
+                       "+1/-1, PPO (critic, GAE) or GRPO updates with interpreter tokens masked from every loss. Data parallel "
+                       "under mpirun (mpirun -np N retool rl ...): each rank rolls out its share of each step's prompts; "
+                       "gradients are summed; rank 0 writes the run.",
                        flags, sizeof flags / sizeof flags[0], &args);
     if (rc) return rc;
     int npos = args.npositional;
@@ -136,7 +139,17 @@ int cmd_rl(int argc, char **argv) {
     }
     train_rl_result r;
     rt_error err;
-    if (train_rl_run(&c, &r, &err)) return cli_fail_err("rl", &err);
+    /* Under mpirun every rank runs this with its share of each step's prompts; rank 0 writes the run and prints. */
+    if (dist_init(&err)) return cli_fail_err("rl", &err);
+    int rank = dist_rank(), world = dist_size();
+    if (train_rl_run(&c, &r, &err)) {
+        if (world > 1) rt_err_prefix(&err, "rank %d of %d", rank, world);
+        int code = cli_fail_err("rl", &err);
+        dist_abort(code); /* the other ranks would wait in a collective forever */
+        return code;
+    }
+    if (dist_finalize(&err)) return cli_fail_err("rl", &err);
+    if (rank != 0) return CLI_EXIT_OK;
     printf("rl: %lld steps; reward %.3f -> %.3f, accuracy %.3f -> %.3f (first and last step of this run)\n",
            (long long)r.steps, r.first_reward, r.last_reward, r.first_accuracy, r.last_accuracy);
     printf("model: %s/model\n", c.out_dir);

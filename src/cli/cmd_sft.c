@@ -4,6 +4,7 @@
 #include "cli/cli.h"
 #include "cli/commands.h"
 #include "kernels/pool.h"
+#include "train/dist.h"
 #include "train/sft.h"
 
 int cmd_sft(int argc, char **argv) {
@@ -42,7 +43,8 @@ int cmd_sft(int argc, char **argv) {
     int rc = cli_parse(argc, argv, "retool sft --model DIR --data TRACES.jsonl --out RUN [flags]",
                        "Supervised fine-tuning on trajectories; only tokens the model wrote are learned (prompt and "
                        "interpreter output are context). Writes RUN/config.json, metrics.jsonl, checkpoints/ and the "
-                       "final model folder RUN/model.",
+                       "final model folder RUN/model. Data parallel under mpirun (mpirun -np N retool sft ...): each rank "
+                       "trains on its share of every batch; gradients are summed; rank 0 writes the run.",
                        flags, sizeof flags / sizeof flags[0], &args);
     if (rc) return rc;
     int npos = args.npositional;
@@ -74,7 +76,17 @@ int cmd_sft(int argc, char **argv) {
     rt_error err;
     if (threads < 1) return cli_fail("sft", CLI_EXIT_USAGE, "--threads must be at least 1");
     if (kern_init((int)threads, &err)) return cli_fail_err("sft", &err);
-    if (train_sft_run(&c, &r, &err)) return cli_fail_err("sft", &err);
+    /* Under mpirun every rank runs this; rank 0 alone writes the run and prints the summary. */
+    if (dist_init(&err)) return cli_fail_err("sft", &err);
+    int rank = dist_rank(), world = dist_size();
+    if (train_sft_run(&c, &r, &err)) {
+        if (world > 1) rt_err_prefix(&err, "rank %d of %d", rank, world);
+        int code = cli_fail_err("sft", &err);
+        dist_abort(code); /* the other ranks would wait in a collective forever */
+        return code;
+    }
+    if (dist_finalize(&err)) return cli_fail_err("sft", &err);
+    if (rank != 0) return CLI_EXIT_OK;
     printf("sft: %lld steps on %zu samples (%zu held out, %zu cut to the context); loss %.4f -> %.4f", (long long)r.steps,
            r.train_samples, r.eval_samples, r.truncated, r.first_loss, r.last_loss);
     if (!isnan(r.eval_loss)) printf(", held-out %.4f", r.eval_loss);
