@@ -76,6 +76,7 @@ deps-test:
 
 # Runs every test binary; each prints Criterion's Synthesis line. RETOOL_BIN lets tests run the CLI.
 test-run: $(BIN) $(TEST_BINS)
+	@bash scripts/check-layers.sh
 	@bash scripts/run-tests.sh $(BUILD) $(TEST_BINS)
 
 test: deps-test

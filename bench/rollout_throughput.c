@@ -12,7 +12,7 @@
 #include "kernels/pool.h"
 #include "model/infer.h"
 #include "model/model.h"
-#include "pipeline/executor.h"
+#include "rollout/exec_spec.h"
 #include "rollout/engine.h"
 
 #define V 512
@@ -122,8 +122,8 @@ int main(int argc, char **argv) {
     if (model_init(&m, &c, &o, &e)) return fprintf(stderr, "%s\n", e.msg), 1;
     model_init_random(&m, 1, 0.02);
     model_sync_bf16(&m);
-    pipe_executor *ex;
-    if (pipe_executor_open("local", 2, &ex, &e)) return fprintf(stderr, "%s\n", e.msg), 1;
+    rollout_exec_spec *ex;
+    if (rollout_exec_spec_open("local", 2, &ex, &e)) return fprintf(stderr, "%s\n", e.msg), 1;
     /* Scripts: some reasoning text, one tool call, an answer. */
     int32_t **scripts = calloc((size_t)ntraj, sizeof *scripts);
     int32_t (*prompts)[16] = calloc((size_t)ntraj, sizeof *prompts);
@@ -146,7 +146,7 @@ int main(int argc, char **argv) {
     if (model_kv_init(&f.kv, &m, &e)) return fprintf(stderr, "%s\n", e.msg), 1;
     rollout_policy pol = {.ctx = &f, .open = f_open, .append = f_append, .step = f_step, .close = f_close};
     rollout_tokenizer tok = {.encode = b_encode, .token_bytes = b_bytes};
-    rollout_executor x = pipe_executor_ops(ex);
+    rollout_executor x = rollout_exec_spec_ops(ex);
     double tps[2];
     size_t widths[2] = {(size_t)ntraj, 1};
     printf("rollout throughput: model hidden %d, %d layers, bf16 products, %d threads; %d trajectories, 1 tool call each "
@@ -173,7 +173,7 @@ int main(int argc, char **argv) {
                100 * s.t_prefill / s.t_total, s.t_idle, 100 * s.t_idle / s.t_total, calls, ok);
     }
     printf("  ratio %zu-wide / 1-wide: %.1fx\n", widths[0], tps[0] / tps[1]);
-    pipe_executor_close(ex);
+    rollout_exec_spec_close(ex);
     model_kv_free(f.kv);
     model_free(&m);
     for (int t = 0; t < ntraj; t++) free(scripts[t]);

@@ -7,7 +7,7 @@
 #include "cli/commands.h"
 #include "kernels/pool.h"
 #include "model/model.h"
-#include "pipeline/executor.h"
+#include "rollout/exec_spec.h"
 #include "rollout/bind.h"
 #include "rollout/engine.h"
 #include "rollout/prompt.h"
@@ -69,11 +69,11 @@ int cmd_chat(int argc, char **argv) {
     model m;
     memset(&m, 0, sizeof m);
     model_opts mo = {.prec = MODEL_PREC_BF16};
-    pipe_executor *ex = NULL;
+    rollout_exec_spec *ex = NULL;
     rollout_model_policy *pol = NULL;
     rt_status st = tok_load(model_dir, &tok, &err);
     if (!st) st = model_load(&m, model_dir, &mo, &err);
-    if (!st && use_tools) st = pipe_executor_open(sandbox, (int)workers, &ex, &err);
+    if (!st && use_tools) st = rollout_exec_spec_open(sandbox, (int)workers, &ex, &err);
     if (!st) st = rollout_model_policy_init(&pol, &m, 1, &err);
     int32_t stops[4];
     size_t nstops = 0;
@@ -117,7 +117,7 @@ int cmd_chat(int argc, char **argv) {
         rollout_trajectory t;
         rollout_policy p = rollout_model_policy_ops(pol);
         rollout_tokenizer tkn = rollout_tokenizer_ops(tok);
-        rollout_executor x = pipe_executor_ops(ex);
+        rollout_executor x = rollout_exec_spec_ops(ex);
         st = rollout_run(&rc2, &p, &tkn, use_tools ? &x : NULL, &req, 1, &t, NULL, &err);
         if (!st) {
             printf("\n[%zu tokens, %zu tool calls, stopped: %s]\n", t.n_response, t.n_calls, rollout_stop_name(t.stop));
@@ -126,7 +126,7 @@ int cmd_chat(int argc, char **argv) {
         tok_ids_free(&ids);
     }
     rollout_model_policy_free(pol);
-    pipe_executor_close(ex);
+    rollout_exec_spec_close(ex);
     model_free(&m);
     tok_free(tok);
     if (st) return cli_fail_err("chat", &err);

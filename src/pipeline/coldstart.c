@@ -12,7 +12,7 @@
 #include "data/synth.h"
 #include "pipeline/coldstart_item.h"
 #include "pipeline/coldstart_rewrite.h"
-#include "pipeline/executor.h"
+#include "rollout/exec_spec.h"
 
 static const char *const reason_names[PIPE_CS_NREASONS] = {"kept",       "format",        "wrong_answer",
                                                             "code_error", "sandbox_error", "no_solution"};
@@ -84,12 +84,12 @@ static rt_status run_blocks(const pipe_coldstart_config *cfg, pipe_cs_item *item
             owner[k] = i;
             block[k++] = b;
         }
-    pipe_executor *x = NULL;
-    rt_status st = pipe_executor_open(cfg->sandbox ? cfg->sandbox : "local", cfg->workers, &x, err);
+    rollout_exec_spec *x = NULL;
+    rt_status st = rollout_exec_spec_open(cfg->sandbox ? cfg->sandbox : "local", cfg->workers, &x, err);
     if (!st && !x) st = rt_err_set(err, RT_EINVAL, "cold-start construction needs a sandbox (local or URLs)");
     rt_progress bar;
     if (!st && !cfg->quiet) rt_progress_init(&bar, "coldstart", total, "block");
-    rollout_executor ops = x ? pipe_executor_ops(x) : (rollout_executor){0};
+    rollout_executor ops = x ? rollout_exec_spec_ops(x) : (rollout_executor){0};
     size_t next = 0, done = 0, inflight = 0, max_inflight = (size_t)(cfg->workers > 0 ? cfg->workers : 2) * 4;
     double *t_start = calloc(total, sizeof *t_start);
     if (!st && !t_start) st = rt_err_set(err, RT_ENOMEM, "out of memory");
@@ -135,7 +135,7 @@ static rt_status run_blocks(const pipe_coldstart_config *cfg, pipe_cs_item *item
             inflight--;
         }
     }
-    pipe_executor_close(x);
+    rollout_exec_spec_close(x);
     free(t_start);
     free(owner);
     free(block);

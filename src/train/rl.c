@@ -15,7 +15,7 @@
 #include "data/dataset.h"
 #include "kernels/pool.h"
 #include "model/modeldir.h"
-#include "pipeline/executor.h"
+#include "rollout/exec_spec.h"
 #include "rollout/bind.h"
 #include "rollout/score.h"
 #include "tokenizer/tokenizer.h"
@@ -36,7 +36,7 @@ typedef struct rl_run {
     model policy, critic, ref;
     int has_critic, has_ref;
     train_rundir rd;
-    pipe_executor *exec;
+    rollout_exec_spec *exec;
     train_state state;
     int64_t *order;           /* data order of the current epoch */
     size_t max_len;
@@ -146,7 +146,7 @@ static rt_status open_run(rl_run *r, const train_rl_config *in, rt_error *err) {
     if (!st && c->rollout.tools != ROLLOUT_TOOLS_NONE) {
         if (!c->sandbox || strcmp(c->sandbox, "none") == 0)
             return rt_err_set(err, RT_EINVAL, "tool-integrated RL needs a sandbox (local or URLs); use --tools none for text-only RL");
-        st = pipe_executor_open(c->sandbox, c->sandbox_workers, &r->exec, err);
+        st = rollout_exec_spec_open(c->sandbox, c->sandbox_workers, &r->exec, err);
     }
     r->order = malloc(r->ds.n * sizeof *r->order);
     if (!st && !r->order) st = rt_err_set(err, RT_ENOMEM, "out of memory");
@@ -160,7 +160,7 @@ static rt_status open_run(rl_run *r, const train_rl_config *in, rt_error *err) {
 }
 
 static void close_run(rl_run *r) {
-    pipe_executor_close(r->exec);
+    rollout_exec_spec_close(r->exec);
     if (r->rd.path) train_rundir_close(&r->rd);
     model_free(&r->policy);
     if (r->has_critic) model_free(&r->critic);
@@ -209,7 +209,7 @@ static rt_status rollout_step(rl_run *r, rollout_trajectory **out, size_t *n_out
     if (!st && n > 0) {
         rollout_policy p = rollout_model_policy_ops(pol);
         rollout_tokenizer tk = rollout_tokenizer_ops(r->tok);
-        rollout_executor x = pipe_executor_ops(r->exec);
+        rollout_executor x = rollout_exec_spec_ops(r->exec);
         st = rollout_run(&rc, &p, &tk, tools ? &x : NULL, reqs, n, t, rs, err);
     }
     reward_options ro;
