@@ -52,7 +52,7 @@ static void setup(void) {
     c.num_heads = 4;
     c.num_kv_heads = 4;
     c.head_dim = 16;
-    c.max_position_embeddings = 256;
+    c.max_position_embeddings = 400; /* room for the rewriting prompt, little for its draft */
     c.rms_norm_eps = 1e-5;
     c.rope_theta = 10000;
     c.bos_token_id = c.eos_token_id = -1;
@@ -225,4 +225,28 @@ Test(eval, cli_prints_the_table_and_names_bad_inputs) {
     snprintf(args, sizeof args, "eval --model %s --data %s --top-p 0", model_dir, problems);
     cr_expect_eq(run_cli(args, out, sizeof out), 2, "%s", out);
     cr_expect_eq(run_cli("eval --data x.jsonl", out, sizeof out), 2, "%s", out);
+}
+
+Test(eval, a_local_rewriting_model_really_runs_and_its_drafts_are_verified) {
+    /* The random model writes no valid trace: its draft is read, and dropped for its format, never faked. */
+    char in[600], out[600];
+    snprintf(in, sizeof in, "%s/noprog.jsonl", dir);
+    snprintf(out, sizeof out, "%s/rw.jsonl", dir);
+    FILE *fp = fopen(in, "w");
+    fprintf(fp, "{\"prompt\":\"Compute 2*3.\",\"answer\":\"6\",\"text_solution\":\"2*3=6.\"}\n");
+    fclose(fp);
+    pipe_coldstart_config cc = pipe_coldstart_defaults();
+    cc.in_path = in;
+    cc.out_path = out;
+    cc.tokenizer_dir = model_dir;
+    cc.template_kind = ROLLOUT_TEMPLATE_PLAIN;
+    cc.rewriter = model_dir;
+    cc.quiet = 1;
+    pipe_coldstart_summary s;
+    rt_error e;
+    cr_assert_eq(pipe_coldstart(&cc, &s, &e), RT_OK, "%s", e.msg);
+    cr_expect_eq(s.all.read, 1u);
+    cr_expect_eq(s.all.n[PIPE_CS_FORMAT], 1u);
+    cr_expect_eq(s.all.n[PIPE_CS_KEPT], 0u);
+    pipe_coldstart_summary_free(&s);
 }
