@@ -70,7 +70,8 @@ static void setup(void) {
 static void teardown(void) {
     test_rmdir(dir);
 }
-TestSuite(eval, .init = setup, .fini = teardown, .timeout = 120);
+/* No .timeout: Criterion 2.4.1 leaks 48 bytes in its runner when a test with a timeout runs for seconds (ASan). */
+TestSuite(eval, .init = setup, .fini = teardown);
 
 /* Cold-start traces of the problems, repeated, then SFT: a model that answers some samples right. */
 static void train_model(char *trained, size_t n) {
