@@ -18,25 +18,30 @@ int cmd_eval(int argc, char **argv) {
     const cli_flag flags[] = {
         {"model", CLI_FLAG_STRING, &c->model_dir, "DIR", "model folder with its tokenizer"},
         {"data", CLI_FLAG_STRING, &c->prompts_path, "FILE", "problems, JSONL (retool, DAPO, AIME, MATH, GSM8K)"},
-        {"format", CLI_FLAG_STRING, &c->format, "NAME", "layout of --data: auto (default), retool, dapo, aime, math, gsm8k"},
+        {"format", CLI_FLAG_STRING, &c->format, "NAME",
+         "layout of --data: auto (default), retool, dapo, aime, math, gsm8k"},
         {"samples", CLI_FLAG_INT, &samples, "K", "samples per problem (default 32, as the paper)"},
         {"limit", CLI_FLAG_INT, &limit, "N", "only the first N problems"},
         {"tools", CLI_FLAG_STRING, &tools, "python|none", "tool-integrated (default) or text-only"},
-        {"mode", CLI_FLAG_STRING, &mode, "stateless|stateful", "each code block alone (default) or one session per trajectory"},
+        {"mode", CLI_FLAG_STRING, &mode, "stateless|stateful",
+         "each code block alone (default) or one session per trajectory"},
         {"sandbox", CLI_FLAG_STRING, &c->sandbox, "SPEC", "local (default), or SandboxFusion URLs separated by commas"},
         {"workers", CLI_FLAG_INT, &workers, "N", "local sandbox workers (default 2)"},
-        {"template", CLI_FLAG_STRING, &tmpl, "chat|plain", "chat template with instructions (default) or the bare problem"},
+        {"template", CLI_FLAG_STRING, &tmpl, "chat|plain",
+         "chat template with instructions (default) or the bare problem"},
         {"temperature", CLI_FLAG_DOUBLE, &temp, "T", "sampling temperature (default 1.0, as the paper)"},
         {"top-p", CLI_FLAG_DOUBLE, &top_p, "P", "nucleus sampling (default 0.7, as the paper)"},
         {"top-k", CLI_FLAG_INT, &top_k, "K", "top-k sampling (default 0 = off)"},
-        {"max-tokens", CLI_FLAG_INT, &max_tokens, "N", "response tokens per trajectory, interpreter included (default 4096)"},
+        {"max-tokens", CLI_FLAG_INT, &max_tokens, "N",
+         "response tokens per trajectory, interpreter included (default 4096)"},
         {"max-tool-calls", CLI_FLAG_INT, &max_calls, "N", "code blocks run per trajectory (default 8)"},
         {"max-interpreter-tokens", CLI_FLAG_INT, &max_interp, "N", "interpreter tokens per trajectory (default 2048)"},
         {"call-timeout", CLI_FLAG_DOUBLE, &timeout, "S", "seconds per code block (default 10)"},
         {"concurrency", CLI_FLAG_INT, &conc, "N", "trajectories decoded together (default 64)"},
         {"seed", CLI_FLAG_INT, &seed, "S", "sampling seed (default 0)"},
         {"threads", CLI_FLAG_INT, &threads, "N", "compute threads (default 2)"},
-        {"families", CLI_FLAG_STRING, &e.families_path, "FILE", "JSONL whose record i has a \"family\" (default: --data's own)"},
+        {"families", CLI_FLAG_STRING, &e.families_path, "FILE",
+         "JSONL whose record i has a \"family\" (default: --data's own)"},
         {"json", CLI_FLAG_STRING, &e.json_path, "OUT", "write the metrics as JSON (atomically)"},
         {"out", CLI_FLAG_STRING, &c->out_path, "TRAJ.jsonl", "keep the scored trajectories"},
         {"f32", CLI_FLAG_BOOL, &c->f32, NULL, "f32 matrix products (default bf16)"},
@@ -54,10 +59,12 @@ int cmd_eval(int argc, char **argv) {
     cli_args_free(&args);
     if (npos) return cli_fail("eval", CLI_EXIT_USAGE, "unexpected argument (all inputs are flags; see --help)");
     if (!c->model_dir || !c->prompts_path) return cli_fail("eval", CLI_EXIT_USAGE, "--model and --data are required");
-    if (strcmp(tools, "none") == 0) c->rollout.tools = ROLLOUT_TOOLS_NONE;
+    if (strcmp(tools, "none") == 0)
+        c->rollout.tools = ROLLOUT_TOOLS_NONE;
     else if (strcmp(tools, "python") != 0)
         return cli_fail("eval", CLI_EXIT_USAGE, "--tools: '%s' is not python or none", tools);
-    else if (strcmp(mode, "stateful") == 0) c->rollout.tools = ROLLOUT_TOOLS_STATEFUL;
+    else if (strcmp(mode, "stateful") == 0)
+        c->rollout.tools = ROLLOUT_TOOLS_STATEFUL;
     else if (strcmp(mode, "stateless") != 0)
         return cli_fail("eval", CLI_EXIT_USAGE, "--mode: '%s' is not stateless or stateful", mode);
     rt_error err;

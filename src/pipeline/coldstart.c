@@ -15,7 +15,7 @@
 #include "pipeline/executor.h"
 
 static const char *const reason_names[PIPE_CS_NREASONS] = {"kept",       "format",        "wrong_answer",
-                                                            "code_error", "sandbox_error", "no_solution"};
+                                                           "code_error", "sandbox_error", "no_solution"};
 
 const char *pipe_cs_reason_name(pipe_cs_reason r) {
     return r >= 0 && r < PIPE_CS_NREASONS ? reason_names[r] : "unknown";
@@ -35,7 +35,8 @@ pipe_coldstart_config pipe_coldstart_defaults(void) {
 }
 
 void pipe_coldstart_summary_free(pipe_coldstart_summary *sum) {
-    for (size_t i = 0; i < sum->n_families; i++) free(sum->families[i].family);
+    for (size_t i = 0; i < sum->n_families; i++)
+        free(sum->families[i].family);
     free(sum->families);
     memset(sum, 0, sizeof *sum);
 }
@@ -47,7 +48,8 @@ static rt_status count_item(pipe_coldstart_summary *sum, const pipe_cs_item *it,
     const char *fam = it->p->family;
     if (!fam) return RT_OK;
     size_t i = 0;
-    while (i < sum->n_families && strcmp(sum->families[i].family, fam) != 0) i++;
+    while (i < sum->n_families && strcmp(sum->families[i].family, fam) != 0)
+        i++;
     if (i == sum->n_families) {
         pipe_cs_counts *f = realloc(sum->families, (i + 1) * sizeof *f);
         if (!f) return rt_err_set(err, RT_ENOMEM, "out of memory");
@@ -199,9 +201,12 @@ rt_status pipe_coldstart(const pipe_coldstart_config *cfg, pipe_coldstart_summar
                         it->detail[0] ? it->detail : "-");
         if (!st) st = count_item(sum, it, err);
     }
-    if (!st) st = rt_atomic_commit(&af, err);
-    else if (af.fp) rt_atomic_abort(&af);
-    for (size_t i = 0; items && i < ds.n; i++) pipe_cs_item_free(&items[i]);
+    if (!st)
+        st = rt_atomic_commit(&af, err);
+    else if (af.fp)
+        rt_atomic_abort(&af);
+    for (size_t i = 0; items && i < ds.n; i++)
+        pipe_cs_item_free(&items[i]);
     free(items);
     pipe_rewriter_close(rw);
     tok_free(tok);

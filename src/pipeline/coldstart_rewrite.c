@@ -9,7 +9,7 @@
 #include "base/strbuf.h"
 
 struct pipe_rewriter {
-    char *url;   /* .../chat/completions (endpoint), or NULL */
+    char *url; /* .../chat/completions (endpoint), or NULL */
     char *model;
     pipe_rewriter_local *local; /* a local model folder, or NULL */
 };
@@ -44,7 +44,8 @@ rt_status pipe_rewriter_open(const char *spec, const char *model, pipe_rewriter 
     pipe_rewriter *r = calloc(1, sizeof *r);
     rt_strbuf u = {0};
     size_t n = strlen(spec);
-    while (n > 0 && spec[n - 1] == '/') n--;
+    while (n > 0 && spec[n - 1] == '/')
+        n--;
     rt_strbuf_putn(&u, spec, n);
     const char *suffix = "/chat/completions";
     if (!(n >= strlen(suffix) && strncmp(spec + n - strlen(suffix), suffix, strlen(suffix)) == 0))
@@ -102,8 +103,10 @@ rt_status pipe_rewriter_rewrite(void *rewriter, const data_problem *p, char **dr
         curl_easy_setopt(c, CURLOPT_TIMEOUT, 300L);
         curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
         CURLcode cc = curl_easy_perform(c);
-        if (cc != CURLE_OK) st = rt_err_set(err, RT_EIO, "rewriter %s: %s", r->url, curl_easy_strerror(cc));
-        else curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &code);
+        if (cc != CURLE_OK)
+            st = rt_err_set(err, RT_EIO, "rewriter %s: %s", r->url, curl_easy_strerror(cc));
+        else
+            curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &code);
     }
     char *text = rt_strbuf_take(&resp);
     if (!st && code != 200)

@@ -87,7 +87,8 @@ rt_status pipe_eval(const pipe_eval_config *cfg, pipe_eval_result *res, rt_error
     if (!st && cfg->json_path) {
         cJSON *j = pipe_eval_to_json(cfg, res);
         char *text = j ? cJSON_Print(j) : NULL;
-        if (!text) st = rt_err_set(err, RT_ENOMEM, "out of memory");
+        if (!text)
+            st = rt_err_set(err, RT_ENOMEM, "out of memory");
         else {
             size_t len = strlen(text);
             text[len] = '\n';

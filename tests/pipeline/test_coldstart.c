@@ -33,7 +33,8 @@ static void setup(void) {
     cr_assert_eq(data_generate(&o, &ps, &e), RT_OK, "%s", e.msg);
     snprintf(in_path, sizeof in_path, "%s/in.jsonl", dir);
     cr_assert_eq(data_problems_write_jsonl(in_path, ps, o.n, &e), RT_OK, "%s", e.msg);
-    for (size_t i = 0; i < o.n; i++) data_problem_free(&ps[i]);
+    for (size_t i = 0; i < o.n; i++)
+        data_problem_free(&ps[i]);
     free(ps);
     FILE *fp = fopen(in_path, "a");
     fprintf(fp, "{\"id\":\"bad\",\"prompt\":\"Compute 6*7.\",\"answer\":\"42\",\"family\":\"mul\",\"program\":"
@@ -78,13 +79,15 @@ static char *python_output(const char *code, int *ok) {
     out[n] = '\0';
     int st = pclose(p);
     *ok = st == 0;
-    while (n > 0 && out[n - 1] == '\n') out[--n] = '\0';
+    while (n > 0 && out[n - 1] == '\n')
+        out[--n] = '\0';
     if (*ok) return strdup(out);
     char *err = NULL;
     size_t elen = 0;
     rt_error e;
     cr_assert_eq(rt_file_read_all(errp, &err, &elen, &e), RT_OK);
-    while (elen > 0 && err[elen - 1] == '\n') err[--elen] = '\0';
+    while (elen > 0 && err[elen - 1] == '\n')
+        err[--elen] = '\0';
     char *last = strrchr(err, '\n');
     /* The sandbox prints tracebacks without CPython's "Did you mean" hints (noted in docs/COLDSTART.md). */
     char *hint = strstr(last ? last : err, ". Did you mean");
@@ -146,7 +149,8 @@ static void check_code_trace(const rollout_trajectory *t) {
     cr_expect_str_eq(tail, ROLLOUT_ANSWER_CLOSE, "the trace ends at </answer>");
     cr_expect_str_eq(t->answer, t->truth);
     cr_expect_eq(t->reward, 1.0);
-    for (size_t i = 0; i < t->n_prompt; i++) cr_assert_geq(t->prompt_ids[i], 0);
+    for (size_t i = 0; i < t->n_prompt; i++)
+        cr_assert_geq(t->prompt_ids[i], 0);
     cr_expect_gt(t->n_prompt, 0u);
     free(text);
 }
@@ -266,7 +270,8 @@ Test(coldstart, text_mode_has_no_code) {
         cr_expect_eq(t[i].n_calls, 0u);
         cr_expect(strstr(t[i].response_text, "<code>") == NULL);
         cr_expect(strstr(t[i].prompt_text, "<code>") == NULL, "text prompt: no tool instructions");
-        for (size_t k = 0; k < t[i].n_response; k++) cr_assert_eq(t[i].mask[k], 1);
+        for (size_t k = 0; k < t[i].n_response; k++)
+            cr_assert_eq(t[i].mask[k], 1);
         char *text = decode_span(&t[i], 0, t[i].n_response);
         cr_expect_str_eq(text, t[i].response_text);
         free(text);
@@ -321,14 +326,14 @@ Test(coldstart, the_seed_decides_everything) {
 
 Test(coldstart, trace_parser_rejects_what_the_engine_would_misread) {
     const char *bad[] = {
-        "<code>\nprint(1)\n</code>\n<answer>\n\\boxed{1}\n</answer>",                        /* no fence */
-        "print(1)\n</code>\n<answer>\n\\boxed{1}\n</answer>",                                /* no <code> */
+        "<code>\nprint(1)\n</code>\n<answer>\n\\boxed{1}\n</answer>",                               /* no fence */
+        "print(1)\n</code>\n<answer>\n\\boxed{1}\n</answer>",                                       /* no <code> */
         "<code>\n```python\nprint(1)\n```\n</code>\n<interpreter>\n1\n<answer>\\boxed{1}</answer>", /* unclosed */
         "<answer>\n\\boxed{1}\n</answer><code>\n```python\nprint(1)\n```\n</code>\n<answer>\\boxed{1}</answer>",
-        "<answer>\n\\boxed{1}\n</answer>\nmore",                                              /* text after */
-        "<answer>\n1\n</answer>",                                                             /* no box */
-        "<code>\n```python\nprint(1)\n```\n<answer>\n\\boxed{1}\n</answer>",                  /* never closed */
-        "Result: <interpreter>\n1\n</interpreter>\n<answer>\n\\boxed{1}\n</answer>",          /* fake interpreter */
+        "<answer>\n\\boxed{1}\n</answer>\nmore",                                     /* text after */
+        "<answer>\n1\n</answer>",                                                    /* no box */
+        "<code>\n```python\nprint(1)\n```\n<answer>\n\\boxed{1}\n</answer>",         /* never closed */
+        "Result: <interpreter>\n1\n</interpreter>\n<answer>\n\\boxed{1}\n</answer>", /* fake interpreter */
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         pipe_cs_trace t;
@@ -347,9 +352,9 @@ Test(coldstart, trace_parser_rejects_what_the_engine_would_misread) {
     cr_expect_str_eq(t.segs[1], "B <code>\n```python\nprint(2)\n```\n</code>");
     cr_expect_str_eq(t.segs[2], "<answer>\n\\boxed{2}\n</answer>");
     pipe_cs_trace_free(&t);
-    cr_expect_eq(pipe_cs_trace_parse("<code>\n```python\nprint(2)\n```\n</code>\n<answer>\\boxed{2}</answer>", 0, &t,
-                                     &e),
-                 RT_EFORMAT, "text traces hold no code");
+    cr_expect_eq(
+        pipe_cs_trace_parse("<code>\n```python\nprint(2)\n```\n</code>\n<answer>\\boxed{2}</answer>", 0, &t, &e),
+        RT_EFORMAT, "text traces hold no code");
 }
 
 Test(coldstart, broken_programs_really_fail) {

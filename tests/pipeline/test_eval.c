@@ -35,8 +35,9 @@ static void setup(void) {
     snprintf(tokdir, sizeof tokdir, "%s/tok", dir);
     FILE *fp = fopen(corpus, "w");
     for (int i = 0; i < 100; i++)
-        fprintf(fp, "Compute %d*%d.\n<code>\n```python\nprint(%d*%d)\n```\n</code>\n<interpreter>\n%d\n</interpreter>\n\n"
-                    "<answer>\n\\boxed{%d}\n</answer>\n",
+        fprintf(fp,
+                "Compute %d*%d.\n<code>\n```python\nprint(%d*%d)\n```\n</code>\n<interpreter>\n%d\n</interpreter>\n\n"
+                "<answer>\n\\boxed{%d}\n</answer>\n",
                 i, i + 3, i, i + 3, i * (i + 3), i * (i + 3));
     fclose(fp);
     tok_train_opts o = {.vocab_size = 300, .min_frequency = 2, .tags_as_tokens = 1};
@@ -63,7 +64,8 @@ static void setup(void) {
     snprintf(problems, sizeof problems, "%s/p.jsonl", dir);
     fp = fopen(problems, "w");
     for (size_t i = 0; i < 3; i++)
-        fprintf(fp, "{\"prompt\":\"%s\",\"answer\":\"%s\",\"family\":\"%s\",\"program\":\"%s\",\"text_solution\":\"x\"}\n",
+        fprintf(fp,
+                "{\"prompt\":\"%s\",\"answer\":\"%s\",\"family\":\"%s\",\"program\":\"%s\",\"text_solution\":\"x\"}\n",
                 probs[i][0], probs[i][1], probs[i][2], probs[i][3]);
     fclose(fp);
 }
@@ -96,7 +98,8 @@ static void train_model(char *trained, size_t n) {
     size_t len;
     cr_assert_eq(rt_file_read_all(traces, &text, &len, &e), RT_OK);
     FILE *fp = fopen(many, "w");
-    for (int i = 0; i < 16; i++) fwrite(text, 1, len, fp);
+    for (int i = 0; i < 16; i++)
+        fwrite(text, 1, len, fp);
     fclose(fp);
     free(text);
     train_sft_config c = train_sft_defaults();
@@ -190,9 +193,10 @@ Test(eval, end_to_end_json_has_every_metric_and_pass1_is_mean_correctness) {
     cr_assert_not_null(j);
     const cJSON *all = cJSON_GetObjectItemCaseSensitive(j, "all");
     cr_assert_not_null(all);
-    const char *keys[] = {"pass1", "response_length", "code_ratio", "code_lines", "correct_code", "last_code_pass",
-                          "invocation_timing", "self_corrections", "tool_errors"};
-    for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++) cr_expect(cJSON_GetObjectItemCaseSensitive(all, keys[i]) != NULL, "%s", keys[i]);
+    const char *keys[] = {"pass1",          "response_length",   "code_ratio",       "code_lines", "correct_code",
+                          "last_code_pass", "invocation_timing", "self_corrections", "tool_errors"};
+    for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++)
+        cr_expect(cJSON_GetObjectItemCaseSensitive(all, keys[i]) != NULL, "%s", keys[i]);
     cr_expect(cJSON_IsObject(cJSON_GetObjectItemCaseSensitive(all, "pass_at_k")));
     cr_expect(cJSON_IsObject(cJSON_GetObjectItemCaseSensitive(all, "maj_at_k")));
     cr_expect_float_eq(num(all, "pass1"), mean_correct(t, n, NULL), 1e-9);
