@@ -92,7 +92,12 @@ static rt_status run_blocks(const pipe_coldstart_config *cfg, pipe_cs_item *item
     rt_progress bar;
     if (!st && !cfg->quiet) rt_progress_init(&bar, "coldstart", total, "block");
     rollout_executor ops = x ? pipe_executor_ops(x) : (rollout_executor){0};
+    /* Below the pool's queue (64 by default), so a submission is never refused as busy. */
     size_t next = 0, done = 0, inflight = 0, max_inflight = (size_t)(cfg->workers > 0 ? cfg->workers : 2) * 4;
+    if (max_inflight > 32) max_inflight = 32;
+    /* The executors never stall by contract; should one do so anyway, fail instead of waiting forever. */
+    const double stall_s = cfg->call_timeout_s + 120;
+    double last_result = rt_time_now();
     double *t_start = calloc(total, sizeof *t_start);
     if (!st && !t_start) st = rt_err_set(err, RT_ENOMEM, "out of memory");
     while (!st && done < total) {
@@ -101,12 +106,20 @@ static rt_status run_blocks(const pipe_coldstart_config *cfg, pipe_cs_item *item
             rollout_exec_request req = {.code = it->tr.codes[block[next]], .timeout_s = cfg->call_timeout_s};
             t_start[next] = rt_time_now();
             st = ops.submit(ops.ctx, next + 1, &req, err);
+            if (st) break;
             next++;
             inflight++;
         }
         uint64_t ticket = 0;
         rollout_exec_result res = {0};
-        if (st || !ops.poll(ops.ctx, 0.5, &ticket, &res)) continue;
+        if (st) break;
+        if (!ops.poll(ops.ctx, 0.5, &ticket, &res)) {
+            if (rt_time_now() - last_result > stall_s)
+                st = rt_err_set(err, RT_ETIMEOUT, "the sandbox returned nothing for %.0f s (%zu blocks pending)",
+                                stall_s, inflight);
+            continue;
+        }
+        last_result = rt_time_now();
         if (ticket < 1 || ticket > total) {
             free(res.stdout_text);
             free(res.stderr_text);
@@ -128,7 +141,8 @@ static rt_status run_blocks(const pipe_coldstart_config *cfg, pipe_cs_item *item
     }
     if (!cfg->quiet && x) rt_progress_finish(&bar);
     /* On failure, wait for what is still running so no callback outlives the buffers. */
-    while (x && inflight > 0) {
+    double drain_until = rt_time_now() + stall_s;
+    while (x && inflight > 0 && rt_time_now() < drain_until) {
         uint64_t ticket = 0;
         rollout_exec_result res = {0};
         if (ops.poll(ops.ctx, 1.0, &ticket, &res)) {

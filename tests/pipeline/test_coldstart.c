@@ -373,3 +373,23 @@ Test(coldstart, broken_programs_really_fail) {
         }
     cr_expect_null(pipe_cs_break_program("x", 0));
 }
+
+Test(coldstart, an_unreachable_sandbox_drops_code_traces_as_sandbox_errors) {
+    char out[600];
+    snprintf(out, sizeof out, "%s/unreach.jsonl", dir);
+    pipe_coldstart_config c = cfg_for(out, PIPE_CS_CODE, 0, 1);
+    c.sandbox = "http://127.0.0.1:9"; /* nothing listens on the discard port */
+    pipe_coldstart_summary s;
+    rt_error e;
+    cr_assert_eq(pipe_coldstart(&c, &s, &e), RT_OK, "%s", e.msg);
+    size_t no_tool = 0;
+    for (size_t i = 0; i < s.n_families; i++) {
+        const data_family *f = data_family_find(s.families[i].family);
+        cr_assert_not_null(f);
+        if (!f->needs_tool) no_tool += s.families[i].read;
+    }
+    cr_expect_gt(no_tool, 0u);
+    cr_expect_eq(s.all.n[PIPE_CS_KEPT], no_tool, "only the text traces of no-tool families stand");
+    cr_expect_eq(s.all.n[PIPE_CS_SANDBOX_ERROR], s.all.read - no_tool);
+    pipe_coldstart_summary_free(&s);
+}
