@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "../base/tmpdir.h"
+#include "../cli/run_cli.h"
 #include "base/fileio.h"
 #include "base/log.h"
 #include "data/synth.h"
@@ -392,4 +393,27 @@ Test(coldstart, an_unreachable_sandbox_drops_code_traces_as_sandbox_errors) {
     cr_expect_eq(s.all.n[PIPE_CS_KEPT], no_tool, "only the text traces of no-tool families stand");
     cr_expect_eq(s.all.n[PIPE_CS_SANDBOX_ERROR], s.all.read - no_tool);
     pipe_coldstart_summary_free(&s);
+}
+
+Test(coldstart, cli_reports_per_family_and_names_bad_inputs) {
+    char args[2048];
+    static char out[65536];
+    snprintf(args, sizeof args, "data coldstart --in %s --out %s/cli.jsonl --tokenizer %s --template plain --quiet",
+             in_path, dir, TOKDIR);
+    cr_assert_eq(run_cli(args, out, sizeof out), 0, "%s", out);
+    cr_expect(strstr(out, "wrong_answer") && strstr(out, "code_error") && strstr(out, "sandbox_error"), "%s", out);
+    cr_expect(strstr(out, "\nmul ") != NULL, "a row per family: %s", out);
+    cr_expect(strstr(out, "kept 22 of 24") != NULL, "%s", out);
+    snprintf(args, sizeof args, "data coldstart --in %s/none.jsonl --out %s/x.jsonl --tokenizer %s", dir, dir, TOKDIR);
+    cr_expect_eq(run_cli(args, out, sizeof out), 1, "%s", out);
+    cr_expect(strstr(out, "none.jsonl") != NULL, "%s", out);
+    snprintf(args, sizeof args, "data coldstart --in %s --out %s/x.jsonl --tokenizer %s --mode maybe", in_path, dir,
+             TOKDIR);
+    cr_expect_eq(run_cli(args, out, sizeof out), 2, "%s", out);
+    snprintf(args, sizeof args, "data coldstart --in %s --out %s/x.jsonl --tokenizer %s --repair-rate 2", in_path, dir,
+             TOKDIR);
+    cr_expect_eq(run_cli(args, out, sizeof out), 2, "%s", out);
+    cr_expect_eq(run_cli("data coldstart --in x.jsonl", out, sizeof out), 2, "%s", out);
+    snprintf(args, sizeof args, "%s/x.jsonl", dir);
+    cr_expect_not(rt_path_exists(args), "nothing written on failure");
 }
