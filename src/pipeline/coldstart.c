@@ -15,7 +15,7 @@
 #include "rollout/exec_spec.h"
 
 static const char *const reason_names[PIPE_CS_NREASONS] = {"kept",       "format",        "wrong_answer",
-                                                            "code_error", "sandbox_error", "no_solution"};
+                                                           "code_error", "sandbox_error", "no_solution"};
 
 const char *pipe_cs_reason_name(pipe_cs_reason r) {
     return r >= 0 && r < PIPE_CS_NREASONS ? reason_names[r] : "unknown";
@@ -35,7 +35,8 @@ pipe_coldstart_config pipe_coldstart_defaults(void) {
 }
 
 void pipe_coldstart_summary_free(pipe_coldstart_summary *sum) {
-    for (size_t i = 0; i < sum->n_families; i++) free(sum->families[i].family);
+    for (size_t i = 0; i < sum->n_families; i++)
+        free(sum->families[i].family);
     free(sum->families);
     memset(sum, 0, sizeof *sum);
 }
@@ -47,7 +48,8 @@ static rt_status count_item(pipe_coldstart_summary *sum, const pipe_cs_item *it,
     const char *fam = it->p->family;
     if (!fam) return RT_OK;
     size_t i = 0;
-    while (i < sum->n_families && strcmp(sum->families[i].family, fam) != 0) i++;
+    while (i < sum->n_families && strcmp(sum->families[i].family, fam) != 0)
+        i++;
     if (i == sum->n_families) {
         pipe_cs_counts *f = realloc(sum->families, (i + 1) * sizeof *f);
         if (!f) return rt_err_set(err, RT_ENOMEM, "out of memory");
@@ -90,7 +92,12 @@ static rt_status run_blocks(const pipe_coldstart_config *cfg, pipe_cs_item *item
     rt_progress bar;
     if (!st && !cfg->quiet) rt_progress_init(&bar, "coldstart", total, "block");
     rollout_executor ops = x ? rollout_exec_spec_ops(x) : (rollout_executor){0};
+    /* Below the pool's queue (64 by default), so a submission is never refused as busy. */
     size_t next = 0, done = 0, inflight = 0, max_inflight = (size_t)(cfg->workers > 0 ? cfg->workers : 2) * 4;
+    if (max_inflight > 32) max_inflight = 32;
+    /* The executors never stall by contract; should one do so anyway, fail instead of waiting forever. */
+    const double stall_s = cfg->call_timeout_s + 120;
+    double last_result = rt_time_now();
     double *t_start = calloc(total, sizeof *t_start);
     if (!st && !t_start) st = rt_err_set(err, RT_ENOMEM, "out of memory");
     while (!st && done < total) {
@@ -99,12 +106,20 @@ static rt_status run_blocks(const pipe_coldstart_config *cfg, pipe_cs_item *item
             rollout_exec_request req = {.code = it->tr.codes[block[next]], .timeout_s = cfg->call_timeout_s};
             t_start[next] = rt_time_now();
             st = ops.submit(ops.ctx, next + 1, &req, err);
+            if (st) break;
             next++;
             inflight++;
         }
         uint64_t ticket = 0;
         rollout_exec_result res = {0};
-        if (st || !ops.poll(ops.ctx, 0.5, &ticket, &res)) continue;
+        if (st) break;
+        if (!ops.poll(ops.ctx, 0.5, &ticket, &res)) {
+            if (rt_time_now() - last_result > stall_s)
+                st = rt_err_set(err, RT_ETIMEOUT, "the sandbox returned nothing for %.0f s (%zu blocks pending)",
+                                stall_s, inflight);
+            continue;
+        }
+        last_result = rt_time_now();
         if (ticket < 1 || ticket > total) {
             free(res.stdout_text);
             free(res.stderr_text);
@@ -126,7 +141,8 @@ static rt_status run_blocks(const pipe_coldstart_config *cfg, pipe_cs_item *item
     }
     if (!cfg->quiet && x) rt_progress_finish(&bar);
     /* On failure, wait for what is still running so no callback outlives the buffers. */
-    while (x && inflight > 0) {
+    double drain_until = rt_time_now() + stall_s;
+    while (x && inflight > 0 && rt_time_now() < drain_until) {
         uint64_t ticket = 0;
         rollout_exec_result res = {0};
         if (ops.poll(ops.ctx, 1.0, &ticket, &res)) {
@@ -199,9 +215,12 @@ rt_status pipe_coldstart(const pipe_coldstart_config *cfg, pipe_coldstart_summar
                         it->detail[0] ? it->detail : "-");
         if (!st) st = count_item(sum, it, err);
     }
-    if (!st) st = rt_atomic_commit(&af, err);
-    else if (af.fp) rt_atomic_abort(&af);
-    for (size_t i = 0; items && i < ds.n; i++) pipe_cs_item_free(&items[i]);
+    if (!st)
+        st = rt_atomic_commit(&af, err);
+    else if (af.fp)
+        rt_atomic_abort(&af);
+    for (size_t i = 0; items && i < ds.n; i++)
+        pipe_cs_item_free(&items[i]);
     free(items);
     pipe_rewriter_close(rw);
     tok_free(tok);

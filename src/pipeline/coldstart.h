@@ -10,8 +10,8 @@
 #include <stdint.h>
 
 #include "base/error.h"
-#include "rollout/prompt.h"
 #include "data/problem.h"
+#include "rollout/prompt.h"
 #include "rollout/shape.h"
 
 typedef enum pipe_cs_mode {
@@ -38,12 +38,12 @@ const char *pipe_cs_reason_name(pipe_cs_reason r);
 typedef rt_status (*pipe_cs_rewrite_fn)(void *ctx, const data_problem *p, char **draft, rt_error *err);
 
 typedef struct pipe_coldstart_config {
-    const char *in_path;        /* traces: JSONL {prompt, text_solution, answer, program?, family?} (or a dataset) */
-    const char *out_path;       /* trajectory JSONL, written atomically */
-    const char *tokenizer_dir;  /* folder with tokenizer.json (the model's tokenizer) */
+    const char *in_path;       /* traces: JSONL {prompt, text_solution, answer, program?, family?} (or a dataset) */
+    const char *out_path;      /* trajectory JSONL, written atomically */
+    const char *tokenizer_dir; /* folder with tokenizer.json (the model's tokenizer) */
     rollout_template template_kind;
     pipe_cs_mode mode;
-    double repair_rate;         /* share of code traces with a failing first block and its repair (0..1) */
+    double repair_rate; /* share of code traces with a failing first block and its repair (0..1) */
     uint64_t seed;
     const char *sandbox;        /* "local" (default) or SandboxFusion URLs separated by commas */
     int workers;                /* local sandbox workers (default 2) */
@@ -53,7 +53,7 @@ typedef struct pipe_coldstart_config {
     const char *rewriter_model; /* model name sent to the endpoint (default "default") */
     pipe_cs_rewrite_fn rewrite; /* a rewriter given in code (takes precedence over rewriter); may be NULL */
     void *rewrite_ctx;
-    int quiet;                  /* no progress bar */
+    int quiet; /* no progress bar */
 } pipe_coldstart_config;
 
 /* Defaults: chat template, code mode, repair rate 0.1, seed 0, local sandbox with 2 workers, 10 s a block. */
@@ -61,16 +61,16 @@ pipe_coldstart_config pipe_coldstart_defaults(void);
 
 /* Counts for one family (or the whole set). */
 typedef struct pipe_cs_counts {
-    char *family;                       /* NULL for the whole set and for records without a family */
-    size_t read, repairs;               /* records read; kept traces with a repair */
-    size_t n[PIPE_CS_NREASONS];         /* n[PIPE_CS_KEPT] kept; the others dropped for that reason */
+    char *family;               /* NULL for the whole set and for records without a family */
+    size_t read, repairs;       /* records read; kept traces with a repair */
+    size_t n[PIPE_CS_NREASONS]; /* n[PIPE_CS_KEPT] kept; the others dropped for that reason */
 } pipe_cs_counts;
 
 typedef struct pipe_coldstart_summary {
     pipe_cs_counts all;
-    pipe_cs_counts *families;           /* sorted by first appearance */
+    pipe_cs_counts *families; /* sorted by first appearance */
     size_t n_families;
-    size_t code_blocks;                 /* blocks run in the sandbox */
+    size_t code_blocks; /* blocks run in the sandbox */
     double wall_s;
 } pipe_coldstart_summary;
 

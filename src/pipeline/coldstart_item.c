@@ -63,7 +63,8 @@ static rt_status prepare_template(pipe_cs_item *it, const data_problem *p, const
     char *prog = strdup(p->program);
     if (!prog) return rt_err_set(err, RT_ENOMEM, "out of memory");
     size_t n = strlen(prog);
-    while (n > 0 && strchr(" \t\r\n", prog[n - 1])) prog[--n] = '\0';
+    while (n > 0 && strchr(" \t\r\n", prog[n - 1]))
+        prog[--n] = '\0';
     char *broken = u < cfg->repair_rate ? pipe_cs_break_program(prog, kind) : NULL;
     it->repair = broken != NULL;
     it->from_template = 1;
@@ -147,7 +148,8 @@ static rt_status push_text(rollout_trajectory *t, tok_tokenizer *tok, rt_strbuf 
     tok_ids ids;
     memset(&ids, 0, sizeof ids);
     rt_status st = tok_encode(tok, s, strlen(s), TOK_ENCODE_NO_SPECIAL, &ids, err);
-    for (size_t i = 0; !st && i < ids.len; i++) st = rollout_trajectory_push(t, ids.ids[i], 0.0f, mask, err);
+    for (size_t i = 0; !st && i < ids.len; i++)
+        st = rollout_trajectory_push(t, ids.ids[i], 0.0f, mask, err);
     if (ntok) *ntok = ids.len;
     tok_ids_free(&ids);
     rt_strbuf_puts(text, s);
@@ -155,8 +157,7 @@ static rt_status push_text(rollout_trajectory *t, tok_tokenizer *tok, rt_strbuf 
 }
 
 /* Token ids segment by segment (model text mask 1, interpreter blocks mask 0) and the text they spell. */
-static rt_status assemble(pipe_cs_item *it, tok_tokenizer *tok, rollout_trajectory *t, char **text_out,
-                          rt_error *err) {
+static rt_status assemble(pipe_cs_item *it, tok_tokenizer *tok, rollout_trajectory *t, char **text_out, rt_error *err) {
     rt_strbuf text = {0};
     rt_status st = RT_OK;
     for (size_t b = 0; !st && b < it->tr.n_blocks; b++) {
@@ -253,8 +254,10 @@ rt_status pipe_cs_item_finish(pipe_cs_item *it, const pipe_coldstart_config *cfg
     tok_ids_free(&prompt);
     rt_strbuf id = {0};
     if (p->family) rt_strbuf_printf(&id, "%s/", p->family);
-    if (p->id) rt_strbuf_puts(&id, p->id);
-    else rt_strbuf_printf(&id, "r%zu", it->index + 1);
+    if (p->id)
+        rt_strbuf_puts(&id, p->id);
+    else
+        rt_strbuf_printf(&id, "r%zu", it->index + 1);
     t->id = rt_strbuf_take(&id);
     if (!st && !t->id) st = rt_err_set(err, RT_ENOMEM, "out of memory");
     t->prompt_index = (int64_t)it->index;
@@ -264,7 +267,8 @@ rt_status pipe_cs_item_finish(pipe_cs_item *it, const pipe_coldstart_config *cfg
 }
 
 void pipe_cs_item_free(pipe_cs_item *it) {
-    for (size_t b = 0; it->outputs && b < it->tr.n_blocks; b++) free(it->outputs[b]);
+    for (size_t b = 0; it->outputs && b < it->tr.n_blocks; b++)
+        free(it->outputs[b]);
     free(it->outputs);
     free(it->status);
     free(it->latency);

@@ -15,16 +15,16 @@
 
 typedef struct pipe_cs_item {
     const data_problem *p;
-    size_t index;              /* record index in the input */
-    int tools;                 /* the prompt carries the tool instructions and the trace is read with tools on */
-    int repair;                /* block 0 is a planted failing attempt, block 1 its repair */
-    int from_template;         /* the final answer is the last block's real output */
-    pipe_cs_trace tr;          /* segments and codes (claimed outputs for drafts) */
-    char **outputs;            /* real shaped output per block */
+    size_t index;      /* record index in the input */
+    int tools;         /* the prompt carries the tool instructions and the trace is read with tools on */
+    int repair;        /* block 0 is a planted failing attempt, block 1 its repair */
+    int from_template; /* the final answer is the last block's real output */
+    pipe_cs_trace tr;  /* segments and codes (claimed outputs for drafts) */
+    char **outputs;    /* real shaped output per block */
     rollout_exec_status *status;
     double *latency;
-    pipe_cs_reason reason;     /* PIPE_CS_KEPT while it stands */
-    char detail[320];          /* why it was dropped */
+    pipe_cs_reason reason; /* PIPE_CS_KEPT while it stands */
+    char detail[320];      /* why it was dropped */
 } pipe_cs_item;
 
 /* Non-zero when a code-mode record needs a rewriting model: no program, and not a family answered without tools. */

@@ -9,8 +9,9 @@
 #include "base/strbuf.h"
 
 struct pipe_rewriter {
-    char *url;   /* .../chat/completions */
+    char *url; /* .../chat/completions (endpoint), or NULL */
     char *model;
+    pipe_rewriter_local *local; /* a local model folder, or NULL */
 };
 
 static const char *const instruction =
@@ -28,16 +29,23 @@ char *pipe_rewriter_prompt(const data_problem *p) {
 
 rt_status pipe_rewriter_open(const char *spec, const char *model, pipe_rewriter **out, rt_error *err) {
     *out = NULL;
-    if (strncmp(spec, "http://", 7) != 0 && strncmp(spec, "https://", 8) != 0)
-        return rt_err_set(err, RT_EUNSUPPORTED,
-                          "rewriter '%s': only an OpenAI-compatible endpoint (http:// or https:// URL) is supported; "
-                          "a local rewriting model folder is not built yet (docs/COLDSTART.md)",
-                          spec);
+    if (strncmp(spec, "http://", 7) != 0 && strncmp(spec, "https://", 8) != 0) {
+        pipe_rewriter *r = calloc(1, sizeof *r);
+        if (!r) return rt_err_set(err, RT_ENOMEM, "out of memory");
+        rt_status st = pipe_rewriter_local_open(spec, &r->local, err);
+        if (st) {
+            free(r);
+            return rt_err_prefix(err, "rewriter");
+        }
+        *out = r;
+        return RT_OK;
+    }
     if (curl_global_init(CURL_GLOBAL_DEFAULT) != 0) return rt_err_set(err, RT_EINTERNAL, "libcurl failed to start");
     pipe_rewriter *r = calloc(1, sizeof *r);
     rt_strbuf u = {0};
     size_t n = strlen(spec);
-    while (n > 0 && spec[n - 1] == '/') n--;
+    while (n > 0 && spec[n - 1] == '/')
+        n--;
     rt_strbuf_putn(&u, spec, n);
     const char *suffix = "/chat/completions";
     if (!(n >= strlen(suffix) && strncmp(spec + n - strlen(suffix), suffix, strlen(suffix)) == 0))
@@ -64,6 +72,7 @@ static size_t on_body(char *data, size_t size, size_t nmemb, void *user) {
 rt_status pipe_rewriter_rewrite(void *rewriter, const data_problem *p, char **draft, rt_error *err) {
     pipe_rewriter *r = rewriter;
     *draft = NULL;
+    if (r->local) return pipe_rewriter_local_rewrite(r->local, p, draft, err);
     char *prompt = pipe_rewriter_prompt(p);
     cJSON *req = cJSON_CreateObject();
     cJSON *msgs = req ? cJSON_AddArrayToObject(req, "messages") : NULL;
@@ -94,8 +103,10 @@ rt_status pipe_rewriter_rewrite(void *rewriter, const data_problem *p, char **dr
         curl_easy_setopt(c, CURLOPT_TIMEOUT, 300L);
         curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
         CURLcode cc = curl_easy_perform(c);
-        if (cc != CURLE_OK) st = rt_err_set(err, RT_EIO, "rewriter %s: %s", r->url, curl_easy_strerror(cc));
-        else curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &code);
+        if (cc != CURLE_OK)
+            st = rt_err_set(err, RT_EIO, "rewriter %s: %s", r->url, curl_easy_strerror(cc));
+        else
+            curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &code);
     }
     char *text = rt_strbuf_take(&resp);
     if (!st && code != 200)
@@ -122,6 +133,7 @@ rt_status pipe_rewriter_rewrite(void *rewriter, const data_problem *p, char **dr
 
 void pipe_rewriter_close(pipe_rewriter *r) {
     if (!r) return;
+    pipe_rewriter_local_close(r->local);
     free(r->url);
     free(r->model);
     free(r);

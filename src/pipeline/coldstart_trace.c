@@ -8,11 +8,14 @@
 #include "rollout/protocol.h"
 #include "rollout/toolcall.h"
 
-static int is_ws(char c) { return c == ' ' || c == '\n' || c == '\t' || c == '\r'; }
+static int is_ws(char c) {
+    return c == ' ' || c == '\n' || c == '\t' || c == '\r';
+}
 
 static size_t count_of(const char *s, const char *needle) {
     size_t n = 0, k = strlen(needle);
-    for (const char *p = strstr(s, needle); p; p = strstr(p + k, needle)) n++;
+    for (const char *p = strstr(s, needle); p; p = strstr(p + k, needle))
+        n++;
     return n;
 }
 
@@ -94,7 +97,8 @@ static rt_status parse_blocks(const char *text, int tools, pipe_cs_trace *t, siz
         st = check_segment(segtext, k, 0, tools, err);
         if (st) return st;
         size_t p = close_end;
-        while (p < len && is_ws(text[p])) p++;
+        while (p < len && is_ws(text[p]))
+            p++;
         if (strncmp(text + p, ROLLOUT_INTERP_OPEN, ilen) == 0) {
             const char *c0 = text + p + ilen;
             const char *c1 = strstr(c0, ROLLOUT_INTERP_CLOSE);
@@ -105,7 +109,8 @@ static rt_status parse_blocks(const char *text, int tools, pipe_cs_trace *t, siz
             t->claimed[k] = strndup(c0, (size_t)(e - c0));
             if (!t->claimed[k]) return rt_err_set(err, RT_ENOMEM, "out of memory");
             p = (size_t)(c1 - text) + clen;
-            while (p < len && is_ws(text[p])) p++;
+            while (p < len && is_ws(text[p]))
+                p++;
         }
         seg = p;
     }
@@ -129,7 +134,8 @@ rt_status pipe_cs_trace_parse(const char *text, int tools, pipe_cs_trace *out, r
             st = rt_err_set(err, RT_ENOMEM, "out of memory");
         } else {
             size_t n = strlen(final);
-            while (n > 0 && is_ws(final[n - 1])) final[--n] = '\0';
+            while (n > 0 && is_ws(final[n - 1]))
+                final[--n] = '\0';
             out->segs[out->n_blocks] = final;
             st = check_segment(final, out->n_blocks, 1, tools, err);
             if (st) {
@@ -216,17 +222,23 @@ char *pipe_cs_break_program(const char *program, uint64_t choice) {
     if (paren) kinds[nk++] = NO_PAREN;
     if (nk == 0) return NULL;
     switch (kinds[choice % nk]) {
-    case MISSPELL: return splice(program, (size_t)(pr - program), 6, "prnt(");
-    case NO_IMPORT: return splice(program, 0, imp_end, "");
-    default: return splice(program, (size_t)(paren - program), 1, "");
+    case MISSPELL:
+        return splice(program, (size_t)(pr - program), 6, "prnt(");
+    case NO_IMPORT:
+        return splice(program, 0, imp_end, "");
+    default:
+        return splice(program, (size_t)(paren - program), 1, "");
     }
 }
 
 char *pipe_cs_last_line(const char *output) {
     size_t n = strlen(output);
-    while (n > 0 && is_ws(output[n - 1])) n--;
+    while (n > 0 && is_ws(output[n - 1]))
+        n--;
     size_t s = n;
-    while (s > 0 && output[s - 1] != '\n') s--;
-    while (s < n && is_ws(output[s])) s++;
+    while (s > 0 && output[s - 1] != '\n')
+        s--;
+    while (s < n && is_ws(output[s]))
+        s++;
     return strndup(output + s, n - s);
 }

@@ -11,9 +11,9 @@
 
 /* A trace split where the engine splits a response: model-written segments around the interpreter blocks. */
 typedef struct pipe_cs_trace {
-    char **segs;     /* n_blocks + 1 model-written segments: segs[i] (i < n_blocks) ends with block i's "</code>" */
-    char **codes;    /* code of block i as rollout_extract_code returns it */
-    char **claimed;  /* the output block i claimed (NULL when the trace gives no <interpreter> block) */
+    char **segs;    /* n_blocks + 1 model-written segments: segs[i] (i < n_blocks) ends with block i's "</code>" */
+    char **codes;   /* code of block i as rollout_extract_code returns it */
+    char **claimed; /* the output block i claimed (NULL when the trace gives no <interpreter> block) */
     size_t n_blocks;
 } pipe_cs_trace;
 
