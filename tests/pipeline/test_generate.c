@@ -57,7 +57,7 @@ static void teardown(void) {
     snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
     cr_assert_eq(system(cmd), 0);
 }
-TestSuite(generate, .init = setup, .fini = teardown, .timeout = 60);
+TestSuite(generate, .init = setup, .fini = teardown);
 
 static pipe_generate_config cfg_for(const char *out, uint64_t seed) {
     pipe_generate_config c = pipe_generate_defaults();

@@ -116,7 +116,7 @@ static void teardown(void) {
     snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
     cr_assert_eq(system(cmd), 0);
 }
-TestSuite(mpi, .init = setup, .fini = teardown, .timeout = 90);
+TestSuite(mpi, .init = setup, .fini = teardown);
 
 /* 16 samples of 10 tokens, 80 tokens a batch: two global batches of 8 sequences, 4 per rank. */
 #define SFT_FLAGS                                                                                                      \
@@ -250,7 +250,7 @@ static void rl_teardown(void) {
     snprintf(cmd, sizeof cmd, "rm -rf %s", rl_dir);
     cr_assert_eq(system(cmd), 0);
 }
-TestSuite(mpi_rl, .init = rl_setup, .fini = rl_teardown, .timeout = 90);
+TestSuite(mpi_rl, .init = rl_setup, .fini = rl_teardown);
 
 /* 2 steps of 2 prompts x 4 samples: each rank rolls out one prompt's group per step. */
 #define RL_FLAGS                                                                                                       \
