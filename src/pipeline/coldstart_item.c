@@ -8,6 +8,8 @@
 #include "base/strbuf.h"
 #include "data/synth.h"
 #include "reward/reward.h"
+#include "rollout/bind.h"
+#include "rollout/interp.h"
 #include "rollout/prompt.h"
 #include "rollout/score.h"
 
@@ -163,19 +165,24 @@ static rt_status assemble(pipe_cs_item *it, tok_tokenizer *tok, rollout_trajecto
     for (size_t b = 0; !st && b < it->tr.n_blocks; b++) {
         st = push_text(t, tok, &text, it->tr.segs[b], 1, NULL, err);
         if (st) break;
-        char *so_far = text.s ? text.s : "";
-        char *block = pipe_cs_interp_block(so_far, it->outputs[b]);
-        if (!block) {
-            st = rt_err_set(err, RT_ENOMEM, "out of memory");
-            break;
-        }
+        /* The block exactly as the engine appends it (rollout/interp.h). */
+        int after_newline = text.len > 0 && text.s[text.len - 1] == '\n';
+        rollout_tokenizer rtok = rollout_tokenizer_ops(tok);
+        char *block = NULL;
+        int32_t *ids = NULL;
+        size_t nids = 0;
+        st = rollout_interp_block(&rtok, after_newline, it->outputs[b], &block, &ids, &nids, err);
+        if (st) break;
         rollout_tool_call call = {.response_index = t->n_response,
                                   .code = strdup(it->tr.codes[b]),
                                   .output = strdup(it->outputs[b]),
                                   .status = it->status[b],
                                   .latency_s = it->latency[b]};
-        st = push_text(t, tok, &text, block, 0, &call.n_tokens, err);
+        for (size_t i = 0; !st && i < nids; i++) st = rollout_trajectory_push(t, ids[i], 0.0f, 0, err);
+        call.n_tokens = nids;
+        rt_strbuf_puts(&text, block);
         free(block);
+        free(ids);
         if (!st && (!call.code || !call.output)) st = rt_err_set(err, RT_ENOMEM, "out of memory");
         if (!st) st = rollout_trajectory_add_call(t, &call, err);
         if (st) {

@@ -164,14 +164,6 @@ void pipe_cs_trace_free(pipe_cs_trace *t) {
     memset(t, 0, sizeof *t);
 }
 
-char *pipe_cs_interp_block(const char *text_before, const char *output) {
-    size_t n = strlen(text_before);
-    const char *lead = n > 0 && text_before[n - 1] == '\n' ? "" : "\n";
-    rt_strbuf b = {0};
-    rt_strbuf_printf(&b, "%s" ROLLOUT_INTERP_OPEN "\n%s\n" ROLLOUT_INTERP_CLOSE "\n\n", lead, output);
-    return rt_strbuf_take(&b);
-}
-
 char *pipe_cs_code_segment(const char *lead, const char *code) {
     rt_strbuf b = {0};
     rt_strbuf_printf(&b, "%s" ROLLOUT_CODE_OPEN "\n" ROLLOUT_PY_FENCE "\n%s\n" ROLLOUT_FENCE "\n" ROLLOUT_CODE_CLOSE,

@@ -26,9 +26,6 @@ rt_status pipe_cs_trace_parse(const char *text, int tools, pipe_cs_trace *out, r
 /* Frees what t owns and zeroes it. */
 void pipe_cs_trace_free(pipe_cs_trace *t);
 
-/* The interpreter block the engine appends after text_before for output: "\n" when text_before does not end with a
- * newline, then "<interpreter>\nOUTPUT\n</interpreter>\n\n" (malloc'd). */
-char *pipe_cs_interp_block(const char *text_before, const char *output);
 
 /* The model-written code block for code: "<code>\n```python\nCODE\n```\n</code>" after lead (malloc'd). */
 char *pipe_cs_code_segment(const char *lead, const char *code);

@@ -6,6 +6,7 @@
 #include "base/log.h"
 #include "base/rng.h"
 #include "base/timer.h"
+#include "rollout/interp.h"
 #include "rollout/protocol.h"
 #include "rollout/toolcall.h"
 
@@ -132,18 +133,12 @@ static void slot_finish(engine *e, slot *s, rollout_stop stop, uint32_t flags) {
 /* Appends the interpreter block for output (mask 0) and prefills it; ends the trajectory at a budget instead. */
 static rt_status append_interpreter(engine *e, slot *s, rollout_tool_call *call, rt_error *err) {
     rollout_trajectory *t = s->t;
-    const char *lead = s->text_len > 0 && s->text[s->text_len - 1] == '\n' ? "" : "\n";
-    size_t n = strlen(lead) + strlen(call->output) + 64;
-    char *block = malloc(n);
-    if (!block) return rt_err_set(err, RT_ENOMEM, "out of memory");
-    snprintf(block, n, "%s" ROLLOUT_INTERP_OPEN "\n%s\n" ROLLOUT_INTERP_CLOSE "\n\n", lead, call->output);
+    int after_newline = s->text_len > 0 && s->text[s->text_len - 1] == '\n';
+    char *block = NULL;
     int32_t *ids = NULL;
     size_t nids = 0;
-    rt_status st = e->tok->encode(e->tok->ctx, block, strlen(block), &ids, &nids, err);
-    if (st) {
-        free(block);
-        return st;
-    }
+    rt_status st = rollout_interp_block(e->tok, after_newline, call->output, &block, &ids, &nids, err);
+    if (st) return st;
     call->response_index = t->n_response;
     uint32_t budget_flag = 0;
     if (s->interp_tokens + nids > e->cfg->budget.max_interpreter_tokens)
