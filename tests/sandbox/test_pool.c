@@ -278,7 +278,8 @@ Test(pool, free_leaves_nothing, .timeout = 60) {
     sbx_session *s;
     rt_error err;
     cr_assert_eq(sbx_session_open(pool, NULL, NULL, 0, &s, &err), RT_OK);
-    sbx_request req = {.code = "import os, time\nif os.fork() == 0: time.sleep(100)\ntime.sleep(100)", .code_len = 62};
+    const char *code = "import os, time\nif os.fork() == 0: time.sleep(100)\ntime.sleep(100)";
+    sbx_request req = {.code = code, .code_len = strlen(code)};
     req.limits.wall_s = 100;
     sbx_job *job;
     cr_assert_eq(sbx_pool_submit(pool, &req, NULL, NULL, &job, &err), RT_OK);
