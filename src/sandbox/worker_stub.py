@@ -438,11 +438,13 @@ def handle_run(msg, payload, pre):
     lim = msg.get("limits", {})
     child = pre
     job = {"limits": lim, "files": msg.get("files", {}), "stdin": msg.get("stdin", "")}
-    res, out, err = execute_run(child, job, payload, lim, msg.get("fetch", []))
-    res["id"] = msg.get("id")
-    send_msg(res, [bytes(out), bytes(err)])
-    child.kill()
-    child.reap()  # the whole tree is gone before this worker takes another job
+    try:
+        res, out, err = execute_run(child, job, payload, lim, msg.get("fetch", []))
+        res["id"] = msg.get("id")
+        send_msg(res, [bytes(out), bytes(err)])
+    finally:
+        child.kill()
+        child.reap()  # the whole tree is gone before this worker takes another job
 
 
 def execute_run(child, job, payload, lim, fetch_names):
