@@ -12,8 +12,6 @@
 #include "base/timer.h"
 #include "sandbox/sbx_pool_internal.h"
 
-void *sbx_supervisor_main(void *arg);
-
 void sbx_pool_shutdown(sbx_pool *p) {
     if (!p->thr_started) return;
     pthread_mutex_lock(&p->mu);

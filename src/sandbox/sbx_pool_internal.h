@@ -102,6 +102,9 @@ void sbx_job_finish(sbx_pool *p, sbx_job *job);
 /* Finishes job with status st and message msg (lock held). */
 void sbx_job_fail(sbx_pool *p, sbx_job *job, sbx_status st, const char *msg);
 
+/* The supervisor thread's body (sbx_supervisor.c); arg is the pool. */
+void *sbx_supervisor_main(void *arg);
+
 /* Fills job->res from a worker's "done" frame. */
 void sbx_result_from_worker(sbx_job *job, const cJSON *hdr, const unsigned char *body, size_t body_len,
                             int64_t oom_kills);
