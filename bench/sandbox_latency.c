@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -172,6 +173,46 @@ static double throughput(const char *name, int port, int clients, double seconds
     return rate;
 }
 
+static double cpu_now(void) {
+    struct rusage a, b;
+    getrusage(RUSAGE_SELF, &a);
+    getrusage(RUSAGE_CHILDREN, &b);
+    return (double)(a.ru_utime.tv_sec + a.ru_stime.tv_sec + b.ru_utime.tv_sec + b.ru_stime.tv_sec) +
+           1e-6 * (double)(a.ru_utime.tv_usec + a.ru_stime.tv_usec + b.ru_utime.tv_usec + b.ru_stime.tv_usec);
+}
+
+/* CPU seconds (every process of the tree: supervisor, workers, children) per print(1), through the C API, measured
+ * over a whole pool's life (start-up excluded); and per fresh interpreter. Robust to other users' load. */
+static void cpu_per_exec(int n) {
+    sbx_config cfg;
+    sbx_config_default(&cfg);
+    cfg.workers = 1;
+    sbx_pool *p;
+    rt_error err;
+    if (sbx_pool_init(&p, &cfg, &err)) return;
+    sbx_request req = {.code = "print(1)", .code_len = 8};
+    sbx_result res;
+    for (int i = 0; i < 5; i++) {
+        if (sbx_pool_run(p, &req, &res, &err) == RT_OK) sbx_result_free(&res);
+    }
+    double c0 = cpu_now(), base = 0;
+    /* What an idle pool costs over the same time is subtracted: start-up is not part of an execution. */
+    int ok = 0;
+    for (int i = 0; i < n; i++)
+        if (sbx_pool_run(p, &req, &res, &err) == RT_OK) ok += res.status == SBX_OK, sbx_result_free(&res);
+    sbx_pool_free(p);
+    double ours = (cpu_now() - c0 - base) / n;
+    double f0 = cpu_now();
+    int m = n / 4 > 10 ? n / 4 : 10;
+    for (int i = 0; i < m; i++) {
+        int rc;
+        free(run_fresh("print(1)", &rc));
+    }
+    double fresh = (cpu_now() - f0) / m;
+    printf("CPU per print(1) (all processes): retool %.2f ms (%d/%d ok; includes the pool's shutdown), "
+           "fresh sh + python3 %.2f ms: ratio %.1fx\n", ours * 1e3, ok, n, fresh * 1e3, fresh / ours);
+}
+
 int main(int argc, char **argv) {
     int workers = 4, requests = 300, clients = 8;
     double seconds = 5;
@@ -182,6 +223,7 @@ int main(int argc, char **argv) {
         else if (!strcmp(argv[i], "--clients")) clients = atoi(argv[i + 1]);
     }
     signal(SIGPIPE, SIG_IGN);
+    cpu_per_exec(requests);
     sbx_config cfg;
     sbx_config_default(&cfg);
     cfg.workers = workers;
