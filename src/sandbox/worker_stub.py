@@ -363,6 +363,10 @@ def execute(child, cell_mode, job_hdr, payload, lim):
                 continue
             if fds[fd] is None:
                 child.status += b
+                if len(child.status) > 65536 and b"\n" not in child.status:  # a flood on the status pipe
+                    child.status = b""
+                    why = "output"
+                    break
                 while b"\n" in child.status:
                     line, _, child.status = child.status.partition(b"\n")
                     if line[:1] == b"E":

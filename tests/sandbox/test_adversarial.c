@@ -174,6 +174,14 @@ static const adv_case cases[] = {
     {"sysv ipc of the host", "print('ESCAPED' if len(open('/proc/sysvipc/shm').read().splitlines()) > 1 else "
                              "'CONTAINED')\n",
      5, OK, "CONTAINED", 0, 0},
+    {"status pipe flood",
+     "import os\nfor fd in [int(f) for f in os.listdir('/proc/self/fd') if int(f) > 2]:\n    try:\n"
+     "        os.write(fd, b'x' * (1 << 20))\n    except OSError:\n        pass\nprint('done')\n",
+     5, OUT | OK, 0, 0, 0},
+    {"forged exit report",
+     "import os, time\nfor fd in [int(f) for f in os.listdir('/proc/self/fd') if int(f) > 2]:\n    try:\n"
+     "        os.write(fd, b'X0 0.0\\n')\n    except OSError:\n        pass\ntime.sleep(100)\n",
+     3, OK | TMO, 0, 0, 0},
     {"processes of others", "import os\nothers = [p for p in os.listdir('/proc') if p.isdigit() and p != '1']\n"
                             "print('ESCAPED', others) if others else print('CONTAINED')\n",
      5, OK, "CONTAINED", 0, 0},
