@@ -136,7 +136,8 @@ rt_status sbx_session_open(sbx_pool *pool, const sbx_limits *lim, const sbx_file
                            sbx_session **out, rt_error *err);
 
 /* Runs one cell (cells run in order); like sbx_pool_submit. The value of a final expression is printed, as in a
- * notebook. A cell that times out kills the session: later cells fail with SBX_SANDBOX_ERROR. */
+ * notebook. A cell that times out or passes the output cap kills the session: later cells fail with
+ * SBX_SANDBOX_ERROR. */
 rt_status sbx_session_submit(sbx_session *s, const char *code, size_t code_len, const sbx_limits *lim,
                              sbx_callback cb, void *user, sbx_job **job_out, rt_error *err);
 
