@@ -285,22 +285,23 @@ static void dispatch_to(sbx_pool *p, sbx_worker *w, sbx_job *job) {
     }
 }
 
-/* Session jobs that can be settled without a worker: cells of a dead session fail, closes of a dead one succeed. */
+/* Session jobs that can be settled without a worker: cells of a dead session fail, closes of a dead one succeed.
+ * Starts over from the head after each one: a callback may have changed the list. */
 static void settle_dead_sessions(sbx_pool *p) {
-    for (sbx_session *s = p->sessions; s; s = s->next) {
-        while (s->head && !s->busy && !s->child_live) {
-            sbx_job *job = s->head;
-            s->head = job->next;
-            if (!s->head) s->tail = NULL;
-            job->next = NULL;
-            if (job->kind == SBX_JOB_CLOSE) {
-                job->res.status = SBX_OK;
-                sbx_job_finish(p, job);
-            } else {
-                sbx_job_fail(p, job, SBX_SANDBOX_ERROR,
-                             "the session is no longer alive (closed, evicted, timed out, or its worker died)");
-            }
-            break; /* the list may have changed while a callback ran */
+    for (;;) {
+        sbx_session *s = p->sessions;
+        while (s && !(s->head && !s->busy && !s->child_live)) s = s->next;
+        if (!s) return;
+        sbx_job *job = s->head;
+        s->head = job->next;
+        if (!s->head) s->tail = NULL;
+        job->next = NULL;
+        if (job->kind == SBX_JOB_CLOSE) {
+            job->res.status = SBX_OK;
+            sbx_job_finish(p, job);
+        } else {
+            sbx_job_fail(p, job, SBX_SANDBOX_ERROR,
+                         "the session is no longer alive (closed, evicted, timed out, or its worker died)");
         }
     }
 }
