@@ -75,7 +75,8 @@ static char *run_fresh(const char *code, int *rc) {
     char *buf = malloc(1 << 16);
     size_t len = 0;
     ssize_t k;
-    while (!e && buf && (k = read(out[0], buf + len, (1 << 16) - 1 - len)) > 0) len += (size_t)k;
+    while (!e && buf && (k = read(out[0], buf + len, (1 << 16) - 1 - len)) > 0)
+        len += (size_t)k;
     close(out[0]);
     int st = 0;
     if (!e) waitpid(pid, &st, 0);
@@ -136,8 +137,10 @@ static void *client(void *arg) {
     load *l = arg;
     while (rt_time_now() < l->until) {
         double dt = one(l->port, l->body, l->expect);
-        if (dt < 0) l->failed++;
-        else if (l->n < l->cap) l->lat[l->n++] = dt;
+        if (dt < 0)
+            l->failed++;
+        else if (l->n < l->cap)
+            l->lat[l->n++] = dt;
     }
     return NULL;
 }
@@ -154,7 +157,8 @@ static double throughput(const char *name, int port, int clients, double seconds
         pthread_create(&t[i], NULL, client, &l[i]);
     }
     int total = 0, failed = 0;
-    for (int i = 0; i < clients; i++) pthread_join(t[i], NULL);
+    for (int i = 0; i < clients; i++)
+        pthread_join(t[i], NULL);
     double elapsed = rt_time_now() - t0;
     double *all = malloc(sizeof(double) * 100000 * (size_t)clients);
     for (int i = 0; i < clients; i++) {
@@ -210,17 +214,22 @@ static void cpu_per_exec(int n) {
     }
     double fresh = (cpu_now() - f0) / m;
     printf("CPU per print(1) (all processes): retool %.2f ms (%d/%d ok; includes the pool's shutdown), "
-           "fresh sh + python3 %.2f ms: ratio %.1fx\n", ours * 1e3, ok, n, fresh * 1e3, fresh / ours);
+           "fresh sh + python3 %.2f ms: ratio %.1fx\n",
+           ours * 1e3, ok, n, fresh * 1e3, fresh / ours);
 }
 
 int main(int argc, char **argv) {
     int workers = 4, requests = 300, clients = 8;
     double seconds = 5;
     for (int i = 1; i + 1 < argc; i += 2) {
-        if (!strcmp(argv[i], "--workers")) workers = atoi(argv[i + 1]);
-        else if (!strcmp(argv[i], "--requests")) requests = atoi(argv[i + 1]);
-        else if (!strcmp(argv[i], "--seconds")) seconds = atof(argv[i + 1]);
-        else if (!strcmp(argv[i], "--clients")) clients = atoi(argv[i + 1]);
+        if (!strcmp(argv[i], "--workers"))
+            workers = atoi(argv[i + 1]);
+        else if (!strcmp(argv[i], "--requests"))
+            requests = atoi(argv[i + 1]);
+        else if (!strcmp(argv[i], "--seconds"))
+            seconds = atof(argv[i + 1]);
+        else if (!strcmp(argv[i], "--clients"))
+            clients = atoi(argv[i + 1]);
     }
     signal(SIGPIPE, SIG_IGN);
     cpu_per_exec(requests);
@@ -247,7 +256,8 @@ int main(int argc, char **argv) {
            sysconf(_SC_NPROCESSORS_ONLN));
     const char *p1 = "{\"code\": \"print(1)\", \"language\": \"python\"}";
     const char *sy = "{\"code\": \"import sympy; print(sympy.factorint(2**64+1))\", \"language\": \"python\"}";
-    for (int i = 0; i < 20; i++) one(port, p1, "1\\n");
+    for (int i = 0; i < 20; i++)
+        one(port, p1, "1\\n");
     double *lat = malloc(sizeof(double) * (size_t)requests);
     int n = 0;
     for (int i = 0; i < requests; i++) {
@@ -275,11 +285,12 @@ int main(int argc, char **argv) {
     printf("sympy.factorint(2**64+1), one client: p50 %6.2f ms  p99 %6.2f ms  (%d/%d ok)\n", 1e3 * pct(lat, n, 0.5),
            1e3 * pct(lat, n, 0.99), n, nsym);
     free(lat);
-    struct MHD_Daemon *base = MHD_start_daemon(MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD, 0,
-                                               NULL, NULL, baseline_handler, NULL, MHD_OPTION_NOTIFY_COMPLETED,
-                                               baseline_done, NULL, MHD_OPTION_END);
+    struct MHD_Daemon *base =
+        MHD_start_daemon(MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD, 0, NULL, NULL,
+                         baseline_handler, NULL, MHD_OPTION_NOTIFY_COMPLETED, baseline_done, NULL, MHD_OPTION_END);
     int bport = MHD_get_daemon_info(base, MHD_DAEMON_INFO_BIND_PORT)->port;
-    for (int i = 0; i < 3; i++) one(bport, p1, "1\\n");
+    for (int i = 0; i < 3; i++)
+        one(bport, p1, "1\\n");
     /* Alternate the two methods in slices so both see the same load from the machine's other users. */
     double ours = 0, fresh = 0;
     int rounds = 5;

@@ -103,7 +103,8 @@ static void *client(void *arg) {
 static int count_fds(void) {
     DIR *d = opendir("/proc/self/fd");
     int n = 0;
-    while (d && readdir(d)) n++;
+    while (d && readdir(d))
+        n++;
     if (d) closedir(d);
     return n;
 }
@@ -143,7 +144,8 @@ int main(int argc, char **argv) {
         if (!strcmp(argv[i], "--workers")) workers = atoi(argv[i + 1]);
     }
     signal(SIGPIPE, SIG_IGN);
-    for (int k = 0; k < nkinds; k++) total_weight += kinds[k].weight;
+    for (int k = 0; k < nkinds; k++)
+        total_weight += kinds[k].weight;
     lat_print = malloc(sizeof(double) * (size_t)n_total);
     int fds0 = count_fds();
     sbx_config cfg;
@@ -169,7 +171,8 @@ int main(int argc, char **argv) {
     long rss_start = 0;
     double t0 = rt_time_now();
     pthread_t t[8];
-    for (int i = 0; i < 8; i++) pthread_create(&t[i], NULL, client, NULL);
+    for (int i = 0; i < 8; i++)
+        pthread_create(&t[i], NULL, client, NULL);
     long last = -1;
     while (atomic_load(&next_i) < n_total) {
         sleep(1);
@@ -182,7 +185,8 @@ int main(int argc, char **argv) {
         }
         last = done;
     }
-    for (int i = 0; i < 8; i++) pthread_join(t[i], NULL);
+    for (int i = 0; i < 8; i++)
+        pthread_join(t[i], NULL);
     double elapsed = rt_time_now() - t0;
     long rss_end = rss_kb();
     int fds2 = count_fds();

@@ -3,8 +3,8 @@
  * leaves no process, descriptor or cgroup behind. */
 #include <criterion/criterion.h>
 #include <signal.h>
-#include <stdio.h>
 #include <stdatomic.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -80,8 +80,14 @@ Test(pool, stdin_files_and_fetch, .timeout = 60) {
                        "print(os.getcwd(), sorted(os.listdir('.')))\n";
     sbx_file in = {.name = "in/data.txt", .data = (unsigned char *)"20", .len = 2};
     const char *fetch[] = {"out.txt", "missing.txt", "link.txt"};
-    sbx_request req = {.code = code, .code_len = strlen(code), .stdin_data = "2\n", .stdin_len = 2,
-                       .files = &in, .nfiles = 1, .fetch = fetch, .nfetch = 3};
+    sbx_request req = {.code = code,
+                       .code_len = strlen(code),
+                       .stdin_data = "2\n",
+                       .stdin_len = 2,
+                       .files = &in,
+                       .nfiles = 1,
+                       .fetch = fetch,
+                       .nfetch = 3};
     sbx_result r;
     rt_error err;
     cr_assert_eq(sbx_pool_run(pool, &req, &r, &err), RT_OK, "%s", err.msg);
@@ -162,7 +168,8 @@ Test(pool, callbacks_and_cancel, .timeout = 60) {
         cr_assert_eq(sbx_pool_submit(pool, &req, on_done, (void *)(intptr_t)1, NULL, &err), RT_OK);
     }
     double end = rt_time_now() + 20;
-    while (atomic_load(&cb_count) < 6 && rt_time_now() < end) usleep(2000);
+    while (atomic_load(&cb_count) < 6 && rt_time_now() < end)
+        usleep(2000);
     cr_expect_eq(atomic_load(&cb_count), 6);
     cr_expect_eq(atomic_load(&cb_sum), 1 + 4 + 9 + 16 + 25 + 36);
     /* Freeing a running job kills its process tree; the pool goes on answering. */
@@ -290,7 +297,8 @@ Test(pool, free_leaves_nothing, .timeout = 60) {
     sbx_job_free(job);
     sbx_session_close(s);
     cr_expect_eq(th_count_uid_procs(cfg.uid_base), 0, "no sandbox process survives the pool");
-    for (int i = 0; i < 2; i++) cr_expect(kill(pids[i], 0) != 0, "worker %d is gone", pids[i]);
+    for (int i = 0; i < 2; i++)
+        cr_expect(kill(pids[i], 0) != 0, "worker %d is gone", pids[i]);
     cr_expect_eq(th_count_fds(), fds, "every descriptor is closed");
     cr_expect_eq(th_count_cgroups(), 0, "every worker cgroup is removed");
 }
