@@ -310,7 +310,7 @@ Test(adversarial, suite_is_contained) {
             cr_expect(r->out_len == 5 && memcmp(r->out, "\xff\xfe\x00ok", 5) == 0, "bytes come back unchanged");
         if (!strcmp(cases[i].name, "symlinks planted for the host"))
             cr_expect_eq(r->nfiles, 0u, "no symlink is followed when fetching: %s", r->message);
-        if (r->status == SBX_TIMEOUT) cr_expect_lt(r->wall_s, cases[i].wall_s + 2.5, "%s", cases[i].name);
+        if (r->status == SBX_TIMEOUT) cr_expect_lt(r->wall_s, cases[i].wall_s + 5, "%s", cases[i].name);
         sbx_job_free(jobs[i]);
         free(codes[i]);
     }

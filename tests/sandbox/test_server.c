@@ -170,17 +170,17 @@ Test(server, jupyter_cells_and_timeouts, .timeout = 60) {
              "{\"cells\": [\"import time\", \"time.sleep(30)\", \"print(1)\"], "
              "\"cell_timeout\": 1, \"total_timeout\": 20}",
              &status);
-    cr_expect_lt(rt_time_now() - t0, 5.0, "cell_timeout is enforced");
+    cr_expect_lt(rt_time_now() - t0, 10.0, "cell_timeout is enforced (the cell sleeps 30 s)");
     cr_expect_str_eq(field(o, "status")->valuestring, "Failed");
     cr_expect_str_eq(field(field(o, "driver"), "status")->valuestring, "TimeLimitExceeded");
     cr_expect_eq(cJSON_GetArraySize(field(o, "cells")), 2, "cells after a timeout do not run");
     cJSON_Delete(o);
     t0 = rt_time_now();
     o = post(f.port, "/run_jupyter",
-             "{\"cells\": [\"import time\", \"time.sleep(0.8)\", \"time.sleep(0.8)\", "
-             "\"time.sleep(0.8)\", \"time.sleep(0.8)\"], \"total_timeout\": 2}",
+             "{\"cells\": [\"import time\", \"time.sleep(2)\", \"time.sleep(2)\", "
+             "\"time.sleep(2)\", \"time.sleep(2)\"], \"total_timeout\": 2}",
              &status);
-    cr_expect_lt(rt_time_now() - t0, 4.0, "total_timeout is enforced");
+    cr_expect_lt(rt_time_now() - t0, 6.0, "total_timeout (2 s) is enforced (the cells need 8 s)");
     cr_expect_str_eq(field(o, "status")->valuestring, "Failed");
     cr_expect_str_eq(field(field(o, "driver"), "status")->valuestring, "TimeLimitExceeded");
     cJSON_Delete(o);
@@ -217,7 +217,7 @@ Test(server, saturation_size_cap_and_audit, .timeout = 60) {
     double t0 = rt_time_now();
     cJSON *o = post(f.port, "/run_code", "{\"code\": \"print(1)\"}", &status);
     cr_expect_eq(status, 429, "a saturated pool answers 429");
-    cr_expect_lt(rt_time_now() - t0, 0.5, "at once, never a hang");
+    cr_expect_lt(rt_time_now() - t0, 1.0, "at once, never a hang (the queued jobs take 1.5 s each)");
     cr_expect_str_eq(field(o, "status")->valuestring, "SandboxError");
     cJSON_Delete(o);
     char *big = malloc(8192);
@@ -329,7 +329,7 @@ Test(server, sigterm_leaves_nothing, .timeout = 60) {
     kill(pid, SIGTERM);
     int wst;
     waitpid(pid, &wst, 0);
-    cr_expect_lt(rt_time_now() - t0, 5.0, "shutdown is prompt");
+    cr_expect_lt(rt_time_now() - t0, 15.0, "shutdown is prompt (a 60 s run was in flight)");
     cr_expect(WIFEXITED(wst) && WEXITSTATUS(wst) == 0, "exit status 0 after SIGTERM");
     pthread_join(t, NULL);
     cr_expect(s.resp == NULL || strstr(s.resp, "SandboxError") != NULL, "the request in flight was answered");
