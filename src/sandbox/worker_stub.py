@@ -3,7 +3,7 @@
 # pre-forked) or one long-lived child per session. Each child gets its own pid, mount, ipc and net namespace, private
 # tmpfs /tmp, /work and /dev/shm, a fresh /proc, rlimits, uid 1000 and the strict seccomp filter.
 # Frames on fd 3: 4-byte little-endian length, then a JSON header line, then the binary blobs it lists.
-import base64, builtins, ctypes, json, linecache, os, select, signal, struct, sys, time, traceback, resource, ast
+import base64, builtins, ctypes, json, linecache, os, random, select, signal, struct, sys, time, traceback, resource, ast
 import numpy, sympy
 
 numpy.arange(16).sum(); sympy.factorint(2**64 + 1); sympy.Symbol("x") + 1
@@ -192,6 +192,8 @@ def warm_up():
 def child_main(kind, jr, sw, ow, ew):
     try:
         os.setsid()  # its own session and process group: kill(0, ...) reaches nothing outside this run
+        random.seed()  # runs must not share random streams: the worker's states were copied at fork
+        numpy.random.seed()
         signal.signal(signal.SIGINT, signal.default_int_handler)
         signal.signal(signal.SIGTERM, signal.SIG_DFL)
         setup_child_ns(kind)

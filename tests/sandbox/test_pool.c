@@ -302,3 +302,19 @@ Test(pool, free_leaves_nothing, .timeout = 60) {
     cr_expect_eq(th_count_fds(), fds, "every descriptor is closed");
     cr_expect_eq(th_count_cgroups(), 0, "every worker cgroup is removed");
 }
+
+/* Each run forks from the same worker: without reseeding, every run would draw the same "random" numbers. */
+Test(pool, runs_get_their_own_random_streams, .timeout = 60) {
+    sbx_pool *pool = start(1, NULL);
+    char seen[3][128];
+    for (int i = 0; i < 3; i++) {
+        sbx_result r =
+            th_run(pool, "import numpy, random\nprint(numpy.random.randint(1 << 30), random.getrandbits(30))", 5);
+        cr_assert_eq(r.status, SBX_OK, "%s", r.err);
+        snprintf(seen[i], sizeof seen[i], "%s", r.out);
+        sbx_result_free(&r);
+    }
+    cr_expect(strcmp(seen[0], seen[1]) && strcmp(seen[1], seen[2]) && strcmp(seen[0], seen[2]), "%s%s%s", seen[0],
+              seen[1], seen[2]);
+    sbx_pool_free(pool);
+}
