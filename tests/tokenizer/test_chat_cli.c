@@ -15,7 +15,7 @@ static const tok_message conv[] = {
     {"user", "  Thanks! 日本語 😀 \r\n"},
 };
 
-Test(chat, qwen_template_matches_reference_encoding, .timeout = 60) {
+Test(chat, qwen_template_matches_reference_encoding) {
     char *dir = tt_mkdtemp();
     char path[512];
     snprintf(path, sizeof path, "%s/rendered.jsonl", dir);
@@ -124,7 +124,7 @@ static int run_cli(const char *input, const char *args, char *out, size_t cap, c
     return rc;
 }
 
-Test(cli, encode_decode_and_exit_codes, .timeout = 60) {
+Test(cli, encode_decode_and_exit_codes) {
     char out[4096], err[4096];
     cr_expect_eq(run_cli("\"Hello World\"\n", "encode --tokenizer " TT_QWEN3, out, sizeof out, err, sizeof err), 0,
                  "%s", err);

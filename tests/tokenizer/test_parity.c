@@ -112,6 +112,6 @@ static void parity(const char *tokdir) {
     tt_rmdir(dir);
 }
 
-Test(parity, qwen3_matches_reference, .timeout = 120) { parity(TT_QWEN3); }
+Test(parity, qwen3_matches_reference) { parity(TT_QWEN3); }
 
-Test(parity, llama3_matches_reference, .timeout = 120) { parity(TT_LLAMA3); }
+Test(parity, llama3_matches_reference) { parity(TT_LLAMA3); }
