@@ -137,6 +137,11 @@ Test(cli, encode_decode_and_exit_codes) {
                          err, sizeof err),
                  0);
     cr_expect_neq(strcmp(out, "[151644]\n"), 0, "--split-special-tokens must encode the marker as text");
+    /* U+0000 survives both ways (tokenizers.js: [64,188,65]) */
+    cr_expect_eq(run_cli("\"a\\u0000b\"\n", "encode --tokenizer " TT_QWEN3, out, sizeof out, err, sizeof err), 0);
+    cr_expect_str_eq(out, "[64,188,65]\n");
+    cr_expect_eq(run_cli("[64,188,65]\n", "decode --tokenizer " TT_QWEN3, out, sizeof out, err, sizeof err), 0);
+    cr_expect_str_eq(out, "\"a\\u0000b\"\n");
     cr_expect_eq(run_cli("\"a\"\n", "encode", out, sizeof out, err, sizeof err), 2, "no --tokenizer: usage error");
     cr_expect_eq(run_cli("\"a\"\n", "encode --tokenizr x", out, sizeof out, err, sizeof err), 2);
     cr_expect(strstr(err, "tokenizer") != NULL, "the typo should get a suggestion: %s", err);
