@@ -54,7 +54,8 @@ static int bench_one(const char *tokdir, const char *text_path, const char *text
     double ref_s = 0, ref_rss = 0;
     long long ref_tokens = -1;
     if (p && fgets(line, sizeof line, p)) {
-        const char *s = strstr(line, "\"seconds\":"), *t = strstr(line, "\"tokens\":"), *r = strstr(line, "\"rss_mb\":");
+        const char *s = strstr(line, "\"seconds\":"), *t = strstr(line, "\"tokens\":"),
+                   *r = strstr(line, "\"rss_mb\":");
         if (s) ref_s = atof(s + 10);
         if (t) ref_tokens = atoll(t + 9);
         if (r) ref_rss = atof(r + 9);
@@ -62,8 +63,8 @@ static int bench_one(const char *tokdir, const char *text_path, const char *text
     if (p) pclose(p);
     double mb = (double)len / 1048576.0;
     printf("%s: %.1f MB, %zu tokens\n", tokdir, mb, tokens);
-    printf("  retool        load %.2f s, encode %.2f s = %6.2f MB/s, peak RSS %.0f MB (text included)\n", t_load,
-           t_enc, mb / t_enc, rss);
+    printf("  retool        load %.2f s, encode %.2f s = %6.2f MB/s, peak RSS %.0f MB (text included)\n", t_load, t_enc,
+           mb / t_enc, rss);
     if (ref_s <= 0 || ref_tokens < 0) {
         printf("  reference     did not run (install it: scripts/install-deps.sh --test)\n");
         return 1;
@@ -94,7 +95,8 @@ int main(int argc, char **argv) {
         return 1;
     }
     int rc = 0;
-    for (int i = 0; i < ndirs; i++) rc |= bench_one(dirs[i], path, text, len);
+    for (int i = 0; i < ndirs; i++)
+        rc |= bench_one(dirs[i], path, text, len);
     free(text);
     unlink(path);
     rmdir(dir);

@@ -11,7 +11,8 @@
 /* Decodes the JSON string literal that starts line (already validated by the JSONL reader) into exact bytes; unlike
  * cJSON's valuestring this keeps U+0000. Returns 0, or -1 for a lone surrogate or no memory. */
 static int json_string_bytes(const char *line, char **out, size_t *len) {
-    while (*line == ' ' || *line == '\t' || *line == '\r') line++;
+    while (*line == ' ' || *line == '\t' || *line == '\r')
+        line++;
     if (*line != '"') return -1;
     size_t cap = strlen(line) + 1, o = 0;
     char *b = malloc(cap);
@@ -86,8 +87,7 @@ static void print_json_string(const char *s, size_t len) {
 
 /* Reads stdin one JSON value a line; calls fn on each (with the raw line); stops at the first failure. */
 static int for_each_line(const char *cmd, tok_tokenizer *tok, int flags,
-                         rt_status (*fn)(tok_tokenizer *, const cJSON *, const char *, int, const char *,
-                                         rt_error *)) {
+                         rt_status (*fn)(tok_tokenizer *, const cJSON *, const char *, int, const char *, rt_error *)) {
     rt_jsonl_reader r;
     rt_error err;
     rt_err_clear(&err);
@@ -125,7 +125,8 @@ static rt_status encode_one(tok_tokenizer *tok, const cJSON *item, const char *l
     free(text);
     if (st) return rt_err_prefix(err, "%s", where);
     putchar('[');
-    for (size_t i = 0; i < ids.len; i++) printf(i ? ",%d" : "%d", ids.ids[i]);
+    for (size_t i = 0; i < ids.len; i++)
+        printf(i ? ",%d" : "%d", ids.ids[i]);
     fputs("]\n", stdout);
     tok_ids_free(&ids);
     return RT_OK;
@@ -238,8 +239,9 @@ static int tok_train_cmd(int argc, char **argv) {
     if (!out || vocab <= 0 || args.npositional == 0) {
         cli_args_free(&args);
         return cli_fail("tokenizer train", CLI_EXIT_USAGE, "%s",
-                        !out ? "--out DIR is required" : vocab <= 0 ? "--vocab-size N (N > 0) is required"
-                                                                    : "no corpus file given");
+                        !out         ? "--out DIR is required"
+                        : vocab <= 0 ? "--vocab-size N (N > 0) is required"
+                                     : "no corpus file given");
     }
     if (minf < 1) {
         cli_args_free(&args);

@@ -26,7 +26,8 @@ Test(chat, qwen_template_matches_reference_encoding) {
     char *text = NULL;
     size_t tl = 0;
     FILE *mem = open_memstream(&text, &tl);
-    for (size_t i = 0; i < 4; i++) fprintf(mem, "<|im_start|>%s\n%s<|im_end|>\n", conv[i].role, conv[i].content);
+    for (size_t i = 0; i < 4; i++)
+        fprintf(mem, "<|im_start|>%s\n%s<|im_end|>\n", conv[i].role, conv[i].content);
     fclose(mem);
     cJSON_Delete(s1);
     s1 = cJSON_CreateString(text);
@@ -45,7 +46,8 @@ Test(chat, qwen_template_matches_reference_encoding) {
         cr_assert_eq(tok_chat_encode(tok, conv, 4, gen, 0, &ids, &err), RT_OK, "%s", err.msg);
         const cJSON *want = cJSON_GetObjectItem(cJSON_GetArrayItem(ref, gen), "ids");
         int same = (size_t)cJSON_GetArraySize(want) == ids.len;
-        for (size_t i = 0; same && i < ids.len; i++) same = ids.ids[i] == cJSON_GetArrayItem(want, (int)i)->valueint;
+        for (size_t i = 0; same && i < ids.len; i++)
+            same = ids.ids[i] == cJSON_GetArrayItem(want, (int)i)->valueint;
         cr_expect(same, "chat ids (generation prompt %d) differ from the reference encoding of the rendered text", gen);
         tok_ids_free(&ids);
     }
@@ -84,7 +86,8 @@ Test(chat, user_text_never_parsed_for_special_tokens) {
     /* asked to: the markers in the text become special tokens */
     cr_assert_eq(tok_chat_encode(tok, msgs, 1, 0, 1, &ids, &err), RT_OK);
     nend = 0;
-    for (size_t i = 0; i < ids.len; i++) nend += ids.ids[i] == end;
+    for (size_t i = 0; i < ids.len; i++)
+        nend += ids.ids[i] == end;
     cr_expect_eq(nend, 2);
     tok_ids_free(&ids);
     tok_free(tok);

@@ -13,18 +13,25 @@
 /* A random scalar value: mostly ASCII and common blocks, sometimes anything (surrogates excluded). */
 static uint32_t rand_cp(rt_rng *r) {
     switch (rt_rng_below(r, 6)) {
-    case 0: return (uint32_t)rt_rng_below(r, 0x80);
-    case 1: return (uint32_t)rt_rng_range(r, 0x20, 0x7E);
-    case 2: return (uint32_t)rt_rng_range(r, 0x80, 0x7FF);
-    case 3: return (uint32_t)rt_rng_range(r, 0x800, 0xD7FF);
-    case 4: return (uint32_t)rt_rng_range(r, 0xE000, 0xFFFF);
-    default: return (uint32_t)rt_rng_range(r, 0x10000, 0x10FFFF);
+    case 0:
+        return (uint32_t)rt_rng_below(r, 0x80);
+    case 1:
+        return (uint32_t)rt_rng_range(r, 0x20, 0x7E);
+    case 2:
+        return (uint32_t)rt_rng_range(r, 0x80, 0x7FF);
+    case 3:
+        return (uint32_t)rt_rng_range(r, 0x800, 0xD7FF);
+    case 4:
+        return (uint32_t)rt_rng_range(r, 0xE000, 0xFFFF);
+    default:
+        return (uint32_t)rt_rng_range(r, 0x10000, 0x10FFFF);
     }
 }
 
 static size_t rand_text(rt_rng *r, char *buf, size_t maxchars) {
     size_t n = (size_t)rt_rng_below(r, maxchars + 1), o = 0;
-    for (size_t i = 0; i < n; i++) o += (size_t)utf8proc_encode_char((utf8proc_int32_t)rand_cp(r), (utf8proc_uint8_t *)buf + o);
+    for (size_t i = 0; i < n; i++)
+        o += (size_t)utf8proc_encode_char((utf8proc_int32_t)rand_cp(r), (utf8proc_uint8_t *)buf + o);
     return o;
 }
 
@@ -60,9 +67,13 @@ static void roundtrip(const char *tokdir, int nfc) {
     tok_free(tok);
 }
 
-Test(props, qwen3_roundtrip_random_utf8) { roundtrip(TT_QWEN3, 1); }
+Test(props, qwen3_roundtrip_random_utf8) {
+    roundtrip(TT_QWEN3, 1);
+}
 
-Test(props, llama3_roundtrip_random_utf8) { roundtrip(TT_LLAMA3, 0); }
+Test(props, llama3_roundtrip_random_utf8) {
+    roundtrip(TT_LLAMA3, 0);
+}
 
 typedef struct job {
     tok_tokenizer *tok;
