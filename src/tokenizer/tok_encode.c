@@ -144,6 +144,10 @@ static rt_status split_added(const tok_tokenizer *tok, const char *s, size_t len
     for (size_t k = 0; k < tok->nadded; k++)
         if ((tok->added[k].normalized && tok->nfc) == normalized) any = 1;
     for (size_t i = 0; any && !(flags & TOK_ENCODE_NO_ADDED) && i < len;) {
+        if (!tok->added_first[(unsigned char)s[i]]) {
+            i++;
+            continue;
+        }
         const tok_added *a = match_added(tok, s, len, i, normalized, flags);
         if (!a) {
             i++;
