@@ -355,7 +355,8 @@ static rt_status load_added(tok_tokenizer *tok, const cJSON *added, rt_error *er
         i++;
     }
     qsort(tok->added, tok->nadded, sizeof *tok->added, cmp_added);
-    for (size_t k = 0; k < tok->nadded; k++) tok->added_first[(unsigned char)tok->added[k].content[0]] = 1;
+    for (size_t k = 0; k < tok->nadded; k++)
+        tok->added_first[(unsigned char)tok->added[k].content[0]] = 1;
     return RT_OK;
 }
 

@@ -117,8 +117,8 @@ Test(props, shared_by_threads) {
     pthread_join(tb, &rb);
     cr_assert(!ra && !rb);
     for (int i = 0; i < N; i++) {
-        cr_expect(a[i].len == one[i].len && memcmp(a[i].ids, one[i].ids, a[i].len * sizeof(int32_t)) == 0);
-        cr_expect(b[i].len == one[i].len && memcmp(b[i].ids, one[i].ids, b[i].len * sizeof(int32_t)) == 0);
+        cr_expect(a[i].len == one[i].len && (!a[i].len || memcmp(a[i].ids, one[i].ids, a[i].len * 4) == 0));
+        cr_expect(b[i].len == one[i].len && (!b[i].len || memcmp(b[i].ids, one[i].ids, b[i].len * 4) == 0));
         tok_ids_free(&one[i]);
         tok_ids_free(&a[i]);
         tok_ids_free(&b[i]);
