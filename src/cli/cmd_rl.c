@@ -17,7 +17,7 @@ int cmd_rl(int argc, char **argv) {
     double temp = c.rollout.sampling.temperature, top_p = c.rollout.sampling.top_p, timeout = c.rollout.budget.call_timeout_s,
            lr = c.lr, clr = c.critic_lr, wd = c.weight_decay, clip = c.clip_norm, clow = c.clip_low, chigh = c.clip_high,
            vclip = c.value_clip, gamma = c.gamma, lambda = c.lambda, klc = 0, ent = 0;
-    int no_whiten = 0, drop_flat = 0, drop_void = 0, no_std = 0;
+    int no_whiten = 0, drop_flat = 0, drop_void = 0, no_std = 0, resample = 0;
     const cli_flag flags[] = {
         {"algo", CLI_FLAG_STRING, &algo, "ppo|grpo", "PPO with a critic (default) or GRPO"},
         {"model", CLI_FLAG_STRING, &c.model_dir, "DIR", "starting policy (usually the cold-start SFT model)"},
@@ -62,6 +62,7 @@ int cmd_rl(int argc, char **argv) {
         {"grpo-no-std", CLI_FLAG_BOOL, &no_std, NULL, "GRPO: subtract the group mean only"},
         {"drop-flat-groups", CLI_FLAG_BOOL, &drop_flat, NULL, "skip groups whose rewards are all equal"},
         {"drop-void", CLI_FLAG_BOOL, &drop_void, NULL, "drop trajectories with neither code nor an answer"},
+        {"resample-on-correct", CLI_FLAG_BOOL, &resample, NULL, "among correct samples, prefer those without tool errors"},
         {"save-every", CLI_FLAG_INT, &save_every, "N", "checkpoint every N steps (default: at the end)"},
         {"keep-last", CLI_FLAG_INT, &keep, "N", "checkpoints kept (default 2)"},
         {"seed", CLI_FLAG_INT, &seed, "S", "seed of data order and sampling (default 1)"},
@@ -132,6 +133,7 @@ int cmd_rl(int argc, char **argv) {
         c.grpo_scale_std = !no_std;
         c.drop_flat_groups = drop_flat;
         c.drop_void = drop_void;
+        c.resample_on_correct = resample;
         c.save_every = save_every;
         c.keep_last = keep;
         c.seed = (uint64_t)seed;

@@ -21,6 +21,7 @@
 #include "tokenizer/tokenizer.h"
 #include "train/advantage.h"
 #include "train/checkpoint.h"
+#include "train/filter.h"
 #include "train/dist.h"
 #include "train/dist_train.h"
 #include "train/rl_metrics.h"
@@ -301,32 +302,27 @@ static rt_status advantages(rl_run *r, rl_item *items, size_t n, rt_error *err) 
 
 /* Keeps the trajectories that carry signal (filters); returns how many items were made. */
 static rt_status make_items(rl_run *r, rollout_trajectory *t, size_t n, rl_item *items, size_t *n_items,
-                            size_t *dropped_flat, size_t *dropped_void, rt_error *err) {
+                            train_filter_counts *dropped, rt_error *err) {
     const train_rl_config *c = &r->cfg;
     size_t k = (size_t)c->samples, m = 0;
-    for (size_t g = 0; g < n / k; g++) {
+    train_filter_opts fo = {.drop_flat_groups = c->drop_flat_groups,
+                            .drop_void = c->drop_void,
+                            .resample_on_correct = c->resample_on_correct};
+    uint8_t *keep = malloc(k);
+    if (!keep) return rt_err_set(err, RT_ENOMEM, "out of memory");
+    rt_status st = RT_OK;
+    for (size_t g = 0; !st && g < n / k; g++) {
         rollout_trajectory *grp = &t[g * k];
-        int flat = 1;
-        for (size_t s = 1; s < k; s++) flat &= grp[s].reward == grp[0].reward;
-        if (c->drop_flat_groups && flat && k > 1) {
-            *dropped_flat += k;
-            continue;
-        }
-        for (size_t s = 0; s < k; s++) {
-            if (c->drop_void && grp[s].n_calls == 0 && (grp[s].flags & ROLLOUT_FLAG_NO_ANSWER)) {
-                (*dropped_void)++;
-                continue;
-            }
-            rt_status st = rl_item_init(&items[m], &grp[s], r->has_ref, err);
-            if (st) {
-                *n_items = m;
-                return st;
-            }
-            m++;
+        train_filter_group(grp, k, &fo, keep, dropped);
+        for (size_t s = 0; !st && s < k; s++) {
+            if (!keep[s]) continue;
+            st = rl_item_init(&items[m], &grp[s], r->has_ref, err);
+            if (!st) m++;
         }
     }
+    free(keep);
     *n_items = m;
-    return RT_OK;
+    return st;
 }
 
 static rt_status update(rl_run *r, rl_item *items, size_t n, rl_update_stats *us, rt_error *err) {
@@ -461,9 +457,10 @@ rt_status train_rl_run(const train_rl_config *cfg, train_rl_result *res, rt_erro
         if (st) break;
         double t1 = rt_time_now();
         rl_item *items = calloc(n ? n : 1, sizeof *items);
-        size_t n_items = 0, dropped_flat = 0, dropped_void = 0;
+        size_t n_items = 0;
+        train_filter_counts dropped = {0};
         if (!items) st = rt_err_set(err, RT_ENOMEM, "out of memory");
-        if (!st) st = make_items(&r, t, n, items, &n_items, &dropped_flat, &dropped_void, err);
+        if (!st) st = make_items(&r, t, n, items, &n_items, &dropped, err);
         rl_update_stats us;
         memset(&us, 0, sizeof us);
         double t2 = rt_time_now();
@@ -474,10 +471,10 @@ rt_status train_rl_run(const train_rl_config *cfg, train_rl_result *res, rt_erro
         /* Rank 0 gathers the step's trajectories of every rank (in prompt order) and counts over all of them. */
         rollout_trajectory *all = t;
         size_t n_all = n;
-        double sums[4] = {(double)n_items, (double)dropped_flat, (double)dropped_void,
-                          rs.t_total > 0 ? (double)rs.decoded_tokens / rs.t_total : 0};
+        double sums[5] = {(double)n_items, (double)dropped.flat, (double)dropped.void_turns,
+                          rs.t_total > 0 ? (double)rs.decoded_tokens / rs.t_total : 0, (double)dropped.resampled};
         if (!st && dist_size() > 1) st = gather_trajectories(t, n, &all, &n_all, err);
-        if (!st) st = dist_allreduce_f64(sums, 4, err);
+        if (!st) st = dist_allreduce_f64(sums, 5, err);
         if (!st && root) st = write_rollouts(&r, all, n_all, err);
         if (!st) r.state.step++;
         if (!st && root) {
@@ -499,6 +496,7 @@ rt_status train_rl_run(const train_rl_config *cfg, train_rl_result *res, rt_erro
             cJSON_AddNumberToObject(m, "trained_trajectories", sums[0]);
             cJSON_AddNumberToObject(m, "dropped_flat", sums[1]);
             cJSON_AddNumberToObject(m, "dropped_void", sums[2]);
+            cJSON_AddNumberToObject(m, "dropped_resampled", sums[4]);
             cJSON_AddNumberToObject(m, "tokens_per_s", sums[3]); /* summed over ranks; the times below are rank 0's */
             cJSON_AddNumberToObject(m, "time_rollout_s", t1 - t0);
             cJSON_AddNumberToObject(m, "time_sandbox_wait_s", rs.t_idle);

@@ -6,6 +6,7 @@
 
 #include "train/dist.h"
 #include "train/dist_train.h"
+#include "train/guard.h"
 #include "train/pack.h"
 
 rt_status rl_item_init(rl_item *it, rollout_trajectory *t, int need_ref, rt_error *err) {
@@ -159,14 +160,11 @@ rt_status rl_policy_update(model *m, rl_item *items, const size_t *idx, size_t n
         kl = sums[3];
         entropy = sums[4];
     }
+    if (!st) st = train_guard(m, loss, "policy update", (int64_t)stats->updates + 1, err);
     if (!st) {
         double gn = model_clip_grad(m, hp->clip_norm);
-        if (!isfinite(gn) || !isfinite(loss)) {
-            st = rt_err_set(err, RT_ERANGE, "policy loss %g / gradient norm %g is not finite: update skipped", loss, gn);
-        } else {
-            model_adamw_step(m, &hp->opt, hp->lr);
-            stats->grad_norm += gn;
-        }
+        model_adamw_step(m, &hp->opt, hp->lr);
+        stats->grad_norm += gn;
     }
     if (!st) {
         stats->policy_loss += loss;
@@ -228,15 +226,12 @@ rt_status rl_critic_update(model *critic, rl_item *items, const size_t *idx, siz
         st = dist_allreduce_f64(&loss, 1, err);
         if (!st) st = train_dist_sum_grads(critic, err);
     }
+    if (!st) st = train_guard(critic, loss, "critic update", 0, err);
     if (!st) {
         double gn = model_clip_grad(critic, clip_norm);
-        if (!isfinite(gn) || !isfinite(loss)) {
-            st = rt_err_set(err, RT_ERANGE, "value loss %g / gradient norm %g is not finite: update skipped", loss, gn);
-        } else {
-            model_adamw_step(critic, opt, lr);
-            stats->value_loss += loss;
-            stats->value_grad_norm += gn;
-        }
+        model_adamw_step(critic, opt, lr);
+        stats->value_loss += loss;
+        stats->value_grad_norm += gn;
     }
     free(val);
     free(dval);

@@ -16,6 +16,7 @@
 #include "train/checkpoint.h"
 #include "train/dist.h"
 #include "train/dist_train.h"
+#include "train/guard.h"
 #include "train/pack.h"
 #include "train/rundir.h"
 
@@ -255,17 +256,9 @@ rt_status train_sft_run(const train_sft_config *cfg, train_sft_result *res, rt_e
                 if (st) break;
                 loss = (float)l;
             }
-            if (!isfinite(loss)) {
-                st = rt_err_set(err, RT_ERANGE, "loss is %f at step %lld: stopping; the last checkpoint is intact",
-                                (double)loss, (long long)state.step + 1);
-                break;
-            }
+            st = train_guard(&m, loss, "sft", state.step + 1, err);
+            if (st) break;
             double gnorm = model_clip_grad(&m, cfg->clip_norm);
-            if (!isfinite(gnorm)) {
-                st = rt_err_set(err, RT_ERANGE, "gradient norm is %f at step %lld: stopping; the last checkpoint is intact",
-                                gnorm, (long long)state.step + 1);
-                break;
-            }
             double lr = model_lr_at(&sched, state.step);
             model_adamw_step(&m, &opt, lr);
             state.step++;
