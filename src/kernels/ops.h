@@ -62,8 +62,8 @@ rt_status kern_attn_fwd(float *out, float *lse, const float *qkv, const kern_pac
 
 /* dqkv[N, (NH+2KVH)*HS] += gradients of q, k, v given dout[N, NH*HS]; recomputes the probabilities row by row from
  * lse (flash-attention style). */
-void kern_attn_bwd(float *dqkv, const float *dout, const float *out, const float *lse, const float *qkv,
-                   const kern_packing *pk, int64_t NH, int64_t KVH, int64_t HS);
+rt_status kern_attn_bwd(float *dqkv, const float *dout, const float *out, const float *lse, const float *qkv,
+                        const kern_packing *pk, int64_t NH, int64_t KVH, int64_t HS, rt_error *err);
 
 /* One query row against nk keys: out[HS] = softmax(q.K^T * scale) . V with K, V rows at a stride (in floats);
  * scratch holds nk floats. Returns the log-sum-exp of the scaled scores. */
