@@ -2,6 +2,7 @@
  * scratch vector, never the T x T matrix), log-sum-exp saved. Backward: per (sequence, kv head) task, probabilities
  * recomputed row by row from the saved log-sum-exp, so each task owns its k and v gradients. */
 #include <math.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -274,6 +275,12 @@ static void pick(kern_task_fn *fwd, kern_task_fn *bwd) {
     else *fwd = fwd_generic, *bwd = bwd_generic;
 }
 
+/* The workspace is kept between calls (a training step calls attention twice per layer with the same sizes), so
+ * that large blocks are not mapped and faulted in again each time; callers are serialised on its lock. */
+static pthread_mutex_t g_ws_mu = PTHREAD_MUTEX_INITIALIZER;
+static float *g_ws;
+static size_t g_ws_floats;
+
 static rt_status ctx_init(attn_ctx *c, const kern_packing *pk, int64_t HS, rt_error *err) {
     int64_t maxT = 1;
     for (int64_t b = 0; b < pk->nseq; b++)
@@ -281,12 +288,35 @@ static rt_status ctx_init(attn_ctx *c, const kern_packing *pk, int64_t HS, rt_er
     c->Tp = r16(maxT) + 16; /* room for the padded rows of the last block */
     c->HSp = r16(HS);
     c->ws_floats = (ws_size(c->Tp, c->HSp) + 15) & ~(size_t)15;
-    void *p = NULL;
-    if (posix_memalign(&p, 64, (size_t)kern_threads() * c->ws_floats * sizeof(float)) != 0)
-        return rt_err_set(err, RT_ENOMEM, "attention: no memory for the workspace of %lld-token sequences",
-                          (long long)maxT);
-    c->ws = p;
-    return RT_OK;
+    size_t need = (size_t)kern_threads() * c->ws_floats;
+    pthread_mutex_lock(&g_ws_mu);
+    if (need > g_ws_floats) {
+        free(g_ws);
+        g_ws_floats = 0;
+        void *p = NULL;
+        if (posix_memalign(&p, 64, need * sizeof(float)) != 0) {
+            g_ws = NULL;
+            pthread_mutex_unlock(&g_ws_mu);
+            return rt_err_set(err, RT_ENOMEM, "attention: no memory for the workspace of %lld-token sequences",
+                              (long long)maxT);
+        }
+        g_ws = p;
+        g_ws_floats = need;
+    }
+    c->ws = g_ws;
+    return RT_OK; /* the lock is held until ctx_done */
+}
+
+static void ctx_done(void) {
+    pthread_mutex_unlock(&g_ws_mu);
+}
+
+void kern_attn_release(void) {
+    pthread_mutex_lock(&g_ws_mu);
+    free(g_ws);
+    g_ws = NULL;
+    g_ws_floats = 0;
+    pthread_mutex_unlock(&g_ws_mu);
 }
 
 rt_status kern_attn_fwd(float *out, float *lse, const float *qkv, const kern_packing *pk, int64_t NH, int64_t KVH,
@@ -297,7 +327,7 @@ rt_status kern_attn_fwd(float *out, float *lse, const float *qkv, const kern_pac
     kern_task_fn fwd, bwd;
     pick(&fwd, &bwd);
     kern_parallel_for(pk->nseq * KVH, 1, fwd, &c);
-    free(c.ws);
+    ctx_done();
     return RT_OK;
 }
 
@@ -310,6 +340,6 @@ rt_status kern_attn_bwd(float *dqkv, const float *dout, const float *out, const 
     kern_task_fn fwd, bwd;
     pick(&fwd, &bwd);
     kern_parallel_for(pk->nseq * KVH, 1, bwd, &c);
-    free(c.ws);
+    ctx_done();
     return RT_OK;
 }

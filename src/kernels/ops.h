@@ -65,6 +65,9 @@ rt_status kern_attn_fwd(float *out, float *lse, const float *qkv, const kern_pac
 rt_status kern_attn_bwd(float *dqkv, const float *dout, const float *out, const float *lse, const float *qkv,
                         const kern_packing *pk, int64_t NH, int64_t KVH, int64_t HS, rt_error *err);
 
+/* Frees the workspace the attention kernels keep between calls (it grows to the longest sequence seen). */
+void kern_attn_release(void);
+
 /* One query row against nk keys: out[HS] = softmax(q.K^T * scale) . V with K, V rows at a stride (in floats);
  * scratch holds nk floats. Returns the log-sum-exp of the scaled scores. */
 float kern_attn_row(float *out, const float *q, const float *K, const float *V, int64_t stride, int64_t nk,

@@ -2,6 +2,8 @@
  * handed out by an atomic counter. */
 #include "kernels/pool.h"
 
+#include "kernels/ops.h"
+
 #include <dlfcn.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -76,6 +78,7 @@ static void *worker_main(void *arg) {
 }
 
 void kern_shutdown(void) {
+    kern_attn_release();
     pthread_mutex_lock(&g_pool.mu);
     g_pool.stop = 1;
     pthread_cond_broadcast(&g_pool.start_cv);

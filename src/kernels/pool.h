@@ -15,7 +15,7 @@ typedef void (*kern_task_fn)(void *ctx, int64_t begin, int64_t end, int tid);
  * different count restarts the pool. Not thread-safe against concurrent kern_parallel_for. */
 rt_status kern_init(int nthreads, rt_error *err);
 
-/* Stops the pool's threads (kern_init may be called again afterwards). */
+/* Stops the pool's threads and frees the kernels' kept workspaces (kern_init may be called again afterwards). */
 void kern_shutdown(void);
 
 /* The number of compute threads (1 until kern_init is called). */

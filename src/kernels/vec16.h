@@ -7,12 +7,33 @@
 
 #include <stdint.h>
 
+#include "kernels/pool.h"
+#include "kernels/simd.h"
+
 #if defined(__GNUC__) && !defined(__clang__)
 #pragma GCC diagnostic ignored "-Wpsabi" /* the helpers are always inlined: no vector crosses a call */
+/* Defines name_avx512, name_avx2 and name_generic, three compilations of the always_inline task body, and
+ * name_pick() returning the one for this CPU (following kern_simd_get, so kern_simd_force applies). */
+#define KERN_MULTIVERSION(name, body)                                                                               \
+    __attribute__((target("avx512f,fma"))) static void name##_avx512(void *c, int64_t b, int64_t e, int tid) {      \
+        body(c, b, e, tid);                                                                                         \
+    }                                                                                                               \
+    __attribute__((target("avx2,fma"))) static void name##_avx2(void *c, int64_t b, int64_t e, int tid) {           \
+        body(c, b, e, tid);                                                                                         \
+    }                                                                                                               \
+    static void name##_generic(void *c, int64_t b, int64_t e, int tid) {                                           \
+        body(c, b, e, tid);                                                                                         \
+    }                                                                                                               \
+    static kern_task_fn name##_pick(void) {                                                                         \
+        const char *isa_ = kern_simd_get()->isa;                                                                    \
+        return isa_[3] == '5' ? name##_avx512 : isa_[3] == '2' ? name##_avx2 : name##_generic;                     \
+    }
+
 #endif
 
 typedef float v16 __attribute__((vector_size(64)));
 typedef int32_t v16i __attribute__((vector_size(64)));
+typedef float v16u __attribute__((vector_size(64), aligned(4))); /* for unaligned loads and stores */
 
 #define V16_INLINE static inline __attribute__((always_inline))
 
@@ -36,6 +57,14 @@ V16_INLINE v16 v16_select(v16i mask, v16 a, v16 b) {
     ai = (ai & mask) | (bi & ~mask);
     __builtin_memcpy(&a, &ai, sizeof a);
     return a;
+}
+
+V16_INLINE v16 v16_loadu(const float *p) {
+    return *(const v16u *)p;
+}
+
+V16_INLINE void v16_storeu(float *p, v16 v) {
+    *(v16u *)p = v;
 }
 
 V16_INLINE v16 v16_max(v16 a, v16 b) {
@@ -78,5 +107,22 @@ V16_INLINE v16 v16_exp(v16 x) {
     __builtin_memcpy(&scale, &e, sizeof scale);
     return y * scale;
 }
+
+/* Defines name_avx512, name_avx2 and name_generic, three compilations of the always_inline task body, and
+ * name_pick() returning the one for this CPU (following kern_simd_get, so kern_simd_force applies). */
+#define KERN_MULTIVERSION(name, body)                                                                               \
+    __attribute__((target("avx512f,fma"))) static void name##_avx512(void *c, int64_t b, int64_t e, int tid) {      \
+        body(c, b, e, tid);                                                                                         \
+    }                                                                                                               \
+    __attribute__((target("avx2,fma"))) static void name##_avx2(void *c, int64_t b, int64_t e, int tid) {           \
+        body(c, b, e, tid);                                                                                         \
+    }                                                                                                               \
+    static void name##_generic(void *c, int64_t b, int64_t e, int tid) {                                           \
+        body(c, b, e, tid);                                                                                         \
+    }                                                                                                               \
+    static kern_task_fn name##_pick(void) {                                                                         \
+        const char *isa_ = kern_simd_get()->isa;                                                                    \
+        return isa_[3] == '5' ? name##_avx512 : isa_[3] == '2' ? name##_avx2 : name##_generic;                     \
+    }
 
 #endif

@@ -154,9 +154,12 @@ static double rms_loss(void *v) {
 }
 
 Test(kernels, rmsnorm_grad) {
+    const char *isas[3] = {"generic", "avx2", "avx512"};
+    for (int k = 0; k < 3; k++) {
+    if (!kern_simd_force(isas[k])) continue;
     rt_rng r;
     rt_rng_seed(&r, 1);
-    int64_t N = 5, C = 24;
+    int64_t N = 5, C = 40; /* two vectors of 16 and a tail */
     rms_t t = {randv(&r, N * C, 1), randv(&r, C, 1), randv(&r, N * C, 1), malloc(N * C * 4), malloc(N * 4), N, C};
     /* forward against the definition */
     rms_loss(&t);
@@ -171,6 +174,7 @@ Test(kernels, rmsnorm_grad) {
     fd_check("rmsnorm x", rms_loss, &t, t.x, dx, N * C, 1e-2);
     fd_check("rmsnorm w", rms_loss, &t, t.w, dw, C, 1e-2);
     free(t.x), free(t.w), free(t.c), free(t.y), free(t.rstd), free(dx), free(dw);
+    }
 }
 
 typedef struct rope_t {
@@ -228,19 +232,24 @@ static double sw_loss(void *v) {
 }
 
 Test(kernels, swiglu_grad) {
-    rt_rng r;
-    rt_rng_seed(&r, 3);
-    sw_t t = {randv(&r, 3 * 2 * 10, 2), malloc(3 * 10 * 4), randv(&r, 3 * 10, 1), 3, 10};
-    sw_loss(&t);
-    for (int64_t i = 0; i < 3; i++)
-        for (int64_t j = 0; j < 10; j++) {
-            double g = t.gu[i * 20 + j], u = t.gu[i * 20 + 10 + j];
-            cr_assert(close_to(t.a[i * 10 + j], g / (1 + exp(-g)) * u, 1e-5, 1e-6));
-        }
-    float *d = malloc(3 * 20 * 4);
-    kern_swiglu_bwd(d, t.c, t.gu, 3, 10);
-    fd_check("swiglu", sw_loss, &t, t.gu, d, 60, 1e-2);
-    free(t.gu), free(t.a), free(t.c), free(d);
+    const char *isas[3] = {"generic", "avx2", "avx512"};
+    for (int k = 0; k < 3; k++) {
+        if (!kern_simd_force(isas[k])) continue;
+        rt_rng r;
+        rt_rng_seed(&r, 3);
+        const int64_t N = 3, I = 37; /* two vectors of 16 and a tail */
+        sw_t t = {randv(&r, N * 2 * I, 2), malloc(N * I * 4), randv(&r, N * I, 1), N, I};
+        sw_loss(&t);
+        for (int64_t i = 0; i < N; i++)
+            for (int64_t j = 0; j < I; j++) {
+                double g = t.gu[i * 2 * I + j], u = t.gu[i * 2 * I + I + j];
+                cr_assert(close_to(t.a[i * I + j], g / (1 + exp(-g)) * u, 1e-5, 1e-6), "%s", isas[k]);
+            }
+        float *d = malloc(N * 2 * I * 4);
+        kern_swiglu_bwd(d, t.c, t.gu, N, I);
+        fd_check("swiglu", sw_loss, &t, t.gu, d, N * 2 * I, 1e-2);
+        free(t.gu), free(t.a), free(t.c), free(d);
+    }
 }
 
 typedef struct lg_t {
