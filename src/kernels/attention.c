@@ -102,6 +102,7 @@ V16_INLINE void rank4(float *Bt, int64_t ldb, const float *A, int64_t lda, const
 }
 
 typedef struct attn_ctx {
+    const kern_attn_seq *seqs; /* forward */
     float *out, *lse, *dqkv;
     const float *qkv, *dout, *cout, *clse;
     const kern_packing *pk;
@@ -165,26 +166,27 @@ V16_INLINE float exp_row(float *row, int64_t n1, int64_t nk, float m) {
 V16_INLINE void fwd_body(void *vc, int64_t b, int64_t e, int tid) {
     attn_ctx *c = vc;
     attn_ws w = ws_carve(c, tid);
-    int64_t NH = c->NH, KVH = c->KVH, HS = c->HS, HSp = c->HSp, ld = (NH + 2 * KVH) * HS, grp = NH / KVH;
+    int64_t NH = c->NH, KVH = c->KVH, HS = c->HS, HSp = c->HSp, grp = NH / KVH, Tp = c->Tp;
     float scale = 1.0f / sqrtf((float)HS);
     for (int64_t it = b; it < e; it++) {
-        int64_t seq = it / KVH, g = it % KVH, r0 = c->pk->start[seq], T = c->pk->start[seq + 1] - r0, Tp = c->Tp;
-        copy_cols(w.Kt, c->qkv + r0 * ld + (NH + g) * HS, ld, T, Tp, HS, HSp);
-        copy_rows(w.Vc, c->qkv + r0 * ld + (NH + KVH + g) * HS, ld, T, Tp, HS, HSp, 1.0f);
+        const kern_attn_seq *d = &c->seqs[it / KVH];
+        int64_t g = it % KVH, p0 = d->p0, nq = d->nq, Tk = p0 + nq;
+        copy_cols(w.Kt, d->k + g * HS, d->kv_ld, Tk, Tp, HS, HSp);
+        copy_rows(w.Vc, d->v + g * HS, d->kv_ld, Tk, Tp, HS, HSp, 1.0f);
         for (int64_t h = g * grp; h < (g + 1) * grp; h++) {
-            copy_rows(w.Qc, c->qkv + r0 * ld + h * HS, ld, T, r16(T) + ROWS, HS, HSp, scale);
-            for (int64_t t0 = 0; t0 < T; t0 += ROWS) {
-                int64_t nk = r16(t0 + ROWS < T ? t0 + ROWS : T);
-                scores4(w.S, Tp, w.Qc + t0 * HSp, HSp, w.Kt, Tp, HSp, nk);
-                for (int64_t r = 0; r < ROWS && t0 + r < T; r++) {
-                    int64_t t = t0 + r, n1 = t + 1, nv = r16(n1);
+            copy_rows(w.Qc, d->q + h * HS, d->q_ld, nq, r16(nq) + ROWS, HS, HSp, scale);
+            for (int64_t i0 = 0; i0 < nq; i0 += ROWS) {
+                int64_t t0 = p0 + i0, nk = r16(t0 + ROWS < Tk ? t0 + ROWS : Tk);
+                scores4(w.S, Tp, w.Qc + i0 * HSp, HSp, w.Kt, Tp, HSp, nk);
+                for (int64_t r = 0; r < ROWS && i0 + r < nq; r++) {
+                    int64_t i = i0 + r, n1 = p0 + i + 1, nv = r16(n1);
                     float *row = w.S + r * Tp, mx = -INFINITY;
                     for (int64_t j = 0; j < n1; j++) mx = row[j] > mx ? row[j] : mx;
                     float sum = exp_row(row, n1, nv, mx);
-                    c->lse[(r0 + t) * NH + h] = mx + logf(sum);
+                    if (d->lse) d->lse[i * NH + h] = mx + logf(sum);
                     pv(w.o, row, nv, w.Vc, HSp);
-                    float inv = 1.0f / sum, *o = c->out + (r0 + t) * NH * HS + h * HS;
-                    for (int64_t d = 0; d < HS; d++) o[d] = w.o[d] * inv;
+                    float inv = 1.0f / sum, *o = d->out + i * d->out_ld + h * HS;
+                    for (int64_t k = 0; k < HS; k++) o[k] = w.o[k] * inv;
                 }
             }
         }
@@ -281,10 +283,7 @@ static pthread_mutex_t g_ws_mu = PTHREAD_MUTEX_INITIALIZER;
 static float *g_ws;
 static size_t g_ws_floats;
 
-static rt_status ctx_init(attn_ctx *c, const kern_packing *pk, int64_t HS, rt_error *err) {
-    int64_t maxT = 1;
-    for (int64_t b = 0; b < pk->nseq; b++)
-        if (pk->start[b + 1] - pk->start[b] > maxT) maxT = pk->start[b + 1] - pk->start[b];
+static rt_status ctx_init(attn_ctx *c, int64_t maxT, int64_t HS, rt_error *err) {
     c->Tp = r16(maxT) + 16; /* room for the padded rows of the last block */
     c->HSp = r16(HS);
     c->ws_floats = (ws_size(c->Tp, c->HSp) + 15) & ~(size_t)15;
@@ -319,23 +318,45 @@ void kern_attn_release(void) {
     pthread_mutex_unlock(&g_ws_mu);
 }
 
-rt_status kern_attn_fwd(float *out, float *lse, const float *qkv, const kern_packing *pk, int64_t NH, int64_t KVH,
-                        int64_t HS, rt_error *err) {
-    attn_ctx c = {.out = out, .lse = lse, .qkv = qkv, .pk = pk, .NH = NH, .KVH = KVH, .HS = HS};
-    rt_status st = ctx_init(&c, pk, HS, err);
+rt_status kern_attn_seqs_fwd(const kern_attn_seq *seqs, int64_t nseq, int64_t NH, int64_t KVH, int64_t HS,
+                             rt_error *err) {
+    attn_ctx c = {.seqs = seqs, .NH = NH, .KVH = KVH, .HS = HS};
+    int64_t maxT = 1;
+    for (int64_t b = 0; b < nseq; b++)
+        if (seqs[b].p0 + seqs[b].nq > maxT) maxT = seqs[b].p0 + seqs[b].nq;
+    rt_status st = ctx_init(&c, maxT, HS, err);
     if (st != RT_OK) return st;
     kern_task_fn fwd, bwd;
     pick(&fwd, &bwd);
-    kern_parallel_for(pk->nseq * KVH, 1, fwd, &c);
+    kern_parallel_for(nseq * KVH, 1, fwd, &c);
     ctx_done();
     return RT_OK;
+}
+
+rt_status kern_attn_fwd(float *out, float *lse, const float *qkv, const kern_packing *pk, int64_t NH, int64_t KVH,
+                        int64_t HS, rt_error *err) {
+    kern_attn_seq *seqs = malloc((size_t)pk->nseq * sizeof *seqs);
+    if (!seqs) return rt_err_set(err, RT_ENOMEM, "attention: no memory for %lld sequences", (long long)pk->nseq);
+    int64_t ld = (NH + 2 * KVH) * HS;
+    for (int64_t b = 0; b < pk->nseq; b++) {
+        int64_t r0 = pk->start[b];
+        kern_attn_seq d = {qkv + r0 * ld, ld, qkv + r0 * ld + NH * HS, qkv + r0 * ld + (NH + KVH) * HS, ld, 0,
+                           pk->start[b + 1] - r0, out + r0 * NH * HS, NH * HS, lse + r0 * NH};
+        seqs[b] = d;
+    }
+    rt_status st = kern_attn_seqs_fwd(seqs, pk->nseq, NH, KVH, HS, err);
+    free(seqs);
+    return st;
 }
 
 rt_status kern_attn_bwd(float *dqkv, const float *dout, const float *out, const float *lse, const float *qkv,
                         const kern_packing *pk, int64_t NH, int64_t KVH, int64_t HS, rt_error *err) {
     attn_ctx c = {.dqkv = dqkv, .dout = dout, .cout = out, .clse = lse, .qkv = qkv, .pk = pk,
                   .NH = NH, .KVH = KVH, .HS = HS};
-    rt_status st = ctx_init(&c, pk, HS, err);
+    int64_t maxT = 1;
+    for (int64_t b = 0; b < pk->nseq; b++)
+        if (pk->start[b + 1] - pk->start[b] > maxT) maxT = pk->start[b + 1] - pk->start[b];
+    rt_status st = ctx_init(&c, maxT, HS, err);
     if (st != RT_OK) return st;
     kern_task_fn fwd, bwd;
     pick(&fwd, &bwd);

@@ -65,6 +65,24 @@ rt_status kern_attn_fwd(float *out, float *lse, const float *qkv, const kern_pac
 rt_status kern_attn_bwd(float *dqkv, const float *dout, const float *out, const float *lse, const float *qkv,
                         const kern_packing *pk, int64_t NH, int64_t KVH, int64_t HS, rt_error *err);
 
+/* One sequence's part of a causal attention call: nq query rows at positions p0 .. p0+nq-1 against the keys and values
+ * of positions [0, p0+nq) (a KV cache plus the new rows, or the sequence's own rows when training). Head h of query
+ * row i is at q + i*q_ld + h*HS; kv head g of position j at k (v) + j*kv_ld + g*HS; output like q at out_ld. */
+typedef struct kern_attn_seq {
+    const float *q;
+    int64_t q_ld;
+    const float *k, *v;
+    int64_t kv_ld;
+    int64_t p0, nq;
+    float *out;
+    int64_t out_ld;
+    float *lse; /* [nq, NH] or NULL */
+} kern_attn_seq;
+
+/* Causal grouped-query attention for several sequences (the blocked kernel of kern_attn_fwd). */
+rt_status kern_attn_seqs_fwd(const kern_attn_seq *seqs, int64_t nseq, int64_t NH, int64_t KVH, int64_t HS,
+                             rt_error *err);
+
 /* Frees the workspace the attention kernels keep between calls (it grows to the longest sequence seen). */
 void kern_attn_release(void);
 

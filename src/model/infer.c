@@ -26,6 +26,7 @@ struct model_kv {
     int64_t *pos, *seq_of;
     uint16_t *bf;
     float *scratch; /* [threads, ws_maxk] attention scores */
+    kern_attn_seq *blk; /* [ws_cap] */
 };
 
 rt_status model_kv_init(model_kv **kv, const model *m, rt_error *err) {
@@ -47,11 +48,13 @@ static void seq_release(model_kv *kv, kv_seq *s) {
 }
 
 static void ws_free(model_kv *kv) {
-    void *p[] = {kv->x, kv->h, kv->qkv, kv->att, kv->gu, kv->act, kv->hl, kv->rstd, kv->pos, kv->seq_of, kv->bf, kv->scratch};
+    void *p[] = {kv->x,   kv->h,      kv->qkv, kv->att,     kv->gu, kv->act,
+                 kv->hl,  kv->rstd,   kv->pos, kv->seq_of,  kv->bf, kv->scratch, kv->blk};
     for (size_t i = 0; i < sizeof p / sizeof p[0]; i++) free(p[i]);
     kv->x = kv->h = kv->qkv = kv->att = kv->gu = kv->act = kv->hl = kv->rstd = kv->scratch = NULL;
     kv->pos = kv->seq_of = NULL;
     kv->bf = NULL;
+    kv->blk = NULL;
     kv->ws_cap = kv->ws_maxk = 0;
 }
 
@@ -176,6 +179,7 @@ static rt_status ws_reserve(model_kv *kv, int64_t nt, int64_t maxk, rt_error *er
     ALLOC(kv->seq_of, n);
     ALLOC(kv->bf, n * W);
     ALLOC(kv->scratch, (size_t)kern_threads() * (size_t)mk);
+    ALLOC(kv->blk, n);
 #undef ALLOC
     if (!ok) {
         ws_free(kv);
@@ -189,7 +193,7 @@ static rt_status ws_reserve(model_kv *kv, int64_t nt, int64_t maxk, rt_error *er
 typedef struct iattn_ctx {
     model_kv *kv;
     int64_t layer;
-    const int64_t *ids;
+    const int64_t *ids, *off;
 } iattn_ctx;
 
 static void iattn_task(void *vc, int64_t b, int64_t e, int tid) {
@@ -200,8 +204,9 @@ static void iattn_task(void *vc, int64_t b, int64_t e, int tid) {
     int64_t grp = NH / KVH, rf = KVH * HS;
     float scale = 1.0f / sqrtf((float)HS), *scratch = kv->scratch + (size_t)tid * (size_t)kv->ws_maxk;
     for (int64_t it = b; it < e; it++) {
-        int64_t r = it / NH, h = it % NH, g = h / grp;
-        const kv_seq *s = &kv->seqs[c->ids[kv->seq_of[r]]];
+        int64_t r = it / NH, h = it % NH, g = h / grp, si = kv->seq_of[r];
+        if (c->off[si + 1] - c->off[si] >= 4) continue; /* done by the blocked kernel */
+        const kv_seq *s = &kv->seqs[c->ids[si]];
         kern_attn_row(kv->att + r * NH * HS + h * HS, kv->qkv + r * Q + h * HS, s->k[c->layer] + g * HS,
                       s->v[c->layer] + g * HS, rf, kv->pos[r] + 1, HS, scale, scratch);
     }
@@ -258,7 +263,18 @@ rt_status model_infer(model *m, model_kv *kv, int64_t n, const int64_t *ids, con
             memcpy(s->k[l] + kv->pos[r] * rf, kv->qkv + r * Q + A, (size_t)rf * sizeof(float));
             memcpy(s->v[l] + kv->pos[r] * rf, kv->qkv + r * Q + A + rf, (size_t)rf * sizeof(float));
         }
-        iattn_ctx ac = {kv, l, ids};
+        /* runs of 4 or more new tokens (prefill, appends) take the blocked kernel; decoding rows the row kernel */
+        int64_t nblk = 0;
+        for (int64_t i = 0; i < n; i++) {
+            int64_t cnt = off[i + 1] - off[i];
+            if (cnt < 4) continue;
+            kv_seq *s = &kv->seqs[ids[i]];
+            kern_attn_seq d = {kv->qkv + off[i] * Q, Q, s->k[l], s->v[l], rf, kv->pos[off[i]], cnt,
+                               kv->att + off[i] * A, A, NULL};
+            kv->blk[nblk++] = d;
+        }
+        if (nblk && (st = kern_attn_seqs_fwd(kv->blk, nblk, NH, KVH, HS, err)) != RT_OK) return st;
+        iattn_ctx ac = {kv, l, ids, off};
         kern_parallel_for(nt * NH, 2, iattn_task, &ac);
         if ((st = model_lin(m, kv->x, kv->att, P->o_w, nt, C, A, 1, kv->bf, err)) != RT_OK) return st;
         kern_rmsnorm_fwd(kv->h, kv->rstd, kv->x, P->ln2, nt, C, eps);
