@@ -103,6 +103,7 @@ V16_INLINE void rank4(float *Bt, int64_t ldb, const float *A, int64_t lda, const
 
 typedef struct attn_ctx {
     const kern_attn_seq *seqs; /* forward */
+    const kern_attn_dec *dec;  /* decoding */
     float *out, *lse, *dqkv;
     const float *qkv, *dout, *cout, *clse;
     const kern_packing *pk;
@@ -171,7 +172,12 @@ V16_INLINE void fwd_body(void *vc, int64_t b, int64_t e, int tid) {
     for (int64_t it = b; it < e; it++) {
         const kern_attn_seq *d = &c->seqs[it / KVH];
         int64_t g = it % KVH, p0 = d->p0, nq = d->nq, Tk = p0 + nq;
-        copy_cols(w.Kt, d->k + g * HS, d->kv_ld, Tk, Tp, HS, HSp);
+        if (d->kt) {
+            memset(w.Kt, 0, (size_t)(Tp * HSp) * sizeof(float));
+            for (int64_t k = 0; k < HS; k++) memcpy(w.Kt + k * Tp, d->kt + (g * HS + k) * d->kt_ld, (size_t)Tk * 4);
+        } else {
+            copy_cols(w.Kt, d->k + g * HS, d->kv_ld, Tk, Tp, HS, HSp);
+        }
         copy_rows(w.Vc, d->v + g * HS, d->kv_ld, Tk, Tp, HS, HSp, 1.0f);
         for (int64_t h = g * grp; h < (g + 1) * grp; h++) {
             copy_rows(w.Qc, d->q + h * HS, d->q_ld, nq, r16(nq) + ROWS, HS, HSp, scale);
@@ -247,6 +253,53 @@ V16_INLINE void bwd_body(void *vc, int64_t b, int64_t e, int tid) {
             }
     }
 }
+
+/* o[HS] = sum over j < nk of p[j] * X[j*ldx .. +HS) (unaligned rows). */
+V16_INLINE void pv_u(float *o, const float *p, int64_t nk, const float *X, int64_t ldx, int64_t HS) {
+    int64_t c = 0;
+    for (; c + 16 <= HS; c += 16) {
+        v16 z = v16_splat(0), a0 = z, a1 = z;
+        int64_t j = 0;
+        for (; j + 2 <= nk; j += 2) {
+            a0 += v16_loadu(X + j * ldx + c) * p[j];
+            a1 += v16_loadu(X + (j + 1) * ldx + c) * p[j + 1];
+        }
+        for (; j < nk; j++) a0 += v16_loadu(X + j * ldx + c) * p[j];
+        v16_storeu(o + c, a0 + a1);
+    }
+    for (; c < HS; c++) {
+        float s = 0;
+        for (int64_t j = 0; j < nk; j++) s += p[j] * X[j * ldx + c];
+        o[c] = s;
+    }
+}
+
+V16_INLINE void dec_body(void *vc, int64_t b, int64_t e, int tid) {
+    attn_ctx *c = vc;
+    attn_ws w = ws_carve(c, tid);
+    int64_t NH = c->NH, KVH = c->KVH, HS = c->HS, grp = NH / KVH, Tp = c->Tp;
+    float scale = 1.0f / sqrtf((float)HS);
+    for (int64_t it = b; it < e; it++) {
+        const kern_attn_dec *d = &c->dec[it / KVH];
+        int64_t g = it % KVH, nk = d->nk, nv = r16(nk);
+        for (int64_t h0 = g * grp; h0 < (g + 1) * grp; h0 += ROWS) {
+            int64_t nh = (g + 1) * grp - h0 < ROWS ? (g + 1) * grp - h0 : ROWS;
+            memset(w.Qc, 0, (size_t)(ROWS * HS) * sizeof(float));
+            for (int64_t r = 0; r < nh; r++)
+                for (int64_t k = 0; k < HS; k++) w.Qc[r * HS + k] = d->q[(h0 + r) * HS + k] * scale;
+            scores4(w.S, Tp, w.Qc, HS, d->kt + g * HS * d->kt_ld, d->kt_ld, HS, nv);
+            for (int64_t r = 0; r < nh; r++) {
+                float *row = w.S + r * Tp, mx = -INFINITY;
+                for (int64_t j = 0; j < nk; j++) mx = row[j] > mx ? row[j] : mx;
+                float sum = exp_row(row, nk, nv, mx), inv = 1.0f / sum;
+                float *o = d->out + (h0 + r) * HS;
+                pv_u(o, row, nk, d->v + g * HS, d->v_ld, HS);
+                for (int64_t k = 0; k < HS; k++) o[k] *= inv;
+            }
+        }
+    }
+}
+KERN_MULTIVERSION(attn_dec, dec_body)
 
 #define T_AVX512 __attribute__((target("avx512f,fma")))
 #define T_AVX2 __attribute__((target("avx2,fma")))
@@ -333,6 +386,18 @@ rt_status kern_attn_seqs_fwd(const kern_attn_seq *seqs, int64_t nseq, int64_t NH
     return RT_OK;
 }
 
+rt_status kern_attn_decode(const kern_attn_dec *rows, int64_t n, int64_t NH, int64_t KVH, int64_t HS, rt_error *err) {
+    attn_ctx c = {.dec = rows, .NH = NH, .KVH = KVH, .HS = HS};
+    int64_t maxT = 1;
+    for (int64_t i = 0; i < n; i++)
+        if (rows[i].nk > maxT) maxT = rows[i].nk;
+    rt_status st = ctx_init(&c, maxT, HS, err);
+    if (st != RT_OK) return st;
+    kern_parallel_for(n * KVH, 1, attn_dec_pick(), &c);
+    ctx_done();
+    return RT_OK;
+}
+
 rt_status kern_attn_fwd(float *out, float *lse, const float *qkv, const kern_packing *pk, int64_t NH, int64_t KVH,
                         int64_t HS, rt_error *err) {
     kern_attn_seq *seqs = malloc((size_t)pk->nseq * sizeof *seqs);
@@ -340,8 +405,9 @@ rt_status kern_attn_fwd(float *out, float *lse, const float *qkv, const kern_pac
     int64_t ld = (NH + 2 * KVH) * HS;
     for (int64_t b = 0; b < pk->nseq; b++) {
         int64_t r0 = pk->start[b];
-        kern_attn_seq d = {qkv + r0 * ld, ld, qkv + r0 * ld + NH * HS, qkv + r0 * ld + (NH + KVH) * HS, ld, 0,
-                           pk->start[b + 1] - r0, out + r0 * NH * HS, NH * HS, lse + r0 * NH};
+        kern_attn_seq d = {.q = qkv + r0 * ld, .q_ld = ld, .k = qkv + r0 * ld + NH * HS,
+                           .v = qkv + r0 * ld + (NH + KVH) * HS, .kv_ld = ld, .p0 = 0, .nq = pk->start[b + 1] - r0,
+                           .out = out + r0 * NH * HS, .out_ld = NH * HS, .lse = lse + r0 * NH};
         seqs[b] = d;
     }
     rt_status st = kern_attn_seqs_fwd(seqs, pk->nseq, NH, KVH, HS, err);

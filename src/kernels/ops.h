@@ -73,6 +73,8 @@ typedef struct kern_attn_seq {
     int64_t q_ld;
     const float *k, *v;
     int64_t kv_ld;
+    const float *kt; /* instead of k, when not NULL: keys transposed, kv head g's dimension d at kt + (g*HS + d)*kt_ld */
+    int64_t kt_ld;
     int64_t p0, nq;
     float *out;
     int64_t out_ld;
@@ -82,6 +84,22 @@ typedef struct kern_attn_seq {
 /* Causal grouped-query attention for several sequences (the blocked kernel of kern_attn_fwd). */
 rt_status kern_attn_seqs_fwd(const kern_attn_seq *seqs, int64_t nseq, int64_t NH, int64_t KVH, int64_t HS,
                              rt_error *err);
+
+/* One decoding row for kern_attn_decode: the NH*HS query heads of a token at position nk-1 against keys stored
+ * transposed (kv head g's dimension d at kt + (g*HS + d)*kt_ld, 64-byte aligned rows, kt_ld a multiple of 16) and value
+ * rows at v + j*v_ld + g*HS. */
+typedef struct kern_attn_dec {
+    const float *q;
+    const float *kt;
+    int64_t kt_ld;
+    const float *v;
+    int64_t v_ld;
+    int64_t nk;
+    float *out; /* NH*HS */
+} kern_attn_dec;
+
+/* Attention of n decoding rows (each its own sequence), the query heads of a kv group scored together. */
+rt_status kern_attn_decode(const kern_attn_dec *rows, int64_t n, int64_t NH, int64_t KVH, int64_t HS, rt_error *err);
 
 /* Frees the workspace the attention kernels keep between calls (it grows to the longest sequence seen). */
 void kern_attn_release(void);
