@@ -150,6 +150,22 @@ static void copy_cols(float *X, const float *src, int64_t ld, int64_t T, int64_t
         for (int64_t d = 0; d < HS; d++) X[d * Tp + t] = src[t * ld + d];
 }
 
+/* The maximum of row[0, n). */
+V16_INLINE float max_row(const float *row, int64_t n) {
+    float mx = -INFINITY;
+    int64_t j = 0;
+    if (n >= 16) {
+        v16 m = v16_load(row);
+        for (j = 16; j + 16 <= n; j += 16) {
+            v16 x = v16_load(row + j);
+            m = v16_select(x > m, x, m);
+        }
+        for (int k = 0; k < 16; k++) mx = m[k] > mx ? m[k] : mx;
+    }
+    for (; j < n; j++) mx = row[j] > mx ? row[j] : mx;
+    return mx;
+}
+
 /* Turns row[0, nk) of scores into exp(row - m), zero past n1; returns their sum. */
 V16_INLINE float exp_row(float *row, int64_t n1, int64_t nk, float m) {
     v16 vm = v16_splat(m), acc = v16_splat(0);
@@ -186,8 +202,7 @@ V16_INLINE void fwd_body(void *vc, int64_t b, int64_t e, int tid) {
                 scores4(w.S, Tp, w.Qc + i0 * HSp, HSp, w.Kt, Tp, HSp, nk);
                 for (int64_t r = 0; r < ROWS && i0 + r < nq; r++) {
                     int64_t i = i0 + r, n1 = p0 + i + 1, nv = r16(n1);
-                    float *row = w.S + r * Tp, mx = -INFINITY;
-                    for (int64_t j = 0; j < n1; j++) mx = row[j] > mx ? row[j] : mx;
+                    float *row = w.S + r * Tp, mx = max_row(row, n1);
                     float sum = exp_row(row, n1, nv, mx);
                     if (d->lse) d->lse[i * NH + h] = mx + logf(sum);
                     pv(w.o, row, nv, w.Vc, HSp);
@@ -289,8 +304,7 @@ V16_INLINE void dec_body(void *vc, int64_t b, int64_t e, int tid) {
                 for (int64_t k = 0; k < HS; k++) w.Qc[r * HS + k] = d->q[(h0 + r) * HS + k] * scale;
             scores4(w.S, Tp, w.Qc, HS, d->kt + g * HS * d->kt_ld, d->kt_ld, HS, nv);
             for (int64_t r = 0; r < nh; r++) {
-                float *row = w.S + r * Tp, mx = -INFINITY;
-                for (int64_t j = 0; j < nk; j++) mx = row[j] > mx ? row[j] : mx;
+                float *row = w.S + r * Tp, mx = max_row(row, nk);
                 float sum = exp_row(row, nk, nv, mx), inv = 1.0f / sum;
                 float *o = d->out + (h0 + r) * HS;
                 pv_u(o, row, nk, d->v + g * HS, d->v_ld, HS);
