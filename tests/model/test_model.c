@@ -161,6 +161,19 @@ Test(model, adamw_matches_formula_and_decays_only_matrices) {
         model_adamw_step(&m, &opt, 0.01);
     }
     for (int k = 0; k < 2; k++) cr_assert(fabs(m.params[idx[k]] - pref[k]) < 1e-6, "%g vs %g", m.params[idx[k]], pref[k]);
+    /* the optimizer state round-trips exactly, step count included */
+    char dir[256], path[300];
+    th_tmpdir(dir, sizeof dir);
+    snprintf(path, sizeof path, "%s/optimizer.safetensors", dir);
+    cr_assert_eq(model_save_optimizer(&m, path, &err), RT_OK, "%s", err.msg);
+    model m2;
+    cr_assert_eq(model_init(&m2, &c, &o, &err), RT_OK);
+    cr_assert_eq(model_load_optimizer(&m2, path, &err), RT_OK, "%s", err.msg);
+    cr_assert_eq(m2.adam_step, 3);
+    cr_assert_arr_eq(m2.adam_m, m.adam_m, m.nparams * 4);
+    cr_assert_arr_eq(m2.adam_v, m.adam_v, m.nparams * 4);
+    model_free(&m2);
+    th_sh("rm -rf %s", dir);
     free(p0);
     model_free(&m);
 }
