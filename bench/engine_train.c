@@ -110,18 +110,28 @@ int main(int argc, char **argv) {
             return 1;
         }
         fclose(f);
-        char cmd[1024];
-        snprintf(cmd, sizeof cmd, "/usr/bin/python3 bench/engine_torch.py %s %lld %lld %lld %lld %lld %lld %lld %d %lld",
-                 path, (long long)C, (long long)L, (long long)V, (long long)I, (long long)HS, (long long)B,
-                 (long long)T, threads, (long long)steps);
-        FILE *p = popen(cmd, "r");
-        double ttps = 0;
-        char line[256];
-        while (p && fgets(line, sizeof line, p)) sscanf(line, "torch_tokens_per_s %lf", &ttps);
-        if (p) pclose(p);
+        /* PyTorch twice: as installed (its OpenMP threads spin while waiting, which collapses when the machine is
+         * busy) and with OMP_WAIT_POLICY=passive; the ratio is taken against the faster of the two. */
+        double ttps[2] = {0, 0};
+        for (int v = 0; v < 2; v++) {
+            char cmd[1024];
+            snprintf(cmd, sizeof cmd,
+                     "%s/usr/bin/python3 bench/engine_torch.py %s %lld %lld %lld %lld %lld %lld %lld %d %lld",
+                     v ? "OMP_WAIT_POLICY=passive " : "", path, (long long)C, (long long)L, (long long)V, (long long)I,
+                     (long long)HS, (long long)B, (long long)T, threads, (long long)steps);
+            FILE *p = popen(cmd, "r");
+            char line[256];
+            while (p && fgets(line, sizeof line, p)) sscanf(line, "torch_tokens_per_s %lf", &ttps[v]);
+            if (p) pclose(p);
+        }
+        double best = ttps[0] > ttps[1] ? ttps[0] : ttps[1];
+        if (best > 0)
+            printf("  PyTorch 1.13 (f32, same model and batches): %.0f tokens/s as installed, %.0f with "
+                   "OMP_WAIT_POLICY=passive; retool / best PyTorch = %.2fx\n",
+                   ttps[0], ttps[1], tps / best);
+        else
+            printf("  PyTorch baseline failed to run\n");
         unlink(path);
-        if (ttps > 0) printf("  PyTorch (f32, same model and batches): %.0f tokens/s; retool / PyTorch = %.2fx\n", ttps, tps / ttps);
-        else printf("  PyTorch baseline failed to run\n");
     }
     free(all), free(tok), free(tgt), free(start), free(w);
     model_free(&m);
