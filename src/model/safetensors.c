@@ -346,10 +346,10 @@ rt_status st_open_dir(const char *dir, st_set *set, rt_error *err) {
     rt_status st;
     if (!(set->origin = strdup(dir)))
         st = rt_err_set(err, RT_ENOMEM, "out of memory");
+    else if (rt_path_exists(single)) /* transformers' precedence: the single file wins over an index */
+        st = append_file(set, single, err);
     else if (rt_path_exists(index))
         st = open_sharded(set, dir, index, err);
-    else if (rt_path_exists(single))
-        st = append_file(set, single, err);
     else
         st = rt_err_set(err, RT_ENOTFOUND, "%s: no model.safetensors or model.safetensors.index.json in the folder",
                         dir);

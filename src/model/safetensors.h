@@ -47,7 +47,8 @@ const char *st_dtype_name(st_dtype dtype);
  * is an error naming the file and tensor. */
 rt_status st_open_file(const char *path, st_set *set, rt_error *err);
 
-/* Opens a model folder: model.safetensors, or the shards listed in model.safetensors.index.json. */
+/* Opens a model folder: model.safetensors when present (as transformers does), else the shards listed in
+ * model.safetensors.index.json. */
 rt_status st_open_dir(const char *dir, st_set *set, rt_error *err);
 
 /* Unmaps and frees everything in set. */

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 
 #define PY "/usr/bin/python3 tests/model_io/write_safetensors.py"
 
@@ -24,7 +25,7 @@ static inline void mio_rmdir(const char *dir) {
 
 /* Writes text to dir/name; the full path goes to out. */
 static inline void mio_write(const char *dir, const char *name, const char *text, char *out, size_t n) {
-    snprintf(out, n, "%s/%s", dir, name);
+    if (snprintf(out, n, "%s/%s", dir, name) >= (int)n) abort();
     FILE *fp = fopen(out, "wb");
     if (!fp || fwrite(text, 1, strlen(text), fp) != strlen(text)) abort();
     fclose(fp);
@@ -41,6 +42,20 @@ static inline void mio_sh(const char *fmt, const char *a, const char *b) {
 /* Non-zero when haystack contains needle. */
 static inline int mio_has(const char *haystack, const char *needle) {
     return strstr(haystack, needle) != NULL;
+}
+
+/* Runs "$RETOOL_BIN ARGS 2>&1" (./build/retool when unset); returns the exit code, output in out. */
+static inline int mio_cli(const char *args, char *out, size_t n) {
+    const char *bin = getenv("RETOOL_BIN");
+    if (!bin) bin = "./build/retool";
+    char cmd[4096];
+    snprintf(cmd, sizeof cmd, "%s %s 2>&1", bin, args);
+    FILE *p = popen(cmd, "r");
+    if (!p) return -1;
+    size_t len = fread(out, 1, n - 1, p);
+    out[len] = '\0';
+    int st = pclose(p);
+    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
 }
 
 #endif

@@ -97,6 +97,15 @@ Test(safetensors, reads_sharded_folder) {
     int64_t shape[2] = {2, 3};
     cr_expect_eq(st_expect(&set, "model.layers.2.w", 2, shape, &t, &e), RT_OK, "%s", e.msg);
     st_close(&set);
+    /* a single model.safetensors beside the index wins, as in transformers */
+    float one = 1.0f;
+    st_tensor single = {.name = "only", .dtype = ST_F32, .ndim = 1, .shape = {1}, .data = &one, .nbytes = 4};
+    char path[256];
+    snprintf(path, sizeof path, "%s/model.safetensors", dir);
+    cr_assert_eq(st_write_file(path, &single, 1, NULL, &e), RT_OK, "%s", e.msg);
+    cr_assert_eq(st_open_dir(dir, &set, &e), RT_OK, "%s", e.msg);
+    cr_expect(set.ntensors == 1 && st_find(&set, "only"));
+    st_close(&set);
 }
 
 Test(safetensors, sharded_index_errors) {
@@ -258,9 +267,15 @@ Test(safetensors, malformed_files_are_named_errors) {
     expect_bad_file("duplicate", RT_EFORMAT, "'t'", "twice");
     expect_bad_file("bad_metadata", RT_EFORMAT, "__metadata__", NULL);
     char path[256];
-    snprintf(path, sizeof path, "%s/absent.safetensors", dir);
     st_set set;
     rt_error e;
+    snprintf(path, sizeof path, "%s/gap_ok.safetensors", dir);
+    cr_assert_eq(st_open_file(path, &set, &e), RT_OK, "gaps in the data area are accepted: %s", e.msg);
+    float g[2];
+    cr_assert_eq(st_to_f32(&set.tensors[0], g, &e), RT_OK);
+    cr_expect(g[0] == 1.0f && g[1] == 2.0f, "offset 4 starts at the second float: %g %g", g[0], g[1]);
+    st_close(&set);
+    snprintf(path, sizeof path, "%s/absent.safetensors", dir);
     cr_expect_eq(st_open_file(path, &set, &e), RT_ENOTFOUND);
     cr_expect(mio_has(e.msg, path), "%s", e.msg);
     cr_expect_eq(st_open_file(dir, &set, &e), RT_EFORMAT, "a folder is not a file: %s", e.msg);

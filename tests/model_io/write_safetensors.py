@@ -143,6 +143,8 @@ def cmd_bad(d):
     cases["duplicate"] = struct.pack("<Q", len(text)) + text + x
     cases["bad_metadata"] = raw_file({"__metadata__": {"k": 1},
                                       "t": {"dtype": "F32", "shape": [6], "data_offsets": [0, 24]}}, x)
+    # not malformed: unused bytes between and after tensors (Hugging Face's writer never leaves any; readers may allow)
+    cases["gap_ok"] = raw_file({"t": {"dtype": "F32", "shape": [2], "data_offsets": [4, 12]}}, x)
     for name, blob in cases.items():
         with open("%s/%s.safetensors" % (d, name), "wb") as f:
             f.write(blob)
