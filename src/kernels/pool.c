@@ -19,15 +19,17 @@ typedef struct pool_job {
 } pool_job;
 
 static struct {
-    pthread_mutex_t mu;
+    pthread_mutex_t mu, submit;
     pthread_cond_t start_cv, done_cv;
     pthread_t threads[POOL_MAX_THREADS];
     int nthreads;          /* compute threads including the caller */
     uint64_t generation;   /* bumped for each job */
-    int pending;           /* workers still inside the current job */
+    int open;              /* workers may still join the current job */
+    int active;            /* workers inside the current job */
     int stop;
     pool_job *job;
 } g_pool = {.mu = PTHREAD_MUTEX_INITIALIZER,
+            .submit = PTHREAD_MUTEX_INITIALIZER,
             .start_cv = PTHREAD_COND_INITIALIZER,
             .done_cv = PTHREAD_COND_INITIALIZER,
             .nthreads = 1};
@@ -56,6 +58,8 @@ static void run_chunks(pool_job *job, int tid) {
     }
 }
 
+/* A worker joins a job only while it is open; the submitter closes it once every chunk is claimed and waits only for
+ * the workers that joined. A worker the scheduler wakes late (a busy machine) finds the job closed and costs nothing. */
 static void *worker_main(void *arg) {
     int tid = (int)(intptr_t)arg;
     t_tid = tid;
@@ -67,11 +71,13 @@ static void *worker_main(void *arg) {
         while (!g_pool.stop && g_pool.generation == seen) pthread_cond_wait(&g_pool.start_cv, &g_pool.mu);
         if (g_pool.stop) break;
         seen = g_pool.generation;
+        if (!g_pool.open) continue;
         pool_job *job = g_pool.job;
+        g_pool.active++;
         pthread_mutex_unlock(&g_pool.mu);
         run_chunks(job, tid);
         pthread_mutex_lock(&g_pool.mu);
-        if (--g_pool.pending == 0) pthread_cond_signal(&g_pool.done_cv);
+        if (--g_pool.active == 0 && !g_pool.open) pthread_cond_signal(&g_pool.done_cv);
     }
     pthread_mutex_unlock(&g_pool.mu);
     return NULL;
@@ -123,9 +129,11 @@ void kern_parallel_for(int64_t n, int64_t grain, kern_task_fn fn, void *ctx) {
     if (chunk < grain) chunk = grain;
     pool_job job = {.fn = fn, .ctx = ctx, .n = n, .chunk = chunk};
     atomic_init(&job.next, 0);
+    pthread_mutex_lock(&g_pool.submit); /* one job at a time when several threads submit */
     pthread_mutex_lock(&g_pool.mu);
     g_pool.job = &job;
-    g_pool.pending = nt - 1;
+    g_pool.open = 1;
+    g_pool.active = 0;
     g_pool.generation++;
     pthread_cond_broadcast(&g_pool.start_cv);
     pthread_mutex_unlock(&g_pool.mu);
@@ -133,7 +141,9 @@ void kern_parallel_for(int64_t n, int64_t grain, kern_task_fn fn, void *ctx) {
     run_chunks(&job, 0);
     t_in_task = 0;
     pthread_mutex_lock(&g_pool.mu);
-    while (g_pool.pending > 0) pthread_cond_wait(&g_pool.done_cv, &g_pool.mu);
+    g_pool.open = 0; /* every chunk is claimed: nobody needs to join any more */
+    while (g_pool.active > 0) pthread_cond_wait(&g_pool.done_cv, &g_pool.mu);
     g_pool.job = NULL;
     pthread_mutex_unlock(&g_pool.mu);
+    pthread_mutex_unlock(&g_pool.submit);
 }

@@ -22,7 +22,7 @@ struct model_kv {
     kv_seq *seqs;
     int64_t nseqs, seqs_cap;
     /* workspace for model_infer, sized for ws_cap tokens */
-    int64_t ws_cap, ws_maxk;
+    int64_t ws_cap;
     float *x, *h, *qkv, *att, *gu, *act, *hl, *rstd;
     int64_t *pos, *seq_of;
     uint16_t *bf;
@@ -57,7 +57,7 @@ static void ws_free(model_kv *kv) {
     kv->bf = NULL;
     kv->blk = NULL;
     kv->dec = NULL;
-    kv->ws_cap = kv->ws_maxk = 0;
+    kv->ws_cap = 0;
 }
 
 void model_kv_free(model_kv *kv) {
@@ -162,10 +162,9 @@ rt_status model_seq_truncate(model_kv *kv, int64_t id, int64_t len, rt_error *er
     return RT_OK;
 }
 
-static rt_status ws_reserve(model_kv *kv, int64_t nt, int64_t maxk, rt_error *err) {
-    if (nt <= kv->ws_cap && maxk <= kv->ws_maxk) return RT_OK;
-    int64_t cap = nt > kv->ws_cap ? nt : kv->ws_cap, mk = maxk > kv->ws_maxk ? maxk : kv->ws_maxk;
-    if (mk < 256) mk = 256;
+static rt_status ws_reserve(model_kv *kv, int64_t nt, rt_error *err) {
+    if (nt <= kv->ws_cap) return RT_OK;
+    int64_t cap = nt;
     ws_free(kv);
     const model *m = kv->m;
     size_t n = (size_t)cap, C = (size_t)m->cfg.hidden_size, I = (size_t)m->cfg.intermediate_size;
@@ -194,7 +193,6 @@ static rt_status ws_reserve(model_kv *kv, int64_t nt, int64_t maxk, rt_error *er
         return rt_err_set(err, RT_ENOMEM, "inference: no memory for a workspace of %lld tokens", (long long)nt);
     }
     kv->ws_cap = cap;
-    kv->ws_maxk = mk;
     return RT_OK;
 }
 
@@ -205,7 +203,6 @@ rt_status model_infer(model *m, model_kv *kv, int64_t n, const int64_t *ids, con
     int64_t KVH = cfg->num_kv_heads, HS = cfg->head_dim, Q = m->qkv_dim, A = NH * HS, rf = KVH * HS;
     if (n <= 0) return rt_err_set(err, RT_EINVAL, "inference: no sequences");
     if (off[0] != 0) return rt_err_set(err, RT_EINVAL, "inference: off[0] must be 0");
-    int64_t maxk = 0;
     for (int64_t i = 0; i < n; i++) {
         kv_seq *s = seq_get(kv, ids[i]);
         if (!s) return rt_err_set(err, RT_EINVAL, "inference: sequence %lld is not live", (long long)ids[i]);
@@ -216,14 +213,13 @@ rt_status model_infer(model *m, model_kv *kv, int64_t n, const int64_t *ids, con
         if (s->len + cnt > m->rope.max_pos)
             return rt_err_set(err, RT_ERANGE, "inference: sequence %lld would reach %lld tokens, above %lld positions",
                               (long long)ids[i], (long long)(s->len + cnt), (long long)m->rope.max_pos);
-        if (s->len + cnt > maxk) maxk = s->len + cnt;
     }
     int64_t nt = off[n];
     for (int64_t r = 0; r < nt; r++)
         if (tokens[r] < 0 || tokens[r] >= V)
             return rt_err_set(err, RT_ERANGE, "inference: token %lld is %d, outside the vocabulary [0, %lld)",
                               (long long)r, tokens[r], (long long)V);
-    rt_status st = ws_reserve(kv, nt, maxk, err);
+    rt_status st = ws_reserve(kv, nt, err);
     for (int64_t i = 0; i < n && st == RT_OK; i++)
         st = seq_reserve(kv, seq_get(kv, ids[i]), seq_get(kv, ids[i])->len + off[i + 1] - off[i], err);
     if (st != RT_OK) return st;
