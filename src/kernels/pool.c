@@ -37,16 +37,21 @@ static struct {
 static _Thread_local int t_in_task;
 static _Thread_local int t_tid;
 
+static void (*g_set_num_threads)(int);
+static pthread_once_t g_omp_once = PTHREAD_ONCE_INIT;
+
+static void omp_lookup(void) {
+    *(void **)&g_set_num_threads = dlsym(RTLD_DEFAULT, "omp_set_num_threads");
+}
+
 void kern_thread_setup(void) {
     /* libdnnl in Debian is built with OpenMP (libgomp): its team size is the calling thread's nthreads-var. Setting it
      * to 1 makes oneDNN run inline on the caller, so libgomp never starts (or spins) a team of its own. */
-    static void (*set_num_threads)(int);
-    static int looked_up;
-    if (!looked_up) {
-        *(void **)&set_num_threads = dlsym(RTLD_DEFAULT, "omp_set_num_threads");
-        looked_up = 1;
-    }
-    if (set_num_threads) set_num_threads(1);
+    static _Thread_local int done;
+    if (done) return;
+    done = 1;
+    pthread_once(&g_omp_once, omp_lookup);
+    if (g_set_num_threads) g_set_num_threads(1);
 }
 
 static void run_chunks(pool_job *job, int tid) {

@@ -25,7 +25,8 @@ int kern_threads(void);
  * when all are done. Nested calls (from inside a task) run serially on the calling thread. */
 void kern_parallel_for(int64_t n, int64_t grain, kern_task_fn fn, void *ctx);
 
-/* Makes the calling thread run oneDNN single-threaded (done automatically for pool threads and kern_init's caller). */
+/* Makes the calling thread run oneDNN single-threaded (done automatically for pool threads, kern_init's caller and any
+ * thread that runs a product; cheap after the first call on a thread). */
 void kern_thread_setup(void);
 
 #endif
