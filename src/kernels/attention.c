@@ -143,11 +143,30 @@ static void copy_rows(float *X, const float *src, int64_t ld, int64_t T, int64_t
         for (int64_t d = 0; d < HS; d++) X[t * HSp + d] = src[t * ld + d] * s;
 }
 
-/* Copies T rows of HS values (stride ld) transposed into X[HSp][Tp] (zero padded). */
+/* Copies T rows of HS values (stride ld) transposed into X[HSp][Tp] (zero padded); in blocks of 16 rows so that both
+ * the rows read and the columns written stay in L1. */
 static void copy_cols(float *X, const float *src, int64_t ld, int64_t T, int64_t Tp, int64_t HS, int64_t HSp) {
     memset(X, 0, (size_t)(Tp * HSp) * sizeof(float));
-    for (int64_t t = 0; t < T; t++)
-        for (int64_t d = 0; d < HS; d++) X[d * Tp + t] = src[t * ld + d];
+    for (int64_t t0 = 0; t0 < T; t0 += 16) {
+        int64_t nb = T - t0 < 16 ? T - t0 : 16;
+        for (int64_t d = 0; d < HS; d++) {
+            float *x = X + d * Tp + t0;
+            const float *s = src + t0 * ld + d;
+            for (int64_t k = 0; k < nb; k++) x[k] = s[k * ld];
+        }
+    }
+}
+
+/* dst rows (stride ld, HS values) += X[HSp][Tp] transposed, for T rows; blocked like copy_cols. */
+static void add_cols_back(float *dst, int64_t ld, const float *X, int64_t T, int64_t Tp, int64_t HS) {
+    for (int64_t t0 = 0; t0 < T; t0 += 16) {
+        int64_t nb = T - t0 < 16 ? T - t0 : 16;
+        for (int64_t d = 0; d < HS; d++) {
+            const float *x = X + d * Tp + t0;
+            float *o = dst + t0 * ld + d;
+            for (int64_t k = 0; k < nb; k++) o[k * ld] += x[k];
+        }
+    }
 }
 
 /* The maximum of row[0, n). */
@@ -261,11 +280,8 @@ V16_INLINE void bwd_body(void *vc, int64_t b, int64_t e, int tid) {
             }
         }
         float *dK = c->dqkv + r0 * ld + (NH + g) * HS, *dV = c->dqkv + r0 * ld + (NH + KVH + g) * HS;
-        for (int64_t t = 0; t < T; t++)
-            for (int64_t d = 0; d < HS; d++) {
-                dK[t * ld + d] += w.dKt[d * Tp + t];
-                dV[t * ld + d] += w.dVt[d * Tp + t];
-            }
+        add_cols_back(dK, ld, w.dKt, T, Tp, HS);
+        add_cols_back(dV, ld, w.dVt, T, Tp, HS);
     }
 }
 
