@@ -8,6 +8,7 @@
 
 #include "base/rng.h"
 #include "helpers.h"
+#include "kernels/matmul.h"
 #include "kernels/pool.h"
 #include "model/infer.h"
 #include "model/sample.h"
@@ -339,4 +340,38 @@ Test(infer, wide_heads_groups_of_five_and_cache_growth) {
     model_kv_free(kv);
     free(ref);
     model_free(&m);
+}
+
+Test(infer, bf16_decoding_matches_bf16_forward) {
+    if (!kern_bf16_supported()) cr_skip_test("no bf16 matmul on this CPU");
+    model f;
+    tiny(&f, 5);
+    model m;
+    model_opts o = {MODEL_PREC_BF16, 0};
+    rt_error err;
+    cr_assert_eq(model_init(&m, &f.cfg, &o, &err), RT_OK, "%s", err.msg);
+    memcpy(m.params, f.params, f.nparams * sizeof(float));
+    model_sync_bf16(&m);
+    int64_t V = m.cfg.vocab_size;
+    int32_t ids[10] = {1, 5, 2, 7, 7, 3, 0, 9, 4, 4};
+    float *ref = full(&m, ids, 10), *ref32 = full(&f, ids, 10), logits[37];
+    /* bf16 products really are used: the bf16 forward differs from the f32 one, but not by much */
+    double d32 = th_rel_err(ref, ref32, 10 * V);
+    cr_assert(d32 > 1e-6 && d32 < 5e-2, "bf16 vs f32 forward: %g", d32);
+    model_kv *kv;
+    cr_assert_eq(model_kv_init(&kv, &m, &err), RT_OK);
+    int64_t id, off[2] = {0, 6};
+    cr_assert_eq(model_seq_new(kv, &id, &err), RT_OK);
+    cr_assert_eq(model_infer(&m, kv, 1, &id, off, ids, logits, NULL, &err), RT_OK, "%s", err.msg);
+    cr_assert(th_rel_err(logits, ref + 5 * V, V) < 1e-3, "prefill: %g", th_rel_err(logits, ref + 5 * V, V));
+    for (int t = 6; t < 10; t++) {
+        cr_assert_eq(model_decode(&m, kv, 1, &id, ids + t, logits, &err), RT_OK, "%s", err.msg);
+        double e = th_rel_err(logits, ref + t * V, V);
+        cr_assert(e < 1e-3, "decode %d: %g", t, e);
+    }
+    model_kv_free(kv);
+    free(ref);
+    free(ref32);
+    model_free(&m);
+    model_free(&f);
 }
