@@ -226,6 +226,7 @@ static void split_task(void *vctx, int64_t begin, int64_t end, int tid) {
 rt_status kern_gemm_run(const kern_gemm *g, rt_error *err) {
     pthread_once(&g_engine_once, engine_init);
     if (!g_engine) return rt_err_set(err, RT_EINTERNAL, "oneDNN CPU engine creation failed");
+    kern_thread_setup(); /* a caller outside the pool runs oneDNN single-threaded too */
     if (g->M <= 0 || g->N <= 0) return RT_OK;
     if (g->K <= 0) {
         if (!g->accumulate)

@@ -62,8 +62,47 @@ rt_status kern_attn_fwd(float *out, float *lse, const float *qkv, const kern_pac
 
 /* dqkv[N, (NH+2KVH)*HS] += gradients of q, k, v given dout[N, NH*HS]; recomputes the probabilities row by row from
  * lse (flash-attention style). */
-void kern_attn_bwd(float *dqkv, const float *dout, const float *out, const float *lse, const float *qkv,
-                   const kern_packing *pk, int64_t NH, int64_t KVH, int64_t HS);
+rt_status kern_attn_bwd(float *dqkv, const float *dout, const float *out, const float *lse, const float *qkv,
+                        const kern_packing *pk, int64_t NH, int64_t KVH, int64_t HS, rt_error *err);
+
+/* One sequence's part of a causal attention call: nq query rows at positions p0 .. p0+nq-1 against the keys and values
+ * of positions [0, p0+nq) (a KV cache plus the new rows, or the sequence's own rows when training). Head h of query
+ * row i is at q + i*q_ld + h*HS; kv head g of position j at k (v) + j*kv_ld + g*HS; output like q at out_ld. */
+typedef struct kern_attn_seq {
+    const float *q;
+    int64_t q_ld;
+    const float *k, *v;
+    int64_t kv_ld;
+    const float *kt; /* instead of k, when not NULL: keys transposed, kv head g's dimension d at kt + (g*HS + d)*kt_ld */
+    int64_t kt_ld;
+    int64_t p0, nq;
+    float *out;
+    int64_t out_ld;
+    float *lse; /* [nq, NH] or NULL */
+} kern_attn_seq;
+
+/* Causal grouped-query attention for several sequences (the blocked kernel of kern_attn_fwd). */
+rt_status kern_attn_seqs_fwd(const kern_attn_seq *seqs, int64_t nseq, int64_t NH, int64_t KVH, int64_t HS,
+                             rt_error *err);
+
+/* One decoding row for kern_attn_decode: the NH*HS query heads of a token at position nk-1 against keys stored
+ * transposed (kv head g's dimension d at kt + (g*HS + d)*kt_ld, 64-byte aligned rows, kt_ld a multiple of 16) and value
+ * rows at v + j*v_ld + g*HS. */
+typedef struct kern_attn_dec {
+    const float *q;
+    const float *kt;
+    int64_t kt_ld;
+    const float *v;
+    int64_t v_ld;
+    int64_t nk;
+    float *out; /* NH*HS */
+} kern_attn_dec;
+
+/* Attention of n decoding rows (each its own sequence), the query heads of a kv group scored together. */
+rt_status kern_attn_decode(const kern_attn_dec *rows, int64_t n, int64_t NH, int64_t KVH, int64_t HS, rt_error *err);
+
+/* Frees the workspace the attention kernels keep between calls (it grows to the longest sequence seen). */
+void kern_attn_release(void);
 
 /* One query row against nk keys: out[HS] = softmax(q.K^T * scale) . V with K, V rows at a stride (in floats);
  * scratch holds nk floats. Returns the log-sum-exp of the scaled scores. */

@@ -15,7 +15,7 @@ typedef void (*kern_task_fn)(void *ctx, int64_t begin, int64_t end, int tid);
  * different count restarts the pool. Not thread-safe against concurrent kern_parallel_for. */
 rt_status kern_init(int nthreads, rt_error *err);
 
-/* Stops the pool's threads (kern_init may be called again afterwards). */
+/* Stops the pool's threads and frees the kernels' kept workspaces (kern_init may be called again afterwards). */
 void kern_shutdown(void);
 
 /* The number of compute threads (1 until kern_init is called). */
@@ -25,7 +25,8 @@ int kern_threads(void);
  * when all are done. Nested calls (from inside a task) run serially on the calling thread. */
 void kern_parallel_for(int64_t n, int64_t grain, kern_task_fn fn, void *ctx);
 
-/* Makes the calling thread run oneDNN single-threaded (done automatically for pool threads and kern_init's caller). */
+/* Makes the calling thread run oneDNN single-threaded (done automatically for pool threads, kern_init's caller and any
+ * thread that runs a product; cheap after the first call on a thread). */
 void kern_thread_setup(void);
 
 #endif

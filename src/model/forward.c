@@ -302,7 +302,9 @@ rt_status model_backward(model *m, const float *dlogp, const float *dent, const 
         /* attention: xmid = x + o(attn(rope(qkv(norm(x))))) */
         if ((st = lin_bwd(m, a->datt, 0, G->o_w, a->dx, att, P->o_w, N, C, A, err)) != RT_OK) return st;
         memset(a->dqkv, 0, (size_t)N * (size_t)Q * sizeof(float));
-        kern_attn_bwd(a->dqkv, a->datt, att, a->lse + (size_t)l * N * NH_, qkv, &pk, NH_, KVH_, HS_);
+        if ((st = kern_attn_bwd(a->dqkv, a->datt, att, a->lse + (size_t)l * N * NH_, qkv, &pk, NH_, KVH_, HS_, err)) !=
+            RT_OK)
+            return st;
         kern_rope_bwd(&m->rope, a->dqkv, Q, N, NH_, a->pos);
         kern_rope_bwd(&m->rope, a->dqkv + A, Q, N, KVH_, a->pos);
         if (G->qkv_b)

@@ -1,5 +1,6 @@
-/* The KV cache (per sequence, per layer: K and V rows [len, KVH*HS], grown by doubling) and the batched inference
- * forward over new tokens of many sequences. */
+/* The KV cache (per sequence, per layer: keys transposed [KVH*HS][cap] so that decoding scores are long vector
+ * operations, values as rows [cap][KVH*HS]; grown by doubling) and the batched inference forward over new tokens of many
+ * sequences. */
 #include "model/infer.h"
 
 #include <math.h>
@@ -12,8 +13,8 @@
 
 typedef struct kv_seq {
     int live;
-    int64_t len, cap;
-    float **k, **v; /* [L] each [cap, KVH*HS] */
+    int64_t len, cap; /* cap: a multiple of 16 */
+    float **kt, **v;  /* [L] each: [KVH*HS][cap] (64-byte aligned rows) and [cap][KVH*HS] */
 } kv_seq;
 
 struct model_kv {
@@ -21,11 +22,12 @@ struct model_kv {
     kv_seq *seqs;
     int64_t nseqs, seqs_cap;
     /* workspace for model_infer, sized for ws_cap tokens */
-    int64_t ws_cap, ws_maxk;
+    int64_t ws_cap;
     float *x, *h, *qkv, *att, *gu, *act, *hl, *rstd;
     int64_t *pos, *seq_of;
     uint16_t *bf;
-    float *scratch; /* [threads, ws_maxk] attention scores */
+    kern_attn_seq *blk; /* [ws_cap] */
+    kern_attn_dec *dec; /* [ws_cap] */
 };
 
 rt_status model_kv_init(model_kv **kv, const model *m, rt_error *err) {
@@ -36,23 +38,26 @@ rt_status model_kv_init(model_kv **kv, const model *m, rt_error *err) {
 }
 
 static void seq_release(model_kv *kv, kv_seq *s) {
-    if (s->k)
+    if (s->kt)
         for (int64_t l = 0; l < kv->m->cfg.num_layers; l++) {
-            free(s->k[l]);
+            free(s->kt[l]);
             free(s->v[l]);
         }
-    free(s->k);
+    free(s->kt);
     free(s->v);
     memset(s, 0, sizeof *s);
 }
 
 static void ws_free(model_kv *kv) {
-    void *p[] = {kv->x, kv->h, kv->qkv, kv->att, kv->gu, kv->act, kv->hl, kv->rstd, kv->pos, kv->seq_of, kv->bf, kv->scratch};
+    void *p[] = {kv->x,   kv->h,      kv->qkv, kv->att,     kv->gu, kv->act,
+                 kv->hl,  kv->rstd,   kv->pos, kv->seq_of,  kv->bf, kv->blk, kv->dec};
     for (size_t i = 0; i < sizeof p / sizeof p[0]; i++) free(p[i]);
-    kv->x = kv->h = kv->qkv = kv->att = kv->gu = kv->act = kv->hl = kv->rstd = kv->scratch = NULL;
+    kv->x = kv->h = kv->qkv = kv->att = kv->gu = kv->act = kv->hl = kv->rstd = NULL;
     kv->pos = kv->seq_of = NULL;
     kv->bf = NULL;
-    kv->ws_cap = kv->ws_maxk = 0;
+    kv->blk = NULL;
+    kv->dec = NULL;
+    kv->ws_cap = 0;
 }
 
 void model_kv_free(model_kv *kv) {
@@ -73,11 +78,16 @@ static rt_status seq_reserve(model_kv *kv, kv_seq *s, int64_t need, rt_error *er
     while (cap < need) cap *= 2;
     size_t L = (size_t)kv->m->cfg.num_layers, rf = row_floats(kv->m);
     for (size_t l = 0; l < L; l++) {
-        float *k = realloc(s->k[l], (size_t)cap * rf * sizeof(float));
-        if (k) s->k[l] = k;
+        void *kt = NULL;
+        if (posix_memalign(&kt, 64, rf * (size_t)cap * sizeof(float)) != 0)
+            return rt_err_set(err, RT_ENOMEM, "kv cache: no memory for %lld positions", (long long)cap);
+        for (size_t r = 0; r < rf && s->len; r++)
+            memcpy((float *)kt + r * (size_t)cap, s->kt[l] + r * (size_t)s->cap, (size_t)s->len * sizeof(float));
+        free(s->kt[l]);
+        s->kt[l] = kt;
         float *v = realloc(s->v[l], (size_t)cap * rf * sizeof(float));
-        if (v) s->v[l] = v;
-        if (!k || !v) return rt_err_set(err, RT_ENOMEM, "kv cache: no memory for %lld positions", (long long)cap);
+        if (!v) return rt_err_set(err, RT_ENOMEM, "kv cache: no memory for %lld positions", (long long)cap);
+        s->v[l] = v;
     }
     s->cap = cap;
     return RT_OK;
@@ -98,9 +108,9 @@ rt_status model_seq_new(model_kv *kv, int64_t *id, rt_error *err) {
     }
     kv_seq *s = &kv->seqs[i];
     size_t L = (size_t)kv->m->cfg.num_layers;
-    s->k = calloc(L, sizeof(float *));
+    s->kt = calloc(L, sizeof(float *));
     s->v = calloc(L, sizeof(float *));
-    if (!s->k || !s->v) {
+    if (!s->kt || !s->v) {
         seq_release(kv, s);
         return rt_err_set(err, RT_ENOMEM, "kv cache: no memory for a sequence");
     }
@@ -122,9 +132,10 @@ rt_status model_seq_fork(model_kv *kv, int64_t src, int64_t *id, rt_error *err) 
         model_seq_free(kv, *id);
         return st;
     }
-    size_t bytes = (size_t)s->len * row_floats(kv->m) * sizeof(float);
+    size_t rf = row_floats(kv->m), bytes = (size_t)s->len * rf * sizeof(float);
     for (int64_t l = 0; l < kv->m->cfg.num_layers && bytes; l++) {
-        memcpy(d->k[l], s->k[l], bytes);
+        for (size_t r = 0; r < rf; r++)
+            memcpy(d->kt[l] + r * (size_t)d->cap, s->kt[l] + r * (size_t)s->cap, (size_t)s->len * sizeof(float));
         memcpy(d->v[l], s->v[l], bytes);
     }
     d->len = s->len;
@@ -151,10 +162,9 @@ rt_status model_seq_truncate(model_kv *kv, int64_t id, int64_t len, rt_error *er
     return RT_OK;
 }
 
-static rt_status ws_reserve(model_kv *kv, int64_t nt, int64_t maxk, rt_error *err) {
-    if (nt <= kv->ws_cap && maxk <= kv->ws_maxk) return RT_OK;
-    int64_t cap = nt > kv->ws_cap ? nt : kv->ws_cap, mk = maxk > kv->ws_maxk ? maxk : kv->ws_maxk;
-    if (mk < 256) mk = 256;
+static rt_status ws_reserve(model_kv *kv, int64_t nt, rt_error *err) {
+    if (nt <= kv->ws_cap) return RT_OK;
+    int64_t cap = nt;
     ws_free(kv);
     const model *m = kv->m;
     size_t n = (size_t)cap, C = (size_t)m->cfg.hidden_size, I = (size_t)m->cfg.intermediate_size;
@@ -175,36 +185,15 @@ static rt_status ws_reserve(model_kv *kv, int64_t nt, int64_t maxk, rt_error *er
     ALLOC(kv->pos, n);
     ALLOC(kv->seq_of, n);
     ALLOC(kv->bf, n * W);
-    ALLOC(kv->scratch, (size_t)kern_threads() * (size_t)mk);
+    ALLOC(kv->blk, n);
+    ALLOC(kv->dec, n);
 #undef ALLOC
     if (!ok) {
         ws_free(kv);
         return rt_err_set(err, RT_ENOMEM, "inference: no memory for a workspace of %lld tokens", (long long)nt);
     }
     kv->ws_cap = cap;
-    kv->ws_maxk = mk;
     return RT_OK;
-}
-
-typedef struct iattn_ctx {
-    model_kv *kv;
-    int64_t layer;
-    const int64_t *ids;
-} iattn_ctx;
-
-static void iattn_task(void *vc, int64_t b, int64_t e, int tid) {
-    iattn_ctx *c = vc;
-    model_kv *kv = c->kv;
-    const model *m = kv->m;
-    int64_t NH = m->cfg.num_heads, KVH = m->cfg.num_kv_heads, HS = m->cfg.head_dim, Q = m->qkv_dim;
-    int64_t grp = NH / KVH, rf = KVH * HS;
-    float scale = 1.0f / sqrtf((float)HS), *scratch = kv->scratch + (size_t)tid * (size_t)kv->ws_maxk;
-    for (int64_t it = b; it < e; it++) {
-        int64_t r = it / NH, h = it % NH, g = h / grp;
-        const kv_seq *s = &kv->seqs[c->ids[kv->seq_of[r]]];
-        kern_attn_row(kv->att + r * NH * HS + h * HS, kv->qkv + r * Q + h * HS, s->k[c->layer] + g * HS,
-                      s->v[c->layer] + g * HS, rf, kv->pos[r] + 1, HS, scale, scratch);
-    }
 }
 
 rt_status model_infer(model *m, model_kv *kv, int64_t n, const int64_t *ids, const int64_t *off, const int32_t *tokens,
@@ -214,7 +203,6 @@ rt_status model_infer(model *m, model_kv *kv, int64_t n, const int64_t *ids, con
     int64_t KVH = cfg->num_kv_heads, HS = cfg->head_dim, Q = m->qkv_dim, A = NH * HS, rf = KVH * HS;
     if (n <= 0) return rt_err_set(err, RT_EINVAL, "inference: no sequences");
     if (off[0] != 0) return rt_err_set(err, RT_EINVAL, "inference: off[0] must be 0");
-    int64_t maxk = 0;
     for (int64_t i = 0; i < n; i++) {
         kv_seq *s = seq_get(kv, ids[i]);
         if (!s) return rt_err_set(err, RT_EINVAL, "inference: sequence %lld is not live", (long long)ids[i]);
@@ -225,14 +213,13 @@ rt_status model_infer(model *m, model_kv *kv, int64_t n, const int64_t *ids, con
         if (s->len + cnt > m->rope.max_pos)
             return rt_err_set(err, RT_ERANGE, "inference: sequence %lld would reach %lld tokens, above %lld positions",
                               (long long)ids[i], (long long)(s->len + cnt), (long long)m->rope.max_pos);
-        if (s->len + cnt > maxk) maxk = s->len + cnt;
     }
     int64_t nt = off[n];
     for (int64_t r = 0; r < nt; r++)
         if (tokens[r] < 0 || tokens[r] >= V)
             return rt_err_set(err, RT_ERANGE, "inference: token %lld is %d, outside the vocabulary [0, %lld)",
                               (long long)r, tokens[r], (long long)V);
-    rt_status st = ws_reserve(kv, nt, maxk, err);
+    rt_status st = ws_reserve(kv, nt, err);
     for (int64_t i = 0; i < n && st == RT_OK; i++)
         st = seq_reserve(kv, seq_get(kv, ids[i]), seq_get(kv, ids[i])->len + off[i + 1] - off[i], err);
     if (st != RT_OK) return st;
@@ -255,11 +242,29 @@ rt_status model_infer(model *m, model_kv *kv, int64_t n, const int64_t *ids, con
         kern_rope_fwd(&m->rope, kv->qkv + A, Q, nt, KVH, kv->pos);
         for (int64_t r = 0; r < nt; r++) {
             kv_seq *s = &kv->seqs[ids[kv->seq_of[r]]];
-            memcpy(s->k[l] + kv->pos[r] * rf, kv->qkv + r * Q + A, (size_t)rf * sizeof(float));
-            memcpy(s->v[l] + kv->pos[r] * rf, kv->qkv + r * Q + A + rf, (size_t)rf * sizeof(float));
+            const float *k = kv->qkv + r * Q + A;
+            for (int64_t j = 0; j < rf; j++) s->kt[l][j * s->cap + kv->pos[r]] = k[j];
+            memcpy(s->v[l] + kv->pos[r] * rf, k + rf, (size_t)rf * sizeof(float));
         }
-        iattn_ctx ac = {kv, l, ids};
-        kern_parallel_for(nt * NH, 2, iattn_task, &ac);
+        /* runs of 4 or more new tokens (prefill, appends) take the blocked kernel, the other rows the decoding one */
+        int64_t nblk = 0, ndec = 0;
+        for (int64_t i = 0; i < n; i++) {
+            int64_t cnt = off[i + 1] - off[i];
+            kv_seq *s = &kv->seqs[ids[i]];
+            if (cnt >= 4) {
+                kern_attn_seq d = {.q = kv->qkv + off[i] * Q, .q_ld = Q, .v = s->v[l], .kv_ld = rf, .kt = s->kt[l],
+                                   .kt_ld = s->cap, .p0 = kv->pos[off[i]], .nq = cnt, .out = kv->att + off[i] * A,
+                                   .out_ld = A};
+                kv->blk[nblk++] = d;
+            } else {
+                for (int64_t r = off[i]; r < off[i + 1]; r++) {
+                    kern_attn_dec d = {kv->qkv + r * Q, s->kt[l], s->cap, s->v[l], rf, kv->pos[r] + 1, kv->att + r * A};
+                    kv->dec[ndec++] = d;
+                }
+            }
+        }
+        if (nblk && (st = kern_attn_seqs_fwd(kv->blk, nblk, NH, KVH, HS, err)) != RT_OK) return st;
+        if (ndec && (st = kern_attn_decode(kv->dec, ndec, NH, KVH, HS, err)) != RT_OK) return st;
         if ((st = model_lin(m, kv->x, kv->att, P->o_w, nt, C, A, 1, kv->bf, err)) != RT_OK) return st;
         kern_rmsnorm_fwd(kv->h, kv->rstd, kv->x, P->ln2, nt, C, eps);
         if ((st = model_lin(m, kv->gu, kv->h, P->gu_w, nt, 2 * I, C, 0, kv->bf, err)) != RT_OK) return st;

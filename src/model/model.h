@@ -80,6 +80,13 @@ rt_status model_load(model *m, const char *dir, const model_opts *opts, rt_error
 /* Writes config.json and model.safetensors (F32, or BF16 when bf16 is set) into dir (created if needed), atomically. */
 rt_status model_save(const model *m, const char *dir, int bf16, rt_error *err);
 
+/* Writes the AdamW moments and step count to path (safetensors: adam_m.<name>, adam_v.<name>; metadata format
+ * retool-adamw, version 1, adam_step), atomically. */
+rt_status model_save_optimizer(const model *m, const char *path, rt_error *err);
+
+/* Reads what model_save_optimizer wrote (allocating the training state if needed); names the missing tensor. */
+rt_status model_load_optimizer(model *m, const char *path, rt_error *err);
+
 /* The tensor named name, or NULL. */
 const model_tensor *model_find_tensor(const model *m, const char *name);
 

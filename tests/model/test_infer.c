@@ -8,6 +8,7 @@
 
 #include "base/rng.h"
 #include "helpers.h"
+#include "kernels/matmul.h"
 #include "kernels/pool.h"
 #include "model/infer.h"
 #include "model/sample.h"
@@ -289,4 +290,88 @@ Test(infer, sampling_frequencies_and_logp) {
     int32_t stop[2] = {7, 9};
     cr_assert(model_is_stop(stop, 2, 9) && !model_is_stop(stop, 2, 8));
     model_sample_buf_free(&b);
+}
+
+Test(infer, wide_heads_groups_of_five_and_cache_growth) {
+    /* HS 32 (vector paths), 10 query heads over 2 kv heads (head blocks of 4 and 1), 90 tokens (the cache grows past
+     * its first 64 positions while in use) */
+    model_config c;
+    memset(&c, 0, sizeof c);
+    c.arch = MODEL_ARCH_LLAMA;
+    c.vocab_size = 29;
+    c.hidden_size = 64;
+    c.intermediate_size = 40;
+    c.num_layers = 2;
+    c.num_heads = 10;
+    c.num_kv_heads = 2;
+    c.head_dim = 32;
+    c.max_position_embeddings = 256;
+    c.rms_norm_eps = 1e-6;
+    c.rope_theta = 10000;
+    c.bos_token_id = c.eos_token_id = -1;
+    model m;
+    model_opts o = {MODEL_PREC_F32, 0};
+    rt_error err;
+    cr_assert_eq(model_init(&m, &c, &o, &err), RT_OK, "%s", err.msg);
+    model_init_random(&m, 12, 0.3);
+    int64_t V = c.vocab_size;
+    int32_t ids[90];
+    rt_rng r;
+    rt_rng_seed(&r, 4);
+    for (int i = 0; i < 90; i++) ids[i] = (int32_t)rt_rng_below(&r, (uint64_t)V);
+    float *ref = full(&m, ids, 90), logits[2 * 29];
+    model_kv *kv;
+    cr_assert_eq(model_kv_init(&kv, &m, &err), RT_OK);
+    int64_t sid[2], off[2] = {0, 50};
+    cr_assert_eq(model_seq_new(kv, &sid[0], &err), RT_OK);
+    cr_assert_eq(model_infer(&m, kv, 1, sid, off, ids, logits, NULL, &err), RT_OK, "%s", err.msg);
+    same(logits, ref + 49 * V, V, "prefill 50");
+    for (int t = 50; t < 70; t++) {
+        cr_assert_eq(model_decode(&m, kv, 1, sid, ids + t, logits, &err), RT_OK, "%s", err.msg);
+        same(logits, ref + t * V, V, "decode past growth");
+    }
+    cr_assert_eq(model_seq_fork(kv, sid[0], &sid[1], &err), RT_OK);
+    for (int t = 70; t < 90; t++) {
+        int32_t tok[2] = {ids[t], ids[t]};
+        cr_assert_eq(model_decode(&m, kv, 2, sid, tok, logits, &err), RT_OK, "%s", err.msg);
+        same(logits, ref + t * V, V, "decode original");
+        same(logits + V, ref + t * V, V, "decode fork");
+    }
+    model_kv_free(kv);
+    free(ref);
+    model_free(&m);
+}
+
+Test(infer, bf16_decoding_matches_bf16_forward) {
+    if (!kern_bf16_supported()) cr_skip_test("no bf16 matmul on this CPU");
+    model f;
+    tiny(&f, 5);
+    model m;
+    model_opts o = {MODEL_PREC_BF16, 0};
+    rt_error err;
+    cr_assert_eq(model_init(&m, &f.cfg, &o, &err), RT_OK, "%s", err.msg);
+    memcpy(m.params, f.params, f.nparams * sizeof(float));
+    model_sync_bf16(&m);
+    int64_t V = m.cfg.vocab_size;
+    int32_t ids[10] = {1, 5, 2, 7, 7, 3, 0, 9, 4, 4};
+    float *ref = full(&m, ids, 10), *ref32 = full(&f, ids, 10), logits[37];
+    /* bf16 products really are used: the bf16 forward differs from the f32 one, but not by much */
+    double d32 = th_rel_err(ref, ref32, 10 * V);
+    cr_assert(d32 > 1e-6 && d32 < 5e-2, "bf16 vs f32 forward: %g", d32);
+    model_kv *kv;
+    cr_assert_eq(model_kv_init(&kv, &m, &err), RT_OK);
+    int64_t id, off[2] = {0, 6};
+    cr_assert_eq(model_seq_new(kv, &id, &err), RT_OK);
+    cr_assert_eq(model_infer(&m, kv, 1, &id, off, ids, logits, NULL, &err), RT_OK, "%s", err.msg);
+    cr_assert(th_rel_err(logits, ref + 5 * V, V) < 1e-3, "prefill: %g", th_rel_err(logits, ref + 5 * V, V));
+    for (int t = 6; t < 10; t++) {
+        cr_assert_eq(model_decode(&m, kv, 1, &id, ids + t, logits, &err), RT_OK, "%s", err.msg);
+        double e = th_rel_err(logits, ref + t * V, V);
+        cr_assert(e < 1e-3, "decode %d: %g", t, e);
+    }
+    model_kv_free(kv);
+    free(ref);
+    free(ref32);
+    model_free(&m);
+    model_free(&f);
 }

@@ -154,9 +154,12 @@ static double rms_loss(void *v) {
 }
 
 Test(kernels, rmsnorm_grad) {
+    const char *isas[3] = {"generic", "avx2", "avx512"};
+    for (int k = 0; k < 3; k++) {
+    if (!kern_simd_force(isas[k])) continue;
     rt_rng r;
     rt_rng_seed(&r, 1);
-    int64_t N = 5, C = 24;
+    int64_t N = 5, C = 40; /* two vectors of 16 and a tail */
     rms_t t = {randv(&r, N * C, 1), randv(&r, C, 1), randv(&r, N * C, 1), malloc(N * C * 4), malloc(N * 4), N, C};
     /* forward against the definition */
     rms_loss(&t);
@@ -171,6 +174,7 @@ Test(kernels, rmsnorm_grad) {
     fd_check("rmsnorm x", rms_loss, &t, t.x, dx, N * C, 1e-2);
     fd_check("rmsnorm w", rms_loss, &t, t.w, dw, C, 1e-2);
     free(t.x), free(t.w), free(t.c), free(t.y), free(t.rstd), free(dx), free(dw);
+    }
 }
 
 typedef struct rope_t {
@@ -228,19 +232,24 @@ static double sw_loss(void *v) {
 }
 
 Test(kernels, swiglu_grad) {
-    rt_rng r;
-    rt_rng_seed(&r, 3);
-    sw_t t = {randv(&r, 3 * 2 * 10, 2), malloc(3 * 10 * 4), randv(&r, 3 * 10, 1), 3, 10};
-    sw_loss(&t);
-    for (int64_t i = 0; i < 3; i++)
-        for (int64_t j = 0; j < 10; j++) {
-            double g = t.gu[i * 20 + j], u = t.gu[i * 20 + 10 + j];
-            cr_assert(close_to(t.a[i * 10 + j], g / (1 + exp(-g)) * u, 1e-5, 1e-6));
-        }
-    float *d = malloc(3 * 20 * 4);
-    kern_swiglu_bwd(d, t.c, t.gu, 3, 10);
-    fd_check("swiglu", sw_loss, &t, t.gu, d, 60, 1e-2);
-    free(t.gu), free(t.a), free(t.c), free(d);
+    const char *isas[3] = {"generic", "avx2", "avx512"};
+    for (int k = 0; k < 3; k++) {
+        if (!kern_simd_force(isas[k])) continue;
+        rt_rng r;
+        rt_rng_seed(&r, 3);
+        const int64_t N = 3, I = 37; /* two vectors of 16 and a tail */
+        sw_t t = {randv(&r, N * 2 * I, 2), malloc(N * I * 4), randv(&r, N * I, 1), N, I};
+        sw_loss(&t);
+        for (int64_t i = 0; i < N; i++)
+            for (int64_t j = 0; j < I; j++) {
+                double g = t.gu[i * 2 * I + j], u = t.gu[i * 2 * I + I + j];
+                cr_assert(close_to(t.a[i * I + j], g / (1 + exp(-g)) * u, 1e-5, 1e-6), "%s", isas[k]);
+            }
+        float *d = malloc(N * 2 * I * 4);
+        kern_swiglu_bwd(d, t.c, t.gu, N, I);
+        fd_check("swiglu", sw_loss, &t, t.gu, d, N * 2 * I, 1e-2);
+        free(t.gu), free(t.a), free(t.c), free(d);
+    }
 }
 
 typedef struct lg_t {
@@ -272,7 +281,7 @@ Test(kernels, logprob_entropy_grad) {
     free(t.z), free(t.tmp);
 }
 
-/* attention: 2 sequences (lengths 5 and 3), NH 4, KVH 2 (GQA), HS 8 */
+/* attention: sequences of lengths 5 and 3 (or 37, 3 and 20: blocks of 32 keys and padding), NH 4, KVH 2, HS 8 */
 typedef struct at_t {
     float *qkv, *out, *lse, *c;
     kern_packing pk;
@@ -284,37 +293,63 @@ static double at_loss(void *v) {
     return dotw(t->out, t->c, t->pk.start[t->pk.nseq] * t->NH * t->HS);
 }
 
-Test(kernels, attention_matches_naive_and_grad) {
+/* Runs forward against a naive float64 attention; with fd, backward against finite differences, else against the
+ * backward of the generic version (dq_ref). */
+static void attention_case(int64_t nseq, const int64_t *lens, int fd, float *dq_ref) {
     rt_rng r;
     rt_rng_seed(&r, 6);
-    int64_t start[3] = {0, 5, 8}, pos[8] = {0, 1, 2, 3, 4, 0, 1, 2};
-    at_t t = {.NH = 4, .KVH = 2, .HS = 8, .pk = {2, start, pos}};
-    int64_t N = 8, ld = (4 + 4) * 8, A = 32;
+    int64_t start[4] = {0}, pos[64], N = 0;
+    for (int64_t s = 0; s < nseq; s++) {
+        for (int64_t i = 0; i < lens[s]; i++) pos[N + i] = i;
+        N += lens[s];
+        start[s + 1] = N;
+    }
+    at_t t = {.NH = 4, .KVH = 2, .HS = 8, .pk = {nseq, start, pos}};
+    int64_t ld = (4 + 4) * 8, A = 32;
     t.qkv = randv(&r, N * ld, 1);
-    t.out = malloc(N * A * 4);
-    t.lse = malloc(N * 4 * 4);
+    t.out = malloc((size_t)(N * A) * 4);
+    t.lse = malloc((size_t)(N * 4) * 4);
     t.c = randv(&r, N * A, 1);
     at_loss(&t);
-    /* naive: per sequence, per head, full softmax with a causal mask */
-    for (int64_t s = 0; s < 2; s++)
+    for (int64_t s = 0; s < nseq; s++)
         for (int64_t h = 0; h < 4; h++)
             for (int64_t i = start[s]; i < start[s + 1]; i++) {
-                double sc[8], mx = -1e30, sum = 0;
+                double sc[64], mx = -1e30, sum = 0;
                 int64_t g = h / 2;
                 for (int64_t j = start[s]; j <= i; j++) {
                     sc[j] = dotw(t.qkv + i * ld + h * 8, t.qkv + j * ld + (4 + g) * 8, 8) / sqrt(8.0);
                     mx = fmax(mx, sc[j]);
                 }
                 for (int64_t j = start[s]; j <= i; j++) sum += exp(sc[j] - mx);
+                cr_assert(close_to(t.lse[i * 4 + h], mx + log(sum), 1e-5, 1e-5));
                 for (int64_t d = 0; d < 8; d++) {
                     double o = 0;
                     for (int64_t j = start[s]; j <= i; j++) o += exp(sc[j] - mx) / sum * t.qkv[j * ld + (6 + g) * 8 + d];
-                    cr_assert(close_to(t.out[i * A + h * 8 + d], o, 1e-5, 1e-6), "attention out[%lld,%lld,%lld]",
-                              (long long)i, (long long)h, (long long)d);
+                    cr_assert(close_to(t.out[i * A + h * 8 + d], o, 1e-5, 1e-6), "%s: attention out[%lld,%lld,%lld]",
+                              kern_simd_get()->isa, (long long)i, (long long)h, (long long)d);
                 }
             }
-    float *dqkv = calloc(N * ld, 4);
-    kern_attn_bwd(dqkv, t.c, t.out, t.lse, t.qkv, &t.pk, 4, 2, 8);
-    fd_check("attention", at_loss, &t, t.qkv, dqkv, N * ld, 1e-2);
+    float *dqkv = calloc((size_t)(N * ld), 4);
+    cr_assert_eq(kern_attn_bwd(dqkv, t.c, t.out, t.lse, t.qkv, &t.pk, 4, 2, 8, NULL), RT_OK);
+    if (fd) fd_check("attention", at_loss, &t, t.qkv, dqkv, N * ld, 1e-2);
+    if (dq_ref) {
+        if (fd) memcpy(dq_ref, dqkv, (size_t)(N * ld) * 4);
+        else
+            for (int64_t i = 0; i < N * ld; i++)
+                cr_assert(close_to(dqkv[i], dq_ref[i], 1e-5, 1e-6), "%s: dqkv[%lld] %g vs %g", kern_simd_get()->isa,
+                          (long long)i, dqkv[i], dq_ref[i]);
+    }
     free(t.qkv), free(t.out), free(t.lse), free(t.c), free(dqkv);
+}
+
+Test(kernels, attention_matches_naive_and_grad) {
+    const int64_t short_lens[2] = {5, 3}, long_lens[3] = {37, 3, 20};
+    float *ref = malloc(60 * 64 * 4);
+    kern_simd_force("generic");
+    attention_case(2, short_lens, 1, NULL);
+    attention_case(3, long_lens, 1, ref);
+    const char *isas[2] = {"avx2", "avx512"};
+    for (int i = 0; i < 2; i++)
+        if (kern_simd_force(isas[i])) attention_case(3, long_lens, 0, ref);
+    free(ref);
 }
