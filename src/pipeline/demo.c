@@ -150,6 +150,7 @@ static rt_status evaluate(const pipe_demo_config *c, const demo_paths *p, const 
     g.sandbox_workers = c->sandbox_workers;
     g.rollout.tools = tools ? ROLLOUT_TOOLS_STATELESS : ROLLOUT_TOOLS_NONE;
     g.rollout.sampling.temperature = (float)c->eval_temperature;
+    g.rollout.sampling.top_p = (float)c->eval_top_p;
     g.rollout.budget.max_response_tokens = (size_t)c->eval_max_tokens;
     g.rollout.budget.max_tool_calls = (size_t)c->rl_max_tool_calls;
     g.rollout.seed = c->seed;
@@ -195,7 +196,9 @@ static rt_status pipeline(const pipe_demo_config *c, const demo_paths *p, const 
     rt_status st = rt_mkdir_p(pdir, err);
     double w = 0;
     /* Cold-start traces: code-integrated (verified in the sandbox) or text-only worked solutions. */
-    if (!st && !rt_path_exists(cold)) {
+    if (!st && rt_path_exists(cold) && done_marker(pdir, "cold-start.done.json", &w)) {
+        res->wall += w;
+    } else if (!st) {
         stage(c, "%s: cold-start traces", name);
         double t0 = rt_time_now();
         pipe_coldstart_config cc = pipe_coldstart_defaults();
@@ -213,8 +216,11 @@ static rt_status pipeline(const pipe_demo_config *c, const demo_paths *p, const 
         if (!st && !c->quiet)
             fprintf(stderr, "kept %zu of %zu traces (%.1f s)\n", cs.all.n[PIPE_CS_KEPT], cs.all.read, cs.wall_s);
         pipe_coldstart_summary_free(&cs);
-        res->wall += rt_time_now() - t0;
+        w = rt_time_now() - t0;
+        res->wall += w;
+        if (!st) st = write_marker(pdir, "cold-start.done.json", cJSON_CreateObject(), w, err);
     }
+    w = 0;
     /* Cold-start SFT. */
     if (!st && !done_marker(pdir, "sft.done.json", &w)) {
         stage(c, "%s: cold-start SFT", name);
@@ -264,6 +270,7 @@ static rt_status pipeline(const pipe_demo_config *c, const demo_paths *p, const 
         r.rollout.budget.max_response_tokens = (size_t)c->rl_max_tokens;
         r.rollout.budget.max_tool_calls = (size_t)c->rl_max_tool_calls;
         r.rollout.sampling.temperature = (float)c->rl_temperature;
+        r.drop_flat_groups = c->rl_drop_flat_groups;
         r.lr = c->rl_lr;
         r.critic_lr = 2 * c->rl_lr;
         r.seed = c->seed;

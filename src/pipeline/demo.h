@@ -28,8 +28,9 @@ typedef struct pipe_demo_config {
     train_algo rl_algo;
     int64_t rl_steps, rl_prompts_per_step, rl_samples, rl_max_tokens, rl_max_tool_calls;
     double rl_lr, rl_temperature;
+    int rl_drop_flat_groups;
     int64_t eval_samples, eval_max_tokens;
-    double eval_temperature;
+    double eval_temperature, eval_top_p;
     int quiet;
 } pipe_demo_config;
 

@@ -44,9 +44,11 @@ rt_status pipe_demo_config_load(const char *path, pipe_demo_config *c, cJSON **k
     if (!st) st = rt_json_get_int(rl, "max_tokens", &c->rl_max_tokens, err);
     if (!st) st = rt_json_get_int(rl, "max_tool_calls", &c->rl_max_tool_calls, err);
     if (!st) st = rt_json_get_double(rl, "temperature", &c->rl_temperature, err);
+    if (!st) st = rt_json_get_bool(rl, "drop_flat_groups", &c->rl_drop_flat_groups, err);
     if (!st) st = section(o, "eval", &ev, err);
     if (!st) st = rt_json_get_int(ev, "samples", &c->eval_samples, err);
     if (!st) st = rt_json_get_double(ev, "temperature", &c->eval_temperature, err);
+    if (!st) st = rt_json_get_double(ev, "top_p", &c->eval_top_p, err);
     if (!st) st = rt_json_get_int(ev, "max_tokens", &c->eval_max_tokens, err);
     if (!st) st = rollout_template_parse(tmpl, &c->template_kind, err);
     if (!st) {
