@@ -85,21 +85,21 @@ test-run: $(BIN) $(TEST_BINS)
 	@bash scripts/run-tests.sh $(BUILD) $(TEST_BINS)
 
 test: deps-test
-	@$(MAKE) --no-print-directory test-run
+	@$(MAKE) --no-print-directory -j2 test-run
 
 asan: deps-test
-	@$(MAKE) --no-print-directory BUILD=build-asan SAN=1 OPT=-O1 test-run
+	@$(MAKE) --no-print-directory -j2 BUILD=build-asan SAN=1 OPT=-O1 test-run
 
 check-long:
 	@bash scripts/install-deps.sh --long
-	@$(MAKE) --no-print-directory all
+	@$(MAKE) --no-print-directory -j2 all
 	@bash scripts/check-long.sh
 
 bench: deps-test $(BIN) $(BENCH_BINS)
 	@bash scripts/run-benches.sh $(BUILD) $(BENCH_BINS)
 
 demo: deps
-	@$(MAKE) --no-print-directory all
+	@$(MAKE) --no-print-directory -j2 all
 	./$(BIN) demo
 
 clean:
