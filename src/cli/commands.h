@@ -45,4 +45,10 @@ int cmd_sandbox_serve(int argc, char **argv);
 /* `retool sandbox doctor`: which protections are active (src/cli/cmd_sandbox_doctor.c). */
 int cmd_sandbox_doctor(int argc, char **argv);
 
+/* `retool serve`: the OpenAI-compatible server with tool-integrated answers, budgets, review flags, metrics. */
+int cmd_serve(int argc, char **argv);
+
+/* `retool review list|show|approve|reject`: the review queue of flagged answers (src/cli/cmd_review.c). */
+int cmd_review(int argc, char **argv);
+
 #endif
