@@ -143,7 +143,7 @@ static rt_status parse_messages(const cJSON *m, const serve_caps *caps, serve_re
     }
     if (strcmp(r->msgs[n - 1].role, "user"))
         return fail(re, err, "messages", "invalid_value",
-                    "the last message must come from the user (the server answers it)", NULL, 0);
+                    "messages: the last message must come from the user (the server answers it)", NULL, 0);
     return RT_OK;
 }
 
