@@ -160,6 +160,7 @@ static rt_status append_interpreter(engine *e, slot *s, rollout_tool_call *call,
     }
     for (size_t i = 0; i < nids && !st; i++) st = rollout_trajectory_push(t, ids[i], 0.0f, 0, err);
     if (!st) st = text_append(s, block, strlen(block), err);
+    if (!st && e->cfg->on_text) e->cfg->on_text(e->cfg->on_text_ctx, s->req, block, strlen(block));
     free(block);
     call->n_tokens = nids;
     if (!st) st = rollout_trajectory_add_call(t, call, err);
@@ -260,8 +261,11 @@ static int is_stop_id(const rollout_config *cfg, int32_t id) {
 static rt_status on_token(engine *e, slot *s, int32_t id, float logprob, rt_error *err) {
     rollout_trajectory *t = s->t;
     rt_status st = rollout_trajectory_push(t, id, logprob, 1, err);
+    size_t before = s->text_len;
     if (!st) st = text_append_token(e, s, id, err);
     if (st) return st;
+    if (e->cfg->on_text && s->text_len > before)
+        e->cfg->on_text(e->cfg->on_text_ctx, s->req, s->text + before, s->text_len - before);
     if (is_stop_id(e->cfg, id)) {
         slot_finish(e, s, ROLLOUT_STOP_EOS, 0);
         return RT_OK;

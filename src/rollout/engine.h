@@ -41,6 +41,10 @@ typedef struct rollout_config {
     /* Called as each trajectory finishes (e.g. a progress bar); may be NULL. */
     void (*on_done)(void *ctx, size_t index, const rollout_trajectory *t);
     void *on_done_ctx;
+    /* Called with each piece of text as it joins trajectory index: a sampled token's bytes, or a whole interpreter
+     * block (streaming); may be NULL. The pieces concatenate to the raw text before UTF-8 repair. */
+    void (*on_text)(void *ctx, size_t index, const char *text, size_t len);
+    void *on_text_ctx;
 } rollout_config;
 
 /* Defaults: stateless tools, 8 calls, 4096 response tokens, 2048 interpreter tokens, 10 s a call, no wall cap,

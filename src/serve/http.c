@@ -9,27 +9,9 @@
 
 #include "base/log.h"
 #include "base/timer.h"
+#include "serve/http_internal.h"
 #include "serve/queue.h"
 #include "serve/response.h"
-#include "serve/server.h"
-
-struct serve_server {
-    serve_config cfg;
-    struct MHD_Daemon *daemon;
-    serve_sched *sched;
-    serve_metrics metrics;
-    atomic_int in_flight;
-    atomic_ullong next_number;
-    uint64_t boot;
-    int port;
-};
-
-typedef struct conn_ctx {
-    char *buf;
-    size_t len, cap;
-    int too_large;
-    double t0;
-} conn_ctx;
 
 void serve_config_default(serve_config *cfg) {
     memset(cfg, 0, sizeof *cfg);
@@ -47,7 +29,7 @@ void serve_config_default(serve_config *cfg) {
     cfg->sched.shape = rollout_shape_defaults();
 }
 
-static enum MHD_Result send_text(serve_server *s, conn_ctx *ctx, struct MHD_Connection *c, unsigned code, char *text,
+enum MHD_Result serve_http_send_text(serve_server *s, conn_ctx *ctx, struct MHD_Connection *c, unsigned code, char *text,
                                  const char *type) {
     if (!text) {
         text = strdup("{\"error\": {\"message\": \"out of memory\", \"type\": \"server_error\", \"param\": null, "
@@ -68,18 +50,18 @@ static enum MHD_Result send_text(serve_server *s, conn_ctx *ctx, struct MHD_Conn
     return ret;
 }
 
-static enum MHD_Result send_json(serve_server *s, conn_ctx *ctx, struct MHD_Connection *c, unsigned code, cJSON *o) {
+enum MHD_Result serve_http_send_json(serve_server *s, conn_ctx *ctx, struct MHD_Connection *c, unsigned code, cJSON *o) {
     char *text = o ? cJSON_PrintUnformatted(o) : NULL;
     cJSON_Delete(o);
-    return send_text(s, ctx, c, code, text, "application/json");
+    return serve_http_send_text(s, ctx, c, code, text, "application/json");
 }
 
-static enum MHD_Result send_error(serve_server *s, conn_ctx *ctx, struct MHD_Connection *c, unsigned code,
+enum MHD_Result serve_http_send_error(serve_server *s, conn_ctx *ctx, struct MHD_Connection *c, unsigned code,
                                   const char *msg, const char *type, const char *param, const char *ecode) {
-    return send_text(s, ctx, c, code, serve_error_body(msg, type, param, ecode), "application/json");
+    return serve_http_send_text(s, ctx, c, code, serve_error_body(msg, type, param, ecode), "application/json");
 }
 
-static void count_trajectories(serve_server *s, const rollout_trajectory *t, size_t n, int flagged) {
+void serve_http_count(serve_server *s, const rollout_trajectory *t, size_t n, int flagged) {
     serve_metrics *m = &s->metrics;
     pthread_mutex_lock(&m->mu);
     m->samples += n;
@@ -98,26 +80,67 @@ static void count_trajectories(serve_server *s, const rollout_trajectory *t, siz
     pthread_mutex_unlock(&m->mu);
 }
 
+void serve_http_free_trajectories(serve_job *job, size_t n) {
+    for (size_t i = 0; job->traj && i < n; i++) rollout_trajectory_free(&job->traj[i]);
+    free(job->traj);
+    job->traj = NULL;
+}
+
+cJSON *serve_http_finalize(serve_server *s, const serve_request *req, serve_job *job, rt_error *err) {
+    size_t n = (size_t)req->n;
+    int *cut = calloc(n, sizeof *cut);
+    if (!cut) {
+        rt_err_set(err, RT_ENOMEM, "out of memory");
+        return NULL;
+    }
+    for (size_t i = 0; i < n; i++) cut[i] = serve_apply_stop(&job->traj[i], req);
+    serve_review rv;
+    char id[64];
+    snprintf(id, sizeof id, "chatcmpl-%llx-%llu", (unsigned long long)s->boot, (unsigned long long)job->number);
+    if (serve_review_judge(&s->cfg.review, job->traj, n, &rv, err)) {
+        free(cut);
+        return NULL;
+    }
+    int queued = rv.any && s->cfg.review_queue;
+    cJSON *o = serve_completion_json(id, (int64_t)rt_time_wall(), s->cfg.model_name, req, job->traj, cut, &rv,
+                                     queued ? id : NULL);
+    if (queued) {
+        cJSON *entry = serve_review_entry(id, req, o);
+        rt_error qerr;
+        if (serve_queue_append(s->cfg.review_queue, entry, &qerr)) {
+            rt_log_error("serve: %s: cannot queue for review: %s", id, qerr.msg);
+            cJSON *x = cJSON_GetObjectItemCaseSensitive(o, "retool");
+            cJSON_ReplaceItemInObject(x, "review_id", cJSON_CreateNull());
+            cJSON_AddStringToObject(x, "review_queue_error", qerr.msg);
+        }
+        cJSON_Delete(entry);
+    }
+    serve_http_count(s, job->traj, n, rv.any != 0);
+    serve_review_free(&rv);
+    free(cut);
+    return o;
+}
+
 static enum MHD_Result completions(serve_server *s, conn_ctx *ctx, struct MHD_Connection *c) {
     serve_request req;
     serve_req_error re;
     rt_error err;
     rt_err_clear(&err);
     if (serve_request_parse(ctx->buf, ctx->len, &s->cfg.caps, &req, &re, &err))
-        return send_error(s, ctx, c, (unsigned)re.http, err.msg, re.type, re.param, re.code);
+        return serve_http_send_error(s, ctx, c, (unsigned)re.http, err.msg, re.type, re.param, re.code);
     if (strcmp(req.model, s->cfg.model_name)) {
         char msg[400];
         snprintf(msg, sizeof msg, "The model '%.100s' does not exist; this server serves '%.100s'", req.model,
                  s->cfg.model_name);
         serve_request_free(&req);
-        return send_error(s, ctx, c, 404, msg, "invalid_request_error", "model", "model_not_found");
+        return serve_http_send_error(s, ctx, c, 404, msg, "invalid_request_error", "model", "model_not_found");
     }
     int32_t *prompt = NULL;
     size_t n_prompt = 0;
     const serve_backend *b = &s->cfg.sched.backend;
     if (b->prompt(b->prompt_ctx, req.msgs, req.n_msgs, &prompt, &n_prompt, &err)) {
         serve_request_free(&req);
-        return send_error(s, ctx, c, 400, err.msg, "invalid_request_error", "messages", "invalid_value");
+        return serve_http_send_error(s, ctx, c, 400, err.msg, "invalid_request_error", "messages", "invalid_value");
     }
     if (b->context_len && n_prompt + 1 >= b->context_len) {
         char msg[200];
@@ -125,7 +148,7 @@ static enum MHD_Result completions(serve_server *s, conn_ctx *ctx, struct MHD_Co
                  b->context_len);
         free(prompt);
         serve_request_free(&req);
-        return send_error(s, ctx, c, 400, msg, "invalid_request_error", "messages", "context_length_exceeded");
+        return serve_http_send_error(s, ctx, c, 400, msg, "invalid_request_error", "messages", "context_length_exceeded");
     }
     if (atomic_fetch_add(&s->in_flight, 1) >= s->cfg.max_concurrent) {
         atomic_fetch_sub(&s->in_flight, 1);
@@ -133,9 +156,10 @@ static enum MHD_Result completions(serve_server *s, conn_ctx *ctx, struct MHD_Co
         serve_request_free(&req);
         char msg[200];
         snprintf(msg, sizeof msg, "Too many requests in flight (the limit is %d); retry later", s->cfg.max_concurrent);
-        return send_error(s, ctx, c, 429, msg, "rate_limit_error", NULL, "rate_limit_exceeded");
+        return serve_http_send_error(s, ctx, c, 429, msg, "rate_limit_error", NULL, "rate_limit_exceeded");
     }
     serve_metrics_gauge(&s->metrics, &s->metrics.in_flight, 1);
+    if (req.stream) return serve_http_stream(s, ctx, c, &req, prompt, n_prompt);
     serve_job job;
     memset(&job, 0, sizeof job);
     job.req = &req;
@@ -146,44 +170,13 @@ static enum MHD_Result completions(serve_server *s, conn_ctx *ctx, struct MHD_Co
     enum MHD_Result ret;
     if (job.status) {
         unsigned code = job.status == RT_EBUSY ? 503 : 500;
-        ret = send_error(s, ctx, c, code, job.err.msg, "server_error", NULL, NULL);
+        ret = serve_http_send_error(s, ctx, c, code, job.err.msg, "server_error", NULL, NULL);
     } else {
-        size_t n = (size_t)req.n;
-        int *cut = calloc(n, sizeof *cut);
-        for (size_t i = 0; cut && i < n; i++) cut[i] = serve_apply_stop(&job.traj[i], &req);
-        serve_review rv;
-        char id[64];
-        snprintf(id, sizeof id, "chatcmpl-%llx-%llu", (unsigned long long)s->boot, (unsigned long long)job.number);
-        if (!cut || serve_review_judge(&s->cfg.review, job.traj, n, &rv, &err)) {
-            ret = send_error(s, ctx, c, 500, cut ? err.msg : "out of memory", "server_error", NULL, NULL);
-        } else {
-            int queued = rv.any && s->cfg.review_queue;
-            cJSON *o = serve_completion_json(id, (int64_t)rt_time_wall(), s->cfg.model_name, &req, job.traj, cut, &rv,
-                                             queued ? id : NULL);
-            if (queued) {
-                cJSON *entry = serve_review_entry(id, &req, o);
-                if (serve_queue_append(s->cfg.review_queue, entry, &err)) {
-                    rt_log_error("serve: %s: cannot queue for review: %s", id, err.msg);
-                    cJSON *x = cJSON_GetObjectItemCaseSensitive(o, "retool");
-                    cJSON_ReplaceItemInObject(x, "review_id", cJSON_CreateNull());
-                    cJSON_AddStringToObject(x, "review_queue_error", err.msg);
-                }
-                cJSON_Delete(entry);
-            }
-            count_trajectories(s, job.traj, n, rv.any != 0);
-            if (req.stream) {
-                char *sse = serve_completion_sse(o, req.include_usage);
-                cJSON_Delete(o);
-                ret = send_text(s, ctx, c, 200, sse, "text/event-stream; charset=utf-8");
-            } else {
-                ret = send_json(s, ctx, c, 200, o);
-            }
-            serve_review_free(&rv);
-        }
-        free(cut);
-        for (size_t i = 0; i < n; i++) rollout_trajectory_free(&job.traj[i]);
-        free(job.traj);
+        cJSON *o = serve_http_finalize(s, &req, &job, &err);
+        if (!o) ret = serve_http_send_error(s, ctx, c, 500, err.msg, "server_error", NULL, NULL);
+        else ret = serve_http_send_json(s, ctx, c, 200, o);
     }
+    serve_http_free_trajectories(&job, (size_t)req.n);
     serve_metrics_gauge(&s->metrics, &s->metrics.in_flight, -1);
     atomic_fetch_sub(&s->in_flight, 1);
     free(prompt);
@@ -197,10 +190,10 @@ static enum MHD_Result get_endpoint(serve_server *s, conn_ctx *ctx, struct MHD_C
         cJSON_AddStringToObject(o, "status", "ok");
         cJSON_AddStringToObject(o, "model", s->cfg.model_name);
         cJSON_AddNumberToObject(o, "in_flight", (double)atomic_load(&s->in_flight));
-        return send_json(s, ctx, c, 200, o);
+        return serve_http_send_json(s, ctx, c, 200, o);
     }
     if (!strcmp(url, "/metrics"))
-        return send_text(s, ctx, c, 200, serve_metrics_text(&s->metrics), "text/plain; version=0.0.4");
+        return serve_http_send_text(s, ctx, c, 200, serve_metrics_text(&s->metrics), "text/plain; version=0.0.4");
     cJSON *m = cJSON_CreateObject();
     cJSON_AddStringToObject(m, "id", s->cfg.model_name);
     cJSON_AddStringToObject(m, "object", "model");
@@ -210,16 +203,16 @@ static enum MHD_Result get_endpoint(serve_server *s, conn_ctx *ctx, struct MHD_C
         cJSON *o = cJSON_CreateObject();
         cJSON_AddStringToObject(o, "object", "list");
         cJSON_AddItemToArray(cJSON_AddArrayToObject(o, "data"), m);
-        return send_json(s, ctx, c, 200, o);
+        return serve_http_send_json(s, ctx, c, 200, o);
     }
     const char *id = url + strlen("/v1/models/");
     if (strcmp(id, s->cfg.model_name)) {
         cJSON_Delete(m);
         char msg[300];
         snprintf(msg, sizeof msg, "The model '%.100s' does not exist", id);
-        return send_error(s, ctx, c, 404, msg, "invalid_request_error", "model", "model_not_found");
+        return serve_http_send_error(s, ctx, c, 404, msg, "invalid_request_error", "model", "model_not_found");
     }
-    return send_json(s, ctx, c, 200, m);
+    return serve_http_send_json(s, ctx, c, 200, m);
 }
 
 static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *url, const char *method,
@@ -264,18 +257,18 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *
         char msg[300];
         snprintf(msg, sizeof msg, "No endpoint %.200s: use POST /v1/chat/completions, GET /v1/models, GET /health or "
                                   "GET /metrics", url);
-        return send_error(s, ctx, c, 404, msg, "invalid_request_error", NULL, "unknown_url");
+        return serve_http_send_error(s, ctx, c, 404, msg, "invalid_request_error", NULL, "unknown_url");
     }
     if ((get_path && !is_get) || (post_path && !is_post)) {
         char msg[200];
         snprintf(msg, sizeof msg, "%.20s is not allowed on %.100s (use %s)", method, url, get_path ? "GET" : "POST");
-        return send_error(s, ctx, c, 405, msg, "invalid_request_error", NULL, "method_not_allowed");
+        return serve_http_send_error(s, ctx, c, 405, msg, "invalid_request_error", NULL, "method_not_allowed");
     }
     if (get_path) return get_endpoint(s, ctx, c, url);
     if (ctx->too_large) {
         char msg[200];
         snprintf(msg, sizeof msg, "The request body is over this server's limit of %zu bytes", s->cfg.max_body_bytes);
-        return send_error(s, ctx, c, 413, msg, "invalid_request_error", NULL, "request_too_large");
+        return serve_http_send_error(s, ctx, c, 413, msg, "invalid_request_error", NULL, "request_too_large");
     }
     return completions(s, ctx, c);
 }

@@ -74,9 +74,24 @@ static int same_budget(const serve_request *a, const serve_request *b) {
 
 static void finish(serve_sched *s, serve_job **jobs, size_t nj) {
     pthread_mutex_lock(&s->mu);
-    for (size_t i = 0; i < nj; i++) jobs[i]->done = 1;
+    for (size_t i = 0; i < nj; i++) {
+        jobs[i]->done = 1;
+        /* After this a stream's reader may free the job: touch nothing of it afterwards. */
+        if (jobs[i]->stream) serve_stream_finish(jobs[i]->stream);
+    }
     pthread_cond_broadcast(&s->done);
     pthread_mutex_unlock(&s->mu);
+}
+
+/* Where each rollout index of a batch goes: its job's stream and the sample. */
+typedef struct text_map {
+    serve_stream **stream;
+    size_t *sample;
+} text_map;
+
+static void on_text(void *ctx, size_t index, const char *text, size_t len) {
+    text_map *m = ctx;
+    if (m->stream[index]) serve_stream_push(m->stream[index], m->sample[index], text, len);
 }
 
 static void run_batch(serve_sched *s, serve_job **jobs, size_t nj, uint64_t batch_seed) {
@@ -85,9 +100,10 @@ static void run_batch(serve_sched *s, serve_job **jobs, size_t nj, uint64_t batc
     rollout_request *reqs = calloc(total, sizeof *reqs);
     rollout_trajectory *out = calloc(total, sizeof *out);
     samp_entry *ents = calloc(nj, sizeof *ents);
+    text_map tm = {.stream = calloc(total, sizeof *tm.stream), .sample = calloc(total, sizeof *tm.sample)};
     rt_error err;
     rt_err_clear(&err);
-    rt_status st = reqs && out && ents ? RT_OK : rt_err_set(&err, RT_ENOMEM, "out of memory");
+    rt_status st = reqs && out && ents && tm.stream && tm.sample ? RT_OK : rt_err_set(&err, RT_ENOMEM, "out of memory");
     size_t k = 0;
     for (size_t i = 0; !st && i < nj; i++) {
         const serve_request *r = jobs[i]->req;
@@ -95,9 +111,12 @@ static void run_batch(serve_sched *s, serve_job **jobs, size_t nj, uint64_t batc
                                .sampling = {.temperature = (float)r->temperature, .top_p = (float)r->top_p},
                                .has_seed = r->has_seed,
                                .seed = r->seed};
-        for (int64_t j = 0; j < r->n; j++, k++)
+        for (int64_t j = 0; j < r->n; j++, k++) {
             reqs[k] = (rollout_request){.prompt = jobs[i]->prompt, .n_prompt = jobs[i]->n_prompt,
                                         .prompt_index = (int64_t)jobs[i]->number, .sample_index = j};
+            tm.stream[k] = jobs[i]->stream;
+            tm.sample[k] = (size_t)j;
+        }
     }
     samp_policy sp = {.inner = &s->cfg.backend.policy, .entries = ents, .n = nj};
     rollout_policy pol = s->cfg.backend.policy;
@@ -120,6 +139,8 @@ static void run_batch(serve_sched *s, serve_job **jobs, size_t nj, uint64_t batc
     rc.n_stop_ids = s->cfg.backend.n_stop_ids;
     rc.seed = batch_seed;
     rc.audit = s->cfg.audit ? s->cfg.audit->fp : NULL;
+    rc.on_text = on_text;
+    rc.on_text_ctx = &tm;
     rollout_stats stats;
     if (!st)
         st = rollout_run(&rc, &pol, &s->cfg.backend.tok, s->cfg.exec, reqs, total, out, &stats, &err);
@@ -148,6 +169,8 @@ static void run_batch(serve_sched *s, serve_job **jobs, size_t nj, uint64_t batc
     free(reqs);
     free(out);
     free(ents);
+    free(tm.stream);
+    free(tm.sample);
     finish(s, jobs, nj);
 }
 
@@ -208,9 +231,11 @@ static void *loop(void *arg) {
         pthread_mutex_lock(&s->mu);
     }
     /* Shutting down: whatever still waits ends with an error. */
-    for (serve_job *j = s->head; j; j = j->next) {
+    for (serve_job *j = s->head, *next; j; j = next) {
+        next = j->next;
         j->status = rt_err_set(&j->err, RT_EBUSY, "the server is shutting down");
         j->done = 1;
+        if (j->stream) serve_stream_finish(j->stream);
     }
     serve_metrics_gauge(s->metrics, &s->metrics->queue_depth, -(int64_t)s->queued);
     s->head = s->tail = NULL;
@@ -244,23 +269,33 @@ rt_status serve_sched_start(serve_sched **out, const serve_sched_config *cfg, se
     return RT_OK;
 }
 
-void serve_sched_run(serve_sched *s, serve_job *job) {
-    pthread_mutex_lock(&s->mu);
+/* With s->mu held: queues job, or returns RT_EBUSY when stopping. */
+static rt_status enqueue(serve_sched *s, serve_job *job, rt_error *err) {
     job->next = NULL;
     job->done = 0;
-    if (s->stop) {
-        job->status = rt_err_set(&job->err, RT_EBUSY, "the server is shutting down");
-        pthread_mutex_unlock(&s->mu);
-        return;
-    }
+    if (s->stop) return rt_err_set(err, RT_EBUSY, "the server is shutting down");
     if (s->tail) s->tail->next = job;
     else s->head = job;
     s->tail = job;
     s->queued++;
     serve_metrics_gauge(s->metrics, &s->metrics->queue_depth, 1);
     pthread_cond_signal(&s->wake);
-    while (!job->done) pthread_cond_wait(&s->done, &s->mu);
+    return RT_OK;
+}
+
+void serve_sched_run(serve_sched *s, serve_job *job) {
+    pthread_mutex_lock(&s->mu);
+    job->status = enqueue(s, job, &job->err);
+    while (!job->status && !job->done) pthread_cond_wait(&s->done, &s->mu);
     pthread_mutex_unlock(&s->mu);
+}
+
+rt_status serve_sched_submit(serve_sched *s, serve_job *job, rt_error *err) {
+    if (!job->stream) return rt_err_set(err, RT_EINVAL, "an asynchronous job needs a stream");
+    pthread_mutex_lock(&s->mu);
+    rt_status st = enqueue(s, job, err);
+    pthread_mutex_unlock(&s->mu);
+    return st;
 }
 
 void serve_sched_stop(serve_sched *s) {

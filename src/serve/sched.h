@@ -16,6 +16,7 @@
 #include "serve/backend.h"
 #include "serve/metrics.h"
 #include "serve/request.h"
+#include "serve/stream.h"
 
 typedef struct serve_sched_config {
     serve_backend backend;
@@ -35,6 +36,7 @@ typedef struct serve_job {
     const int32_t *prompt;
     size_t n_prompt;
     uint64_t number;                /* unique per server: names trajectories "p<number>-s<k>" in the audit log */
+    serve_stream *stream;           /* when set, receives the text as it is generated, and finish when done */
     /* Filled by the scheduler: */
     rollout_trajectory *traj;       /* [req->n] (owned by the job's submitter once done; free each and the array) */
     rt_status status;
@@ -50,6 +52,10 @@ rt_status serve_sched_start(serve_sched **out, const serve_sched_config *cfg, se
 
 /* Queues a job (zero its result fields first) and waits until it is done. */
 void serve_sched_run(serve_sched *s, serve_job *job);
+
+/* Queues a job and returns at once; its stream (required) is finished when the job is done. RT_EBUSY when the
+ * scheduler is stopping (the job is then not queued). */
+rt_status serve_sched_submit(serve_sched *s, serve_job *job, rt_error *err);
 
 /* Stops the thread after the batch in flight; jobs still queued, and jobs submitted later, end with RT_EBUSY
  * ("shutting down"). Idempotent. */

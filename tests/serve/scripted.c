@@ -3,9 +3,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 /* Scripts by keyword in the prompt (first match wins). */
-static const char *const keys[] = {"repair", "fail", "twice", "sleep", "seeded", "long", "tool", NULL};
+static const char *const keys[] = {"repair", "fail", "twice", "sleep", "seeded", "long", "slowly", "tool", NULL};
 static const char *const scripts[] = {
     "Try.\n<code>\n```python\nraise ValueError('bad')\n```\n</code>Fix.\n<code>\n```python\nprint(2)\n```\n</code>"
     "<answer>\n\\boxed{2}\n</answer>",
@@ -15,6 +16,7 @@ static const char *const scripts[] = {
     "Wait.\n<code>\n```python\nimport time\ntime.sleep(20)\n```\n</code><answer>\n\\boxed{5}\n</answer>",
     NULL, /* seeded: built per sequence from its seed */
     NULL, /* long: never ends */
+    "Let me compute.\n<code>\n```python\nprint(6*7)\n```\n</code>So <answer>\n\\boxed{42}\n</answer>", /* 2 ms/token */
     "Let me compute.\n<code>\n```python\nprint(6*7)\n```\n</code>So <answer>\n\\boxed{42}\n</answer>",
 };
 
@@ -22,6 +24,7 @@ typedef struct seq {
     int live;
     char script[256];
     int endless;
+    int slow;
     size_t pos;
 } seq;
 
@@ -47,6 +50,9 @@ static rt_status s_open(void *ctx, const int32_t *prompt, size_t n, const rollou
             if (!strcmp(keys[k], "seeded")) {
                 snprintf(s->script, sizeof s->script, "<answer>\n\\boxed{%d}\n</answer>", (int)(seed % 3));
                 script = NULL;
+            } else if (!strcmp(keys[k], "slowly")) {
+                s->slow = 1;
+                script = scripts[k];
             } else if (!strcmp(keys[k], "long")) {
                 s->endless = 1;
                 script = "";
@@ -76,6 +82,9 @@ static rt_status s_append(void *ctx, int64_t q, const int32_t *ids, size_t n, rt
 static rt_status s_step(void *ctx, const int64_t *q, size_t n, int32_t *tokens, float *logprobs, rt_error *err) {
     (void)ctx;
     (void)err;
+    int slow = 0;
+    for (size_t i = 0; i < n; i++) slow |= seqs[q[i]].slow;
+    if (slow) usleep(2000);
     for (size_t i = 0; i < n; i++) {
         seq *s = &seqs[q[i]];
         size_t len = strlen(s->script);

@@ -1,6 +1,6 @@
 /* A scripted backend for the server tests: a byte-level tokenizer (id = byte, 256 = end of sequence), a prompt that is
  * the last user message's bytes, and a policy that replays a script chosen by a keyword in the prompt (see
- * scripted.c), so tool traces, failures, budgets and disagreement come out exactly as the test wants. */
+ * scripted.c; "slowly" takes 2 ms a token), so tool traces, failures, budgets and disagreement come out exactly as the test wants. */
 #ifndef RETOOL_TESTS_SERVE_SCRIPTED_H
 #define RETOOL_TESTS_SERVE_SCRIPTED_H
 

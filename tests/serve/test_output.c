@@ -229,3 +229,67 @@ Test(output, audit_log_rotates_by_size) {
     snprintf(p, sizeof p, "rm -rf %s", dir);
     cr_assert_eq(system(p), 0);
 }
+
+/* Streaming: whatever the pieces, the text taken along the way is a prefix of the final content (the raw text
+ * repaired by rollout_utf8_sanitize and cut at the earliest stop string, as the plain answer is), and at the end it
+ * is all of it up to the cut. Random byte soups with UTF-8 characters split across pieces, invalid bytes and stops. */
+#include "base/rng.h"
+#include "serve/stream.h"
+
+Test(output, stream_takes_are_prefixes_of_the_final_text) {
+    static const char *const atoms[] = {"a", "b", "END", "EN", "\xc3\xa9", "\xe2\x82\xac", "\xf0\x9f\x98\x80", "\xc3",
+                                        "\x82", "\xff", "\xe2\x82", " ", "\n"};
+    rt_rng rng;
+    rt_rng_seed(&rng, 7);
+    char *stops[] = {"END", "\xe2\x82\xac!"};
+    for (int trial = 0; trial < 400; trial++) {
+        serve_request r = req();
+        r.stop = stops;
+        r.n_stop = trial % 3 == 0 ? 0 : trial % 3 == 1 ? 1 : 2;
+        char raw[512] = "";
+        size_t rl = 0;
+        serve_stream st;
+        rt_error e;
+        cr_assert_eq(serve_stream_init(&st, 1, &e), RT_OK);
+        char taken[2048] = "";
+        size_t tl = 0;
+        int pieces = 1 + (int)rt_rng_below(&rng, 40);
+        for (int p = 0; p <= pieces; p++) {
+            if (p < pieces) {
+                /* A piece: 1..3 atoms, sometimes split mid-character. */
+                char piece[32] = "";
+                int na = 1 + (int)rt_rng_below(&rng, 3);
+                for (int a = 0; a < na; a++) strcat(piece, atoms[rt_rng_below(&rng, sizeof atoms / sizeof *atoms)]);
+                size_t pl = strlen(piece);
+                memcpy(raw + rl, piece, pl);
+                rl += pl;
+                raw[rl] = 0;
+                serve_stream_push(&st, 0, piece, pl);
+            } else {
+                serve_stream_finish(&st);
+            }
+            pthread_mutex_lock(&st.mu);
+            char *t;
+            size_t len;
+            cr_assert_eq(serve_stream_take_locked(&st, 0, &r, &t, &len, &e), RT_OK);
+            pthread_mutex_unlock(&st.mu);
+            if (t) {
+                memcpy(taken + tl, t, len);
+                tl += len;
+                taken[tl] = 0;
+                free(t);
+            }
+            rollout_trajectory tr;
+            traj(&tr, "", ROLLOUT_STOP_EOS, 0);
+            free(tr.response_text);
+            tr.response_text = rollout_utf8_sanitize(raw);
+            serve_apply_stop(&tr, &r);
+            cr_assert(strncmp(tr.response_text, taken, tl) == 0 && strlen(tr.response_text) >= tl,
+                      "trial %d piece %d: taken is not a prefix of the final text", trial, p);
+            /* Once done, nothing is held back: the taken text is the final text. */
+            if (p == pieces) cr_assert_str_eq(taken, tr.response_text, "trial %d", trial);
+            rollout_trajectory_free(&tr);
+        }
+        serve_stream_destroy(&st);
+    }
+}
