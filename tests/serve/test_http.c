@@ -1,6 +1,6 @@
 /* The server over HTTP on loopback with the scripted backend and the real sandbox (local pool): tool traces, budgets,
- * review flags and queue, seeds, errors (400, 404, 405, 413, 429), metrics, and 64 concurrent clients with the audit
- * log checked call by call. */
+ * review flags and queue, seeds, streaming, errors (400, 404, 405, 413, 429), metrics, and 64 concurrent clients (a
+ * quarter of them streaming) with the audit log checked call by call. */
 #include <criterion/criterion.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -392,21 +392,45 @@ Test(http, bad_requests_get_openai_errors_and_the_server_goes_on) {
 typedef struct client {
     int id;
     double until;
-    int ok, busy, bad, lost;
+    int ok, busy, bad, lost, streamed;
     int calls;                /* tool calls reported in the answers */
     char trajs[64][32];       /* trajectory ids the answers imply, "p<number>-s0" */
     int ntraj;
 } client;
+
+/* A whole SSE stream as the object a plain answer would be: id, and choice 0's finish_reason and retool from its
+ * final chunk; NULL unless it is complete (every line an event, the final chunk, [DONE] last). */
+static cJSON *sse_answer(char *raw) {
+    if (!dechunk(raw)) return NULL;
+    size_t n = strlen(raw);
+    if (n < 14 || strcmp(raw + n - 14, "data: [DONE]\n\n")) return NULL;
+    cJSON *o = cJSON_CreateObject();
+    cJSON *choices = cJSON_AddArrayToObject(o, "choices");
+    for (char *save = NULL, *line = strtok_r(raw, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+        if (strncmp(line, "data: ", 6) || !strcmp(line + 6, "[DONE]")) continue;
+        cJSON *k = cJSON_Parse(line + 6);
+        if (!k) {
+            cJSON_Delete(o);
+            return NULL;
+        }
+        if (!cJSON_GetObjectItem(o, "id") && str(k, "id")) cJSON_AddStringToObject(o, "id", str(k, "id"));
+        cJSON *ch = cJSON_GetArrayItem(cJSON_GetObjectItem(k, "choices"), 0);
+        if (ch && str(ch, "finish_reason")) cJSON_AddItemToArray(choices, cJSON_Duplicate(ch, 1));
+        cJSON_Delete(k);
+    }
+    return o;
+}
 
 static void *client_main(void *arg) {
     client *c = arg;
     int k = 0;
     while (rt_time_now() < c->until) {
         const char *q = (k + c->id) % 3 == 0 ? "tool" : (k + c->id) % 3 == 1 ? "this will fail" : "plain";
+        int streamed = (k + c->id) % 4 == 0;
         k++;
         char body[256];
-        snprintf(body, sizeof body, "{\"model\": \"scripted\", \"messages\": [{\"role\": \"user\", \"content\": \"%s\"}]}",
-                 q);
+        snprintf(body, sizeof body, "{\"model\": \"scripted\", \"messages\": [{\"role\": \"user\", \"content\": \"%s\"}]%s}",
+                 q, streamed ? ", \"stream\": true" : "");
         int status = 0;
         char *resp = NULL;
         size_t len;
@@ -416,12 +440,13 @@ static void *client_main(void *arg) {
             c->lost++;
             continue;
         }
-        cJSON *o = cJSON_Parse(resp);
+        cJSON *o = streamed && status == 200 ? sse_answer(resp) : cJSON_Parse(resp);
         free(resp);
         if (!o) {
             c->lost++;
             continue;
         }
+        c->streamed += streamed && status == 200;
         if (status == 200) {
             cJSON *ch = cJSON_GetArrayItem(cJSON_GetObjectItem(o, "choices"), 0);
             const char *fr = str(ch, "finish_reason");
@@ -461,7 +486,7 @@ Test(load, sixty_four_clients_nothing_lost) {
         cl[i].until = until;
         cr_assert_eq(pthread_create(&th[i], NULL, client_main, &cl[i]), 0);
     }
-    int ok = 0, busy = 0, bad = 0, lost = 0, calls = 0;
+    int ok = 0, busy = 0, bad = 0, lost = 0, calls = 0, streamed = 0;
     for (int i = 0; i < N; i++) {
         pthread_join(th[i], NULL);
         ok += cl[i].ok;
@@ -469,10 +494,12 @@ Test(load, sixty_four_clients_nothing_lost) {
         bad += cl[i].bad;
         lost += cl[i].lost;
         calls += cl[i].calls;
+        streamed += cl[i].streamed;
     }
     cr_assert_eq(lost, 0, "%d answers incomplete or lost", lost);
     cr_assert_eq(bad, 0, "%d unexpected errors", bad);
     cr_assert_gt(ok, 0, "no answers at all");
+    cr_assert_gt(streamed, 0, "no streamed answers");
     cr_assert_gt(calls, 0);
     /* 64 clients against 48 slots: some were told 429, cleanly. */
     cr_assert_gt(busy, 0, "no 429 with 64 clients and 48 slots");
@@ -515,5 +542,5 @@ Test(load, sixty_four_clients_nothing_lost) {
             free(hay);
         }
     free(seen);
-    cr_log_info("64 clients, %g s: %d answers, %d told 429, %d tool calls, %d audit files", secs, ok, busy, calls, files);
+    cr_log_info("64 clients, %g s: %d answers (%d streamed), %d told 429, %d tool calls, %d audit files", secs, ok, streamed, busy, calls, files);
 }
