@@ -31,13 +31,18 @@ TEST_DIRS := $(filter-out fuzz,$(sort $(patsubst tests/%/,%,$(dir $(wildcard tes
 TEST_BINS := $(TEST_DIRS:%=$(BUILD)/tests/test_%)
 BENCH_SRC := $(sort $(wildcard bench/*.c))
 BENCH_BINS := $(BENCH_SRC:bench/%.c=$(BUILD)/bench/%)
+# Objects named here are not intermediate files: make neither deletes them nor skips a missing one.
+TEST_OBJ  := $(patsubst %.c,$(BUILD)/obj/%.o,$(wildcard tests/*/*.c))
+BENCH_OBJ := $(BENCH_SRC:%.c=$(BUILD)/obj/%.o)
 
-.SECONDARY:
 .PHONY: all test test-run asan check-long bench demo deps deps-test clean format
 all: $(BIN) $(LIB)
 
 # V=1 shows full command lines.
 Q := $(if $(V),,@)
+
+objects: $(LIB_OBJ) $(CLI_OBJ) $(TEST_OBJ) $(BENCH_OBJ)
+.PHONY: objects
 
 $(BUILD)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
@@ -76,6 +81,7 @@ deps-test:
 
 # Runs every test binary; each prints Criterion's Synthesis line. RETOOL_BIN lets tests run the CLI.
 test-run: $(BIN) $(TEST_BINS)
+	@bash scripts/check-layers.sh
 	@bash scripts/run-tests.sh $(BUILD) $(TEST_BINS)
 
 test: deps-test

@@ -112,6 +112,7 @@ int cmd_data(int argc, char **argv) {
         {"gen", "generate synthetic problems (JSONL)", data_gen},
         {"families", "list the synthetic task families", data_families_cmd},
         {"convert", "read a public dataset layout and write retool's JSONL", data_convert},
+        {"coldstart", "verified code-integrated (or text) cold-start traces as trajectory JSONL", cmd_data_coldstart},
         {NULL, NULL, NULL},
     };
     return cli_dispatch_sub("data", argc, argv, subs);

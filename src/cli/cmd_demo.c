@@ -1,15 +1,40 @@
 #include <stdio.h>
 
+#include <cjson/cJSON.h>
+
 #include "cli/cli.h"
 #include "cli/commands.h"
+#include "pipeline/demo.h"
 
 int cmd_demo(int argc, char **argv) {
+    const char *config = "configs/demo.json", *out = "runs/demo";
+    long long seed = 1;
+    int quiet = 0;
+    const cli_flag flags[] = {
+        {"out", CLI_FLAG_STRING, &out, "DIR", "where everything goes (default runs/demo); an existing DIR is resumed"},
+        {"seed", CLI_FLAG_INT, &seed, "S", "seed of the data, the model and the training (default 1)"},
+        {"config", CLI_FLAG_STRING, &config, "FILE", "demo settings (default configs/demo.json)"},
+        {"quiet", CLI_FLAG_BOOL, &quiet, NULL, "no progress bars"},
+    };
     cli_args args;
-    static const cli_flag flags[] = {0};
-    int rc = cli_parse(argc, argv, "retool demo", "The default demo (DESIGN.md section 8).", flags, 0, &args);
+    int rc = cli_parse(argc, argv, "retool demo [--out DIR] [--seed S] [--config FILE]",
+                       "The default demo: a small model learns exact-computation problems from nothing, text-only vs "
+                       "tool-integrated (same data, same steps), evaluated before and after RL on held-out problems. "
+                       "Writes DIR/summary.json, DIR/report.html and the final models DIR/text/model, DIR/tool/model.",
+                       flags, sizeof flags / sizeof flags[0], &args);
     if (rc) return rc;
+    int npos = args.npositional;
     cli_args_free(&args);
-    return cli_fail("demo", CLI_EXIT_FAILURE,
-                    "the default demo is not built yet (issue 8: tasks, cold start, evaluation, the demo); "
-                    "nothing was run");
+    if (npos) return cli_fail("demo", CLI_EXIT_USAGE, "unexpected argument (see --help)");
+    pipe_demo_config c;
+    cJSON *keep = NULL;
+    rt_error err;
+    if (pipe_demo_config_load(config, &c, &keep, &err)) return cli_fail_err("demo", &err);
+    c.out_dir = out;
+    c.seed = (uint64_t)seed;
+    c.quiet = quiet;
+    rt_status st = pipe_demo_run(&c, &err);
+    cJSON_Delete(keep);
+    if (st) return cli_fail_err("demo", &err);
+    return CLI_EXIT_OK;
 }

@@ -3,6 +3,7 @@
 
 #include "cli/cli.h"
 #include "cli/commands.h"
+#include "train/dist.h"
 #include "train/rl.h"
 
 int cmd_rl(int argc, char **argv) {
@@ -16,7 +17,7 @@ int cmd_rl(int argc, char **argv) {
     double temp = c.rollout.sampling.temperature, top_p = c.rollout.sampling.top_p, timeout = c.rollout.budget.call_timeout_s,
            lr = c.lr, clr = c.critic_lr, wd = c.weight_decay, clip = c.clip_norm, clow = c.clip_low, chigh = c.clip_high,
            vclip = c.value_clip, gamma = c.gamma, lambda = c.lambda, klc = 0, ent = 0;
-    int no_whiten = 0, drop_flat = 0, drop_void = 0, no_std = 0;
+    int no_whiten = 0, drop_flat = 0, drop_void = 0, no_std = 0, resample = 0;
     const cli_flag flags[] = {
         {"algo", CLI_FLAG_STRING, &algo, "ppo|grpo", "PPO with a critic (default) or GRPO"},
         {"model", CLI_FLAG_STRING, &c.model_dir, "DIR", "starting policy (usually the cold-start SFT model)"},
@@ -61,6 +62,7 @@ int cmd_rl(int argc, char **argv) {
         {"grpo-no-std", CLI_FLAG_BOOL, &no_std, NULL, "GRPO: subtract the group mean only"},
         {"drop-flat-groups", CLI_FLAG_BOOL, &drop_flat, NULL, "skip groups whose rewards are all equal"},
         {"drop-void", CLI_FLAG_BOOL, &drop_void, NULL, "drop trajectories with neither code nor an answer"},
+        {"resample-on-correct", CLI_FLAG_BOOL, &resample, NULL, "among correct samples, prefer those without tool errors"},
         {"save-every", CLI_FLAG_INT, &save_every, "N", "checkpoint every N steps (default: at the end)"},
         {"keep-last", CLI_FLAG_INT, &keep, "N", "checkpoints kept (default 2)"},
         {"seed", CLI_FLAG_INT, &seed, "S", "seed of data order and sampling (default 1)"},
@@ -72,7 +74,9 @@ int cmd_rl(int argc, char **argv) {
     int rc = cli_parse(argc, argv, "retool rl --algo ppo|grpo --model DIR --data PROBLEMS.jsonl --steps N --out RUN [flags]\n"
                                    "       retool rl --resume RUN [--steps N]",
                        "RL with tool-integrated rollouts: K trajectories per problem through the sandbox, outcome reward "
-                       "+1/-1, PPO (critic, GAE) or GRPO updates with interpreter tokens masked from every loss.",
+                       "+1/-1, PPO (critic, GAE) or GRPO updates with interpreter tokens masked from every loss. Data parallel "
+                       "under mpirun (mpirun -np N retool rl ...): each rank rolls out its share of each step's prompts; "
+                       "gradients are summed; rank 0 writes the run.",
                        flags, sizeof flags / sizeof flags[0], &args);
     if (rc) return rc;
     int npos = args.npositional;
@@ -129,6 +133,7 @@ int cmd_rl(int argc, char **argv) {
         c.grpo_scale_std = !no_std;
         c.drop_flat_groups = drop_flat;
         c.drop_void = drop_void;
+        c.resample_on_correct = resample;
         c.save_every = save_every;
         c.keep_last = keep;
         c.seed = (uint64_t)seed;
@@ -136,7 +141,17 @@ int cmd_rl(int argc, char **argv) {
     }
     train_rl_result r;
     rt_error err;
-    if (train_rl_run(&c, &r, &err)) return cli_fail_err("rl", &err);
+    /* Under mpirun every rank runs this with its share of each step's prompts; rank 0 writes the run and prints. */
+    if (dist_init(&err)) return cli_fail_err("rl", &err);
+    int rank = dist_rank(), world = dist_size();
+    if (train_rl_run(&c, &r, &err)) {
+        if (world > 1) rt_err_prefix(&err, "rank %d of %d", rank, world);
+        int code = cli_fail_err("rl", &err);
+        dist_abort(code); /* the other ranks would wait in a collective forever */
+        return code;
+    }
+    if (dist_finalize(&err)) return cli_fail_err("rl", &err);
+    if (rank != 0) return CLI_EXIT_OK;
     printf("rl: %lld steps; reward %.3f -> %.3f, accuracy %.3f -> %.3f (first and last step of this run)\n",
            (long long)r.steps, r.first_reward, r.last_reward, r.first_accuracy, r.last_accuracy);
     printf("model: %s/model\n", c.out_dir);

@@ -7,7 +7,6 @@
 #include "cli/commands.h"
 #include "sandbox/sandbox.h"
 
-
 static int sandbox_run(int argc, char **argv) {
     double timeout = 10;
     long long memory = 1024, workers = 1;

@@ -3,6 +3,8 @@
 
 #include "cli/cli.h"
 #include "cli/commands.h"
+#include "kernels/pool.h"
+#include "train/dist.h"
 #include "train/sft.h"
 
 int cmd_sft(int argc, char **argv) {
@@ -12,6 +14,7 @@ int cmd_sft(int argc, char **argv) {
               save_every = 0, keep = c.keep_last, seed = (long long)c.seed, max_steps = 0;
     double lr = c.lr, min_lr = c.min_lr, wd = c.weight_decay, clip = c.clip_norm, eval_frac = c.eval_frac;
     int resume = 0, constant = 0, f32 = 0, quiet = 0;
+    long long threads = 2;
     const cli_flag flags[] = {
         {"model", CLI_FLAG_STRING, &model, "DIR", "starting model folder (Hugging Face layout)"},
         {"data", CLI_FLAG_STRING, &data, "FILE", "trajectory JSONL (cold-start traces or rollouts)"},
@@ -33,13 +36,15 @@ int cmd_sft(int argc, char **argv) {
         {"keep-last", CLI_FLAG_INT, &keep, "N", "checkpoints kept (default 2)"},
         {"seed", CLI_FLAG_INT, &seed, "S", "data order and held-out split (default 1)"},
         {"f32", CLI_FLAG_BOOL, &f32, NULL, "pure f32 matrix products (default: bf16 with f32 accumulation)"},
+        {"threads", CLI_FLAG_INT, &threads, "N", "compute threads (default 2)"},
         {"quiet", CLI_FLAG_BOOL, &quiet, NULL, "no progress bar"},
     };
     cli_args args;
     int rc = cli_parse(argc, argv, "retool sft --model DIR --data TRACES.jsonl --out RUN [flags]",
                        "Supervised fine-tuning on trajectories; only tokens the model wrote are learned (prompt and "
                        "interpreter output are context). Writes RUN/config.json, metrics.jsonl, checkpoints/ and the "
-                       "final model folder RUN/model.",
+                       "final model folder RUN/model. Data parallel under mpirun (mpirun -np N retool sft ...): each rank "
+                       "trains on its share of every batch; gradients are summed; rank 0 writes the run.",
                        flags, sizeof flags / sizeof flags[0], &args);
     if (rc) return rc;
     int npos = args.npositional;
@@ -69,7 +74,19 @@ int cmd_sft(int argc, char **argv) {
     c.quiet = quiet;
     train_sft_result r;
     rt_error err;
-    if (train_sft_run(&c, &r, &err)) return cli_fail_err("sft", &err);
+    if (threads < 1) return cli_fail("sft", CLI_EXIT_USAGE, "--threads must be at least 1");
+    if (kern_init((int)threads, &err)) return cli_fail_err("sft", &err);
+    /* Under mpirun every rank runs this; rank 0 alone writes the run and prints the summary. */
+    if (dist_init(&err)) return cli_fail_err("sft", &err);
+    int rank = dist_rank(), world = dist_size();
+    if (train_sft_run(&c, &r, &err)) {
+        if (world > 1) rt_err_prefix(&err, "rank %d of %d", rank, world);
+        int code = cli_fail_err("sft", &err);
+        dist_abort(code); /* the other ranks would wait in a collective forever */
+        return code;
+    }
+    if (dist_finalize(&err)) return cli_fail_err("sft", &err);
+    if (rank != 0) return CLI_EXIT_OK;
     printf("sft: %lld steps on %zu samples (%zu held out, %zu cut to the context); loss %.4f -> %.4f", (long long)r.steps,
            r.train_samples, r.eval_samples, r.truncated, r.first_loss, r.last_loss);
     if (!isnan(r.eval_loss)) printf(", held-out %.4f", r.eval_loss);

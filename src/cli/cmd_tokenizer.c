@@ -8,9 +8,86 @@
 #include "cli/commands.h"
 #include "tokenizer/tokenizer.h"
 
-/* Reads stdin one JSON value a line; calls fn on each; stops at the first failure. */
+/* Decodes the JSON string literal that starts line (already validated by the JSONL reader) into exact bytes; unlike
+ * cJSON's valuestring this keeps U+0000. Returns 0, or -1 for a lone surrogate or no memory. */
+static int json_string_bytes(const char *line, char **out, size_t *len) {
+    while (*line == ' ' || *line == '\t' || *line == '\r')
+        line++;
+    if (*line != '"') return -1;
+    size_t cap = strlen(line) + 1, o = 0;
+    char *b = malloc(cap);
+    if (!b) return -1;
+    for (const char *p = line + 1; *p && *p != '"'; p++) {
+        if (*p != '\\') {
+            b[o++] = *p;
+            continue;
+        }
+        p++;
+        const char *simple = strchr("\"\\/bfnrt", *p);
+        if (simple && *p) {
+            b[o++] = "\"\\/\b\f\n\r\t"[simple - "\"\\/bfnrt"];
+            continue;
+        }
+        unsigned long cp = strtoul((char[5]){p[1], p[2], p[3], p[4], 0}, NULL, 16);
+        p += 4;
+        if (cp >= 0xD800 && cp <= 0xDBFF && p[1] == '\\' && p[2] == 'u') {
+            unsigned long lo = strtoul((char[5]){p[3], p[4], p[5], p[6], 0}, NULL, 16);
+            if (lo >= 0xDC00 && lo <= 0xDFFF) {
+                cp = 0x10000 + ((cp - 0xD800) << 10) + (lo - 0xDC00);
+                p += 6;
+            }
+        }
+        if (cp >= 0xD800 && cp <= 0xDFFF) {
+            free(b);
+            return -1;
+        }
+        if (cp < 0x80) {
+            b[o++] = (char)cp;
+        } else if (cp < 0x800) {
+            b[o++] = (char)(0xC0 | (cp >> 6));
+            b[o++] = (char)(0x80 | (cp & 63));
+        } else if (cp < 0x10000) {
+            b[o++] = (char)(0xE0 | (cp >> 12));
+            b[o++] = (char)(0x80 | ((cp >> 6) & 63));
+            b[o++] = (char)(0x80 | (cp & 63));
+        } else {
+            b[o++] = (char)(0xF0 | (cp >> 18));
+            b[o++] = (char)(0x80 | ((cp >> 12) & 63));
+            b[o++] = (char)(0x80 | ((cp >> 6) & 63));
+            b[o++] = (char)(0x80 | (cp & 63));
+        }
+    }
+    *out = b;
+    *len = o;
+    return 0;
+}
+
+/* Writes text as a JSON string literal and a newline (control characters, U+0000 included, escaped). */
+static void print_json_string(const char *s, size_t len) {
+    putchar('"');
+    for (size_t i = 0; i < len; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if (c == '"' || c == '\\') {
+            putchar('\\');
+            putchar(c);
+        } else if (c == '\n') {
+            fputs("\\n", stdout);
+        } else if (c == '\t') {
+            fputs("\\t", stdout);
+        } else if (c == '\r') {
+            fputs("\\r", stdout);
+        } else if (c < 0x20 || c == 0x7F) {
+            printf("\\u%04x", c);
+        } else {
+            putchar(c);
+        }
+    }
+    fputs("\"\n", stdout);
+}
+
+/* Reads stdin one JSON value a line; calls fn on each (with the raw line); stops at the first failure. */
 static int for_each_line(const char *cmd, tok_tokenizer *tok, int flags,
-                         rt_status (*fn)(tok_tokenizer *, const cJSON *, int, const char *, rt_error *)) {
+                         rt_status (*fn)(tok_tokenizer *, const cJSON *, const char *, int, const char *, rt_error *)) {
     rt_jsonl_reader r;
     rt_error err;
     rt_err_clear(&err);
@@ -25,7 +102,7 @@ static int for_each_line(const char *cmd, tok_tokenizer *tok, int flags,
         if (!item) break;
         char where[64];
         snprintf(where, sizeof where, "stdin line %zu", r.line_no);
-        rt_status st = fn(tok, item, flags, where, &err);
+        rt_status st = fn(tok, item, r.line, flags, where, &err);
         cJSON_Delete(item);
         if (st) {
             rc = cli_fail_err(cmd, &err);
@@ -36,19 +113,28 @@ static int for_each_line(const char *cmd, tok_tokenizer *tok, int flags,
     return rc;
 }
 
-static rt_status encode_one(tok_tokenizer *tok, const cJSON *item, int flags, const char *where, rt_error *err) {
+static rt_status encode_one(tok_tokenizer *tok, const cJSON *item, const char *line, int flags, const char *where,
+                            rt_error *err) {
     if (!cJSON_IsString(item)) return rt_err_set(err, RT_EFORMAT, "%s: expected a JSON string", where);
+    char *text;
+    size_t len;
+    if (json_string_bytes(line, &text, &len))
+        return rt_err_set(err, RT_EFORMAT, "%s: the string holds a lone UTF-16 surrogate", where);
     tok_ids ids = {0};
-    rt_status st = tok_encode(tok, item->valuestring, strlen(item->valuestring), flags, &ids, err);
+    rt_status st = tok_encode(tok, text, len, flags, &ids, err);
+    free(text);
     if (st) return rt_err_prefix(err, "%s", where);
     putchar('[');
-    for (size_t i = 0; i < ids.len; i++) printf(i ? ",%d" : "%d", ids.ids[i]);
+    for (size_t i = 0; i < ids.len; i++)
+        printf(i ? ",%d" : "%d", ids.ids[i]);
     fputs("]\n", stdout);
     tok_ids_free(&ids);
     return RT_OK;
 }
 
-static rt_status decode_one(tok_tokenizer *tok, const cJSON *item, int flags, const char *where, rt_error *err) {
+static rt_status decode_one(tok_tokenizer *tok, const cJSON *item, const char *line, int flags, const char *where,
+                            rt_error *err) {
+    (void)line;
     if (!cJSON_IsArray(item)) return rt_err_set(err, RT_EFORMAT, "%s: expected a JSON array of ids", where);
     tok_ids ids = {0};
     const cJSON *it;
@@ -66,13 +152,8 @@ static rt_status decode_one(tok_tokenizer *tok, const cJSON *item, int flags, co
     rt_status st = tok_decode(tok, ids.ids, ids.len, flags, &text, &len, err);
     tok_ids_free(&ids);
     if (st) return rt_err_prefix(err, "%s", where);
-    cJSON *s = cJSON_CreateString(text);
-    char *json = s ? cJSON_PrintUnformatted(s) : NULL;
+    print_json_string(text, len);
     free(text);
-    cJSON_Delete(s);
-    if (!json) return rt_err_set(err, RT_ENOMEM, "out of memory");
-    puts(json);
-    cJSON_free(json);
     return RT_OK;
 }
 
@@ -158,8 +239,9 @@ static int tok_train_cmd(int argc, char **argv) {
     if (!out || vocab <= 0 || args.npositional == 0) {
         cli_args_free(&args);
         return cli_fail("tokenizer train", CLI_EXIT_USAGE, "%s",
-                        !out ? "--out DIR is required" : vocab <= 0 ? "--vocab-size N (N > 0) is required"
-                                                                    : "no corpus file given");
+                        !out         ? "--out DIR is required"
+                        : vocab <= 0 ? "--vocab-size N (N > 0) is required"
+                                     : "no corpus file given");
     }
     if (minf < 1) {
         cli_args_free(&args);

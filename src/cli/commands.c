@@ -6,8 +6,11 @@
 
 /* The commands `retool --help` lists, in the order shown. */
 const cli_command cli_commands[] = {
-    {"demo", "run the default demo: text-only vs tool-integrated RL side by side (not built yet)", cmd_demo},
+    {"demo", "run the default demo: text-only vs tool-integrated RL side by side, from nothing", cmd_demo},
+    {"chat", "interactive: type a problem, watch the model write, run code and answer", cmd_chat},
     {"data", "generate synthetic problems, list the families, convert public dataset layouts", cmd_data},
+    {"eval", "evaluate a model: K samples per problem, pass@1/pass@k/maj@k and the method's metrics per family",
+     cmd_eval},
     {"eval-metrics", "the method's metrics of a trajectory file: pass@k, maj@k, code ratio, timing, ...",
      cmd_eval_metrics},
     {"json", "check JSON and JSONL files, naming the first bad line and column", cmd_json},

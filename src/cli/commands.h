@@ -9,6 +9,12 @@ int cmd_demo(int argc, char **argv);
 /* `retool data gen|families|convert`: synthetic task families and dataset layouts (src/data/). */
 int cmd_data(int argc, char **argv);
 
+/* `retool data coldstart`: verified cold-start traces (src/cli/cmd_data_coldstart.c). */
+int cmd_data_coldstart(int argc, char **argv);
+
+/* `retool eval --model DIR --data FILE`: generate K samples per problem and print the method's metrics. */
+int cmd_eval(int argc, char **argv);
+
 /* `retool eval-metrics FILE.jsonl`: the method's metrics of a trajectory file, as a table or JSON. */
 int cmd_eval_metrics(int argc, char **argv);
 
@@ -50,5 +56,8 @@ int cmd_serve(int argc, char **argv);
 
 /* `retool review list|show|approve|reject`: the review queue of flagged answers (src/cli/cmd_review.c). */
 int cmd_review(int argc, char **argv);
+
+/* `retool chat`: interactive tool-integrated answers, streamed with the interpreter output. */
+int cmd_chat(int argc, char **argv);
 
 #endif

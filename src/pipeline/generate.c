@@ -10,7 +10,7 @@
 #include "data/dataset.h"
 #include "kernels/pool.h"
 #include "model/model.h"
-#include "pipeline/executor.h"
+#include "rollout/exec_spec.h"
 #include "rollout/bind.h"
 #include "rollout/score.h"
 #include "tokenizer/tokenizer.h"
@@ -60,7 +60,7 @@ rt_status pipe_generate(const pipe_generate_config *cfg, pipe_generate_summary *
     memset(&m, 0, sizeof m);
     data_dataset ds;
     memset(&ds, 0, sizeof ds);
-    pipe_executor *exec = NULL;
+    rollout_exec_spec *exec = NULL;
     rollout_model_policy *pol = NULL;
     tok_ids *prompts = NULL;
     rollout_request *reqs = NULL;
@@ -84,7 +84,7 @@ rt_status pipe_generate(const pipe_generate_config *cfg, pipe_generate_summary *
         if (!cfg->sandbox || strcmp(cfg->sandbox, "none") == 0)
             st = rt_err_set(err, RT_EINVAL, "tool-integrated generation needs a sandbox (local or URLs)");
         else
-            st = pipe_executor_open(cfg->sandbox, cfg->sandbox_workers, &exec, err);
+            st = rollout_exec_spec_open(cfg->sandbox, cfg->sandbox_workers, &exec, err);
     }
     if (!st) {
         prompts = calloc(n_problems, sizeof *prompts);
@@ -126,7 +126,7 @@ rt_status pipe_generate(const pipe_generate_config *cfg, pipe_generate_summary *
         }
         rollout_policy p = rollout_model_policy_ops(pol);
         rollout_tokenizer t = rollout_tokenizer_ops(tok);
-        rollout_executor x = pipe_executor_ops(exec);
+        rollout_executor x = rollout_exec_spec_ops(exec);
         st = rollout_run(&rc, &p, &t, tools ? &x : NULL, reqs, n, out, &sum->stats, err);
         if (!cfg->quiet) rt_progress_finish(&bar);
     }
@@ -158,7 +158,7 @@ rt_status pipe_generate(const pipe_generate_config *cfg, pipe_generate_summary *
     for (size_t i = 0; prompts && i < n_problems; i++) tok_ids_free(&prompts[i]);
     free(prompts);
     rollout_model_policy_free(pol);
-    pipe_executor_close(exec);
+    rollout_exec_spec_close(exec);
     data_dataset_free(&ds);
     model_free(&m);
     tok_free(tok);

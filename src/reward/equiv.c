@@ -145,7 +145,72 @@ static int is_infinity(span x) {
            (x.n == 7 && (memcmp(x.s, "-\\infty", 7) == 0 || memcmp(x.s, "+\\infty", 7) == 0));
 }
 
+/* "1011_2", "A2_{16}": a numeral with a base subscript (2-36). The digits must include a decimal digit, so a
+ * subscripted variable such as "a_{12}" is not read as a numeral. */
+static int base_numeral(span x, span *digits, int *base) {
+    size_t us = x.n;
+    while (us > 0 && x.s[us - 1] != '_')
+        us--;
+    if (us < 2) return 0;
+    span d = {x.s, us - 1}, sub = {x.s + us, x.n - us};
+    if (sub.n >= 2 && sub.s[0] == '{' && sub.s[sub.n - 1] == '}') sub = (span){sub.s + 1, sub.n - 2};
+    if (sub.n == 0 || sub.n > 2) return 0;
+    int b = 0, has_digit = 0;
+    for (size_t i = 0; i < sub.n; i++) {
+        if (!isdigit((unsigned char)sub.s[i])) return 0;
+        b = b * 10 + (sub.s[i] - '0');
+    }
+    for (size_t i = 0; i < d.n; i++) {
+        if (!isalnum((unsigned char)d.s[i])) return 0;
+        has_digit |= isdigit((unsigned char)d.s[i]) != 0;
+    }
+    if (b < 2 || b > 36 || !has_digit) return 0;
+    *digits = d;
+    *base = b;
+    return 1;
+}
+
+/* The value of the numeral x in base b; 0 when x is not one (a digit out of range, not alphanumeric). */
+static int numeral_value(span x, int b, mpz_t out) {
+    if (x.n == 0 || x.n > 4096) return 0;
+    char buf[4097];
+    for (size_t i = 0; i < x.n; i++) {
+        if (!isalnum((unsigned char)x.s[i])) return 0;
+        buf[i] = x.s[i];
+    }
+    buf[x.n] = '\0';
+    return mpz_set_str(out, buf, b) == 0;
+}
+
+/* Numerals with a base subscript: both subscripted compare by value; a plain numeral beside a subscripted one is
+ * read in the same base (the subscript left off). Returns REWARD_UNDECIDED when the rule does not apply. */
+static reward_verdict compare_bases(span a, span b) {
+    span da = a, db = b;
+    int ba = 0, bb = 0, sa = base_numeral(a, &da, &ba), sb = base_numeral(b, &db, &bb);
+    if (!sa && !sb) return REWARD_UNDECIDED;
+    if (!sa) ba = bb;
+    if (!sb) bb = ba;
+    mpz_t x, y;
+    mpz_inits(x, y, NULL);
+    int vx = numeral_value(da, ba, x), vy = numeral_value(db, bb, y);
+    reward_verdict v = REWARD_UNDECIDED;
+    if (vx && vy) {
+        v = mpz_cmp(x, y) == 0 ? REWARD_EQUAL : REWARD_NOT_EQUAL;
+    } else if (vx != vy) {
+        /* One side is a valid numeral, the other an alphanumeric string that is not one in its base ("1021_2"). */
+        span bad = vx ? db : da;
+        int alnum = bad.n > 0;
+        for (size_t i = 0; i < bad.n; i++)
+            alnum &= isalnum((unsigned char)bad.s[i]) != 0;
+        if (alnum) v = REWARD_NOT_EQUAL;
+    }
+    mpz_clears(x, y, NULL);
+    return v;
+}
+
 static reward_verdict compare_scalar(cmp_ctx *c, span a, span b) {
+    reward_verdict bv = compare_bases(a, b);
+    if (bv != REWARD_UNDECIDED) return bv;
     int pa = ends(a, "%"), pb = ends(b, "%");
     span na = {a.s, a.n - (size_t)pa}, nb = {b.s, b.n - (size_t)pb};
     char *sa = span_dup(na), *sb = span_dup(nb);

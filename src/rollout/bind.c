@@ -168,6 +168,19 @@ static rt_status tok_enc(void *ctx, const char *text, size_t len, int32_t **ids,
     return RT_OK;
 }
 
+static rt_status tok_enc_untrusted(void *ctx, const char *text, size_t len, int32_t **ids, size_t *n, rt_error *err) {
+    tok_ids out;
+    memset(&out, 0, sizeof out);
+    rt_status st = tok_encode(ctx, text, len, TOK_ENCODE_NO_ADDED, &out, err);
+    if (st) {
+        tok_ids_free(&out);
+        return st;
+    }
+    *ids = out.ids;
+    *n = out.len;
+    return RT_OK;
+}
+
 static size_t tok_bytes(void *ctx, int32_t id, char *buf, size_t cap) {
     size_t len = 0;
     const char *b = tok_token_bytes(ctx, id, &len);
@@ -177,6 +190,6 @@ static size_t tok_bytes(void *ctx, int32_t id, char *buf, size_t cap) {
 }
 
 rollout_tokenizer rollout_tokenizer_ops(tok_tokenizer *tok) {
-    rollout_tokenizer t = {.ctx = tok, .encode = tok_enc, .token_bytes = tok_bytes};
+    rollout_tokenizer t = {.ctx = tok, .encode = tok_enc, .encode_untrusted = tok_enc_untrusted, .token_bytes = tok_bytes};
     return t;
 }

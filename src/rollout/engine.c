@@ -6,6 +6,7 @@
 #include "base/log.h"
 #include "base/rng.h"
 #include "base/timer.h"
+#include "rollout/interp.h"
 #include "rollout/protocol.h"
 #include "rollout/toolcall.h"
 
@@ -74,12 +75,15 @@ static rt_status text_append(slot *s, const char *bytes, size_t n, rt_error *err
 static rt_status text_append_token(engine *e, slot *s, int32_t id, rt_error *err) {
     char buf[256];
     size_t n = e->tok->token_bytes(e->tok->ctx, id, buf, sizeof buf);
-    if (n <= sizeof buf) return text_append(s, buf, n, err);
-    char *big = malloc(n);
-    if (!big) return rt_err_set(err, RT_ENOMEM, "out of memory");
-    e->tok->token_bytes(e->tok->ctx, id, big, n);
-    rt_status st = text_append(s, big, n, err);
-    free(big);
+    char *bytes = buf;
+    if (n > sizeof buf) {
+        bytes = malloc(n);
+        if (!bytes) return rt_err_set(err, RT_ENOMEM, "out of memory");
+        e->tok->token_bytes(e->tok->ctx, id, bytes, n);
+    }
+    rt_status st = text_append(s, bytes, n, err);
+    if (!st && e->cfg->on_token) e->cfg->on_token(e->cfg->on_token_ctx, s->req, bytes, n, 1);
+    if (bytes != buf) free(bytes);
     return st;
 }
 
@@ -129,18 +133,12 @@ static void slot_finish(engine *e, slot *s, rollout_stop stop, uint32_t flags) {
 /* Appends the interpreter block for output (mask 0) and prefills it; ends the trajectory at a budget instead. */
 static rt_status append_interpreter(engine *e, slot *s, rollout_tool_call *call, rt_error *err) {
     rollout_trajectory *t = s->t;
-    const char *lead = s->text_len > 0 && s->text[s->text_len - 1] == '\n' ? "" : "\n";
-    size_t n = strlen(lead) + strlen(call->output) + 64;
-    char *block = malloc(n);
-    if (!block) return rt_err_set(err, RT_ENOMEM, "out of memory");
-    snprintf(block, n, "%s" ROLLOUT_INTERP_OPEN "\n%s\n" ROLLOUT_INTERP_CLOSE "\n\n", lead, call->output);
+    int after_newline = s->text_len > 0 && s->text[s->text_len - 1] == '\n';
+    char *block = NULL;
     int32_t *ids = NULL;
     size_t nids = 0;
-    rt_status st = e->tok->encode(e->tok->ctx, block, strlen(block), &ids, &nids, err);
-    if (st) {
-        free(block);
-        return st;
-    }
+    rt_status st = rollout_interp_block(e->tok, after_newline, call->output, &block, &ids, &nids, err);
+    if (st) return st;
     call->response_index = t->n_response;
     uint32_t budget_flag = 0;
     if (s->interp_tokens + nids > e->cfg->budget.max_interpreter_tokens)
@@ -160,7 +158,7 @@ static rt_status append_interpreter(engine *e, slot *s, rollout_tool_call *call,
     }
     for (size_t i = 0; i < nids && !st; i++) st = rollout_trajectory_push(t, ids[i], 0.0f, 0, err);
     if (!st) st = text_append(s, block, strlen(block), err);
-    if (!st && e->cfg->on_text) e->cfg->on_text(e->cfg->on_text_ctx, s->req, block, strlen(block));
+    if (!st && e->cfg->on_token) e->cfg->on_token(e->cfg->on_token_ctx, s->req, block, strlen(block), 0);
     free(block);
     call->n_tokens = nids;
     if (!st) st = rollout_trajectory_add_call(t, call, err);
@@ -261,11 +259,8 @@ static int is_stop_id(const rollout_config *cfg, int32_t id) {
 static rt_status on_token(engine *e, slot *s, int32_t id, float logprob, rt_error *err) {
     rollout_trajectory *t = s->t;
     rt_status st = rollout_trajectory_push(t, id, logprob, 1, err);
-    size_t before = s->text_len;
     if (!st) st = text_append_token(e, s, id, err);
     if (st) return st;
-    if (e->cfg->on_text && s->text_len > before)
-        e->cfg->on_text(e->cfg->on_text_ctx, s->req, s->text + before, s->text_len - before);
     if (is_stop_id(e->cfg, id)) {
         slot_finish(e, s, ROLLOUT_STOP_EOS, 0);
         return RT_OK;

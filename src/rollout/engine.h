@@ -38,13 +38,13 @@ typedef struct rollout_config {
     const char *stop_string;        /* text that ends a trajectory (default "</answer>"); NULL = none */
     uint64_t seed;                  /* per-trajectory seeds are split from it by (prompt index, sample index) */
     FILE *audit;                    /* when set, one JSONL line per tool call */
+    /* Called as text is appended to a response: each model token's bytes (mask 1) as it is sampled, and each
+     * interpreter block in one piece (mask 0). The pieces concatenate to the response. For streaming; may be NULL. */
+    void (*on_token)(void *ctx, size_t index, const char *bytes, size_t len, int mask);
+    void *on_token_ctx;
     /* Called as each trajectory finishes (e.g. a progress bar); may be NULL. */
     void (*on_done)(void *ctx, size_t index, const rollout_trajectory *t);
     void *on_done_ctx;
-    /* Called with each piece of text as it joins trajectory index: a sampled token's bytes, or a whole interpreter
-     * block (streaming); may be NULL. The pieces concatenate to the raw text before UTF-8 repair. */
-    void (*on_text)(void *ctx, size_t index, const char *text, size_t len);
-    void *on_text_ctx;
 } rollout_config;
 
 /* Defaults: stateless tools, 8 calls, 4096 response tokens, 2048 interpreter tokens, 10 s a call, no wall cap,

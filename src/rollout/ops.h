@@ -39,6 +39,8 @@ typedef struct rollout_tokenizer {
     void *ctx;
     /* Encodes plain text (no special-token parsing) into malloc'd ids. */
     rt_status (*encode)(void *ctx, const char *text, size_t len, int32_t **ids, size_t *n, rt_error *err);
+    /* Encodes untrusted text (interpreter output) with no added token matched; NULL means encode. */
+    rt_status (*encode_untrusted)(void *ctx, const char *text, size_t len, int32_t **ids, size_t *n, rt_error *err);
     /* Writes the raw bytes of token id into buf (up to cap) and returns their count (may exceed cap). */
     size_t (*token_bytes)(void *ctx, int32_t id, char *buf, size_t cap);
 } rollout_tokenizer;

@@ -23,9 +23,15 @@ const char *rollout_instructions(int tools) {
 rt_status rollout_prompt_ids(tok_tokenizer *tok, rollout_template t, int tools, const char *problem, tok_ids *out,
                              rt_error *err) {
     if (t == ROLLOUT_TEMPLATE_PLAIN) {
+        /* One string: encoding "problem" and "\n" apart would split a merge such as ".\n" that training data has. */
         size_t n = strlen(problem);
-        rt_status st = tok_encode(tok, problem, n, TOK_ENCODE_NO_SPECIAL, out, err);
-        if (!st) st = tok_encode(tok, "\n", 1, TOK_ENCODE_NO_SPECIAL, out, err);
+        char *text = malloc(n + 2);
+        if (!text) return rt_err_set(err, RT_ENOMEM, "out of memory");
+        memcpy(text, problem, n);
+        text[n] = '\n';
+        text[n + 1] = '\0';
+        rt_status st = tok_encode(tok, text, n + 1, TOK_ENCODE_NO_SPECIAL, out, err);
+        free(text);
         return st;
     }
     const char *ins = rollout_instructions(tools);

@@ -13,10 +13,10 @@ typedef struct sbx_audit sbx_audit;
 /* One audited request. */
 typedef struct sbx_audit_entry {
     uint64_t request_id;
-    const char *endpoint;    /* "/run_code", "/run_jupyter" */
-    const char *code;        /* hashed, never stored */
+    const char *endpoint; /* "/run_code", "/run_jupyter" */
+    const char *code;     /* hashed, never stored */
     size_t code_len;
-    const char *status;      /* executor status name, or "busy", "bad-request", ... */
+    const char *status; /* executor status name, or "busy", "bad-request", ... */
     int http_status;
     double wall_s, queue_s, cpu_s, total_s;
     size_t stdout_bytes, stderr_bytes;

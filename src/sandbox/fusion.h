@@ -9,9 +9,9 @@
 
 /* A parsed /run_code or /run_jupyter request; owns its buffers. */
 typedef struct sbx_fusion_req {
-    char *code;             /* run_code */
+    char *code; /* run_code */
     size_t code_len;
-    char **cells;           /* run_jupyter */
+    char **cells; /* run_jupyter */
     size_t ncells;
     double cell_timeout_s, total_timeout_s;
     char *stdin_data;

@@ -10,22 +10,22 @@
 #include "base/error.h"
 
 typedef enum sbx_status {
-    SBX_OK = 0,          /* exited with code 0 */
-    SBX_ERROR,           /* non-zero exit, uncaught exception or killed by a signal */
-    SBX_TIMEOUT,         /* wall-clock or CPU limit reached; the process tree was killed */
-    SBX_MEMORY,          /* memory limit reached (MemoryError or killed by the memory cgroup) */
-    SBX_OUTPUT_LIMIT,    /* stdout or stderr exceeded the output cap; the process tree was killed */
-    SBX_SANDBOX_ERROR,   /* the sandbox itself failed (worker died, setup failed, bad request) */
+    SBX_OK = 0,        /* exited with code 0 */
+    SBX_ERROR,         /* non-zero exit, uncaught exception or killed by a signal */
+    SBX_TIMEOUT,       /* wall-clock or CPU limit reached; the process tree was killed */
+    SBX_MEMORY,        /* memory limit reached (MemoryError or killed by the memory cgroup) */
+    SBX_OUTPUT_LIMIT,  /* stdout or stderr exceeded the output cap; the process tree was killed */
+    SBX_SANDBOX_ERROR, /* the sandbox itself failed (worker died, setup failed, bad request) */
 } sbx_status;
 
 /* Per-run limits; a zero field takes the default shown. */
 typedef struct sbx_limits {
-    double wall_s;         /* wall-clock timeout (10 s) */
-    double cpu_s;          /* CPU seconds (= wall_s) */
-    int64_t memory_mb;     /* address space on top of the worker's own baseline (1024 MiB); -1 = no limit */
-    int64_t output_bytes;  /* cap per stream, stdout and stderr each (1 MiB) */
-    int64_t file_bytes;    /* largest file the program may write (16 MiB) */
-    int64_t nproc;         /* processes and threads (64) */
+    double wall_s;        /* wall-clock timeout (10 s) */
+    double cpu_s;         /* CPU seconds (= wall_s) */
+    int64_t memory_mb;    /* address space on top of the worker's own baseline (1024 MiB); -1 = no limit */
+    int64_t output_bytes; /* cap per stream, stdout and stderr each (1 MiB) */
+    int64_t file_bytes;   /* largest file the program may write (16 MiB) */
+    int64_t nproc;        /* processes and threads (64) */
 } sbx_limits;
 
 /* A file placed in the work dir before the run, or fetched from it after. name is relative, without "..". */
@@ -36,46 +36,46 @@ typedef struct sbx_file {
 } sbx_file;
 
 typedef struct sbx_request {
-    const char *code;           /* Python source, UTF-8 */
+    const char *code; /* Python source, UTF-8 */
     size_t code_len;
-    const char *stdin_data;     /* may be NULL: stdin is then /dev/null */
+    const char *stdin_data; /* may be NULL: stdin is then /dev/null */
     size_t stdin_len;
-    const sbx_file *files;      /* written into the work dir (the program's cwd) */
+    const sbx_file *files; /* written into the work dir (the program's cwd) */
     size_t nfiles;
-    const char *const *fetch;   /* work-dir files returned in the result */
+    const char *const *fetch; /* work-dir files returned in the result */
     size_t nfetch;
     sbx_limits limits;
 } sbx_request;
 
 typedef struct sbx_result {
     sbx_status status;
-    char *out;                  /* stdout bytes (not NUL-terminated text: may hold any bytes; a NUL follows) */
+    char *out; /* stdout bytes (not NUL-terminated text: may hold any bytes; a NUL follows) */
     size_t out_len;
-    char *err;                  /* stderr bytes, a NUL follows */
+    char *err; /* stderr bytes, a NUL follows */
     size_t err_len;
     int out_truncated, err_truncated;
-    int exit_code;              /* exit status, or -1 when killed by a signal */
-    int signal;                 /* the signal that killed it, 0 if none */
-    double wall_s, cpu_s;       /* wall-clock time of the run, CPU time of the process tree */
-    double queue_s;             /* time spent waiting for a worker */
-    sbx_file *files;            /* fetched files */
+    int exit_code;        /* exit status, or -1 when killed by a signal */
+    int signal;           /* the signal that killed it, 0 if none */
+    double wall_s, cpu_s; /* wall-clock time of the run, CPU time of the process tree */
+    double queue_s;       /* time spent waiting for a worker */
+    sbx_file *files;      /* fetched files */
     size_t nfiles;
-    char message[512];          /* why, for SBX_SANDBOX_ERROR and limits; missing fetched files */
+    char message[512]; /* why, for SBX_SANDBOX_ERROR and limits; missing fetched files */
 } sbx_result;
 
 /* The pool's configuration; zero fields take the defaults shown. */
 typedef struct sbx_config {
-    int workers;                /* worker processes (2) */
-    int queue_max;              /* waiting jobs before RT_EBUSY (64) */
-    const char *python;         /* interpreter ("/usr/bin/python3") */
-    int64_t worker_memory_mb;   /* memory cgroup limit per worker, where writable (4096) */
-    int64_t worker_pids;        /* pids cgroup limit per worker, where writable (512) */
-    int64_t tmpfs_mb;           /* size of each run's /tmp, /work and /dev/shm (64) */
-    uint32_t uid_base;          /* worker i's root maps to host uid uid_base+2i, its uid 1000 to uid_base+2i+1 (100000) */
-    int sessions_per_worker;    /* live sessions one worker may hold (8) */
-    double session_idle_s;      /* idle sessions are evicted after this (300) */
-    double session_ttl_s;       /* sessions are evicted this long after opening (3600) */
-    int allow_unisolated;       /* 0: refuse to start when a namespace cannot be created */
+    int workers;              /* worker processes (2) */
+    int queue_max;            /* waiting jobs before RT_EBUSY (64) */
+    const char *python;       /* interpreter ("/usr/bin/python3") */
+    int64_t worker_memory_mb; /* memory cgroup limit per worker, where writable (4096) */
+    int64_t worker_pids;      /* pids cgroup limit per worker, where writable (512) */
+    int64_t tmpfs_mb;         /* size of each run's /tmp, /work and /dev/shm (64) */
+    uint32_t uid_base;        /* worker i's root maps to host uid uid_base+2i, its uid 1000 to uid_base+2i+1 (100000) */
+    int sessions_per_worker;  /* live sessions one worker may hold (8) */
+    double session_idle_s;    /* idle sessions are evicted after this (300) */
+    double session_ttl_s;     /* sessions are evicted this long after opening (3600) */
+    int allow_unisolated;     /* 0: refuse to start when a namespace cannot be created */
 } sbx_config;
 
 typedef struct sbx_pool sbx_pool;
@@ -136,9 +136,10 @@ rt_status sbx_session_open(sbx_pool *pool, const sbx_limits *lim, const sbx_file
                            sbx_session **out, rt_error *err);
 
 /* Runs one cell (cells run in order); like sbx_pool_submit. The value of a final expression is printed, as in a
- * notebook. A cell that times out kills the session: later cells fail with SBX_SANDBOX_ERROR. */
-rt_status sbx_session_submit(sbx_session *s, const char *code, size_t code_len, const sbx_limits *lim,
-                             sbx_callback cb, void *user, sbx_job **job_out, rt_error *err);
+ * notebook. A cell that times out or passes the output cap kills the session: later cells fail with
+ * SBX_SANDBOX_ERROR. */
+rt_status sbx_session_submit(sbx_session *s, const char *code, size_t code_len, const sbx_limits *lim, sbx_callback cb,
+                             void *user, sbx_job **job_out, rt_error *err);
 
 /* Runs one cell and waits for it; res is the caller's to sbx_result_free. */
 rt_status sbx_session_run(sbx_session *s, const char *code, size_t code_len, const sbx_limits *lim, sbx_result *res,
@@ -156,7 +157,7 @@ typedef struct sbx_stats {
     int queued, running;
     int sessions;
     int64_t submitted, completed, rejected_busy, worker_restarts;
-    int cgroup_memory, cgroup_pids;  /* 1 when the worker cgroups are in force */
+    int cgroup_memory, cgroup_pids; /* 1 when the worker cgroups are in force */
 } sbx_stats;
 
 /* Fills st with a snapshot of the pool's counters. */

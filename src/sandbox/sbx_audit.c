@@ -43,9 +43,8 @@ rt_status sbx_audit_write(sbx_audit *a, const sbx_audit_entry *e) {
                      "{\"time\":\"%s\",\"request_id\":%llu,\"endpoint\":\"%s\",\"code_sha256\":\"%s\","
                      "\"code_bytes\":%zu,\"status\":\"%s\",\"http_status\":%d,\"wall_s\":%.6f,\"queue_s\":%.6f,"
                      "\"cpu_s\":%.6f,\"total_s\":%.6f,\"stdout_bytes\":%zu,\"stderr_bytes\":%zu}\n",
-                     stamp, (unsigned long long)e->request_id, e->endpoint, hash, e->code ? e->code_len : 0,
-                     e->status, e->http_status, e->wall_s, e->queue_s, e->cpu_s, e->total_s, e->stdout_bytes,
-                     e->stderr_bytes);
+                     stamp, (unsigned long long)e->request_id, e->endpoint, hash, e->code ? e->code_len : 0, e->status,
+                     e->http_status, e->wall_s, e->queue_s, e->cpu_s, e->total_s, e->stdout_bytes, e->stderr_bytes);
     if (n < 0 || (size_t)n >= sizeof line) return RT_EINTERNAL;
     pthread_mutex_lock(&a->mu);
     ssize_t w = write(a->fd, line, (size_t)n);

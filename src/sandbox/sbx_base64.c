@@ -39,7 +39,8 @@ static int b64_value(unsigned char c) {
 }
 
 int sbx_b64_decode(const char *text, size_t len, unsigned char **out, size_t *out_len) {
-    while (len > 0 && text[len - 1] == '=') len--;
+    while (len > 0 && text[len - 1] == '=')
+        len--;
     if (len % 4 == 1) return -1;
     unsigned char *buf = malloc(len / 4 * 3 + 3);
     if (!buf) return -1;

@@ -33,7 +33,8 @@ static int cg_own_dir(const char *ctl, char *out, size_t n) {
         snprintf(buf, sizeof buf, "%s", ctls);
         for (char *save, *t = strtok_r(buf, ",", &save); t; t = strtok_r(NULL, ",", &save))
             if (!strcmp(t, ctl)) {
-                found = (size_t)snprintf(out, n, "/sys/fs/cgroup/%s%s", ctl, strcmp(path, "/") ? path : "") >= n ? -1 : 0;
+                found =
+                    (size_t)snprintf(out, n, "/sys/fs/cgroup/%s%s", ctl, strcmp(path, "/") ? path : "") >= n ? -1 : 0;
             }
     }
     fclose(f);

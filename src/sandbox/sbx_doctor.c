@@ -41,7 +41,9 @@ static void line(FILE *out, int ok, int *missing, const char *name, const char *
     if (!ok) (*missing)++;
 }
 
-static int jbool(const cJSON *o, const char *k) { return cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(o, k)); }
+static int jbool(const cJSON *o, const char *k) {
+    return cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(o, k));
+}
 
 static const char *jstr(const cJSON *o, const char *k) {
     const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, k);
@@ -85,8 +87,9 @@ rt_status sbx_doctor_run(FILE *out, int *missing, rt_error *err) {
     snprintf(d, sizeof d, "each run is pid %g of its own pid namespace (killing it kills its whole tree)", pid);
     line(out, pid == 1, missing, "pid namespace", d);
     int net = jbool(r, "inet") && jbool(r, "inet6") && jbool(r, "netlink");
-    line(out, net, missing, "network", net ? "own net namespace with loopback down; AF_INET/AF_INET6/netlink denied"
-                                            : "a non-unix socket could be created");
+    line(out, net, missing, "network",
+         net ? "own net namespace with loopback down; AF_INET/AF_INET6/netlink denied"
+             : "a non-unix socket could be created");
     snprintf(d, sizeof d, "hostname '%s'", jstr(r, "hostname"));
     line(out, !strcmp(jstr(r, "hostname"), "sandbox"), missing, "uts namespace", d);
     const cJSON *present = cJSON_GetObjectItemCaseSensitive(r, "present");
@@ -114,16 +117,17 @@ rt_status sbx_doctor_run(FILE *out, int *missing, rt_error *err) {
     line(out, rl_ok, missing, "rlimits", d);
     snprintf(d, sizeof d, "%d variables (%s)", cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(r, "env")),
              "PATH, HOME, TMPDIR, LANG, thread counts");
-    line(out, cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(r, "env")) <= 10, missing, "scrubbed environment",
-         d);
+    line(out, cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(r, "env")) <= 10, missing, "scrubbed environment", d);
     snprintf(d, sizeof d, "%d open descriptors at start (stdin, stdout, stderr, status pipe + the probe's own)",
              cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(r, "fds")));
     line(out, cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(r, "fds")) <= 6, missing, "closed descriptors", d);
-    snprintf(d, sizeof d, "%s", stats.cgroup_memory ? "per-worker memory cgroup in force"
-                                                    : "not in force, RLIMIT_AS limits each run instead");
+    snprintf(d, sizeof d, "%s",
+             stats.cgroup_memory ? "per-worker memory cgroup in force"
+                                 : "not in force, RLIMIT_AS limits each run instead");
     line(out, stats.cgroup_memory, missing, "cgroup memory", stats.cgroup_memory ? d : why[0] ? why : d);
-    snprintf(d, sizeof d, "%s", stats.cgroup_pids ? "per-worker pids cgroup in force"
-                                                  : "not in force, RLIMIT_NPROC limits each run instead");
+    snprintf(d, sizeof d, "%s",
+             stats.cgroup_pids ? "per-worker pids cgroup in force"
+                               : "not in force, RLIMIT_NPROC limits each run instead");
     line(out, stats.cgroup_pids, missing, "cgroup pids", stats.cgroup_pids ? d : why[0] ? why : d);
     cJSON_Delete(r);
     sbx_result_free(&res);

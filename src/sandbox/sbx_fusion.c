@@ -19,16 +19,23 @@ char *sbx_utf8_sanitize(const char *s, size_t len) {
         unsigned c = p[i];
         size_t n = 0;
         unsigned cp = 0;
-        if (c >= 0x01 && c < 0x80) n = 1, cp = c;
-        else if (c >= 0xC2 && c <= 0xDF) n = 2, cp = c & 0x1F;
-        else if (c >= 0xE0 && c <= 0xEF) n = 3, cp = c & 0x0F;
-        else if (c >= 0xF0 && c <= 0xF4) n = 4, cp = c & 0x07;
+        if (c >= 0x01 && c < 0x80)
+            n = 1, cp = c;
+        else if (c >= 0xC2 && c <= 0xDF)
+            n = 2, cp = c & 0x1F;
+        else if (c >= 0xE0 && c <= 0xEF)
+            n = 3, cp = c & 0x0F;
+        else if (c >= 0xF0 && c <= 0xF4)
+            n = 4, cp = c & 0x07;
         int ok = n > 0 && i + n <= len;
         for (size_t k = 1; ok && k < n; k++) {
-            if ((p[i + k] & 0xC0) != 0x80) ok = 0;
-            else cp = cp << 6 | (p[i + k] & 0x3F);
+            if ((p[i + k] & 0xC0) != 0x80)
+                ok = 0;
+            else
+                cp = cp << 6 | (p[i + k] & 0x3F);
         }
-        if (ok && ((n == 3 && (cp < 0x800 || (cp >= 0xD800 && cp <= 0xDFFF))) || (n == 4 && (cp < 0x10000 || cp > 0x10FFFF))))
+        if (ok &&
+            ((n == 3 && (cp < 0x800 || (cp >= 0xD800 && cp <= 0xDFFF))) || (n == 4 && (cp < 0x10000 || cp > 0x10FFFF))))
             ok = 0;
         if (ok) {
             memcpy(out + o, p + i, n);
@@ -89,8 +96,7 @@ static rt_status parse_files(const cJSON *root, sbx_fusion_req *r, rt_error *err
         if (!r->fetch) return rt_err_set(err, RT_ENOMEM, "fetch_files: out of memory");
         const cJSON *f;
         cJSON_ArrayForEach(f, fetch) {
-            if (!cJSON_IsString(f))
-                return rt_err_set(err, RT_EINVAL, "fetch_files[%zu]: expected a string", r->nfetch);
+            if (!cJSON_IsString(f)) return rt_err_set(err, RT_EINVAL, "fetch_files[%zu]: expected a string", r->nfetch);
             if (!(r->fetch[r->nfetch++] = strdup(f->valuestring)))
                 return rt_err_set(err, RT_ENOMEM, "fetch_files: out of memory");
         }
@@ -130,14 +136,18 @@ rt_status sbx_fusion_parse(const char *body, size_t len, int jupyter, int64_t de
             const cJSON *c;
             cJSON_ArrayForEach(c, cells) {
                 if (st) break;
-                if (!cJSON_IsString(c)) st = rt_err_set(err, RT_EINVAL, "cells[%zu]: expected a string", r->ncells);
-                else if (!(r->cells[r->ncells++] = strdup(c->valuestring))) st = rt_err_set(err, RT_ENOMEM, "cells");
+                if (!cJSON_IsString(c))
+                    st = rt_err_set(err, RT_EINVAL, "cells[%zu]: expected a string", r->ncells);
+                else if (!(r->cells[r->ncells++] = strdup(c->valuestring)))
+                    st = rt_err_set(err, RT_ENOMEM, "cells");
             }
         }
     } else if (!st) {
         const cJSON *c = cJSON_GetObjectItemCaseSensitive(root, "code");
-        if (!cJSON_IsString(c)) st = rt_err_set(err, RT_EINVAL, "field 'code': expected a string");
-        else st = get_str(root, "code", &r->code, &r->code_len, err);
+        if (!cJSON_IsString(c))
+            st = rt_err_set(err, RT_EINVAL, "field 'code': expected a string");
+        else
+            st = get_str(root, "code", &r->code, &r->code_len, err);
         if (!st) st = get_str(root, "stdin", &r->stdin_data, &r->stdin_len, err);
     }
     if (!st) st = parse_files(root, r, err);
@@ -160,7 +170,8 @@ rt_status sbx_fusion_parse(const char *body, size_t len, int jupyter, int64_t de
 
 void sbx_fusion_req_free(sbx_fusion_req *r) {
     free(r->code);
-    for (size_t i = 0; i < r->ncells; i++) free(r->cells[i]);
+    for (size_t i = 0; i < r->ncells; i++)
+        free(r->cells[i]);
     free(r->cells);
     free(r->stdin_data);
     for (size_t i = 0; i < r->nfiles; i++) {
@@ -168,7 +179,8 @@ void sbx_fusion_req_free(sbx_fusion_req *r) {
         free(r->files[i].data);
     }
     free(r->files);
-    for (size_t i = 0; i < r->nfetch; i++) free(r->fetch[i]);
+    for (size_t i = 0; i < r->nfetch; i++)
+        free(r->fetch[i]);
     free(r->fetch);
     memset(r, 0, sizeof *r);
 }
@@ -208,8 +220,10 @@ cJSON *sbx_fusion_run_response(const sbx_result *res) {
     cJSON *rr = cJSON_AddObjectToObject(o, "run_result");
     cJSON_AddStringToObject(rr, "status", res->status == SBX_TIMEOUT ? "TimeLimitExceeded" : "Finished");
     cJSON_AddNumberToObject(rr, "execution_time", res->wall_s);
-    if (res->status == SBX_TIMEOUT) cJSON_AddNullToObject(rr, "return_code");
-    else cJSON_AddNumberToObject(rr, "return_code", res->signal ? -res->signal : res->exit_code);
+    if (res->status == SBX_TIMEOUT)
+        cJSON_AddNullToObject(rr, "return_code");
+    else
+        cJSON_AddNumberToObject(rr, "return_code", res->signal ? -res->signal : res->exit_code);
     add_text(rr, "stdout", res->out, res->out_len);
     add_text(rr, "stderr", res->err, res->err_len);
     cJSON_AddStringToObject(o, "executor_pod_name", "retool-sandbox");
@@ -230,7 +244,8 @@ void sbx_fusion_add_cell(cJSON *cells, const sbx_result *res) {
         char *last = text ? text : NULL;
         if (text) {
             size_t n = strlen(text);
-            while (n && text[n - 1] == '\n') text[--n] = 0;
+            while (n && text[n - 1] == '\n')
+                text[--n] = 0;
             char *nl = strrchr(text, '\n');
             last = nl ? nl + 1 : text;
         }

@@ -22,8 +22,8 @@ rt_status sbx_seccomp_build(int strict, struct sock_filter **prog, size_t *len, 
 /* ---- cgroups (sbx_cgroup.c) ---- */
 
 typedef struct sbx_cgroup {
-    char mem[512];   /* folder of the memory cgroup, "" when none */
-    char pids[512];  /* folder of the pids cgroup, "" when none */
+    char mem[512];  /* folder of the memory cgroup, "" when none */
+    char pids[512]; /* folder of the pids cgroup, "" when none */
 } sbx_cgroup;
 
 /* Which cgroup controllers this process may use: sets *mem / *pids to 1 when a child cgroup can be made and limited;
@@ -48,9 +48,9 @@ void sbx_cgroup_destroy(sbx_cgroup *cg);
 #define SBX_MAX_BINDS 24
 
 typedef struct sbx_bind {
-    char src[256];    /* host path */
-    char dst[300];    /* path under the new root (prepared) */
-    char link[256];   /* symlink target, when the host path is a symlink */
+    char src[256];  /* host path */
+    char dst[300];  /* path under the new root (prepared) */
+    char link[256]; /* symlink target, when the host path is a symlink */
     int is_dir;
     unsigned long flags; /* mount flags the read-only remount must keep */
 } sbx_bind;
@@ -72,9 +72,9 @@ rt_status sbx_launch_prepare(sbx_launch *l, const sbx_config *cfg, rt_error *err
 /* Frees what sbx_launch_prepare allocated. */
 void sbx_launch_free(sbx_launch *l);
 
-/* Starts worker number index (its host uids are uid_base + 2 * index and the next) in new user, pid, mount, net, ipc and uts namespaces; *fd is the supervisor's end of its
- * control socket. cg (may be NULL) is joined before the worker runs anything. Must be called from the thread that
- * outlives the worker (the worker dies with it). */
+/* Starts worker number index (its host uids are uid_base + 2 * index and the next) in new user, pid, mount, net, ipc
+ * and uts namespaces; *fd is the supervisor's end of its control socket. cg (may be NULL) is joined before the worker
+ * runs anything. Must be called from the thread that outlives the worker (the worker dies with it). */
 rt_status sbx_launch_worker(const sbx_launch *l, int index, const sbx_cgroup *cg, pid_t *pid, int *fd, rt_error *err);
 
 /* ---- protocol (sbx_proto.c) ---- */

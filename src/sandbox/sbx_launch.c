@@ -26,8 +26,22 @@
 #define NEWROOT "/tmp"
 
 static const char *const bind_paths[] = {
-    "/usr", "/bin", "/lib", "/lib32", "/lib64", "/libx32", "/sbin", "/etc/ld.so.cache", "/etc/alternatives",
-    "/etc/localtime", "/etc/python3", "/etc/python3.11", "/dev/null", "/dev/zero", "/dev/full", "/dev/random",
+    "/usr",
+    "/bin",
+    "/lib",
+    "/lib32",
+    "/lib64",
+    "/libx32",
+    "/sbin",
+    "/etc/ld.so.cache",
+    "/etc/alternatives",
+    "/etc/localtime",
+    "/etc/python3",
+    "/etc/python3.11",
+    "/dev/null",
+    "/dev/zero",
+    "/dev/full",
+    "/dev/random",
     "/dev/urandom",
 };
 
@@ -45,22 +59,22 @@ static unsigned long statvfs_to_mount_flags(unsigned long f) {
 rt_status sbx_launch_prepare(sbx_launch *l, const sbx_config *cfg, rt_error *err) {
     memset(l, 0, sizeof *l);
     snprintf(l->python, sizeof l->python, "%s", cfg->python);
-    if (access(l->python, X_OK))
-        return rt_err_errno(err, RT_ENOTFOUND, errno, "sandbox interpreter %s", l->python);
+    if (access(l->python, X_OK)) return rt_err_errno(err, RT_ENOTFOUND, errno, "sandbox interpreter %s", l->python);
     l->uid_base = cfg->uid_base;
     l->argv[0] = "python3";
     l->argv[1] = "-I";
     l->argv[2] = "-c";
     l->argv[3] = (char *)sbx_worker_stub;
     l->argv[4] = NULL;
-    static const char *const fixed_env[] = {"PATH=/usr/bin:/bin", "HOME=/tmp", "LANG=C.UTF-8", "TMPDIR=/tmp",
-                                            "OPENBLAS_NUM_THREADS=1", "OMP_NUM_THREADS=1", "MKL_NUM_THREADS=1",
-                                            "MPLBACKEND=Agg"};
+    static const char *const fixed_env[] = {
+        "PATH=/usr/bin:/bin",     "HOME=/tmp",         "LANG=C.UTF-8",      "TMPDIR=/tmp",
+        "OPENBLAS_NUM_THREADS=1", "OMP_NUM_THREADS=1", "MKL_NUM_THREADS=1", "MPLBACKEND=Agg"};
     static const char *const pass_env[] = {"OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE"};
     size_t nfixed = sizeof fixed_env / sizeof *fixed_env, n = 0;
     l->envp = calloc(nfixed + 3, sizeof *l->envp);
     if (!l->envp) return rt_err_set(err, RT_ENOMEM, "sandbox environment");
-    for (size_t i = 0; i < nfixed; i++) l->envp[n++] = strdup(fixed_env[i]);
+    for (size_t i = 0; i < nfixed; i++)
+        l->envp[n++] = strdup(fixed_env[i]);
     for (size_t i = 0; i < 2; i++) {
         const char *v = getenv(pass_env[i]);
         if (!v) continue;
@@ -99,7 +113,8 @@ rt_status sbx_launch_prepare(sbx_launch *l, const sbx_config *cfg, rt_error *err
 
 void sbx_launch_free(sbx_launch *l) {
     if (l->envp)
-        for (size_t i = 0; l->envp[i]; i++) free(l->envp[i]);
+        for (size_t i = 0; l->envp[i]; i++)
+            free(l->envp[i]);
     free(l->envp);
     free(l->prog);
     l->envp = NULL;
@@ -110,7 +125,8 @@ void sbx_launch_free(sbx_launch *l) {
 
 static size_t cstr_len(const char *s) {
     size_t n = 0;
-    while (s[n]) n++;
+    while (s[n])
+        n++;
     return n;
 }
 
@@ -118,14 +134,17 @@ static void child_fail(int errfd, const char *step, const char *arg) {
     int e = errno;
     char num[16];
     int k = 0;
-    do num[k++] = (char)('0' + e % 10), e /= 10; while (e && k < 15);
+    do
+        num[k++] = (char)('0' + e % 10), e /= 10;
+    while (e && k < 15);
     ssize_t ignored = write(errfd, step, cstr_len(step));
     if (arg) {
         ignored = write(errfd, " ", 1);
         ignored = write(errfd, arg, cstr_len(arg));
     }
     ignored = write(errfd, ": errno ", 8);
-    while (k) ignored = write(errfd, &num[--k], 1);
+    while (k)
+        ignored = write(errfd, &num[--k], 1);
     (void)ignored;
     _exit(127);
 }
@@ -149,9 +168,10 @@ static void child_main(const sbx_launch *l, int syncfd, int errfd, int sock) {
     if (mount("none", "/", NULL, MS_REC | MS_PRIVATE, NULL)) child_fail(errfd, "make mounts private", NULL);
     if (mount("tmpfs", NEWROOT, "tmpfs", MS_NOSUID | MS_NODEV, "size=4m,mode=0755,nr_inodes=512"))
         child_fail(errfd, "mount root tmpfs", NULL);
-    static const char *const dirs[] = {NEWROOT "/proc", NEWROOT "/tmp", NEWROOT "/work", NEWROOT "/dev",
+    static const char *const dirs[] = {NEWROOT "/proc",    NEWROOT "/tmp", NEWROOT "/work", NEWROOT "/dev",
                                        NEWROOT "/dev/shm", NEWROOT "/etc", NEWROOT "/.old"};
-    for (size_t i = 0; i < sizeof dirs / sizeof *dirs; i++) child_mkdir(errfd, dirs[i], 0755);
+    for (size_t i = 0; i < sizeof dirs / sizeof *dirs; i++)
+        child_mkdir(errfd, dirs[i], 0755);
     for (int i = 0; i < l->nbinds; i++) {
         const sbx_bind *bd = &l->binds[i];
         if (bd->link[0]) {
@@ -167,8 +187,8 @@ static void child_main(const sbx_launch *l, int syncfd, int errfd, int sock) {
         }
         if (mount(bd->src, bd->dst, NULL, MS_BIND | MS_REC, NULL)) child_fail(errfd, "bind", bd->src);
         int is_dev = bd->src[1] == 'd' && bd->src[2] == 'e' && bd->src[3] == 'v';
-        if (!is_dev && mount(NULL, bd->dst, NULL, MS_BIND | MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV | bd->flags,
-                             NULL))
+        if (!is_dev &&
+            mount(NULL, bd->dst, NULL, MS_BIND | MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV | bd->flags, NULL))
             child_fail(errfd, "remount read-only", bd->src);
     }
     child_write_file(errfd, NEWROOT "/etc/passwd",
@@ -273,7 +293,8 @@ rt_status sbx_launch_worker(const sbx_launch *l, int index, const sbx_cgroup *cg
     close(syncp[1]);
     char msg[512];
     ssize_t n = 0, k;
-    while ((k = read(errp[0], msg + n, sizeof msg - 1 - (size_t)n)) > 0) n += k;
+    while ((k = read(errp[0], msg + n, sizeof msg - 1 - (size_t)n)) > 0)
+        n += k;
     close(errp[0]);
     if (!st && n > 0) {
         msg[n] = 0;

@@ -45,12 +45,18 @@ void sbx_limits_default(sbx_limits *lim) {
 
 const char *sbx_status_name(sbx_status status) {
     switch (status) {
-    case SBX_OK: return "ok";
-    case SBX_ERROR: return "error";
-    case SBX_TIMEOUT: return "timeout";
-    case SBX_MEMORY: return "memory";
-    case SBX_OUTPUT_LIMIT: return "output-limit";
-    case SBX_SANDBOX_ERROR: return "sandbox-error";
+    case SBX_OK:
+        return "ok";
+    case SBX_ERROR:
+        return "error";
+    case SBX_TIMEOUT:
+        return "timeout";
+    case SBX_MEMORY:
+        return "memory";
+    case SBX_OUTPUT_LIMIT:
+        return "output-limit";
+    case SBX_SANDBOX_ERROR:
+        return "sandbox-error";
     }
     return "unknown";
 }
@@ -134,7 +140,9 @@ void sbx_job_fail(sbx_pool *p, sbx_job *job, sbx_status st, const char *msg) {
     sbx_job_finish(p, job);
 }
 
-int sbx_job_done(sbx_job *job) { return atomic_load(&job->done); }
+int sbx_job_done(sbx_job *job) {
+    return atomic_load(&job->done);
+}
 
 int sbx_job_wait(sbx_job *job, double timeout_s) {
     if (atomic_load(&job->done)) return 1;
@@ -159,7 +167,9 @@ int sbx_job_wait(sbx_job *job, double timeout_s) {
     return atomic_load(&job->done);
 }
 
-const sbx_result *sbx_job_result(sbx_job *job) { return atomic_load(&job->done) ? &job->res : NULL; }
+const sbx_result *sbx_job_result(sbx_job *job) {
+    return atomic_load(&job->done) ? &job->res : NULL;
+}
 
 void sbx_job_free(sbx_job *job) {
     if (!job) return;
@@ -216,8 +226,7 @@ static rt_status limits_check(const sbx_limits *l, rt_error *err) {
     if (l->wall_s > 86400) return rt_err_set(err, RT_EINVAL, "limits.wall_s: %g s is over one day", l->wall_s);
     if (l->cpu_s > 86400) return rt_err_set(err, RT_EINVAL, "limits.cpu_s: %g s is over one day", l->cpu_s);
     if (l->memory_mb < -1 || l->memory_mb > (1 << 20))
-        return rt_err_set(err, RT_EINVAL, "limits.memory_mb: %lld is not -1 or 1..1048576",
-                          (long long)l->memory_mb);
+        return rt_err_set(err, RT_EINVAL, "limits.memory_mb: %lld is not -1 or 1..1048576", (long long)l->memory_mb);
     if (l->output_bytes > (1ll << 30))
         return rt_err_set(err, RT_EINVAL, "limits.output_bytes: %lld is over 1 GiB", (long long)l->output_bytes);
     if (l->nproc > 4096) return rt_err_set(err, RT_EINVAL, "limits.nproc: %lld is over 4096", (long long)l->nproc);
@@ -239,8 +248,8 @@ static rt_status files_json(cJSON *msg, const sbx_file *files, size_t n, rt_erro
     cJSON *o = cJSON_AddObjectToObject(msg, "files");
     for (size_t i = 0; i < n; i++) {
         if (!name_ok(files[i].name))
-            return rt_err_set(err, RT_EINVAL, "files[%zu]: name '%s' must be a relative path without '.' or '..'",
-                              i, files[i].name ? files[i].name : "(null)");
+            return rt_err_set(err, RT_EINVAL, "files[%zu]: name '%s' must be a relative path without '.' or '..'", i,
+                              files[i].name ? files[i].name : "(null)");
         char *b = sbx_b64_encode(files[i].data, files[i].len);
         if (!b) return rt_err_set(err, RT_ENOMEM, "files[%zu]: out of memory", i);
         cJSON_AddStringToObject(o, files[i].name, b);
@@ -283,8 +292,10 @@ static rt_status job_build_run(sbx_job *job, const sbx_request *req, const sbx_s
     st = files_json(msg, req->files, req->nfiles, err);
     if (!st && req->stdin_data && req->stdin_len) {
         char *b = sbx_b64_encode(req->stdin_data, req->stdin_len);
-        if (!b) st = rt_err_set(err, RT_ENOMEM, "stdin: out of memory");
-        else cJSON_AddStringToObject(msg, "stdin", b);
+        if (!b)
+            st = rt_err_set(err, RT_ENOMEM, "stdin: out of memory");
+        else
+            cJSON_AddStringToObject(msg, "stdin", b);
         free(b);
     }
     if (!st && req->nfetch) {
@@ -336,8 +347,8 @@ rt_status sbx_pool_run(sbx_pool *p, const sbx_request *req, sbx_result *res, rt_
 
 /* ---- sessions ---- */
 
-rt_status sbx_session_open(sbx_pool *p, const sbx_limits *lim, const sbx_file *files, size_t nfiles,
-                           sbx_session **out, rt_error *err) {
+rt_status sbx_session_open(sbx_pool *p, const sbx_limits *lim, const sbx_file *files, size_t nfiles, sbx_session **out,
+                           rt_error *err) {
     sbx_session *s = calloc(1, sizeof *s);
     sbx_job *job = job_new(p, SBX_JOB_OPEN, NULL, NULL);
     if (!s || !job) {
@@ -393,8 +404,8 @@ rt_status sbx_session_open(sbx_pool *p, const sbx_limits *lim, const sbx_file *f
     return RT_OK;
 }
 
-rt_status sbx_session_submit(sbx_session *s, const char *code, size_t code_len, const sbx_limits *lim,
-                             sbx_callback cb, void *user, sbx_job **job_out, rt_error *err) {
+rt_status sbx_session_submit(sbx_session *s, const char *code, size_t code_len, const sbx_limits *lim, sbx_callback cb,
+                             void *user, sbx_job **job_out, rt_error *err) {
     if (!s->pool) return rt_err_set(err, RT_EINVAL, "sandbox session: the pool is gone");
     if (!cb && !job_out) return rt_err_set(err, RT_EINVAL, "sbx_session_submit: neither a callback nor a job");
     sbx_job *job = job_new(s->pool, SBX_JOB_RUN, cb, user);

@@ -12,8 +12,6 @@
 #include "base/timer.h"
 #include "sandbox/sbx_pool_internal.h"
 
-void *sbx_supervisor_main(void *arg);
-
 void sbx_pool_shutdown(sbx_pool *p) {
     if (!p->thr_started) return;
     pthread_mutex_lock(&p->mu);
@@ -27,7 +25,8 @@ void sbx_pool_shutdown(sbx_pool *p) {
 
 static void pool_destroy(sbx_pool *p) {
     sbx_pool_shutdown(p);
-    for (int i = 0; p->w && i < p->cfg.workers; i++) sbx_cgroup_destroy(&p->w[i].cg);
+    for (int i = 0; p->w && i < p->cfg.workers; i++)
+        sbx_cgroup_destroy(&p->w[i].cg);
     if (p->wake[0] >= 0) close(p->wake[0]);
     if (p->wake[1] >= 0) close(p->wake[1]);
     sbx_launch_free(&p->launch);

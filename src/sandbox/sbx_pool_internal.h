@@ -3,8 +3,8 @@
 #ifndef RETOOL_SANDBOX_POOL_INTERNAL_H
 #define RETOOL_SANDBOX_POOL_INTERNAL_H
 
-#include <pthread.h>
 #include <cjson/cJSON.h>
+#include <pthread.h>
 #include <stdatomic.h>
 
 #include "sandbox/sandbox.h"
@@ -15,33 +15,33 @@ typedef enum sbx_job_kind { SBX_JOB_RUN, SBX_JOB_OPEN, SBX_JOB_CLOSE } sbx_job_k
 struct sbx_job {
     sbx_pool *pool;
     sbx_job_kind kind;
-    char *hdr;                  /* JSON header sent to the worker */
-    unsigned char *payload;     /* the code */
+    char *hdr;              /* JSON header sent to the worker */
+    unsigned char *payload; /* the code */
     size_t payload_len;
     sbx_limits limits;
     sbx_callback cb;
     void *user;
-    sbx_session *session;       /* cells, open and close */
+    sbx_session *session; /* cells, open and close */
     atomic_int done;
-    int abandoned;              /* the caller freed it before it finished */
-    int worker;                 /* index of the worker running it, -1 while queued */
+    int abandoned; /* the caller freed it before it finished */
+    int worker;    /* index of the worker running it, -1 while queued */
     double t_submit, t_start;
     sbx_result res;
     sbx_job *next;
 };
 
 struct sbx_session {
-    sbx_pool *pool;             /* NULL once the pool is gone */
+    sbx_pool *pool; /* NULL once the pool is gone */
     uint64_t sid;
-    int worker;                 /* the worker holding its child, -1 until opened */
-    int alive;                  /* cells may run */
-    int child_live;             /* the worker still holds the child */
-    int busy;                   /* one of its jobs is on the worker */
+    int worker;     /* the worker holding its child, -1 until opened */
+    int alive;      /* cells may run */
+    int child_live; /* the worker still holds the child */
+    int busy;       /* one of its jobs is on the worker */
     int evicting;
     double t_open, t_last;
     sbx_limits lim;
-    sbx_job *head, *tail;       /* cells and close, in order */
-    sbx_session *next;          /* the pool's list */
+    sbx_job *head, *tail; /* cells and close, in order */
+    sbx_session *next;    /* the pool's list */
 };
 
 typedef enum sbx_wstate { SBX_W_DEAD, SBX_W_STARTING, SBX_W_IDLE, SBX_W_BUSY, SBX_W_WAIT_IDLE } sbx_wstate;
@@ -101,6 +101,9 @@ void sbx_job_finish(sbx_pool *p, sbx_job *job);
 
 /* Finishes job with status st and message msg (lock held). */
 void sbx_job_fail(sbx_pool *p, sbx_job *job, sbx_status st, const char *msg);
+
+/* The supervisor thread's body (sbx_supervisor.c); arg is the pool. */
+void *sbx_supervisor_main(void *arg);
 
 /* Fills job->res from a worker's "done" frame. */
 void sbx_result_from_worker(sbx_job *job, const cJSON *hdr, const unsigned char *body, size_t body_len,

@@ -31,7 +31,8 @@ static int write_full(int fd, const unsigned char *p, size_t n) {
 
 int sbx_proto_send(int fd, const char *json, const void *const *blobs, const size_t *lens, size_t nblobs) {
     size_t total = strlen(json) + 1;
-    for (size_t i = 0; i < nblobs; i++) total += lens[i];
+    for (size_t i = 0; i < nblobs; i++)
+        total += lens[i];
     if (total > SBX_FRAME_MAX) {
         errno = EMSGSIZE;
         return -1;

@@ -17,7 +17,9 @@ static const char *str(const cJSON *o, const char *k) {
     return cJSON_IsString(v) ? v->valuestring : "";
 }
 
-static int flag(const cJSON *o, const char *k) { return cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(o, k)); }
+static int flag(const cJSON *o, const char *k) {
+    return cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(o, k));
+}
 
 static char *take(const unsigned char *p, size_t n) {
     char *q = malloc(n + 1);
@@ -95,7 +97,7 @@ void sbx_result_from_worker(sbx_job *job, const cJSON *hdr, const unsigned char 
         r->status = SBX_OK;
     } else {
         r->status = SBX_ERROR;
-        if (r->signal) snprintf(r->message, sizeof r->message, "killed by signal %d (%s)", r->signal,
-                                strsignal(r->signal));
+        if (r->signal)
+            snprintf(r->message, sizeof r->message, "killed by signal %d (%s)", r->signal, strsignal(r->signal));
     }
 }

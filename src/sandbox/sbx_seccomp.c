@@ -13,14 +13,62 @@
 
 /* Denied for everyone in the sandbox: kernel attack surface and escapes. */
 static const char *const deny_always[] = {
-    "ptrace", "process_vm_readv", "process_vm_writev", "bpf", "perf_event_open", "keyctl", "add_key",
-    "request_key", "userfaultfd", "io_uring_setup", "io_uring_enter", "io_uring_register", "kexec_load",
-    "kexec_file_load", "init_module", "finit_module", "delete_module", "reboot", "swapon", "swapoff", "acct",
-    "settimeofday", "clock_settime", "clock_adjtime", "adjtimex", "open_by_handle_at", "name_to_handle_at",
-    "lookup_dcookie", "quotactl", "quotactl_fd", "iopl", "ioperm", "vhangup", "syslog", "fanotify_init",
-    "umount2", "pivot_root", "chroot", "fsopen", "fsmount", "fsconfig", "fspick", "move_mount", "open_tree",
-    "mount_setattr", "pidfd_getfd", "kcmp", "process_madvise", "personality", "uselib", "nfsservctl",
-    "mbind", "migrate_pages", "move_pages", "set_mempolicy", "landlock_create_ruleset",
+    "ptrace",
+    "process_vm_readv",
+    "process_vm_writev",
+    "bpf",
+    "perf_event_open",
+    "keyctl",
+    "add_key",
+    "request_key",
+    "userfaultfd",
+    "io_uring_setup",
+    "io_uring_enter",
+    "io_uring_register",
+    "kexec_load",
+    "kexec_file_load",
+    "init_module",
+    "finit_module",
+    "delete_module",
+    "reboot",
+    "swapon",
+    "swapoff",
+    "acct",
+    "settimeofday",
+    "clock_settime",
+    "clock_adjtime",
+    "adjtimex",
+    "open_by_handle_at",
+    "name_to_handle_at",
+    "lookup_dcookie",
+    "quotactl",
+    "quotactl_fd",
+    "iopl",
+    "ioperm",
+    "vhangup",
+    "syslog",
+    "fanotify_init",
+    "umount2",
+    "pivot_root",
+    "chroot",
+    "fsopen",
+    "fsmount",
+    "fsconfig",
+    "fspick",
+    "move_mount",
+    "open_tree",
+    "mount_setattr",
+    "pidfd_getfd",
+    "kcmp",
+    "process_madvise",
+    "personality",
+    "uselib",
+    "nfsservctl",
+    "mbind",
+    "migrate_pages",
+    "move_pages",
+    "set_mempolicy",
+    "landlock_create_ruleset",
 };
 
 /* Denied to user code only (the worker needs them to give each child its own namespaces). */
@@ -43,20 +91,22 @@ rt_status sbx_seccomp_build(int strict, struct sock_filter **prog, size_t *len, 
     if (!ctx) return rt_err_set(err, RT_ENOMEM, "seccomp_init failed");
     int rc = seccomp_attr_set(ctx, SCMP_FLTATR_ACT_BADARCH, SCMP_ACT_KILL_PROCESS);
     if (!rc) rc = seccomp_attr_set(ctx, SCMP_FLTATR_CTL_NNP, 0);
-    for (size_t i = 0; !rc && i < sizeof deny_always / sizeof *deny_always; i++) rc = deny(ctx, deny_always[i], EPERM);
+    for (size_t i = 0; !rc && i < sizeof deny_always / sizeof *deny_always; i++)
+        rc = deny(ctx, deny_always[i], EPERM);
     for (size_t i = 0; strict && !rc && i < sizeof deny_strict / sizeof *deny_strict; i++)
         rc = deny(ctx, deny_strict[i], EPERM);
     /* Sockets: AF_UNIX only (no network, no netlink, no raw packets). */
     if (!rc)
         rc = seccomp_rule_add(ctx, SCMP_ACT_ERRNO(EAFNOSUPPORT), SCMP_SYS(socket), 1, arg0(SCMP_CMP_NE, AF_UNIX, 0));
     if (!rc)
-        rc = seccomp_rule_add(ctx, SCMP_ACT_ERRNO(EAFNOSUPPORT), SCMP_SYS(socketpair), 1,
-                              arg0(SCMP_CMP_NE, AF_UNIX, 0));
+        rc =
+            seccomp_rule_add(ctx, SCMP_ACT_ERRNO(EAFNOSUPPORT), SCMP_SYS(socketpair), 1, arg0(SCMP_CMP_NE, AF_UNIX, 0));
     /* clone3 hides its flags in memory a filter cannot read: make libc fall back to clone, whose flags we check. */
     if (!rc) rc = seccomp_rule_add(ctx, SCMP_ACT_ERRNO(ENOSYS), SCMP_SYS(clone3), 0);
-    uint64_t ns_flags = CLONE_NEWUSER | (strict ? (uint64_t)(CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWNET | CLONE_NEWIPC |
-                                                             CLONE_NEWUTS | CLONE_NEWCGROUP)
-                                                : 0);
+    uint64_t ns_flags =
+        CLONE_NEWUSER |
+        (strict ? (uint64_t)(CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWNET | CLONE_NEWIPC | CLONE_NEWUTS | CLONE_NEWCGROUP)
+                : 0);
     for (int bit = 0; !rc && bit < 64; bit++) {
         uint64_t f = 1ull << bit;
         if (!(ns_flags & f)) continue;

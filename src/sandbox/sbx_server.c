@@ -58,8 +58,13 @@ static enum MHD_Result respond_json(struct MHD_Connection *c, unsigned code, cJS
 static void audit(sbx_server *s, uint64_t id, const char *endpoint, const char *code, size_t code_len,
                   const char *status, int http, const sbx_result *res, double t0) {
     if (!s->cfg.audit) return;
-    sbx_audit_entry e = {.request_id = id, .endpoint = endpoint, .code = code, .code_len = code_len,
-                         .status = status, .http_status = http, .total_s = rt_time_now() - t0};
+    sbx_audit_entry e = {.request_id = id,
+                         .endpoint = endpoint,
+                         .code = code,
+                         .code_len = code_len,
+                         .status = status,
+                         .http_status = http,
+                         .total_s = rt_time_now() - t0};
     if (res) {
         e.wall_s = res->wall_s;
         e.queue_s = res->queue_s;
@@ -83,9 +88,15 @@ static enum MHD_Result run_code(sbx_server *s, struct MHD_Connection *c, const c
                             sbx_fusion_error_response(err.msg));
     }
     if (fr.limits.wall_s > s->cfg.max_run_timeout_s) fr.limits.wall_s = fr.limits.cpu_s = s->cfg.max_run_timeout_s;
-    sbx_request req = {.code = fr.code, .code_len = fr.code_len, .stdin_data = fr.stdin_data,
-                       .stdin_len = fr.stdin_len, .files = fr.files, .nfiles = fr.nfiles,
-                       .fetch = (const char *const *)fr.fetch, .nfetch = fr.nfetch, .limits = fr.limits};
+    sbx_request req = {.code = fr.code,
+                       .code_len = fr.code_len,
+                       .stdin_data = fr.stdin_data,
+                       .stdin_len = fr.stdin_len,
+                       .files = fr.files,
+                       .nfiles = fr.nfiles,
+                       .fetch = (const char *const *)fr.fetch,
+                       .nfetch = fr.nfetch,
+                       .limits = fr.limits};
     sbx_job *job;
     st = sbx_pool_submit(s->pool, &req, NULL, NULL, &job, &err);
     if (st) {
@@ -135,7 +146,8 @@ static enum MHD_Result run_jupyter(sbx_server *s, struct MHD_Connection *c, cons
     char message[1400] = "";
     sbx_result total = {0};
     size_t code_bytes = 0;
-    for (size_t i = 0; i < fr.ncells; i++) code_bytes += strlen(fr.cells[i]);
+    for (size_t i = 0; i < fr.ncells; i++)
+        code_bytes += strlen(fr.cells[i]);
     for (size_t i = 0; i < fr.ncells; i++) {
         double left = fr.total_timeout_s - (rt_time_now() - t0);
         if (left <= 0.01) {
@@ -158,8 +170,9 @@ static enum MHD_Result run_jupyter(sbx_server *s, struct MHD_Connection *c, cons
         total.out_len += r.out_len;
         total.err_len += r.err_len;
         sbx_status rs = r.status;
-        if (rs != SBX_OK) snprintf(message, sizeof message, "cell %zu: %s%s%s", i, sbx_status_name(rs),
-                                   r.message[0] ? ": " : "", r.message);
+        if (rs != SBX_OK)
+            snprintf(message, sizeof message, "cell %zu: %s%s%s", i, sbx_status_name(rs), r.message[0] ? ": " : "",
+                     r.message);
         sbx_result_free(&r);
         if (rs == SBX_SANDBOX_ERROR) status = "SandboxError";
         if (rs != SBX_OK && strcmp(status, "SandboxError")) status = "Failed";
@@ -172,8 +185,10 @@ static enum MHD_Result run_jupyter(sbx_server *s, struct MHD_Connection *c, cons
     cJSON *drv = cJSON_AddObjectToObject(resp, "driver");
     cJSON_AddStringToObject(drv, "status", driver);
     cJSON_AddNumberToObject(drv, "execution_time", rt_time_now() - t0);
-    if (!strcmp(driver, "TimeLimitExceeded")) cJSON_AddNullToObject(drv, "return_code");
-    else cJSON_AddNumberToObject(drv, "return_code", strcmp(status, "Success") ? 1 : 0);
+    if (!strcmp(driver, "TimeLimitExceeded"))
+        cJSON_AddNullToObject(drv, "return_code");
+    else
+        cJSON_AddNumberToObject(drv, "return_code", strcmp(status, "Success") ? 1 : 0);
     cJSON_AddStringToObject(drv, "stdout", "");
     cJSON_AddStringToObject(drv, "stderr", "");
     cJSON_AddItemToObject(resp, "cells", cells);
@@ -228,7 +243,8 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *
         return MHD_YES;
     }
     uint64_t id = atomic_fetch_add(&s->next_id, 1) + 1;
-    if (!strcmp(url, "/v1/ping") || !strcmp(url, "/ping")) return respond_text(c, MHD_HTTP_OK, strdup("pong"), "text/plain");
+    if (!strcmp(url, "/v1/ping") || !strcmp(url, "/ping"))
+        return respond_text(c, MHD_HTTP_OK, strdup("pong"), "text/plain");
     int is_run = !strcmp(url, "/run_code"), is_nb = !strcmp(url, "/run_jupyter");
     if (!is_run && !is_nb) {
         char msg[300];
@@ -275,12 +291,11 @@ rt_status sbx_server_start(sbx_server **out, sbx_pool *pool, const sbx_server_co
         free(s);
         return rt_err_set(err, RT_EINVAL, "--host %s --port %d: not an IPv4 address and port", cfg->host, cfg->port);
     }
-    s->daemon = MHD_start_daemon(MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD |
-                                     MHD_USE_ERROR_LOG,
-                                 0, NULL, NULL, handler, s, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&addr,
+    s->daemon = MHD_start_daemon(MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG, 0,
+                                 NULL, NULL, handler, s, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&addr,
                                  MHD_OPTION_CONNECTION_LIMIT, (unsigned)cfg->max_connections,
-                                 MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)600, MHD_OPTION_NOTIFY_COMPLETED,
-                                 completed, s, MHD_OPTION_LISTENING_ADDRESS_REUSE, (unsigned)1, MHD_OPTION_END);
+                                 MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)600, MHD_OPTION_NOTIFY_COMPLETED, completed,
+                                 s, MHD_OPTION_LISTENING_ADDRESS_REUSE, (unsigned)1, MHD_OPTION_END);
     if (!s->daemon) {
         free(s);
         return rt_err_set(err, RT_EIO, "cannot listen on %s:%d (in use, or not an address of this host)", cfg->host,
@@ -292,7 +307,9 @@ rt_status sbx_server_start(sbx_server **out, sbx_pool *pool, const sbx_server_co
     return RT_OK;
 }
 
-int sbx_server_port(const sbx_server *s) { return s->port; }
+int sbx_server_port(const sbx_server *s) {
+    return s->port;
+}
 
 void sbx_server_stop(sbx_server *s) {
     if (!s) return;

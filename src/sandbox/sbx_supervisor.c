@@ -48,13 +48,17 @@ rt_status sbx_pool_enqueue(sbx_pool *p, sbx_job *job, sbx_session *s, sbx_job **
         p->nsessions++;
     }
     if (s) {
-        if (s->tail) s->tail->next = job;
-        else s->head = job;
+        if (s->tail)
+            s->tail->next = job;
+        else
+            s->head = job;
         s->tail = job;
         s->t_last = rt_time_now();
     } else {
-        if (p->qtail) p->qtail->next = job;
-        else p->qhead = job;
+        if (p->qtail)
+            p->qtail->next = job;
+        else
+            p->qhead = job;
         p->qtail = job;
         p->qlen++;
     }
@@ -69,8 +73,10 @@ static int list_remove(sbx_job **head, sbx_job **tail, sbx_job *job) {
     sbx_job *prev = NULL;
     for (sbx_job *j = *head; j; prev = j, j = j->next) {
         if (j != job) continue;
-        if (prev) prev->next = j->next;
-        else *head = j->next;
+        if (prev)
+            prev->next = j->next;
+        else
+            *head = j->next;
         if (*tail == j) *tail = prev;
         j->next = NULL;
         return 1;
@@ -103,7 +109,8 @@ static void worker_start(sbx_pool *p, sbx_worker *w) {
     rt_error err;
     rt_err_clear(&err);
     pthread_mutex_unlock(&p->mu);
-    rt_status st = sbx_launch_worker(&p->launch, w->idx, (w->cg.mem[0] || w->cg.pids[0]) ? &w->cg : NULL, &pid, &fd, &err);
+    rt_status st =
+        sbx_launch_worker(&p->launch, w->idx, (w->cg.mem[0] || w->cg.pids[0]) ? &w->cg : NULL, &pid, &fd, &err);
     if (!st) {
         char init[512];
         const char *ct = getenv("OPENBLAS_CORETYPE"), *l2 = getenv("OPENBLAS_L2_SIZE");
@@ -285,22 +292,24 @@ static void dispatch_to(sbx_pool *p, sbx_worker *w, sbx_job *job) {
     }
 }
 
-/* Session jobs that can be settled without a worker: cells of a dead session fail, closes of a dead one succeed. */
+/* Session jobs that can be settled without a worker: cells of a dead session fail, closes of a dead one succeed.
+ * Starts over from the head after each one: a callback may have changed the list. */
 static void settle_dead_sessions(sbx_pool *p) {
-    for (sbx_session *s = p->sessions; s; s = s->next) {
-        while (s->head && !s->busy && !s->child_live) {
-            sbx_job *job = s->head;
-            s->head = job->next;
-            if (!s->head) s->tail = NULL;
-            job->next = NULL;
-            if (job->kind == SBX_JOB_CLOSE) {
-                job->res.status = SBX_OK;
-                sbx_job_finish(p, job);
-            } else {
-                sbx_job_fail(p, job, SBX_SANDBOX_ERROR,
-                             "the session is no longer alive (closed, evicted, timed out, or its worker died)");
-            }
-            break; /* the list may have changed while a callback ran */
+    for (;;) {
+        sbx_session *s = p->sessions;
+        while (s && !(s->head && !s->busy && !s->child_live))
+            s = s->next;
+        if (!s) return;
+        sbx_job *job = s->head;
+        s->head = job->next;
+        if (!s->head) s->tail = NULL;
+        job->next = NULL;
+        if (job->kind == SBX_JOB_CLOSE) {
+            job->res.status = SBX_OK;
+            sbx_job_finish(p, job);
+        } else {
+            sbx_job_fail(p, job, SBX_SANDBOX_ERROR,
+                         "the session is no longer alive (closed, evicted, timed out, or its worker died)");
         }
     }
 }
@@ -430,8 +439,10 @@ void *sbx_supervisor_main(void *arg) {
                 handle_frame(p, w, hdr, body, blen);
                 free(hdr);
             }
-            if (got < 0) worker_dead(p, w, "malformed frame");
-            else if (fr <= 0) worker_dead(p, w, fr == 0 ? "control socket closed" : "control socket error");
+            if (got < 0)
+                worker_dead(p, w, "malformed frame");
+            else if (fr <= 0)
+                worker_dead(p, w, fr == 0 ? "control socket closed" : "control socket error");
         }
     }
     shutdown_all(p);

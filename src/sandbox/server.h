@@ -11,13 +11,13 @@
 #include "sandbox/sandbox.h"
 
 typedef struct sbx_server_config {
-    const char *host;           /* IPv4 address to bind ("127.0.0.1") */
-    int port;                   /* 0 picks a free port */
-    size_t max_body_bytes;      /* larger bodies get 413 (16 MiB) */
-    int max_connections;        /* concurrent connections (256) */
-    int64_t default_memory_mb;  /* used for memory_limit_MB = -1 (1024) */
-    double max_run_timeout_s;   /* run_timeout is capped to this (300) */
-    sbx_audit *audit;           /* may be NULL */
+    const char *host;          /* IPv4 address to bind ("127.0.0.1") */
+    int port;                  /* 0 picks a free port */
+    size_t max_body_bytes;     /* larger bodies get 413 (16 MiB) */
+    int max_connections;       /* concurrent connections (256) */
+    int64_t default_memory_mb; /* used for memory_limit_MB = -1 (1024) */
+    double max_run_timeout_s;  /* run_timeout is capped to this (300) */
+    sbx_audit *audit;          /* may be NULL */
 } sbx_server_config;
 
 typedef struct sbx_server sbx_server;

@@ -89,7 +89,8 @@ typedef struct text_map {
     size_t *sample;
 } text_map;
 
-static void on_text(void *ctx, size_t index, const char *text, size_t len) {
+static void on_text(void *ctx, size_t index, const char *text, size_t len, int mask) {
+    (void)mask;
     text_map *m = ctx;
     if (m->stream[index]) serve_stream_push(m->stream[index], m->sample[index], text, len);
 }
@@ -139,8 +140,8 @@ static void run_batch(serve_sched *s, serve_job **jobs, size_t nj, uint64_t batc
     rc.n_stop_ids = s->cfg.backend.n_stop_ids;
     rc.seed = batch_seed;
     rc.audit = s->cfg.audit ? s->cfg.audit->fp : NULL;
-    rc.on_text = on_text;
-    rc.on_text_ctx = &tm;
+    rc.on_token = on_text;
+    rc.on_token_ctx = &tm;
     rollout_stats stats;
     if (!st)
         st = rollout_run(&rc, &pol, &s->cfg.backend.tok, s->cfg.exec, reqs, total, out, &stats, &err);

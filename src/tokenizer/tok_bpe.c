@@ -72,7 +72,8 @@ static void cache_put(tok_cache *c, uint32_t h, const char *key, size_t len, con
     }
     if (c->pool_len + sz > c->pool_cap) {
         size_t nc = c->pool_cap * 2;
-        while (nc < c->pool_len + sz) nc *= 2;
+        while (nc < c->pool_len + sz)
+            nc *= 2;
         unsigned char *np = realloc(c->pool, nc);
         if (!np) return; /* a cache miss next time; not an error */
         c->pool = np;
@@ -98,7 +99,9 @@ typedef struct heap_item {
     uint32_t pos; /* index of the left symbol */
 } heap_item;
 
-static inline int item_less(heap_item a, heap_item b) { return a.rank < b.rank || (a.rank == b.rank && a.pos < b.pos); }
+static inline int item_less(heap_item a, heap_item b) {
+    return a.rank < b.rank || (a.rank == b.rank && a.pos < b.pos);
+}
 
 static void heap_push(heap_item *h, size_t *n, heap_item it) {
     size_t i = (*n)++;
@@ -117,8 +120,13 @@ static heap_item heap_pop(heap_item *h, size_t *n) {
     for (;;) {
         size_t l = 2 * i + 1, r = l + 1, m = i;
         heap_item best = last;
-        if (l < *n && item_less(h[l], best)) { m = l; best = h[l]; }
-        if (r < *n && item_less(h[r], best)) { m = r; }
+        if (l < *n && item_less(h[l], best)) {
+            m = l;
+            best = h[l];
+        }
+        if (r < *n && item_less(h[r], best)) {
+            m = r;
+        }
         if (m == i) break;
         h[i] = h[m];
         i = m;
@@ -173,7 +181,8 @@ static rt_status bpe_merge(const tok_tokenizer *tok, int32_t *sym, size_t n, tok
             heap_push(heap, &hn, (heap_item){rank, (uint32_t)l});
     }
     rt_status st = RT_OK;
-    for (int32_t i = 0; i >= 0 && st == RT_OK; i = next[i]) st = tok_ids_push(out, sym[i], err);
+    for (int32_t i = 0; i >= 0 && st == RT_OK; i = next[i])
+        st = tok_ids_push(out, sym[i], err);
     free(heapmem);
     free(linkmem);
     return st;
@@ -200,7 +209,8 @@ rt_status tok_bpe_word(tok_tokenizer *tok, const char *s, size_t len, tok_ids *o
     int32_t stack[64];
     int32_t *sym = len <= 64 ? stack : malloc(len * sizeof *sym);
     if (!sym) return rt_err_set(err, RT_ENOMEM, "out of memory for a %zu-byte word", len);
-    for (size_t i = 0; i < len; i++) sym[i] = tok->byte_id[(unsigned char)s[i]];
+    for (size_t i = 0; i < len; i++)
+        sym[i] = tok->byte_id[(unsigned char)s[i]];
     rt_status st = bpe_merge(tok, sym, len, out, err);
     if (sym != stack) free(sym);
     if (st == RT_OK && len <= CACHE_MAX_KEY) {

@@ -45,7 +45,8 @@ rt_status tok_decode(const tok_tokenizer *tok, const int32_t *ids, size_t n, int
             e = &tok->entries[ids[i]];
             if (e->special && (flags & TOK_DECODE_SKIP_SPECIAL)) continue;
             if (!e->added) {
-                if (tok_buf_append(&bytes, &nb, &cb, e->bytes, e->len)) st = rt_err_set(err, RT_ENOMEM, "out of memory");
+                if (tok_buf_append(&bytes, &nb, &cb, e->bytes, e->len))
+                    st = rt_err_set(err, RT_ENOMEM, "out of memory");
                 continue;
             }
         }

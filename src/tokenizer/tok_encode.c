@@ -53,7 +53,8 @@ static rt_status split_isolated(enc_ctx *c, const tok_regex *re, size_t level, c
         } else { /* empty match: step over one character */
             prev = ms;
             pos = ms + 1;
-            while (pos < len && ((unsigned char)s[pos] & 0xC0) == 0x80) pos++;
+            while (pos < len && ((unsigned char)s[pos] & 0xC0) == 0x80)
+                pos++;
         }
     }
     if (prev < len) return pre_level(c, level + 1, s + prev, len - prev);
@@ -98,7 +99,8 @@ static int is_word_char(uint32_t cp) {
 /* The code point ending at s[end) (end > 0). */
 static uint32_t cp_before(const char *s, size_t end) {
     size_t i = end - 1;
-    while (i > 0 && ((unsigned char)s[i] & 0xC0) == 0x80) i--;
+    while (i > 0 && ((unsigned char)s[i] & 0xC0) == 0x80)
+        i--;
     utf8proc_int32_t cp = 0;
     utf8proc_iterate((const utf8proc_uint8_t *)s + i, (utf8proc_ssize_t)(end - i), &cp);
     return (uint32_t)cp;
@@ -119,8 +121,8 @@ static const tok_added *match_added(const tok_tokenizer *tok, const char *s, siz
         if ((a->normalized && tok->nfc) != normalized) continue;
         if (a->special && (flags & TOK_ENCODE_NO_SPECIAL)) continue;
         if (memcmp(a->content, s + i, a->len) != 0) continue;
-        if (a->single_word && ((i > 0 && is_word_char(cp_before(s, i))) ||
-                               (i + a->len < len && is_word_char(cp_at(s, len, i + a->len)))))
+        if (a->single_word &&
+            ((i > 0 && is_word_char(cp_before(s, i))) || (i + a->len < len && is_word_char(cp_at(s, len, i + a->len)))))
             continue;
         return a;
     }
@@ -142,6 +144,10 @@ static rt_status split_added(const tok_tokenizer *tok, const char *s, size_t len
     for (size_t k = 0; k < tok->nadded; k++)
         if ((tok->added[k].normalized && tok->nfc) == normalized) any = 1;
     for (size_t i = 0; any && !(flags & TOK_ENCODE_NO_ADDED) && i < len;) {
+        if (!tok->added_first[(unsigned char)s[i]]) {
+            i++;
+            continue;
+        }
         const tok_added *a = match_added(tok, s, len, i, normalized, flags);
         if (!a) {
             i++;
@@ -180,7 +186,8 @@ static rt_status split_added(const tok_tokenizer *tok, const char *s, size_t len
                 uint32_t cp = cp_before(s, end);
                 if (!is_white_space(cp)) break;
                 size_t b = end - 1;
-                while (b > secs[k - 1].start && ((unsigned char)s[b] & 0xC0) == 0x80) b--;
+                while (b > secs[k - 1].start && ((unsigned char)s[b] & 0xC0) == 0x80)
+                    b--;
                 secs[k - 1].len = b - secs[k - 1].start;
             }
         if (secs[k].added->rstrip && k + 1 < n && !secs[k + 1].added)
@@ -188,7 +195,8 @@ static rt_status split_added(const tok_tokenizer *tok, const char *s, size_t len
                 uint32_t cp = cp_at(s, secs[k + 1].start + secs[k + 1].len, secs[k + 1].start);
                 if (!is_white_space(cp)) break;
                 size_t b = secs[k + 1].start + 1;
-                while (b < secs[k + 1].start + secs[k + 1].len && ((unsigned char)s[b] & 0xC0) == 0x80) b++;
+                while (b < secs[k + 1].start + secs[k + 1].len && ((unsigned char)s[b] & 0xC0) == 0x80)
+                    b++;
                 secs[k + 1].len -= b - secs[k + 1].start;
                 secs[k + 1].start = b;
             }

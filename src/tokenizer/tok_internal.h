@@ -81,7 +81,8 @@ struct tok_tokenizer {
     size_t npre;
     tok_added *added; /* sorted by length, longest first */
     size_t nadded;
-    int32_t *post_single; /* post-processor template for one sequence: ids, -1 = the sequence */
+    uint8_t added_first[256]; /* non-zero for bytes that start some added token */
+    int32_t *post_single;     /* post-processor template for one sequence: ids, -1 = the sequence */
     size_t npost_single;
     int cleanup_default;
     tok_cache cache;

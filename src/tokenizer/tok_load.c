@@ -7,7 +7,9 @@
 #include "base/json.h"
 #include "tokenizer/tok_internal.h"
 
-static int is_null(const cJSON *j) { return !j || cJSON_IsNull(j); }
+static int is_null(const cJSON *j) {
+    return !j || cJSON_IsNull(j);
+}
 
 static rt_status load_normalizer(tok_tokenizer *tok, const cJSON *n, const char *field, rt_error *err) {
     if (is_null(n)) return RT_OK;
@@ -19,8 +21,7 @@ static rt_status load_normalizer(tok_tokenizer *tok, const cJSON *n, const char 
     }
     if (strcmp(type, "Sequence") == 0) {
         const cJSON *items = cJSON_GetObjectItemCaseSensitive(n, "normalizers");
-        if (!cJSON_IsArray(items))
-            return rt_err_set(err, RT_EFORMAT, "%s.normalizers: expected an array", field);
+        if (!cJSON_IsArray(items)) return rt_err_set(err, RT_EFORMAT, "%s.normalizers: expected an array", field);
         int i = 0;
         const cJSON *it;
         cJSON_ArrayForEach(it, items) {
@@ -31,8 +32,8 @@ static rt_status load_normalizer(tok_tokenizer *tok, const cJSON *n, const char 
         }
         return RT_OK;
     }
-    return rt_err_set(err, RT_EUNSUPPORTED, "%s.type: unsupported normalizer '%s' (retool supports NFC, Sequence, null)",
-                      field, type);
+    return rt_err_set(err, RT_EUNSUPPORTED,
+                      "%s.type: unsupported normalizer '%s' (retool supports NFC, Sequence, null)", field, type);
 }
 
 static rt_status add_pre(tok_tokenizer *tok, tok_pre *p, rt_error *err) {
@@ -49,8 +50,7 @@ static rt_status load_pre(tok_tokenizer *tok, const cJSON *n, const char *field,
     if (rt_json_get_string(n, "type", &type, err)) return rt_err_prefix(err, "%s", field);
     if (strcmp(type, "Sequence") == 0) {
         const cJSON *items = cJSON_GetObjectItemCaseSensitive(n, "pretokenizers");
-        if (!cJSON_IsArray(items))
-            return rt_err_set(err, RT_EFORMAT, "%s.pretokenizers: expected an array", field);
+        if (!cJSON_IsArray(items)) return rt_err_set(err, RT_EFORMAT, "%s.pretokenizers: expected an array", field);
         int i = 0;
         const cJSON *it;
         cJSON_ArrayForEach(it, items) {
@@ -101,8 +101,7 @@ static rt_status load_pre(tok_tokenizer *tok, const cJSON *n, const char *field,
 }
 
 static rt_status load_decoder(const cJSON *n, const char *field, rt_error *err) {
-    if (is_null(n))
-        return rt_err_set(err, RT_EUNSUPPORTED, "%s: missing; retool needs the ByteLevel decoder", field);
+    if (is_null(n)) return rt_err_set(err, RT_EUNSUPPORTED, "%s: missing; retool needs the ByteLevel decoder", field);
     const char *type;
     if (rt_json_get_string(n, "type", &type, err)) return rt_err_prefix(err, "%s", field);
     if (strcmp(type, "ByteLevel") == 0) return RT_OK;
@@ -132,8 +131,7 @@ static rt_status load_post(tok_tokenizer *tok, const cJSON *n, const char *field
     if (strcmp(type, "TemplateProcessing") == 0) {
         const cJSON *single = cJSON_GetObjectItemCaseSensitive(n, "single");
         if (!cJSON_IsArray(single)) return rt_err_set(err, RT_EFORMAT, "%s.single: expected an array", field);
-        if (tok->post_single)
-            return rt_err_set(err, RT_EUNSUPPORTED, "%s: more than one TemplateProcessing", field);
+        if (tok->post_single) return rt_err_set(err, RT_EUNSUPPORTED, "%s: more than one TemplateProcessing", field);
         size_t cnt = (size_t)cJSON_GetArraySize(single);
         tok->post_single = malloc((cnt + 1) * sizeof *tok->post_single);
         if (!tok->post_single) return rt_err_set(err, RT_ENOMEM, "out of memory");
@@ -182,7 +180,8 @@ static rt_status check_model(const cJSON *model, const cJSON **vocab, const cJSO
     if (!is_null(d)) return rt_err_set(err, RT_EUNSUPPORTED, "model.dropout: BPE dropout is not supported");
     int bf = 0;
     *ignore_merges = 0;
-    if (rt_json_opt_bool(model, "byte_fallback", &bf, err) || rt_json_opt_bool(model, "ignore_merges", ignore_merges, err))
+    if (rt_json_opt_bool(model, "byte_fallback", &bf, err) ||
+        rt_json_opt_bool(model, "ignore_merges", ignore_merges, err))
         return rt_err_prefix(err, "model");
     if (bf) return rt_err_set(err, RT_EUNSUPPORTED, "model.byte_fallback: true is not supported (byte-level BPE)");
     const char *keys[] = {"continuing_subword_prefix", "end_of_word_suffix"};
@@ -234,7 +233,8 @@ static rt_status load_vocab(tok_tokenizer *tok, const cJSON *vocab, const cJSON 
     rt_status st = tok_bytemap_init(&tok->vocab, nvocab, err);
     if (st) return st;
     for (size_t id = 0; id < tok->nentries; id++)
-        if (tok->entries[id].bytes && tok->entries[id].added == 0) tok_bytemap_put(&tok->vocab, tok->entries, (int32_t)id);
+        if (tok->entries[id].bytes && tok->entries[id].added == 0)
+            tok_bytemap_put(&tok->vocab, tok->entries, (int32_t)id);
     for (size_t id = 0; id < tok->nentries; id++)
         if (tok->entries[id].added == 2) tok->entries[id].added = 0;
     for (int b = 0; b < 256; b++) {
@@ -262,8 +262,9 @@ static rt_status load_merges(tok_tokenizer *tok, const cJSON *merges, rt_error *
             const char *sp = strchr(it->valuestring, ' ');
             if (!sp || strchr(sp + 1, ' ')) {
                 free(buf);
-                return rt_err_set(err, RT_EFORMAT, "model.merges[%zu]: '%s': expected two tokens separated by one space",
-                                  rank, it->valuestring);
+                return rt_err_set(err, RT_EFORMAT,
+                                  "model.merges[%zu]: '%s': expected two tokens separated by one space", rank,
+                                  it->valuestring);
             }
             a = it->valuestring;
             la = (size_t)(sp - a);
@@ -342,8 +343,8 @@ static rt_status load_added(tok_tokenizer *tok, const cJSON *added, rt_error *er
         tok_entry *e = &tok->entries[id];
         if (!e->bytes || e->len != a->len || memcmp(e->bytes, content, a->len) != 0) {
             if (e->bytes && tok_bytemap_get(&tok->vocab, tok->entries, e->bytes, e->len) == (int32_t)id)
-                return rt_err_set(err, RT_EUNSUPPORTED,
-                                  "added_tokens[%d]: id %lld is a different model.vocab token", i, (long long)id);
+                return rt_err_set(err, RT_EUNSUPPORTED, "added_tokens[%d]: id %lld is a different model.vocab token", i,
+                                  (long long)id);
             free(e->bytes);
             e->bytes = strdup(content);
             if (!e->bytes) return rt_err_set(err, RT_ENOMEM, "out of memory");
@@ -354,6 +355,8 @@ static rt_status load_added(tok_tokenizer *tok, const cJSON *added, rt_error *er
         i++;
     }
     qsort(tok->added, tok->nadded, sizeof *tok->added, cmp_added);
+    for (size_t k = 0; k < tok->nadded; k++)
+        tok->added_first[(unsigned char)tok->added[k].content[0]] = 1;
     return RT_OK;
 }
 
@@ -371,8 +374,8 @@ static rt_status load_config(tok_tokenizer *tok, const char *path, rt_error *err
 
 static rt_status load_json(tok_tokenizer *tok, const cJSON *root, rt_error *err) {
     const cJSON *vocab, *merges;
-    rt_status st = check_model(cJSON_GetObjectItemCaseSensitive(root, "model"), &vocab, &merges, &tok->ignore_merges,
-                               err);
+    rt_status st =
+        check_model(cJSON_GetObjectItemCaseSensitive(root, "model"), &vocab, &merges, &tok->ignore_merges, err);
     if (st) return st;
     const cJSON *added = cJSON_GetObjectItemCaseSensitive(root, "added_tokens");
     if (!is_null(added) && !cJSON_IsArray(added)) return rt_err_set(err, RT_EFORMAT, "added_tokens: expected an array");
@@ -380,11 +383,11 @@ static rt_status load_json(tok_tokenizer *tok, const cJSON *root, rt_error *err)
     if ((st = load_vocab(tok, vocab, added, err))) return st;
     if ((st = load_merges(tok, merges, err))) return st;
     if (added && (st = load_added(tok, added, err))) return st;
-    if ((st = load_normalizer(tok, cJSON_GetObjectItemCaseSensitive(root, "normalizer"), "normalizer", err)))
-        return st;
+    if ((st = load_normalizer(tok, cJSON_GetObjectItemCaseSensitive(root, "normalizer"), "normalizer", err))) return st;
     if ((st = load_pre(tok, cJSON_GetObjectItemCaseSensitive(root, "pre_tokenizer"), "pre_tokenizer", err))) return st;
     size_t nbl = 0;
-    for (size_t i = 0; i < tok->npre; i++) nbl += tok->pre[i].kind == TOK_PRE_BYTELEVEL;
+    for (size_t i = 0; i < tok->npre; i++)
+        nbl += tok->pre[i].kind == TOK_PRE_BYTELEVEL;
     if (nbl != 1 || tok->pre[tok->npre - 1].kind != TOK_PRE_BYTELEVEL)
         return rt_err_set(err, RT_EUNSUPPORTED,
                           "pre_tokenizer: retool needs exactly one ByteLevel pre-tokenizer, last in the sequence");
@@ -431,22 +434,29 @@ rt_status tok_load(const char *dir, tok_tokenizer **out, rt_error *err) {
 
 void tok_free(tok_tokenizer *tok) {
     if (!tok) return;
-    for (size_t i = 0; i < tok->nentries; i++) free(tok->entries[i].bytes);
+    for (size_t i = 0; i < tok->nentries; i++)
+        free(tok->entries[i].bytes);
     free(tok->entries);
     tok_bytemap_free(&tok->vocab);
     tok_mergemap_free(&tok->merges);
-    for (size_t i = 0; i < tok->npre; i++) tok_regex_free(&tok->pre[i].re);
+    for (size_t i = 0; i < tok->npre; i++)
+        tok_regex_free(&tok->pre[i].re);
     free(tok->pre);
-    for (size_t i = 0; i < tok->nadded; i++) free(tok->added[i].content);
+    for (size_t i = 0; i < tok->nadded; i++)
+        free(tok->added[i].content);
     free(tok->added);
     free(tok->post_single);
     if (tok->cache.slots || tok->cache.pool) tok_cache_free(&tok->cache);
     free(tok);
 }
 
-size_t tok_vocab_size(const tok_tokenizer *tok) { return tok->nentries; }
+size_t tok_vocab_size(const tok_tokenizer *tok) {
+    return tok->nentries;
+}
 
-int tok_decode_cleanup_default(const tok_tokenizer *tok) { return tok->cleanup_default; }
+int tok_decode_cleanup_default(const tok_tokenizer *tok) {
+    return tok->cleanup_default;
+}
 
 int32_t tok_token_id(const tok_tokenizer *tok, const char *content) {
     size_t len = strlen(content);

@@ -7,7 +7,8 @@
 uint32_t tok_hash(const void *data, size_t len) {
     const unsigned char *p = data;
     uint64_t h = 1469598103934665603ULL;
-    for (size_t i = 0; i < len; i++) h = (h ^ p[i]) * 1099511628211ULL;
+    for (size_t i = 0; i < len; i++)
+        h = (h ^ p[i]) * 1099511628211ULL;
     return (uint32_t)(h ^ (h >> 32));
 }
 
@@ -47,7 +48,10 @@ int tok_cp_to_byte(uint32_t cp) {
 static size_t utf8_next(const unsigned char *s, size_t len, uint32_t *cp) {
     if (len == 0) return 0;
     unsigned c = s[0];
-    if (c < 0x80) { *cp = c; return 1; }
+    if (c < 0x80) {
+        *cp = c;
+        return 1;
+    }
     size_t n = c >= 0xF0 ? 4 : c >= 0xE0 ? 3 : c >= 0xC0 ? 2 : 0;
     if (n == 0 || n > len) return 0;
     uint32_t v = c & (0x7F >> n);
@@ -77,7 +81,8 @@ long tok_bytelevel_decode(const char *s, size_t len, char *out) {
 int tok_buf_append(char **buf, size_t *blen, size_t *bcap, const void *data, size_t len) {
     if (*blen + len + 1 > *bcap) {
         size_t cap = *bcap ? *bcap : 64;
-        while (cap < *blen + len + 1) cap *= 2;
+        while (cap < *blen + len + 1)
+            cap *= 2;
         char *nb = realloc(*buf, cap);
         if (!nb) return -1;
         *buf = nb;
@@ -94,8 +99,14 @@ int tok_bytelevel_encode(const char *s, size_t len, char **buf, size_t *blen, si
         uint32_t cp = tok_byte_to_cp((unsigned char)s[i]);
         char u[2];
         size_t n;
-        if (cp < 0x80) { u[0] = (char)cp; n = 1; }
-        else { u[0] = (char)(0xC0 | (cp >> 6)); u[1] = (char)(0x80 | (cp & 0x3F)); n = 2; }
+        if (cp < 0x80) {
+            u[0] = (char)cp;
+            n = 1;
+        } else {
+            u[0] = (char)(0xC0 | (cp >> 6));
+            u[1] = (char)(0x80 | (cp & 0x3F));
+            n = 2;
+        }
         if (tok_buf_append(buf, blen, bcap, u, n)) return -1;
     }
     return 0;
@@ -103,7 +114,8 @@ int tok_bytelevel_encode(const char *s, size_t len, char **buf, size_t *blen, si
 
 static size_t pow2_at_least(size_t n) {
     size_t c = 16;
-    while (c < n) c *= 2;
+    while (c < n)
+        c *= 2;
     return c;
 }
 
@@ -234,7 +246,10 @@ int tok_utf8_lossy(const unsigned char *s, size_t len, int final, char **buf, si
     size_t i = 0, run = 0; /* run: start of the pending run of valid bytes */
     while (i < len) {
         unsigned c = s[i];
-        if (c < 0x80) { i++; continue; }
+        if (c < 0x80) {
+            i++;
+            continue;
+        }
         unsigned lo, hi;
         size_t n = utf8_expected(c, &lo, &hi);
         if (n == 0) {
@@ -250,7 +265,10 @@ int tok_utf8_lossy(const unsigned char *s, size_t len, int final, char **buf, si
             if (k == 1 ? (d < lo || d > hi) : (d < 0x80 || d > 0xBF)) break;
             k++;
         }
-        if (k == n) { i += n; continue; }
+        if (k == n) {
+            i += n;
+            continue;
+        }
         if (i + k == len && !final) break; /* incomplete but possibly valid: keep for later */
         if (tok_buf_append(buf, blen, bcap, s + run, i - run) || tok_buf_append(buf, blen, bcap, repl, 3)) return -1;
         i += k;

@@ -41,7 +41,10 @@ typedef struct trainer {
     uint32_t *pslots; /* index + 1 */
     size_t pcap;
     /* heap of (count, pair index) */
-    struct hent { int64_t count; uint32_t pair; } *heap;
+    struct hent {
+        int64_t count;
+        uint32_t pair;
+    } * heap;
     size_t nheap, capheap;
     uint32_t *dirty; /* pairs whose count changed during the current merge */
     size_t ndirty, capdirty;
@@ -59,7 +62,8 @@ static size_t pslot(int32_t a, int32_t b, size_t mask) {
 static int grow(void **p, size_t *cap, size_t need, size_t elem) {
     if (need <= *cap) return 0;
     size_t c = *cap ? *cap : 16;
-    while (c < need) c *= 2;
+    while (c < need)
+        c *= 2;
     void *n = realloc(*p, c * elem);
     if (!n) return -1;
     *p = n;
@@ -73,7 +77,8 @@ static int pairs_rehash(trainer *t) {
     if (!s) return -1;
     for (size_t i = 0; i < t->npairs; i++) {
         size_t j = pslot(t->pairs[i].a, t->pairs[i].b, cap - 1);
-        while (s[j]) j = (j + 1) & (cap - 1);
+        while (s[j])
+            j = (j + 1) & (cap - 1);
         s[j] = (uint32_t)i + 1;
     }
     free(t->pslots);
@@ -127,7 +132,10 @@ static struct hent heap_pop(trainer *t) {
     for (;;) {
         size_t l = 2 * i + 1, r = l + 1, m = i;
         const struct hent *best = &last;
-        if (l < n && heap_better(&t->heap[l], best, t)) { m = l; best = &t->heap[l]; }
+        if (l < n && heap_better(&t->heap[l], best, t)) {
+            m = l;
+            best = &t->heap[l];
+        }
         if (r < n && heap_better(&t->heap[r], best, t)) m = r;
         if (m == i) break;
         t->heap[i] = t->heap[m];
@@ -180,7 +188,8 @@ static int add_word(trainer *t, const char *s, size_t len) {
         if (!sl) return -1;
         for (size_t i = 0; i < t->nwords; i++) {
             size_t j = tok_hash(t->wbytes[i], t->wlen[i]) & (cap - 1);
-            while (sl[j]) j = (j + 1) & (cap - 1);
+            while (sl[j])
+                j = (j + 1) & (cap - 1);
             sl[j] = (uint32_t)i + 1;
         }
         free(t->wslots);
@@ -223,7 +232,8 @@ static void trainer_free(trainer *t) {
         free(t->words[i].sym);
         free(t->wbytes[i]);
     }
-    for (size_t i = 0; i < t->npairs; i++) free(t->pairs[i].words);
+    for (size_t i = 0; i < t->npairs; i++)
+        free(t->pairs[i].words);
     free(t->words);
     free(t->wbytes);
     free(t->wlen);
@@ -272,8 +282,7 @@ static int merge_word(trainer *t, uint32_t wi, int32_t a, int32_t b, int32_t m) 
     for (uint32_t i = 0; i < w->n;) {
         if (i + 1 < w->n && w->sym[i] == a && w->sym[i + 1] == b) {
             if (pair_delta(t, a, b, -c, wi)) return -1;
-            if (o > 0 && (pair_delta(t, w->sym[o - 1], a, -c, wi) || pair_delta(t, w->sym[o - 1], m, c, wi)))
-                return -1;
+            if (o > 0 && (pair_delta(t, w->sym[o - 1], a, -c, wi) || pair_delta(t, w->sym[o - 1], m, c, wi))) return -1;
             if (i + 2 < w->n && (pair_delta(t, b, w->sym[i + 2], -c, wi) || pair_delta(t, m, w->sym[i + 2], c, wi)))
                 return -1;
             w->sym[o++] = m;
@@ -290,7 +299,8 @@ rt_status tok_train(const char *const *files, size_t nfiles, const tok_train_opt
                     rt_error *err) {
     const char *const *added = tok_train_added_tokens(opts->tags_as_tokens);
     size_t nadded = 0;
-    while (added[nadded]) nadded++;
+    while (added[nadded])
+        nadded++;
     if (opts->vocab_size < 256 + nadded)
         return rt_err_set(err, RT_EINVAL, "--vocab-size %zu is too small: 256 byte tokens + %zu added tokens",
                           opts->vocab_size, nadded);
@@ -327,13 +337,14 @@ rt_status tok_train(const char *const *files, size_t nfiles, const tok_train_opt
             st = rt_err_set(err, RT_ENOMEM, "out of memory");
             break;
         }
-        for (uint32_t i = 0; i < t.words[w].n; i++) t.words[w].sym[i] = (unsigned char)t.wbytes[w][i];
+        for (uint32_t i = 0; i < t.words[w].n; i++)
+            t.words[w].sym[i] = (unsigned char)t.wbytes[w][i];
         if (count_word_pairs(&t, (uint32_t)w)) st = rt_err_set(err, RT_ENOMEM, "out of memory");
     }
     for (size_t p = 0; p < t.npairs && st == RT_OK; p++)
         if (heap_push(&t, (uint32_t)p)) st = rt_err_set(err, RT_ENOMEM, "out of memory");
     /* merges[k] = (left, right); token 256 + k is their concatenation */
-    int32_t (*merges)[2] = malloc((nmerges_max ? nmerges_max : 1) * sizeof *merges);
+    int32_t(*merges)[2] = malloc((nmerges_max ? nmerges_max : 1) * sizeof *merges);
     size_t nmerges = 0;
     uint32_t stamp = 0;
     if (!merges && st == RT_OK) st = rt_err_set(err, RT_ENOMEM, "out of memory");

@@ -9,7 +9,7 @@
 
 /* The split regex of trained tokenizers: Qwen2's (single digits, so numbers tokenise digit by digit). */
 #define TOK_TRAIN_PATTERN                                                                                              \
-    "(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\\r\\n\\p{L}\\p{N}]?\\p{L}+|\\p{N}| ?[^\\s\\p{L}\\p{N}]+[\\r\\n]*|\\s*[\\r\\n]+|" \
+    "(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\\r\\n\\p{L}\\p{N}]?\\p{L}+|\\p{N}| ?[^\\s\\p{L}\\p{N}]+[\\r\\n]*|\\s*[\\r\\n]+|"  \
     "\\s+(?!\\S)|\\s+"
 
 /* Number of special tokens at the head of the added-token list (the rest are the rollout tags). */

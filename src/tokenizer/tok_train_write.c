@@ -8,8 +8,8 @@
 #include "tokenizer/tok_train_internal.h"
 
 const char *const *tok_train_added_tokens(int tags) {
-    static const char *const with_tags[] = {"<|endoftext|>", "<|im_start|>", "<|im_end|>", "<code>", "</code>",
-                                            "<interpreter>", "</interpreter>", "<answer>", "</answer>", NULL};
+    static const char *const with_tags[] = {"<|endoftext|>", "<|im_start|>",   "<|im_end|>", "<code>",    "</code>",
+                                            "<interpreter>", "</interpreter>", "<answer>",   "</answer>", NULL};
     static const char *const plain[] = {"<|endoftext|>", "<|im_start|>", "<|im_end|>", NULL};
     return tags ? with_tags : plain;
 }
@@ -58,7 +58,8 @@ static char **spellings(const int32_t (*merges)[2], size_t nmerges) {
     return sp;
 fail:
     if (sp)
-        for (size_t i = 0; i < n; i++) free(sp[i]);
+        for (size_t i = 0; i < n; i++)
+            free(sp[i]);
     free(sp);
     free(len);
     return NULL;
@@ -108,7 +109,8 @@ rt_status tok_train_write(const char *out_dir, const int32_t (*merges)[2], size_
     cJSON_AddFalseToObject(model, "byte_fallback");
     cJSON_AddFalseToObject(model, "ignore_merges");
     cJSON *vocab = cJSON_AddObjectToObject(model, "vocab");
-    for (size_t i = 0; i < nvocab; i++) cJSON_AddNumberToObject(vocab, sp[i], (double)i);
+    for (size_t i = 0; i < nvocab; i++)
+        cJSON_AddNumberToObject(vocab, sp[i], (double)i);
     cJSON *ms = cJSON_AddArrayToObject(model, "merges");
     for (size_t k = 0; k < nmerges; k++) {
         cJSON *pair = cJSON_CreateArray();
@@ -131,7 +133,8 @@ rt_status tok_train_write(const char *out_dir, const int32_t (*merges)[2], size_
                             "{% for message in messages %}{{ '<|im_start|>' + message['role'] + '\\n' + "
                             "message['content'] + '<|im_end|>' + '\\n' }}{% endfor %}{% if add_generation_prompt %}"
                             "{{ '<|im_start|>assistant\\n' }}{% endif %}");
-    for (size_t i = 0; i < nvocab; i++) free(sp[i]);
+    for (size_t i = 0; i < nvocab; i++)
+        free(sp[i]);
     free(sp);
     size_t n = strlen(out_dir) + 32;
     char *path = malloc(n);

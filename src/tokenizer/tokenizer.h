@@ -81,7 +81,7 @@ typedef struct tok_stream {
     const tok_tokenizer *tok;
     unsigned char pending[8]; /* bytes of a character not yet complete */
     size_t npending;
-    char *text;               /* output of the last call, NUL-terminated; owned by the stream */
+    char *text; /* output of the last call, NUL-terminated; owned by the stream */
     size_t text_len;
     size_t text_cap;
 } tok_stream;
@@ -112,10 +112,10 @@ rt_status tok_chat_encode(tok_tokenizer *tok, const tok_message *msgs, size_t n,
 
 /* Options for tok_train. */
 typedef struct tok_train_opts {
-    size_t vocab_size;        /* total ids, added tokens included */
-    size_t min_frequency;     /* a pair is merged only when it occurs at least this often (>= 1) */
-    int tags_as_tokens;       /* add the rollout tags (<code>, </code>, ...) as added tokens (docs/TOKENIZER.md) */
-    int verbose;              /* log progress */
+    size_t vocab_size;    /* total ids, added tokens included */
+    size_t min_frequency; /* a pair is merged only when it occurs at least this often (>= 1) */
+    int tags_as_tokens;   /* add the rollout tags (<code>, </code>, ...) as added tokens (docs/TOKENIZER.md) */
+    int verbose;          /* log progress */
 } tok_train_opts;
 
 /* Trains a byte-level BPE on the files (raw UTF-8 text) and writes OUT_DIR/tokenizer.json and

@@ -1,5 +1,6 @@
 #include "train/rl.h"
 
+#include <errno.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,12 +15,15 @@
 #include "data/dataset.h"
 #include "kernels/pool.h"
 #include "model/modeldir.h"
-#include "pipeline/executor.h"
+#include "rollout/exec_spec.h"
 #include "rollout/bind.h"
 #include "rollout/score.h"
 #include "tokenizer/tokenizer.h"
 #include "train/advantage.h"
 #include "train/checkpoint.h"
+#include "train/filter.h"
+#include "train/dist.h"
+#include "train/dist_train.h"
 #include "train/rl_metrics.h"
 #include "train/rl_update.h"
 #include "train/rundir.h"
@@ -33,7 +37,7 @@ typedef struct rl_run {
     model policy, critic, ref;
     int has_critic, has_ref;
     train_rundir rd;
-    pipe_executor *exec;
+    rollout_exec_spec *exec;
     train_state state;
     int64_t *order;           /* data order of the current epoch */
     size_t max_len;
@@ -102,21 +106,22 @@ static rt_status open_run(rl_run *r, const train_rl_config *in, rt_error *err) {
     if (!st && r->ds.n == 0) st = rt_err_set(err, RT_EINVAL, "%s holds no problems", c->data_path);
     if (st) return st;
     cJSON *cj = train_rl_config_to_json(c);
-    st = train_rundir_open(&r->rd, c->out_dir, c->resume ? NULL : cj, err);
+    st = train_dist_rundir_open(&r->rd, c->out_dir, c->resume ? NULL : cj, err);
     cJSON_Delete(cj);
     if (st) return st;
     model_opts po = {.prec = c->f32 ? MODEL_PREC_F32 : MODEL_PREC_BF16};
     model_opts co = {.prec = po.prec, .value_head = 1};
     r->has_critic = c->algo == TRAIN_ALGO_PPO;
     rt_rng_seed(&r->state.rng, c->seed);
-    int64_t latest = c->resume ? train_rundir_latest_checkpoint(&r->rd) : -1;
-    if (latest >= 0) {
+    int64_t latest = -1;
+    if (c->resume) st = train_dist_latest_checkpoint(&r->rd, &latest, err);
+    if (!st && latest >= 0) {
         char ck[4096];
         train_rundir_checkpoint_path(&r->rd, latest, ck, sizeof ck);
         st = train_checkpoint_load(ck, &r->policy, &po, r->has_critic ? &r->critic : NULL, &co, &r->state, err);
-        if (!st) st = train_rundir_truncate_metrics(&r->rd, r->state.step, err);
-        if (!st) rt_log_info("rl: resuming %s at step %lld", c->out_dir, (long long)r->state.step);
-    } else {
+        if (!st && dist_rank() == 0) st = train_rundir_truncate_metrics(&r->rd, r->state.step, err);
+        if (!st && dist_rank() == 0) rt_log_info("rl: resuming %s at step %lld", c->out_dir, (long long)r->state.step);
+    } else if (!st) {
         st = model_load(&r->policy, c->model_dir, &po, err);
         if (!st) st = model_train_init(&r->policy, err);
         if (!st && r->has_critic) st = model_load(&r->critic, c->critic_dir ? c->critic_dir : c->model_dir, &co, err);
@@ -126,15 +131,23 @@ static rt_status open_run(rl_run *r, const train_rl_config *in, rt_error *err) {
         r->has_critic = 0;
         return st;
     }
+    /* Data parallel: every rank must start from the same models and state (rank 0 only writes them). */
+    st = train_dist_check_model(&r->policy, latest >= 0 ? "checkpoint policy parameters" : "starting policy parameters", err);
+    if (!st && r->has_critic)
+        st = train_dist_check_model(&r->critic, latest >= 0 ? "checkpoint critic parameters" : "starting critic parameters", err);
+    if (!st) st = train_dist_check_state(&r->state, err);
+    if (st) return st;
     if (c->kl_coef != 0) {
         st = model_load(&r->ref, c->model_dir, &po, err);
         if (st) return rt_err_prefix(err, "reference policy");
         r->has_ref = 1;
+        st = train_dist_check_model(&r->ref, "reference policy parameters", err);
+        if (st) return st;
     }
     if (!st && c->rollout.tools != ROLLOUT_TOOLS_NONE) {
         if (!c->sandbox || strcmp(c->sandbox, "none") == 0)
             return rt_err_set(err, RT_EINVAL, "tool-integrated RL needs a sandbox (local or URLs); use --tools none for text-only RL");
-        st = pipe_executor_open(c->sandbox, c->sandbox_workers, &r->exec, err);
+        st = rollout_exec_spec_open(c->sandbox, c->sandbox_workers, &r->exec, err);
     }
     r->order = malloc(r->ds.n * sizeof *r->order);
     if (!st && !r->order) st = rt_err_set(err, RT_ENOMEM, "out of memory");
@@ -148,7 +161,7 @@ static rt_status open_run(rl_run *r, const train_rl_config *in, rt_error *err) {
 }
 
 static void close_run(rl_run *r) {
-    pipe_executor_close(r->exec);
+    rollout_exec_spec_close(r->exec);
     if (r->rd.path) train_rundir_close(&r->rd);
     model_free(&r->policy);
     if (r->has_critic) model_free(&r->critic);
@@ -159,22 +172,29 @@ static void close_run(rl_run *r) {
     cJSON_Delete(r->cfg_json);
 }
 
-/* Samples and scores this step's trajectories. */
+/* Samples and scores this step's trajectories: under mpirun, those of this rank's share of the step's prompts (a
+ * contiguous block, in rank order; every rank walks the whole data order so all agree on the step's prompts). A
+ * trajectory's prompt_index is its prompt's place in the whole step, so its sampling seed does not depend on the
+ * number of ranks. */
 static rt_status rollout_step(rl_run *r, rollout_trajectory **out, size_t *n_out, rollout_stats *rs, rt_error *err) {
     const train_rl_config *c = &r->cfg;
-    size_t np = (size_t)c->prompts_per_step, k = (size_t)c->samples, n = np * k;
+    size_t np = (size_t)c->prompts_per_step, k = (size_t)c->samples, world = (size_t)dist_size(),
+           rank = (size_t)dist_rank();
+    size_t plo = np * rank / world, phi = np * (rank + 1) / world, n = (phi - plo) * k;
+    memset(rs, 0, sizeof *rs);
     tok_ids *prompts = calloc(np, sizeof *prompts);
     int64_t *problem = calloc(np, sizeof *problem);
-    rollout_request *reqs = calloc(n, sizeof *reqs);
-    rollout_trajectory *t = calloc(n, sizeof *t);
+    rollout_request *reqs = calloc(n ? n : 1, sizeof *reqs);
+    rollout_trajectory *t = calloc(n ? n : 1, sizeof *t);
     rollout_model_policy *pol = NULL;
     rt_status st = !prompts || !problem || !reqs || !t ? rt_err_set(err, RT_ENOMEM, "out of memory") : RT_OK;
     int tools = c->rollout.tools != ROLLOUT_TOOLS_NONE;
     for (size_t i = 0; !st && i < np; i++) {
         problem[i] = next_problem(r);
+        if (i < plo || i >= phi) continue;
         st = rollout_prompt_ids(r->tok, c->template_kind, tools, r->ds.items[problem[i]].prompt, &prompts[i], err);
         for (size_t s = 0; !st && s < k; s++)
-            reqs[i * k + s] = (rollout_request){.prompt = prompts[i].ids,
+            reqs[(i - plo) * k + s] = (rollout_request){.prompt = prompts[i].ids,
                                                 .n_prompt = prompts[i].len,
                                                 .prompt_index = (int64_t)i,
                                                 .sample_index = (int64_t)s};
@@ -186,11 +206,11 @@ static rt_status rollout_step(rl_run *r, rollout_trajectory **out, size_t *n_out
     rt_rng seeds = rt_rng_split(&r->state.rng, 0x5151000000ull + (uint64_t)r->state.step);
     rc.seed = rt_rng_u64(&seeds);
     if (rc.max_concurrent > n) rc.max_concurrent = n;
-    if (!st) st = rollout_model_policy_init(&pol, &r->policy, rc.max_concurrent, err);
-    if (!st) {
+    if (!st && n > 0) st = rollout_model_policy_init(&pol, &r->policy, rc.max_concurrent, err);
+    if (!st && n > 0) {
         rollout_policy p = rollout_model_policy_ops(pol);
         rollout_tokenizer tk = rollout_tokenizer_ops(r->tok);
-        rollout_executor x = pipe_executor_ops(r->exec);
+        rollout_executor x = rollout_exec_spec_ops(r->exec);
         st = rollout_run(&rc, &p, &tk, tools ? &x : NULL, reqs, n, t, rs, err);
     }
     reward_options ro;
@@ -221,6 +241,32 @@ static rt_status rollout_step(rl_run *r, rollout_trajectory **out, size_t *n_out
     return RT_OK;
 }
 
+/* Whitens the advantages of the model-written tokens over the whole step: every rank's items (mean and unbiased
+ * variance summed over ranks; the same arithmetic as train_whiten in one process). */
+static rt_status whiten(rl_item *items, size_t n, rt_error *err) {
+    double acc[2] = {0, 0}; /* sum, count */
+    for (size_t i = 0; i < n; i++)
+        for (size_t j = 0; j < items[i].t->n_response; j++)
+            if (items[i].t->mask[j]) {
+                acc[0] += items[i].adv[j];
+                acc[1] += 1;
+            }
+    rt_status st = dist_allreduce_f64(acc, 2, err);
+    if (st || acc[1] == 0) return st;
+    double mean = acc[0] / acc[1], sq = 0;
+    for (size_t i = 0; i < n; i++)
+        for (size_t j = 0; j < items[i].t->n_response; j++)
+            if (items[i].t->mask[j]) sq += ((double)items[i].adv[j] - mean) * ((double)items[i].adv[j] - mean);
+    st = dist_allreduce_f64(&sq, 1, err);
+    if (st) return st;
+    double var = acc[1] > 1 ? sq / (acc[1] - 1) : 0.0; /* unbiased, as torch.var */
+    double inv = 1.0 / (sqrt(var) + (double)1e-8f);
+    for (size_t i = 0; i < n; i++)
+        for (size_t j = 0; j < items[i].t->n_response; j++)
+            if (items[i].t->mask[j]) items[i].adv[j] = (float)(((double)items[i].adv[j] - mean) * inv);
+    return RT_OK;
+}
+
 /* Advantages (GRPO by group, PPO by GAE on the critic's values) for the kept items. */
 static rt_status advantages(rl_run *r, rl_item *items, size_t n, rt_error *err) {
     const train_rl_config *c = &r->cfg;
@@ -241,72 +287,42 @@ static rt_status advantages(rl_run *r, rl_item *items, size_t n, rt_error *err) 
         }
         return RT_OK;
     }
-    float **vals = malloc(n * sizeof *vals);
+    float **vals = malloc((n ? n : 1) * sizeof *vals);
     if (!vals) return rt_err_set(err, RT_ENOMEM, "out of memory");
     for (size_t i = 0; i < n; i++) vals[i] = items[i].old_value;
     st = rl_forward(&r->critic, items, n, r->max_len, 8192, NULL, vals, NULL, NULL, err);
     free(vals);
     if (st) return st;
-    size_t total = 0;
-    for (size_t i = 0; i < n; i++) {
+    for (size_t i = 0; i < n; i++)
         train_gae(items[i].old_value, items[i].t->mask, items[i].t->n_response, (float)items[i].t->reward, c->gamma,
                   c->lambda, items[i].adv, items[i].ret);
-        total += items[i].t->n_response;
-    }
-    if (c->whiten && total > 0) {
-        float *all = malloc(total * sizeof *all);
-        uint8_t *mask = malloc(total);
-        if (!all || !mask) {
-            free(all);
-            free(mask);
-            return rt_err_set(err, RT_ENOMEM, "out of memory");
-        }
-        size_t o = 0;
-        for (size_t i = 0; i < n; i++) {
-            memcpy(all + o, items[i].adv, items[i].t->n_response * sizeof *all);
-            memcpy(mask + o, items[i].t->mask, items[i].t->n_response);
-            o += items[i].t->n_response;
-        }
-        train_whiten(all, mask, total, 1, 1e-8f);
-        o = 0;
-        for (size_t i = 0; i < n; i++) {
-            memcpy(items[i].adv, all + o, items[i].t->n_response * sizeof *all);
-            o += items[i].t->n_response;
-        }
-        free(all);
-        free(mask);
-    }
+    if (c->whiten) return whiten(items, n, err);
     return RT_OK;
 }
 
 /* Keeps the trajectories that carry signal (filters); returns how many items were made. */
 static rt_status make_items(rl_run *r, rollout_trajectory *t, size_t n, rl_item *items, size_t *n_items,
-                            size_t *dropped_flat, size_t *dropped_void, rt_error *err) {
+                            train_filter_counts *dropped, rt_error *err) {
     const train_rl_config *c = &r->cfg;
     size_t k = (size_t)c->samples, m = 0;
-    for (size_t g = 0; g < n / k; g++) {
+    train_filter_opts fo = {.drop_flat_groups = c->drop_flat_groups,
+                            .drop_void = c->drop_void,
+                            .resample_on_correct = c->resample_on_correct};
+    uint8_t *keep = malloc(k);
+    if (!keep) return rt_err_set(err, RT_ENOMEM, "out of memory");
+    rt_status st = RT_OK;
+    for (size_t g = 0; !st && g < n / k; g++) {
         rollout_trajectory *grp = &t[g * k];
-        int flat = 1;
-        for (size_t s = 1; s < k; s++) flat &= grp[s].reward == grp[0].reward;
-        if (c->drop_flat_groups && flat && k > 1) {
-            *dropped_flat += k;
-            continue;
-        }
-        for (size_t s = 0; s < k; s++) {
-            if (c->drop_void && grp[s].n_calls == 0 && (grp[s].flags & ROLLOUT_FLAG_NO_ANSWER)) {
-                (*dropped_void)++;
-                continue;
-            }
-            rt_status st = rl_item_init(&items[m], &grp[s], r->has_ref, err);
-            if (st) {
-                *n_items = m;
-                return st;
-            }
-            m++;
+        train_filter_group(grp, k, &fo, keep, dropped);
+        for (size_t s = 0; !st && s < k; s++) {
+            if (!keep[s]) continue;
+            st = rl_item_init(&items[m], &grp[s], r->has_ref, err);
+            if (!st) m++;
         }
     }
+    free(keep);
     *n_items = m;
-    return RT_OK;
+    return st;
 }
 
 static rt_status update(rl_run *r, rl_item *items, size_t n, rl_update_stats *us, rt_error *err) {
@@ -338,14 +354,18 @@ static rt_status update(rl_run *r, rl_item *items, size_t n, rl_update_stats *us
     copt.weight_decay = c->weight_decay;
     int policy_on = !r->has_critic || r->state.step >= c->critic_warmup;
     rt_rng shuf = rt_rng_split(&r->state.rng, 0xab0000000ull + (uint64_t)r->state.step);
-    for (int64_t ep = 0; !st && ep < c->ppo_epochs && n > 0; ep++) {
+    /* Data parallel: minibatch b is the union of every rank's slice b of its own (shuffled) items, so all ranks make
+     * the same number of optimizer steps (a rank with fewer items contributes an empty slice). */
+    double n_all = (double)n;
+    if (!st) st = dist_allreduce_f64(&n_all, 1, err);
+    for (int64_t ep = 0; !st && ep < c->ppo_epochs && n_all > 0; ep++) {
         for (size_t i = 0; i < n; i++) idx[i] = i;
         for (size_t i = n; i > 1; i--) {
             size_t j = (size_t)rt_rng_below(&shuf, i), x = idx[i - 1];
             idx[i - 1] = idx[j];
             idx[j] = x;
         }
-        size_t mb = (size_t)c->minibatches < n ? (size_t)c->minibatches : n;
+        size_t mb = (double)c->minibatches < n_all ? (size_t)c->minibatches : (size_t)n_all;
         for (size_t b = 0; !st && b < mb; b++) {
             size_t lo = b * n / mb, hi = (b + 1) * n / mb;
             if (r->has_critic)
@@ -369,12 +389,61 @@ static rt_status write_rollouts(rl_run *r, rollout_trajectory *t, size_t n, rt_e
     return st;
 }
 
+static void rollouts_free(rollout_trajectory *t, size_t n) {
+    for (size_t i = 0; t && i < n; i++) rollout_trajectory_free(&t[i]);
+    free(t);
+}
+
+/* Data parallel: rank 0 gets every rank's trajectories t[0, n) in rank order (which is prompt order) in *all; the
+ * other ranks get NULL. They travel as trajectory JSONL, which reads back exactly. */
+static rt_status gather_trajectories(rollout_trajectory *t, size_t n, rollout_trajectory **all, size_t *n_all,
+                                     rt_error *err) {
+    *all = NULL;
+    *n_all = 0;
+    char *buf = NULL, *got = NULL;
+    size_t len = 0, got_n = 0;
+    FILE *mem = open_memstream(&buf, &len);
+    rt_status st = mem ? RT_OK : rt_err_errno(err, RT_ENOMEM, errno, "cannot open a memory stream");
+    for (size_t i = 0; !st && i < n; i++) st = rollout_trajectory_write(mem, &t[i], err);
+    if (mem && fclose(mem) != 0 && !st) st = rt_err_set(err, RT_ENOMEM, "out of memory formatting trajectories");
+    /* A rank that failed still takes part (with nothing), then its error aborts the job. */
+    rt_status gst = dist_gather_bytes(buf, st ? 0 : len, &got, &got_n, err);
+    free(buf);
+    if (!st) st = gst;
+    if (st || dist_rank() != 0) {
+        free(got);
+        return st;
+    }
+    size_t lines = 0;
+    for (size_t i = 0; i < got_n; i++) lines += got[i] == '\n';
+    rollout_trajectory *out = calloc(lines ? lines : 1, sizeof *out);
+    if (!out) st = rt_err_set(err, RT_ENOMEM, "out of memory");
+    size_t k = 0;
+    for (char *p = got, *end = got + got_n; !st && p < end && k < lines; k++) {
+        char *nl = memchr(p, '\n', (size_t)(end - p));
+        cJSON *o = cJSON_ParseWithLength(p, (size_t)(nl - p));
+        if (!o) st = rt_err_set(err, RT_EFORMAT, "gathered trajectory %zu is not valid JSON", k);
+        if (!st) st = rollout_trajectory_from_json(o, &out[k], err);
+        cJSON_Delete(o);
+        p = nl + 1;
+    }
+    free(got);
+    if (st) {
+        rollouts_free(out, k);
+        return st;
+    }
+    *all = out;
+    *n_all = lines;
+    return RT_OK;
+}
+
 rt_status train_rl_run(const train_rl_config *cfg, train_rl_result *res, rt_error *err) {
     memset(res, 0, sizeof *res);
     rl_run r;
     memset(&r, 0, sizeof r);
     rt_status st = open_run(&r, cfg, err);
     const train_rl_config *c = &r.cfg;
+    int root = dist_rank() == 0; /* data parallel: rank 0 alone writes the run */
     rt_progress bar;
     int64_t first = r.state.step;
     rt_progress_init(&bar, c->algo == TRAIN_ALGO_PPO ? "rl ppo" : "rl grpo", (uint64_t)(c->steps > first ? c->steps - first : 0),
@@ -387,10 +456,11 @@ rt_status train_rl_run(const train_rl_config *cfg, train_rl_result *res, rt_erro
         st = rollout_step(&r, &t, &n, &rs, err);
         if (st) break;
         double t1 = rt_time_now();
-        rl_item *items = calloc(n, sizeof *items);
-        size_t n_items = 0, dropped_flat = 0, dropped_void = 0;
+        rl_item *items = calloc(n ? n : 1, sizeof *items);
+        size_t n_items = 0;
+        train_filter_counts dropped = {0};
         if (!items) st = rt_err_set(err, RT_ENOMEM, "out of memory");
-        if (!st) st = make_items(&r, t, n, items, &n_items, &dropped_flat, &dropped_void, err);
+        if (!st) st = make_items(&r, t, n, items, &n_items, &dropped, err);
         rl_update_stats us;
         memset(&us, 0, sizeof us);
         double t2 = rt_time_now();
@@ -398,11 +468,18 @@ rt_status train_rl_run(const train_rl_config *cfg, train_rl_result *res, rt_erro
         double t3 = rt_time_now();
         for (size_t i = 0; items && i < n_items; i++) rl_item_free(&items[i]);
         free(items);
-        if (!st) st = write_rollouts(&r, t, n, err);
-        if (!st) {
-            r.state.step++;
+        /* Rank 0 gathers the step's trajectories of every rank (in prompt order) and counts over all of them. */
+        rollout_trajectory *all = t;
+        size_t n_all = n;
+        double sums[5] = {(double)n_items, (double)dropped.flat, (double)dropped.void_turns,
+                          rs.t_total > 0 ? (double)rs.decoded_tokens / rs.t_total : 0, (double)dropped.resampled};
+        if (!st && dist_size() > 1) st = gather_trajectories(t, n, &all, &n_all, err);
+        if (!st) st = dist_allreduce_f64(sums, 5, err);
+        if (!st && root) st = write_rollouts(&r, all, n_all, err);
+        if (!st) r.state.step++;
+        if (!st && root) {
             cJSON *m = cJSON_CreateObject();
-            rl_metrics_add(m, t, n);
+            rl_metrics_add(m, all, n_all);
             double upd = us.updates ? (double)us.updates : 1.0;
             cJSON_AddNumberToObject(m, "policy_loss", us.policy_loss / upd);
             cJSON_AddNumberToObject(m, "clip_frac", us.clip_frac / upd);
@@ -416,10 +493,11 @@ rt_status train_rl_run(const train_rl_config *cfg, train_rl_result *res, rt_erro
                 cJSON_AddNumberToObject(m, "value_grad_norm", us.value_grad_norm / cu);
             }
             cJSON_AddNumberToObject(m, "policy_updates", (double)us.updates);
-            cJSON_AddNumberToObject(m, "trained_trajectories", (double)n_items);
-            cJSON_AddNumberToObject(m, "dropped_flat", (double)dropped_flat);
-            cJSON_AddNumberToObject(m, "dropped_void", (double)dropped_void);
-            cJSON_AddNumberToObject(m, "tokens_per_s", rs.t_total > 0 ? (double)rs.decoded_tokens / rs.t_total : 0);
+            cJSON_AddNumberToObject(m, "trained_trajectories", sums[0]);
+            cJSON_AddNumberToObject(m, "dropped_flat", sums[1]);
+            cJSON_AddNumberToObject(m, "dropped_void", sums[2]);
+            cJSON_AddNumberToObject(m, "dropped_resampled", sums[4]);
+            cJSON_AddNumberToObject(m, "tokens_per_s", sums[3]); /* summed over ranks; the times below are rank 0's */
             cJSON_AddNumberToObject(m, "time_rollout_s", t1 - t0);
             cJSON_AddNumberToObject(m, "time_sandbox_wait_s", rs.t_idle);
             cJSON_AddNumberToObject(m, "time_decode_s", rs.t_decode);
@@ -436,18 +514,18 @@ rt_status train_rl_run(const train_rl_config *cfg, train_rl_result *res, rt_erro
             res->last_accuracy = acc->valuedouble;
             st = train_rundir_log_metrics(&r.rd, r.state.step, m, err);
             cJSON_Delete(m);
-            if (!c->quiet) rt_progress_update(&bar, (uint64_t)(r.state.step - first));
+            if (!c->quiet && root) rt_progress_update(&bar, (uint64_t)(r.state.step - first));
         }
-        for (size_t i = 0; t && i < n; i++) rollout_trajectory_free(&t[i]);
-        free(t);
-        if (!st && c->save_every > 0 && r.state.step % c->save_every == 0)
+        if (all != t) rollouts_free(all, n_all);
+        rollouts_free(t, n);
+        if (!st && root && c->save_every > 0 && r.state.step % c->save_every == 0)
             st = train_checkpoint_save(&r.rd, &r.policy, r.has_critic ? &r.critic : NULL, &r.state, c->model_dir,
                                        (size_t)c->keep_last, err);
     }
-    if (!c->quiet && r.rd.path) rt_progress_finish(&bar);
-    if (!st) st = train_checkpoint_save(&r.rd, &r.policy, r.has_critic ? &r.critic : NULL, &r.state, c->model_dir,
+    if (!c->quiet && root && r.rd.path) rt_progress_finish(&bar);
+    if (!st && root) st = train_checkpoint_save(&r.rd, &r.policy, r.has_critic ? &r.critic : NULL, &r.state, c->model_dir,
                                         (size_t)c->keep_last, err);
-    if (!st) {
+    if (!st && root) {
         char out[4200], tokjson[4200];
         snprintf(out, sizeof out, "%s/model", c->out_dir);
         st = model_save(&r.policy, out, 0, err);

@@ -83,6 +83,7 @@ cJSON *train_rl_config_to_json(const train_rl_config *c) {
     cJSON_AddBoolToObject(o, "grpo_scale_std", c->grpo_scale_std);
     cJSON_AddBoolToObject(o, "drop_flat_groups", c->drop_flat_groups);
     cJSON_AddBoolToObject(o, "drop_void", c->drop_void);
+    cJSON_AddBoolToObject(o, "resample_on_correct", c->resample_on_correct);
     cJSON_AddNumberToObject(o, "save_every", (double)c->save_every);
     cJSON_AddNumberToObject(o, "keep_last", (double)c->keep_last);
     cJSON_AddNumberToObject(o, "seed", (double)c->seed);
@@ -139,6 +140,7 @@ rt_status train_rl_config_from_json(const cJSON *o, train_rl_config *c, rt_error
     if (!st) st = rt_json_get_bool(o, "grpo_scale_std", &c->grpo_scale_std, err);
     if (!st) st = rt_json_get_bool(o, "drop_flat_groups", &c->drop_flat_groups, err);
     if (!st) st = rt_json_get_bool(o, "drop_void", &c->drop_void, err);
+    if (!st) st = rt_json_opt_bool(o, "resample_on_correct", &c->resample_on_correct, err);
     if (!st) st = get_i64(o, "save_every", &c->save_every, err);
     if (!st) st = get_i64(o, "keep_last", &c->keep_last, err);
     if (!st) st = get_i64(o, "seed", &seed, err);

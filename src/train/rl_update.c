@@ -4,6 +4,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "train/dist.h"
+#include "train/dist_train.h"
+#include "train/guard.h"
 #include "train/pack.h"
 
 rt_status rl_item_init(rl_item *it, rollout_trajectory *t, int need_ref, rt_error *err) {
@@ -94,11 +97,14 @@ rt_status rl_policy_update(model *m, rl_item *items, const size_t *idx, size_t n
     memset(&p, 0, sizeof p);
     rt_status st = RT_OK;
     for (size_t k = 0; !st && k < n; k++) st = train_packed_add(&p, items[idx[k]].t, (int64_t)idx[k], max_len, NULL, err);
-    if (st || p.n_targets == 0) {
+    /* Token-level normalisation over the minibatch of every rank (data parallel: this rank holds its share). */
+    double norm = (double)p.n_targets;
+    if (!st) st = dist_allreduce_f64(&norm, 1, err);
+    if (st || norm == 0) {
         train_packed_free(&p);
         return st;
     }
-    size_t N = p.n_rows;
+    size_t N = p.n_rows ? p.n_rows : 1;
     float *logp = calloc(N, sizeof(float)), *ent = calloc(N, sizeof(float)), *dlogp = calloc(N, sizeof(float)),
           *dent = hp->entropy_coef != 0 ? calloc(N, sizeof(float)) : NULL;
     size_t maxT = 0;
@@ -107,8 +113,7 @@ rt_status rl_policy_update(model *m, rl_item *items, const size_t *idx, size_t n
     float *lp = calloc(maxT + 1, sizeof(float)), *d = calloc(maxT + 1, sizeof(float));
     if (!logp || !ent || !dlogp || (hp->entropy_coef != 0 && !dent) || !lp || !d)
         st = rt_err_set(err, RT_ENOMEM, "out of memory");
-    if (!st) st = model_forward(m, &p.batch, logp, ent, NULL, err);
-    double norm = (double)p.n_targets;
+    if (!st && p.n_rows > 0) st = model_forward(m, &p.batch, logp, ent, NULL, err);
     double loss = 0, clip_frac = 0, approx_kl = 0, kl = 0, entropy = 0;
     for (size_t s = 0; !st && s < (size_t)p.batch.nseq; s++) {
         rl_item *it = &items[idx[s]];
@@ -143,16 +148,23 @@ rt_status rl_policy_update(model *m, rl_item *items, const size_t *idx, size_t n
     }
     if (!st) {
         model_zero_grad(m);
-        st = model_backward(m, dlogp, dent, NULL, err);
+        if (p.n_rows > 0) st = model_backward(m, dlogp, dent, NULL, err);
     }
+    if (!st && dist_size() > 1) {
+        double sums[5] = {loss, clip_frac, approx_kl, kl, entropy};
+        st = dist_allreduce_f64(sums, 5, err);
+        if (!st) st = train_dist_sum_grads(m, err);
+        loss = sums[0];
+        clip_frac = sums[1];
+        approx_kl = sums[2];
+        kl = sums[3];
+        entropy = sums[4];
+    }
+    if (!st) st = train_guard(m, loss, "policy update", (int64_t)stats->updates + 1, err);
     if (!st) {
         double gn = model_clip_grad(m, hp->clip_norm);
-        if (!isfinite(gn) || !isfinite(loss)) {
-            st = rt_err_set(err, RT_ERANGE, "policy loss %g / gradient norm %g is not finite: update skipped", loss, gn);
-        } else {
-            model_adamw_step(m, &hp->opt, hp->lr);
-            stats->grad_norm += gn;
-        }
+        model_adamw_step(m, &hp->opt, hp->lr);
+        stats->grad_norm += gn;
     }
     if (!st) {
         stats->policy_loss += loss;
@@ -179,11 +191,13 @@ rt_status rl_critic_update(model *critic, rl_item *items, const size_t *idx, siz
     memset(&p, 0, sizeof p);
     rt_status st = RT_OK;
     for (size_t k = 0; !st && k < n; k++) st = train_packed_add(&p, items[idx[k]].t, (int64_t)idx[k], max_len, NULL, err);
-    if (st || p.n_targets == 0) {
+    double norm = (double)p.n_targets; /* over every rank's share of the minibatch */
+    if (!st) st = dist_allreduce_f64(&norm, 1, err);
+    if (st || norm == 0) {
         train_packed_free(&p);
         return st;
     }
-    size_t N = p.n_rows;
+    size_t N = p.n_rows ? p.n_rows : 1;
     float *val = calloc(N, sizeof(float)), *dval = calloc(N, sizeof(float));
     size_t maxT = 0;
     for (size_t k = 0; k < n; k++)
@@ -191,8 +205,8 @@ rt_status rl_critic_update(model *critic, rl_item *items, const size_t *idx, siz
     float *v = calloc(maxT + 1, sizeof(float)), *dv = calloc(maxT + 1, sizeof(float));
     uint8_t *mask = calloc(maxT + 1, 1);
     if (!val || !dval || !v || !dv || !mask) st = rt_err_set(err, RT_ENOMEM, "out of memory");
-    if (!st) st = model_forward(critic, &p.batch, NULL, NULL, val, err);
-    double norm = (double)p.n_targets, loss = 0;
+    if (!st && p.n_rows > 0) st = model_forward(critic, &p.batch, NULL, NULL, val, err);
+    double loss = 0;
     for (size_t s = 0; !st && s < (size_t)p.batch.nseq; s++) {
         rl_item *it = &items[idx[s]];
         for (size_t j = 0; j < it->t->n_response; j++) {
@@ -206,17 +220,18 @@ rt_status rl_critic_update(model *critic, rl_item *items, const size_t *idx, siz
     }
     if (!st) {
         model_zero_grad(critic);
-        st = model_backward(critic, NULL, NULL, dval, err);
+        if (p.n_rows > 0) st = model_backward(critic, NULL, NULL, dval, err);
     }
+    if (!st && dist_size() > 1) {
+        st = dist_allreduce_f64(&loss, 1, err);
+        if (!st) st = train_dist_sum_grads(critic, err);
+    }
+    if (!st) st = train_guard(critic, loss, "critic update", 0, err);
     if (!st) {
         double gn = model_clip_grad(critic, clip_norm);
-        if (!isfinite(gn) || !isfinite(loss)) {
-            st = rt_err_set(err, RT_ERANGE, "value loss %g / gradient norm %g is not finite: update skipped", loss, gn);
-        } else {
-            model_adamw_step(critic, opt, lr);
-            stats->value_loss += loss;
-            stats->value_grad_norm += gn;
-        }
+        model_adamw_step(critic, opt, lr);
+        stats->value_loss += loss;
+        stats->value_grad_norm += gn;
     }
     free(val);
     free(dval);

@@ -49,11 +49,14 @@ typedef struct rl_update_stats {
     size_t updates;
 } rl_update_stats;
 
-/* One optimizer step of the policy on items[idx[0..n)] (token-level normalisation over their model-written tokens). */
+/* One optimizer step of the policy on items[idx[0..n)] (token-level normalisation over their model-written tokens).
+ * Under mpirun every rank calls it with its share of the minibatch (possibly empty): the normalisation counts every
+ * rank's tokens, gradients and statistics are summed over ranks before the clip and the step. */
 rt_status rl_policy_update(model *m, rl_item *items, const size_t *idx, size_t n, size_t max_len,
                            const rl_policy_hp *hp, rl_update_stats *st, rt_error *err);
 
-/* One optimizer step of the critic (value head) on items[idx[0..n)], clipped value loss against the returns. */
+/* One optimizer step of the critic (value head) on items[idx[0..n)], clipped value loss against the returns (data
+ * parallel like rl_policy_update). */
 rt_status rl_critic_update(model *critic, rl_item *items, const size_t *idx, size_t n, size_t max_len,
                            float value_clip, double clip_norm, double lr, const model_adamw *opt, rl_update_stats *st,
                            rt_error *err);

@@ -14,6 +14,9 @@
 #include "model/optim.h"
 #include "rollout/trajectory.h"
 #include "train/checkpoint.h"
+#include "train/dist.h"
+#include "train/dist_train.h"
+#include "train/guard.h"
 #include "train/pack.h"
 #include "train/rundir.h"
 
@@ -122,9 +125,13 @@ rt_status train_sft_run(const train_sft_config *cfg, train_sft_result *res, rt_e
         rollout_trajectories_free(data, n);
         return rt_err_set(err, RT_EINVAL, "%s holds no trajectories", cfg->data_path);
     }
+    /* Data parallel (mpirun): every rank packs the same global batch and trains on its share of its sequences; rank 0
+     * alone writes the run directory. */
+    int rank = dist_rank(), world = dist_size(), root = rank == 0;
     train_rundir rd;
     cJSON *cj = config_json(cfg);
-    st = train_rundir_open(&rd, cfg->out_dir, cfg->resume ? NULL : cj, err);
+    if (world > 1) cJSON_AddNumberToObject(cj, "ranks", world);
+    st = train_dist_rundir_open(&rd, cfg->out_dir, cfg->resume ? NULL : cj, err);
     cJSON_Delete(cj);
     if (st) {
         rollout_trajectories_free(data, n);
@@ -136,17 +143,20 @@ rt_status train_sft_run(const train_sft_config *cfg, train_sft_result *res, rt_e
     train_state state;
     memset(&state, 0, sizeof state);
     rt_rng_seed(&state.rng, cfg->seed);
-    int64_t latest = cfg->resume ? train_rundir_latest_checkpoint(&rd) : -1;
-    if (latest >= 0) {
+    int64_t latest = -1;
+    if (cfg->resume) st = train_dist_latest_checkpoint(&rd, &latest, err);
+    if (!st && latest >= 0) {
         char ck[4096];
         train_rundir_checkpoint_path(&rd, latest, ck, sizeof ck);
         st = train_checkpoint_load(ck, &m, &opts, NULL, NULL, &state, err);
-        if (!st) st = train_rundir_truncate_metrics(&rd, state.step, err);
-        if (!st) rt_log_info("sft: resuming %s from step %lld", cfg->out_dir, (long long)state.step);
-    } else {
+        if (!st && root) st = train_rundir_truncate_metrics(&rd, state.step, err);
+        if (!st && root) rt_log_info("sft: resuming %s from step %lld", cfg->out_dir, (long long)state.step);
+    } else if (!st) {
         st = model_load(&m, cfg->model_dir, &opts, err);
         if (!st) st = model_train_init(&m, err);
     }
+    if (!st) st = train_dist_check_model(&m, latest >= 0 ? "checkpoint parameters" : "starting parameters", err);
+    if (!st) st = train_dist_check_state(&state, err);
     if (st) {
         train_rundir_close(&rd);
         rollout_trajectories_free(data, n);
@@ -180,8 +190,9 @@ rt_status train_sft_run(const train_sft_config *cfg, train_sft_result *res, rt_e
                                .total_steps = steps_per_epoch * cfg->epochs};
     model_adamw opt = model_adamw_defaults();
     opt.weight_decay = cfg->weight_decay;
-    train_packed p;
+    train_packed p, local; /* the global batch, and this rank's share of it (with several ranks) */
     memset(&p, 0, sizeof p);
+    memset(&local, 0, sizeof local);
     float *weight = NULL;
     size_t wcap = 0;
     rt_progress bar;
@@ -211,8 +222,19 @@ rt_status train_sft_run(const train_sft_config *cfg, train_sft_result *res, rt_e
             if (st) break;
             res->truncated += truncated;
             if (p.n_targets == 0) continue; /* nothing the model wrote in these samples */
-            if (p.n_rows > wcap) {
-                wcap = p.n_rows;
+            train_packed *mine = &p;
+            if (world > 1) {
+                /* Contiguous blocks of the global batch's sequences, in rank order: their union is the batch. */
+                train_packed_reset(&local);
+                size_t ns = (size_t)p.batch.nseq, lo = ns * (size_t)rank / (size_t)world,
+                       hi = ns * (size_t)(rank + 1) / (size_t)world;
+                for (size_t s = lo; !st && s < hi; s++)
+                    st = train_packed_add(&local, &data[p.traj[s]], p.traj[s], max_len, NULL, err);
+                if (st) break;
+                mine = &local;
+            }
+            if (mine->n_rows > wcap) {
+                wcap = mine->n_rows;
                 float *w = realloc(weight, wcap * sizeof *w);
                 if (!w) {
                     st = rt_err_set(err, RT_ENOMEM, "out of memory");
@@ -220,22 +242,23 @@ rt_status train_sft_run(const train_sft_config *cfg, train_sft_result *res, rt_e
                 }
                 weight = w;
             }
-            for (size_t r = 0; r < p.n_rows; r++) weight[r] = p.targets[r] >= 0 ? 1.0f / (float)p.n_targets : 0.0f;
+            /* Normalised by the global target count, so the summed gradients equal one process's on the batch. */
+            for (size_t r = 0; r < mine->n_rows; r++)
+                weight[r] = mine->targets[r] >= 0 ? 1.0f / (float)p.n_targets : 0.0f;
             model_zero_grad(&m);
             float loss = 0;
-            st = model_xent_step(&m, &p.batch, weight, &loss, NULL, err);
+            if (mine->n_rows > 0) st = model_xent_step(&m, &mine->batch, weight, &loss, NULL, err);
             if (st) break;
-            if (!isfinite(loss)) {
-                st = rt_err_set(err, RT_ERANGE, "loss is %f at step %lld: stopping; the last checkpoint is intact",
-                                (double)loss, (long long)state.step + 1);
-                break;
+            if (world > 1) {
+                double l = loss;
+                st = dist_allreduce_f64(&l, 1, err);
+                if (!st) st = train_dist_sum_grads(&m, err);
+                if (st) break;
+                loss = (float)l;
             }
+            st = train_guard(&m, loss, "sft", state.step + 1, err);
+            if (st) break;
             double gnorm = model_clip_grad(&m, cfg->clip_norm);
-            if (!isfinite(gnorm)) {
-                st = rt_err_set(err, RT_ERANGE, "gradient norm is %f at step %lld: stopping; the last checkpoint is intact",
-                                gnorm, (long long)state.step + 1);
-                break;
-            }
             double lr = model_lr_at(&sched, state.step);
             model_adamw_step(&m, &opt, lr);
             state.step++;
@@ -251,30 +274,30 @@ rt_status train_sft_run(const train_sft_config *cfg, train_sft_result *res, rt_e
             cJSON_AddNumberToObject(mj, "targets", (double)p.n_targets);
             cJSON_AddNumberToObject(mj, "tokens_per_s", (double)p.n_rows / dt);
             cJSON_AddNumberToObject(mj, "step_s", dt);
-            if (cfg->eval_every > 0 && state.step % cfg->eval_every == 0 && n_eval > 0) {
+            if (root && cfg->eval_every > 0 && state.step % cfg->eval_every == 0 && n_eval > 0) {
                 double el;
                 st = eval_loss(&m, data, eval_idx, n_eval, max_len, (size_t)cfg->batch_tokens, &el, err);
                 cJSON_AddNumberToObject(mj, "eval_loss", el);
             }
-            if (!st) st = train_rundir_log_metrics(&rd, state.step, mj, err);
+            if (!st && root) st = train_rundir_log_metrics(&rd, state.step, mj, err);
             cJSON_Delete(mj);
-            if (!cfg->quiet) rt_progress_update(&bar, (uint64_t)(state.step - first_step));
-            if (!st && cfg->save_every > 0 && state.step % cfg->save_every == 0)
+            if (!cfg->quiet && root) rt_progress_update(&bar, (uint64_t)(state.step - first_step));
+            if (!st && root && cfg->save_every > 0 && state.step % cfg->save_every == 0)
                 st = train_checkpoint_save(&rd, &m, NULL, &state, cfg->model_dir, (size_t)cfg->keep_last, err);
         }
         if (st || stopped) break;
         state.epoch++;
         state.data_pos = 0;
-        if (cfg->eval_every == 0 && n_eval > 0) {
+        if (root && cfg->eval_every == 0 && n_eval > 0) {
             double el;
             st = eval_loss(&m, data, eval_idx, n_eval, max_len, (size_t)cfg->batch_tokens, &el, err);
             if (!st) rt_log_info("sft: epoch %lld held-out loss %.4f", (long long)state.epoch, el);
         }
     }
-    if (!cfg->quiet) rt_progress_finish(&bar);
-    if (!st && n_eval > 0) st = eval_loss(&m, data, eval_idx, n_eval, max_len, (size_t)cfg->batch_tokens, &res->eval_loss, err);
-    if (!st) st = train_checkpoint_save(&rd, &m, NULL, &state, cfg->model_dir, (size_t)cfg->keep_last, err);
-    if (!st) {
+    if (!cfg->quiet && root) rt_progress_finish(&bar);
+    if (!st && root && n_eval > 0) st = eval_loss(&m, data, eval_idx, n_eval, max_len, (size_t)cfg->batch_tokens, &res->eval_loss, err);
+    if (!st && root) st = train_checkpoint_save(&rd, &m, NULL, &state, cfg->model_dir, (size_t)cfg->keep_last, err);
+    if (!st && root) {
         char out[4200];
         snprintf(out, sizeof out, "%s/model", cfg->out_dir);
         st = model_save(&m, out, 0, err);
@@ -285,6 +308,7 @@ rt_status train_sft_run(const train_sft_config *cfg, train_sft_result *res, rt_e
     res->steps = state.step;
     free(weight);
     train_packed_free(&p);
+    train_packed_free(&local);
     free(perm);
     free(order);
     model_free(&m);

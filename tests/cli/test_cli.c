@@ -68,9 +68,9 @@ Test(cli, runtime_failure_is_exit_1_and_names_the_line) {
     unlink(path);
 }
 
-Test(cli, demo_placeholder_says_so) {
-    cr_expect_eq(run_cli("demo", out, sizeof out), 1);
-    cr_expect(strstr(out, "not built yet") != NULL, "%s", out);
+Test(cli, demo_names_a_bad_config) {
+    cr_expect_eq(run_cli("demo --config /nonexistent/demo.json --out /tmp/retool-cli-demo-never", out, sizeof out), 1);
+    cr_expect(strstr(out, "/nonexistent/demo.json") != NULL, "%s", out);
 }
 
 Test(cli, closest_match_rules) {

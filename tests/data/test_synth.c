@@ -96,7 +96,7 @@ Test(synth, deterministic_per_seed) {
     free_all(c, n);
 }
 
-Test(synth, train_and_test_never_share_a_problem, .timeout = 60) {
+Test(synth, train_and_test_never_share_a_problem) {
     size_t n = 4400; /* 400 per family, levels in turn */
     data_problem *tr = gen("all", n, DATA_SPLIT_TRAIN, 1, 0, 0), *te = gen("all", n, DATA_SPLIT_TEST, 2, 0, 0);
     for (size_t i = 0; i < n; i++)

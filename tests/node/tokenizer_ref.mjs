@@ -7,7 +7,8 @@
 //   node tests/node/tokenizer_ref.mjs decode DIR IDS.jsonl OUT.jsonl
 //     IDS: one JSON array of ids a line. OUT: one JSON string a line (the reference's default decode).
 //   node tests/node/tokenizer_ref.mjs bench DIR TEXT_FILE
-//     Encodes the file line by line; prints {"bytes":..,"seconds":..,"tokens":..} as JSON.
+//     Encodes the file line by line; prints {"bytes", "seconds" (wall), "cpu_seconds" (process CPU: all threads,
+//     GC included), "tokens", "rss_mb"} as JSON.
 import { Tokenizer } from "@huggingface/tokenizers";
 import fs from "fs";
 
@@ -37,10 +38,13 @@ if (mode === "encode") {
 } else if (mode === "bench") {
   const text = fs.readFileSync(input, "utf8").split("\n");
   const t0 = process.hrtime.bigint();
+  const c0 = process.cpuUsage();
   let tokens = 0;
   for (const l of text) tokens += tok.encode(l, { add_special_tokens: false }).ids.length;
   const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
-  console.log(JSON.stringify({ bytes: Buffer.byteLength(fs.readFileSync(input, "utf8")), seconds, tokens,
+  const c = process.cpuUsage(c0);
+  console.log(JSON.stringify({ bytes: Buffer.byteLength(fs.readFileSync(input, "utf8")), seconds,
+                               cpu_seconds: (c.user + c.system) / 1e6, tokens,
                                rss_mb: process.memoryUsage().rss / 1048576 }));
 } else {
   console.error("usage: tokenizer_ref.mjs encode|decode|bench DIR ...");

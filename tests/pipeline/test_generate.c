@@ -9,6 +9,7 @@
 #include "base/log.h"
 #include "model/modeldir.h"
 #include "pipeline/generate.h"
+#include "rollout/prompt.h"
 #include "rollout/trajectory.h"
 #include "tokenizer/tokenizer.h"
 
@@ -56,7 +57,7 @@ static void teardown(void) {
     snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
     cr_assert_eq(system(cmd), 0);
 }
-TestSuite(generate, .init = setup, .fini = teardown, .timeout = 60);
+TestSuite(generate, .init = setup, .fini = teardown);
 
 static pipe_generate_config cfg_for(const char *out, uint64_t seed) {
     pipe_generate_config c = pipe_generate_defaults();
@@ -139,6 +140,21 @@ Test(generate, same_seed_same_file_other_seed_differs) {
     rollout_trajectories_free(ta, na);
     rollout_trajectories_free(tb, nb);
     rollout_trajectories_free(tc, nc);
+}
+
+Test(generate, plain_prompt_is_one_encoding_of_problem_and_newline) {
+    /* Encoding the problem and the newline apart would split merges that training text has (e.g. ".\n"). */
+    tok_tokenizer *tok;
+    rt_error e;
+    cr_assert_eq(tok_load(model_dir, &tok, &e), RT_OK, "%s", e.msg);
+    tok_ids a = {0}, b = {0};
+    cr_assert_eq(rollout_prompt_ids(tok, ROLLOUT_TEMPLATE_PLAIN, 1, "Compute 12*15.", &a, &e), RT_OK);
+    cr_assert_eq(tok_encode(tok, "Compute 12*15.\n", 15, TOK_ENCODE_NO_SPECIAL, &b, &e), RT_OK);
+    cr_assert_eq(a.len, b.len);
+    cr_expect_eq(memcmp(a.ids, b.ids, a.len * sizeof(int32_t)), 0);
+    tok_ids_free(&a);
+    tok_ids_free(&b);
+    tok_free(tok);
 }
 
 Test(generate, bad_inputs_are_named) {

@@ -296,3 +296,38 @@ Test(engine, audit_log_has_every_call) {
     free(mem);
     rollout_trajectory_free(&t);
 }
+
+typedef struct stream_capture {
+    char text[4096];
+    char mask[4096];
+    size_t len;
+} stream_capture;
+
+static void capture(void *ctx, size_t index, const char *bytes, size_t len, int mask) {
+    stream_capture *c = ctx;
+    cr_assert_eq(index, 0u);
+    cr_assert_lt(c->len + len, sizeof c->text);
+    memcpy(c->text + c->len, bytes, len);
+    memset(c->mask + c->len, mask ? '1' : '0', len);
+    c->len += len;
+}
+
+Test(engine, streaming_hook_sees_the_response_as_it_grows) {
+    const char *scripts[] = {"Compute.\n" CODE("print(6*7)") "So <answer>42</answer>"};
+    stream_capture cap;
+    memset(&cap, 0, sizeof cap);
+    rollout_config cfg = rollout_config_defaults();
+    cfg.on_token = capture;
+    cfg.on_token_ctx = &cap;
+    rollout_trajectory t;
+    run(&cfg, scripts, 1, NULL, 1, &t, NULL);
+    cr_expect_str_eq(cap.text, t.response_text);
+    const char *interp = strstr(cap.text, INTERP("42"));
+    cr_assert_not_null(interp);
+    size_t at = (size_t)(interp - cap.text);
+    for (size_t i = 0; i < cap.len; i++) {
+        int inside = i >= at && i < at + strlen(INTERP("42"));
+        cr_expect_eq(cap.mask[i], inside ? '0' : '1', "byte %zu", i);
+    }
+    rollout_trajectory_free(&t);
+}

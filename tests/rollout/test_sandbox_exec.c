@@ -20,7 +20,7 @@ static void setup(void) {
     cr_assert_eq(sbx_pool_init(&pool, &cfg, &e), RT_OK, "%s", e.msg);
 }
 static void teardown(void) { sbx_pool_free(pool); }
-TestSuite(sandbox_exec, .init = setup, .fini = teardown, .timeout = 60);
+TestSuite(sandbox_exec, .init = setup, .fini = teardown);
 
 #define CODE(c) "<code>\n```python\n" c "\n```\n</code>"
 #define INTERP(o) "\n<interpreter>\n" o "\n</interpreter>\n\n"

@@ -40,7 +40,8 @@ int th_count_uid_procs(uint32_t uid_base) {
 int th_count_fds(void) {
     DIR *d = opendir("/proc/self/fd");
     int n = 0;
-    while (d && readdir(d)) n++;
+    while (d && readdir(d))
+        n++;
     if (d) closedir(d);
     return n;
 }

@@ -20,7 +20,7 @@
 
 typedef struct adv_case {
     const char *name;
-    const char *code;       /* "PORT" is replaced by the server's port */
+    const char *code; /* "PORT" is replaced by the server's port */
     double wall_s;
     int allowed;            /* bit mask of allowed statuses */
     const char *expect_out; /* substring stdout must hold, NULL for none */
@@ -28,15 +28,16 @@ typedef struct adv_case {
     int expect_signal;      /* 0: any */
 } adv_case;
 
-#define SYSCALL_DENIED(nr)                                                                                         \
-    "import ctypes\nlibc = ctypes.CDLL(None, use_errno=True)\nr = libc.syscall(" #nr ", 0, 0, 0, 0, 0)\n"          \
+#define SYSCALL_DENIED(nr)                                                                                             \
+    "import ctypes\nlibc = ctypes.CDLL(None, use_errno=True)\nr = libc.syscall(" #nr ", 0, 0, 0, 0, 0)\n"              \
     "print('CONTAINED' if r == -1 and ctypes.get_errno() in (1, 38) else 'ESCAPED %d' % r)\n"
 
 static const adv_case cases[] = {
     {"fork bomb", "import os\nwhile True:\n    try: os.fork()\n    except OSError: pass\n", 2, TMO | ERR, 0, 0, 0},
     {"thread bomb",
      "import threading, time\nn = 0\ntry:\n    while True:\n        threading.Thread(target=time.sleep, args=(30,), "
-     "daemon=True).start(); n += 1\nexcept RuntimeError:\n    print('CONTAINED', n, flush=True)\nimport os\nos._exit(0)\n",
+     "daemon=True).start(); n += 1\nexcept RuntimeError:\n    print('CONTAINED', n, flush=True)\nimport "
+     "os\nos._exit(0)\n",
      5, OK, "CONTAINED", 0, 0},
     {"memory bomb bytearray", "x = bytearray(8 << 30)\n", 5, MEM, 0, "MemoryError", 0},
     {"memory bomb numpy", "import numpy as np\nx = np.ones(2**31)\n", 5, MEM, 0, "Unable to allocate", 0},
@@ -55,8 +56,8 @@ static const adv_case cases[] = {
      3, TMO, 0, 0, 0},
     {"SIGTERM ignored", "import signal, time\nsignal.signal(signal.SIGTERM, signal.SIG_IGN)\ntime.sleep(100)\n", 1.5,
      TMO, 0, 0, 0},
-    {"1 GB of output", "import sys\nb = 'x' * (1 << 20)\nfor i in range(1024):\n    sys.stdout.write(b)\n", 10, OUT,
-     0, 0, 0},
+    {"1 GB of output", "import sys\nb = 'x' * (1 << 20)\nfor i in range(1024):\n    sys.stdout.write(b)\n", 10, OUT, 0,
+     0, 0},
     {"one huge line", "print('y' * (64 << 20))\n", 10, OUT, 0, 0, 0},
     {"stderr flood", "import sys\nwhile True:\n    sys.stderr.write('e' * 65536)\n", 10, OUT, 0, 0, 0},
     {"invalid utf-8", "import sys\nsys.stdout.buffer.write(b'\\xff\\xfe\\x00ok')\n", 5, OK, 0, 0, 0},
@@ -82,11 +83,13 @@ static const adv_case cases[] = {
      5, OK, "CONTAINED", 0, 0},
     {"network raw socket",
      "import socket\nok = 0\nfor fam, t in ((socket.AF_INET, socket.SOCK_RAW), (socket.AF_PACKET, socket.SOCK_RAW)):\n"
-     "    try:\n        socket.socket(fam, t, 0 if fam == socket.AF_PACKET else 1)\n    except OSError:\n        ok += 1\n"
+     "    try:\n        socket.socket(fam, t, 0 if fam == socket.AF_PACKET else 1)\n    except OSError:\n        ok += "
+     "1\n"
      "print('CONTAINED' if ok == 2 else 'ESCAPED')\n",
      5, OK, "CONTAINED", 0, 0},
     {"network netlink",
-     "import socket\ntry:\n    socket.socket(socket.AF_NETLINK, socket.SOCK_RAW, 0); print('ESCAPED')\nexcept OSError:\n"
+     "import socket\ntry:\n    socket.socket(socket.AF_NETLINK, socket.SOCK_RAW, 0); print('ESCAPED')\nexcept "
+     "OSError:\n"
      "    print('CONTAINED')\n",
      5, OK, "CONTAINED", 0, 0},
     {"network udp",
@@ -97,16 +100,18 @@ static const adv_case cases[] = {
      "import os\nenv = dict(os.environ)\ntry:\n    env['p1'] = open('/proc/1/environ', 'rb').read().decode()\n"
      "except OSError:\n    pass\nprint('ESCAPED' if 'RETOOL_ADV_SECRET' in repr(env) else 'CONTAINED')\n",
      5, OK, "CONTAINED", 0, 0},
-    {"kill(-1)", "import os, signal\ntry:\n    os.kill(-1, signal.SIGKILL)\nexcept OSError:\n    pass\nprint('CONTAINED')\n",
-     5, OK | ERR, 0, 0, 0},
+    {"kill(-1)",
+     "import os, signal\ntry:\n    os.kill(-1, signal.SIGKILL)\nexcept OSError:\n    pass\nprint('CONTAINED')\n", 5,
+     OK | ERR, 0, 0, 0},
     {"kill(parent)",
      "import os, signal\nprint('ppid', os.getppid(), flush=True)\nfor pid in range(2, 64):\n    try:\n"
      "        os.kill(pid, signal.SIGKILL)\n    except OSError:\n        pass\nos.kill(os.getppid(), signal.SIGKILL)\n"
      "print('CONTAINED')\n",
      5, OK | ERR, "ppid 0", 0, 0},
-    {"ptrace", "import ctypes\nlibc = ctypes.CDLL(None, use_errno=True)\n"
-               "a = libc.ptrace(16, 1, 0, 0)\nb = libc.ptrace(0, 0, 0, 0)\n"
-               "print('CONTAINED' if a == -1 and b == -1 else 'ESCAPED')\n",
+    {"ptrace",
+     "import ctypes\nlibc = ctypes.CDLL(None, use_errno=True)\n"
+     "a = libc.ptrace(16, 1, 0, 0)\nb = libc.ptrace(0, 0, 0, 0)\n"
+     "print('CONTAINED' if a == -1 and b == -1 else 'ESCAPED')\n",
      5, OK, "CONTAINED", 0, 0},
     {"process_vm_readv", SYSCALL_DENIED(310), 5, OK, "CONTAINED", 0, 0},
     {"bpf", SYSCALL_DENIED(321), 5, OK, "CONTAINED", 0, 0},
@@ -126,8 +131,9 @@ static const adv_case cases[] = {
      "a = libc.unshare(0x10000000)\nb = libc.unshare(0x20000)\nfd = os.open('/proc/self/ns/net', os.O_RDONLY)\n"
      "c = libc.setns(fd, 0)\nprint('CONTAINED' if a == b == c == -1 else 'ESCAPED')\n",
      5, OK, "CONTAINED", 0, 0},
-    {"x32 system call", "import ctypes\nprint('start', flush=True)\nctypes.CDLL(None).syscall(0x40000000 | 39)\n"
-                        "print('ESCAPED')\n",
+    {"x32 system call",
+     "import ctypes\nprint('start', flush=True)\nctypes.CDLL(None).syscall(0x40000000 | 39)\n"
+     "print('ESCAPED')\n",
      5, ERR, "start", 0, SIGSYS},
     {"i386 int 0x80",
      "import ctypes, mmap\nm = mmap.mmap(-1, 4096, prot=mmap.PROT_READ | mmap.PROT_WRITE | mmap.PROT_EXEC)\n"
@@ -152,7 +158,8 @@ static const adv_case cases[] = {
     {"os._exit early", "import os\nos.write(1, b'CONTAINED')\nos._exit(0)\n", 5, OK, "CONTAINED", 0, 0},
     {"deep recursion", "def f(n):\n    return f(n + 1)\nf(0)\n", 5, ERR, 0, "RecursionError", 0},
     {"deep recursion past the C stack",
-     "import sys, threading\nsys.setrecursionlimit(10**8)\ndef f(n):\n    return f(n + 1)\nf(0)\n", 5, ERR | TMO | MEM, 0, 0, 0},
+     "import sys, threading\nsys.setrecursionlimit(10**8)\ndef f(n):\n    return f(n + 1)\nf(0)\n", 5, ERR | TMO | MEM,
+     0, 0, 0},
     {"ctypes null dereference", "import ctypes\nctypes.string_at(0)\n", 5, ERR, 0, 0, SIGSEGV},
     {"input() with no stdin", "x = input()\n", 5, ERR, 0, "EOFError", 0},
     {"disk fill",
@@ -171,11 +178,21 @@ static const adv_case cases[] = {
      "import os, resource\nfds = os.listdir('/proc/self/fd')\ncore = resource.getrlimit(resource.RLIMIT_CORE)\n"
      "print('CONTAINED' if len(fds) <= 6 and core == (0, 0) else 'ESCAPED %r %r' % (fds, core))\n",
      5, OK, "CONTAINED", 0, 0},
-    {"sysv ipc of the host", "print('ESCAPED' if len(open('/proc/sysvipc/shm').read().splitlines()) > 1 else "
-                             "'CONTAINED')\n",
+    {"sysv ipc of the host",
+     "print('ESCAPED' if len(open('/proc/sysvipc/shm').read().splitlines()) > 1 else "
+     "'CONTAINED')\n",
      5, OK, "CONTAINED", 0, 0},
-    {"processes of others", "import os\nothers = [p for p in os.listdir('/proc') if p.isdigit() and p != '1']\n"
-                            "print('ESCAPED', others) if others else print('CONTAINED')\n",
+    {"status pipe flood",
+     "import os\nfor fd in [int(f) for f in os.listdir('/proc/self/fd') if int(f) > 2]:\n    try:\n"
+     "        os.write(fd, b'x' * (1 << 20))\n    except OSError:\n        pass\nprint('done')\n",
+     5, OUT | OK, 0, 0, 0},
+    {"forged exit report",
+     "import os, time\nfor fd in [int(f) for f in os.listdir('/proc/self/fd') if int(f) > 2]:\n    try:\n"
+     "        os.write(fd, b'X0 0.0\\n')\n    except OSError:\n        pass\ntime.sleep(100)\n",
+     3, OK | TMO, 0, 0, 0},
+    {"processes of others",
+     "import os\nothers = [p for p in os.listdir('/proc') if p.isdigit() and p != '1']\n"
+     "print('ESCAPED', others) if others else print('CONTAINED')\n",
      5, OK, "CONTAINED", 0, 0},
 };
 
@@ -209,7 +226,8 @@ static char *with_port(const char *code, int port) {
 }
 
 static void check_case(const adv_case *c, const sbx_result *r) {
-    cr_expect(r->status < 32 && (c->allowed & (1 << r->status)), "%s: status %s not allowed (%s, cpu %.2f s, wall %.2f s) stderr: %.300s", c->name,
+    cr_expect(r->status < 32 && (c->allowed & (1 << r->status)),
+              "%s: status %s not allowed (%s, cpu %.2f s, wall %.2f s) stderr: %.300s", c->name,
               sbx_status_name(r->status), r->message, r->cpu_s, r->wall_s, r->err);
     cr_expect(!strstr(r->out, "ESCAPED"), "%s: %.300s", c->name, r->out);
     if (c->expect_out) cr_expect(strstr(r->out, c->expect_out) != NULL, "%s: stdout %.300s", c->name, r->out);
@@ -252,8 +270,9 @@ Test(adversarial, suite_is_contained) {
     cr_expect_str_eq(sbx_job_result(p)->out, "CONTAINED\n", "%s", sbx_job_result(p)->err);
     cr_expect(!sbx_job_done(h), "the prober ran while the holder was alive");
     /* A run that signals its process group (kill(0)) and every pid it can name must not reach the holder. */
-    const char *killer = "import os, signal\nfor p in range(2, 300):\n    try: os.kill(p, 9)\n    except OSError: pass\n"
-                         "os.kill(0, signal.SIGKILL)\n";
+    const char *killer =
+        "import os, signal\nfor p in range(2, 300):\n    try: os.kill(p, 9)\n    except OSError: pass\n"
+        "os.kill(0, signal.SIGKILL)\n";
     sbx_request kreq = {.code = killer, .code_len = strlen(killer)};
     sbx_job *k;
     cr_assert_eq(sbx_pool_submit(pool, &kreq, NULL, NULL, &k, &err), RT_OK);
@@ -281,8 +300,7 @@ Test(adversarial, suite_is_contained) {
             req.fetch = fetch;
             req.nfetch = 2;
         }
-        cr_assert_eq(sbx_pool_submit(pool, &req, NULL, NULL, &jobs[i], &err), RT_OK, "%s: %s", cases[i].name,
-                     err.msg);
+        cr_assert_eq(sbx_pool_submit(pool, &req, NULL, NULL, &jobs[i], &err), RT_OK, "%s: %s", cases[i].name, err.msg);
     }
     for (size_t i = 0; i < n; i++) {
         cr_assert(sbx_job_wait(jobs[i], 60), "%s never finished", cases[i].name);
@@ -292,7 +310,7 @@ Test(adversarial, suite_is_contained) {
             cr_expect(r->out_len == 5 && memcmp(r->out, "\xff\xfe\x00ok", 5) == 0, "bytes come back unchanged");
         if (!strcmp(cases[i].name, "symlinks planted for the host"))
             cr_expect_eq(r->nfiles, 0u, "no symlink is followed when fetching: %s", r->message);
-        if (r->status == SBX_TIMEOUT) cr_expect_lt(r->wall_s, cases[i].wall_s + 2.5, "%s", cases[i].name);
+        if (r->status == SBX_TIMEOUT) cr_expect_lt(r->wall_s, cases[i].wall_s + 5, "%s", cases[i].name);
         sbx_job_free(jobs[i]);
         free(codes[i]);
     }

@@ -66,8 +66,7 @@ Test(fusion, errors_name_the_field) {
         rt_error err;
         rt_status st = sbx_fusion_parse(cases[i].body, strlen(cases[i].body), 0, 1024, &r, &err);
         cr_expect_eq(st, cases[i].st, "case %zu: %s", i, cases[i].body);
-        cr_expect(strstr(err.msg, cases[i].needle) != NULL, "case %zu: '%s' lacks '%s'", i, err.msg,
-                  cases[i].needle);
+        cr_expect(strstr(err.msg, cases[i].needle) != NULL, "case %zu: '%s' lacks '%s'", i, err.msg, cases[i].needle);
     }
 }
 

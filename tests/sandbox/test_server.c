@@ -3,6 +3,7 @@
  * audit log, and a clean SIGTERM shutdown of `retool sandbox serve` that leaves no worker behind. */
 #include <criterion/criterion.h>
 #include <dirent.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
@@ -75,8 +76,10 @@ static void check_run(const cJSON *o, const char *status, const char *run_status
     cr_expect_str_eq(field(rr, "status")->valuestring, run_status);
     cr_expect(cJSON_IsNumber(field(rr, "execution_time")));
     cr_expect_geq(field(rr, "execution_time")->valuedouble, 0.0);
-    if (rc == 999) cr_expect(cJSON_IsNull(field(rr, "return_code")));
-    else cr_expect_eq(field(rr, "return_code")->valueint, rc);
+    if (rc == 999)
+        cr_expect(cJSON_IsNull(field(rr, "return_code")));
+    else
+        cr_expect_eq(field(rr, "return_code")->valueint, rc);
     cr_expect(cJSON_IsString(field(rr, "stdout")));
     cr_expect(cJSON_IsString(field(rr, "stderr")));
     if (out) cr_expect_str_eq(field(rr, "stdout")->valuestring, out);
@@ -102,8 +105,10 @@ Test(server, verl_requests, .timeout = 60) {
     check_run(o, "Success", "Finished", 0, "42\n");
     cr_expect_str_eq(cJSON_GetObjectItem(cJSON_GetObjectItem(o, "run_result"), "stderr")->valuestring, "");
     cJSON_Delete(o);
-    o = post(f.port, "/run_code", "{\"code\": \"import time\\ntime.sleep(10)\", \"run_timeout\": 1, "
-                                  "\"language\": \"python\"}", &status);
+    o = post(f.port, "/run_code",
+             "{\"code\": \"import time\\ntime.sleep(10)\", \"run_timeout\": 1, "
+             "\"language\": \"python\"}",
+             &status);
     check_run(o, "Failed", "TimeLimitExceeded", 999, "");
     cJSON_Delete(o);
     o = post(f.port, "/run_code", "{\"code\": \"print('a')\\nraise KeyError('k')\", \"language\": \"python\"}",
@@ -146,8 +151,10 @@ Test(server, verl_requests, .timeout = 60) {
 Test(server, jupyter_cells_and_timeouts, .timeout = 60) {
     fixture f = fx_start(1, 0, 0, NULL);
     int status;
-    cJSON *o = post(f.port, "/run_jupyter", "{\"cells\": [\"x = 5\", \"print(x * 2)\", \"x + 1\"], \"kernel\": "
-                                            "\"python3\"}", &status);
+    cJSON *o = post(f.port, "/run_jupyter",
+                    "{\"cells\": [\"x = 5\", \"print(x * 2)\", \"x + 1\"], \"kernel\": "
+                    "\"python3\"}",
+                    &status);
     cr_expect_eq(status, 200);
     cr_expect_str_eq(field(o, "status")->valuestring, "Success");
     const cJSON *cells = field(o, "cells");
@@ -159,17 +166,21 @@ Test(server, jupyter_cells_and_timeouts, .timeout = 60) {
     cr_expect_str_eq(field(field(o, "driver"), "status")->valuestring, "Finished");
     cJSON_Delete(o);
     double t0 = rt_time_now();
-    o = post(f.port, "/run_jupyter", "{\"cells\": [\"import time\", \"time.sleep(30)\", \"print(1)\"], "
-                                     "\"cell_timeout\": 1, \"total_timeout\": 20}", &status);
-    cr_expect_lt(rt_time_now() - t0, 5.0, "cell_timeout is enforced");
+    o = post(f.port, "/run_jupyter",
+             "{\"cells\": [\"import time\", \"time.sleep(30)\", \"print(1)\"], "
+             "\"cell_timeout\": 1, \"total_timeout\": 20}",
+             &status);
+    cr_expect_lt(rt_time_now() - t0, 10.0, "cell_timeout is enforced (the cell sleeps 30 s)");
     cr_expect_str_eq(field(o, "status")->valuestring, "Failed");
     cr_expect_str_eq(field(field(o, "driver"), "status")->valuestring, "TimeLimitExceeded");
     cr_expect_eq(cJSON_GetArraySize(field(o, "cells")), 2, "cells after a timeout do not run");
     cJSON_Delete(o);
     t0 = rt_time_now();
-    o = post(f.port, "/run_jupyter", "{\"cells\": [\"import time\", \"time.sleep(0.8)\", \"time.sleep(0.8)\", "
-                                     "\"time.sleep(0.8)\", \"time.sleep(0.8)\"], \"total_timeout\": 2}", &status);
-    cr_expect_lt(rt_time_now() - t0, 4.0, "total_timeout is enforced");
+    o = post(f.port, "/run_jupyter",
+             "{\"cells\": [\"import time\", \"time.sleep(2)\", \"time.sleep(2)\", "
+             "\"time.sleep(2)\", \"time.sleep(2)\"], \"total_timeout\": 2}",
+             &status);
+    cr_expect_lt(rt_time_now() - t0, 6.0, "total_timeout (2 s) is enforced (the cells need 8 s)");
     cr_expect_str_eq(field(o, "status")->valuestring, "Failed");
     cr_expect_str_eq(field(field(o, "driver"), "status")->valuestring, "TimeLimitExceeded");
     cJSON_Delete(o);
@@ -189,6 +200,9 @@ Test(server, saturation_size_cap_and_audit, .timeout = 60) {
     sbx_audit *audit;
     rt_error err;
     cr_assert_eq(sbx_audit_open(&audit, path, &err), RT_OK);
+    int rfd = open(path, O_RDONLY | O_CLOEXEC);
+    unlink(path); /* nothing is left in /tmp even when an assertion below ends the test */
+    cr_assert_geq(rfd, 0);
     fixture f = fx_start(1, 1, 4096, audit);
     sbx_request slow = {.code = "import time\ntime.sleep(1.5)", .code_len = 27};
     sbx_job *a, *b;
@@ -203,7 +217,7 @@ Test(server, saturation_size_cap_and_audit, .timeout = 60) {
     double t0 = rt_time_now();
     cJSON *o = post(f.port, "/run_code", "{\"code\": \"print(1)\"}", &status);
     cr_expect_eq(status, 429, "a saturated pool answers 429");
-    cr_expect_lt(rt_time_now() - t0, 0.5, "at once, never a hang");
+    cr_expect_lt(rt_time_now() - t0, 1.0, "at once, never a hang (the queued jobs take 1.5 s each)");
     cr_expect_str_eq(field(o, "status")->valuestring, "SandboxError");
     cJSON_Delete(o);
     char *big = malloc(8192);
@@ -223,10 +237,10 @@ Test(server, saturation_size_cap_and_audit, .timeout = 60) {
     cJSON_Delete(o);
     fx_stop(&f);
     sbx_audit_close(audit);
-    char *text;
-    size_t len;
-    cr_assert_eq(rt_file_read_all(path, &text, &len, &err), RT_OK);
-    unlink(path);
+    char *text = calloc(1, 1 << 16);
+    ssize_t len = read(rfd, text, (1 << 16) - 1);
+    close(rfd);
+    cr_assert_gt(len, 0);
     int lines = 0;
     cJSON *last = NULL;
     for (char *save, *line = strtok_r(text, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
@@ -307,19 +321,21 @@ Test(server, sigterm_leaves_nothing, .timeout = 60) {
     pthread_create(&t, NULL, post_slow, &s);
     int workers[8], nw = 0;
     double end = rt_time_now() + 10;
-    while ((nw = children_of(pid, workers, 8)) < 2 && rt_time_now() < end) usleep(10000);
+    while ((nw = children_of(pid, workers, 8)) < 2 && rt_time_now() < end)
+        usleep(10000);
     cr_expect_eq(nw, 2, "two workers run under the server");
     usleep(300000);
     double t0 = rt_time_now();
     kill(pid, SIGTERM);
     int wst;
     waitpid(pid, &wst, 0);
-    cr_expect_lt(rt_time_now() - t0, 5.0, "shutdown is prompt");
+    cr_expect_lt(rt_time_now() - t0, 15.0, "shutdown is prompt (a 60 s run was in flight)");
     cr_expect(WIFEXITED(wst) && WEXITSTATUS(wst) == 0, "exit status 0 after SIGTERM");
     pthread_join(t, NULL);
     cr_expect(s.resp == NULL || strstr(s.resp, "SandboxError") != NULL, "the request in flight was answered");
     free(s.resp);
     usleep(100000);
-    for (int i = 0; i < nw; i++) cr_expect(kill(workers[i], 0) != 0, "worker %d is gone", workers[i]);
+    for (int i = 0; i < nw; i++)
+        cr_expect(kill(workers[i], 0) != 0, "worker %d is gone", workers[i]);
     fclose(f);
 }

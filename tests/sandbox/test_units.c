@@ -19,8 +19,9 @@ Test(sha256, nist_vectors) {
     const char *m448 = "abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq";
     rt_sha256_hex(m448, strlen(m448), hex);
     cr_expect_str_eq(hex, "248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1");
-    const char *m896 = "abcdefghbcdefghicdefghijdefghijkefghijklfghijklmghijklmnhijklmnoijklmnopjklmnopqklmnopqrlmnopqrsmn"
-                       "opqrstnopqrstu";
+    const char *m896 =
+        "abcdefghbcdefghicdefghijdefghijkefghijklfghijklmghijklmnhijklmnoijklmnopjklmnopqklmnopqrlmnopqrsmn"
+        "opqrstnopqrstu";
     rt_sha256_hex(m896, strlen(m896), hex);
     cr_expect_str_eq(hex, "cf5b16a778af8380036ce59e7b0492370b249b11e8f07a51afac45037afee9d1");
     /* One million 'a', fed in uneven pieces through the streaming interface. */
@@ -36,7 +37,8 @@ Test(sha256, nist_vectors) {
     }
     unsigned char d[32];
     rt_sha256_final(&s, d);
-    for (int i = 0; i < 32; i++) snprintf(hex + 2 * i, 3, "%02x", d[i]);
+    for (int i = 0; i < 32; i++)
+        snprintf(hex + 2 * i, 3, "%02x", d[i]);
     cr_expect_str_eq(hex, "cdc76e5c9914fb9281a1c7e284d73e67f1809a48a497200e046d39ccc7112cd0");
 }
 
@@ -64,11 +66,19 @@ Test(utf8, sanitize) {
     char *s = sbx_utf8_sanitize("h\xc3\xa9llo", 6);
     cr_expect_str_eq(s, "h\xc3\xa9llo", "valid UTF-8 passes unchanged");
     free(s);
-    s = sbx_utf8_sanitize("a\xff" "b", 3);
-    cr_expect_str_eq(s, "a\xef\xbf\xbd" "b", "an invalid byte becomes U+FFFD");
+    s = sbx_utf8_sanitize("a\xff"
+                          "b",
+                          3);
+    cr_expect_str_eq(s,
+                     "a\xef\xbf\xbd"
+                     "b",
+                     "an invalid byte becomes U+FFFD");
     free(s);
     s = sbx_utf8_sanitize("a\0b", 3);
-    cr_expect_str_eq(s, "a\xef\xbf\xbd" "b", "NUL becomes U+FFFD");
+    cr_expect_str_eq(s,
+                     "a\xef\xbf\xbd"
+                     "b",
+                     "NUL becomes U+FFFD");
     free(s);
     s = sbx_utf8_sanitize("\xed\xa0\x80", 3);
     cr_expect_str_eq(s, "\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd", "a UTF-16 surrogate is not UTF-8");

@@ -15,7 +15,7 @@ static const tok_message conv[] = {
     {"user", "  Thanks! 日本語 😀 \r\n"},
 };
 
-Test(chat, qwen_template_matches_reference_encoding, .timeout = 60) {
+Test(chat, qwen_template_matches_reference_encoding) {
     char *dir = tt_mkdtemp();
     char path[512];
     snprintf(path, sizeof path, "%s/rendered.jsonl", dir);
@@ -26,7 +26,8 @@ Test(chat, qwen_template_matches_reference_encoding, .timeout = 60) {
     char *text = NULL;
     size_t tl = 0;
     FILE *mem = open_memstream(&text, &tl);
-    for (size_t i = 0; i < 4; i++) fprintf(mem, "<|im_start|>%s\n%s<|im_end|>\n", conv[i].role, conv[i].content);
+    for (size_t i = 0; i < 4; i++)
+        fprintf(mem, "<|im_start|>%s\n%s<|im_end|>\n", conv[i].role, conv[i].content);
     fclose(mem);
     cJSON_Delete(s1);
     s1 = cJSON_CreateString(text);
@@ -45,7 +46,8 @@ Test(chat, qwen_template_matches_reference_encoding, .timeout = 60) {
         cr_assert_eq(tok_chat_encode(tok, conv, 4, gen, 0, &ids, &err), RT_OK, "%s", err.msg);
         const cJSON *want = cJSON_GetObjectItem(cJSON_GetArrayItem(ref, gen), "ids");
         int same = (size_t)cJSON_GetArraySize(want) == ids.len;
-        for (size_t i = 0; same && i < ids.len; i++) same = ids.ids[i] == cJSON_GetArrayItem(want, (int)i)->valueint;
+        for (size_t i = 0; same && i < ids.len; i++)
+            same = ids.ids[i] == cJSON_GetArrayItem(want, (int)i)->valueint;
         cr_expect(same, "chat ids (generation prompt %d) differ from the reference encoding of the rendered text", gen);
         tok_ids_free(&ids);
     }
@@ -84,7 +86,8 @@ Test(chat, user_text_never_parsed_for_special_tokens) {
     /* asked to: the markers in the text become special tokens */
     cr_assert_eq(tok_chat_encode(tok, msgs, 1, 0, 1, &ids, &err), RT_OK);
     nend = 0;
-    for (size_t i = 0; i < ids.len; i++) nend += ids.ids[i] == end;
+    for (size_t i = 0; i < ids.len; i++)
+        nend += ids.ids[i] == end;
     cr_expect_eq(nend, 2);
     tok_ids_free(&ids);
     tok_free(tok);
@@ -124,7 +127,7 @@ static int run_cli(const char *input, const char *args, char *out, size_t cap, c
     return rc;
 }
 
-Test(cli, encode_decode_and_exit_codes, .timeout = 60) {
+Test(cli, encode_decode_and_exit_codes) {
     char out[4096], err[4096];
     cr_expect_eq(run_cli("\"Hello World\"\n", "encode --tokenizer " TT_QWEN3, out, sizeof out, err, sizeof err), 0,
                  "%s", err);
@@ -137,6 +140,11 @@ Test(cli, encode_decode_and_exit_codes, .timeout = 60) {
                          err, sizeof err),
                  0);
     cr_expect_neq(strcmp(out, "[151644]\n"), 0, "--split-special-tokens must encode the marker as text");
+    /* U+0000 survives both ways (tokenizers.js: [64,188,65]) */
+    cr_expect_eq(run_cli("\"a\\u0000b\"\n", "encode --tokenizer " TT_QWEN3, out, sizeof out, err, sizeof err), 0);
+    cr_expect_str_eq(out, "[64,188,65]\n");
+    cr_expect_eq(run_cli("[64,188,65]\n", "decode --tokenizer " TT_QWEN3, out, sizeof out, err, sizeof err), 0);
+    cr_expect_str_eq(out, "\"a\\u0000b\"\n");
     cr_expect_eq(run_cli("\"a\"\n", "encode", out, sizeof out, err, sizeof err), 2, "no --tokenizer: usage error");
     cr_expect_eq(run_cli("\"a\"\n", "encode --tokenizr x", out, sizeof out, err, sizeof err), 2);
     cr_expect(strstr(err, "tokenizer") != NULL, "the typo should get a suggestion: %s", err);

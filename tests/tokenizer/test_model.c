@@ -110,7 +110,8 @@ static void expect_ids(tok_tokenizer *tok, const char *text, int flags, const in
     rt_error err;
     cr_assert_eq(tok_encode(tok, text, strlen(text), flags, &ids, &err), RT_OK, "%s", err.msg);
     int same = ids.len == n;
-    for (size_t i = 0; same && i < n; i++) same = ids.ids[i] == want[i];
+    for (size_t i = 0; same && i < n; i++)
+        same = ids.ids[i] == want[i];
     cr_expect(same, "'%s' (flags %d): got %zu ids, first %d", text, flags, ids.len, ids.len ? ids.ids[0] : -1);
     tok_ids_free(&ids);
 }
@@ -127,7 +128,7 @@ Test(model, bpe_ranks_ties_added_tokens_template) {
     expect_ids(tok, "ab ab", 0, IDS(256, ' ', 256));
     expect_ids(tok, "a <x> b", 0, IDS('a', ' ', 300, ' ', 'b'));
     expect_ids(tok, "a<x>", TOK_ENCODE_NO_SPECIAL, IDS('a', '<', 'x', '>'));
-    expect_ids(tok, "a  [y] \t b", 0, IDS('a', 301, 'b')); /* lstrip + rstrip eat the white space */
+    expect_ids(tok, "a  [y] \t b", 0, IDS('a', 301, 'b'));         /* lstrip + rstrip eat the white space */
     expect_ids(tok, "a[y]", TOK_ENCODE_NO_SPECIAL, IDS('a', 301)); /* not special: still matched */
     expect_ids(tok, "a[y]", TOK_ENCODE_NO_ADDED, IDS('a', '[', 'y', ']'));
     expect_ids(tok, "ab", TOK_ENCODE_ADD_SPECIAL, IDS(300, 256));
@@ -158,11 +159,17 @@ Test(model, lossy_decode_and_stream) {
     tok_tokenizer *tok = tt_load(dir);
     /* one U+FFFD per maximal ill-formed subsequence (WHATWG / Rust from_utf8_lossy) */
     expect_decode(tok, IDS(0xF0, 0x9F), 0, "\xEF\xBF\xBD");
-    expect_decode(tok, IDS(0xFF, 'A'), 0, "\xEF\xBF\xBD" "A");
-    expect_decode(tok, IDS(0xE2, 0x82, 'A'), 0, "\xEF\xBF\xBD" "A");
+    expect_decode(tok, IDS(0xFF, 'A'), 0,
+                  "\xEF\xBF\xBD"
+                  "A");
+    expect_decode(tok, IDS(0xE2, 0x82, 'A'), 0,
+                  "\xEF\xBF\xBD"
+                  "A");
     expect_decode(tok, IDS(0xED, 0xA0, 0x80), 0, "\xEF\xBF\xBD\xEF\xBF\xBD\xEF\xBF\xBD");
     expect_decode(tok, IDS(0xC3, 300, 0xA9), 0, "\xEF\xBF\xBD<x>\xEF\xBF\xBD"); /* added tokens split byte runs */
-    expect_decode(tok, IDS(0xC3, 0xA9, 300, 257), TOK_DECODE_SKIP_SPECIAL, "\xC3\xA9" "abc");
+    expect_decode(tok, IDS(0xC3, 0xA9, 300, 257), TOK_DECODE_SKIP_SPECIAL,
+                  "\xC3\xA9"
+                  "abc");
     expect_decode(tok, IDS('a', ' ', '.', ' ', 'n', '\'', 't'), TOK_DECODE_CLEANUP, "a.n't");
     char *text;
     rt_error err;
@@ -235,10 +242,9 @@ Test(model, bad_files_name_the_field) {
     expect_load_error(j, RT_EFORMAT, "no token for byte 0x61");
 
     j = tiny_json();
-    cJSON_ReplaceItemInObject(cJSON_GetArrayItem(pres = cJSON_GetObjectItem(cJSON_GetObjectItem(j, "pre_tokenizer"),
-                                                                            "pretokenizers"),
-                                                 0),
-                              "behavior", cJSON_CreateString("MergedWithNext"));
+    cJSON_ReplaceItemInObject(
+        cJSON_GetArrayItem(pres = cJSON_GetObjectItem(cJSON_GetObjectItem(j, "pre_tokenizer"), "pretokenizers"), 0),
+        "behavior", cJSON_CreateString("MergedWithNext"));
     expect_load_error(j, RT_EUNSUPPORTED, "pre_tokenizer.pretokenizers[0].behavior");
 
     j = tiny_json();

@@ -21,8 +21,8 @@ static void check_ids(const char *what, size_t i, const cJSON *ref, const tok_id
               n);
 }
 
-static void check_decode(tok_tokenizer *tok, const char *what, size_t i, const cJSON *ref, const int32_t *ids,
-                         size_t n, int flags) {
+static void check_decode(tok_tokenizer *tok, const char *what, size_t i, const cJSON *ref, const int32_t *ids, size_t n,
+                         int flags) {
     if (cJSON_IsNull(ref)) return; /* the reference refuses to decode [] */
     char *text;
     size_t len;
@@ -112,6 +112,10 @@ static void parity(const char *tokdir) {
     tt_rmdir(dir);
 }
 
-Test(parity, qwen3_matches_reference, .timeout = 120) { parity(TT_QWEN3); }
+Test(parity, qwen3_matches_reference) {
+    parity(TT_QWEN3);
+}
 
-Test(parity, llama3_matches_reference, .timeout = 120) { parity(TT_LLAMA3); }
+Test(parity, llama3_matches_reference) {
+    parity(TT_LLAMA3);
+}

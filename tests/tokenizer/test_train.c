@@ -26,7 +26,7 @@ static size_t encode_len(tok_tokenizer *tok, const char *s) {
     return n;
 }
 
-Test(train, trained_tokenizer_matches_reference, .timeout = 120) {
+Test(train, trained_tokenizer_matches_reference) {
     char *dir = tt_mkdtemp();
     char *corpus = tt_corpus(dir, 600);
     corpus_text(dir, corpus);
@@ -78,7 +78,7 @@ Test(train, trained_tokenizer_matches_reference, .timeout = 120) {
     tt_rmdir(dir);
 }
 
-Test(train, tags_as_text_and_bad_sizes, .timeout = 60) {
+Test(train, tags_as_text_and_bad_sizes) {
     char *dir = tt_mkdtemp();
     char *corpus = tt_corpus(dir, 200);
     corpus_text(dir, corpus);

@@ -92,7 +92,7 @@ static void teardown(void) {
     snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
     cr_assert_eq(system(cmd), 0);
 }
-TestSuite(rl, .init = setup, .fini = teardown, .timeout = 120);
+TestSuite(rl, .init = setup, .fini = teardown);
 
 static train_rl_config bandit_cfg(const char *out, train_algo algo) {
     train_rl_config c = train_rl_defaults();

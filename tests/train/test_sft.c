@@ -24,7 +24,7 @@ static void teardown(void) {
     snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
     cr_assert_eq(system(cmd), 0);
 }
-TestSuite(sft, .init = setup, .fini = teardown, .timeout = 60);
+TestSuite(sft, .init = setup, .fini = teardown);
 
 static train_sft_config base_cfg(const char *out, const char *d) {
     train_sft_config c = train_sft_defaults();

@@ -1,4 +1,4 @@
-#include "pipeline/executor.h"
+#include "rollout/exec_spec.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -7,7 +7,7 @@
 #include "rollout/sandbox_exec.h"
 #include "sandbox/sandbox.h"
 
-struct pipe_executor {
+struct rollout_exec_spec {
     sbx_pool *pool;
     rollout_sandbox_exec *local;
     rollout_remote *remote;
@@ -15,15 +15,15 @@ struct pipe_executor {
     size_t n_urls;
 };
 
-static void free_urls(pipe_executor *x) {
+static void free_urls(rollout_exec_spec *x) {
     for (size_t i = 0; i < x->n_urls; i++) free(x->urls[i]);
     free(x->urls);
 }
 
-rt_status pipe_executor_open(const char *spec, int workers, pipe_executor **out, rt_error *err) {
+rt_status rollout_exec_spec_open(const char *spec, int workers, rollout_exec_spec **out, rt_error *err) {
     *out = NULL;
     if (!spec || strcmp(spec, "none") == 0) return RT_OK;
-    pipe_executor *x = calloc(1, sizeof *x);
+    rollout_exec_spec *x = calloc(1, sizeof *x);
     if (!x) return rt_err_set(err, RT_ENOMEM, "out of memory");
     if (strcmp(spec, "local") == 0) {
         sbx_config sc;
@@ -32,7 +32,7 @@ rt_status pipe_executor_open(const char *spec, int workers, pipe_executor **out,
         rt_status st = sbx_pool_init(&x->pool, &sc, err);
         if (!st) st = rollout_sandbox_exec_init(&x->local, x->pool, 0, 0, err);
         if (st) {
-            pipe_executor_close(x);
+            rollout_exec_spec_close(x);
             return rt_err_prefix(err, "local sandbox");
         }
         *out = x;
@@ -68,7 +68,7 @@ rt_status pipe_executor_open(const char *spec, int workers, pipe_executor **out,
                       spec);
 }
 
-rollout_executor pipe_executor_ops(pipe_executor *x) {
+rollout_executor rollout_exec_spec_ops(rollout_exec_spec *x) {
     rollout_executor e;
     memset(&e, 0, sizeof e);
     if (x && x->remote) e = rollout_remote_ops(x->remote);
@@ -76,7 +76,7 @@ rollout_executor pipe_executor_ops(pipe_executor *x) {
     return e;
 }
 
-void pipe_executor_close(pipe_executor *x) {
+void rollout_exec_spec_close(rollout_exec_spec *x) {
     if (!x) return;
     if (x->remote) rollout_remote_free(x->remote);
     if (x->local) rollout_sandbox_exec_free(x->local);
