@@ -8,7 +8,7 @@
 #include "cli/cli.h"
 #include "cli/commands.h"
 #include "kernels/pool.h"
-#include "pipeline/executor.h"
+#include "rollout/exec_spec.h"
 #include "serve/audit.h"
 #include "serve/backend.h"
 #include "serve/server.h"
@@ -112,17 +112,17 @@ int cmd_serve(int argc, char **argv) {
     pthread_sigmask(SIG_BLOCK, &set, NULL);
     signal(SIGPIPE, SIG_IGN);
     serve_model_backend *mb = NULL;
-    pipe_executor *exec = NULL;
+    rollout_exec_spec *exec = NULL;
     serve_audit audit;
     memset(&audit, 0, sizeof audit);
     serve_server *srv = NULL;
     rt_status st = kern_init((int)threads, &err);
     if (!st) st = serve_model_backend_open(model_dir, (size_t)batch, tmpl, f32, &mb, &err);
-    if (!st && strcmp(sandbox, "none")) st = pipe_executor_open(sandbox, (int)workers, &exec, &err);
+    if (!st && strcmp(sandbox, "none")) st = rollout_exec_spec_open(sandbox, (int)workers, &exec, &err);
     rollout_executor xops;
     memset(&xops, 0, sizeof xops);
     if (!st && exec) {
-        xops = pipe_executor_ops(exec);
+        xops = rollout_exec_spec_ops(exec);
         c.sched.exec = &xops;
     }
     if (!st && audit_path) {
@@ -135,7 +135,7 @@ int cmd_serve(int argc, char **argv) {
     }
     if (st) {
         serve_audit_close(&audit);
-        pipe_executor_close(exec);
+        rollout_exec_spec_close(exec);
         serve_model_backend_close(mb);
         return cli_fail_err(cmd, &err);
     }
@@ -147,7 +147,7 @@ int cmd_serve(int argc, char **argv) {
     rt_log_info("serve: signal %d, shutting down", sig);
     serve_server_stop(srv);
     serve_audit_close(&audit);
-    pipe_executor_close(exec);
+    rollout_exec_spec_close(exec);
     serve_model_backend_close(mb);
     return CLI_EXIT_OK;
 }

@@ -10,14 +10,14 @@
 
 #include "base/log.h"
 #include "base/timer.h"
-#include "pipeline/executor.h"
+#include "rollout/exec_spec.h"
 #include "sandbox/server.h"
 #include "scripted.h"
 #include "serve/queue.h"
 #include "serve/server.h"
 
 static char dir[64], queue_path[128], audit_path[128];
-static pipe_executor *exec;
+static rollout_exec_spec *exec;
 static rollout_executor xops;
 static serve_audit audit;
 static serve_server *srv;
@@ -30,8 +30,8 @@ static void start(int max_concurrent, int64_t audit_bytes) {
     snprintf(queue_path, sizeof queue_path, "%s/review.jsonl", dir);
     snprintf(audit_path, sizeof audit_path, "%s/audit.jsonl", dir);
     rt_error e;
-    cr_assert_eq(pipe_executor_open("local", 2, &exec, &e), RT_OK, "%s", e.msg);
-    xops = pipe_executor_ops(exec);
+    cr_assert_eq(rollout_exec_spec_open("local", 2, &exec, &e), RT_OK, "%s", e.msg);
+    xops = rollout_exec_spec_ops(exec);
     cr_assert_eq(serve_audit_open(&audit, audit_path, audit_bytes, 1000, &e), RT_OK, "%s", e.msg);
     serve_config c;
     serve_config_default(&c);
@@ -56,7 +56,7 @@ static void setup(void) { start(8, 0); }
 static void stop(void) {
     serve_server_stop(srv);
     serve_audit_close(&audit);
-    pipe_executor_close(exec);
+    rollout_exec_spec_close(exec);
     exec = NULL;
     char cmd[128];
     snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
