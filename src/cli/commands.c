@@ -22,5 +22,8 @@ const cli_command cli_commands[] = {
     {"tokenizer", "encode and decode with a tokenizer.json, or train a byte-level BPE tokenizer", cmd_tokenizer},
     {"generate", "tool-integrated rollouts for a file of problems, scored, written as trajectory JSONL", cmd_generate},
     {"sandbox", "run Python in the isolated sandbox: run FILE.py, serve (SandboxFusion API), doctor", cmd_sandbox},
+    {"serve", "OpenAI-compatible server: tool-integrated answers, budgets, review flags, audit log, metrics",
+     cmd_serve},
+    {"review", "the review queue of flagged answers: list, show, approve, reject", cmd_review},
     {NULL, NULL, NULL},
 };

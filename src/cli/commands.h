@@ -51,6 +51,12 @@ int cmd_sandbox_serve(int argc, char **argv);
 /* `retool sandbox doctor`: which protections are active (src/cli/cmd_sandbox_doctor.c). */
 int cmd_sandbox_doctor(int argc, char **argv);
 
+/* `retool serve`: the OpenAI-compatible server with tool-integrated answers, budgets, review flags, metrics. */
+int cmd_serve(int argc, char **argv);
+
+/* `retool review list|show|approve|reject`: the review queue of flagged answers (src/cli/cmd_review.c). */
+int cmd_review(int argc, char **argv);
+
 /* `retool chat`: interactive tool-integrated answers, streamed with the interpreter output. */
 int cmd_chat(int argc, char **argv);
 

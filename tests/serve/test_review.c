@@ -1,0 +1,212 @@
+/* The review policy on hand-built trajectories, and the review queue file (append, decisions, bad lines). */
+#include <criterion/criterion.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "serve/queue.h"
+#include "serve/review.h"
+
+/* A finished trajectory whose response is text, with calls given as a status string: 'o' ok, 'e' error, 't' timeout,
+ * 'r' refused. */
+static void make(rollout_trajectory *t, const char *text, const char *calls, rollout_stop stop, uint32_t flags) {
+    rollout_trajectory_init(t);
+    t->response_text = strdup(text);
+    t->stop = stop;
+    t->flags = flags;
+    for (const char *c = calls; *c; c++) {
+        rollout_tool_call call = {0};
+        call.code = strdup("print(1)");
+        call.output = strdup("1");
+        call.status = *c == 'o' ? ROLLOUT_EXEC_OK : *c == 't' ? ROLLOUT_EXEC_TIMEOUT : ROLLOUT_EXEC_ERROR;
+        call.refused = *c == 'r';
+        rt_error e;
+        cr_assert_eq(rollout_trajectory_add_call(t, &call, &e), RT_OK);
+    }
+}
+
+Test(review, unrepaired_tool_failure) {
+    rollout_trajectory t;
+    const struct { const char *calls; int failed; } cases[] = {
+        {"", 0}, {"o", 0}, {"e", 1}, {"t", 1}, {"eo", 0}, {"oe", 1}, {"eoe", 1}, {"eor", 0}, {"er", 1}, {"r", 0},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        make(&t, "x", cases[i].calls, ROLLOUT_STOP_STRING, 0);
+        cr_assert_eq(serve_tool_failed_unrepaired(&t), cases[i].failed, "calls %s", cases[i].calls);
+        rollout_trajectory_free(&t);
+    }
+}
+
+static serve_review judge(const serve_review_config *cfg, rollout_trajectory *t, size_t n) {
+    serve_review rv;
+    rt_error e;
+    cr_assert_eq(serve_review_judge(cfg, t, n, &rv, &e), RT_OK, "%s", e.msg);
+    return rv;
+}
+
+Test(review, clean_single_answer_is_not_flagged) {
+    serve_review_config cfg = serve_review_defaults();
+    rollout_trajectory t;
+    make(&t, "so <answer>\n\\boxed{42}\n</answer>", "eo", ROLLOUT_STOP_STRING, ROLLOUT_FLAG_TOOL_ERROR);
+    serve_review rv = judge(&cfg, &t, 1);
+    cr_assert_eq(rv.any, 0u, "reasons %x", rv.any);
+    cr_assert_str_eq(rv.answers[0], "42");
+    cr_assert_str_eq(rv.consensus, "42");
+    cr_assert_eq(rv.agreement, 1.0);
+    serve_review_free(&rv);
+    rollout_trajectory_free(&t);
+}
+
+Test(review, each_reason) {
+    serve_review_config cfg = serve_review_defaults();
+    rollout_trajectory t;
+    make(&t, "no box here", "", ROLLOUT_STOP_EOS, 0);
+    serve_review rv = judge(&cfg, &t, 1);
+    cr_assert_eq(rv.any, (uint32_t)SERVE_REVIEW_NO_ANSWER);
+    serve_review_free(&rv);
+    rollout_trajectory_free(&t);
+    make(&t, "\\boxed{1}", "oe", ROLLOUT_STOP_STRING, ROLLOUT_FLAG_TOOL_ERROR);
+    rv = judge(&cfg, &t, 1);
+    cr_assert_eq(rv.any, (uint32_t)SERVE_REVIEW_TOOL_FAILED);
+    serve_review_free(&rv);
+    rollout_trajectory_free(&t);
+    /* A refused call is a budget, not a failure. */
+    make(&t, "\\boxed{1}", "or", ROLLOUT_STOP_STRING, ROLLOUT_FLAG_BUDGET_TOOL_CALLS);
+    rv = judge(&cfg, &t, 1);
+    cr_assert_eq(rv.any, (uint32_t)SERVE_REVIEW_BUDGET);
+    serve_review_free(&rv);
+    rollout_trajectory_free(&t);
+    make(&t, "cut", "", ROLLOUT_STOP_BUDGET, ROLLOUT_FLAG_BUDGET_RESPONSE);
+    rv = judge(&cfg, &t, 1);
+    cr_assert_eq(rv.any, (uint32_t)(SERVE_REVIEW_BUDGET | SERVE_REVIEW_NO_ANSWER));
+    serve_review_free(&rv);
+    rollout_trajectory_free(&t);
+    make(&t, "\\boxed{3}", "", ROLLOUT_STOP_ERROR, 0);
+    rv = judge(&cfg, &t, 1);
+    cr_assert_eq(rv.any, (uint32_t)SERVE_REVIEW_ERROR);
+    serve_review_free(&rv);
+    rollout_trajectory_free(&t);
+    /* Reasons switched off do not flag. */
+    cfg.reasons &= ~(uint32_t)SERVE_REVIEW_NO_ANSWER;
+    make(&t, "nothing", "", ROLLOUT_STOP_EOS, 0);
+    rv = judge(&cfg, &t, 1);
+    cr_assert_eq(rv.any, 0u);
+    serve_review_free(&rv);
+    rollout_trajectory_free(&t);
+}
+
+Test(review, self_consistency_threshold) {
+    rollout_trajectory t[4];
+    /* 1/2, 0.50 and \frac{1}{2} are the same answer; 3 is not: majority share 3/4. */
+    make(&t[0], "\\boxed{1/2}", "", ROLLOUT_STOP_STRING, 0);
+    make(&t[1], "\\boxed{3}", "", ROLLOUT_STOP_STRING, 0);
+    make(&t[2], "\\boxed{0.50}", "", ROLLOUT_STOP_STRING, 0);
+    make(&t[3], "\\boxed{\\frac{1}{2}}", "", ROLLOUT_STOP_STRING, 0);
+    serve_review_config cfg = serve_review_defaults();
+    serve_review rv = judge(&cfg, t, 4);
+    cr_assert_float_eq(rv.agreement, 0.75, 1e-12);
+    cr_assert_str_eq(rv.consensus, "1/2");
+    cr_assert_eq(rv.any, (uint32_t)SERVE_REVIEW_DISAGREE);
+    for (int i = 0; i < 4; i++) cr_assert_eq(rv.reasons[i], (uint32_t)SERVE_REVIEW_DISAGREE);
+    serve_review_free(&rv);
+    cfg.min_agreement = 0.75;
+    rv = judge(&cfg, t, 4);
+    cr_assert_eq(rv.any, 0u, "0.75 agreement meets a 0.75 threshold");
+    serve_review_free(&rv);
+    cfg.min_agreement = 0.76;
+    rv = judge(&cfg, t, 4);
+    cr_assert_eq(rv.any, (uint32_t)SERVE_REVIEW_DISAGREE);
+    serve_review_free(&rv);
+    /* A sample without an answer counts against agreement (2 of 4 answered alike: 0.5). */
+    rollout_trajectory_free(&t[1]);
+    make(&t[1], "none", "", ROLLOUT_STOP_EOS, 0);
+    rollout_trajectory_free(&t[3]);
+    make(&t[3], "none", "", ROLLOUT_STOP_EOS, 0);
+    cfg.min_agreement = 0.5;
+    rv = judge(&cfg, t, 4);
+    cr_assert_float_eq(rv.agreement, 0.5, 1e-12);
+    cr_assert_eq(rv.reasons[0], 0u);
+    cr_assert_eq(rv.reasons[1], (uint32_t)SERVE_REVIEW_NO_ANSWER);
+    serve_review_free(&rv);
+    for (int i = 0; i < 4; i++) rollout_trajectory_free(&t[i]);
+}
+
+static char qdir[64], qpath[128];
+static void qsetup(void) {
+    snprintf(qdir, sizeof qdir, "/tmp/retool-rq-XXXXXX");
+    cr_assert_not_null(mkdtemp(qdir));
+    snprintf(qpath, sizeof qpath, "%s/q.jsonl", qdir);
+}
+static void qteardown(void) {
+    char cmd[128];
+    snprintf(cmd, sizeof cmd, "rm -rf %s", qdir);
+    cr_assert_eq(system(cmd), 0);
+}
+
+static void add_entry(const char *id, const char *answer) {
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddStringToObject(o, "kind", "entry");
+    cJSON_AddStringToObject(o, "id", id);
+    cJSON_AddStringToObject(o, "answer", answer);
+    rt_error e;
+    cr_assert_eq(serve_queue_append(qpath, o, &e), RT_OK, "%s", e.msg);
+    cJSON_Delete(o);
+}
+
+Test(queue, decisions_keep_every_entry, .init = qsetup, .fini = qteardown) {
+    serve_queue q;
+    rt_error e;
+    cr_assert_eq(serve_queue_load(qpath, &q, &e), RT_OK, "a missing file is an empty queue");
+    cr_assert_eq(q.n, 0);
+    add_entry("a", "1");
+    add_entry("b", "2");
+    add_entry("c", "3");
+    cr_assert_eq(serve_queue_decide(qpath, "b", "approved", "checked by hand", "ann", &e), RT_OK, "%s", e.msg);
+    cr_assert_eq(serve_queue_decide(qpath, "c", "rejected", NULL, NULL, &e), RT_OK, "%s", e.msg);
+    cr_assert_eq(serve_queue_decide(qpath, "c", "approved", "second look", "bob", &e), RT_OK, "%s", e.msg);
+    cr_assert_eq(serve_queue_decide(qpath, "zz", "approved", NULL, NULL, &e), RT_ENOTFOUND);
+    cr_assert(strstr(e.msg, "zz"));
+    cr_assert_eq(serve_queue_decide(qpath, "a", "maybe", NULL, NULL, &e), RT_EINVAL);
+    cr_assert_eq(serve_queue_load(qpath, &q, &e), RT_OK, "%s", e.msg);
+    cr_assert_eq(q.n, 3);
+    cr_assert_str_eq(serve_queue_find(&q, "a")->status, "pending");
+    cr_assert_str_eq(serve_queue_find(&q, "b")->status, "approved");
+    const serve_queue_item *c = serve_queue_find(&q, "c");
+    cr_assert_str_eq(c->status, "approved", "the later decision wins");
+    cr_assert_eq(cJSON_GetArraySize(c->decisions), 2, "both decisions are kept");
+    cr_assert_str_eq(cJSON_GetObjectItem(cJSON_GetArrayItem(c->decisions, 1), "note")->valuestring, "second look");
+    cr_assert_str_eq(cJSON_GetObjectItem(serve_queue_find(&q, "b")->entry, "answer")->valuestring, "2");
+    serve_queue_free(&q);
+    /* The file is whole lines: 3 entries + 3 decisions. */
+    FILE *fp = fopen(qpath, "r");
+    int lines = 0, ch, last = 0;
+    while ((ch = fgetc(fp)) != EOF) {
+        lines += ch == '\n';
+        last = ch;
+    }
+    fclose(fp);
+    cr_assert_eq(lines, 6);
+    cr_assert_eq(last, '\n');
+}
+
+Test(queue, bad_lines_are_named, .init = qsetup, .fini = qteardown) {
+    add_entry("a", "1");
+    FILE *fp = fopen(qpath, "a");
+    fprintf(fp, "{\"kind\": \"decision\", \"id\": \"nope\", \"decision\": \"approved\"}\n");
+    fclose(fp);
+    serve_queue q;
+    rt_error e;
+    cr_assert_eq(serve_queue_load(qpath, &q, &e), RT_EFORMAT);
+    cr_assert(strstr(e.msg, ":2:") && strstr(e.msg, "nope"), "%s", e.msg);
+    fp = fopen(qpath, "w");
+    fprintf(fp, "{\"kind\": \"entry\", \"id\": \"a\"}\n{\"kind\": \"entry\", \"id\": \"a\"}\n");
+    fclose(fp);
+    cr_assert_eq(serve_queue_load(qpath, &q, &e), RT_EFORMAT);
+    cr_assert(strstr(e.msg, ":2:") && strstr(e.msg, "twice"), "%s", e.msg);
+    fp = fopen(qpath, "w");
+    fprintf(fp, "{\"kind\": \"entry\", \"id\": \"a\"}\n{\"kind\": \"entry\", \"id\n");
+    fclose(fp);
+    cr_assert_eq(serve_queue_load(qpath, &q, &e), RT_EFORMAT);
+    cr_assert(strstr(e.msg, ":2"), "%s", e.msg);
+}
