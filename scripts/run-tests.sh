@@ -4,6 +4,8 @@ set -u
 build="$1"
 shift
 export RETOOL_BIN="$PWD/$build/retool"
+# Leaks inside third-party libraries (Criterion's runner) are not ours: see scripts/lsan.supp.
+export LSAN_OPTIONS="suppressions=$PWD/scripts/lsan.supp${LSAN_OPTIONS:+:$LSAN_OPTIONS}"
 failed=0
 passed=0
 for t in "$@"; do
