@@ -75,16 +75,9 @@ int cmd_chat(int argc, char **argv) {
     if (!st) st = model_load(&m, model_dir, &mo, &err);
     if (!st && use_tools) st = rollout_exec_spec_open(sandbox, (int)workers, &ex, &err);
     if (!st) st = rollout_model_policy_init(&pol, &m, 1, &err);
-    int32_t stops[4];
+    int32_t stops[ROLLOUT_MAX_STOP_IDS];
     size_t nstops = 0;
-    if (!st) {
-        if (m.cfg.eos_token_id >= 0) stops[nstops++] = (int32_t)m.cfg.eos_token_id;
-        const char *names[] = {"<|im_end|>", "<|endoftext|>"};
-        for (int i = 0; i < 2; i++) {
-            int32_t id = tok_token_id(tok, names[i]);
-            if (id >= 0 && (nstops == 0 || stops[0] != id)) stops[nstops++] = id;
-        }
-    }
+    if (!st) nstops = rollout_stop_ids(&m, tok, stops);
     chat_out out = {.tty = isatty(STDOUT_FILENO)};
     char line[8192];
     uint64_t turn = 0;

@@ -13,7 +13,7 @@ struct pipe_rewriter_local {
     model m;
     tok_tokenizer *tok;
     rollout_model_policy *pol;
-    int32_t stops[4];
+    int32_t stops[ROLLOUT_MAX_STOP_IDS];
     size_t n_stops;
     char *dir;
 };
@@ -44,12 +44,7 @@ rt_status pipe_rewriter_local_open(const char *model_dir, pipe_rewriter_local **
         pipe_rewriter_local_close(r);
         return st;
     }
-    if (r->m.cfg.eos_token_id >= 0) r->stops[r->n_stops++] = (int32_t)r->m.cfg.eos_token_id;
-    const char *names[] = {"<|im_end|>", "<|endoftext|>", "<|eot_id|>"};
-    for (size_t i = 0; i < 3; i++) {
-        int32_t id = tok_token_id(r->tok, names[i]);
-        if (id >= 0 && (r->n_stops == 0 || r->stops[0] != id)) r->stops[r->n_stops++] = id;
-    }
+    r->n_stops = rollout_stop_ids(&r->m, r->tok, r->stops);
     *out = r;
     return RT_OK;
 }

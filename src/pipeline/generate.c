@@ -35,20 +35,6 @@ static void on_done(void *ctx, size_t index, const rollout_trajectory *t) {
     rt_progress_update(bar, bar->done + 1);
 }
 
-/* Stop ids: the config's EOS and the chat end markers the tokenizer has. */
-static size_t stop_ids(const model *m, const tok_tokenizer *tok, int32_t *out) {
-    size_t n = 0;
-    if (m->cfg.eos_token_id >= 0) out[n++] = (int32_t)m->cfg.eos_token_id;
-    const char *names[] = {"<|im_end|>", "<|endoftext|>", "<|eot_id|>"};
-    for (size_t i = 0; i < 3; i++) {
-        int32_t id = tok_token_id(tok, names[i]);
-        int dup = 0;
-        for (size_t k = 0; k < n; k++) dup |= out[k] == id;
-        if (id >= 0 && !dup) out[n++] = id;
-    }
-    return n;
-}
-
 rt_status pipe_generate(const pipe_generate_config *cfg, pipe_generate_summary *sum, rt_error *err) {
     memset(sum, 0, sizeof *sum);
     if (cfg->samples < 1) return rt_err_set(err, RT_EINVAL, "samples must be at least 1");
@@ -104,11 +90,11 @@ rt_status pipe_generate(const pipe_generate_config *cfg, pipe_generate_summary *
         }
     }
     rollout_config rc = cfg->rollout;
-    int32_t stops[4];
+    int32_t stops[ROLLOUT_MAX_STOP_IDS];
     FILE *audit = NULL;
     rt_progress bar;
     if (!st) {
-        rc.n_stop_ids = stop_ids(&m, tok, stops);
+        rc.n_stop_ids = rollout_stop_ids(&m, tok, stops);
         rc.stop_ids = stops;
         if (rc.max_concurrent > n) rc.max_concurrent = n;
         st = rollout_model_policy_init(&pol, &m, rc.max_concurrent, err);

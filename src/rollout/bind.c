@@ -193,3 +193,16 @@ rollout_tokenizer rollout_tokenizer_ops(tok_tokenizer *tok) {
     rollout_tokenizer t = {.ctx = tok, .encode = tok_enc, .encode_untrusted = tok_enc_untrusted, .token_bytes = tok_bytes};
     return t;
 }
+
+size_t rollout_stop_ids(const model *m, const tok_tokenizer *tok, int32_t *out) {
+    size_t n = 0;
+    if (m->cfg.eos_token_id >= 0) out[n++] = (int32_t)m->cfg.eos_token_id;
+    const char *names[] = {"<|im_end|>", "<|endoftext|>", "<|eot_id|>"};
+    for (size_t i = 0; i < 3 && n < ROLLOUT_MAX_STOP_IDS; i++) {
+        int32_t id = tok_token_id(tok, names[i]);
+        int dup = 0;
+        for (size_t k = 0; k < n; k++) dup |= out[k] == id;
+        if (id >= 0 && !dup) out[n++] = id;
+    }
+    return n;
+}

@@ -28,6 +28,12 @@ size_t rollout_model_policy_prefilled(const rollout_model_policy *p);
 /* The next-token logits [V] that sequence seq holds (for tests), or NULL. */
 const float *rollout_model_policy_logits(const rollout_model_policy *p, int64_t seq);
 
+#define ROLLOUT_MAX_STOP_IDS 4
+
+/* The ids that end a response: the model's EOS (config.json) and the end markers the tokenizer has (<|im_end|>,
+ * <|endoftext|>, <|eot_id|>), without repeats; writes at most ROLLOUT_MAX_STOP_IDS into out, returns how many. */
+size_t rollout_stop_ids(const model *m, const tok_tokenizer *tok, int32_t *out);
+
 /* The tokenizer interface over tok (not owned). Encoding never parses special tokens in interpreter output. */
 rollout_tokenizer rollout_tokenizer_ops(tok_tokenizer *tok);
 

@@ -14,7 +14,7 @@ struct serve_model_backend {
     rollout_model_policy *pol;
     size_t max_seqs;
     rollout_template tmpl;
-    int32_t stops[4];
+    int32_t stops[ROLLOUT_MAX_STOP_IDS];
     size_t n_stops;
 };
 
@@ -72,14 +72,7 @@ rt_status serve_model_backend_open(const char *dir, size_t max_seqs, rollout_tem
         serve_model_backend_close(b);
         return st;
     }
-    if (b->m.cfg.eos_token_id >= 0) b->stops[b->n_stops++] = (int32_t)b->m.cfg.eos_token_id;
-    const char *names[] = {"<|im_end|>", "<|endoftext|>", "<|eot_id|>"};
-    for (size_t i = 0; i < 3; i++) {
-        int32_t id = tok_token_id(b->tok, names[i]);
-        int dup = 0;
-        for (size_t k = 0; k < b->n_stops; k++) dup |= b->stops[k] == id;
-        if (id >= 0 && !dup) b->stops[b->n_stops++] = id;
-    }
+    b->n_stops = rollout_stop_ids(&b->m, b->tok, b->stops);
     *out = b;
     return RT_OK;
 }

@@ -53,19 +53,6 @@ static void shuffle(int64_t *idx, size_t n, rt_rng *rng) {
     }
 }
 
-static size_t stop_ids(const model *m, const tok_tokenizer *tok, int32_t *out) {
-    size_t n = 0;
-    if (m->cfg.eos_token_id >= 0) out[n++] = (int32_t)m->cfg.eos_token_id;
-    const char *names[] = {"<|im_end|>", "<|endoftext|>", "<|eot_id|>"};
-    for (size_t i = 0; i < 3; i++) {
-        int32_t id = tok_token_id(tok, names[i]);
-        int dup = 0;
-        for (size_t k = 0; k < n; k++) dup |= out[k] == id;
-        if (id >= 0 && !dup) out[n++] = id;
-    }
-    return n;
-}
-
 /* The next problem index in the epoch order (reshuffling at each new epoch). */
 static int64_t next_problem(rl_run *r) {
     if ((size_t)r->state.data_pos >= r->ds.n) {
@@ -200,8 +187,8 @@ static rt_status rollout_step(rl_run *r, rollout_trajectory **out, size_t *n_out
                                                 .sample_index = (int64_t)s};
     }
     rollout_config rc = c->rollout;
-    int32_t stops[4];
-    rc.n_stop_ids = stop_ids(&r->policy, r->tok, stops);
+    int32_t stops[ROLLOUT_MAX_STOP_IDS];
+    rc.n_stop_ids = rollout_stop_ids(&r->policy, r->tok, stops);
     rc.stop_ids = stops;
     rt_rng seeds = rt_rng_split(&r->state.rng, 0x5151000000ull + (uint64_t)r->state.step);
     rc.seed = rt_rng_u64(&seeds);
