@@ -179,7 +179,16 @@ int cli_dispatch_sub(const char *parent, int argc, char **argv, const cli_comman
     const char *names[64];
     size_t n = 0;
     for (const cli_command *c = subs; c->name; c++) {
-        if (strcmp(c->name, argv[1]) == 0) return c->run(argc - 1, argv + 1);
+        if (strcmp(c->name, argv[1]) == 0) {
+            /* The sub-command sees its full name ("sandbox serve") as argv[0], so its errors and hints name it. */
+            char full[128];
+            snprintf(full, sizeof full, "%s %s", parent, argv[1]);
+            char *saved = argv[1];
+            argv[1] = full;
+            int rc = c->run(argc - 1, argv + 1);
+            argv[1] = saved;
+            return rc;
+        }
         if (n < 64) names[n++] = c->name;
     }
     const char *close = cli_closest(argv[1], names, n);

@@ -42,6 +42,13 @@ Test(cli, unknown_flag_suggests_the_closest) {
     cr_expect(strstr(out, "did you mean 'check'?") != NULL, "%s", out);
 }
 
+Test(cli, sub_command_errors_name_the_full_command) {
+    cr_expect_eq(run_cli("json check --skipbad x.jsonl", out, sizeof out), 2);
+    cr_expect(strstr(out, "retool json check: error:") != NULL, "%s", out);
+    cr_expect_eq(run_cli("json check --bogus-flag-name x", out, sizeof out), 2);
+    cr_expect(strstr(out, "(see 'retool json check --help')") != NULL, "%s", out);
+}
+
 Test(cli, command_help_exits_zero) {
     cr_expect_eq(run_cli("json check --help", out, sizeof out), 0);
     cr_expect(strstr(out, "--skip-bad") != NULL);
