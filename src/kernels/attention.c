@@ -73,6 +73,24 @@ V16_INLINE void scores4(float *S, int64_t lds, const float *A, int64_t lda, cons
     }
 }
 
+/* S[0..nk) = A[0..HSp) . Bt[d][j] for one query row (decoding a KV group that holds a single head). */
+V16_INLINE void scores1(float *S, const float *A, const float *Bt, int64_t ldb, int64_t HSp, int64_t nk) {
+    int64_t j = 0;
+    for (; j + 32 <= nk; j += 32) {
+        v16 z = v16_splat(0), c0 = z, c1 = z;
+        for (int64_t d = 0; d < HSp; d++) {
+            c0 += v16_load(Bt + d * ldb + j) * A[d];
+            c1 += v16_load(Bt + d * ldb + j + 16) * A[d];
+        }
+        v16_store(S + j, c0), v16_store(S + j + 16, c1);
+    }
+    for (; j < nk; j += 16) {
+        v16 c0 = v16_splat(0);
+        for (int64_t d = 0; d < HSp; d++) c0 += v16_load(Bt + d * ldb + j) * A[d];
+        v16_store(S + j, c0);
+    }
+}
+
 /* o[HSp] = sum over j < nk of p[j] * X[j][HSp] (rows of X at stride HSp). */
 V16_INLINE void pv(float *o, const float *p, int64_t nk, const float *X, int64_t HSp) {
     for (int64_t c = 0; c < HSp; c += 16) {
@@ -315,10 +333,13 @@ V16_INLINE void dec_body(void *vc, int64_t b, int64_t e, int tid) {
         int64_t g = it % KVH, nk = d->nk, nv = r16(nk);
         for (int64_t h0 = g * grp; h0 < (g + 1) * grp; h0 += ROWS) {
             int64_t nh = (g + 1) * grp - h0 < ROWS ? (g + 1) * grp - h0 : ROWS;
-            memset(w.Qc, 0, (size_t)(ROWS * HS) * sizeof(float));
+            if (nh < ROWS) memset(w.Qc + nh * HS, 0, (size_t)((ROWS - nh) * HS) * sizeof(float));
             for (int64_t r = 0; r < nh; r++)
                 for (int64_t k = 0; k < HS; k++) w.Qc[r * HS + k] = d->q[(h0 + r) * HS + k] * scale;
-            scores4(w.S, Tp, w.Qc, HS, d->kt + g * HS * d->kt_ld, d->kt_ld, HS, nv);
+            if (nh == 1) /* one head in the group (no GQA): score one row, not four */
+                scores1(w.S, w.Qc, d->kt + g * HS * d->kt_ld, d->kt_ld, HS, nv);
+            else
+                scores4(w.S, Tp, w.Qc, HS, d->kt + g * HS * d->kt_ld, d->kt_ld, HS, nv);
             for (int64_t r = 0; r < nh; r++) {
                 float *row = w.S + r * Tp, mx = max_row(row, nk);
                 float sum = exp_row(row, nk, nv, mx), inv = 1.0f / sum;

@@ -9,7 +9,7 @@
 #include "model/model.h"
 #include "rollout/bind.h"
 
-static void tiny_model(model *m, int bias) {
+static void tiny_model_kv(model *m, int bias, int kv_heads) {
     model_config c = {0};
     c.arch = bias ? MODEL_ARCH_QWEN2 : MODEL_ARCH_LLAMA;
     c.attention_bias = bias;
@@ -18,7 +18,7 @@ static void tiny_model(model *m, int bias) {
     c.intermediate_size = 64;
     c.num_layers = 2;
     c.num_heads = 4;
-    c.num_kv_heads = 2;
+    c.num_kv_heads = kv_heads;
     c.head_dim = 8;
     c.max_position_embeddings = 64;
     c.rms_norm_eps = 1e-6;
@@ -30,10 +30,12 @@ static void tiny_model(model *m, int bias) {
     model_init_random(m, 11, 0.3);
 }
 
-static void check(int bias) {
+static void tiny_model(model *m, int bias) { tiny_model_kv(m, bias, 2); }
+
+static void check_kv(int bias, int kv_heads) {
     rt_log_set_level(RT_LOG_OFF);
     model m;
-    tiny_model(&m, bias);
+    tiny_model_kv(&m, bias, kv_heads);
     rollout_model_policy *p;
     rt_error e;
     cr_assert_eq(rollout_model_policy_init(&p, &m, 4, &e), RT_OK, "%s", e.msg);
@@ -89,8 +91,9 @@ static void check(int bias) {
     model_free(&m);
 }
 
-Test(bind, kv_reuse_is_exact_llama) { check(0); }
-Test(bind, kv_reuse_is_exact_qwen2_bias) { check(1); }
+Test(bind, kv_reuse_is_exact_llama) { check_kv(0, 2); }
+Test(bind, kv_reuse_is_exact_qwen2_bias) { check_kv(1, 2); }
+Test(bind, kv_reuse_is_exact_without_gqa) { check_kv(0, 4); } /* one head per KV group: the one-row scoring path */
 
 Test(bind, bad_prompts_are_refused) {
     model m;
