@@ -70,3 +70,13 @@ double rt_rng_normal(rt_rng *rng) {
     double u2 = rt_rng_uniform(rng);
     return sqrt(-2.0 * log(u1)) * cos(2.0 * M_PI * u2);
 }
+
+void rt_rng_permutation(rt_rng *rng, int64_t *out, size_t n) {
+    for (size_t i = 0; i < n; i++) out[i] = (int64_t)i;
+    for (size_t i = n; i > 1; i--) {
+        size_t j = (size_t)rt_rng_below(rng, i);
+        int64_t t = out[i - 1];
+        out[i - 1] = out[j];
+        out[j] = t;
+    }
+}

@@ -3,6 +3,7 @@
 #ifndef RETOOL_BASE_RNG_H
 #define RETOOL_BASE_RNG_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 typedef struct rt_rng {
@@ -29,6 +30,9 @@ double rt_rng_uniform(rt_rng *rng);
 
 /* A uniform float in [0, 1) with 24 random bits. */
 float rt_rng_uniform_f32(rt_rng *rng);
+
+/* Fills out[0, n) with a uniform random permutation of 0 .. n-1 (Fisher-Yates, drawing from the top down). */
+void rt_rng_permutation(rt_rng *rng, int64_t *out, size_t n);
 
 /* A standard normal sample (Box-Muller; uses two uniforms per call, no cached state). */
 double rt_rng_normal(rt_rng *rng);

@@ -43,16 +43,6 @@ typedef struct rl_run {
     size_t max_len;
 } rl_run;
 
-static void shuffle(int64_t *idx, size_t n, rt_rng *rng) {
-    for (size_t i = 0; i < n; i++) idx[i] = (int64_t)i;
-    for (size_t i = n; i > 1; i--) {
-        size_t j = (size_t)rt_rng_below(rng, i);
-        int64_t t = idx[i - 1];
-        idx[i - 1] = idx[j];
-        idx[j] = t;
-    }
-}
-
 /* The next problem index in the epoch order (reshuffling at each new epoch). */
 static int64_t next_problem(rl_run *r) {
     if ((size_t)r->state.data_pos >= r->ds.n) {
@@ -61,7 +51,7 @@ static int64_t next_problem(rl_run *r) {
     }
     if (r->state.data_pos == 0) {
         rt_rng ep = rt_rng_split(&r->state.rng, (uint64_t)r->state.epoch);
-        shuffle(r->order, r->ds.n, &ep);
+        rt_rng_permutation(&ep, r->order, r->ds.n);
     }
     return r->order[r->state.data_pos++];
 }
@@ -141,7 +131,7 @@ static rt_status open_run(rl_run *r, const train_rl_config *in, rt_error *err) {
     if (!st) {
         /* Rebuild this epoch's order (the position within it comes from the checkpoint). */
         rt_rng ep = rt_rng_split(&r->state.rng, (uint64_t)r->state.epoch);
-        shuffle(r->order, r->ds.n, &ep);
+        rt_rng_permutation(&ep, r->order, r->ds.n);
     }
     r->max_len = (size_t)r->policy.cfg.max_position_embeddings;
     return st;

@@ -61,17 +61,6 @@ static cJSON *config_json(const train_sft_config *c) {
     return o;
 }
 
-/* A permutation of [0, n) drawn from rng (Fisher-Yates). */
-static void shuffle(int64_t *idx, size_t n, rt_rng *rng) {
-    for (size_t i = 0; i < n; i++) idx[i] = (int64_t)i;
-    for (size_t i = n; i > 1; i--) {
-        size_t j = (size_t)rt_rng_below(rng, i);
-        int64_t t = idx[i - 1];
-        idx[i - 1] = idx[j];
-        idx[j] = t;
-    }
-}
-
 /* Mean loss per target over a set of trajectories (forward only). */
 static rt_status eval_loss(model *m, const rollout_trajectory *data, const int64_t *which, size_t n, size_t max_len,
                            size_t batch_tokens, double *out, rt_error *err) {
@@ -170,7 +159,7 @@ rt_status train_sft_run(const train_sft_config *cfg, train_sft_result *res, rt_e
     if (!st) {
         rt_rng split;
         rt_rng_seed(&split, cfg->seed ^ 0x5eed5eedull);
-        shuffle(perm, n, &split);
+        rt_rng_permutation(&split, perm, n);
         n_eval = cfg->eval_frac > 0 ? (size_t)ceil(cfg->eval_frac * (double)n) : 0;
         if (n_eval >= n) n_eval = n > 1 ? 1 : 0;
     }
@@ -201,7 +190,7 @@ rt_status train_sft_run(const train_sft_config *cfg, train_sft_result *res, rt_e
     int stopped = 0;
     while (!st && !stopped && state.epoch < cfg->epochs) {
         rt_rng ep = rt_rng_split(&state.rng, (uint64_t)state.epoch);
-        shuffle(order, n_train, &ep);
+        rt_rng_permutation(&ep, order, n_train);
         while (!st && (size_t)state.data_pos < n_train) {
             if (cfg->max_steps > 0 && state.step >= cfg->max_steps) {
                 stopped = 1;

@@ -83,3 +83,29 @@ Test(rng, uniform_and_normal_moments) {
     cr_expect_lt(fabs(sn / DRAWS), 0.012);
     cr_expect_lt(fabs(sn2 / DRAWS - 1.0), 0.016);
 }
+
+Test(rng, permutation_is_a_permutation_and_seeded) {
+    enum { N = 1000 };
+    int64_t a[N], b[N], c[N];
+    rt_rng r1, r2, r3;
+    rt_rng_seed(&r1, 11);
+    rt_rng_seed(&r2, 11);
+    rt_rng_seed(&r3, 12);
+    rt_rng_permutation(&r1, a, N);
+    rt_rng_permutation(&r2, b, N);
+    rt_rng_permutation(&r3, c, N);
+    int seen[N] = {0}, fixed = 0;
+    for (int i = 0; i < N; i++) {
+        cr_assert(a[i] >= 0 && a[i] < N);
+        seen[a[i]]++;
+        fixed += a[i] == i;
+    }
+    for (int i = 0; i < N; i++) cr_expect_eq(seen[i], 1, "index %d appears %d times", i, seen[i]);
+    cr_expect_lt(fixed, 10, "a uniform permutation leaves about one fixed point, not %d", fixed);
+    cr_expect_eq(memcmp(a, b, sizeof a), 0, "same seed, same permutation");
+    cr_expect_neq(memcmp(a, c, sizeof a), 0, "another seed, another permutation");
+    int64_t one[1];
+    rt_rng_permutation(&r1, one, 1);
+    cr_expect_eq(one[0], 0);
+    rt_rng_permutation(&r1, one, 0);
+}
