@@ -155,10 +155,12 @@ rollout_policy rollout_model_policy_ops(rollout_model_policy *p) {
     return ops;
 }
 
-static rt_status tok_enc(void *ctx, const char *text, size_t len, int32_t **ids, size_t *n, rt_error *err) {
+/* Encodes text with flags into malloc'd ids (the array tok_encode grew). */
+static rt_status tok_enc_flags(tok_tokenizer *tok, int flags, const char *text, size_t len, int32_t **ids, size_t *n,
+                               rt_error *err) {
     tok_ids out;
     memset(&out, 0, sizeof out);
-    rt_status st = tok_encode(ctx, text, len, TOK_ENCODE_NO_SPECIAL, &out, err);
+    rt_status st = tok_encode(tok, text, len, flags, &out, err);
     if (st) {
         tok_ids_free(&out);
         return st;
@@ -168,17 +170,12 @@ static rt_status tok_enc(void *ctx, const char *text, size_t len, int32_t **ids,
     return RT_OK;
 }
 
+static rt_status tok_enc(void *ctx, const char *text, size_t len, int32_t **ids, size_t *n, rt_error *err) {
+    return tok_enc_flags(ctx, TOK_ENCODE_NO_SPECIAL, text, len, ids, n, err);
+}
+
 static rt_status tok_enc_untrusted(void *ctx, const char *text, size_t len, int32_t **ids, size_t *n, rt_error *err) {
-    tok_ids out;
-    memset(&out, 0, sizeof out);
-    rt_status st = tok_encode(ctx, text, len, TOK_ENCODE_NO_ADDED, &out, err);
-    if (st) {
-        tok_ids_free(&out);
-        return st;
-    }
-    *ids = out.ids;
-    *n = out.len;
-    return RT_OK;
+    return tok_enc_flags(ctx, TOK_ENCODE_NO_ADDED, text, len, ids, n, err);
 }
 
 static size_t tok_bytes(void *ctx, int32_t id, char *buf, size_t cap) {
