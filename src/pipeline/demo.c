@@ -16,11 +16,9 @@
 #include "model/config.h"
 #include "model/modeldir.h"
 #include "pipeline/coldstart.h"
-#include "pipeline/generate.h"
-#include "pipeline/metrics.h"
+#include "pipeline/eval.h"
 #include "pipeline/report.h"
 #include "rollout/protocol.h"
-#include "rollout/trajectory.h"
 #include "tokenizer/tokenizer.h"
 #include "train/sft.h"
 
@@ -155,25 +153,17 @@ static rt_status evaluate(const pipe_demo_config *c, const demo_paths *p, const 
     g.rollout.budget.max_tool_calls = (size_t)c->rl_max_tool_calls;
     g.rollout.seed = c->seed;
     g.quiet = c->quiet;
-    pipe_generate_summary gs;
-    rt_status st = pipe_generate(&g, &gs, err);
-    rollout_trajectory *t = NULL;
-    size_t n = 0;
-    if (!st) st = rollout_trajectory_read_file(traj, &t, &n, err);
-    pipe_metrics_report rep;
-    memset(&rep, 0, sizeof rep);
-    if (!st) st = pipe_metrics_compute(t, n, NULL, &rep, err);
-    if (!st) {
-        *pass1 = rep.all.pass1;
-        *wall = rt_time_now() - t0;
-        cJSON *o = cJSON_CreateObject();
-        cJSON_AddNumberToObject(o, "pass1", rep.all.pass1);
-        cJSON_AddItemToObject(o, "metrics", pipe_metrics_report_to_json(&rep));
-        st = write_marker(pdir, marker, o, *wall, err);
-        pipe_metrics_report_free(&rep);
-    }
-    rollout_trajectories_free(t, n);
-    return st;
+    pipe_eval_config ec = {.gen = g};
+    pipe_eval_result er;
+    rt_status st = pipe_eval(&ec, &er, err);
+    if (st) return st;
+    *pass1 = er.report.all.pass1;
+    *wall = rt_time_now() - t0;
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddNumberToObject(o, "pass1", er.report.all.pass1);
+    cJSON_AddItemToObject(o, "metrics", pipe_eval_to_json(&ec, &er));
+    pipe_eval_result_free(&er);
+    return write_marker(pdir, marker, o, *wall, err);
 }
 
 typedef struct demo_result {
