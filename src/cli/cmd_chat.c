@@ -37,7 +37,7 @@ int cmd_chat(int argc, char **argv) {
         {"model", CLI_FLAG_STRING, &model_dir, "DIR", "model folder with its tokenizer"},
         {"tools", CLI_FLAG_STRING, &tools, "python|none", "let the model run code (default) or not"},
         {"sandbox", CLI_FLAG_STRING, &sandbox, "SPEC", "local (default) or SandboxFusion URLs"},
-        {"workers", CLI_FLAG_INT, &workers, "N", "local sandbox workers (default 2)"},
+        {"workers", CLI_FLAG_INT, &workers, "N", "local sandbox workers with numpy/sympy (default 2; 2 light ones serve other code)"},
         {"template", CLI_FLAG_STRING, &tmpl, "chat|plain", "prompt template (default chat)"},
         {"temperature", CLI_FLAG_DOUBLE, &temp, "T", "sampling temperature (default 0.7; 0 = greedy)"},
         {"top-p", CLI_FLAG_DOUBLE, &top_p, "P", "nucleus sampling (default 0.9)"},

@@ -27,7 +27,7 @@ int cmd_data_coldstart(int argc, char **argv) {
         {"repair-rate", CLI_FLAG_DOUBLE, &rate, "R",
          "share of code traces with a failing first block and its repair (0.1)"},
         {"seed", CLI_FLAG_INT, &seed, "S", "seed for which traces get a repair and of which kind (default 0)"},
-        {"workers", CLI_FLAG_INT, &workers, "N", "local sandbox workers (default 2)"},
+        {"workers", CLI_FLAG_INT, &workers, "N", "local sandbox workers with numpy/sympy (default 2; 2 light ones serve other code)"},
         {"sandbox", CLI_FLAG_STRING, &c.sandbox, "SPEC", "local (default) or SandboxFusion URLs separated by commas"},
         {"call-timeout", CLI_FLAG_DOUBLE, &timeout, "S", "seconds per code block (default 10)"},
         {"rewriter", CLI_FLAG_STRING, &c.rewriter, "URL",

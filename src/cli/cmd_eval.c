@@ -26,7 +26,7 @@ int cmd_eval(int argc, char **argv) {
         {"mode", CLI_FLAG_STRING, &mode, "stateless|stateful",
          "each code block alone (default) or one session per trajectory"},
         {"sandbox", CLI_FLAG_STRING, &c->sandbox, "SPEC", "local (default), or SandboxFusion URLs separated by commas"},
-        {"workers", CLI_FLAG_INT, &workers, "N", "local sandbox workers (default 2)"},
+        {"workers", CLI_FLAG_INT, &workers, "N", "local sandbox workers with numpy/sympy (default 2; 2 light ones serve other code)"},
         {"template", CLI_FLAG_STRING, &tmpl, "chat|plain",
          "chat template with instructions (default) or the bare problem"},
         {"temperature", CLI_FLAG_DOUBLE, &temp, "T", "sampling temperature (default 1.0, as the paper)"},

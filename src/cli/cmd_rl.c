@@ -32,7 +32,7 @@ int cmd_rl(int argc, char **argv) {
         {"tools", CLI_FLAG_STRING, &tools, "python|none", "tool-integrated (default) or text-only RL"},
         {"mode", CLI_FLAG_STRING, &mode, "stateless|stateful", "code blocks alone (default) or one session per trajectory"},
         {"sandbox", CLI_FLAG_STRING, &c.sandbox, "SPEC", "local (default) or SandboxFusion URLs separated by commas"},
-        {"workers", CLI_FLAG_INT, &workers, "N", "local sandbox workers (default 2)"},
+        {"workers", CLI_FLAG_INT, &workers, "N", "local sandbox workers with numpy/sympy (default 2; 2 light ones serve other code)"},
         {"template", CLI_FLAG_STRING, &tmpl, "chat|plain", "prompt template (default chat)"},
         {"temperature", CLI_FLAG_DOUBLE, &temp, "T", "rollout temperature (default 1)"},
         {"top-p", CLI_FLAG_DOUBLE, &top_p, "P", "rollout top-p (default 1)"},

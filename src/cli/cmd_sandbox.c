@@ -40,6 +40,7 @@ static int sandbox_run(int argc, char **argv) {
     sbx_config cfg;
     sbx_config_default(&cfg);
     cfg.workers = (int)workers;
+    cfg.light_workers = -1; /* one file: the light tier would only add a process to start */
     sbx_pool *pool;
     if (sbx_pool_init(&pool, &cfg, &err)) {
         cli_args_free(&args);

@@ -11,12 +11,15 @@
 
 int cmd_sandbox_serve(int argc, char **argv) {
     const char *host = "127.0.0.1", *audit_path = NULL;
-    long long port = 8080, workers = 2, queue = 0, max_body_mb = 16, memory = 1024;
+    long long port = 8080, workers = 2, light = 2, queue = 0, max_body_mb = 16, memory = 1024;
     const cli_flag flags[] = {
         {"host", CLI_FLAG_STRING, &host, "ADDR", "IPv4 address to listen on (default 127.0.0.1)"},
         {"port", CLI_FLAG_INT, &port, "PORT", "port (default 8080; 0 picks a free one and prints it)"},
-        {"workers", CLI_FLAG_INT, &workers, "N", "sandbox worker processes (default 2)"},
-        {"queue", CLI_FLAG_INT, &queue, "N", "jobs that may wait for a worker before 429 (default 8 x workers)"},
+        {"workers", CLI_FLAG_INT, &workers, "N", "workers with numpy and sympy loaded; they also hold sessions (default 2)"},
+        {"light-workers", CLI_FLAG_INT, &light, "N",
+         "extra workers with only the standard library loaded, for code that names no numpy/sympy: a cheaper fork "
+         "(default 2; 0 = none)"},
+        {"queue", CLI_FLAG_INT, &queue, "N", "jobs that may wait for a worker before 429 (default 8 x all workers)"},
         {"audit-log", CLI_FLAG_STRING, &audit_path, "FILE", "append one JSON line per request to FILE"},
         {"max-body-mb", CLI_FLAG_INT, &max_body_mb, "MB", "largest request body (default 16)"},
         {"memory-mb", CLI_FLAG_INT, &memory, "MB", "memory per run when memory_limit_MB is -1 (default 1024)"},
@@ -29,6 +32,7 @@ int cmd_sandbox_serve(int argc, char **argv) {
     if (rc) return rc;
     cli_args_free(&args);
     if (workers < 1 || workers > 256) return cli_fail("sandbox serve", CLI_EXIT_USAGE, "--workers must be 1..256");
+    if (light < 0 || light > 256) return cli_fail("sandbox serve", CLI_EXIT_USAGE, "--light-workers must be 0..256");
     if (port < 0 || port > 65535) return cli_fail("sandbox serve", CLI_EXIT_USAGE, "--port must be 0..65535");
     if (max_body_mb < 1) return cli_fail("sandbox serve", CLI_EXIT_USAGE, "--max-body-mb must be at least 1");
     /* Block the stop signals before any thread starts, so only sigwait below receives them. */
@@ -45,7 +49,8 @@ int cmd_sandbox_serve(int argc, char **argv) {
     sbx_config cfg;
     sbx_config_default(&cfg);
     cfg.workers = (int)workers;
-    cfg.queue_max = queue > 0 ? (int)queue : 8 * (int)workers;
+    cfg.light_workers = light ? (int)light : -1;
+    cfg.queue_max = queue > 0 ? (int)queue : 8 * (int)(workers + light);
     sbx_pool *pool;
     if (sbx_pool_init(&pool, &cfg, &err)) {
         sbx_audit_close(audit);

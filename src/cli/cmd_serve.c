@@ -38,7 +38,7 @@ int cmd_serve(int argc, char **argv) {
         {"host", CLI_FLAG_STRING, &c.host, "ADDR", "IPv4 address to listen on (default 127.0.0.1)"},
         {"port", CLI_FLAG_INT, &port, "PORT", "port (default 8000; 0 picks a free one and prints it)"},
         {"sandbox", CLI_FLAG_STRING, &sandbox, "SPEC", "local (default), SandboxFusion URLs separated by commas, or none"},
-        {"workers", CLI_FLAG_INT, &workers, "N", "local sandbox workers (default 2)"},
+        {"workers", CLI_FLAG_INT, &workers, "N", "local sandbox workers with numpy/sympy (default 2; 2 light ones serve other code)"},
         {"tools", CLI_FLAG_STRING, &tools, "MODE", "stateless (default: each code block runs alone) or stateful"},
         {"max-tool-calls", CLI_FLAG_INT, &max_calls, "N", "cap on tool calls per answer (default 8)"},
         {"max-tool-seconds", CLI_FLAG_DOUBLE, &max_secs, "S", "cap on one tool call's wall-clock time (default 10)"},

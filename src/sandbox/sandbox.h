@@ -65,7 +65,9 @@ typedef struct sbx_result {
 
 /* The pool's configuration; zero fields take the defaults shown. */
 typedef struct sbx_config {
-    int workers;              /* worker processes (2) */
+    int workers;              /* full workers: numpy and sympy preloaded; they also hold sessions (2) */
+    int light_workers;        /* extra workers with only the standard library preloaded, for programs that name no
+                               * third-party package: a much cheaper fork (2; -1 = none) */
     int queue_max;            /* waiting jobs before RT_EBUSY (64) */
     const char *python;       /* interpreter ("/usr/bin/python3") */
     int64_t worker_memory_mb; /* memory cgroup limit per worker, where writable (4096) */
@@ -153,7 +155,8 @@ void sbx_session_close(sbx_session *s);
 
 /* Counters of the pool, for tests, doctor and the server. */
 typedef struct sbx_stats {
-    int workers, workers_ready;
+    int workers, workers_ready; /* every worker process, light ones included */
+    int light_workers;
     int queued, running;
     int sessions;
     int64_t submitted, completed, rejected_busy, worker_restarts;

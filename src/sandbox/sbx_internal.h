@@ -101,6 +101,9 @@ void sbx_reader_free(sbx_reader *r);
 /* ---- base64 (sbx_base64.c) ---- */
 
 /* Encodes len bytes as base64 (NUL-terminated, malloc'd); NULL when out of memory. */
+/* Non-zero when code names a package only the full worker tier preloads, or imports by a computed name. */
+int sbx_code_needs_full(const char *code, size_t len);
+
 char *sbx_b64_encode(const void *data, size_t len);
 
 /* Decodes base64 text (padding optional, no whitespace); returns 0 and a malloc'd *out, or -1 when malformed. */

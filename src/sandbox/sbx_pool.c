@@ -22,6 +22,7 @@
 void sbx_config_default(sbx_config *cfg) {
     memset(cfg, 0, sizeof *cfg);
     cfg->workers = 2;
+    cfg->light_workers = 2;
     cfg->queue_max = 64;
     cfg->python = "/usr/bin/python3";
     cfg->worker_memory_mb = 4096;
@@ -331,6 +332,7 @@ rt_status sbx_pool_submit(sbx_pool *p, const sbx_request *req, sbx_callback cb, 
         job_destroy(job);
         return st;
     }
+    job->light_ok = !sbx_code_needs_full(req->code, req->code_len);
     return sbx_pool_enqueue(p, job, NULL, job_out, err);
 }
 

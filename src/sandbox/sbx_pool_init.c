@@ -25,7 +25,7 @@ void sbx_pool_shutdown(sbx_pool *p) {
 
 static void pool_destroy(sbx_pool *p) {
     sbx_pool_shutdown(p);
-    for (int i = 0; p->w && i < p->cfg.workers; i++)
+    for (int i = 0; p->w && i < p->nw; i++)
         sbx_cgroup_destroy(&p->w[i].cg);
     if (p->wake[0] >= 0) close(p->wake[0]);
     if (p->wake[1] >= 0) close(p->wake[1]);
@@ -51,14 +51,19 @@ rt_status sbx_pool_init(sbx_pool **out, const sbx_config *cfg_in, rt_error *err)
     if (cfg.sessions_per_worker <= 0) cfg.sessions_per_worker = d.sessions_per_worker;
     if (cfg.session_idle_s <= 0) cfg.session_idle_s = d.session_idle_s;
     if (cfg.session_ttl_s <= 0) cfg.session_ttl_s = d.session_ttl_s;
+    if (cfg.light_workers == 0) cfg.light_workers = d.light_workers;
+    if (cfg.light_workers < 0) cfg.light_workers = 0;
     if (cfg.workers > 256) return rt_err_set(err, RT_EINVAL, "workers: %d is over 256", cfg.workers);
+    if (cfg.light_workers > 256)
+        return rt_err_set(err, RT_EINVAL, "light_workers: %d is over 256", cfg.light_workers);
     sbx_pool *p = calloc(1, sizeof *p);
     if (!p) return rt_err_set(err, RT_ENOMEM, "sandbox pool");
     p->cfg = cfg;
     p->wake[0] = p->wake[1] = -1;
     pthread_mutex_init(&p->mu, NULL);
     pthread_cond_init(&p->cv, NULL);
-    p->w = calloc((size_t)cfg.workers, sizeof *p->w);
+    p->nw = cfg.workers + cfg.light_workers;
+    p->w = calloc((size_t)p->nw, sizeof *p->w);
     rt_status st = p->w ? RT_OK : rt_err_set(err, RT_ENOMEM, "sandbox workers");
     if (!st && pipe2(p->wake, O_CLOEXEC | O_NONBLOCK)) st = rt_err_errno(err, RT_EIO, errno, "sandbox wake pipe");
     if (!st) st = sbx_launch_prepare(&p->launch, &cfg, err);
@@ -71,9 +76,10 @@ rt_status sbx_pool_init(sbx_pool **out, const sbx_config *cfg_in, rt_error *err)
     if (!p->cg_mem || !p->cg_pids)
         rt_log_warn("sandbox: cgroup limits not in force (%s); falling back to rlimits (address space, processes)",
                     p->cg_why);
-    for (int i = 0; i < cfg.workers; i++) {
+    for (int i = 0; i < p->nw; i++) {
         sbx_worker *w = &p->w[i];
         w->idx = i;
+        w->light = i >= cfg.workers;
         w->fd = -1;
         w->state = SBX_W_DEAD;
         char name[64];
@@ -87,7 +93,7 @@ rt_status sbx_pool_init(sbx_pool **out, const sbx_config *cfg_in, rt_error *err)
     p->thr_started = 1;
     double end = rt_time_now() + 120;
     pthread_mutex_lock(&p->mu);
-    while (p->ready_count < cfg.workers && !p->start_failed && rt_time_now() < end) {
+    while (p->ready_count < p->nw && !p->start_failed && rt_time_now() < end) {
         struct timespec ts;
         clock_gettime(CLOCK_REALTIME, &ts);
         ts.tv_nsec += 100 * 1000 * 1000;
@@ -97,7 +103,7 @@ rt_status sbx_pool_init(sbx_pool **out, const sbx_config *cfg_in, rt_error *err)
         }
         pthread_cond_timedwait(&p->cv, &p->mu, &ts);
     }
-    int ok = p->ready_count >= cfg.workers;
+    int ok = p->ready_count >= p->nw;
     rt_error start_err = p->start_err;
     pthread_mutex_unlock(&p->mu);
     if (!ok) {
@@ -119,8 +125,9 @@ void sbx_pool_free(sbx_pool *p) {
 void sbx_pool_stats(sbx_pool *p, sbx_stats *st) {
     memset(st, 0, sizeof *st);
     pthread_mutex_lock(&p->mu);
-    st->workers = p->cfg.workers;
-    for (int i = 0; i < p->cfg.workers; i++) {
+    st->workers = p->nw;
+    st->light_workers = p->cfg.light_workers;
+    for (int i = 0; i < p->nw; i++) {
         sbx_wstate s = p->w[i].state;
         st->workers_ready += s == SBX_W_IDLE || s == SBX_W_BUSY || s == SBX_W_WAIT_IDLE;
         st->running += s == SBX_W_BUSY;
@@ -139,7 +146,7 @@ void sbx_pool_stats(sbx_pool *p, sbx_stats *st) {
 int sbx_pool_worker_pids(sbx_pool *p, int *pids, int max) {
     int n = 0;
     pthread_mutex_lock(&p->mu);
-    for (int i = 0; i < p->cfg.workers && n < max; i++)
+    for (int i = 0; i < p->nw && n < max; i++)
         if (p->w[i].pid > 0) pids[n++] = p->w[i].pid;
     pthread_mutex_unlock(&p->mu);
     return n;

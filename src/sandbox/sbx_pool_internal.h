@@ -25,6 +25,7 @@ struct sbx_job {
     atomic_int done;
     int abandoned; /* the caller freed it before it finished */
     int worker;    /* index of the worker running it, -1 while queued */
+    int light_ok;  /* a run the light tier may take */
     double t_submit, t_start;
     sbx_result res;
     sbx_job *next;
@@ -48,6 +49,7 @@ typedef enum sbx_wstate { SBX_W_DEAD, SBX_W_STARTING, SBX_W_IDLE, SBX_W_BUSY, SB
 
 typedef struct sbx_worker {
     int idx;
+    int light; /* standard library only preloaded */
     pid_t pid;
     int fd;
     sbx_wstate state;
@@ -67,7 +69,8 @@ struct sbx_pool {
     sbx_launch launch;
     struct sock_filter *child_prog;
     size_t child_prog_len;
-    sbx_worker *w;
+    sbx_worker *w; /* [nw]: cfg.workers full ones, then cfg.light_workers light ones */
+    int nw;
     pthread_t thr;
     int thr_started;
     pthread_mutex_t mu;

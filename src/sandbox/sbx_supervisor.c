@@ -28,7 +28,7 @@ rt_status sbx_pool_enqueue(sbx_pool *p, sbx_job *job, sbx_session *s, sbx_job **
     } else if (!s && p->qlen >= p->cfg.queue_max) {
         p->rejected_busy++;
         st = rt_err_set(err, RT_EBUSY, "sandbox busy: %d jobs queued (the limit) and %d workers", p->qlen,
-                        p->cfg.workers);
+                        p->nw);
     } else if (job->kind == SBX_JOB_OPEN && p->nsessions >= p->cfg.workers * p->cfg.sessions_per_worker) {
         p->rejected_busy++;
         st = rt_err_set(err, RT_EBUSY, "sandbox busy: all %d session slots are in use", p->nsessions);
@@ -114,8 +114,8 @@ static void worker_start(sbx_pool *p, sbx_worker *w) {
     if (!st) {
         char init[512];
         const char *ct = getenv("OPENBLAS_CORETYPE"), *l2 = getenv("OPENBLAS_L2_SIZE");
-        snprintf(init, sizeof init, "{\"t\":\"init\",\"tmpfs_mb\":%lld,\"env\":{%s%s%s%s%s%s%s}}",
-                 (long long)p->cfg.tmpfs_mb, ct ? "\"OPENBLAS_CORETYPE\":\"" : "", ct ? ct : "", ct ? "\"" : "",
+        snprintf(init, sizeof init, "{\"t\":\"init\",\"full\":%s,\"tmpfs_mb\":%lld,\"env\":{%s%s%s%s%s%s%s}}",
+                 w->light ? "false" : "true", (long long)p->cfg.tmpfs_mb, ct ? "\"OPENBLAS_CORETYPE\":\"" : "", ct ? ct : "", ct ? "\"" : "",
                  ct && l2 ? "," : "", l2 ? "\"OPENBLAS_L2_SIZE\":\"" : "", l2 ? l2 : "", l2 ? "\"" : "");
         const void *blobs[1] = {p->child_prog};
         size_t lens[1] = {p->child_prog_len * sizeof *p->child_prog};
@@ -133,7 +133,7 @@ static void worker_start(sbx_pool *p, sbx_worker *w) {
         w->state = SBX_W_DEAD;
         w->fails++;
         w->restart_at = rt_time_now() + (w->fails > 3 ? 2.0 : 0.2);
-        if (p->ready_count < p->cfg.workers && !p->start_failed) {
+        if (p->ready_count < p->nw && !p->start_failed) {
             p->start_failed = 1;
             p->start_err = err;
             pthread_cond_broadcast(&p->cv);
@@ -197,7 +197,7 @@ static void worker_dead(sbx_pool *p, sbx_worker *w, const char *why) {
     if (was_starting) {
         w->fails++;
         w->restart_at = rt_time_now() + (w->fails > 3 ? 2.0 : 0.2);
-        if (p->ready_count < p->cfg.workers && !p->start_failed && w->fails > 2) {
+        if (p->ready_count < p->nw && !p->start_failed && w->fails > 2) {
             p->start_failed = 1;
             rt_err_set(&p->start_err, RT_EUNSUPPORTED, "sandbox worker %d exited while starting (%s, status %d)",
                        w->idx, why, status);
@@ -314,28 +314,43 @@ static void settle_dead_sessions(sbx_pool *p) {
     }
 }
 
+/* The job idle worker w takes next (lock held): a full worker serves its own sessions first, then the queue's head;
+ * a light worker takes the first queued run that the light tier may serve; full workers leave those runs to it. */
+static sbx_job *next_job(sbx_pool *p, sbx_worker *w) {
+    if (w->light) {
+        for (sbx_job *j = p->qhead; j; j = j->next)
+            if (j->kind == SBX_JOB_RUN && j->light_ok) {
+                sbx_queue_remove(p, j);
+                return j;
+            }
+        return NULL;
+    }
+    for (sbx_session *s = p->sessions; s; s = s->next)
+        if (s->worker == w->idx && s->child_live && !s->busy && s->head) {
+            if (s->head->kind == SBX_JOB_RUN && !s->alive) continue; /* settled above */
+            sbx_job *job = s->head;
+            s->head = job->next;
+            if (!s->head) s->tail = NULL;
+            job->next = NULL;
+            return job;
+        }
+    int light_alive = 0; /* light runs wait for the light tier while it is up: on a full worker they cost more */
+    for (int i = p->cfg.workers; i < p->nw; i++) light_alive |= p->w[i].state != SBX_W_DEAD;
+    for (sbx_job *j = p->qhead; j; j = j->next)
+        if ((j->kind != SBX_JOB_OPEN || w->nsessions < p->cfg.sessions_per_worker) && !(j->light_ok && light_alive)) {
+            sbx_queue_remove(p, j);
+            return j;
+        }
+    return NULL;
+}
+
 static void dispatch(sbx_pool *p) {
     settle_dead_sessions(p);
-    for (int i = 0; i < p->cfg.workers && !p->stop; i++) {
-        sbx_worker *w = &p->w[i];
+    /* light workers first, so that the runs they can take leave the full workers free for the others */
+    for (int k = 0; k < p->nw && !p->stop; k++) {
+        sbx_worker *w = &p->w[(k + p->cfg.workers) % p->nw];
         if (w->state != SBX_W_IDLE) continue;
-        sbx_job *job = NULL;
-        for (sbx_session *s = p->sessions; s && !job; s = s->next)
-            if (s->worker == i && s->child_live && !s->busy && s->head) {
-                if (s->head->kind == SBX_JOB_RUN && !s->alive) continue; /* settled above */
-                job = s->head;
-                s->head = job->next;
-                if (!s->head) s->tail = NULL;
-                job->next = NULL;
-            }
-        if (!job) {
-            for (sbx_job *j = p->qhead; j; j = j->next)
-                if (j->kind != SBX_JOB_OPEN || w->nsessions < p->cfg.sessions_per_worker) {
-                    job = j;
-                    break;
-                }
-            if (job) sbx_queue_remove(p, job);
-        }
+        sbx_job *job = next_job(p, w);
         if (job) dispatch_to(p, w, job);
     }
 }
@@ -367,7 +382,7 @@ static void evict_sessions(sbx_pool *p, double now) {
 }
 
 static void shutdown_all(sbx_pool *p) {
-    for (int i = 0; i < p->cfg.workers; i++) {
+    for (int i = 0; i < p->nw; i++) {
         sbx_worker *w = &p->w[i];
         if (w->state != SBX_W_DEAD) worker_dead(p, w, "pool shutting down");
         sbx_cgroup_destroy(&w->cg);
@@ -392,12 +407,12 @@ static void shutdown_all(sbx_pool *p) {
 
 void *sbx_supervisor_main(void *arg) {
     sbx_pool *p = arg;
-    struct pollfd *pfd = calloc((size_t)p->cfg.workers + 1, sizeof *pfd);
-    int *who = calloc((size_t)p->cfg.workers + 1, sizeof *who);
+    struct pollfd *pfd = calloc((size_t)p->nw + 1, sizeof *pfd);
+    int *who = calloc((size_t)p->nw + 1, sizeof *who);
     pthread_mutex_lock(&p->mu);
     while (!p->stop) {
         double now = rt_time_now();
-        for (int i = 0; i < p->cfg.workers; i++) {
+        for (int i = 0; i < p->nw; i++) {
             sbx_worker *w = &p->w[i];
             if (w->state == SBX_W_DEAD && now >= w->restart_at) worker_start(p, w);
             if ((w->state == SBX_W_BUSY || w->state == SBX_W_STARTING) && now > w->deadline && !w->deadline_kill) {
@@ -411,7 +426,7 @@ void *sbx_supervisor_main(void *arg) {
         pfd[n].fd = p->wake[0];
         pfd[n].events = POLLIN;
         who[n++] = -1;
-        for (int i = 0; i < p->cfg.workers; i++)
+        for (int i = 0; i < p->nw; i++)
             if (p->w[i].state != SBX_W_DEAD) {
                 pfd[n].fd = p->w[i].fd;
                 pfd[n].events = POLLIN;

@@ -1,12 +1,12 @@
 # retool sandbox worker (runs as pid 1 of its own namespaces; embedded in sbx_worker_py.c by
-# scripts/sandbox-embed-stub.sh). Imports numpy and sympy once, then forks one child per execution (one kept
-# pre-forked) or one long-lived child per session. Each child gets its own pid, mount, ipc and net namespace, private
+# scripts/sandbox-embed-stub.sh). Imports its preloads once (a full worker: numpy and sympy; a light one: the standard
+# library modules math code uses), then forks one child per execution (one kept pre-forked) or one long-lived child
+# per session. Each child gets its own pid, mount, ipc and net namespace, private
 # tmpfs /tmp, /work and /dev/shm, a fresh /proc, rlimits, uid 1000 and the strict seccomp filter.
 # Frames on fd 3: 4-byte little-endian length, then a JSON header line, then the binary blobs it lists.
 import base64, builtins, ctypes, json, linecache, os, random, select, signal, struct, sys, time, traceback, resource, ast
-import numpy, sympy
 
-numpy.arange(16).sum(); sympy.factorint(2**64 + 1); sympy.Symbol("x") + 1
+numpy = sympy = None
 libc = ctypes.CDLL(None, use_errno=True)
 CTL = 3
 NEWNS, NEWIPC, NEWNET, NEWPID = 0x20000, 0x08000000, 0x40000000, 0x20000000
@@ -193,7 +193,8 @@ def child_main(kind, jr, sw, ow, ew):
     try:
         os.setsid()  # its own session and process group: kill(0, ...) reaches nothing outside this run
         random.seed()  # runs must not share random streams: the worker's states were copied at fork
-        numpy.random.seed()
+        if numpy is not None:
+            numpy.random.seed()
         signal.signal(signal.SIGINT, signal.default_int_handler)
         signal.signal(signal.SIGTERM, signal.SIG_DFL)
         setup_child_ns(kind)
@@ -495,10 +496,22 @@ def collapse_heap():
             libc.madvise(ctypes.c_void_p(start), ctypes.c_size_t(end - start), 25)  # MADV_COLLAPSE
 
 
+def preload(full):
+    """Imports and warms what every run of this worker's tier may use without paying for the import."""
+    global numpy, sympy
+    import bisect, cmath, collections, decimal, fractions, functools, heapq, itertools, math, operator, re, statistics
+    import string
+    fractions.Fraction(3, 4) + 1; math.comb(10, 3); re.compile(r"\d+").findall("a1b22")
+    if full:
+        import numpy, sympy
+        numpy.arange(16).sum(); sympy.factorint(2**64 + 1); sympy.Symbol("x") + 1
+
+
 def main():
     global CFG
     hdr, blob = parse_frame(recv_frame(CTL))
     CFG = hdr
+    preload(bool(CFG.get("full", True)))
     CFG["bpf"] = blob
     prepare_seccomp()
     with open("/proc/self/statm") as f:

@@ -10,6 +10,7 @@
 void th_config(sbx_config *cfg, int workers) {
     sbx_config_default(cfg);
     cfg->workers = workers;
+    cfg->light_workers = -1; /* tests that need the light tier ask for it */
     cfg->tmpfs_mb = 16;
     cfg->uid_base = 300000 + (uint32_t)(getpid() % 20000) * 64;
 }

@@ -318,3 +318,49 @@ Test(pool, runs_get_their_own_random_streams, .timeout = 60) {
               seen[1], seen[2]);
     sbx_pool_free(pool);
 }
+
+/* With both tiers up, a program that names no numpy/sympy runs on a light worker (numpy not preloaded there), one
+ * that does runs on a full worker, sessions always live on full workers, and a program that imports numpy by a
+ * name the router cannot see still runs correctly on the light tier (it only pays for the import). */
+Test(pool, light_tier_routing, .timeout = 120) {
+    sbx_config cfg;
+    th_config(&cfg, 1);
+    cfg.light_workers = 1;
+    sbx_pool *pool = start(1, &cfg);
+    sbx_stats st;
+    sbx_pool_stats(pool, &st);
+    cr_expect_eq(st.workers, 2);
+    cr_expect_eq(st.light_workers, 1);
+    /* (the probe spells the package names in pieces: naming them would send it to the full tier) */
+    const char *probe = "import sys\nprint(*[('num' + 'py') in sys.modules, ('sym' + 'py') in sys.modules])";
+    sbx_result r = th_run(pool, probe, 10);
+    cr_expect_str_eq(r.out, "False False\n", "plain code runs on the light tier: %s%s", r.out, r.err);
+    sbx_result_free(&r);
+    char named[200];
+    snprintf(named, sizeof named, "%s  # sympy", probe);
+    r = th_run(pool, named, 10);
+    cr_expect_str_eq(r.out, "True True\n", "code naming sympy runs on the full tier: %s", r.err);
+    sbx_result_free(&r);
+    r = th_run(pool, "m = getattr(__builtins__, '__imp' + 'ort__')('num' + 'py')\nprint(m.arange(4).sum())", 30);
+    cr_expect_eq(r.status, SBX_OK, "%s", r.err);
+    cr_expect_str_eq(r.out, "6\n", "a hidden import still works on the light tier");
+    sbx_result_free(&r);
+    sbx_session *s;
+    rt_error err;
+    cr_assert_eq(sbx_session_open(pool, NULL, NULL, 0, &s, &err), RT_OK, "%s", err.msg);
+    const char *cell = "import sys\n('num' + 'py') in sys.modules";
+    cr_assert_eq(sbx_session_run(s, cell, strlen(cell), NULL, &r, &err), RT_OK);
+    cr_expect_str_eq(r.out, "True\n", "sessions live on the full tier: %s", r.err);
+    sbx_result_free(&r);
+    sbx_session_close(s);
+    /* Many light runs at once: every one answers, none waits on the full worker. */
+    sbx_job *jobs[12];
+    sbx_request req = {.code = "print(sum(range(10)))", .code_len = 21};
+    for (int i = 0; i < 12; i++) cr_assert_eq(sbx_pool_submit(pool, &req, NULL, NULL, &jobs[i], &err), RT_OK);
+    for (int i = 0; i < 12; i++) {
+        cr_assert(sbx_job_wait(jobs[i], 30));
+        cr_expect_str_eq(sbx_job_result(jobs[i])->out, "45\n");
+        sbx_job_free(jobs[i]);
+    }
+    sbx_pool_free(pool);
+}

@@ -307,7 +307,7 @@ Test(server, sigterm_leaves_nothing, .timeout = 60) {
     if (pid == 0) {
         dup2(out[1], 1);
         close(out[0]);
-        execl(bin, bin, "sandbox", "serve", "--port", "0", "--workers", "2", (char *)NULL);
+        execl(bin, bin, "sandbox", "serve", "--port", "0", "--workers", "2", "--light-workers", "1", (char *)NULL);
         _exit(127);
     }
     close(out[1]);
@@ -321,9 +321,9 @@ Test(server, sigterm_leaves_nothing, .timeout = 60) {
     pthread_create(&t, NULL, post_slow, &s);
     int workers[8], nw = 0;
     double end = rt_time_now() + 10;
-    while ((nw = children_of(pid, workers, 8)) < 2 && rt_time_now() < end)
+    while ((nw = children_of(pid, workers, 8)) < 3 && rt_time_now() < end)
         usleep(10000);
-    cr_expect_eq(nw, 2, "two workers run under the server");
+    cr_expect_eq(nw, 3, "two full workers and one light worker run under the server");
     usleep(300000);
     double t0 = rt_time_now();
     kill(pid, SIGTERM);

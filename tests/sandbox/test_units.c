@@ -111,3 +111,35 @@ Test(seccomp, filters_build) {
     cr_assert_eq(sbx_seccomp_build(0, &p, &n, &err), RT_OK, "%s", err.msg);
     free(p);
 }
+
+/* The light tier may take a program only when it names no package that the full tier preloads (or a way to import
+ * by a computed name); the test is on whole words, so longer names that contain one do not count. */
+Test(route, full_tier_words) {
+    static const struct {
+        const char *code;
+        int full;
+    } cases[] = {
+        {"print(1)", 0},
+        {"import math\nprint(math.comb(10, 3))", 0},
+        {"from fractions import Fraction\nprint(Fraction(1, 3) + 1)", 0},
+        {"import itertools, functools\nprint(sum(1 for _ in itertools.permutations(range(5))))", 0},
+        {"import numpy as np\nprint(np.arange(3))", 1},
+        {"from sympy import *\nx = symbols('x')", 1},
+        {"import scipy.special", 1},
+        {"from mpmath import mp", 1},
+        {"# numpy would be overkill\nprint(2 ** 10)", 1},
+        {"s = 'sympy'", 1},
+        {"m = __import__('math')", 1},
+        {"import importlib\nimportlib.import_module('math')", 1},
+        {"exec('print(1)')", 1},
+        {"print(eval('1 + 2'))", 1},
+        {"my_numpy_array = [1, 2]\nsympy2 = 3\nprint(numpyish := 4)", 0},
+        {"x = 1e5\nprint(0x1f, 2sympy)", 0}, /* "2sympy" is one (bad) number token, not the word sympy */
+        {"print('nümpy', numpy_)", 0},
+        {"sympy", 1},
+        {"", 0},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++)
+        cr_expect_eq(sbx_code_needs_full(cases[i].code, strlen(cases[i].code)), cases[i].full, "case %zu: %s", i,
+                     cases[i].code);
+}
