@@ -1,8 +1,9 @@
 /* Sandbox latency and throughput through the HTTP API (loopback), against the fresh-interpreter method SandboxFusion
  * uses (a shell starting python3 per request, no isolation), served by the same HTTP front end in the same run.
- *   build/bench/sandbox_latency [--workers N] [--requests N] [--seconds S] [--clients N]
+ *   build/bench/sandbox_latency [--workers N] [--light-workers N] [--requests N] [--seconds S] [--clients N]
  * Prints p50/p99 of print(1) back to back, p50 of a sympy snippet, and executions per second with C concurrent
- * clients for both methods (with p50/p99 under that load). */
+ * clients for both methods (with p50/p99 under that load), for three programs: print(1) (served by the light tier),
+ * a numpy one and a sympy one (served by the full tier; the fresh interpreter has to import the package each time). */
 #include <fcntl.h>
 #include <microhttpd.h>
 #include <poll.h>
@@ -146,13 +147,13 @@ static void *client(void *arg) {
 }
 
 /* Runs `clients` threads for `seconds`; prints executions/s and p50/p99 latency; returns executions/s. */
-static double throughput(const char *name, int port, int clients, double seconds) {
-    const char *body = "{\"code\": \"print(1)\", \"language\": \"python\"}";
+static double throughput(const char *name, int port, int clients, double seconds, const char *body,
+                         const char *expect) {
     load *l = calloc((size_t)clients, sizeof *l);
     pthread_t *t = calloc((size_t)clients, sizeof *t);
     double t0 = rt_time_now();
     for (int i = 0; i < clients; i++) {
-        l[i] = (load){.port = port, .until = t0 + seconds, .body = body, .expect = "1\\n", .cap = 100000};
+        l[i] = (load){.port = port, .until = t0 + seconds, .body = body, .expect = expect, .cap = 100000};
         l[i].lat = malloc(sizeof(double) * 100000);
         pthread_create(&t[i], NULL, client, &l[i]);
     }
@@ -186,14 +187,16 @@ static double cpu_now(void) {
 }
 
 /* CPU seconds (every process of the tree: supervisor, workers, children) per print(1), through the C API, measured
- * over a whole pool's life (start-up excluded); and per fresh interpreter. Robust to other users' load. */
-static void cpu_per_exec(int n) {
+ * over a whole pool's life (start-up excluded), on a light worker and on a full one; and per fresh interpreter.
+ * Robust to other users' load. */
+static double cpu_per_exec_pool(int n, int light, int *ok_out) {
     sbx_config cfg;
     sbx_config_default(&cfg);
     cfg.workers = 1;
+    cfg.light_workers = light ? 1 : -1;
     sbx_pool *p;
     rt_error err;
-    if (sbx_pool_init(&p, &cfg, &err)) return;
+    if (sbx_pool_init(&p, &cfg, &err)) return -1;
     sbx_request req = {.code = "print(1)", .code_len = 8};
     sbx_result res;
     for (int i = 0; i < 5; i++) {
@@ -205,7 +208,13 @@ static void cpu_per_exec(int n) {
     for (int i = 0; i < n; i++)
         if (sbx_pool_run(p, &req, &res, &err) == RT_OK) ok += res.status == SBX_OK, sbx_result_free(&res);
     sbx_pool_free(p);
-    double ours = (cpu_now() - c0 - base) / n;
+    *ok_out = ok;
+    return (cpu_now() - c0 - base) / n;
+}
+
+static void cpu_per_exec(int n) {
+    int ok_light = 0, ok_full = 0;
+    double light = cpu_per_exec_pool(n, 1, &ok_light), full = cpu_per_exec_pool(n, 0, &ok_full);
     double f0 = cpu_now();
     int m = n / 4 > 10 ? n / 4 : 10;
     for (int i = 0; i < m; i++) {
@@ -213,17 +222,19 @@ static void cpu_per_exec(int n) {
         free(run_fresh("print(1)", &rc));
     }
     double fresh = (cpu_now() - f0) / m;
-    printf("CPU per print(1) (all processes): retool %.2f ms (%d/%d ok; includes the pool's shutdown), "
-           "fresh sh + python3 %.2f ms: ratio %.1fx\n",
-           ours * 1e3, ok, n, fresh * 1e3, fresh / ours);
+    printf("CPU per print(1) (all processes; includes the pool's shutdown): retool light worker %.2f ms (%d/%d ok), "
+           "full worker %.2f ms (%d/%d ok), fresh sh + python3 %.2f ms: ratios %.1fx and %.1fx\n",
+           light * 1e3, ok_light, n, full * 1e3, ok_full, n, fresh * 1e3, fresh / light, fresh / full);
 }
 
 int main(int argc, char **argv) {
-    int workers = 4, requests = 300, clients = 8;
+    int workers = 4, light_workers = 2, requests = 300, clients = 8;
     double seconds = 5;
     for (int i = 1; i + 1 < argc; i += 2) {
         if (!strcmp(argv[i], "--workers"))
             workers = atoi(argv[i + 1]);
+        else if (!strcmp(argv[i], "--light-workers"))
+            light_workers = atoi(argv[i + 1]);
         else if (!strcmp(argv[i], "--requests"))
             requests = atoi(argv[i + 1]);
         else if (!strcmp(argv[i], "--seconds"))
@@ -236,6 +247,7 @@ int main(int argc, char **argv) {
     sbx_config cfg;
     sbx_config_default(&cfg);
     cfg.workers = workers;
+    cfg.light_workers = light_workers > 0 ? light_workers : -1;
     cfg.queue_max = 256;
     sbx_pool *pool;
     rt_error err;
@@ -252,7 +264,8 @@ int main(int argc, char **argv) {
         return 1;
     }
     int port = sbx_server_port(srv);
-    printf("sandbox_latency: %d workers, HTTP on 127.0.0.1:%d, %ld cores online\n", workers, port,
+    printf("sandbox_latency: %d full + %d light workers, HTTP on 127.0.0.1:%d, %ld cores online\n", workers,
+           light_workers > 0 ? light_workers : 0, port,
            sysconf(_SC_NPROCESSORS_ONLN));
     const char *p1 = "{\"code\": \"print(1)\", \"language\": \"python\"}";
     const char *sy = "{\"code\": \"import sympy; print(sympy.factorint(2**64+1))\", \"language\": \"python\"}";
@@ -292,14 +305,27 @@ int main(int argc, char **argv) {
     for (int i = 0; i < 3; i++)
         one(bport, p1, "1\\n");
     /* Alternate the two methods in slices so both see the same load from the machine's other users. */
-    double ours = 0, fresh = 0;
+    static const struct {
+        const char *name, *body, *expect;
+    } progs[] = {
+        {"print(1)", "{\"code\": \"print(1)\", \"language\": \"python\"}", "1\\n"},
+        {"numpy", "{\"code\": \"import numpy as np; print(int(np.arange(10).sum()))\", \"language\": \"python\"}",
+         "45\\n"},
+        {"sympy", "{\"code\": \"import sympy; print(sympy.factorint(2**64+1))\", \"language\": \"python\"}", "274177"},
+    };
     int rounds = 5;
-    for (int r = 0; r < rounds; r++) {
-        ours += throughput("retool sandbox (pre-forked)", port, clients, seconds / rounds) / rounds;
-        fresh += throughput("fresh sh + python3 per request", bport, clients, seconds / rounds) / rounds;
+    for (size_t k = 0; k < sizeof progs / sizeof *progs; k++) {
+        double ours = 0, fresh = 0;
+        char a[64], b[64];
+        snprintf(a, sizeof a, "retool, %s", progs[k].name);
+        snprintf(b, sizeof b, "fresh python3, %s", progs[k].name);
+        for (int r = 0; r < rounds; r++) {
+            ours += throughput(a, port, clients, seconds / rounds, progs[k].body, progs[k].expect) / rounds;
+            fresh += throughput(b, bport, clients, seconds / rounds, progs[k].body, progs[k].expect) / rounds;
+        }
+        printf("%s: mean over %d alternating slices: retool %.1f/s, fresh interpreter %.1f/s, ratio %.1fx\n",
+               progs[k].name, rounds, ours, fresh, fresh > 0 ? ours / fresh : 0);
     }
-    printf("mean over %d alternating slices: retool %.1f/s, fresh interpreter %.1f/s\n", rounds, ours, fresh);
-    printf("throughput ratio (retool / fresh interpreter): %.1fx\n", fresh > 0 ? ours / fresh : 0);
     MHD_stop_daemon(base);
     sbx_server_stop(srv);
     sbx_pool_free(pool);

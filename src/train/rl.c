@@ -465,7 +465,7 @@ rt_status train_rl_run(const train_rl_config *cfg, train_rl_result *res, rt_erro
             cJSON_AddNumberToObject(m, "entropy", us.entropy / upd);
             cJSON_AddNumberToObject(m, "grad_norm", us.grad_norm / upd);
             if (r.has_critic) {
-                double cu = (double)(c->ppo_epochs * c->minibatches);
+                double cu = us.value_updates ? (double)us.value_updates : 1.0;
                 cJSON_AddNumberToObject(m, "value_loss", us.value_loss / cu);
                 cJSON_AddNumberToObject(m, "value_grad_norm", us.value_grad_norm / cu);
             }

@@ -232,6 +232,7 @@ rt_status rl_critic_update(model *critic, rl_item *items, const size_t *idx, siz
         model_adamw_step(critic, opt, lr);
         stats->value_loss += loss;
         stats->value_grad_norm += gn;
+        stats->value_updates++;
     }
     free(val);
     free(dval);

@@ -46,7 +46,8 @@ typedef struct rl_policy_hp {
 
 typedef struct rl_update_stats {
     double policy_loss, clip_frac, approx_kl, kl, entropy, grad_norm, value_loss, value_grad_norm;
-    size_t updates;
+    size_t updates;       /* policy optimizer steps taken */
+    size_t value_updates; /* critic optimizer steps taken (a minibatch with no trained token takes none) */
 } rl_update_stats;
 
 /* One optimizer step of the policy on items[idx[0..n)] (token-level normalisation over their model-written tokens).
