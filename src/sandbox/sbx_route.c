@@ -10,9 +10,9 @@
 
 /* Names whose presence means the program may import a package that only the full tier has preloaded. */
 static const char *const full_words[] = {
-    "numpy",      "sympy",    "scipy",         "mpmath", "pandas", "matplotlib", "networkx", "sklearn",
-    "statsmodels", "torch",   "numba",         "cvxpy",  "gmpy2",  "__import__", "importlib", "import_module",
-    "exec",       "eval",     "compile",       "runpy",
+    "numpy",     "sympy",         "scipy", "mpmath", "pandas",  "matplotlib", "networkx",
+    "sklearn",   "statsmodels",   "torch", "numba",  "cvxpy",   "gmpy2",      "__import__",
+    "importlib", "import_module", "exec",  "eval",   "compile", "runpy",
 };
 
 static int ident_char(unsigned char c) {
@@ -25,13 +25,15 @@ int sbx_code_needs_full(const char *code, size_t len) {
         if (!ident_char((unsigned char)code[i]) || isdigit((unsigned char)code[i])) {
             /* skip a number's digits with the rest of its token: 1e5, 0x1f */
             if (isdigit((unsigned char)code[i]))
-                while (i < len && ident_char((unsigned char)code[i])) i++;
+                while (i < len && ident_char((unsigned char)code[i]))
+                    i++;
             else
                 i++;
             continue;
         }
         size_t b = i;
-        while (i < len && ident_char((unsigned char)code[i])) i++;
+        while (i < len && ident_char((unsigned char)code[i]))
+            i++;
         size_t n = i - b;
         for (size_t k = 0; k < sizeof full_words / sizeof full_words[0]; k++)
             if (strlen(full_words[k]) == n && !memcmp(code + b, full_words[k], n)) return 1;

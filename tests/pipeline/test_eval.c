@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../base/tiny_model.h"
 #include "../base/tmpdir.h"
 #include "../cli/run_cli.h"
 #include "base/fileio.h"
@@ -27,42 +28,22 @@ static const char *const probs[][4] = {
     {"Compute 9*4.", "36", "mul", "print(9*4)"},
 };
 
-static void setup(void) {
-    rt_log_set_level(RT_LOG_WARN);
-    test_tmpdir(dir, sizeof dir);
-    char corpus[600], tokdir[600];
-    snprintf(corpus, sizeof corpus, "%s/corpus.txt", dir);
-    snprintf(tokdir, sizeof tokdir, "%s/tok", dir);
-    FILE *fp = fopen(corpus, "w");
+static void tool_corpus(FILE *fp) {
     for (int i = 0; i < 100; i++)
         fprintf(fp,
                 "Compute %d*%d.\n<code>\n```python\nprint(%d*%d)\n```\n</code>\n<interpreter>\n%d\n</interpreter>\n\n"
                 "<answer>\n\\boxed{%d}\n</answer>\n",
                 i, i + 3, i, i + 3, i * (i + 3), i * (i + 3));
-    fclose(fp);
-    tok_train_opts o = {.vocab_size = 300, .min_frequency = 2, .tags_as_tokens = 1};
-    const char *files[] = {corpus};
-    rt_error e;
-    cr_assert_eq(tok_train(files, 1, &o, tokdir, &e), RT_OK, "%s", e.msg);
-    model_config c = {0};
-    c.arch = MODEL_ARCH_LLAMA;
-    c.vocab_size = 320;
-    c.hidden_size = 64;
-    c.intermediate_size = 128;
-    c.num_layers = 2;
-    c.num_heads = 4;
-    c.num_kv_heads = 4;
-    c.head_dim = 16;
-    c.max_position_embeddings = 400; /* room for the rewriting prompt, little for its draft */
-    c.rms_norm_eps = 1e-5;
-    c.rope_theta = 10000;
-    c.bos_token_id = c.eos_token_id = -1;
-    snprintf(c.torch_dtype, sizeof c.torch_dtype, "float32");
-    snprintf(model_dir, sizeof model_dir, "%s/model", dir);
-    cr_assert_eq(model_dir_init(&c, model_dir, 3, ST_F32, &e), RT_OK, "%s", e.msg);
-    cr_assert_eq(model_dir_copy_tokenizer(tokdir, model_dir, &c, &e), RT_OK, "%s", e.msg);
+}
+
+static void setup(void) {
+    rt_log_set_level(RT_LOG_WARN);
+    test_tmpdir(dir, sizeof dir);
+    /* max_pos: room for the rewriting prompt, little for its draft */
+    tiny_model_spec spec = {tool_corpus, 300, 320, 64, 128, 2, 4, 400, 3};
+    tiny_model_make(dir, &spec, model_dir, sizeof model_dir);
     snprintf(problems, sizeof problems, "%s/p.jsonl", dir);
-    fp = fopen(problems, "w");
+    FILE *fp = fopen(problems, "w");
     for (size_t i = 0; i < 3; i++)
         fprintf(fp,
                 "{\"prompt\":\"%s\",\"answer\":\"%s\",\"family\":\"%s\",\"program\":\"%s\",\"text_solution\":\"x\"}\n",

@@ -12,42 +12,22 @@
 #include "rollout/prompt.h"
 #include "rollout/trajectory.h"
 #include "tokenizer/tokenizer.h"
+#include "../base/tiny_model.h"
 
 static char dir[64], model_dir[256], prompts[256];
+
+static void arithmetic_corpus(FILE *fp) {
+    for (int i = 0; i < 200; i++) fprintf(fp, "Compute %d*%d.\n\\boxed{%d}\n", i, i + 3, i * (i + 3));
+}
 
 static void setup(void) {
     rt_log_set_level(RT_LOG_WARN);
     snprintf(dir, sizeof dir, "/tmp/retool-gen-XXXXXX");
     cr_assert_not_null(mkdtemp(dir));
-    char corpus[256], tokdir[256];
-    snprintf(corpus, sizeof corpus, "%s/corpus.txt", dir);
-    snprintf(tokdir, sizeof tokdir, "%s/tok", dir);
-    FILE *fp = fopen(corpus, "w");
-    for (int i = 0; i < 200; i++) fprintf(fp, "Compute %d*%d.\n\\boxed{%d}\n", i, i + 3, i * (i + 3));
-    fclose(fp);
-    tok_train_opts o = {.vocab_size = 300, .min_frequency = 2, .tags_as_tokens = 1};
-    const char *files[] = {corpus};
-    rt_error e;
-    cr_assert_eq(tok_train(files, 1, &o, tokdir, &e), RT_OK, "%s", e.msg);
-    model_config c = {0};
-    c.arch = MODEL_ARCH_LLAMA;
-    c.vocab_size = 320;
-    c.hidden_size = 32;
-    c.intermediate_size = 64;
-    c.num_layers = 2;
-    c.num_heads = 2;
-    c.num_kv_heads = 2;
-    c.head_dim = 16;
-    c.max_position_embeddings = 256;
-    c.rms_norm_eps = 1e-5;
-    c.rope_theta = 10000;
-    c.bos_token_id = c.eos_token_id = -1;
-    snprintf(c.torch_dtype, sizeof c.torch_dtype, "float32");
-    snprintf(model_dir, sizeof model_dir, "%s/model", dir);
-    cr_assert_eq(model_dir_init(&c, model_dir, 3, ST_F32, &e), RT_OK, "%s", e.msg);
-    cr_assert_eq(model_dir_copy_tokenizer(tokdir, model_dir, &c, &e), RT_OK, "%s", e.msg);
+    tiny_model_spec spec = {arithmetic_corpus, 300, 320, 32, 64, 2, 2, 256, 3};
+    tiny_model_make(dir, &spec, model_dir, sizeof model_dir);
     snprintf(prompts, sizeof prompts, "%s/p.jsonl", dir);
-    fp = fopen(prompts, "w");
+    FILE *fp = fopen(prompts, "w");
     fprintf(fp, "{\"prompt\": \"Compute 12*15.\", \"answer\": \"180\"}\n{\"prompt\": \"Compute 7*8.\", \"answer\": \"56\"}\n"
                 "{\"prompt\": \"Compute 2*2.\", \"answer\": \"4\"}\n");
     fclose(fp);

@@ -14,40 +14,20 @@
 #include "base/log.h"
 #include "model/modeldir.h"
 #include "tokenizer/tokenizer.h"
+#include "../base/tiny_model.h"
 
 static char dir[64], model_dir[256];
+
+static void arithmetic_corpus(FILE *fp) {
+    for (int i = 0; i < 200; i++) fprintf(fp, "Compute %d*%d.\n\\boxed{%d}\n", i, i + 3, i * (i + 3));
+}
 
 static void make_model(void) {
     rt_log_set_level(RT_LOG_WARN);
     snprintf(dir, sizeof dir, "/tmp/retool-node-XXXXXX");
     cr_assert_not_null(mkdtemp(dir));
-    char corpus[256], tokdir[256];
-    snprintf(corpus, sizeof corpus, "%s/corpus.txt", dir);
-    snprintf(tokdir, sizeof tokdir, "%s/tok", dir);
-    FILE *fp = fopen(corpus, "w");
-    for (int i = 0; i < 200; i++) fprintf(fp, "Compute %d*%d.\n\\boxed{%d}\n", i, i + 3, i * (i + 3));
-    fclose(fp);
-    tok_train_opts o = {.vocab_size = 300, .min_frequency = 2, .tags_as_tokens = 1};
-    const char *files[] = {corpus};
-    rt_error e;
-    cr_assert_eq(tok_train(files, 1, &o, tokdir, &e), RT_OK, "%s", e.msg);
-    model_config c = {0};
-    c.arch = MODEL_ARCH_LLAMA;
-    c.vocab_size = 320;
-    c.hidden_size = 32;
-    c.intermediate_size = 64;
-    c.num_layers = 2;
-    c.num_heads = 2;
-    c.num_kv_heads = 2;
-    c.head_dim = 16;
-    c.max_position_embeddings = 512;
-    c.rms_norm_eps = 1e-5;
-    c.rope_theta = 10000;
-    c.bos_token_id = c.eos_token_id = -1;
-    snprintf(c.torch_dtype, sizeof c.torch_dtype, "float32");
-    snprintf(model_dir, sizeof model_dir, "%s/tiny", dir);
-    cr_assert_eq(model_dir_init(&c, model_dir, 3, ST_F32, &e), RT_OK, "%s", e.msg);
-    cr_assert_eq(model_dir_copy_tokenizer(tokdir, model_dir, &c, &e), RT_OK, "%s", e.msg);
+    tiny_model_spec spec = {arithmetic_corpus, 300, 320, 32, 64, 2, 2, 512, 3};
+    tiny_model_make(dir, &spec, model_dir, sizeof model_dir);
 }
 
 static void cleanup(void) {
@@ -94,7 +74,7 @@ Test(node, openai_client_talks_to_retool_serve, .init = make_model, .fini = clea
     cr_assert_not_null(at, "unexpected first line: %s", line);
     int port = atoi(at + strlen("http://127.0.0.1:"));
     char cmd[600];
-    snprintf(cmd, sizeof cmd, "node tests/node/openai_client.mjs http://127.0.0.1:%d/v1 tiny 2>&1", port);
+    snprintf(cmd, sizeof cmd, "node tests/node/openai_client.mjs http://127.0.0.1:%d/v1 model 2>&1", port);
     FILE *p = popen(cmd, "r");
     cr_assert_not_null(p);
     static char buf[1 << 16];
@@ -109,7 +89,8 @@ Test(node, openai_client_talks_to_retool_serve, .init = make_model, .fini = clea
     cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0, "retool serve did not stop cleanly on SIGTERM");
     cJSON *o = cJSON_Parse(buf);
     cr_assert_not_null(o, "node printed: %s", buf);
-    cr_assert_str_eq(cJSON_GetArrayItem(cJSON_GetObjectItem(o, "models"), 0)->valuestring, "tiny");
+    /* the served name is the model folder's */
+    cr_assert_str_eq(cJSON_GetArrayItem(cJSON_GetObjectItem(o, "models"), 0)->valuestring, "model");
     cJSON *plain = cJSON_GetObjectItem(o, "plain");
     cr_assert_str_eq(str(plain, "object"), "chat.completion");
     cr_assert_str_eq(str(plain, "role"), "assistant");

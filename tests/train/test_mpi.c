@@ -12,6 +12,7 @@
 #include "model/safetensors.h"
 #include "sft_fixture.h"
 #include "tokenizer/tokenizer.h"
+#include "../base/tiny_model.h"
 
 static char dir[64], model_dir[256], data[256];
 
@@ -206,41 +207,19 @@ Test(mpi, ranks_with_different_models_stop_with_a_clear_error) {
 /* RL through the CLI: a tiny model with a trained tokenizer, text-only rollouts. */
 static char rl_dir[64], rl_model[256], rl_data[256];
 
+static void question_corpus(FILE *fp) {
+    for (int i = 0; i < 50; i++) fprintf(fp, "question %d answer %d\n", i, i * 7);
+}
+
 static void rl_setup(void) {
     rt_log_set_level(RT_LOG_WARN);
     snprintf(rl_dir, sizeof rl_dir, "/tmp/retool-mpi-rl-XXXXXX");
     cr_assert_not_null(mkdtemp(rl_dir));
     snprintf(dir, sizeof dir, "%s", rl_dir); /* run() logs here */
-    char corpus[256], tokdir[256];
-    snprintf(corpus, sizeof corpus, "%s/corpus.txt", rl_dir);
-    snprintf(tokdir, sizeof tokdir, "%s/tok", rl_dir);
-    FILE *fp = fopen(corpus, "w");
-    for (int i = 0; i < 50; i++)
-        fprintf(fp, "question %d answer %d\n", i, i * 7);
-    fclose(fp);
-    tok_train_opts o = {.vocab_size = 270, .min_frequency = 2, .tags_as_tokens = 1};
-    const char *files[] = {corpus};
-    rt_error e;
-    cr_assert_eq(tok_train(files, 1, &o, tokdir, &e), RT_OK, "%s", e.msg);
-    model_config c = {0};
-    c.arch = MODEL_ARCH_LLAMA;
-    c.vocab_size = 288;
-    c.hidden_size = 32;
-    c.intermediate_size = 64;
-    c.num_layers = 1;
-    c.num_heads = 2;
-    c.num_kv_heads = 2;
-    c.head_dim = 16;
-    c.max_position_embeddings = 64;
-    c.rms_norm_eps = 1e-5;
-    c.rope_theta = 10000;
-    c.bos_token_id = c.eos_token_id = -1;
-    snprintf(c.torch_dtype, sizeof c.torch_dtype, "float32");
-    snprintf(rl_model, sizeof rl_model, "%s/model", rl_dir);
-    cr_assert_eq(model_dir_init(&c, rl_model, 5, ST_F32, &e), RT_OK, "%s", e.msg);
-    cr_assert_eq(model_dir_copy_tokenizer(tokdir, rl_model, &c, &e), RT_OK, "%s", e.msg);
+    tiny_model_spec spec = {question_corpus, 270, 288, 32, 64, 1, 2, 64, 5};
+    tiny_model_make(rl_dir, &spec, rl_model, sizeof rl_model);
     snprintf(rl_data, sizeof rl_data, "%s/p.jsonl", rl_dir);
-    fp = fopen(rl_data, "w");
+    FILE *fp = fopen(rl_data, "w");
     for (int i = 0; i < 6; i++)
         fprintf(fp, "{\"prompt\": \"question %d\", \"answer\": \"%d\"}\n", i, i * 7);
     fclose(fp);

@@ -13,6 +13,7 @@
 #include "model/modeldir.h"
 #include "tokenizer/tokenizer.h"
 #include "train/rl.h"
+#include "../base/tiny_model.h"
 
 static char dir[64], model_dir[256], data[256];
 static int32_t target;
@@ -24,39 +25,19 @@ static double bandit_reward(void *ctx, const rollout_trajectory *t, const char *
     return t->n_response > 0 && t->response_ids[0] == target ? 1.0 : -1.0;
 }
 
+static void question_corpus(FILE *fp) {
+    for (int i = 0; i < 50; i++) fprintf(fp, "question %d answer %d\n", i, i * 7);
+}
+
 static void setup(void) {
     rt_log_set_level(RT_LOG_WARN);
     snprintf(dir, sizeof dir, "/tmp/retool-rl-XXXXXX");
     cr_assert_not_null(mkdtemp(dir));
-    char corpus[256], tokdir[256];
-    snprintf(corpus, sizeof corpus, "%s/corpus.txt", dir);
-    snprintf(tokdir, sizeof tokdir, "%s/tok", dir);
-    FILE *fp = fopen(corpus, "w");
-    for (int i = 0; i < 50; i++) fprintf(fp, "question %d answer %d\n", i, i * 7);
-    fclose(fp);
-    tok_train_opts o = {.vocab_size = 270, .min_frequency = 2, .tags_as_tokens = 1};
-    const char *files[] = {corpus};
+    tiny_model_spec spec = {question_corpus, 270, 288, 32, 64, 1, 2, 64, 5};
+    tiny_model_make(dir, &spec, model_dir, sizeof model_dir);
     rt_error e;
-    cr_assert_eq(tok_train(files, 1, &o, tokdir, &e), RT_OK, "%s", e.msg);
-    model_config c = {0};
-    c.arch = MODEL_ARCH_LLAMA;
-    c.vocab_size = 288;
-    c.hidden_size = 32;
-    c.intermediate_size = 64;
-    c.num_layers = 1;
-    c.num_heads = 2;
-    c.num_kv_heads = 2;
-    c.head_dim = 16;
-    c.max_position_embeddings = 64;
-    c.rms_norm_eps = 1e-5;
-    c.rope_theta = 10000;
-    c.bos_token_id = c.eos_token_id = -1;
-    snprintf(c.torch_dtype, sizeof c.torch_dtype, "float32");
-    snprintf(model_dir, sizeof model_dir, "%s/model", dir);
-    cr_assert_eq(model_dir_init(&c, model_dir, 5, ST_F32, &e), RT_OK, "%s", e.msg);
-    cr_assert_eq(model_dir_copy_tokenizer(tokdir, model_dir, &c, &e), RT_OK, "%s", e.msg);
     snprintf(data, sizeof data, "%s/p.jsonl", dir);
-    fp = fopen(data, "w");
+    FILE *fp = fopen(data, "w");
     for (int i = 0; i < 4; i++) fprintf(fp, "{\"prompt\": \"question 1\", \"answer\": \"7\"}\n");
     fclose(fp);
     /* The target: the third most likely first token of the untrained model (so it must be learned). */
