@@ -20,7 +20,7 @@ CFLAGS  += -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-re
 LDFLAGS += -fsanitize=address,undefined
 endif
 
-LIB_SRC   := $(sort $(shell find src -name '*.c' ! -path 'src/cli/*'))
+LIB_SRC   := $(sort $(shell find src -name '*.c' ! -path 'src/cli/*' ! -path 'src/sandbox/zygote/*'))
 CLI_SRC   := $(sort $(filter-out src/cli/main.c,$(wildcard src/cli/*.c)))
 LIB_OBJ   := $(LIB_SRC:%.c=$(BUILD)/obj/%.o)
 CLI_OBJ   := $(CLI_SRC:%.c=$(BUILD)/obj/%.o)
@@ -48,6 +48,18 @@ $(BUILD)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
 	@$(if $(V),,echo "  CC      $<")
 	$(Q)$(CC) $(CFLAGS) -MMD -MP -c $< -o $@
+
+# The sandbox worker's zygote: a shared object loaded by each worker's Python (never sanitized: it runs inside
+# /usr/bin/python3), embedded into the library by sbx_zygote_blob.c.
+ZYGOTE_SO  := $(BUILD)/zygote/sbx_zygote.so
+ZYGOTE_SRC := $(sort $(wildcard src/sandbox/zygote/*.c)) src/sandbox/sbx_proto.c src/sandbox/sbx_base64.c
+$(ZYGOTE_SO): $(ZYGOTE_SRC) $(wildcard src/sandbox/zygote/*.h) src/sandbox/sbx_internal.h
+	@mkdir -p $(dir $@)
+	@$(if $(V),,echo "  CC      $@")
+	$(Q)$(CC) $(OPT) -g -std=c17 -Wall -Wextra -Werror -D_GNU_SOURCE -fPIC -shared -Isrc $(PKG_CFLAGS) \
+		-o $@ $(ZYGOTE_SRC) -lcjson
+$(BUILD)/obj/src/sandbox/sbx_zygote_blob.o: $(ZYGOTE_SO)
+$(BUILD)/obj/src/sandbox/sbx_zygote_blob.o: CFLAGS += -DSBX_ZYGOTE_SO='"$(ZYGOTE_SO)"'
 
 $(LIB): $(LIB_OBJ)
 	@mkdir -p $(dir $@)

@@ -64,6 +64,7 @@ typedef struct sbx_launch {
     sbx_bind binds[SBX_MAX_BINDS];
     int nbinds;
     uint32_t uid_base;
+    int zygote_fd; /* a memfd holding the zygote shared object; the worker gets it as fd 5 */
 } sbx_launch;
 
 /* Precomputes everything the worker launch needs (no allocation may happen after clone). */
@@ -76,6 +77,9 @@ void sbx_launch_free(sbx_launch *l);
  * and uts namespaces; *fd is the supervisor's end of its control socket. cg (may be NULL) is joined before the worker
  * runs anything. Must be called from the thread that outlives the worker (the worker dies with it). */
 rt_status sbx_launch_worker(const sbx_launch *l, int index, const sbx_cgroup *cg, pid_t *pid, int *fd, rt_error *err);
+
+/* The zygote shared object (src/sandbox/zygote/, built by the Makefile), embedded by sbx_zygote_blob.c. */
+extern const unsigned char sbx_zygote_so[], sbx_zygote_so_end[];
 
 /* ---- protocol (sbx_proto.c) ---- */
 

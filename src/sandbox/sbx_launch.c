@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/mount.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
@@ -58,6 +59,7 @@ static unsigned long statvfs_to_mount_flags(unsigned long f) {
 
 rt_status sbx_launch_prepare(sbx_launch *l, const sbx_config *cfg, rt_error *err) {
     memset(l, 0, sizeof *l);
+    l->zygote_fd = -1;
     snprintf(l->python, sizeof l->python, "%s", cfg->python);
     if (access(l->python, X_OK)) return rt_err_errno(err, RT_ENOTFOUND, errno, "sandbox interpreter %s", l->python);
     l->uid_base = cfg->uid_base;
@@ -66,8 +68,9 @@ rt_status sbx_launch_prepare(sbx_launch *l, const sbx_config *cfg, rt_error *err
     l->argv[2] = "-c";
     l->argv[3] = (char *)sbx_worker_stub;
     l->argv[4] = NULL;
+    /* The worker's environment is also every run's: children do not change it. */
     static const char *const fixed_env[] = {
-        "PATH=/usr/bin:/bin",     "HOME=/tmp",         "LANG=C.UTF-8",      "TMPDIR=/tmp",
+        "PATH=/usr/bin:/bin",     "HOME=/work",         "LANG=C.UTF-8",      "TMPDIR=/tmp",
         "OPENBLAS_NUM_THREADS=1", "OMP_NUM_THREADS=1", "MKL_NUM_THREADS=1", "MPLBACKEND=Agg"};
     static const char *const pass_env[] = {"OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE"};
     size_t nfixed = sizeof fixed_env / sizeof *fixed_env, n = 0;
@@ -107,6 +110,12 @@ rt_status sbx_launch_prepare(sbx_launch *l, const sbx_config *cfg, rt_error *err
         l->nbinds++;
     }
     rt_status s = sbx_seccomp_build(0, &l->prog, &l->prog_len, err);
+    if (!s) {
+        l->zygote_fd = (int)syscall(SYS_memfd_create, "retool-sandbox-zygote", (unsigned)MFD_CLOEXEC);
+        size_t zlen = (size_t)(sbx_zygote_so_end - sbx_zygote_so);
+        if (l->zygote_fd < 0 || write(l->zygote_fd, sbx_zygote_so, zlen) != (ssize_t)zlen)
+            s = rt_err_errno(err, RT_EIO, errno, "writing the sandbox zygote to a memfd");
+    }
     if (s) sbx_launch_free(l);
     return s;
 }
@@ -119,6 +128,8 @@ void sbx_launch_free(sbx_launch *l) {
     free(l->prog);
     l->envp = NULL;
     l->prog = NULL;
+    if (l->zygote_fd >= 0) close(l->zygote_fd);
+    l->zygote_fd = -1;
 }
 
 /* ---- the child side: async-signal-safe only ---- */
@@ -220,8 +231,9 @@ static void child_main(const sbx_launch *l, int syncfd, int errfd, int sock) {
     if (errfd != 4 && dup2(errfd, 4) != 4) child_fail(errfd, "dup2", "error pipe");
     fcntl(4, F_SETFD, FD_CLOEXEC);
     errfd = 4;
-    if (syscall(SYS_close_range, 5, ~0u, 0)) child_fail(errfd, "close_range", NULL);
     if (nul > 4) close(nul);
+    if (dup2(l->zygote_fd, 5) != 5 || fcntl(5, F_SETFD, 0)) child_fail(errfd, "dup2", "zygote");
+    if (syscall(SYS_close_range, 6, ~0u, 0)) child_fail(errfd, "close_range", NULL);
     if (prctl(PR_SET_PDEATHSIG, SIGKILL)) child_fail(errfd, "PR_SET_PDEATHSIG", NULL);
     if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0)) child_fail(errfd, "PR_SET_NO_NEW_PRIVS", NULL);
     struct sock_fprog fp = {(unsigned short)l->prog_len, l->prog};

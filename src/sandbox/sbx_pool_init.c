@@ -60,6 +60,7 @@ rt_status sbx_pool_init(sbx_pool **out, const sbx_config *cfg_in, rt_error *err)
     if (!p) return rt_err_set(err, RT_ENOMEM, "sandbox pool");
     p->cfg = cfg;
     p->wake[0] = p->wake[1] = -1;
+    p->launch.zygote_fd = -1;
     pthread_mutex_init(&p->mu, NULL);
     pthread_cond_init(&p->cv, NULL);
     p->nw = cfg.workers + cfg.light_workers;

@@ -1,0 +1,88 @@
+/* The sandbox worker's zygote: C code that the worker's Python loads (from a memfd) once it has imported and frozen
+ * its preloads. The loop runs in C so that the worker never writes to its Python heap between forks (no
+ * copy-on-write in the worker, nothing for the next child to copy), and each child's setup (namespaces, mounts,
+ * rlimits, uid, files, stdin, descriptors, seccomp) runs in C before control returns to Python only to run the code.
+ * Built as a shared object by the Makefile (never part of libretool.a); embedded by src/sandbox/sbx_zygote_blob.c. */
+#ifndef RETOOL_SANDBOX_ZYGOTE_ZYG_H
+#define RETOOL_SANDBOX_ZYGOTE_ZYG_H
+
+#include <cjson/cJSON.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/resource.h>
+#include <sys/types.h>
+
+enum { ZYG_RUN = 1, ZYG_SESSION = 2 };
+
+typedef struct zyg_cfg {
+    int ctl;                  /* the control socket to the supervisor */
+    const unsigned char *bpf; /* the children's seccomp program */
+    size_t bpf_len;           /* in bytes */
+    long tmpfs_mb;            /* size of each child's /tmp, /work and /dev/shm */
+    long long base_vm;        /* the worker's address space, added to each run's memory limit */
+    int self_pidns;           /* the worker's own pid namespace */
+} zyg_cfg;
+
+typedef struct zyg_child {
+    int kind;
+    pid_t pid;
+    int jw, sr, outr, errr, workfd;
+    char *status; /* status-pipe bytes not yet consumed */
+    size_t slen, scap;
+    int alive;
+    uint64_t sid; /* sessions: the supervisor's id */
+} zyg_child;
+
+/* A growing byte buffer. */
+typedef struct zyg_buf {
+    unsigned char *p;
+    size_t n, cap;
+} zyg_buf;
+
+/* What a child hands back to Python. */
+typedef struct zyg_child_out {
+    int kind, status_fd, job_fd;
+    unsigned char *code;
+    size_t code_len;
+} zyg_child_out;
+extern zyg_child_out zyg_out;
+
+/* Forks a child of kind: 0 in the worker (c filled, the child waits for its job), 1 in the child once its job has
+ * been applied (zyg_out filled; return to Python), -1 on failure (msg says why). */
+int zyg_child_new(const zyg_cfg *cfg, zyg_child *c, int kind, char *msg, size_t msg_len);
+
+/* In a new child: namespaces, mounts, then waits for its job and applies it; returns only when ready (else _exit). */
+void zyg_child_setup(const zyg_cfg *cfg, int kind, int jr, int sw, int ow, int ew);
+
+/* SIGKILL to the child (its whole pid namespace). */
+void zyg_child_kill(zyg_child *c);
+
+/* Waits for a killed or exited child and closes its descriptors; *status and *ru when it was alive (else -1). */
+int zyg_child_reap(zyg_child *c, int *status, struct rusage *ru);
+
+/* Runs a job on child c (a run, or a session cell when cell_mode) and returns the result header (the caller adds
+ * t, id, files); out and err receive the bytes. */
+cJSON *zyg_execute(zyg_child *c, int cell_mode, const char *job_hdr, const unsigned char *payload, size_t plen,
+                   const cJSON *limits, zyg_buf *out, zyg_buf *err);
+
+/* Reads the requested work-dir files of a finished run through workfd (never following a link). */
+void zyg_fetch(int workfd, const cJSON *names, size_t cap, cJSON *files, cJSON *missing);
+
+/* Appends n bytes to b, at most up to cap bytes in all; returns 1 when some did not fit. */
+int zyg_buf_add(zyg_buf *b, const void *p, size_t n, size_t cap);
+
+/* Writes all of p to fd (retrying short writes); -1 on error. */
+int zyg_write_all(int fd, const void *p, size_t n);
+
+/* Reads one frame (4-byte little-endian length, then the bytes) from a blocking fd into a malloc'd buffer. */
+int zyg_read_frame(int fd, unsigned char **body, size_t *len);
+
+/* A number field of o, or def. */
+double zyg_num(const cJSON *o, const char *key, double def);
+
+/* The CPython fork hooks (resolved against the interpreter that loads this object). */
+void PyOS_BeforeFork(void);
+void PyOS_AfterFork_Parent(void);
+void PyOS_AfterFork_Child(void);
+
+#endif

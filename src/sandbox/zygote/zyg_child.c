@@ -1,0 +1,312 @@
+/* A child's life on the C side: the fork (in a pid namespace of its own, so that it is pid 1 and its whole tree
+ * dies with it), its setup before the job (private mount and ipc namespaces, tmpfs /tmp, /work and /dev/shm, a
+ * fresh /proc), the job's application (rlimits, uid 1000, files, stdin, descriptors, seccomp), then the kill and the
+ * reap on the worker's side. */
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/filter.h>
+#include <linux/seccomp.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/mount.h>
+#include <sys/prctl.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+#include <grp.h>
+#include <poll.h>
+
+#include "sandbox/sbx_internal.h"
+#include "sandbox/zygote/zyg.h"
+
+zyg_child_out zyg_out;
+
+static void fail(int sw, const char *what, const char *detail, int e) {
+    char b[600];
+    int n = snprintf(b, sizeof b, "S%s%s%s%s%s\n", what, detail ? " " : "", detail ? detail : "", e ? ": " : "",
+                     e ? strerror(e) : "");
+    if (n > (int)sizeof b - 1) n = (int)sizeof b - 1;
+    ssize_t ignored = write(sw, b, (size_t)n);
+    (void)ignored;
+    _exit(125);
+}
+
+/* Closes every descriptor from 3 up except those in keep (ascending, all >= 3). */
+static void close_except(const int *keep, int n) {
+    unsigned lo = 3;
+    for (int i = 0; i < n; i++) {
+        if ((unsigned)keep[i] > lo) syscall(SYS_close_range, lo, (unsigned)keep[i] - 1, 0);
+        lo = (unsigned)keep[i] + 1;
+    }
+    syscall(SYS_close_range, lo, ~0u, 0);
+}
+
+static void sort_fds(int *v, int n) {
+    for (int i = 1; i < n; i++)
+        for (int j = i; j > 0 && v[j] < v[j - 1]; j--) {
+            int t = v[j];
+            v[j] = v[j - 1];
+            v[j - 1] = t;
+        }
+}
+
+static void set_limit(int sw, int res, rlim_t soft, rlim_t hard) {
+    struct rlimit r = {soft, hard};
+    if (setrlimit(res, &r)) fail(sw, "setrlimit", NULL, errno);
+}
+
+static void apply_limits(int sw, const cJSON *lim, long long base_vm) {
+    double mb = zyg_num(lim, "mem_mb", 1024);
+    if (mb > 0) set_limit(sw, RLIMIT_AS, (rlim_t)(base_vm + (long long)mb * 1048576), (rlim_t)(base_vm + (long long)mb * 1048576));
+    double c = zyg_num(lim, "cpu", 10);
+    rlim_t cpu = c < 1 ? 1 : (rlim_t)(c + 0.999);
+    set_limit(sw, RLIMIT_CPU, cpu, cpu + 1);
+    rlim_t fsize = (rlim_t)zyg_num(lim, "fsize", 16 << 20);
+    set_limit(sw, RLIMIT_FSIZE, fsize, fsize);
+    set_limit(sw, RLIMIT_NOFILE, 64, 64);
+    rlim_t nproc = (rlim_t)zyg_num(lim, "nproc", 64);
+    set_limit(sw, RLIMIT_NPROC, nproc, nproc);
+    set_limit(sw, RLIMIT_CORE, 0, 0);
+    set_limit(sw, RLIMIT_MEMLOCK, 0, 0);
+    set_limit(sw, RLIMIT_MSGQUEUE, 0, 0);
+}
+
+/* A name relative to /work, without empty, "." or ".." components. */
+static int plain_rel(const char *name) {
+    if (!name[0] || name[0] == '/') return 0;
+    const char *p = name;
+    while (*p) {
+        const char *e = strchr(p, '/');
+        size_t n = e ? (size_t)(e - p) : strlen(p);
+        if (n == 0 || (n == 1 && p[0] == '.') || (n == 2 && p[0] == '.' && p[1] == '.')) return 0;
+        if (!e) break;
+        p = e + 1;
+    }
+    return name[strlen(name) - 1] != '/';
+}
+
+static void write_one(int sw, const char *name, const char *b64) {
+    if (!plain_rel(name)) fail(sw, "file name", name, 0);
+    unsigned char *data;
+    size_t len;
+    if (sbx_b64_decode(b64, strlen(b64), &data, &len)) fail(sw, "file content (base64)", name, 0);
+    int d = open("/work", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (d < 0) fail(sw, "open", "/work", errno);
+    char part[4096];
+    const char *p = name;
+    for (;;) {
+        const char *e = strchr(p, '/');
+        if (!e) break;
+        size_t n = (size_t)(e - p);
+        if (n >= sizeof part) fail(sw, "file name too long", name, 0);
+        memcpy(part, p, n);
+        part[n] = 0;
+        if (mkdirat(d, part, 0755) && errno != EEXIST) fail(sw, "mkdir", name, errno);
+        int nd = openat(d, part, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        if (nd < 0) fail(sw, "open", name, errno);
+        close(d);
+        d = nd;
+        p = e + 1;
+    }
+    int fd = openat(d, p, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
+    if (fd < 0) fail(sw, "create", name, errno);
+    if (len && zyg_write_all(fd, data, len)) fail(sw, "write", name, errno);
+    close(fd);
+    close(d);
+    free(data);
+}
+
+static void set_stdin(int sw, const char *b64) {
+    int fd;
+    if (b64 && b64[0]) {
+        unsigned char *data;
+        size_t len;
+        if (sbx_b64_decode(b64, strlen(b64), &data, &len)) fail(sw, "stdin (base64)", NULL, 0);
+        fd = (int)syscall(SYS_memfd_create, "stdin", 0u);
+        if (fd < 0) fail(sw, "memfd_create", NULL, errno);
+        if (len && zyg_write_all(fd, data, len)) fail(sw, "write stdin", NULL, errno);
+        lseek(fd, 0, SEEK_SET);
+        free(data);
+    } else {
+        fd = open("/dev/null", O_RDONLY);
+        if (fd < 0) fail(sw, "open", "/dev/null", errno);
+    }
+    if (dup2(fd, 0) != 0) fail(sw, "dup2", "stdin", errno);
+    if (fd != 0) close(fd);
+}
+
+void zyg_child_setup(const zyg_cfg *cfg, int kind, int jr, int sw, int ow, int ew) {
+    if (setsid() < 0) fail(sw, "setsid", NULL, errno); /* kill(0, ...) reaches nothing outside this run */
+    signal(SIGTERM, SIG_DFL);
+    if (unshare(CLONE_NEWNS | CLONE_NEWIPC | (kind == ZYG_SESSION ? CLONE_NEWNET : 0)))
+        fail(sw, "unshare", NULL, errno);
+    static const char *const dirs[] = {"/tmp", "/work", "/dev/shm"};
+    static const char *const modes[] = {"1777", "0755", "1777"};
+    for (int i = 0; i < 3; i++) {
+        char opts[96];
+        snprintf(opts, sizeof opts, "size=%ldm,mode=%s,nr_inodes=4096", cfg->tmpfs_mb, modes[i]);
+        if (mount("tmpfs", dirs[i], "tmpfs", MS_NOSUID | MS_NODEV, opts)) fail(sw, "mount tmpfs", dirs[i], errno);
+    }
+    if (mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL)) fail(sw, "mount", "/proc", errno);
+    if (chown("/work", 1000, 1000)) fail(sw, "chown", "/work", errno);
+    if (zyg_write_all(sw, "M\n", 2)) _exit(125);
+    unsigned char *frame;
+    size_t flen;
+    if (zyg_read_frame(jr, &frame, &flen)) _exit(0); /* the worker went away or closed the job unsent */
+    unsigned char *nl = memchr(frame, '\n', flen);
+    if (!nl) fail(sw, "malformed job frame", NULL, 0);
+    cJSON *job = cJSON_ParseWithLength((const char *)frame, (size_t)(nl - frame));
+    if (!job) fail(sw, "malformed job header", NULL, 0);
+    apply_limits(sw, cJSON_GetObjectItemCaseSensitive(job, "limits"), cfg->base_vm);
+    if (setgroups(0, NULL) || setresgid(1000, 1000, 1000) || setresuid(1000, 1000, 1000))
+        fail(sw, "drop privileges", NULL, errno);
+    if (chdir("/work")) fail(sw, "chdir", "/work", errno);
+    const cJSON *f, *files = cJSON_GetObjectItemCaseSensitive(job, "files");
+    cJSON_ArrayForEach(f, files) {
+        if (!f->string || !cJSON_IsString(f)) fail(sw, "files: not a name -> base64 map", NULL, 0);
+        write_one(sw, f->string, f->valuestring);
+    }
+    const cJSON *in = cJSON_GetObjectItemCaseSensitive(job, "stdin");
+    set_stdin(sw, cJSON_IsString(in) ? in->valuestring : NULL);
+    if (dup2(ow, 1) != 1 || dup2(ew, 2) != 2) fail(sw, "dup2", "stdout/stderr", errno);
+    int keep[2] = {sw, kind == ZYG_SESSION ? jr : sw};
+    sort_fds(keep, 2);
+    close_except(keep, keep[0] == keep[1] ? 1 : 2);
+    struct sock_fprog prog = {(unsigned short)(cfg->bpf_len / sizeof(struct sock_filter)),
+                              (struct sock_filter *)cfg->bpf};
+    if (prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prog)) fail(sw, "seccomp", NULL, errno);
+    zyg_out.kind = kind;
+    zyg_out.status_fd = sw;
+    zyg_out.job_fd = kind == ZYG_SESSION ? jr : -1;
+    zyg_out.code = nl + 1;
+    zyg_out.code_len = flen - (size_t)(nl + 1 - frame);
+    cJSON_Delete(job);
+}
+
+int zyg_child_new(const zyg_cfg *cfg, zyg_child *c, int kind, char *msg, size_t msg_len) {
+    memset(c, 0, sizeof *c);
+    c->jw = c->sr = c->outr = c->errr = c->workfd = -1;
+    int p[4][2];
+    for (int i = 0; i < 4; i++)
+        if (pipe2(p[i], O_CLOEXEC)) {
+            snprintf(msg, msg_len, "pipe: %s", strerror(errno));
+            for (int k = 0; k < i; k++) close(p[k][0]), close(p[k][1]);
+            return -1;
+        }
+    /* p[0]: job (child reads), p[1]: status, p[2]: stdout, p[3]: stderr (child writes) */
+    if (setns(cfg->self_pidns, CLONE_NEWPID) || unshare(CLONE_NEWPID)) {
+        snprintf(msg, msg_len, "pid namespace for a child: %s", strerror(errno));
+        for (int k = 0; k < 4; k++) close(p[k][0]), close(p[k][1]);
+        return -1;
+    }
+    PyOS_BeforeFork();
+    pid_t pid = fork();
+    if (pid == 0) {
+        PyOS_AfterFork_Child();
+        int jr = p[0][0], sw = p[1][1], ow = p[2][1], ew = p[3][1];
+        int keep[4] = {jr, sw, ow, ew};
+        sort_fds(keep, 4);
+        close_except(keep, 4); /* the control socket, other children's pipes, the namespace fd */
+        zyg_child_setup(cfg, kind, jr, sw, ow, ew);
+        return 1;
+    }
+    int e = errno;
+    PyOS_AfterFork_Parent();
+    close(p[0][0]);
+    close(p[1][1]);
+    close(p[2][1]);
+    close(p[3][1]);
+    if (pid < 0) {
+        snprintf(msg, msg_len, "fork: %s", strerror(e));
+        close(p[0][1]), close(p[1][0]), close(p[2][0]), close(p[3][0]);
+        return -1;
+    }
+    c->kind = kind;
+    c->pid = pid;
+    c->alive = 1;
+    c->jw = p[0][1];
+    c->sr = p[1][0];
+    c->outr = p[2][0];
+    c->errr = p[3][0];
+    /* Wait for the child's "M" (set up, waiting for its job), 10 s at most. */
+    char line[600];
+    size_t n = 0;
+    for (;;) {
+        struct pollfd pf = {c->sr, POLLIN, 0};
+        int r = poll(&pf, 1, 10000);
+        if (r <= 0) {
+            snprintf(msg, msg_len, "child setup failed: timeout waiting for the child");
+            break;
+        }
+        ssize_t k = read(c->sr, line + n, sizeof line - 1 - n);
+        if (k <= 0) {
+            line[n] = 0;
+            snprintf(msg, msg_len, "child setup failed: %s", n && line[0] == 'S' ? line + 1 : "child exited during setup");
+            break;
+        }
+        n += (size_t)k;
+        line[n] = 0;
+        char *eol = memchr(line, '\n', n);
+        if (!eol) {
+            if (n >= sizeof line - 1) {
+                snprintf(msg, msg_len, "child setup failed: malformed status");
+                break;
+            }
+            continue;
+        }
+        *eol = 0;
+        if (strcmp(line, "M")) {
+            snprintf(msg, msg_len, "child setup failed: %s", line[0] == 'S' ? line + 1 : line);
+            break;
+        }
+        size_t rest = n - (size_t)(eol + 1 - line);
+        if (rest) { /* nothing should follow M before the job; keep it for the run's status parsing */
+            c->status = malloc(rest);
+            if (c->status) memcpy(c->status, eol + 1, rest), c->slen = c->scap = rest;
+        }
+        char path[64];
+        snprintf(path, sizeof path, "/proc/%d/root/work", (int)pid);
+        c->workfd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (c->workfd < 0) {
+            snprintf(msg, msg_len, "open %s: %s", path, strerror(errno));
+            break;
+        }
+        return 0;
+    }
+    zyg_child_kill(c);
+    zyg_child_reap(c, NULL, NULL);
+    return -1;
+}
+
+void zyg_child_kill(zyg_child *c) {
+    if (c->alive) kill(c->pid, SIGKILL);
+}
+
+int zyg_child_reap(zyg_child *c, int *status, struct rusage *ru) {
+    int rc = -1;
+    if (c->alive) {
+        int st = 0;
+        struct rusage r;
+        while (wait4(c->pid, &st, 0, &r) < 0 && errno == EINTR) {
+        }
+        if (status) *status = st;
+        if (ru) *ru = r;
+        c->alive = 0;
+        rc = 0;
+    }
+    int *fds[] = {&c->jw, &c->sr, &c->outr, &c->errr, &c->workfd};
+    for (size_t i = 0; i < sizeof fds / sizeof *fds; i++)
+        if (*fds[i] >= 0) {
+            close(*fds[i]);
+            *fds[i] = -1;
+        }
+    free(c->status);
+    c->status = NULL;
+    c->slen = c->scap = 0;
+    return rc;
+}

@@ -1,0 +1,283 @@
+/* One job on one child, worker side: the job frame goes in, stdout and stderr are drained continuously up to their
+ * cap, the status pipe says how the code ended (E: exception class, S: setup failure, X: exit report), the deadline
+ * is enforced with SIGKILL; then the requested work-dir files are fetched without following links. */
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "sandbox/sbx_internal.h"
+#include "sandbox/zygote/zyg.h"
+
+static double now(void) {
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
+}
+
+double zyg_num(const cJSON *o, const char *key, double def) {
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
+    return cJSON_IsNumber(v) ? v->valuedouble : def;
+}
+
+int zyg_buf_add(zyg_buf *b, const void *p, size_t n, size_t cap) {
+    size_t room = b->n < cap ? cap - b->n : 0, take = n < room ? n : room;
+    if (b->n + take > b->cap) {
+        size_t nc = b->cap ? b->cap : 4096;
+        while (nc < b->n + take) nc *= 2;
+        unsigned char *q = realloc(b->p, nc);
+        if (!q) return 1;
+        b->p = q;
+        b->cap = nc;
+    }
+    if (take) memcpy(b->p + b->n, p, take);
+    b->n += take;
+    return take < n;
+}
+
+int zyg_write_all(int fd, const void *p, size_t n) {
+    const unsigned char *q = p;
+    while (n) {
+        ssize_t k = write(fd, q, n);
+        if (k < 0 && errno == EINTR) continue;
+        if (k <= 0) return -1;
+        q += k;
+        n -= (size_t)k;
+    }
+    return 0;
+}
+
+static int read_exact(int fd, unsigned char *p, size_t n) {
+    while (n) {
+        ssize_t k = read(fd, p, n);
+        if (k < 0 && errno == EINTR) continue;
+        if (k <= 0) return -1;
+        p += k;
+        n -= (size_t)k;
+    }
+    return 0;
+}
+
+int zyg_read_frame(int fd, unsigned char **body, size_t *len) {
+    unsigned char h[4];
+    if (read_exact(fd, h, 4)) return -1;
+    size_t n = (size_t)h[0] | (size_t)h[1] << 8 | (size_t)h[2] << 16 | (size_t)h[3] << 24;
+    if (n > (1u << 30)) return -1;
+    *body = malloc(n + 1);
+    if (!*body || read_exact(fd, *body, n)) {
+        free(*body);
+        return -1;
+    }
+    (*body)[n] = 0;
+    *len = n;
+    return 0;
+}
+
+/* Takes what the pipe holds now (non-blocking), up to cap; returns 1 when some did not fit. */
+static int drain_now(int fd, zyg_buf *b, size_t cap) {
+    unsigned char tmp[65536];
+    for (;;) {
+        struct pollfd pf = {fd, POLLIN, 0};
+        if (poll(&pf, 1, 0) <= 0) return 0;
+        ssize_t k = read(fd, tmp, sizeof tmp);
+        if (k <= 0) return 0;
+        if (zyg_buf_add(b, tmp, (size_t)k, cap)) return 1;
+    }
+}
+
+cJSON *zyg_execute(zyg_child *c, int cell_mode, const char *job_hdr, const unsigned char *payload, size_t plen,
+                   const cJSON *lim, zyg_buf *out, zyg_buf *err) {
+    size_t cap = (size_t)zyg_num(lim, "out_cap", 1 << 20);
+    double wall = zyg_num(lim, "wall", 10);
+    int trunc_out = 0, trunc_err = 0;
+    double t0 = now(), deadline = t0 + wall;
+    size_t hl = strlen(job_hdr), total = hl + 1 + plen;
+    unsigned char len4[4] = {(unsigned char)total, (unsigned char)(total >> 8), (unsigned char)(total >> 16),
+                             (unsigned char)(total >> 24)};
+    if (!zyg_write_all(c->jw, len4, 4) && !zyg_write_all(c->jw, job_hdr, hl) && !zyg_write_all(c->jw, "\n", 1))
+        (void)(plen && zyg_write_all(c->jw, payload, plen));
+    if (!cell_mode) {
+        close(c->jw);
+        c->jw = -1;
+    }
+    int fds[3] = {c->outr, c->errr, c->sr}, open_fds = 3;
+    const char *why = "";
+    char exc[256] = "";
+    int done = 0, exited = 0, x_rc = 0;
+    double x_cpu = 0;
+    unsigned char tmp[65536];
+    while (open_fds && !done && !why[0]) {
+        double left = deadline - now();
+        if (left <= 0) {
+            why = "timeout";
+            break;
+        }
+        struct pollfd pf[3];
+        int map[3], np = 0;
+        for (int i = 0; i < 3; i++)
+            if (fds[i] >= 0) pf[np] = (struct pollfd){fds[i], POLLIN, 0}, map[np++] = i;
+        int r = poll(pf, (nfds_t)np, (int)(left * 1000) + 1);
+        if (r < 0 && errno == EINTR) continue;
+        if (r < 0) break;
+        for (int k = 0; k < np && !why[0]; k++) {
+            if (!pf[k].revents) continue;
+            int i = map[k];
+            ssize_t n = read(fds[i], tmp, sizeof tmp);
+            if (n <= 0) {
+                fds[i] = -1;
+                open_fds--;
+                continue;
+            }
+            if (i == 0) {
+                if (zyg_buf_add(out, tmp, (size_t)n, cap)) trunc_out = 1, why = "output";
+                continue;
+            }
+            if (i == 1) {
+                if (zyg_buf_add(err, tmp, (size_t)n, cap)) trunc_err = 1, why = "output";
+                continue;
+            }
+            /* the status pipe: lines */
+            if (c->slen + (size_t)n > c->scap) {
+                size_t nc = c->scap ? c->scap * 2 : 1024;
+                while (nc < c->slen + (size_t)n) nc *= 2;
+                char *q = realloc(c->status, nc);
+                if (!q) {
+                    why = "output";
+                    break;
+                }
+                c->status = q;
+                c->scap = nc;
+            }
+            memcpy(c->status + c->slen, tmp, (size_t)n);
+            c->slen += (size_t)n;
+            char *nl;
+            while ((nl = memchr(c->status, '\n', c->slen))) {
+                *nl = 0;
+                char *line = c->status;
+                if (line[0] == 'E') {
+                    snprintf(exc, sizeof exc, "%s", line + 1);
+                    done = cell_mode;
+                } else if (line[0] == 'S') {
+                    snprintf(exc, sizeof exc, "SandboxSetup");
+                    zyg_buf_add(err, line + 1, strlen(line + 1), cap);
+                    zyg_buf_add(err, "\n", 1, cap);
+                } else if (line[0] == 'X' && !cell_mode) {
+                    exited = sscanf(line + 1, "%d %lf", &x_rc, &x_cpu) >= 1;
+                    if (!exited) x_rc = 1, exited = 1;
+                    done = 1;
+                }
+                size_t used = (size_t)(nl + 1 - c->status);
+                memmove(c->status, nl + 1, c->slen - used);
+                c->slen -= used;
+            }
+            if (c->slen > 65536) { /* a flood on the status pipe */
+                c->slen = 0;
+                why = "output";
+            }
+        }
+    }
+    cJSON *res = cJSON_CreateObject();
+    cJSON_AddNumberToObject(res, "wall", now() - t0);
+    cJSON_AddStringToObject(res, "exc", exc);
+    int rc = 0, sig = 0, alive = 0;
+    double cpu = 0;
+    if (exited && !why[0]) {
+        /* The program has returned: take what its pipes hold now; output of leftover processes is dropped. */
+        if (drain_now(c->outr, out, cap)) trunc_out = 1, why = "output";
+        if (!why[0] && drain_now(c->errr, err, cap)) trunc_err = 1, why = "output";
+        rc = x_rc;
+        cpu = x_cpu;
+        zyg_child_kill(c);
+    } else if (cell_mode && done && !why[0]) {
+        if (drain_now(c->outr, out, cap)) trunc_out = 1;
+        if (drain_now(c->errr, err, cap)) trunc_err = 1;
+        rc = exc[0] ? 1 : 0;
+        alive = 1;
+    } else {
+        zyg_child_kill(c);
+        int st = 0;
+        struct rusage ru;
+        memset(&ru, 0, sizeof ru);
+        zyg_child_reap(c, &st, &ru);
+        if (WIFEXITED(st)) rc = WEXITSTATUS(st);
+        else if (WIFSIGNALED(st)) sig = WTERMSIG(st), rc = -1;
+        cpu = (double)ru.ru_utime.tv_sec + 1e-6 * (double)ru.ru_utime.tv_usec + (double)ru.ru_stime.tv_sec +
+              1e-6 * (double)ru.ru_stime.tv_usec;
+        cJSON_AddNumberToObject(res, "maxrss_kb", (double)ru.ru_maxrss);
+    }
+    cJSON_AddStringToObject(res, "why", why);
+    cJSON_AddBoolToObject(res, "out_trunc", trunc_out);
+    cJSON_AddBoolToObject(res, "err_trunc", trunc_err);
+    cJSON_AddNumberToObject(res, "rc", rc);
+    cJSON_AddNumberToObject(res, "sig", sig);
+    cJSON_AddNumberToObject(res, "cpu", cpu);
+    cJSON_AddBoolToObject(res, "session_alive", alive);
+    return res;
+}
+
+void zyg_fetch(int workfd, const cJSON *names, size_t cap, cJSON *files, cJSON *missing) {
+    const cJSON *nm;
+    cJSON_ArrayForEach(nm, names) {
+        if (!cJSON_IsString(nm)) continue;
+        const char *name = nm->valuestring, *why = NULL;
+        char reason[300];
+        int d = dup(workfd), fd = -1;
+        const char *p = name;
+        if (!name[0] || name[0] == '/') why = "not a plain relative path";
+        while (!why && d >= 0) {
+            const char *e = strchr(p, '/');
+            if (!e) break;
+            char part[256];
+            size_t n = (size_t)(e - p);
+            if (n == 0 || n >= sizeof part || (n == 1 && p[0] == '.') || (n == 2 && p[0] == '.' && p[1] == '.')) {
+                why = "not a plain relative path";
+                break;
+            }
+            memcpy(part, p, n);
+            part[n] = 0;
+            int nd = openat(d, part, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+            if (nd < 0) {
+                snprintf(reason, sizeof reason, "%s", strerror(errno));
+                why = reason;
+            }
+            close(d);
+            d = nd;
+            p = e + 1;
+        }
+        if (!why && (!strcmp(p, ".") || !strcmp(p, "..") || !p[0])) why = "not a plain relative path";
+        if (!why && d >= 0) {
+            fd = openat(d, p, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+            if (fd < 0) snprintf(reason, sizeof reason, "%s", strerror(errno)), why = reason;
+        }
+        if (d >= 0) close(d);
+        struct stat st;
+        if (!why && (fstat(fd, &st) || !S_ISREG(st.st_mode) || (size_t)st.st_size > cap)) {
+            snprintf(reason, sizeof reason, "not a regular file of at most %zu bytes", cap);
+            why = reason;
+        }
+        if (!why) {
+            zyg_buf b = {0};
+            unsigned char tmp[65536];
+            ssize_t k;
+            while ((k = read(fd, tmp, sizeof tmp)) > 0)
+                if (zyg_buf_add(&b, tmp, (size_t)k, cap)) break;
+            char *enc = sbx_b64_encode(b.p ? b.p : (unsigned char *)"", b.n);
+            if (enc) cJSON_AddStringToObject(files, name, enc);
+            free(enc);
+            free(b.p);
+        }
+        if (fd >= 0) close(fd);
+        if (why) {
+            char line[600];
+            snprintf(line, sizeof line, "%s: %s", name, why);
+            cJSON_AddItemToArray(missing, cJSON_CreateString(line));
+        }
+    }
+}

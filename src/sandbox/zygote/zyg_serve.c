@@ -1,0 +1,264 @@
+/* The worker's loop in C: control frames from the supervisor (run, open, close), one pre-forked child kept ready,
+ * sessions as long-lived children, results back as frames. sbx_zygote_serve returns only in a child, to let
+ * Python run the code; the getters below tell that child what to run. */
+#include <errno.h>
+#include <fcntl.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "sandbox/sbx_internal.h"
+#include "sandbox/zygote/zyg.h"
+
+#define MAX_SESSIONS 64
+
+static int send_frame(int fd, cJSON *hdr, const zyg_buf *out, const zyg_buf *err) {
+    cJSON *blobs = cJSON_AddArrayToObject(hdr, "blobs");
+    size_t nb = 0;
+    if (out && err) {
+        cJSON_AddItemToArray(blobs, cJSON_CreateNumber((double)out->n));
+        cJSON_AddItemToArray(blobs, cJSON_CreateNumber((double)err->n));
+        nb = 2;
+    }
+    char *text = cJSON_PrintUnformatted(hdr);
+    if (!text) return -1;
+    const void *bp[2] = {out ? out->p : NULL, err ? err->p : NULL};
+    size_t bl[2] = {out ? out->n : 0, err ? err->n : 0};
+    int rc = sbx_proto_send(fd, text, bp, bl, nb);
+    free(text);
+    return rc;
+}
+
+static void send_simple(int fd, const char *type, const cJSON *id, const char *message) {
+    cJSON *h = cJSON_CreateObject();
+    cJSON_AddStringToObject(h, "t", type);
+    cJSON_AddItemToObject(h, "id", id ? cJSON_Duplicate(id, 1) : cJSON_CreateNull());
+    if (message) cJSON_AddStringToObject(h, "message", message);
+    send_frame(fd, h, NULL, NULL);
+    cJSON_Delete(h);
+}
+
+typedef struct zyg_state {
+    zyg_cfg cfg;
+    zyg_child pre;
+    zyg_child sessions[MAX_SESSIONS];
+    int nsessions;
+} zyg_state;
+
+static zyg_child *session_find(zyg_state *s, uint64_t sid) {
+    for (int i = 0; i < s->nsessions; i++)
+        if (s->sessions[i].sid == sid) return &s->sessions[i];
+    return NULL;
+}
+
+static void session_drop(zyg_state *s, zyg_child *c) {
+    zyg_child_kill(c);
+    zyg_child_reap(c, NULL, NULL);
+    *c = s->sessions[--s->nsessions];
+}
+
+/* A stateless run on the pre-forked child: result first, then the reap (the whole tree is gone before the next job). */
+static void do_run(zyg_state *s, const cJSON *msg, const unsigned char *payload, size_t plen) {
+    zyg_child c = s->pre;
+    s->pre.alive = 0;
+    const cJSON *lim = cJSON_GetObjectItemCaseSensitive(msg, "limits");
+    cJSON *job = cJSON_CreateObject();
+    cJSON_AddItemToObject(job, "limits", lim ? cJSON_Duplicate(lim, 1) : cJSON_CreateObject());
+    const cJSON *files = cJSON_GetObjectItemCaseSensitive(msg, "files");
+    cJSON_AddItemToObject(job, "files", files ? cJSON_Duplicate(files, 1) : cJSON_CreateObject());
+    const cJSON *in = cJSON_GetObjectItemCaseSensitive(msg, "stdin");
+    cJSON_AddStringToObject(job, "stdin", cJSON_IsString(in) ? in->valuestring : "");
+    char *hdr = cJSON_PrintUnformatted(job);
+    cJSON_Delete(job);
+    int workfd = dup(c.workfd);
+    zyg_buf out = {0}, err = {0};
+    cJSON *res = zyg_execute(&c, 0, hdr ? hdr : "{}", payload, plen, lim, &out, &err);
+    free(hdr);
+    cJSON *files_out = cJSON_AddObjectToObject(res, "files"), *missing = cJSON_AddArrayToObject(res, "missing");
+    const cJSON *fetch = cJSON_GetObjectItemCaseSensitive(msg, "fetch");
+    if (cJSON_GetArraySize(fetch) > 0 && workfd >= 0)
+        zyg_fetch(workfd, fetch, (size_t)zyg_num(lim, "out_cap", 1 << 20), files_out, missing);
+    if (workfd >= 0) close(workfd);
+    cJSON_AddStringToObject(res, "t", "done");
+    const cJSON *id = cJSON_GetObjectItemCaseSensitive(msg, "id");
+    cJSON_AddItemToObject(res, "id", id ? cJSON_Duplicate(id, 1) : cJSON_CreateNull());
+    send_frame(s->cfg.ctl, res, &out, &err);
+    cJSON_Delete(res);
+    free(out.p);
+    free(err.p);
+    zyg_child_kill(&c);
+    zyg_child_reap(&c, NULL, NULL);
+}
+
+static void do_cell(zyg_state *s, const cJSON *msg, const unsigned char *payload, size_t plen) {
+    const cJSON *id = cJSON_GetObjectItemCaseSensitive(msg, "id");
+    zyg_child *c = session_find(s, (uint64_t)zyg_num(msg, "session", 0));
+    if (!c || !c->alive) {
+        cJSON *h = cJSON_CreateObject();
+        cJSON_AddStringToObject(h, "t", "done");
+        cJSON_AddItemToObject(h, "id", id ? cJSON_Duplicate(id, 1) : cJSON_CreateNull());
+        cJSON_AddStringToObject(h, "why", "session");
+        cJSON_AddStringToObject(h, "exc", "");
+        cJSON_AddNumberToObject(h, "rc", -1);
+        cJSON_AddFalseToObject(h, "session_alive");
+        send_frame(s->cfg.ctl, h, NULL, NULL);
+        cJSON_Delete(h);
+        return;
+    }
+    zyg_buf out = {0}, err = {0};
+    const cJSON *lim = cJSON_GetObjectItemCaseSensitive(msg, "limits");
+    cJSON *res = zyg_execute(c, 1, "{}", payload, plen, lim, &out, &err);
+    if (!cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(res, "session_alive"))) session_drop(s, c);
+    cJSON_AddStringToObject(res, "t", "done");
+    cJSON_AddItemToObject(res, "id", id ? cJSON_Duplicate(id, 1) : cJSON_CreateNull());
+    send_frame(s->cfg.ctl, res, &out, &err);
+    cJSON_Delete(res);
+    free(out.p);
+    free(err.p);
+}
+
+/* Returns 1 in the new session child. */
+static int do_open(zyg_state *s, const cJSON *msg) {
+    const cJSON *id = cJSON_GetObjectItemCaseSensitive(msg, "id");
+    if (s->nsessions >= MAX_SESSIONS) {
+        send_simple(s->cfg.ctl, "error", id, "worker: too many sessions");
+        return 0;
+    }
+    zyg_child *c = &s->sessions[s->nsessions];
+    char why[600];
+    int r = zyg_child_new(&s->cfg, c, ZYG_SESSION, why, sizeof why);
+    if (r == 1) return 1;
+    if (r < 0) {
+        char m[700];
+        snprintf(m, sizeof m, "worker: %s", why);
+        send_simple(s->cfg.ctl, "error", id, m);
+        return 0;
+    }
+    c->sid = (uint64_t)zyg_num(msg, "session", 0);
+    s->nsessions++;
+    cJSON *job = cJSON_CreateObject();
+    const cJSON *lim = cJSON_GetObjectItemCaseSensitive(msg, "limits"), *files = cJSON_GetObjectItemCaseSensitive(msg, "files");
+    cJSON_AddItemToObject(job, "limits", lim ? cJSON_Duplicate(lim, 1) : cJSON_CreateObject());
+    cJSON_AddItemToObject(job, "files", files ? cJSON_Duplicate(files, 1) : cJSON_CreateObject());
+    cJSON_AddStringToObject(job, "stdin", "");
+    char *hdr = cJSON_PrintUnformatted(job);
+    cJSON_Delete(job);
+    size_t hl = hdr ? strlen(hdr) : 0, total = hl + 1;
+    unsigned char len4[4] = {(unsigned char)total, (unsigned char)(total >> 8), (unsigned char)(total >> 16),
+                             (unsigned char)(total >> 24)};
+    if (!hdr || zyg_write_all(c->jw, len4, 4) || zyg_write_all(c->jw, hdr, hl) || zyg_write_all(c->jw, "\n", 1)) {
+        free(hdr);
+        session_drop(s, c);
+        send_simple(s->cfg.ctl, "error", id, "worker: cannot send the session its setup");
+        return 0;
+    }
+    free(hdr);
+    send_simple(s->cfg.ctl, "opened", id, NULL);
+    return 0;
+}
+
+static void do_close(zyg_state *s, const cJSON *msg) {
+    zyg_child *c = session_find(s, (uint64_t)zyg_num(msg, "session", 0));
+    if (c) session_drop(s, c);
+    send_simple(s->cfg.ctl, "closed", cJSON_GetObjectItemCaseSensitive(msg, "id"), NULL);
+}
+
+static int prefork(zyg_state *s) {
+    char why[600];
+    int r = zyg_child_new(&s->cfg, &s->pre, ZYG_RUN, why, sizeof why);
+    if (r < 0) {
+        char m[700];
+        snprintf(m, sizeof m, "worker: cannot fork a child: %s", why);
+        send_simple(s->cfg.ctl, "error", NULL, m);
+    }
+    return r;
+}
+
+/* The worker's loop. Returns ZYG_RUN or ZYG_SESSION in a child (then read the sbx_zygote_* getters), 0 when the
+ * supervisor closed the control socket, -1 when the worker cannot go on. */
+int sbx_zygote_serve(int ctl, const char *init_json, const unsigned char *bpf, size_t bpf_len, long long base_vm) {
+    static zyg_state s; /* static: the children inherit it, Python's heap stays untouched */
+    memset(&s, 0, sizeof s);
+    cJSON *init = cJSON_Parse(init_json);
+    s.cfg.ctl = ctl;
+    s.cfg.bpf = bpf;
+    s.cfg.bpf_len = bpf_len;
+    s.cfg.tmpfs_mb = (long)zyg_num(init, "tmpfs_mb", 64);
+    s.cfg.base_vm = base_vm;
+    cJSON_Delete(init);
+    s.cfg.self_pidns = open("/proc/self/ns/pid", O_RDONLY | O_CLOEXEC);
+    if (s.cfg.self_pidns < 0) {
+        send_simple(ctl, "error", NULL, "worker: cannot open its pid namespace");
+        return -1;
+    }
+    signal(SIGCHLD, SIG_DFL);
+    int r = prefork(&s);
+    if (r) return r < 0 ? -1 : ZYG_RUN;
+    cJSON *ready = cJSON_CreateObject();
+    cJSON_AddStringToObject(ready, "t", "ready");
+    cJSON_AddNumberToObject(ready, "base_vm", (double)base_vm);
+    cJSON_AddNumberToObject(ready, "pid", (double)getpid());
+    send_frame(ctl, ready, NULL, NULL);
+    cJSON_Delete(ready);
+    for (;;) {
+        unsigned char *body;
+        size_t len;
+        if (zyg_read_frame(ctl, &body, &len)) break;
+        unsigned char *nl = memchr(body, '\n', len);
+        cJSON *msg = nl ? cJSON_ParseWithLength((const char *)body, (size_t)(nl - body)) : NULL;
+        const unsigned char *payload = nl ? nl + 1 : NULL;
+        size_t plen = nl ? len - (size_t)(nl + 1 - body) : 0;
+        const cJSON *t = cJSON_GetObjectItemCaseSensitive(msg, "t");
+        const char *type = cJSON_IsString(t) ? t->valuestring : "";
+        int has_session = cJSON_IsNumber(cJSON_GetObjectItemCaseSensitive(msg, "session"));
+        int in_child = 0;
+        if (!msg) {
+            send_simple(ctl, "error", NULL, "worker: malformed frame");
+        } else if (!strcmp(type, "run") && !has_session) {
+            if (!s.pre.alive && (r = prefork(&s)) != 0) {
+                if (r > 0) return ZYG_RUN;
+            }
+            if (s.pre.alive) do_run(&s, msg, payload, plen);
+        } else if (!strcmp(type, "run")) {
+            do_cell(&s, msg, payload, plen);
+        } else if (!strcmp(type, "open")) {
+            in_child = do_open(&s, msg);
+        } else if (!strcmp(type, "close")) {
+            do_close(&s, msg);
+        } else {
+            char m[300];
+            snprintf(m, sizeof m, "unknown message '%.200s'", type);
+            send_simple(ctl, "error", cJSON_GetObjectItemCaseSensitive(msg, "id"), m);
+        }
+        cJSON_Delete(msg);
+        free(body);
+        if (in_child) return ZYG_SESSION;
+        if (!s.pre.alive) {
+            r = prefork(&s);
+            if (r > 0) return ZYG_RUN;
+            if (r < 0) return -1;
+        }
+        send_simple(ctl, "idle", NULL, NULL);
+    }
+    zyg_child_kill(&s.pre);
+    zyg_child_reap(&s.pre, NULL, NULL);
+    while (s.nsessions) session_drop(&s, &s.sessions[0]);
+    return 0;
+}
+
+/* For the child, after sbx_zygote_serve returned: its status pipe, its job pipe (sessions), its code (runs). */
+int sbx_zygote_status_fd(void) {
+    return zyg_out.status_fd;
+}
+int sbx_zygote_job_fd(void) {
+    return zyg_out.job_fd;
+}
+const unsigned char *sbx_zygote_code(void) {
+    return zyg_out.code;
+}
+size_t sbx_zygote_code_len(void) {
+    return zyg_out.code_len;
+}
