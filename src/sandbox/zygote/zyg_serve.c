@@ -218,8 +218,15 @@ int sbx_zygote_serve(int ctl, const char *init_json, const unsigned char *bpf, s
         if (!msg) {
             send_simple(ctl, "error", NULL, "worker: malformed frame");
         } else if (!strcmp(type, "run") && !has_session) {
-            if (!s.pre.alive && (r = prefork(&s)) != 0) {
+            if (!s.pre.alive) { /* the last pre-fork failed: try again, and fail this job if it fails again */
+                char why[600];
+                r = zyg_child_new(&s.cfg, &s.pre, ZYG_RUN, why, sizeof why);
                 if (r > 0) return ZYG_RUN;
+                if (r < 0) {
+                    char m[700];
+                    snprintf(m, sizeof m, "worker: cannot fork a child: %s", why);
+                    send_simple(ctl, "error", cJSON_GetObjectItemCaseSensitive(msg, "id"), m);
+                }
             }
             if (s.pre.alive) do_run(&s, msg, payload, plen);
         } else if (!strcmp(type, "run")) {
@@ -239,7 +246,7 @@ int sbx_zygote_serve(int ctl, const char *init_json, const unsigned char *bpf, s
         if (!s.pre.alive) {
             r = prefork(&s);
             if (r > 0) return ZYG_RUN;
-            if (r < 0) return -1;
+            if (r < 0) return -1; /* the supervisor restarts a worker that cannot fork */
         }
         send_simple(ctl, "idle", NULL, NULL);
     }
