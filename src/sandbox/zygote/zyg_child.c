@@ -4,8 +4,10 @@
  * reap on the worker's side. */
 #include <errno.h>
 #include <fcntl.h>
+#include <grp.h>
 #include <linux/filter.h>
 #include <linux/seccomp.h>
+#include <poll.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdio.h>
@@ -18,8 +20,6 @@
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
-#include <grp.h>
-#include <poll.h>
 
 #include "sandbox/sbx_internal.h"
 #include "sandbox/zygote/zyg.h"
@@ -62,7 +62,9 @@ static void set_limit(int sw, int res, rlim_t soft, rlim_t hard) {
 
 static void apply_limits(int sw, const cJSON *lim, long long base_vm) {
     double mb = zyg_num(lim, "mem_mb", 1024);
-    if (mb > 0) set_limit(sw, RLIMIT_AS, (rlim_t)(base_vm + (long long)mb * 1048576), (rlim_t)(base_vm + (long long)mb * 1048576));
+    if (mb > 0)
+        set_limit(sw, RLIMIT_AS, (rlim_t)(base_vm + (long long)mb * 1048576),
+                  (rlim_t)(base_vm + (long long)mb * 1048576));
     double c = zyg_num(lim, "cpu", 10);
     rlim_t cpu = c < 1 ? 1 : (rlim_t)(c + 0.999);
     set_limit(sw, RLIMIT_CPU, cpu, cpu + 1);
@@ -195,13 +197,15 @@ int zyg_child_new(const zyg_cfg *cfg, zyg_child *c, int kind, char *msg, size_t 
     for (int i = 0; i < 4; i++)
         if (pipe2(p[i], O_CLOEXEC)) {
             snprintf(msg, msg_len, "pipe: %s", strerror(errno));
-            for (int k = 0; k < i; k++) close(p[k][0]), close(p[k][1]);
+            for (int k = 0; k < i; k++)
+                close(p[k][0]), close(p[k][1]);
             return -1;
         }
     /* p[0]: job (child reads), p[1]: status, p[2]: stdout, p[3]: stderr (child writes) */
     if (setns(cfg->self_pidns, CLONE_NEWPID) || unshare(CLONE_NEWPID)) {
         snprintf(msg, msg_len, "pid namespace for a child: %s", strerror(errno));
-        for (int k = 0; k < 4; k++) close(p[k][0]), close(p[k][1]);
+        for (int k = 0; k < 4; k++)
+            close(p[k][0]), close(p[k][1]);
         return -1;
     }
     PyOS_BeforeFork();
@@ -246,7 +250,8 @@ int zyg_child_new(const zyg_cfg *cfg, zyg_child *c, int kind, char *msg, size_t 
         ssize_t k = read(c->sr, line + n, sizeof line - 1 - n);
         if (k <= 0) {
             line[n] = 0;
-            snprintf(msg, msg_len, "child setup failed: %s", n && line[0] == 'S' ? line + 1 : "child exited during setup");
+            snprintf(msg, msg_len, "child setup failed: %s",
+                     n && line[0] == 'S' ? line + 1 : "child exited during setup");
             break;
         }
         n += (size_t)k;

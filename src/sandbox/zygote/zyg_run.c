@@ -31,7 +31,8 @@ int zyg_buf_add(zyg_buf *b, const void *p, size_t n, size_t cap) {
     size_t room = b->n < cap ? cap - b->n : 0, take = n < room ? n : room;
     if (b->n + take > b->cap) {
         size_t nc = b->cap ? b->cap : 4096;
-        while (nc < b->n + take) nc *= 2;
+        while (nc < b->n + take)
+            nc *= 2;
         unsigned char *q = realloc(b->p, nc);
         if (!q) return 1;
         b->p = q;
@@ -146,7 +147,8 @@ cJSON *zyg_execute(zyg_child *c, int cell_mode, const char *job_hdr, const unsig
             /* the status pipe: lines */
             if (c->slen + (size_t)n > c->scap) {
                 size_t nc = c->scap ? c->scap * 2 : 1024;
-                while (nc < c->slen + (size_t)n) nc *= 2;
+                while (nc < c->slen + (size_t)n)
+                    nc *= 2;
                 char *q = realloc(c->status, nc);
                 if (!q) {
                     why = "output";
@@ -206,8 +208,10 @@ cJSON *zyg_execute(zyg_child *c, int cell_mode, const char *job_hdr, const unsig
         struct rusage ru;
         memset(&ru, 0, sizeof ru);
         zyg_child_reap(c, &st, &ru);
-        if (WIFEXITED(st)) rc = WEXITSTATUS(st);
-        else if (WIFSIGNALED(st)) sig = WTERMSIG(st), rc = -1;
+        if (WIFEXITED(st))
+            rc = WEXITSTATUS(st);
+        else if (WIFSIGNALED(st))
+            sig = WTERMSIG(st), rc = -1;
         cpu = (double)ru.ru_utime.tv_sec + 1e-6 * (double)ru.ru_utime.tv_usec + (double)ru.ru_stime.tv_sec +
               1e-6 * (double)ru.ru_stime.tv_usec;
         cJSON_AddNumberToObject(res, "maxrss_kb", (double)ru.ru_maxrss);

@@ -140,7 +140,8 @@ static int do_open(zyg_state *s, const cJSON *msg) {
     c->sid = (uint64_t)zyg_num(msg, "session", 0);
     s->nsessions++;
     cJSON *job = cJSON_CreateObject();
-    const cJSON *lim = cJSON_GetObjectItemCaseSensitive(msg, "limits"), *files = cJSON_GetObjectItemCaseSensitive(msg, "files");
+    const cJSON *lim = cJSON_GetObjectItemCaseSensitive(msg, "limits"),
+                *files = cJSON_GetObjectItemCaseSensitive(msg, "files");
     cJSON_AddItemToObject(job, "limits", lim ? cJSON_Duplicate(lim, 1) : cJSON_CreateObject());
     cJSON_AddItemToObject(job, "files", files ? cJSON_Duplicate(files, 1) : cJSON_CreateObject());
     cJSON_AddStringToObject(job, "stdin", "");
@@ -252,7 +253,8 @@ int sbx_zygote_serve(int ctl, const char *init_json, const unsigned char *bpf, s
     }
     zyg_child_kill(&s.pre);
     zyg_child_reap(&s.pre, NULL, NULL);
-    while (s.nsessions) session_drop(&s, &s.sessions[0]);
+    while (s.nsessions)
+        session_drop(&s, &s.sessions[0]);
     return 0;
 }
 
