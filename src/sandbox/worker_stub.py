@@ -13,6 +13,8 @@ numpy = sympy = None
 libc = ctypes.CDLL(None, use_errno=True)
 CTL = 3
 ZYGOTE_FD = 5
+OUT = (ctypes.c_int64 * 5)()  # filled by the zygote in a child: kind, status fd, job fd, code address, code length
+CODE_BUF = bytearray(1 << 16)  # the child's code, copied here by the zygote when it fits
 
 
 def read_exact(fd, n):
@@ -123,9 +125,9 @@ def preload(full):
         numpy.arange(16).sum(); sympy.factorint(2**64 + 1); sympy.Symbol("x") + 1
 
 
-def child_run(kind, zyg):
+def child_run(kind):
     """In a child the zygote has set up and given its job: runs the code (kind 1) or the session's cells (kind 2)."""
-    sw = zyg.sbx_zygote_status_fd()
+    sw = OUT[1]
     try:
         if numpy is not None:
             numpy.random.seed()  # (`random` was reseeded by the interpreter's after-fork hook)
@@ -138,7 +140,8 @@ def child_run(kind, zyg):
         os._exit(125)
     glb = {"__name__": "__main__", "__builtins__": builtins}
     if kind == 1:
-        code = ctypes.string_at(zyg.sbx_zygote_code(), zyg.sbx_zygote_code_len())
+        n = OUT[4]
+        code = CODE_BUF[:n] if n <= len(CODE_BUF) else ctypes.string_at(OUT[3], n)
         rc = run_code(code.decode("utf-8", "replace"), glb, sw)
         ru = resource.getrusage(resource.RUSAGE_SELF)
         try:  # the exit report lets the worker answer before the namespaces are torn down
@@ -146,7 +149,7 @@ def child_run(kind, zyg):
         except OSError:
             pass
         os._exit(rc)
-    jr = zyg.sbx_zygote_job_fd()
+    jr = OUT[2]
     while True:
         try:
             _, cell = parse_frame(recv_frame(jr))
@@ -161,9 +164,7 @@ def main():
     zyg = ctypes.PyDLL("/proc/self/fd/%d" % ZYGOTE_FD)
     os.close(ZYGOTE_FD)
     zyg.sbx_zygote_serve.argtypes = [ctypes.c_int, ctypes.c_char_p, ctypes.c_char_p, ctypes.c_size_t,
-                                     ctypes.c_longlong]
-    zyg.sbx_zygote_code.restype = ctypes.c_void_p
-    zyg.sbx_zygote_code_len.restype = ctypes.c_size_t
+                                     ctypes.c_longlong, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_size_t]
     with open("/proc/self/statm") as f:
         base_vm = int(f.read().split()[0]) * os.sysconf("SC_PAGE_SIZE") + (64 << 20)
     init = json.dumps(hdr).encode()
@@ -172,10 +173,12 @@ def main():
     collapse_heap()
     sys.stdout.flush()
     sys.stderr.flush()
-    kind = zyg.sbx_zygote_serve(CTL, init, blob, len(blob), base_vm)
+    code_buf = (ctypes.c_char * len(CODE_BUF)).from_buffer(CODE_BUF)
+    kind = zyg.sbx_zygote_serve(CTL, init, blob, len(blob), base_vm, ctypes.addressof(OUT), ctypes.addressof(code_buf),
+                                len(CODE_BUF))
     if kind <= 0:  # the supervisor closed the control socket (0), or the worker cannot go on
         os._exit(0 if kind == 0 else 1)
-    child_run(kind, zyg)
+    child_run(kind)
 
 
 main()

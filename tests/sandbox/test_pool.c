@@ -364,3 +364,28 @@ Test(pool, light_tier_routing, .timeout = 120) {
     }
     sbx_pool_free(pool);
 }
+
+/* A program larger than the worker's 64 KiB code buffer takes the other hand-over path; a multi-byte one comes back
+ * unchanged on both tiers. */
+Test(pool, large_and_unicode_programs, .timeout = 60) {
+    sbx_config cfg;
+    th_config(&cfg, 1);
+    cfg.light_workers = 1;
+    sbx_pool *pool = start(1, &cfg);
+    size_t pad = 150000;
+    char *big = malloc(pad + 64);
+    memset(big, '#', pad);
+    big[pad - 1] = '\n';
+    strcpy(big + pad, "print('big ok')");
+    sbx_result r = th_run(pool, big, 10);
+    cr_expect_str_eq(r.out, "big ok\n", "%s", r.err);
+    sbx_result_free(&r);
+    free(big);
+    r = th_run(pool, "print('h\xc3\xa9llo', 6 * 7)", 10);
+    cr_expect_str_eq(r.out, "h\xc3\xa9llo 42\n", "%s", r.err);
+    sbx_result_free(&r);
+    r = th_run(pool, "import numpy\nprint('h\xc3\xa9llo', int(numpy.int64(42)))", 10);
+    cr_expect_str_eq(r.out, "h\xc3\xa9llo 42\n", "%s", r.err);
+    sbx_result_free(&r);
+    sbx_pool_free(pool);
+}

@@ -21,6 +21,9 @@ typedef struct zyg_cfg {
     long tmpfs_mb;            /* size of each child's /tmp, /work and /dev/shm */
     long long base_vm;        /* the worker's address space, added to each run's memory limit */
     int self_pidns;           /* the worker's own pid namespace */
+    int64_t *out;             /* Python's: a child writes kind, status fd, job fd, code address, code length */
+    unsigned char *code_buf;  /* Python's: a child copies its code here when it fits */
+    size_t code_cap;
 } zyg_cfg;
 
 typedef struct zyg_child {
@@ -38,14 +41,6 @@ typedef struct zyg_buf {
     unsigned char *p;
     size_t n, cap;
 } zyg_buf;
-
-/* What a child hands back to Python. */
-typedef struct zyg_child_out {
-    int kind, status_fd, job_fd;
-    unsigned char *code;
-    size_t code_len;
-} zyg_child_out;
-extern zyg_child_out zyg_out;
 
 /* Forks a child of kind: 0 in the worker (c filled, the child waits for its job), 1 in the child once its job has
  * been applied (zyg_out filled; return to Python), -1 on failure (msg says why). */

@@ -24,8 +24,6 @@
 #include "sandbox/sbx_internal.h"
 #include "sandbox/zygote/zyg.h"
 
-zyg_child_out zyg_out;
-
 static void fail(int sw, const char *what, const char *detail, int e) {
     char b[600];
     int n = snprintf(b, sizeof b, "S%s%s%s%s%s\n", what, detail ? " " : "", detail ? detail : "", e ? ": " : "",
@@ -182,11 +180,14 @@ void zyg_child_setup(const zyg_cfg *cfg, int kind, int jr, int sw, int ow, int e
     struct sock_fprog prog = {(unsigned short)(cfg->bpf_len / sizeof(struct sock_filter)),
                               (struct sock_filter *)cfg->bpf};
     if (prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prog)) fail(sw, "seccomp", NULL, errno);
-    zyg_out.kind = kind;
-    zyg_out.status_fd = sw;
-    zyg_out.job_fd = kind == ZYG_SESSION ? jr : -1;
-    zyg_out.code = nl + 1;
-    zyg_out.code_len = flen - (size_t)(nl + 1 - frame);
+    /* Handed over through memory Python owns: reading it costs the child no foreign-function call. */
+    size_t code_len = flen - (size_t)(nl + 1 - frame);
+    cfg->out[0] = kind;
+    cfg->out[1] = sw;
+    cfg->out[2] = kind == ZYG_SESSION ? jr : -1;
+    cfg->out[3] = (int64_t)(uintptr_t)(nl + 1);
+    cfg->out[4] = (int64_t)code_len;
+    if (code_len <= cfg->code_cap) memcpy(cfg->code_buf, nl + 1, code_len);
     cJSON_Delete(job);
 }
 

@@ -1,6 +1,6 @@
 /* The worker's loop in C: control frames from the supervisor (run, open, close), one pre-forked child kept ready,
  * sessions as long-lived children, results back as frames. sbx_zygote_serve returns only in a child, to let
- * Python run the code; the getters below tell that child what to run. */
+ * Python run the code. */
 #include <errno.h>
 #include <fcntl.h>
 #include <sched.h>
@@ -178,9 +178,10 @@ static int prefork(zyg_state *s) {
     return r;
 }
 
-/* The worker's loop. Returns ZYG_RUN or ZYG_SESSION in a child (then read the sbx_zygote_* getters), 0 when the
- * supervisor closed the control socket, -1 when the worker cannot go on. */
-int sbx_zygote_serve(int ctl, const char *init_json, const unsigned char *bpf, size_t bpf_len, long long base_vm) {
+/* The worker's loop. Returns ZYG_RUN or ZYG_SESSION in a child (which finds what to run in out[] and code_buf), 0 when
+ * the supervisor closed the control socket, -1 when the worker cannot go on. */
+int sbx_zygote_serve(int ctl, const char *init_json, const unsigned char *bpf, size_t bpf_len, long long base_vm,
+                     int64_t *out, unsigned char *code_buf, size_t code_cap) {
     static zyg_state s; /* static: the children inherit it, Python's heap stays untouched */
     memset(&s, 0, sizeof s);
     cJSON *init = cJSON_Parse(init_json);
@@ -189,6 +190,9 @@ int sbx_zygote_serve(int ctl, const char *init_json, const unsigned char *bpf, s
     s.cfg.bpf_len = bpf_len;
     s.cfg.tmpfs_mb = (long)zyg_num(init, "tmpfs_mb", 64);
     s.cfg.base_vm = base_vm;
+    s.cfg.out = out;
+    s.cfg.code_buf = code_buf;
+    s.cfg.code_cap = code_cap;
     cJSON_Delete(init);
     s.cfg.self_pidns = open("/proc/self/ns/pid", O_RDONLY | O_CLOEXEC);
     if (s.cfg.self_pidns < 0) {
@@ -256,18 +260,4 @@ int sbx_zygote_serve(int ctl, const char *init_json, const unsigned char *bpf, s
     while (s.nsessions)
         session_drop(&s, &s.sessions[0]);
     return 0;
-}
-
-/* For the child, after sbx_zygote_serve returned: its status pipe, its job pipe (sessions), its code (runs). */
-int sbx_zygote_status_fd(void) {
-    return zyg_out.status_fd;
-}
-int sbx_zygote_job_fd(void) {
-    return zyg_out.job_fd;
-}
-const unsigned char *sbx_zygote_code(void) {
-    return zyg_out.code;
-}
-size_t sbx_zygote_code_len(void) {
-    return zyg_out.code_len;
 }
