@@ -51,8 +51,8 @@ def parse_frame(body):
     return json.loads(body[:nl]), body[nl + 1:]
 
 
-def run_code(code, glb, status_fd, interactive=False):
-    """Runs code in glb; reports the exception class name on status_fd; returns the exit code."""
+def run_code(code, glb, interactive=False):
+    """Runs code in glb; returns its exit code and the class name of the exception that ended it ("" if none)."""
     rc, exc = 0, ""
     linecache.cache["<code>"] = (len(code), None, code.splitlines(True), "<code>")
     try:
@@ -88,11 +88,7 @@ def run_code(code, glb, status_fd, interactive=False):
             f.flush()
         except BaseException:
             pass
-    try:
-        os.write(status_fd, ("E%s\n" % exc).encode())
-    except OSError:
-        pass
-    return rc & 255
+    return rc & 255, exc
 
 
 def collapse_heap():
@@ -142,10 +138,10 @@ def child_run(kind):
     if kind == 1:
         n = OUT[4]
         code = CODE_BUF[:n] if n <= len(CODE_BUF) else ctypes.string_at(OUT[3], n)
-        rc = run_code(code.decode("utf-8", "replace"), glb, sw)
+        rc, exc = run_code(code.decode("utf-8", "replace"), glb)
         ru = resource.getrusage(resource.RUSAGE_SELF)
-        try:  # the exit report lets the worker answer before the namespaces are torn down
-            os.write(sw, ("X%d %.6f\n" % (rc, ru.ru_utime + ru.ru_stime)).encode())
+        try:  # the exit report (one write) lets the worker answer before the namespaces are torn down
+            os.write(sw, ("E%s\nX%d %.6f\n" % (exc, rc, ru.ru_utime + ru.ru_stime)).encode())
         except OSError:
             pass
         os._exit(rc)
@@ -155,7 +151,11 @@ def child_run(kind):
             _, cell = parse_frame(recv_frame(jr))
         except BaseException:
             os._exit(0)
-        run_code(cell.decode("utf-8", "replace"), glb, sw, True)
+        _, exc = run_code(cell.decode("utf-8", "replace"), glb, True)
+        try:
+            os.write(sw, ("E%s\n" % exc).encode())
+        except OSError:
+            pass
 
 
 def main():
