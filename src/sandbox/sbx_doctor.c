@@ -58,6 +58,7 @@ rt_status sbx_doctor_run(FILE *out, int *missing, rt_error *err) {
     sbx_config cfg;
     sbx_config_default(&cfg);
     cfg.workers = 1;
+    cfg.light_workers = -1; /* both tiers set children up with the same code (src/sandbox/zygote); one is probed */
     sbx_pool *pool;
     rt_status st = sbx_pool_init(&pool, &cfg, err);
     if (st) {
