@@ -118,6 +118,7 @@ clean:
 	rm -rf build build-asan build-clang retool
 
 format:
-	clang-format -i $(LIB_SRC) $(CLI_SRC) src/cli/main.c $(wildcard src/*/*.h) $(wildcard tests/*/*.c) $(BENCH_SRC)
+	clang-format -i $(LIB_SRC) $(ZYGOTE_SRC) $(CLI_SRC) src/cli/main.c $(wildcard src/*/*.h src/sandbox/zygote/*.h) \
+		$(wildcard tests/*/*.c) $(BENCH_SRC)
 
 -include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)
