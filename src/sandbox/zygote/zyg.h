@@ -75,6 +75,15 @@ int zyg_read_frame(int fd, unsigned char **body, size_t *len);
 /* A number field of o, or def. */
 double zyg_num(const cJSON *o, const char *key, double def);
 
+/* The worker's scratch arena (zyg_arena.c): set up once, emptied per control message, left by a new child. */
+void zyg_arena_init(void);
+void zyg_arena_reset(void);
+void zyg_arena_leave(void);
+/* malloc, realloc and free that use the arena in the worker and malloc elsewhere (pointers of either kind accepted). */
+void *zyg_malloc(size_t n);
+void *zyg_realloc(void *p, size_t n);
+void zyg_free(void *p);
+
 /* The CPython fork hooks (resolved against the interpreter that loads this object). */
 void PyOS_BeforeFork(void);
 void PyOS_AfterFork_Parent(void);

@@ -212,6 +212,7 @@ int zyg_child_new(const zyg_cfg *cfg, zyg_child *c, int kind, char *msg, size_t 
     PyOS_BeforeFork();
     pid_t pid = fork();
     if (pid == 0) {
+        zyg_arena_leave(); /* not inherited: the child allocates with malloc */
         PyOS_AfterFork_Child();
         int jr = p[0][0], sw = p[1][1], ow = p[2][1], ew = p[3][1];
         int keep[4] = {jr, sw, ow, ew};

@@ -33,7 +33,7 @@ int zyg_buf_add(zyg_buf *b, const void *p, size_t n, size_t cap) {
         size_t nc = b->cap ? b->cap : 4096;
         while (nc < b->n + take)
             nc *= 2;
-        unsigned char *q = realloc(b->p, nc);
+        unsigned char *q = zyg_realloc(b->p, nc);
         if (!q) return 1;
         b->p = q;
         b->cap = nc;
@@ -71,9 +71,9 @@ int zyg_read_frame(int fd, unsigned char **body, size_t *len) {
     if (read_exact(fd, h, 4)) return -1;
     size_t n = (size_t)h[0] | (size_t)h[1] << 8 | (size_t)h[2] << 16 | (size_t)h[3] << 24;
     if (n > (1u << 30)) return -1;
-    *body = malloc(n + 1);
+    *body = zyg_malloc(n + 1);
     if (!*body || read_exact(fd, *body, n)) {
-        free(*body);
+        zyg_free(*body);
         return -1;
     }
     (*body)[n] = 0;
@@ -275,7 +275,7 @@ void zyg_fetch(int workfd, const cJSON *names, size_t cap, cJSON *files, cJSON *
             char *enc = sbx_b64_encode(b.p ? b.p : (unsigned char *)"", b.n);
             if (enc) cJSON_AddStringToObject(files, name, enc);
             free(enc);
-            free(b.p);
+            zyg_free(b.p);
         }
         if (fd >= 0) close(fd);
         if (why) {

@@ -28,7 +28,7 @@ static int send_frame(int fd, cJSON *hdr, const zyg_buf *out, const zyg_buf *err
     const void *bp[2] = {out ? out->p : NULL, err ? err->p : NULL};
     size_t bl[2] = {out ? out->n : 0, err ? err->n : 0};
     int rc = sbx_proto_send(fd, text, bp, bl, nb);
-    free(text);
+    zyg_free(text);
     return rc;
 }
 
@@ -76,7 +76,7 @@ static void do_run(zyg_state *s, const cJSON *msg, const unsigned char *payload,
     int workfd = dup(c.workfd);
     zyg_buf out = {0}, err = {0};
     cJSON *res = zyg_execute(&c, 0, hdr ? hdr : "{}", payload, plen, lim, &out, &err);
-    free(hdr);
+    zyg_free(hdr);
     cJSON *files_out = cJSON_AddObjectToObject(res, "files"), *missing = cJSON_AddArrayToObject(res, "missing");
     const cJSON *fetch = cJSON_GetObjectItemCaseSensitive(msg, "fetch");
     if (cJSON_GetArraySize(fetch) > 0 && workfd >= 0)
@@ -87,8 +87,8 @@ static void do_run(zyg_state *s, const cJSON *msg, const unsigned char *payload,
     cJSON_AddItemToObject(res, "id", id ? cJSON_Duplicate(id, 1) : cJSON_CreateNull());
     send_frame(s->cfg.ctl, res, &out, &err);
     cJSON_Delete(res);
-    free(out.p);
-    free(err.p);
+    zyg_free(out.p);
+    zyg_free(err.p);
     zyg_child_kill(&c);
     zyg_child_reap(&c, NULL, NULL);
 }
@@ -116,8 +116,8 @@ static void do_cell(zyg_state *s, const cJSON *msg, const unsigned char *payload
     cJSON_AddItemToObject(res, "id", id ? cJSON_Duplicate(id, 1) : cJSON_CreateNull());
     send_frame(s->cfg.ctl, res, &out, &err);
     cJSON_Delete(res);
-    free(out.p);
-    free(err.p);
+    zyg_free(out.p);
+    zyg_free(err.p);
 }
 
 /* Returns 1 in the new session child. */
@@ -151,12 +151,12 @@ static int do_open(zyg_state *s, const cJSON *msg) {
     unsigned char len4[4] = {(unsigned char)total, (unsigned char)(total >> 8), (unsigned char)(total >> 16),
                              (unsigned char)(total >> 24)};
     if (!hdr || zyg_write_all(c->jw, len4, 4) || zyg_write_all(c->jw, hdr, hl) || zyg_write_all(c->jw, "\n", 1)) {
-        free(hdr);
+        zyg_free(hdr);
         session_drop(s, c);
         send_simple(s->cfg.ctl, "error", id, "worker: cannot send the session its setup");
         return 0;
     }
-    free(hdr);
+    zyg_free(hdr);
     send_simple(s->cfg.ctl, "opened", id, NULL);
     return 0;
 }
@@ -200,6 +200,7 @@ int sbx_zygote_serve(int ctl, const char *init_json, const unsigned char *bpf, s
         return -1;
     }
     signal(SIGCHLD, SIG_DFL);
+    zyg_arena_init();
     int r = prefork(&s);
     if (r) return r < 0 ? -1 : ZYG_RUN;
     cJSON *ready = cJSON_CreateObject();
@@ -211,6 +212,7 @@ int sbx_zygote_serve(int ctl, const char *init_json, const unsigned char *bpf, s
     for (;;) {
         unsigned char *body;
         size_t len;
+        zyg_arena_reset(); /* nothing allocated for the last message outlives it */
         if (zyg_read_frame(ctl, &body, &len)) break;
         unsigned char *nl = memchr(body, '\n', len);
         cJSON *msg = nl ? cJSON_ParseWithLength((const char *)body, (size_t)(nl - body)) : NULL;
@@ -219,7 +221,6 @@ int sbx_zygote_serve(int ctl, const char *init_json, const unsigned char *bpf, s
         const cJSON *t = cJSON_GetObjectItemCaseSensitive(msg, "t");
         const char *type = cJSON_IsString(t) ? t->valuestring : "";
         int has_session = cJSON_IsNumber(cJSON_GetObjectItemCaseSensitive(msg, "session"));
-        int in_child = 0;
         if (!msg) {
             send_simple(ctl, "error", NULL, "worker: malformed frame");
         } else if (!strcmp(type, "run") && !has_session) {
@@ -237,7 +238,7 @@ int sbx_zygote_serve(int ctl, const char *init_json, const unsigned char *bpf, s
         } else if (!strcmp(type, "run")) {
             do_cell(&s, msg, payload, plen);
         } else if (!strcmp(type, "open")) {
-            in_child = do_open(&s, msg);
+            if (do_open(&s, msg)) return ZYG_SESSION; /* (msg lives in the worker's arena, which a child lacks) */
         } else if (!strcmp(type, "close")) {
             do_close(&s, msg);
         } else {
@@ -246,8 +247,7 @@ int sbx_zygote_serve(int ctl, const char *init_json, const unsigned char *bpf, s
             send_simple(ctl, "error", cJSON_GetObjectItemCaseSensitive(msg, "id"), m);
         }
         cJSON_Delete(msg);
-        free(body);
-        if (in_child) return ZYG_SESSION;
+        zyg_free(body);
         if (!s.pre.alive) {
             r = prefork(&s);
             if (r > 0) return ZYG_RUN;
