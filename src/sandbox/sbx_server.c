@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/body.h"
 #include "base/log.h"
 #include "base/timer.h"
 #include "sandbox/fusion.h"
@@ -21,9 +22,7 @@ struct sbx_server {
 };
 
 typedef struct conn_ctx {
-    char *buf;
-    size_t len, cap;
-    int too_large;
+    rt_body body;
 } conn_ctx;
 
 void sbx_server_config_default(sbx_server_config *cfg) {
@@ -80,7 +79,7 @@ static enum MHD_Result run_code(sbx_server *s, struct MHD_Connection *c, const c
     sbx_fusion_req fr;
     rt_error err;
     rt_err_clear(&err);
-    rt_status st = sbx_fusion_parse(ctx->buf, ctx->len, 0, s->cfg.default_memory_mb, &fr, &err);
+    rt_status st = sbx_fusion_parse(ctx->body.buf, ctx->body.len, 0, s->cfg.default_memory_mb, &fr, &err);
     if (st) {
         audit(s, id, "/run_code", NULL, 0, st == RT_EUNSUPPORTED ? "unsupported" : "bad-request",
               st == RT_EUNSUPPORTED ? 200 : 400, NULL, t0);
@@ -119,7 +118,7 @@ static enum MHD_Result run_jupyter(sbx_server *s, struct MHD_Connection *c, cons
     sbx_fusion_req fr;
     rt_error err;
     rt_err_clear(&err);
-    rt_status st = sbx_fusion_parse(ctx->buf, ctx->len, 1, s->cfg.default_memory_mb, &fr, &err);
+    rt_status st = sbx_fusion_parse(ctx->body.buf, ctx->body.len, 1, s->cfg.default_memory_mb, &fr, &err);
     if (!st && fr.nfetch) {
         sbx_fusion_req_free(&fr);
         st = rt_err_set(&err, RT_EUNSUPPORTED, "fetch_files is not supported by /run_jupyter (use /run_code)");
@@ -221,24 +220,7 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *
         return MHD_YES;
     }
     if (*upload_size) {
-        if (!ctx->too_large && ctx->len + *upload_size > s->cfg.max_body_bytes) {
-            ctx->too_large = 1;
-            free(ctx->buf);
-            ctx->buf = NULL;
-            ctx->len = ctx->cap = 0;
-        }
-        if (!ctx->too_large) {
-            if (ctx->len + *upload_size + 1 > ctx->cap) {
-                size_t cap = (ctx->len + *upload_size + 1) * 2;
-                char *nb = realloc(ctx->buf, cap);
-                if (!nb) return MHD_NO;
-                ctx->buf = nb;
-                ctx->cap = cap;
-            }
-            memcpy(ctx->buf + ctx->len, upload_data, *upload_size);
-            ctx->len += *upload_size;
-            ctx->buf[ctx->len] = 0;
-        }
+        if (rt_body_append(&ctx->body, upload_data, *upload_size, s->cfg.max_body_bytes)) return MHD_NO;
         *upload_size = 0;
         return MHD_YES;
     }
@@ -253,13 +235,13 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *
     }
     if (strcmp(method, "POST"))
         return respond_json(c, MHD_HTTP_METHOD_NOT_ALLOWED, sbx_fusion_error_response("use POST with a JSON body"));
-    if (ctx->too_large) {
+    if (ctx->body.too_large) {
         char msg[200];
         snprintf(msg, sizeof msg, "request body over the limit of %zu bytes", s->cfg.max_body_bytes);
         audit(s, id, url, NULL, 0, "too-large", 413, NULL, rt_time_now());
         return respond_json(c, MHD_HTTP_CONTENT_TOO_LARGE, sbx_fusion_error_response(msg));
     }
-    if (!ctx->buf) {
+    if (!ctx->body.buf) {
         audit(s, id, url, NULL, 0, "bad-request", 400, NULL, rt_time_now());
         return respond_json(c, MHD_HTTP_BAD_REQUEST, sbx_fusion_error_response("empty request body"));
     }
@@ -272,7 +254,7 @@ static void completed(void *cls, struct MHD_Connection *c, void **con_cls, enum 
     (void)toe;
     conn_ctx *ctx = *con_cls;
     if (ctx) {
-        free(ctx->buf);
+        rt_body_free(&ctx->body);
         free(ctx);
         *con_cls = NULL;
     }

@@ -126,7 +126,7 @@ static enum MHD_Result completions(serve_server *s, conn_ctx *ctx, struct MHD_Co
     serve_req_error re;
     rt_error err;
     rt_err_clear(&err);
-    if (serve_request_parse(ctx->buf, ctx->len, &s->cfg.caps, &req, &re, &err))
+    if (serve_request_parse(ctx->body.buf, ctx->body.len, &s->cfg.caps, &req, &re, &err))
         return serve_http_send_error(s, ctx, c, (unsigned)re.http, err.msg, re.type, re.param, re.code);
     if (strcmp(req.model, s->cfg.model_name)) {
         char msg[400];
@@ -228,24 +228,7 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *
         return MHD_YES;
     }
     if (*upload_size) {
-        if (!ctx->too_large && ctx->len + *upload_size > s->cfg.max_body_bytes) {
-            ctx->too_large = 1;
-            free(ctx->buf);
-            ctx->buf = NULL;
-            ctx->len = ctx->cap = 0;
-        }
-        if (!ctx->too_large) {
-            if (ctx->len + *upload_size + 1 > ctx->cap) {
-                size_t cap = (ctx->len + *upload_size + 1) * 2;
-                char *nb = realloc(ctx->buf, cap);
-                if (!nb) return MHD_NO;
-                ctx->buf = nb;
-                ctx->cap = cap;
-            }
-            memcpy(ctx->buf + ctx->len, upload_data, *upload_size);
-            ctx->len += *upload_size;
-            ctx->buf[ctx->len] = 0;
-        }
+        if (rt_body_append(&ctx->body, upload_data, *upload_size, s->cfg.max_body_bytes)) return MHD_NO;
         *upload_size = 0;
         return MHD_YES;
     }
@@ -265,7 +248,7 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *
         return serve_http_send_error(s, ctx, c, 405, msg, "invalid_request_error", NULL, "method_not_allowed");
     }
     if (get_path) return get_endpoint(s, ctx, c, url);
-    if (ctx->too_large) {
+    if (ctx->body.too_large) {
         char msg[200];
         snprintf(msg, sizeof msg, "The request body is over this server's limit of %zu bytes", s->cfg.max_body_bytes);
         return serve_http_send_error(s, ctx, c, 413, msg, "invalid_request_error", NULL, "request_too_large");
@@ -279,7 +262,7 @@ static void completed(void *cls, struct MHD_Connection *c, void **con_cls, enum 
     (void)toe;
     conn_ctx *ctx = *con_cls;
     if (ctx) {
-        free(ctx->buf);
+        rt_body_free(&ctx->body);
         free(ctx);
         *con_cls = NULL;
     }

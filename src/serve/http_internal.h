@@ -8,6 +8,7 @@
 
 #include <cjson/cJSON.h>
 
+#include "base/body.h"
 #include "serve/server.h"
 
 struct serve_server {
@@ -22,9 +23,7 @@ struct serve_server {
 };
 
 typedef struct conn_ctx {
-    char *buf;
-    size_t len, cap;
-    int too_large;
+    rt_body body;
     double t0;
 } conn_ctx;
 
