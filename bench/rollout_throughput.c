@@ -5,7 +5,8 @@
  * and cache as sampling, log-probs computed, but every trajectory calls the tool), so the figures do not depend on
  * what an untrained model happens to write.
  * usage: rollout_throughput [--hidden C] [--layers L] [--heads H] [--kv-heads K] [--intermediate I]
- *                           [--trajectories N] [--width W] [--threads T] [--wide-only] [--unbatched-too] */
+ *                           [--trajectories N] [--width W] [--threads T] [--wide-only] [--unbatched-too] [--kv-bf16]
+ * --kv-bf16 stores the KV cache as bf16 (default f32). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -45,11 +46,12 @@ static size_t b_bytes(void *ctx, int32_t id, char *buf, size_t cap) {
 
 int main(int argc, char **argv) {
     int hidden = 128, layers = 4, heads = 0, kv_heads = 0, inter = 0, ntraj = 64, width = 64, threads = 2;
-    int wide_only = 0, unbatched_too = 0;
+    int wide_only = 0, unbatched_too = 0, kv_bf16 = 0;
     for (int i = 1; i < argc; i++) {
         int *dst = NULL;
         if (!strcmp(argv[i], "--wide-only")) wide_only = 1;
         else if (!strcmp(argv[i], "--unbatched-too")) unbatched_too = 1;
+        else if (!strcmp(argv[i], "--kv-bf16")) kv_bf16 = 1;
         else if (!strcmp(argv[i], "--hidden")) dst = &hidden;
         else if (!strcmp(argv[i], "--layers")) dst = &layers;
         else if (!strcmp(argv[i], "--heads")) dst = &heads;
@@ -115,11 +117,12 @@ int main(int argc, char **argv) {
     rollout_model_policy *pol;
     if (rollout_model_policy_init(&pol, &m, (size_t)width, &e)) return fprintf(stderr, "%s\n", e.msg), 1;
     rollout_model_policy_force(pol, force_script, scripts);
+    if (kv_bf16 && rollout_model_policy_kv_bf16(pol, 1, &e)) return fprintf(stderr, "%s\n", e.msg), 1;
     rollout_tokenizer tok = {.encode = b_encode, .token_bytes = b_bytes};
     rollout_executor x = rollout_exec_spec_ops(ex);
     printf("rollout throughput: model hidden %d, %d layers, %d heads, %d KV heads, intermediate %d, vocabulary %d, "
-           "bf16 products, %d threads; %d trajectories, 1 tool call each (in-process sandbox, 2 workers)\n",
-           hidden, layers, heads, kv_heads, inter, V, threads, ntraj);
+           "bf16 products, %s KV cache, %d threads; %d trajectories, 1 tool call each (in-process sandbox, 2 workers)\n",
+           hidden, layers, heads, kv_heads, inter, V, kv_bf16 ? "bf16" : "f32", threads, ntraj);
     double tps_wide = 0, tps_one = 0;
     for (int run = 0; run < 3; run++) {
         size_t w = run == 1 ? 1 : (size_t)width;

@@ -323,6 +323,14 @@ V16_INLINE void pv_u(float *o, const float *p, int64_t nk, const float *X, int64
     }
 }
 
+/* dst[n] = the floats of bf16 values src[n] (exact: a bf16 is the top half of a float). */
+V16_INLINE void bf16_to_f32(float *dst, const uint16_t *src, int64_t n) {
+    for (int64_t i = 0; i < n; i++) {
+        uint32_t u = (uint32_t)src[i] << 16;
+        memcpy(dst + i, &u, sizeof u);
+    }
+}
+
 V16_INLINE void dec_body(void *vc, int64_t b, int64_t e, int tid) {
     attn_ctx *c = vc;
     attn_ws w = ws_carve(c, tid);
@@ -331,20 +339,33 @@ V16_INLINE void dec_body(void *vc, int64_t b, int64_t e, int tid) {
     for (int64_t it = b; it < e; it++) {
         const kern_attn_dec *d = &c->dec[it / KVH];
         int64_t g = it % KVH, nk = d->nk, nv = r16(nk);
+        const float *kt, *v;
+        int64_t kt_ld = d->kt_ld, v_ld = d->v_ld;
+        if (!d->kt16) {
+            kt = d->kt + g * HS * d->kt_ld;
+            v = d->v + g * HS;
+        } else { /* bf16 cache: this group's keys and values as floats in the workspace */
+            for (int64_t k = 0; k < HS; k++) bf16_to_f32(w.Kt + k * Tp, d->kt16 + (g * HS + k) * d->kt_ld, nv);
+            for (int64_t j = 0; j < nk; j++) bf16_to_f32(w.Vt + j * HS, d->v16 + j * d->v_ld + g * HS, HS);
+            kt = w.Kt;
+            kt_ld = Tp;
+            v = w.Vt;
+            v_ld = HS;
+        }
         for (int64_t h0 = g * grp; h0 < (g + 1) * grp; h0 += ROWS) {
             int64_t nh = (g + 1) * grp - h0 < ROWS ? (g + 1) * grp - h0 : ROWS;
             if (nh < ROWS) memset(w.Qc + nh * HS, 0, (size_t)((ROWS - nh) * HS) * sizeof(float));
             for (int64_t r = 0; r < nh; r++)
                 for (int64_t k = 0; k < HS; k++) w.Qc[r * HS + k] = d->q[(h0 + r) * HS + k] * scale;
             if (nh == 1) /* one head in the group (no GQA): score one row, not four */
-                scores1(w.S, w.Qc, d->kt + g * HS * d->kt_ld, d->kt_ld, HS, nv);
+                scores1(w.S, w.Qc, kt, kt_ld, HS, nv);
             else
-                scores4(w.S, Tp, w.Qc, HS, d->kt + g * HS * d->kt_ld, d->kt_ld, HS, nv);
+                scores4(w.S, Tp, w.Qc, HS, kt, kt_ld, HS, nv);
             for (int64_t r = 0; r < nh; r++) {
                 float *row = w.S + r * Tp, mx = max_row(row, nk);
                 float sum = exp_row(row, nk, nv, mx), inv = 1.0f / sum;
                 float *o = d->out + (h0 + r) * HS;
-                pv_u(o, row, nk, d->v + g * HS, d->v_ld, HS);
+                pv_u(o, row, nk, v, v_ld, HS);
                 for (int64_t k = 0; k < HS; k++) o[k] *= inv;
             }
         }

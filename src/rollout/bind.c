@@ -87,6 +87,10 @@ const float *rollout_model_policy_logits(const rollout_model_policy *p, int64_t 
 
 size_t rollout_model_policy_prefilled(const rollout_model_policy *p) { return p->prefilled; }
 
+rt_status rollout_model_policy_kv_bf16(rollout_model_policy *p, int on, rt_error *err) {
+    return model_kv_set_bf16(p->kv, on, err);
+}
+
 size_t rollout_model_policy_calls(const rollout_model_policy *p) { return p->calls; }
 
 void rollout_model_policy_force(rollout_model_policy *p, rollout_force_fn fn, void *ctx) {

@@ -22,6 +22,9 @@ void rollout_model_policy_free(rollout_model_policy *p);
 /* The policy interface over p. */
 rollout_policy rollout_model_policy_ops(rollout_model_policy *p);
 
+/* Stores the policy's keys and values as bf16 (on = 1) or f32 (0, the default); only while no sequence is live. */
+rt_status rollout_model_policy_kv_bf16(rollout_model_policy *p, int on, rt_error *err);
+
 /* Tokens prefilled through open, append and advance's feeds so far (prompt + interpreter tokens: never the context
  * again). */
 size_t rollout_model_policy_prefilled(const rollout_model_policy *p);
