@@ -138,7 +138,9 @@ int main(int argc, char **argv) {
         rollout_stats s;
         if (rollout_run(&cfg, &ops, &tok, &x, reqs, (size_t)ntraj, out, &s, &e)) return fprintf(stderr, "%s\n", e.msg), 1;
         size_t calls = 0, ok = 0;
+        double lat = 0;
         for (int t = 0; t < ntraj; t++) {
+            for (size_t k = 0; k < out[t].n_calls; k++) lat += out[t].calls[k].latency_s;
             calls += out[t].n_calls;
             ok += out[t].n_calls && out[t].calls[0].status == ROLLOUT_EXEC_OK;
             rollout_trajectory_free(&out[t]);
@@ -149,11 +151,13 @@ int main(int argc, char **argv) {
         if (run == 1) tps_one = tps;
         printf("  %3zu at a time%s: %7.0f tokens/s; wall %.2f s = decode %.2f (%.0f%%) + prefill %.2f (%.0f%%) + "
                "fused decode+prefill %.2f (%.0f%%) + idle on sandbox %.2f (%.1f%%) + other; %zu model calls (%zu "
-               "with prefill); %zu calls, %zu ok\n",
+               "with prefill; %.1f ms a decode-only call); %zu tool calls, %zu ok, %.1f ms on average from submit until the "
+               "engine took the result\n",
                w, batched ? "" : " (one-at-a-time prefill path)", tps, s.t_total, s.t_decode,
                100 * s.t_decode / s.t_total, s.t_prefill, 100 * s.t_prefill / s.t_total, s.t_fused,
                100 * s.t_fused / s.t_total, s.t_idle, 100 * s.t_idle / s.t_total, s.model_calls, s.prefill_calls,
-               calls, ok);
+               s.model_calls > s.prefill_calls ? 1e3 * s.t_decode / (double)(s.model_calls - s.prefill_calls) : 0.0,
+               calls, ok, calls ? 1e3 * lat / (double)calls : 0.0);
     }
     if (!wide_only) printf("  ratio %d-wide / 1-wide: %.1fx\n", width, tps_wide / tps_one);
     rollout_exec_spec_close(ex);
