@@ -1,9 +1,12 @@
-/* Rollout engine throughput: the same tool-calling trajectories decoded 64 at a time vs one at a time, with the real
- * model, KV cache and in-process sandbox; and the split of wall time (decode, prefill, waiting on the sandbox with
- * nothing to decode). The policy replays a fixed tool-calling script per trajectory through the model (forced
- * decoding: the same kernels, batching and cache as sampling, but every trajectory calls the tool), so the figures do
- * not depend on what an untrained model happens to write.
- * usage: rollout_throughput [--hidden C] [--layers L] [--trajectories N] [--threads T] */
+/* Rollout engine throughput: the same tool-calling trajectories decoded W at a time (default 64) vs one at a time, with
+ * the real model policy (src/rollout/bind.c: KV cache, batched calls), the real engine and the in-process sandbox; and
+ * the split of wall time (decode, prefill, calls that fused both, waiting on the sandbox with nothing to decode). The
+ * policy replays a fixed tool-calling script per trajectory (rollout_model_policy_force: the same kernels, batching
+ * and cache as sampling, log-probs computed, but every trajectory calls the tool), so the figures do not depend on
+ * what an untrained model happens to write.
+ * usage: rollout_throughput [--hidden C] [--layers L] [--heads H] [--kv-heads K] [--intermediate I]
+ *                           [--trajectories N] [--width W] [--threads T] [--wide-only] [--unbatched-too] [--kv-bf16]
+ * --kv-bf16 stores the KV cache as bf16 (default f32). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,69 +15,18 @@
 #include "kernels/pool.h"
 #include "model/infer.h"
 #include "model/model.h"
+#include "rollout/bind.h"
 #include "rollout/exec_spec.h"
 #include "rollout/engine.h"
 
 #define V 512
 
-typedef struct forced {
-    int32_t **scripts; /* script of trajectory t: [len, ids...]; prompt[0] names t */
-    model *m;
-    model_kv *kv;
-    int64_t kv_id[256];
-    const int32_t *script[256];
-    size_t script_len[256], pos[256];
-    int live[256];
-    float *logits;
-} forced;
-
-static rt_status f_open(void *ctx, const int32_t *prompt, size_t n, const rollout_sampling *s, uint64_t seed, int64_t *seq,
-                        rt_error *err) {
-    (void)s;
-    forced *f = ctx;
-    int64_t slot = -1;
-    for (int64_t i = 0; i < 256; i++)
-        if (!f->live[i]) {
-            slot = i;
-            break;
-        }
-    if (slot < 0) return rt_err_set(err, RT_EBUSY, "full");
-    rt_status st = model_seq_new(f->kv, &f->kv_id[slot], err);
-    int64_t off[2] = {0, (int64_t)n};
-    if (!st) st = model_infer(f->m, f->kv, 1, &f->kv_id[slot], off, prompt, f->logits, NULL, err);
-    if (st) return st;
-    f->live[slot] = 1;
-    f->pos[slot] = 0;
-    (void)seed;
-    f->script[slot] = f->scripts[prompt[0]];
-    *seq = slot;
-    return RT_OK;
-}
-
-static rt_status f_append(void *ctx, int64_t seq, const int32_t *ids, size_t n, rt_error *err) {
-    forced *f = ctx;
-    int64_t off[2] = {0, (int64_t)n};
-    return model_infer(f->m, f->kv, 1, &f->kv_id[seq], off, ids, f->logits, NULL, err);
-}
-
-static rt_status f_step(void *ctx, const int64_t *seqs, size_t n, int32_t *tokens, float *lps, rt_error *err) {
-    forced *f = ctx;
-    int64_t ids[256];
-    for (size_t i = 0; i < n; i++) {
-        const int32_t *s = f->script[seqs[i]];
-        size_t len = (size_t)s[0];
-        size_t p = f->pos[seqs[i]]++;
-        tokens[i] = p < len ? s[1 + p] : 0;
-        lps[i] = 0;
-        ids[i] = f->kv_id[seqs[i]];
-    }
-    return model_decode(f->m, f->kv, (int64_t)n, ids, tokens, f->logits, err);
-}
-
-static void f_close(void *ctx, int64_t seq) {
-    forced *f = ctx;
-    model_seq_free(f->kv, f->kv_id[seq]);
-    f->live[seq] = 0;
+/* The script of the trajectory named by the prompt's first id: [len, ids...]. */
+static const int32_t *force_script(void *ctx, const int32_t *prompt, size_t n, size_t *len) {
+    int32_t **scripts = ctx;
+    (void)n;
+    *len = (size_t)scripts[prompt[0]][0];
+    return scripts[prompt[0]] + 1;
 }
 
 /* A byte tokenizer: id = byte (the model's vocabulary is 512, ids 256.. unused). */
@@ -93,14 +45,35 @@ static size_t b_bytes(void *ctx, int32_t id, char *buf, size_t cap) {
 }
 
 int main(int argc, char **argv) {
-    int hidden = 128, layers = 4, ntraj = 64, threads = 2;
-    for (int i = 1; i + 1 < argc; i += 2) {
-        if (!strcmp(argv[i], "--hidden")) hidden = atoi(argv[i + 1]);
-        else if (!strcmp(argv[i], "--layers")) layers = atoi(argv[i + 1]);
-        else if (!strcmp(argv[i], "--trajectories")) ntraj = atoi(argv[i + 1]);
-        else if (!strcmp(argv[i], "--threads")) threads = atoi(argv[i + 1]);
+    int hidden = 128, layers = 4, heads = 0, kv_heads = 0, inter = 0, ntraj = 64, width = 64, threads = 2;
+    int wide_only = 0, unbatched_too = 0, kv_bf16 = 0;
+    for (int i = 1; i < argc; i++) {
+        int *dst = NULL;
+        if (!strcmp(argv[i], "--wide-only")) wide_only = 1;
+        else if (!strcmp(argv[i], "--unbatched-too")) unbatched_too = 1;
+        else if (!strcmp(argv[i], "--kv-bf16")) kv_bf16 = 1;
+        else if (!strcmp(argv[i], "--hidden")) dst = &hidden;
+        else if (!strcmp(argv[i], "--layers")) dst = &layers;
+        else if (!strcmp(argv[i], "--heads")) dst = &heads;
+        else if (!strcmp(argv[i], "--kv-heads")) dst = &kv_heads;
+        else if (!strcmp(argv[i], "--intermediate")) dst = &inter;
+        else if (!strcmp(argv[i], "--trajectories")) dst = &ntraj;
+        else if (!strcmp(argv[i], "--width")) dst = &width;
+        else if (!strcmp(argv[i], "--threads")) dst = &threads;
+        else return fprintf(stderr, "rollout_throughput: unknown flag %s\n", argv[i]), 2;
+        if (dst) {
+            if (i + 1 >= argc || atoi(argv[i + 1]) <= 0)
+                return fprintf(stderr, "rollout_throughput: %s needs a positive number\n", argv[i]), 2;
+            *dst = atoi(argv[++i]);
+        }
     }
+    if (!heads) heads = hidden / 32;
+    if (!kv_heads) kv_heads = heads;
+    if (!inter) inter = hidden * 8 / 3;
     if (ntraj > 256) ntraj = 256;
+    if (width > ntraj) width = ntraj;
+    if (hidden % heads || heads % kv_heads)
+        return fprintf(stderr, "rollout_throughput: --hidden must divide by --heads, --heads by --kv-heads\n"), 2;
     rt_log_set_level(RT_LOG_WARN);
     rt_error e;
     if (kern_init(threads, &e)) return fprintf(stderr, "%s\n", e.msg), 1;
@@ -108,11 +81,11 @@ int main(int argc, char **argv) {
     c.arch = MODEL_ARCH_LLAMA;
     c.vocab_size = V;
     c.hidden_size = hidden;
-    c.intermediate_size = hidden * 8 / 3;
+    c.intermediate_size = inter;
     c.num_layers = layers;
-    c.num_heads = hidden / 32;
-    c.num_kv_heads = hidden / 32;
-    c.head_dim = 32;
+    c.num_heads = heads;
+    c.num_kv_heads = kv_heads;
+    c.head_dim = hidden / heads;
     c.max_position_embeddings = 1024;
     c.rms_norm_eps = 1e-5;
     c.rope_theta = 10000;
@@ -141,45 +114,58 @@ int main(int argc, char **argv) {
         for (int i = 1; i < 16; i++) prompts[t][i] = 'a' + i;
         reqs[t] = (rollout_request){.prompt = prompts[t], .n_prompt = 16, .prompt_index = t};
     }
-    forced f = {.m = &m, .scripts = scripts};
-    f.logits = malloc(256 * V * sizeof(float));
-    if (model_kv_init(&f.kv, &m, &e)) return fprintf(stderr, "%s\n", e.msg), 1;
-    rollout_policy pol = {.ctx = &f, .open = f_open, .append = f_append, .step = f_step, .close = f_close};
+    rollout_model_policy *pol;
+    if (rollout_model_policy_init(&pol, &m, (size_t)width, &e)) return fprintf(stderr, "%s\n", e.msg), 1;
+    rollout_model_policy_force(pol, force_script, scripts);
+    if (kv_bf16 && rollout_model_policy_kv_bf16(pol, 1, &e)) return fprintf(stderr, "%s\n", e.msg), 1;
     rollout_tokenizer tok = {.encode = b_encode, .token_bytes = b_bytes};
     rollout_executor x = rollout_exec_spec_ops(ex);
-    double tps[2];
-    size_t widths[2] = {(size_t)ntraj, 1};
-    printf("rollout throughput: model hidden %d, %d layers, bf16 products, %d threads; %d trajectories, 1 tool call each "
-           "(in-process sandbox, 2 workers)\n",
-           hidden, layers, threads, ntraj);
-    for (int run = 0; run < 2; run++) {
+    printf("rollout throughput: model hidden %d, %d layers, %d heads, %d KV heads, intermediate %d, vocabulary %d, "
+           "bf16 products, %s KV cache, %d threads; %d trajectories, 1 tool call each (in-process sandbox, 2 workers)\n",
+           hidden, layers, heads, kv_heads, inter, V, kv_bf16 ? "bf16" : "f32", threads, ntraj);
+    double tps_wide = 0, tps_one = 0;
+    for (int run = 0; run < 3; run++) {
+        size_t w = run == 1 ? 1 : (size_t)width;
+        int batched = run != 2;
+        if ((run == 1 && wide_only) || (run == 2 && !unbatched_too)) continue;
+        rollout_policy ops = rollout_model_policy_ops(pol);
+        if (!batched) ops.begin = NULL, ops.advance = NULL;
         rollout_config cfg = rollout_config_defaults();
-        cfg.max_concurrent = widths[run];
+        cfg.max_concurrent = w;
         cfg.budget.max_response_tokens = 1000;
+        cfg.sampling.temperature = 0;
         rollout_trajectory *out = calloc((size_t)ntraj, sizeof *out);
         rollout_stats s;
-        if (rollout_run(&cfg, &pol, &tok, &x, reqs, (size_t)ntraj, out, &s, &e)) return fprintf(stderr, "%s\n", e.msg), 1;
+        if (rollout_run(&cfg, &ops, &tok, &x, reqs, (size_t)ntraj, out, &s, &e)) return fprintf(stderr, "%s\n", e.msg), 1;
         size_t calls = 0, ok = 0;
+        double lat = 0;
         for (int t = 0; t < ntraj; t++) {
+            for (size_t k = 0; k < out[t].n_calls; k++) lat += out[t].calls[k].latency_s;
             calls += out[t].n_calls;
             ok += out[t].n_calls && out[t].calls[0].status == ROLLOUT_EXEC_OK;
             rollout_trajectory_free(&out[t]);
         }
         free(out);
-        tps[run] = (double)s.decoded_tokens / s.t_total;
-        printf("  %3zu at a time: %7.0f tokens/s; wall %.2f s = decode %.2f (%.0f%%) + prefill %.2f (%.0f%%) + idle on "
-               "sandbox %.2f (%.0f%%) + other; %zu calls, %zu ok\n",
-               widths[run], tps[run], s.t_total, s.t_decode, 100 * s.t_decode / s.t_total, s.t_prefill,
-               100 * s.t_prefill / s.t_total, s.t_idle, 100 * s.t_idle / s.t_total, calls, ok);
+        double tps = (double)s.decoded_tokens / s.t_total;
+        if (run == 0) tps_wide = tps;
+        if (run == 1) tps_one = tps;
+        printf("  %3zu at a time%s: %7.0f tokens/s; wall %.2f s = decode %.2f (%.0f%%) + prefill %.2f (%.0f%%) + "
+               "fused decode+prefill %.2f (%.0f%%) + idle on sandbox %.2f (%.1f%%) + other; %zu model calls (%zu "
+               "with prefill; %.1f ms a decode-only call); %zu tool calls, %zu ok, %.1f ms on average from submit until the "
+               "engine took the result\n",
+               w, batched ? "" : " (one-at-a-time prefill path)", tps, s.t_total, s.t_decode,
+               100 * s.t_decode / s.t_total, s.t_prefill, 100 * s.t_prefill / s.t_total, s.t_fused,
+               100 * s.t_fused / s.t_total, s.t_idle, 100 * s.t_idle / s.t_total, s.model_calls, s.prefill_calls,
+               s.model_calls > s.prefill_calls ? 1e3 * s.t_decode / (double)(s.model_calls - s.prefill_calls) : 0.0,
+               calls, ok, calls ? 1e3 * lat / (double)calls : 0.0);
     }
-    printf("  ratio %zu-wide / 1-wide: %.1fx\n", widths[0], tps[0] / tps[1]);
+    if (!wide_only) printf("  ratio %d-wide / 1-wide: %.1fx\n", width, tps_wide / tps_one);
     rollout_exec_spec_close(ex);
-    model_kv_free(f.kv);
+    rollout_model_policy_free(pol);
     model_free(&m);
     for (int t = 0; t < ntraj; t++) free(scripts[t]);
     free(scripts);
     free(prompts);
     free(reqs);
-    free(f.logits);
     return 0;
 }

@@ -46,14 +46,30 @@ static int64_t r16(int64_t x) {
     return (x + 15) & ~(int64_t)15;
 }
 
-/* S[4][lds] (first nk columns) = A[4 rows, stride lda] . Bt[HSp][ldb] (columns [0, nk)); nk, HSp multiples of 16. */
-V16_INLINE void scores4(float *S, int64_t lds, const float *A, int64_t lda, const float *Bt, int64_t ldb, int64_t HSp,
-                        int64_t nk) {
+typedef uint16_t v16h __attribute__((vector_size(32), aligned(2))); /* 16 bf16 values */
+
+/* 16 floats at element i of B: f32 values (aligned, or any alignment for loadu_kv), or bf16 values widened (a bf16 is
+ * the top half of a float). The decoding kernels take bf as a constant, so each caller compiles to one kind of load. */
+#define load_bf16(B, i) ((v16)(__builtin_convertvector(*(const v16h *)((const uint16_t *)(B) + (i)), v16i) << 16))
+#define load_kv(B, i, bf) ((bf) ? load_bf16(B, i) : v16_load((const float *)(B) + (i)))
+#define loadu_kv(B, i, bf) ((bf) ? load_bf16(B, i) : v16_loadu((const float *)(B) + (i)))
+V16_INLINE float elem_kv(const void *B, int64_t i, int bf) {
+    if (!bf) return ((const float *)B)[i];
+    uint32_t u = (uint32_t)((const uint16_t *)B)[i] << 16;
+    float f;
+    memcpy(&f, &u, sizeof f);
+    return f;
+}
+
+/* S[4][lds] (first nk columns) = A[4 rows, stride lda] . Bt[HSp][ldb] (columns [0, nk)); nk, HSp multiples of 16;
+ * Bt f32 or (bf) bf16. */
+V16_INLINE void scores4_x(float *S, int64_t lds, const float *A, int64_t lda, const void *Bt, int64_t ldb, int64_t HSp,
+                          int64_t nk, int bf) {
     int64_t j = 0;
     for (; j + 32 <= nk; j += 32) {
         v16 z = v16_splat(0), c00 = z, c01 = z, c10 = z, c11 = z, c20 = z, c21 = z, c30 = z, c31 = z;
         for (int64_t d = 0; d < HSp; d++) {
-            v16 b0 = v16_load(Bt + d * ldb + j), b1 = v16_load(Bt + d * ldb + j + 16);
+            v16 b0 = load_kv(Bt, d * ldb + j, bf), b1 = load_kv(Bt, d * ldb + j + 16, bf);
             float a0 = A[d], a1 = A[lda + d], a2 = A[2 * lda + d], a3 = A[3 * lda + d];
             c00 += b0 * a0, c01 += b1 * a0, c10 += b0 * a1, c11 += b1 * a1;
             c20 += b0 * a2, c21 += b1 * a2, c30 += b0 * a3, c31 += b1 * a3;
@@ -65,28 +81,33 @@ V16_INLINE void scores4(float *S, int64_t lds, const float *A, int64_t lda, cons
     for (; j < nk; j += 16) {
         v16 z = v16_splat(0), c0 = z, c1 = z, c2 = z, c3 = z;
         for (int64_t d = 0; d < HSp; d++) {
-            v16 b = v16_load(Bt + d * ldb + j);
+            v16 b = load_kv(Bt, d * ldb + j, bf);
             c0 += b * A[d], c1 += b * A[lda + d];
             c2 += b * A[2 * lda + d], c3 += b * A[3 * lda + d];
         }
         v16_store(S + j, c0), v16_store(S + lds + j, c1), v16_store(S + 2 * lds + j, c2), v16_store(S + 3 * lds + j, c3);
     }
 }
+V16_INLINE void scores4(float *S, int64_t lds, const float *A, int64_t lda, const float *Bt, int64_t ldb, int64_t HSp,
+                        int64_t nk) {
+    scores4_x(S, lds, A, lda, Bt, ldb, HSp, nk, 0);
+}
 
-/* S[0..nk) = A[0..HSp) . Bt[d][j] for one query row (decoding a KV group that holds a single head). */
-V16_INLINE void scores1(float *S, const float *A, const float *Bt, int64_t ldb, int64_t HSp, int64_t nk) {
+/* S[0..nk) = A[0..HSp) . Bt[d][j] for one query row (decoding a KV group that holds a single head); Bt f32 or (bf)
+ * bf16. */
+V16_INLINE void scores1(float *S, const float *A, const void *Bt, int64_t ldb, int64_t HSp, int64_t nk, int bf) {
     int64_t j = 0;
     for (; j + 32 <= nk; j += 32) {
         v16 z = v16_splat(0), c0 = z, c1 = z;
         for (int64_t d = 0; d < HSp; d++) {
-            c0 += v16_load(Bt + d * ldb + j) * A[d];
-            c1 += v16_load(Bt + d * ldb + j + 16) * A[d];
+            c0 += load_kv(Bt, d * ldb + j, bf) * A[d];
+            c1 += load_kv(Bt, d * ldb + j + 16, bf) * A[d];
         }
         v16_store(S + j, c0), v16_store(S + j + 16, c1);
     }
     for (; j < nk; j += 16) {
         v16 c0 = v16_splat(0);
-        for (int64_t d = 0; d < HSp; d++) c0 += v16_load(Bt + d * ldb + j) * A[d];
+        for (int64_t d = 0; d < HSp; d++) c0 += load_kv(Bt, d * ldb + j, bf) * A[d];
         v16_store(S + j, c0);
     }
 }
@@ -303,52 +324,61 @@ V16_INLINE void bwd_body(void *vc, int64_t b, int64_t e, int tid) {
     }
 }
 
-/* o[HS] = sum over j < nk of p[j] * X[j*ldx .. +HS) (unaligned rows). */
-V16_INLINE void pv_u(float *o, const float *p, int64_t nk, const float *X, int64_t ldx, int64_t HS) {
+/* o[HS] = sum over j < nk of p[j] * X[j*ldx .. +HS) (unaligned rows; X f32 or (bf) bf16). */
+V16_INLINE void pv_u(float *o, const float *p, int64_t nk, const void *X, int64_t ldx, int64_t HS, int bf) {
     int64_t c = 0;
     for (; c + 16 <= HS; c += 16) {
         v16 z = v16_splat(0), a0 = z, a1 = z;
         int64_t j = 0;
         for (; j + 2 <= nk; j += 2) {
-            a0 += v16_loadu(X + j * ldx + c) * p[j];
-            a1 += v16_loadu(X + (j + 1) * ldx + c) * p[j + 1];
+            a0 += loadu_kv(X, j * ldx + c, bf) * p[j];
+            a1 += loadu_kv(X, (j + 1) * ldx + c, bf) * p[j + 1];
         }
-        for (; j < nk; j++) a0 += v16_loadu(X + j * ldx + c) * p[j];
+        for (; j < nk; j++) a0 += loadu_kv(X, j * ldx + c, bf) * p[j];
         v16_storeu(o + c, a0 + a1);
     }
     for (; c < HS; c++) {
         float s = 0;
-        for (int64_t j = 0; j < nk; j++) s += p[j] * X[j * ldx + c];
+        for (int64_t j = 0; j < nk; j++) s += p[j] * elem_kv(X, j * ldx + c, bf);
         o[c] = s;
     }
 }
 
-V16_INLINE void dec_body(void *vc, int64_t b, int64_t e, int tid) {
-    attn_ctx *c = vc;
+/* Decoding rows it in [b, e): (row, kv group) pairs; keys and values f32 or (bf) bf16. */
+V16_INLINE void dec_rows(attn_ctx *c, int64_t b, int64_t e, int tid, int bf) {
     attn_ws w = ws_carve(c, tid);
     int64_t NH = c->NH, KVH = c->KVH, HS = c->HS, grp = NH / KVH, Tp = c->Tp;
     float scale = 1.0f / sqrtf((float)HS);
     for (int64_t it = b; it < e; it++) {
         const kern_attn_dec *d = &c->dec[it / KVH];
         int64_t g = it % KVH, nk = d->nk, nv = r16(nk);
+        const void *kt = bf ? (const void *)(d->kt16 + g * HS * d->kt_ld) : (const void *)(d->kt + g * HS * d->kt_ld);
+        const void *v = bf ? (const void *)(d->v16 + g * HS) : (const void *)(d->v + g * HS);
         for (int64_t h0 = g * grp; h0 < (g + 1) * grp; h0 += ROWS) {
             int64_t nh = (g + 1) * grp - h0 < ROWS ? (g + 1) * grp - h0 : ROWS;
             if (nh < ROWS) memset(w.Qc + nh * HS, 0, (size_t)((ROWS - nh) * HS) * sizeof(float));
             for (int64_t r = 0; r < nh; r++)
                 for (int64_t k = 0; k < HS; k++) w.Qc[r * HS + k] = d->q[(h0 + r) * HS + k] * scale;
             if (nh == 1) /* one head in the group (no GQA): score one row, not four */
-                scores1(w.S, w.Qc, d->kt + g * HS * d->kt_ld, d->kt_ld, HS, nv);
+                scores1(w.S, w.Qc, kt, d->kt_ld, HS, nv, bf);
             else
-                scores4(w.S, Tp, w.Qc, HS, d->kt + g * HS * d->kt_ld, d->kt_ld, HS, nv);
+                scores4_x(w.S, Tp, w.Qc, HS, kt, d->kt_ld, HS, nv, bf);
             for (int64_t r = 0; r < nh; r++) {
                 float *row = w.S + r * Tp, mx = max_row(row, nk);
                 float sum = exp_row(row, nk, nv, mx), inv = 1.0f / sum;
                 float *o = d->out + (h0 + r) * HS;
-                pv_u(o, row, nk, d->v + g * HS, d->v_ld, HS);
+                pv_u(o, row, nk, v, d->v_ld, HS, bf);
                 for (int64_t k = 0; k < HS; k++) o[k] *= inv;
             }
         }
     }
+}
+
+/* A batch's rows all hold f32 or all bf16 caches (one model_kv): the first row says which. */
+V16_INLINE void dec_body(void *vc, int64_t b, int64_t e, int tid) {
+    attn_ctx *c = vc;
+    if (c->dec[0].kt16) dec_rows(c, b, e, tid, 1);
+    else dec_rows(c, b, e, tid, 0);
 }
 KERN_MULTIVERSION(attn_dec, dec_body)
 

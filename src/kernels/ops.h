@@ -87,7 +87,7 @@ rt_status kern_attn_seqs_fwd(const kern_attn_seq *seqs, int64_t nseq, int64_t NH
 
 /* One decoding row for kern_attn_decode: the NH*HS query heads of a token at position nk-1 against keys stored
  * transposed (kv head g's dimension d at kt + (g*HS + d)*kt_ld, 64-byte aligned rows, kt_ld a multiple of 16) and value
- * rows at v + j*v_ld + g*HS. */
+ * rows at v + j*v_ld + g*HS. With kt16 and v16 set instead of kt and v, the same layout holds bf16 values. */
 typedef struct kern_attn_dec {
     const float *q;
     const float *kt;
@@ -96,6 +96,7 @@ typedef struct kern_attn_dec {
     int64_t v_ld;
     int64_t nk;
     float *out; /* NH*HS */
+    const uint16_t *kt16, *v16;
 } kern_attn_dec;
 
 /* Attention of n decoding rows (each its own sequence), the query heads of a kv group scored together. */

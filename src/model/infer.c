@@ -14,7 +14,7 @@
 typedef struct kv_seq {
     int live;
     int64_t len, cap; /* cap: a multiple of 16 */
-    float **kt, **v;  /* [L] each: [KVH*HS][cap] (64-byte aligned rows) and [cap][KVH*HS] */
+    void **kt, **v;   /* [L] each: [KVH*HS][cap] (64-byte aligned rows) and [cap][KVH*HS], f32 or bf16 elements */
 } kv_seq;
 
 struct model_kv {
@@ -28,6 +28,9 @@ struct model_kv {
     uint16_t *bf;
     kern_attn_seq *blk; /* [ws_cap] */
     kern_attn_dec *dec; /* [ws_cap] */
+    int bf16;           /* keys and values stored as bf16 (model_kv_set_bf16) */
+    float *cvt;         /* bf16 cache: f32 copies of the cached keys and values the blocked kernel reads */
+    size_t cvt_cap;     /* floats */
 };
 
 rt_status model_kv_init(model_kv **kv, const model *m, rt_error *err) {
@@ -65,6 +68,7 @@ void model_kv_free(model_kv *kv) {
     for (int64_t i = 0; i < kv->nseqs; i++) seq_release(kv, &kv->seqs[i]);
     free(kv->seqs);
     ws_free(kv);
+    free(kv->cvt);
     free(kv);
 }
 
@@ -72,20 +76,34 @@ static size_t row_floats(const model *m) {
     return (size_t)(m->cfg.num_kv_heads * m->cfg.head_dim);
 }
 
+/* Bytes of one cached element. */
+static size_t elem_size(const model_kv *kv) { return kv->bf16 ? sizeof(uint16_t) : sizeof(float); }
+
+rt_status model_kv_set_bf16(model_kv *kv, int on, rt_error *err) {
+    for (int64_t i = 0; i < kv->nseqs; i++)
+        if (kv->seqs[i].live)
+            return rt_err_set(err, RT_EINVAL, "kv cache: the element type cannot change while sequence %lld is live",
+                              (long long)i);
+    kv->bf16 = on != 0;
+    return RT_OK;
+}
+
+int model_kv_is_bf16(const model_kv *kv) { return kv->bf16; }
+
 static rt_status seq_reserve(model_kv *kv, kv_seq *s, int64_t need, rt_error *err) {
     if (need <= s->cap) return RT_OK;
     int64_t cap = s->cap ? s->cap : 64;
     while (cap < need) cap *= 2;
-    size_t L = (size_t)kv->m->cfg.num_layers, rf = row_floats(kv->m);
+    size_t L = (size_t)kv->m->cfg.num_layers, rf = row_floats(kv->m), es = elem_size(kv);
     for (size_t l = 0; l < L; l++) {
         void *kt = NULL;
-        if (posix_memalign(&kt, 64, rf * (size_t)cap * sizeof(float)) != 0)
+        if (posix_memalign(&kt, 64, rf * (size_t)cap * es) != 0)
             return rt_err_set(err, RT_ENOMEM, "kv cache: no memory for %lld positions", (long long)cap);
         for (size_t r = 0; r < rf && s->len; r++)
-            memcpy((float *)kt + r * (size_t)cap, s->kt[l] + r * (size_t)s->cap, (size_t)s->len * sizeof(float));
+            memcpy((char *)kt + r * (size_t)cap * es, (char *)s->kt[l] + r * (size_t)s->cap * es, (size_t)s->len * es);
         free(s->kt[l]);
         s->kt[l] = kt;
-        float *v = realloc(s->v[l], (size_t)cap * rf * sizeof(float));
+        void *v = realloc(s->v[l], (size_t)cap * rf * es);
         if (!v) return rt_err_set(err, RT_ENOMEM, "kv cache: no memory for %lld positions", (long long)cap);
         s->v[l] = v;
     }
@@ -108,8 +126,8 @@ rt_status model_seq_new(model_kv *kv, int64_t *id, rt_error *err) {
     }
     kv_seq *s = &kv->seqs[i];
     size_t L = (size_t)kv->m->cfg.num_layers;
-    s->kt = calloc(L, sizeof(float *));
-    s->v = calloc(L, sizeof(float *));
+    s->kt = calloc(L, sizeof(void *));
+    s->v = calloc(L, sizeof(void *));
     if (!s->kt || !s->v) {
         seq_release(kv, s);
         return rt_err_set(err, RT_ENOMEM, "kv cache: no memory for a sequence");
@@ -132,10 +150,11 @@ rt_status model_seq_fork(model_kv *kv, int64_t src, int64_t *id, rt_error *err) 
         model_seq_free(kv, *id);
         return st;
     }
-    size_t rf = row_floats(kv->m), bytes = (size_t)s->len * rf * sizeof(float);
+    size_t rf = row_floats(kv->m), es = elem_size(kv), bytes = (size_t)s->len * rf * es;
     for (int64_t l = 0; l < kv->m->cfg.num_layers && bytes; l++) {
         for (size_t r = 0; r < rf; r++)
-            memcpy(d->kt[l] + r * (size_t)d->cap, s->kt[l] + r * (size_t)s->cap, (size_t)s->len * sizeof(float));
+            memcpy((char *)d->kt[l] + r * (size_t)d->cap * es, (char *)s->kt[l] + r * (size_t)s->cap * es,
+                   (size_t)s->len * es);
         memcpy(d->v[l], s->v[l], bytes);
     }
     d->len = s->len;
@@ -228,6 +247,20 @@ rt_status model_infer(model *m, model_kv *kv, int64_t n, const int64_t *ids, con
             kv->seq_of[r] = i;
             kv->pos[r] = kv->seqs[ids[i]].len + (r - off[i]);
         }
+    if (kv->bf16) { /* room for the f32 copies of the blocked runs' keys and values (one layer at a time) */
+        size_t need = 0;
+        for (int64_t i = 0; i < n; i++)
+            if (off[i + 1] - off[i] >= 4)
+                need += 2 * (size_t)rf * (size_t)((kv->seqs[ids[i]].len + off[i + 1] - off[i] + 15) / 16 * 16);
+        if (need > kv->cvt_cap) {
+            void *p = NULL;
+            if (posix_memalign(&p, 64, need * sizeof(float)) != 0)
+                return rt_err_set(err, RT_ENOMEM, "inference: no memory for %zu floats of cache copies", need);
+            free(kv->cvt);
+            kv->cvt = p;
+            kv->cvt_cap = need;
+        }
+    }
     for (int64_t r = 0; r < nt; r++)
         memcpy(kv->x + r * C, m->p.embed + (size_t)tokens[r] * (size_t)C, (size_t)C * sizeof(float));
     float eps = (float)cfg->rms_norm_eps;
@@ -243,9 +276,18 @@ rt_status model_infer(model *m, model_kv *kv, int64_t n, const int64_t *ids, con
         for (int64_t r = 0; r < nt; r++) {
             kv_seq *s = &kv->seqs[ids[kv->seq_of[r]]];
             const float *k = kv->qkv + r * Q + A;
-            for (int64_t j = 0; j < rf; j++) s->kt[l][j * s->cap + kv->pos[r]] = k[j];
-            memcpy(s->v[l] + kv->pos[r] * rf, k + rf, (size_t)rf * sizeof(float));
+            if (kv->bf16) {
+                uint16_t *kb = kv->bf, *kt = s->kt[l]; /* bf: scratch of at least Q values between products */
+                kern_to_bf16(kb, k, rf);
+                for (int64_t j = 0; j < rf; j++) kt[j * s->cap + kv->pos[r]] = kb[j];
+                kern_to_bf16((uint16_t *)s->v[l] + kv->pos[r] * rf, k + rf, rf);
+            } else {
+                float *kt = s->kt[l];
+                for (int64_t j = 0; j < rf; j++) kt[j * s->cap + kv->pos[r]] = k[j];
+                memcpy((float *)s->v[l] + kv->pos[r] * rf, k + rf, (size_t)rf * sizeof(float));
+            }
         }
+        float *cvt = kv->cvt;
         /* runs of 4 or more new tokens (prefill, appends) take the blocked kernel, the other rows the decoding one */
         int64_t nblk = 0, ndec = 0;
         for (int64_t i = 0; i < n; i++) {
@@ -255,10 +297,24 @@ rt_status model_infer(model *m, model_kv *kv, int64_t n, const int64_t *ids, con
                 kern_attn_seq d = {.q = kv->qkv + off[i] * Q, .q_ld = Q, .v = s->v[l], .kv_ld = rf, .kt = s->kt[l],
                                    .kt_ld = s->cap, .p0 = kv->pos[off[i]], .nq = cnt, .out = kv->att + off[i] * A,
                                    .out_ld = A};
+                if (kv->bf16) { /* the blocked kernel reads f32: an f32 copy of what this run attends to */
+                    int64_t nk = d.p0 + cnt, ld = (nk + 15) / 16 * 16;
+                    for (int64_t j = 0; j < rf; j++)
+                        kern_from_bf16(cvt + j * ld, (const uint16_t *)s->kt[l] + j * s->cap, nk);
+                    d.kt = cvt;
+                    d.kt_ld = ld;
+                    cvt += rf * ld;
+                    kern_from_bf16(cvt, s->v[l], nk * rf);
+                    d.v = cvt;
+                    cvt += rf * ld;
+                }
                 kv->blk[nblk++] = d;
             } else {
                 for (int64_t r = off[i]; r < off[i + 1]; r++) {
-                    kern_attn_dec d = {kv->qkv + r * Q, s->kt[l], s->cap, s->v[l], rf, kv->pos[r] + 1, kv->att + r * A};
+                    kern_attn_dec d = {.q = kv->qkv + r * Q, .kt_ld = s->cap, .v_ld = rf, .nk = kv->pos[r] + 1,
+                                       .out = kv->att + r * A};
+                    if (kv->bf16) d.kt16 = s->kt[l], d.v16 = s->v[l];
+                    else d.kt = s->kt[l], d.v = s->v[l];
                     kv->dec[ndec++] = d;
                 }
             }

@@ -17,6 +17,13 @@ rt_status model_kv_init(model_kv **kv, const model *m, rt_error *err);
 /* Frees the cache and every sequence in it. */
 void model_kv_free(model_kv *kv);
 
+/* Stores keys and values as bf16 (on = 1; half the memory and cache traffic, rounded to nearest even) or f32 (on = 0,
+ * the default: decoding then equals a full forward to float rounding). Only while no sequence is live. */
+rt_status model_kv_set_bf16(model_kv *kv, int on, rt_error *err);
+
+/* 1 when kv stores bf16 keys and values. */
+int model_kv_is_bf16(const model_kv *kv);
+
 /* Creates an empty sequence; *id is its handle (reused after model_seq_free). */
 rt_status model_seq_new(model_kv *kv, int64_t *id, rt_error *err);
 

@@ -1,5 +1,6 @@
 #include "rollout/bind.h"
 
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -8,10 +9,13 @@
 
 typedef struct policy_seq {
     int live;
+    int ready;       /* the next-token logits are computed (a begun sequence is not ready until its prompt is fed) */
     int64_t kv_id;
     model_sampler sampler;
     rt_rng rng;
     float *logits;   /* [V]: the next-token logits */
+    const int32_t *force; /* forced decoding: tokens emitted instead of sampling */
+    size_t force_len, force_pos;
 } policy_seq;
 
 struct rollout_model_policy {
@@ -23,7 +27,14 @@ struct rollout_model_policy {
     model_sample_buf sbuf;
     float *batch_logits;  /* [max_seqs, V] */
     int64_t *ids;         /* [max_seqs] */
+    int64_t *off;         /* [max_seqs + 1] */
+    size_t *which;        /* [max_seqs]: row of advance's call -> policy slot */
+    int32_t *tokens;      /* advance's tokens, grown on demand */
+    size_t tokens_cap;
     size_t prefilled;
+    size_t calls;
+    rollout_force_fn force;
+    void *force_ctx;
 };
 
 rt_status rollout_model_policy_init(rollout_model_policy **out, model *m, size_t max_seqs, rt_error *err) {
@@ -36,8 +47,10 @@ rt_status rollout_model_policy_init(rollout_model_policy **out, model *m, size_t
     p->seqs = calloc(p->max_seqs, sizeof *p->seqs);
     p->batch_logits = malloc(p->max_seqs * (size_t)p->V * sizeof(float));
     p->ids = malloc(p->max_seqs * sizeof *p->ids);
+    p->off = malloc((p->max_seqs + 1) * sizeof *p->off);
+    p->which = malloc(p->max_seqs * sizeof *p->which);
     rt_status st = RT_OK;
-    if (!p->seqs || !p->batch_logits || !p->ids || !model_sample_buf_init(&p->sbuf, p->V))
+    if (!p->seqs || !p->batch_logits || !p->ids || !p->off || !p->which || !model_sample_buf_init(&p->sbuf, p->V))
         st = rt_err_set(err, RT_ENOMEM, "out of memory for %zu sequences of vocabulary %lld", p->max_seqs,
                         (long long)p->V);
     for (size_t i = 0; !st && i < p->max_seqs; i++) {
@@ -60,27 +73,45 @@ void rollout_model_policy_free(rollout_model_policy *p) {
     free(p->seqs);
     free(p->batch_logits);
     free(p->ids);
+    free(p->off);
+    free(p->which);
+    free(p->tokens);
     model_sample_buf_free(&p->sbuf);
     free(p);
 }
 
 const float *rollout_model_policy_logits(const rollout_model_policy *p, int64_t seq) {
-    if (seq < 0 || (size_t)seq >= p->max_seqs || !p->seqs[seq].live) return NULL;
+    if (seq < 0 || (size_t)seq >= p->max_seqs || !p->seqs[seq].live || !p->seqs[seq].ready) return NULL;
     return p->seqs[seq].logits;
 }
 
 size_t rollout_model_policy_prefilled(const rollout_model_policy *p) { return p->prefilled; }
 
+rt_status rollout_model_policy_kv_bf16(rollout_model_policy *p, int on, rt_error *err) {
+    return model_kv_set_bf16(p->kv, on, err);
+}
+
+size_t rollout_model_policy_calls(const rollout_model_policy *p) { return p->calls; }
+
+void rollout_model_policy_force(rollout_model_policy *p, rollout_force_fn fn, void *ctx) {
+    p->force = fn;
+    p->force_ctx = ctx;
+}
+
 static rt_status feed(rollout_model_policy *p, policy_seq *s, const int32_t *ids, size_t n, rt_error *err) {
     int64_t off[2] = {0, (int64_t)n};
     rt_status st = model_infer(p->m, p->kv, 1, &s->kv_id, off, ids, s->logits, NULL, err);
-    if (!st) p->prefilled += n;
+    if (!st) {
+        p->prefilled += n;
+        p->calls++;
+        s->ready = 1;
+    }
     return st;
 }
 
-static rt_status pol_open(void *ctx, const int32_t *prompt, size_t n, const rollout_sampling *sampling, uint64_t seed,
-                          int64_t *seq, rt_error *err) {
-    rollout_model_policy *p = ctx;
+/* The checks of open and begin; reserves a sequence (not yet live) and returns its slot in *slot_out. */
+static rt_status open_seq(rollout_model_policy *p, const int32_t *prompt, size_t n, const rollout_sampling *sampling,
+                          uint64_t seed, size_t *slot_out, rt_error *err) {
     if (n == 0) return rt_err_set(err, RT_EINVAL, "empty prompt");
     size_t slot = p->max_seqs;
     for (size_t i = 0; i < p->max_seqs; i++)
@@ -99,16 +130,42 @@ static rt_status pol_open(void *ctx, const int32_t *prompt, size_t n, const roll
     policy_seq *s = &p->seqs[slot];
     rt_status st = model_seq_new(p->kv, &s->kv_id, err);
     if (st) return st;
+    s->ready = 0;
     s->sampler.temperature = sampling->temperature;
     s->sampler.top_p = sampling->top_p > 0 ? sampling->top_p : 1.0;
     s->sampler.top_k = sampling->top_k;
     rt_rng_seed(&s->rng, seed);
+    s->force = p->force ? p->force(p->force_ctx, prompt, n, &s->force_len) : NULL;
+    if (!s->force) s->force_len = 0;
+    s->force_pos = 0;
+    *slot_out = slot;
+    return RT_OK;
+}
+
+static rt_status pol_open(void *ctx, const int32_t *prompt, size_t n, const rollout_sampling *sampling, uint64_t seed,
+                          int64_t *seq, rt_error *err) {
+    rollout_model_policy *p = ctx;
+    size_t slot;
+    rt_status st = open_seq(p, prompt, n, sampling, seed, &slot, err);
+    if (st) return st;
+    policy_seq *s = &p->seqs[slot];
     st = feed(p, s, prompt, n, err);
     if (st) {
         model_seq_free(p->kv, s->kv_id);
         return st;
     }
     s->live = 1;
+    *seq = (int64_t)slot;
+    return RT_OK;
+}
+
+static rt_status pol_begin(void *ctx, const int32_t *prompt, size_t n, const rollout_sampling *sampling,
+                           uint64_t seed, int64_t *seq, rt_error *err) {
+    rollout_model_policy *p = ctx;
+    size_t slot;
+    rt_status st = open_seq(p, prompt, n, sampling, seed, &slot, err);
+    if (st) return st;
+    p->seqs[slot].live = 1;
     *seq = (int64_t)slot;
     return RT_OK;
 }
@@ -121,20 +178,117 @@ static rt_status pol_append(void *ctx, int64_t seq, const int32_t *ids, size_t n
     return feed(p, &p->seqs[seq], ids, n, err);
 }
 
+/* The token a ready sequence emits next: its forced token, or a sample; *logprob as model_sample reports it. */
+static int32_t next_token(rollout_model_policy *p, policy_seq *s, float *logprob) {
+    if (s->force_pos >= s->force_len) return model_sample(&s->sampler, s->logits, &p->sbuf, &s->rng, logprob);
+    int32_t tok = s->force[s->force_pos++];
+    double T = s->sampler.temperature > 0 ? s->sampler.temperature : 1.0, mx = -INFINITY, sum = 0;
+    for (int64_t v = 0; v < p->V; v++) mx = fmax(mx, s->logits[v] / T);
+    for (int64_t v = 0; v < p->V; v++) sum += exp(s->logits[v] / T - mx);
+    *logprob = (float)(s->logits[tok] / T - mx - log(sum));
+    return tok;
+}
+
+static rt_status check_step_seq(const rollout_model_policy *p, int64_t seq, rt_error *err) {
+    if (seq < 0 || (size_t)seq >= p->max_seqs || !p->seqs[seq].live)
+        return rt_err_set(err, RT_EINVAL, "step on sequence %lld, which is not live", (long long)seq);
+    if (!p->seqs[seq].ready)
+        return rt_err_set(err, RT_EINVAL, "step on sequence %lld, whose prompt was never fed", (long long)seq);
+    const policy_seq *s = &p->seqs[seq];
+    if (s->force_pos < s->force_len && (s->force[s->force_pos] < 0 || s->force[s->force_pos] >= p->V))
+        return rt_err_set(err, RT_EINVAL, "forced token %zu of sequence %lld is id %d, outside the vocabulary of %lld",
+                          s->force_pos, (long long)seq, s->force[s->force_pos], (long long)p->V);
+    return RT_OK;
+}
+
 static rt_status pol_step(void *ctx, const int64_t *seqs, size_t n, int32_t *tokens, float *logprobs, rt_error *err) {
     rollout_model_policy *p = ctx;
     if (n > p->max_seqs) return rt_err_set(err, RT_EINVAL, "step over %zu sequences, more than %zu", n, p->max_seqs);
     for (size_t i = 0; i < n; i++) {
-        if (seqs[i] < 0 || (size_t)seqs[i] >= p->max_seqs || !p->seqs[seqs[i]].live)
-            return rt_err_set(err, RT_EINVAL, "step on sequence %lld, which is not live", (long long)seqs[i]);
+        rt_status st = check_step_seq(p, seqs[i], err);
+        if (st) return st;
+    }
+    for (size_t i = 0; i < n; i++) {
         policy_seq *s = &p->seqs[seqs[i]];
-        tokens[i] = model_sample(&s->sampler, s->logits, &p->sbuf, &s->rng, &logprobs[i]);
+        tokens[i] = next_token(p, s, &logprobs[i]);
         p->ids[i] = s->kv_id;
     }
     rt_status st = model_decode(p->m, p->kv, (int64_t)n, p->ids, tokens, p->batch_logits, err);
     if (st) return st;
+    p->calls++;
     for (size_t i = 0; i < n; i++)
         memcpy(p->seqs[seqs[i]].logits, p->batch_logits + i * (size_t)p->V, (size_t)p->V * sizeof(float));
+    return RT_OK;
+}
+
+/* Why feed f cannot run (live sequence, tokens in the vocabulary, room in the context), or RT_OK. */
+static rt_status check_feed(const rollout_model_policy *p, const rollout_feed *f, rt_error *err) {
+    if (f->seq < 0 || (size_t)f->seq >= p->max_seqs || !p->seqs[f->seq].live)
+        return rt_err_set(err, RT_EINVAL, "feed to sequence %lld, which is not live", (long long)f->seq);
+    if (f->n == 0) return rt_err_set(err, RT_EINVAL, "feed of no tokens to sequence %lld", (long long)f->seq);
+    for (size_t i = 0; i < f->n; i++)
+        if (f->ids[i] < 0 || f->ids[i] >= p->V)
+            return rt_err_set(err, RT_EINVAL, "token %zu fed to sequence %lld is id %d, outside the vocabulary of %lld",
+                              i, (long long)f->seq, f->ids[i], (long long)p->V);
+    int64_t len = model_seq_len(p->kv, p->seqs[f->seq].kv_id);
+    if (len + (int64_t)f->n > p->m->cfg.max_position_embeddings)
+        return rt_err_set(err, RT_ERANGE, "sequence %lld would reach %lld tokens, above the context of %lld",
+                          (long long)f->seq, (long long)(len + (int64_t)f->n),
+                          (long long)p->m->cfg.max_position_embeddings);
+    return RT_OK;
+}
+
+static rt_status pol_advance(void *ctx, const rollout_feed *feeds, size_t nf, rt_error *feed_err, const int64_t *seqs,
+                             size_t n, int32_t *tokens, float *logprobs, rt_error *err) {
+    rollout_model_policy *p = ctx;
+    if (n + nf > p->max_seqs)
+        return rt_err_set(err, RT_EINVAL, "advance over %zu sequences, more than %zu", n + nf, p->max_seqs);
+    for (size_t i = 0; i < n; i++) {
+        rt_status st = check_step_seq(p, seqs[i], err);
+        if (st) return st;
+    }
+    /* Rows of the call: the stepped sequences (one token each), then the feeds the policy accepts. */
+    size_t ntok = n, rows = n;
+    for (size_t j = 0; j < nf; j++) {
+        rt_err_clear(&feed_err[j]);
+        if (!check_feed(p, &feeds[j], &feed_err[j])) ntok += feeds[j].n;
+    }
+    if (ntok > p->tokens_cap) {
+        int32_t *t = realloc(p->tokens, ntok * sizeof *t);
+        if (!t) return rt_err_set(err, RT_ENOMEM, "out of memory for %zu tokens", ntok);
+        p->tokens = t;
+        p->tokens_cap = ntok;
+    }
+    p->off[0] = 0;
+    for (size_t i = 0; i < n; i++) {
+        policy_seq *s = &p->seqs[seqs[i]];
+        tokens[i] = next_token(p, s, &logprobs[i]);
+        p->tokens[i] = tokens[i];
+        p->ids[i] = s->kv_id;
+        p->which[i] = (size_t)seqs[i];
+        p->off[i + 1] = (int64_t)i + 1;
+    }
+    size_t fed = 0;
+    for (size_t j = 0; j < nf; j++) {
+        if (feed_err[j].status) continue;
+        const rollout_feed *f = &feeds[j];
+        memcpy(p->tokens + p->off[rows], f->ids, f->n * sizeof(int32_t));
+        p->ids[rows] = p->seqs[f->seq].kv_id;
+        p->which[rows] = (size_t)f->seq;
+        p->off[rows + 1] = p->off[rows] + (int64_t)f->n;
+        fed += f->n;
+        rows++;
+    }
+    if (rows == 0) return RT_OK;
+    rt_status st = model_infer(p->m, p->kv, (int64_t)rows, p->ids, p->off, p->tokens, p->batch_logits, NULL, err);
+    if (st) return st;
+    p->calls++;
+    p->prefilled += fed;
+    for (size_t r = 0; r < rows; r++) {
+        policy_seq *s = &p->seqs[p->which[r]];
+        memcpy(s->logits, p->batch_logits + r * (size_t)p->V, (size_t)p->V * sizeof(float));
+        s->ready = 1;
+    }
     return RT_OK;
 }
 
@@ -143,6 +297,7 @@ static void pol_close(void *ctx, int64_t seq) {
     if (seq < 0 || (size_t)seq >= p->max_seqs || !p->seqs[seq].live) return;
     model_seq_free(p->kv, p->seqs[seq].kv_id);
     p->seqs[seq].live = 0;
+    p->seqs[seq].ready = 0;
 }
 
 rollout_policy rollout_model_policy_ops(rollout_model_policy *p) {
@@ -151,7 +306,9 @@ rollout_policy rollout_model_policy_ops(rollout_model_policy *p) {
                           .append = pol_append,
                           .step = pol_step,
                           .close = pol_close,
-                          .max_seq_len = (size_t)p->m->cfg.max_position_embeddings};
+                          .max_seq_len = (size_t)p->m->cfg.max_position_embeddings,
+                          .begin = pol_begin,
+                          .advance = pol_advance};
     return ops;
 }
 

@@ -22,8 +22,23 @@ void rollout_model_policy_free(rollout_model_policy *p);
 /* The policy interface over p. */
 rollout_policy rollout_model_policy_ops(rollout_model_policy *p);
 
-/* Tokens prefilled through open and append so far (prompt + interpreter tokens: never the context again). */
+/* Stores the policy's keys and values as bf16 (on = 1) or f32 (0, the default); only while no sequence is live. */
+rt_status rollout_model_policy_kv_bf16(rollout_model_policy *p, int on, rt_error *err);
+
+/* Tokens prefilled through open, append and advance's feeds so far (prompt + interpreter tokens: never the context
+ * again). */
 size_t rollout_model_policy_prefilled(const rollout_model_policy *p);
+
+/* Model calls made so far (each open, append, step and advance that computed something counts one). */
+size_t rollout_model_policy_calls(const rollout_model_policy *p);
+
+/* Forced decoding, for benchmarks and tests: returns the tokens a sequence opened for prompt[0, n) emits instead of
+ * sampling (*len of them, kept alive by the caller), or NULL to sample. */
+typedef const int32_t *(*rollout_force_fn)(void *ctx, const int32_t *prompt, size_t n, size_t *len);
+
+/* Sequences opened from now on replay fn's tokens, each reported with its log-prob under the sampling distribution
+ * (as model_sample reports it), then sample; fn NULL turns it off. The model and cache run exactly as in sampling. */
+void rollout_model_policy_force(rollout_model_policy *p, rollout_force_fn fn, void *ctx);
 
 /* The next-token logits [V] that sequence seq holds (for tests), or NULL. */
 const float *rollout_model_policy_logits(const rollout_model_policy *p, int64_t seq);

@@ -26,7 +26,9 @@ rollout_config rollout_config_defaults(void) {
     return c;
 }
 
-enum slot_state { SLOT_FREE = 0, SLOT_DECODE, SLOT_WAIT };
+/* DECODE: its next-token distribution is ready; FEED: tokens wait to be prefilled by the next batched call (the
+ * prompt after begin, an interpreter block); WAIT: its code runs. */
+enum slot_state { SLOT_FREE = 0, SLOT_DECODE, SLOT_FEED, SLOT_WAIT };
 
 typedef struct slot {
     enum slot_state state;
@@ -43,6 +45,10 @@ typedef struct slot {
     double call_start;
     uint64_t ticket;         /* of the call in flight */
     char *code;              /* of the call in flight */
+    const int32_t *feed;     /* SLOT_FEED: the tokens to prefill */
+    size_t feed_n;
+    int feed_is_prompt;
+    int32_t *feed_own;       /* feed when the slot owns it (an interpreter block) */
 } slot;
 
 typedef struct engine {
@@ -55,6 +61,7 @@ typedef struct engine {
     size_t nslots;
     size_t live;
     uint64_t next_ticket;
+    int batched;             /* the policy has begin and advance: prefills are batched into one call per round */
 } engine;
 
 static rt_status text_append(slot *s, const char *bytes, size_t n, rt_error *err) {
@@ -124,6 +131,7 @@ static void slot_finish(engine *e, slot *s, rollout_stop stop, uint32_t flags) {
             e->exec->session_close(e->exec->ctx, (uint64_t)s->req + 1);
     }
     free(s->code);
+    free(s->feed_own);
     if (e->cfg->on_done) e->cfg->on_done(e->cfg->on_done_ctx, s->req, t);
     memset(s, 0, sizeof *s);
     s->state = SLOT_FREE;
@@ -169,6 +177,14 @@ static rt_status append_interpreter(engine *e, slot *s, rollout_tool_call *call,
     audit_call(e, s, &t->calls[t->n_calls - 1]);
     s->interp_tokens += nids;
     s->seg_start = s->scan_from = s->text_len;
+    if (e->batched) {
+        /* Prefilled by the next round's batched call, with every other block and prompt due then. */
+        s->feed = s->feed_own = ids;
+        s->feed_n = nids;
+        s->feed_is_prompt = 0;
+        s->state = SLOT_FEED;
+        return RT_OK;
+    }
     double t0 = rt_time_now();
     rt_error perr;
     rt_status pst = e->policy->append(e->policy->ctx, s->seq, ids, nids, &perr);
@@ -325,8 +341,21 @@ static rt_status admit(engine *e, size_t req_index, const rollout_request *req, 
     rt_rng by_prompt = rt_rng_split(&root, (uint64_t)req->prompt_index);
     rt_rng by_sample = rt_rng_split(&by_prompt, (uint64_t)req->sample_index);
     uint64_t seed = rt_rng_u64(&by_sample);
-    double t0 = rt_time_now();
     rt_error perr;
+    if (e->batched) {
+        if (e->policy->begin(e->policy->ctx, req->prompt, req->n_prompt, &e->cfg->sampling, seed, &s->seq, &perr)) {
+            rt_log_warn("rollout %s: cannot open the sequence: %s", t->id, perr.msg);
+            s->seq = -1;
+            slot_finish(e, s, ROLLOUT_STOP_ERROR, 0);
+            return RT_OK;
+        }
+        s->feed = req->prompt;
+        s->feed_n = req->n_prompt;
+        s->feed_is_prompt = 1;
+        s->state = SLOT_FEED;
+        return RT_OK;
+    }
+    double t0 = rt_time_now();
     rt_status pst = e->policy->open(e->policy->ctx, req->prompt, req->n_prompt, &e->cfg->sampling, seed, &s->seq, &perr);
     e->stats->t_prefill += rt_time_now() - t0;
     if (pst) {
@@ -380,15 +409,19 @@ rt_status rollout_run(const rollout_config *cfg, const rollout_policy *policy, c
     rollout_stats local;
     if (!stats) stats = &local;
     memset(stats, 0, sizeof *stats);
-    engine e = {.cfg = cfg, .policy = policy, .tok = tok, .exec = exec, .stats = stats};
+    engine e = {.cfg = cfg, .policy = policy, .tok = tok, .exec = exec, .stats = stats,
+                .batched = policy->begin && policy->advance};
     e.nslots = cfg->max_concurrent < n ? cfg->max_concurrent : (n ? n : 1);
     e.slots = calloc(e.nslots, sizeof *e.slots);
     int64_t *seqs = malloc(e.nslots * sizeof *seqs);
     size_t *idx = malloc(e.nslots * sizeof *idx);
     int32_t *tokens = malloc(e.nslots * sizeof *tokens);
     float *lps = malloc(e.nslots * sizeof *lps);
+    rollout_feed *feeds = malloc(e.nslots * sizeof *feeds);
+    rt_error *ferr = malloc(e.nslots * sizeof *ferr);
+    size_t *fidx = malloc(e.nslots * sizeof *fidx);
     rt_status st = RT_OK;
-    if (!e.slots || !seqs || !idx || !tokens || !lps) st = rt_err_set(err, RT_ENOMEM, "out of memory");
+    if (!e.slots || !seqs || !idx || !tokens || !lps || !feeds || !ferr || !fidx) st = rt_err_set(err, RT_ENOMEM, "out of memory");
     double t_begin = rt_time_now();
     size_t next = 0;
     while (!st && (next < n || e.live > 0)) {
@@ -397,18 +430,54 @@ rt_status rollout_run(const rollout_config *cfg, const rollout_policy *policy, c
             next++;
         }
         if (st) break;
-        size_t nb = 0;
+        size_t nb = 0, nf = 0;
         for (size_t i = 0; i < e.nslots; i++) {
             if (e.slots[i].state == SLOT_DECODE) {
                 seqs[nb] = e.slots[i].seq;
                 idx[nb++] = i;
+            } else if (e.slots[i].state == SLOT_FEED) {
+                feeds[nf] = (rollout_feed){.seq = e.slots[i].seq, .ids = e.slots[i].feed, .n = e.slots[i].feed_n};
+                fidx[nf++] = i;
             }
         }
-        if (nb > 0) {
+        if (e.batched && nb + nf > 0) {
+            double t0 = rt_time_now();
+            st = policy->advance(policy->ctx, feeds, nf, ferr, seqs, nb, tokens, lps, err);
+            double dt = rt_time_now() - t0;
+            if (nf == 0) stats->t_decode += dt;
+            else if (nb == 0) stats->t_prefill += dt;
+            else stats->t_fused += dt;
+            if (st) break;
+            stats->model_calls++;
+            if (nf > 0) stats->prefill_calls++;
+            for (size_t k = 0; k < nf; k++) {
+                slot *s = &e.slots[fidx[k]];
+                if (ferr[k].status) {
+                    rt_log_warn("rollout %s: %s failed: %s", s->t->id, s->feed_is_prompt ? "prefill" : "append-prefill",
+                                ferr[k].msg);
+                    slot_finish(&e, s, ROLLOUT_STOP_ERROR, 0);
+                    continue;
+                }
+                if (s->feed_is_prompt) stats->prompt_tokens += s->feed_n;
+                else stats->interpreter_tokens += s->feed_n;
+                free(s->feed_own);
+                s->feed = s->feed_own = NULL;
+                s->feed_n = 0;
+                s->state = SLOT_DECODE;
+            }
+            if (nb > 0) {
+                stats->decode_steps++;
+                stats->decoded_tokens += nb;
+                if (nb > stats->max_batch) stats->max_batch = nb;
+            }
+            for (size_t k = 0; k < nb && !st; k++) st = on_token(&e, &e.slots[idx[k]], tokens[k], lps[k], err);
+            if (!st && exec) st = drain_results(&e, 0.0, err);
+        } else if (nb > 0) {
             double t0 = rt_time_now();
             st = policy->step(policy->ctx, seqs, nb, tokens, lps, err);
             stats->t_decode += rt_time_now() - t0;
             if (st) break;
+            stats->model_calls++;
             stats->decode_steps++;
             stats->decoded_tokens += nb;
             if (nb > stats->max_batch) stats->max_batch = nb;
@@ -433,5 +502,8 @@ rt_status rollout_run(const rollout_config *cfg, const rollout_policy *policy, c
     free(idx);
     free(tokens);
     free(lps);
+    free(feeds);
+    free(ferr);
+    free(fidx);
     return st;
 }

@@ -1,6 +1,8 @@
 /* The rollout engine: many trajectories decode together in one batched step; a sequence that writes </code> leaves
  * the batch while its code runs, and rejoins with the interpreter block appended by an append-prefill of just those
- * tokens. New prompts join as others finish (continuous batching), up to max_concurrent live sequences. */
+ * tokens. New prompts join as others finish (continuous batching), up to max_concurrent live sequences. With a
+ * policy that has the batched path (begin, advance), each round makes one model call: the decode step of every ready
+ * sequence, fused with the prefill of every prompt admitted and every interpreter block returned since the last. */
 #ifndef RETOOL_ROLLOUT_ENGINE_H
 #define RETOOL_ROLLOUT_ENGINE_H
 
@@ -59,14 +61,17 @@ typedef struct rollout_request {
 } rollout_request;
 
 typedef struct rollout_stats {
-    size_t decode_steps;       /* batched steps */
+    size_t decode_steps;       /* model calls that sampled tokens */
+    size_t model_calls;        /* model calls of the batched path (advance) and of step; open/append not counted */
+    size_t prefill_calls;      /* advance calls that prefilled prompts or interpreter blocks */
     size_t decoded_tokens;     /* tokens sampled */
     size_t prompt_tokens;      /* prefilled at open */
     size_t interpreter_tokens; /* prefilled by append */
     size_t tool_calls;         /* calls run (not refused) */
     size_t max_batch;          /* widest decode step */
     double t_decode;           /* seconds in step */
-    double t_prefill;          /* seconds in open and append */
+    double t_prefill;          /* seconds in open and append, or in batched calls that only prefilled */
+    double t_fused;            /* seconds in batched calls that decoded and prefilled together */
     double t_idle;             /* seconds waiting on the sandbox with nothing to decode */
     double t_total;
 } rollout_stats;

@@ -16,6 +16,13 @@ typedef struct rollout_sampling {
     int top_k;           /* 0 = off */
 } rollout_sampling;
 
+/* Tokens to append to one live sequence in a batched call (rollout_policy.advance). */
+typedef struct rollout_feed {
+    int64_t seq;
+    const int32_t *ids;
+    size_t n;              /* at least 1 */
+} rollout_feed;
+
 /* A policy holds live sequences (KV caches). After open or append, the sequence's next-token distribution is ready;
  * step samples one token for each given sequence, returns it with its log-prob under the sampling distribution's
  * model (temperature-scaled log-softmax), and feeds it so the distribution is ready again. */
@@ -32,6 +39,16 @@ typedef struct rollout_policy {
     void (*close)(void *ctx, int64_t seq);
     /* Most tokens one sequence may hold (context length), 0 = no limit. */
     size_t max_seq_len;
+    /* The batched path, optional (both NULL: the engine calls open, append and step one sequence at a time). */
+    /* Opens a sequence like open (same checks) but computes nothing: the prompt is fed by a later advance. */
+    rt_status (*begin)(void *ctx, const int32_t *prompt, size_t n, const rollout_sampling *sampling, uint64_t seed,
+                       int64_t *seq, rt_error *err);
+    /* One model call for everything due: feeds[0, nf) append their tokens (a begun sequence's prompt, interpreter
+     * output) and step seqs[0, n) as step does (tokens[i], logprobs[i]); a sequence appears at most once. A feed the
+     * policy refuses (feed_err[j].status set, the others still run) leaves its sequence as it was; a failure of the
+     * call itself is returned. After it every fed and stepped sequence has its next-token distribution ready. */
+    rt_status (*advance)(void *ctx, const rollout_feed *feeds, size_t nf, rt_error *feed_err, const int64_t *seqs,
+                         size_t n, int32_t *tokens, float *logprobs, rt_error *err);
 } rollout_policy;
 
 /* A tokenizer, as far as rollouts need one. Token bytes concatenate to the decoded text exactly (byte-level BPE). */

@@ -23,9 +23,9 @@ typedef struct samp_policy {
     size_t n;
 } samp_policy;
 
-static rt_status sp_open(void *ctx, const int32_t *prompt, size_t n, const rollout_sampling *sampling, uint64_t seed,
-                         int64_t *seq, rt_error *err) {
-    samp_policy *p = ctx;
+/* The sampling and seed of a sequence opened for prompt: its request's, seeded per sample when the request is. */
+static const rollout_sampling *sp_pick(samp_policy *p, const int32_t *prompt, const rollout_sampling *sampling,
+                                       uint64_t *seed) {
     for (size_t i = 0; i < p->n; i++) {
         samp_entry *e = &p->entries[i];
         if (e->prompt != prompt) continue;
@@ -34,12 +34,29 @@ static rt_status sp_open(void *ctx, const int32_t *prompt, size_t n, const rollo
             rt_rng r;
             rt_rng_seed(&r, e->seed);
             rt_rng k = rt_rng_split(&r, e->opened);
-            seed = rt_rng_u64(&k);
+            *seed = rt_rng_u64(&k);
         }
         e->opened++;
-        return p->inner->open(p->inner->ctx, prompt, n, &e->sampling, seed, seq, err);
+        return &e->sampling;
     }
+    return sampling;
+}
+static rt_status sp_open(void *ctx, const int32_t *prompt, size_t n, const rollout_sampling *sampling, uint64_t seed,
+                         int64_t *seq, rt_error *err) {
+    samp_policy *p = ctx;
+    sampling = sp_pick(p, prompt, sampling, &seed);
     return p->inner->open(p->inner->ctx, prompt, n, sampling, seed, seq, err);
+}
+static rt_status sp_begin(void *ctx, const int32_t *prompt, size_t n, const rollout_sampling *sampling, uint64_t seed,
+                          int64_t *seq, rt_error *err) {
+    samp_policy *p = ctx;
+    sampling = sp_pick(p, prompt, sampling, &seed);
+    return p->inner->begin(p->inner->ctx, prompt, n, sampling, seed, seq, err);
+}
+static rt_status sp_advance(void *ctx, const rollout_feed *feeds, size_t nf, rt_error *feed_err, const int64_t *seqs,
+                            size_t n, int32_t *tokens, float *logprobs, rt_error *err) {
+    samp_policy *p = ctx;
+    return p->inner->advance(p->inner->ctx, feeds, nf, feed_err, seqs, n, tokens, logprobs, err);
 }
 static rt_status sp_append(void *ctx, int64_t seq, const int32_t *ids, size_t n, rt_error *err) {
     samp_policy *p = ctx;
@@ -126,6 +143,9 @@ static void run_batch(serve_sched *s, serve_job **jobs, size_t nj, uint64_t batc
     pol.append = sp_append;
     pol.step = sp_step;
     pol.close = sp_close;
+    int batched = pol.begin && pol.advance;
+    pol.begin = batched ? sp_begin : NULL;
+    pol.advance = batched ? sp_advance : NULL;
     rollout_config rc = rollout_config_defaults();
     const serve_request *r0 = jobs[0]->req;
     rc.tools = s->cfg.exec ? s->cfg.tools : ROLLOUT_TOOLS_NONE;

@@ -4,11 +4,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-static rt_status policy_open(void *ctx, const int32_t *prompt, size_t n, const rollout_sampling *sampling,
-                             uint64_t seed, int64_t *seq, rt_error *err) {
-    (void)sampling;
-    (void)seed;
-    fake_policy *p = ctx;
+static rt_status policy_open_seq(fake_policy *p, const int32_t *prompt, size_t n, int prefill, int64_t *seq,
+                                 rt_error *err) {
     if (n == 0 || prompt[0] < 0 || (size_t)prompt[0] >= p->nscripts)
         return rt_err_set(err, RT_EINVAL, "no script for this prompt");
     for (int64_t i = 0; i < FAKE_MAX_SEQS; i++) {
@@ -16,8 +13,11 @@ static rt_status policy_open(void *ctx, const int32_t *prompt, size_t n, const r
             memset(&p->seqs[i], 0, sizeof p->seqs[i]);
             p->seqs[i].live = 1;
             p->seqs[i].script = p->scripts[prompt[0]];
-            p->seqs[i].prefilled = n;
-            p->total_prefilled += n;
+            p->seqs[i].first = prompt[0];
+            if (prefill) {
+                p->seqs[i].prefilled = n;
+                p->total_prefilled += n;
+            }
             p->opened++;
             *seq = i;
             return RT_OK;
@@ -26,10 +26,28 @@ static rt_status policy_open(void *ctx, const int32_t *prompt, size_t n, const r
     return rt_err_set(err, RT_EBUSY, "fake policy full");
 }
 
+static rt_status policy_open(void *ctx, const int32_t *prompt, size_t n, const rollout_sampling *sampling,
+                             uint64_t seed, int64_t *seq, rt_error *err) {
+    (void)sampling;
+    (void)seed;
+    return policy_open_seq(ctx, prompt, n, 1, seq, err);
+}
+
+static rt_status policy_begin(void *ctx, const int32_t *prompt, size_t n, const rollout_sampling *sampling,
+                              uint64_t seed, int64_t *seq, rt_error *err) {
+    (void)sampling;
+    (void)seed;
+    return policy_open_seq(ctx, prompt, n, 0, seq, err);
+}
+
 static rt_status policy_append(void *ctx, int64_t seq, const int32_t *ids, size_t n, rt_error *err) {
     fake_policy *p = ctx;
     if (!p->seqs[seq].live) return rt_err_set(err, RT_EINVAL, "append to a closed sequence");
-    for (size_t i = 0; i < n && p->seqs[seq].appended < 8192; i++) p->seqs[seq].appended_ids[p->seqs[seq].appended++] = ids[i];
+    /* After begin the first feed is the prompt: it is prefilled but not an append. */
+    int is_prompt = !p->unbatched && !p->seqs[seq].fed_prompt;
+    p->seqs[seq].fed_prompt = 1;
+    for (size_t i = 0; !is_prompt && i < n && p->seqs[seq].appended < 8192; i++)
+        p->seqs[seq].appended_ids[p->seqs[seq].appended++] = ids[i];
     p->seqs[seq].prefilled += n;
     p->total_prefilled += n;
     return RT_OK;
@@ -39,13 +57,42 @@ static rt_status policy_step(void *ctx, const int64_t *seqs, size_t n, int32_t *
                              rt_error *err) {
     fake_policy *p = ctx;
     if (n > p->max_batch) p->max_batch = n;
+    p->calls++;
     for (size_t i = 0; i < n; i++) {
         if (!p->seqs[seqs[i]].live) return rt_err_set(err, RT_EINVAL, "step on a closed sequence");
+        if (!p->unbatched && !p->seqs[seqs[i]].fed_prompt)
+            return rt_err_set(err, RT_EINVAL, "step on a sequence whose prompt was never fed");
         const char *s = p->seqs[seqs[i]].script;
         size_t pos = p->seqs[seqs[i]].pos++;
         if (pos < strlen(s)) tokens[i] = (unsigned char)s[pos];
         else tokens[i] = p->eos_at_end ? FAKE_EOS : ' ';
         logprobs[i] = -0.5f - (float)(pos % 7) * 0.125f;
+    }
+    return RT_OK;
+}
+
+static rt_status policy_advance(void *ctx, const rollout_feed *feeds, size_t nf, rt_error *feed_err,
+                                const int64_t *seqs, size_t n, int32_t *tokens, float *logprobs, rt_error *err) {
+    fake_policy *p = ctx;
+    for (size_t j = 0; j < nf; j++)
+        for (size_t i = 0; i < n; i++)
+            if (feeds[j].seq == seqs[i]) return rt_err_set(err, RT_EINVAL, "sequence both fed and stepped");
+    rt_status st = policy_step(ctx, seqs, n, tokens, logprobs, err);
+    if (st) return st;
+    if (nf > 0) p->feed_calls++;
+    if (nf > 0 && n > 0) p->fused_calls++;
+    if (nf > p->max_feeds) p->max_feeds = nf;
+    for (size_t j = 0; j < nf; j++) {
+        rt_err_clear(&feed_err[j]);
+        if (feeds[j].n == 0) {
+            rt_err_set(&feed_err[j], RT_EINVAL, "empty feed");
+            continue;
+        }
+        if (p->fail_feed_of && p->seqs[feeds[j].seq].first == p->fail_feed_of) {
+            rt_err_set(&feed_err[j], RT_ERANGE, "scripted feed failure");
+            continue;
+        }
+        policy_append(ctx, feeds[j].seq, feeds[j].ids, feeds[j].n, &feed_err[j]);
     }
     return RT_OK;
 }
@@ -62,7 +109,9 @@ rollout_policy fake_policy_ops(fake_policy *p) {
                           .append = policy_append,
                           .step = policy_step,
                           .close = policy_close,
-                          .max_seq_len = 0};
+                          .max_seq_len = 0,
+                          .begin = p->unbatched ? NULL : policy_begin,
+                          .advance = p->unbatched ? NULL : policy_advance};
     return ops;
 }
 

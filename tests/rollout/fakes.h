@@ -21,12 +21,20 @@ typedef struct fake_policy {
         const char *script;
         size_t pos;
         size_t prefilled;       /* tokens given to open + append */
-        size_t appended;        /* tokens given to append */
+        size_t appended;        /* tokens given to append (or fed after the prompt) */
+        int fed_prompt;         /* batched path: the prompt was fed */
+        int32_t first;          /* the prompt's first id */
         int32_t appended_ids[8192];
     } seqs[FAKE_MAX_SEQS];
     size_t total_prefilled;
     size_t opened, closed;
     size_t max_batch;
+    int unbatched;              /* bind only open/append/step (the engine's one-sequence-at-a-time path) */
+    size_t calls;               /* step and advance calls */
+    size_t feed_calls;          /* advance calls with feeds */
+    size_t max_feeds;           /* most feeds in one advance */
+    size_t fused_calls;         /* advance calls that fed and stepped */
+    int fail_feed_of;           /* a feed to the sequence of the prompt whose first id is this fails (0 = none) */
 } fake_policy;
 
 typedef struct fake_exec_job {

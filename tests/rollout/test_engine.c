@@ -331,3 +331,98 @@ Test(engine, streaming_hook_sees_the_response_as_it_grows) {
     }
     rollout_trajectory_free(&t);
 }
+
+Test(engine, prompts_and_interpreter_blocks_prefill_in_one_call_per_round) {
+    /* Eight trajectories close their code at the same step (same script length, no executor delay), so all eight
+     * interpreter blocks are due in the same round; a ninth decodes on, so that round's call is fused with its step. */
+    const char *scripts[] = {"a" CODE("print(2*3)") "x<answer>6</answer>",
+                             "no code here, just a longer text that keeps decoding <answer>0</answer>"};
+    int which[9] = {0, 0, 0, 0, 0, 0, 0, 0, 1};
+    rollout_config cfg = rollout_config_defaults();
+    rollout_trajectory t[9];
+    rollout_stats st;
+    run(&cfg, scripts, 2, which, 9, t, &st);
+    size_t interp_len = strlen(INTERP("6"));
+    cr_expect_eq(pol.max_feeds, 9u, "the nine prompts are prefilled in one call");
+    cr_expect_eq(pol.feed_calls, 2u, "one call for the prompts, one for the eight interpreter blocks");
+    cr_expect_eq(pol.fused_calls, 1u, "the blocks are prefilled in the ninth trajectory's decode step");
+    cr_expect_eq(st.prefill_calls, 2u);
+    cr_expect_eq(st.model_calls, pol.calls);
+    cr_expect_eq(pol.total_prefilled, 9 * 3 + 8 * interp_len);
+    cr_expect_eq(st.prompt_tokens, 27u);
+    cr_expect_eq(st.interpreter_tokens, 8 * interp_len);
+    for (int i = 0; i < 8; i++)
+        cr_expect_str_eq(t[i].response_text, "a" CODE("print(2*3)") INTERP("6") "x<answer>6</answer>");
+    cr_expect_str_eq(t[8].response_text, scripts[1]);
+    for (int i = 0; i < 9; i++) rollout_trajectory_free(&t[i]);
+}
+
+/* Runs the same requests through the engine's batched path and its one-sequence-at-a-time path. */
+static void both_paths(rollout_config *cfg, const char *const *scripts, size_t nscripts, const int *which, size_t n,
+                       rollout_trajectory *a, rollout_trajectory *b) {
+    rollout_stats sa, sb;
+    run(cfg, scripts, nscripts, which, n, a, &sa);
+    size_t prefilled = pol.total_prefilled;
+    cr_expect_gt(pol.feed_calls, 0u);
+    setup();
+    pol.unbatched = 1;
+    ex.delay = 2;
+    ex.delay_for_slow = 9;
+    run(cfg, scripts, nscripts, which, n, b, &sb);
+    cr_expect_eq(pol.feed_calls, 0u);
+    cr_expect_eq(pol.total_prefilled, prefilled);
+    cr_expect_eq(sa.prompt_tokens, sb.prompt_tokens);
+    cr_expect_eq(sa.interpreter_tokens, sb.interpreter_tokens);
+    cr_expect_eq(sa.decoded_tokens, sb.decoded_tokens);
+}
+
+Test(engine, batched_and_one_at_a_time_paths_agree) {
+    const char *scripts[] = {
+        "A" CODE("# slow\nprint(2*3)") "a" CODE("print(5*5)") "<answer>\\boxed{6}</answer>",
+        "B" CODE("print(4*5)") "b<answer>\\boxed{20}</answer>",
+        "C no code <answer>\\boxed{1}</answer>",
+        CODE("print('A'*500)") "more" CODE("bad code") "<answer>x</answer>",
+    };
+    int which[10] = {0, 1, 2, 3, 1, 0, 2, 3, 0, 1};
+    rollout_config cfg = rollout_config_defaults();
+    cfg.max_concurrent = 4;
+    cfg.budget.max_interpreter_tokens = 600;
+    ex.delay = 2;
+    ex.delay_for_slow = 9;
+    rollout_trajectory a[10], b[10];
+    both_paths(&cfg, scripts, 4, which, 10, a, b);
+    for (int i = 0; i < 10; i++) {
+        cr_expect_str_eq(a[i].response_text, b[i].response_text, "trajectory %d", i);
+        cr_assert_eq(a[i].n_response, b[i].n_response, "trajectory %d", i);
+        for (size_t k = 0; k < a[i].n_response; k++) {
+            cr_expect_eq(a[i].response_ids[k], b[i].response_ids[k]);
+            cr_expect_eq(a[i].mask[k], b[i].mask[k]);
+            cr_expect_eq(a[i].logprobs[k], b[i].logprobs[k]);
+        }
+        cr_expect_eq(a[i].stop, b[i].stop);
+        cr_expect_eq(a[i].flags, b[i].flags);
+        cr_assert_eq(a[i].n_calls, b[i].n_calls);
+        for (size_t k = 0; k < a[i].n_calls; k++) {
+            cr_expect_str_eq(a[i].calls[k].output, b[i].calls[k].output);
+            cr_expect_eq(a[i].calls[k].response_index, b[i].calls[k].response_index);
+            cr_expect_eq(a[i].calls[k].n_tokens, b[i].calls[k].n_tokens);
+        }
+        rollout_trajectory_free(&a[i]);
+        rollout_trajectory_free(&b[i]);
+    }
+}
+
+Test(engine, a_refused_feed_ends_only_its_trajectory) {
+    const char *scripts[] = {"ok" CODE("print(1*2)") "<answer>2</answer>", "never fed<answer>1</answer>"};
+    int which[3] = {0, 1, 0};
+    pol.fail_feed_of = 1;
+    rollout_config cfg = rollout_config_defaults();
+    rollout_trajectory t[3];
+    run(&cfg, scripts, 2, which, 3, t, NULL);
+    cr_expect_eq(t[0].stop, ROLLOUT_STOP_STRING);
+    cr_expect_eq(t[1].stop, ROLLOUT_STOP_ERROR);
+    cr_expect_eq(t[1].n_response, 0u);
+    cr_expect_eq(t[2].stop, ROLLOUT_STOP_STRING);
+    cr_expect_eq(pol.opened, pol.closed);
+    for (int i = 0; i < 3; i++) rollout_trajectory_free(&t[i]);
+}
