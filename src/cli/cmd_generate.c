@@ -84,8 +84,10 @@ int cmd_generate(int argc, char **argv) {
            "%zu with tool errors\n",
            s.trajectories, s.problems, s.correct, 100.0 * (double)s.correct / (double)s.trajectories, s.with_code,
            s.tool_calls, s.tool_errors);
-    printf("time: %.1f s (decode %.1f, prefill %.1f, waiting on the sandbox %.1f); %.0f tokens/s; widest batch %zu\n",
-           s.stats.t_total, s.stats.t_decode, s.stats.t_prefill, s.stats.t_idle, tok_s, s.stats.max_batch);
+    printf("time: %.1f s (decode %.1f, prefill %.1f, decode+prefill together %.1f, waiting on the sandbox %.1f); "
+           "%.0f tokens/s; widest batch %zu\n",
+           s.stats.t_total, s.stats.t_decode, s.stats.t_prefill, s.stats.t_fused, s.stats.t_idle, tok_s,
+           s.stats.max_batch);
     printf("out: %s\n", c.out_path);
     return CLI_EXIT_OK;
 }

@@ -479,6 +479,7 @@ rt_status train_rl_run(const train_rl_config *cfg, train_rl_result *res, rt_erro
             cJSON_AddNumberToObject(m, "time_sandbox_wait_s", rs.t_idle);
             cJSON_AddNumberToObject(m, "time_decode_s", rs.t_decode);
             cJSON_AddNumberToObject(m, "time_prefill_s", rs.t_prefill);
+            cJSON_AddNumberToObject(m, "time_fused_s", rs.t_fused); /* calls that decoded and prefilled together */
             cJSON_AddNumberToObject(m, "time_scoring_s", t2 - t1);
             cJSON_AddNumberToObject(m, "time_update_s", t3 - t2);
             const cJSON *acc = cJSON_GetObjectItemCaseSensitive(m, "accuracy");
