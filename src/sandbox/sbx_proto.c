@@ -4,15 +4,18 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #include "sandbox/sbx_internal.h"
 
 #define SBX_FRAME_MAX (1u << 30)
 
-static int write_full(int fd, const unsigned char *p, size_t n) {
-    while (n) {
-        ssize_t k = send(fd, p, n, MSG_NOSIGNAL);
+/* Sends every byte of iov[0, n) (advancing it), waiting up to 5 s at a time when the socket is full. */
+static int send_all(int fd, struct iovec *iov, int n) {
+    while (n > 0) {
+        struct msghdr m = {.msg_iov = iov, .msg_iovlen = (size_t)n};
+        ssize_t k = sendmsg(fd, &m, MSG_NOSIGNAL);
         if (k < 0 && errno == EINTR) continue;
         if (k < 0 && errno == EAGAIN) {
             struct pollfd pfd = {fd, POLLOUT, 0};
@@ -23,8 +26,15 @@ static int write_full(int fd, const unsigned char *p, size_t n) {
             continue;
         }
         if (k < 0) return -1;
-        p += k;
-        n -= (size_t)k;
+        while (n > 0 && (size_t)k >= iov->iov_len) {
+            k -= (ssize_t)iov->iov_len;
+            iov++;
+            n--;
+        }
+        if (n > 0) {
+            iov->iov_base = (char *)iov->iov_base + k;
+            iov->iov_len -= (size_t)k;
+        }
     }
     return 0;
 }
@@ -33,18 +43,21 @@ int sbx_proto_send(int fd, const char *json, const void *const *blobs, const siz
     size_t total = strlen(json) + 1;
     for (size_t i = 0; i < nblobs; i++)
         total += lens[i];
-    if (total > SBX_FRAME_MAX) {
+    if (total > SBX_FRAME_MAX || nblobs > 8) {
         errno = EMSGSIZE;
         return -1;
     }
     unsigned char hdr[4] = {(unsigned char)total, (unsigned char)(total >> 8), (unsigned char)(total >> 16),
                             (unsigned char)(total >> 24)};
-    if (write_full(fd, hdr, 4) || write_full(fd, (const unsigned char *)json, strlen(json)) ||
-        write_full(fd, (const unsigned char *)"\n", 1))
-        return -1;
+    /* One sendmsg for the whole frame: the reader wakes once, not once per piece. */
+    struct iovec iov[11];
+    int n = 0;
+    iov[n++] = (struct iovec){hdr, 4};
+    iov[n++] = (struct iovec){(void *)json, strlen(json)};
+    iov[n++] = (struct iovec){"\n", 1};
     for (size_t i = 0; i < nblobs; i++)
-        if (lens[i] && write_full(fd, blobs[i], lens[i])) return -1;
-    return 0;
+        if (lens[i]) iov[n++] = (struct iovec){(void *)blobs[i], lens[i]};
+    return send_all(fd, iov, n);
 }
 
 int sbx_reader_fill(sbx_reader *r, int fd) {

@@ -69,6 +69,9 @@ int zyg_buf_add(zyg_buf *b, const void *p, size_t n, size_t cap);
 /* Writes all of p to fd (retrying short writes); -1 on error. */
 int zyg_write_all(int fd, const void *p, size_t n);
 
+/* Writes one frame (4-byte little-endian length, hdr, a newline, payload) to a pipe in one writev when it fits. */
+int zyg_send_frame(int fd, const char *hdr, const unsigned char *payload, size_t plen);
+
 /* Reads one frame (4-byte little-endian length, then the bytes) from a blocking fd into a malloc'd buffer. */
 int zyg_read_frame(int fd, unsigned char **body, size_t *len);
 

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/uio.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -51,6 +52,30 @@ int zyg_write_all(int fd, const void *p, size_t n) {
         if (k <= 0) return -1;
         q += k;
         n -= (size_t)k;
+    }
+    return 0;
+}
+
+int zyg_send_frame(int fd, const char *hdr, const unsigned char *payload, size_t plen) {
+    size_t hl = strlen(hdr), total = hl + 1 + plen;
+    unsigned char len4[4] = {(unsigned char)total, (unsigned char)(total >> 8), (unsigned char)(total >> 16),
+                             (unsigned char)(total >> 24)};
+    struct iovec iov[4] = {{len4, 4}, {(void *)hdr, hl}, {"\n", 1}, {(void *)payload, plen}};
+    struct iovec *v = iov;
+    int n = plen ? 4 : 3;
+    while (n > 0) { /* one writev: the child wakes once for its whole job */
+        ssize_t k = writev(fd, v, n);
+        if (k < 0 && errno == EINTR) continue;
+        if (k <= 0) return -1;
+        while (n > 0 && (size_t)k >= v->iov_len) {
+            k -= (ssize_t)v->iov_len;
+            v++;
+            n--;
+        }
+        if (n > 0) {
+            v->iov_base = (char *)v->iov_base + k;
+            v->iov_len -= (size_t)k;
+        }
     }
     return 0;
 }
@@ -99,11 +124,7 @@ cJSON *zyg_execute(zyg_child *c, int cell_mode, const char *job_hdr, const unsig
     double wall = zyg_num(lim, "wall", 10);
     int trunc_out = 0, trunc_err = 0;
     double t0 = now(), deadline = t0 + wall;
-    size_t hl = strlen(job_hdr), total = hl + 1 + plen;
-    unsigned char len4[4] = {(unsigned char)total, (unsigned char)(total >> 8), (unsigned char)(total >> 16),
-                             (unsigned char)(total >> 24)};
-    if (!zyg_write_all(c->jw, len4, 4) && !zyg_write_all(c->jw, job_hdr, hl) && !zyg_write_all(c->jw, "\n", 1))
-        (void)(plen && zyg_write_all(c->jw, payload, plen));
+    (void)zyg_send_frame(c->jw, job_hdr, payload, plen); /* a child that died early shows below as EOF */
     if (!cell_mode) {
         close(c->jw);
         c->jw = -1;

@@ -147,10 +147,7 @@ static int do_open(zyg_state *s, const cJSON *msg) {
     cJSON_AddStringToObject(job, "stdin", "");
     char *hdr = cJSON_PrintUnformatted(job);
     cJSON_Delete(job);
-    size_t hl = hdr ? strlen(hdr) : 0, total = hl + 1;
-    unsigned char len4[4] = {(unsigned char)total, (unsigned char)(total >> 8), (unsigned char)(total >> 16),
-                             (unsigned char)(total >> 24)};
-    if (!hdr || zyg_write_all(c->jw, len4, 4) || zyg_write_all(c->jw, hdr, hl) || zyg_write_all(c->jw, "\n", 1)) {
+    if (!hdr || zyg_send_frame(c->jw, hdr, NULL, 0)) {
         zyg_free(hdr);
         session_drop(s, c);
         send_simple(s->cfg.ctl, "error", id, "worker: cannot send the session its setup");
