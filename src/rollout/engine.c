@@ -213,7 +213,7 @@ static rt_status start_tool_call(engine *e, slot *s, size_t close_end, rt_error 
         if (!code) return rt_err_set(err, RT_ENOMEM, "out of memory");
     }
     if (cs != ROLLOUT_CODE_FOUND) {
-        s->t->flags |= ROLLOUT_FLAG_FORMAT_ERROR;
+        s->t->flags |= ROLLOUT_FLAG_FORMAT_ERROR | ROLLOUT_FLAG_TOOL_ERROR; /* the call failed: it could not run */
         call.status = ROLLOUT_EXEC_ERROR;
         call.output = strdup(ROLLOUT_MSG_NO_FENCE);
         return call.output ? append_interpreter(e, s, &call, err) : rt_err_set(err, RT_ENOMEM, "out of memory");

@@ -20,7 +20,7 @@ enum {
     ROLLOUT_FLAG_BUDGET_RESPONSE = 1u << 1,     /* ended at max response tokens */
     ROLLOUT_FLAG_BUDGET_INTERPRETER = 1u << 2,  /* ended: interpreter tokens would pass their budget */
     ROLLOUT_FLAG_BUDGET_WALL = 1u << 3,         /* ended at the wall-clock cap */
-    ROLLOUT_FLAG_TOOL_ERROR = 1u << 4,          /* some call failed (error, timeout, sandbox error) */
+    ROLLOUT_FLAG_TOOL_ERROR = 1u << 4,          /* some call failed (error, timeout, sandbox error, malformed) */
     ROLLOUT_FLAG_FORMAT_ERROR = 1u << 5,        /* a code block without a fence, or </code> without <code> */
     ROLLOUT_FLAG_NO_ANSWER = 1u << 6,           /* no final \boxed{} answer */
     ROLLOUT_FLAG_NEEDS_REVIEW = 1u << 7,        /* set by a review policy */

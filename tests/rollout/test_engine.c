@@ -213,6 +213,7 @@ Test(engine, format_errors_are_answered_not_run) {
     cr_expect_str_eq(t.calls[0].output, ROLLOUT_MSG_NO_FENCE);
     cr_expect_str_eq(t.calls[1].output, ROLLOUT_MSG_NO_FENCE);
     cr_expect(t.flags & ROLLOUT_FLAG_FORMAT_ERROR);
+    cr_expect(t.flags & ROLLOUT_FLAG_TOOL_ERROR, "a call that could not run is a failed call");
     rollout_trajectory_free(&t);
 }
 
