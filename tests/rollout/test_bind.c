@@ -114,3 +114,73 @@ Test(bind, bad_prompts_are_refused) {
     rollout_model_policy_free(p);
     model_free(&m);
 }
+
+/* The same through the batched ops: begin computes nothing, one advance prefills both prompts, and the interpreter
+ * block of one sequence is prefilled in the same call that decodes its neighbour. The held logits and the behaviour
+ * log-probs still equal a full forward over the same ids, and only prompt + interpreter tokens are prefilled. */
+Test(bind, batched_advance_is_exact) {
+    rt_log_set_level(RT_LOG_OFF);
+    model m;
+    tiny_model_kv(&m, 0, 2);
+    rollout_model_policy *p;
+    rt_error e;
+    cr_assert_eq(rollout_model_policy_init(&p, &m, 4, &e), RT_OK, "%s", e.msg);
+    rollout_policy ops = rollout_model_policy_ops(p);
+    cr_assert(ops.begin && ops.advance, "the model policy offers the batched ops");
+    int32_t prompt[] = {3, 9, 27, 5, 1}, interp[] = {40, 41, 42, 7, 7, 8, 2};
+    rollout_sampling s = {.temperature = 1.0f, .top_p = 1.0f};
+    int64_t a, b;
+    size_t calls0 = rollout_model_policy_calls(p);
+    cr_assert_eq(ops.begin(ops.ctx, prompt, 5, &s, 1, &a, &e), RT_OK, "%s", e.msg);
+    cr_assert_eq(ops.begin(ops.ctx, prompt, 3, &s, 2, &b, &e), RT_OK, "%s", e.msg);
+    cr_expect_eq(rollout_model_policy_calls(p), calls0, "begin computes nothing");
+    cr_expect_eq(rollout_model_policy_prefilled(p), 0u);
+    rollout_feed feeds[2] = {{a, prompt, 5}, {b, prompt, 3}};
+    rt_error ferr[2] = {0};
+    cr_assert_eq(ops.advance(ops.ctx, feeds, 2, ferr, NULL, 0, NULL, NULL, &e), RT_OK, "%s", e.msg);
+    int32_t ids[64];
+    size_t n = 0, lp_pos[16], nlp = 0;
+    float lps[16];
+    for (size_t i = 0; i < 5; i++) ids[n++] = prompt[i];
+    for (int round = 0; round < 10; round++) {
+        int64_t seqs[2] = {a, b};
+        int32_t tok[2];
+        float lp[2];
+        if (round == 5) { /* a takes its interpreter block while b decodes, in one call */
+            rollout_feed f = {a, interp, 7};
+            size_t before = rollout_model_policy_calls(p);
+            cr_assert_eq(ops.advance(ops.ctx, &f, 1, ferr, &b, 1, tok, lp, &e), RT_OK, "%s", e.msg);
+            cr_expect_eq(rollout_model_policy_calls(p), before + 1, "one model call for the feed and the step");
+            for (int i = 0; i < 7; i++) ids[n++] = interp[i];
+            continue;
+        }
+        cr_assert_eq(ops.advance(ops.ctx, NULL, 0, ferr, seqs, 2, tok, lp, &e), RT_OK, "%s", e.msg);
+        lp_pos[nlp] = n;
+        lps[nlp++] = lp[0];
+        ids[n++] = tok[0];
+    }
+    cr_expect_eq(rollout_model_policy_prefilled(p), 5u + 3u + 7u, "prompt + interpreter tokens, never more");
+    int64_t start[2] = {0, (int64_t)n};
+    int32_t targets[64];
+    for (size_t i = 0; i < n; i++) targets[i] = -1;
+    model_batch batch = {.nseq = 1, .start = start, .tokens = ids, .targets = targets};
+    float *logits = malloc(n * 48 * sizeof(float));
+    cr_assert_eq(model_logits(&m, &batch, logits, &e), RT_OK, "%s", e.msg);
+    const float *held = rollout_model_policy_logits(p, a);
+    double maxdiff = 0;
+    for (int v = 0; v < 48; v++) maxdiff = fmax(maxdiff, fabs(held[v] - logits[(n - 1) * 48 + v]));
+    cr_expect_lt(maxdiff, 1e-5, "held logits differ from a full forward by %g", maxdiff);
+    for (size_t k = 0; k < nlp; k++) {
+        const float *row = logits + (lp_pos[k] - 1) * 48;
+        double mx = row[0], sum = 0;
+        for (int v = 1; v < 48; v++) mx = fmax(mx, row[v]);
+        for (int v = 0; v < 48; v++) sum += exp(row[v] - mx);
+        double want = row[ids[lp_pos[k]]] - mx - log(sum);
+        cr_expect_lt(fabs(lps[k] - want), 1e-4, "log-prob %zu: %f vs %f", k, lps[k], want);
+    }
+    free(logits);
+    ops.close(ops.ctx, a);
+    ops.close(ops.ctx, b);
+    rollout_model_policy_free(p);
+    model_free(&m);
+}
