@@ -1,16 +1,21 @@
-/* The HTTP server (see server.h): one thread per connection (libmicrohttpd), each waiting on its own job. */
+/* The HTTP server (see server.h): one libmicrohttpd event-loop thread. A /run_code request suspends its connection,
+ * submits its job with a callback and is resumed when the result is in (no thread waits on a job); a /run_jupyter
+ * request, which runs its cells one after the other, does so on a thread of its own and is resumed the same way. */
 #include <arpa/inet.h>
 #include <microhttpd.h>
 #include <netinet/in.h>
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "base/body.h"
 #include "base/log.h"
 #include "base/timer.h"
 #include "sandbox/fusion.h"
+#include "sandbox/sandbox.h"
 #include "sandbox/server.h"
 
 struct sbx_server {
@@ -18,11 +23,24 @@ struct sbx_server {
     sbx_pool *pool;
     sbx_server_config cfg;
     atomic_ullong next_id;
+    atomic_int suspended; /* connections waiting on the sandbox: the daemon may only stop at zero */
     int port;
 };
 
+enum { CONN_READING, CONN_WAITING, CONN_READY };
+
 typedef struct conn_ctx {
     rt_body body;
+    sbx_server *srv;
+    struct MHD_Connection *conn;
+    atomic_int state;
+    uint64_t id;
+    double t0;
+    unsigned http_code; /* the answer, once CONN_READY */
+    cJSON *resp;
+    sbx_fusion_req fr; /* a /run_code request while its job runs */
+    sbx_result res;    /* its result */
+    int res_ok;        /* res holds a copy */
 } conn_ctx;
 
 void sbx_server_config_default(sbx_server_config *cfg) {
@@ -74,7 +92,47 @@ static void audit(sbx_server *s, uint64_t id, const char *endpoint, const char *
     if (sbx_audit_write(s->cfg.audit, &e)) rt_log_warn("sandbox: writing the audit log failed");
 }
 
-static enum MHD_Result run_code(sbx_server *s, struct MHD_Connection *c, const conn_ctx *ctx, uint64_t id) {
+/* Marks ctx answered and hands its connection back to the event loop (any thread). */
+static void finish(conn_ctx *ctx) {
+    sbx_server *s = ctx->srv;
+    atomic_store(&ctx->state, CONN_READY);
+    MHD_resume_connection(ctx->conn);
+    atomic_fetch_sub(&s->suspended, 1);
+}
+
+/* Takes the connection off the event loop until finish (called before the work starts, so finish can never come
+ * first). */
+static void suspend(sbx_server *s, conn_ctx *ctx, struct MHD_Connection *c) {
+    ctx->conn = c;
+    atomic_store(&ctx->state, CONN_WAITING);
+    atomic_fetch_add(&s->suspended, 1);
+    MHD_suspend_connection(c);
+}
+
+/* The pool's callback (supervisor thread): keeps a copy of the result and wakes the connection. */
+static void run_done(const sbx_result *res, void *user) {
+    conn_ctx *ctx = user;
+    ctx->res_ok = sbx_result_copy(&ctx->res, res) == RT_OK;
+    finish(ctx);
+}
+
+/* The answer to a /run_code request whose job has finished (event-loop thread). */
+static void run_answer(sbx_server *s, conn_ctx *ctx) {
+    if (ctx->res_ok) {
+        ctx->resp = sbx_fusion_run_response(&ctx->res);
+        ctx->http_code = MHD_HTTP_OK;
+        audit(s, ctx->id, "/run_code", ctx->fr.code, ctx->fr.code_len, sbx_status_name(ctx->res.status), 200,
+              &ctx->res, ctx->t0);
+        sbx_result_free(&ctx->res);
+        ctx->res_ok = 0;
+    } else {
+        ctx->resp = sbx_fusion_error_response("sandbox: out of memory copying the result");
+        ctx->http_code = MHD_HTTP_INTERNAL_SERVER_ERROR;
+    }
+    sbx_fusion_req_free(&ctx->fr);
+}
+
+static enum MHD_Result run_code(sbx_server *s, struct MHD_Connection *c, conn_ctx *ctx, uint64_t id) {
     double t0 = rt_time_now();
     sbx_fusion_req fr;
     rt_error err;
@@ -96,24 +154,25 @@ static enum MHD_Result run_code(sbx_server *s, struct MHD_Connection *c, const c
                        .fetch = (const char *const *)fr.fetch,
                        .nfetch = fr.nfetch,
                        .limits = fr.limits};
-    sbx_job *job;
-    st = sbx_pool_submit(s->pool, &req, NULL, NULL, &job, &err);
+    ctx->fr = fr;
+    ctx->id = id;
+    ctx->t0 = t0;
+    suspend(s, ctx, c);
+    st = sbx_pool_submit(s->pool, &req, run_done, ctx, NULL, &err);
     if (st) {
         unsigned code = st == RT_EBUSY ? MHD_HTTP_TOO_MANY_REQUESTS : MHD_HTTP_BAD_REQUEST;
         audit(s, id, "/run_code", fr.code, fr.code_len, st == RT_EBUSY ? "busy" : "bad-request", (int)code, NULL, t0);
-        sbx_fusion_req_free(&fr);
-        return respond_json(c, code, sbx_fusion_error_response(err.msg));
+        sbx_fusion_req_free(&ctx->fr);
+        ctx->http_code = code;
+        ctx->resp = sbx_fusion_error_response(err.msg);
+        ctx->res_ok = -1; /* answered already: nothing to build */
+        finish(ctx);
     }
-    sbx_job_wait(job, -1);
-    const sbx_result *res = sbx_job_result(job);
-    cJSON *resp = sbx_fusion_run_response(res);
-    audit(s, id, "/run_code", fr.code, fr.code_len, sbx_status_name(res->status), 200, res, t0);
-    sbx_job_free(job);
-    sbx_fusion_req_free(&fr);
-    return respond_json(c, MHD_HTTP_OK, resp);
+    return MHD_YES;
 }
 
-static enum MHD_Result run_jupyter(sbx_server *s, struct MHD_Connection *c, const conn_ctx *ctx, uint64_t id) {
+/* A /run_jupyter request, start to end, on its own thread: the answer goes to ctx. */
+static void jupyter_work(sbx_server *s, conn_ctx *ctx, uint64_t id) {
     double t0 = rt_time_now();
     sbx_fusion_req fr;
     rt_error err;
@@ -125,8 +184,9 @@ static enum MHD_Result run_jupyter(sbx_server *s, struct MHD_Connection *c, cons
     }
     if (st) {
         audit(s, id, "/run_jupyter", NULL, 0, "bad-request", st == RT_EUNSUPPORTED ? 200 : 400, NULL, t0);
-        return respond_json(c, st == RT_EUNSUPPORTED ? MHD_HTTP_OK : MHD_HTTP_BAD_REQUEST,
-                            sbx_fusion_error_response(err.msg));
+        ctx->http_code = st == RT_EUNSUPPORTED ? MHD_HTTP_OK : MHD_HTTP_BAD_REQUEST;
+        ctx->resp = sbx_fusion_error_response(err.msg);
+        return;
     }
     sbx_limits lim = fr.limits;
     lim.wall_s = fr.total_timeout_s;
@@ -137,7 +197,9 @@ static enum MHD_Result run_jupyter(sbx_server *s, struct MHD_Connection *c, cons
         unsigned code = st == RT_EBUSY ? MHD_HTTP_TOO_MANY_REQUESTS : MHD_HTTP_OK;
         audit(s, id, "/run_jupyter", NULL, 0, st == RT_EBUSY ? "busy" : "sandbox-error", (int)code, NULL, t0);
         sbx_fusion_req_free(&fr);
-        return respond_json(c, code, sbx_fusion_error_response(err.msg));
+        ctx->http_code = code;
+        ctx->resp = sbx_fusion_error_response(err.msg);
+        return;
     }
     cJSON *resp = cJSON_CreateObject();
     cJSON *cells = cJSON_CreateArray();
@@ -205,7 +267,32 @@ static enum MHD_Result run_jupyter(sbx_server *s, struct MHD_Connection *c, cons
     audit(s, id, "/run_jupyter", joined, joined ? jl : 0, status, 200, &total, t0);
     free(joined);
     sbx_fusion_req_free(&fr);
-    return respond_json(c, MHD_HTTP_OK, resp);
+    ctx->http_code = MHD_HTTP_OK;
+    ctx->resp = resp;
+}
+
+static void *jupyter_thread(void *arg) {
+    conn_ctx *ctx = arg;
+    jupyter_work(ctx->srv, ctx, ctx->id);
+    finish(ctx);
+    return NULL;
+}
+
+static enum MHD_Result run_jupyter(sbx_server *s, struct MHD_Connection *c, conn_ctx *ctx, uint64_t id) {
+    ctx->id = id;
+    pthread_attr_t attr;
+    pthread_attr_init(&attr);
+    pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+    pthread_t t;
+    suspend(s, ctx, c);
+    int e = pthread_create(&t, &attr, jupyter_thread, ctx);
+    pthread_attr_destroy(&attr);
+    if (e) {
+        ctx->http_code = MHD_HTTP_SERVICE_UNAVAILABLE;
+        ctx->resp = sbx_fusion_error_response("sandbox server: cannot start a thread for this notebook");
+        finish(ctx);
+    }
+    return MHD_YES;
 }
 
 static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *url, const char *method,
@@ -216,8 +303,17 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *
     if (!ctx) {
         ctx = calloc(1, sizeof *ctx);
         if (!ctx) return MHD_NO;
+        ctx->srv = s;
         *con_cls = ctx;
         return MHD_YES;
+    }
+    int state = atomic_load(&ctx->state);
+    if (state == CONN_WAITING) return MHD_YES; /* not resumed yet */
+    if (state == CONN_READY) {
+        if (!ctx->resp && ctx->res_ok >= 0) run_answer(s, ctx);
+        cJSON *resp = ctx->resp;
+        ctx->resp = NULL;
+        return resp ? respond_json(c, ctx->http_code, resp) : MHD_NO;
     }
     if (*upload_size) {
         if (rt_body_append(&ctx->body, upload_data, *upload_size, s->cfg.max_body_bytes)) return MHD_NO;
@@ -255,6 +351,8 @@ static void completed(void *cls, struct MHD_Connection *c, void **con_cls, enum 
     conn_ctx *ctx = *con_cls;
     if (ctx) {
         rt_body_free(&ctx->body);
+        cJSON_Delete(ctx->resp);
+        if (ctx->res_ok > 0) sbx_result_free(&ctx->res);
         free(ctx);
         *con_cls = NULL;
     }
@@ -273,7 +371,9 @@ rt_status sbx_server_start(sbx_server **out, sbx_pool *pool, const sbx_server_co
         free(s);
         return rt_err_set(err, RT_EINVAL, "--host %s --port %d: not an IPv4 address and port", cfg->host, cfg->port);
     }
-    s->daemon = MHD_start_daemon(MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG, 0,
+    s->daemon = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME |
+                                     MHD_USE_ERROR_LOG,
+                                 0,
                                  NULL, NULL, handler, s, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&addr,
                                  MHD_OPTION_CONNECTION_LIMIT, (unsigned)cfg->max_connections,
                                  MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)600, MHD_OPTION_NOTIFY_COMPLETED, completed,
@@ -295,6 +395,9 @@ int sbx_server_port(const sbx_server *s) {
 
 void sbx_server_stop(sbx_server *s) {
     if (!s) return;
+    /* libmicrohttpd may not stop with connections suspended: the requests still waiting on the sandbox finish first
+     * (at once when the pool was shut down before, as `retool sandbox serve` does). */
+    while (atomic_load(&s->suspended) > 0) usleep(5000);
     MHD_stop_daemon(s->daemon);
     free(s);
 }

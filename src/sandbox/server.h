@@ -31,7 +31,7 @@ rt_status sbx_server_start(sbx_server **out, sbx_pool *pool, const sbx_server_co
 /* The port actually bound. */
 int sbx_server_port(const sbx_server *s);
 
-/* Stops accepting, waits for the connections in flight, frees the server. */
+/* Waits for the requests still in the sandbox (shut the pool down first to fail them at once), stops, frees. */
 void sbx_server_stop(sbx_server *s);
 
 /* A minimal HTTP/1.1 client for loopback use (tests, benchmarks, remote sandboxes): sends method path with body
