@@ -121,8 +121,8 @@ static void run_answer(sbx_server *s, conn_ctx *ctx) {
     if (ctx->res_ok) {
         ctx->resp = sbx_fusion_run_response(&ctx->res);
         ctx->http_code = MHD_HTTP_OK;
-        audit(s, ctx->id, "/run_code", ctx->fr.code, ctx->fr.code_len, sbx_status_name(ctx->res.status), 200,
-              &ctx->res, ctx->t0);
+        audit(s, ctx->id, "/run_code", ctx->fr.code, ctx->fr.code_len, sbx_status_name(ctx->res.status), 200, &ctx->res,
+              ctx->t0);
         sbx_result_free(&ctx->res);
         ctx->res_ok = 0;
     } else {
@@ -371,13 +371,11 @@ rt_status sbx_server_start(sbx_server **out, sbx_pool *pool, const sbx_server_co
         free(s);
         return rt_err_set(err, RT_EINVAL, "--host %s --port %d: not an IPv4 address and port", cfg->host, cfg->port);
     }
-    s->daemon = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME |
-                                     MHD_USE_ERROR_LOG,
-                                 0,
-                                 NULL, NULL, handler, s, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&addr,
-                                 MHD_OPTION_CONNECTION_LIMIT, (unsigned)cfg->max_connections,
-                                 MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)600, MHD_OPTION_NOTIFY_COMPLETED, completed,
-                                 s, MHD_OPTION_LISTENING_ADDRESS_REUSE, (unsigned)1, MHD_OPTION_END);
+    s->daemon = MHD_start_daemon(
+        MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG, 0, NULL, NULL,
+        handler, s, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&addr, MHD_OPTION_CONNECTION_LIMIT,
+        (unsigned)cfg->max_connections, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)600, MHD_OPTION_NOTIFY_COMPLETED,
+        completed, s, MHD_OPTION_LISTENING_ADDRESS_REUSE, (unsigned)1, MHD_OPTION_END);
     if (!s->daemon) {
         free(s);
         return rt_err_set(err, RT_EIO, "cannot listen on %s:%d (in use, or not an address of this host)", cfg->host,
@@ -397,7 +395,8 @@ void sbx_server_stop(sbx_server *s) {
     if (!s) return;
     /* libmicrohttpd may not stop with connections suspended: the requests still waiting on the sandbox finish first
      * (at once when the pool was shut down before, as `retool sandbox serve` does). */
-    while (atomic_load(&s->suspended) > 0) usleep(5000);
+    while (atomic_load(&s->suspended) > 0)
+        usleep(5000);
     MHD_stop_daemon(s->daemon);
     free(s);
 }
