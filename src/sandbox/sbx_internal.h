@@ -6,6 +6,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
+#include <sys/uio.h>
 
 #include "base/error.h"
 #include "sandbox/sandbox.h"
@@ -82,6 +83,10 @@ rt_status sbx_launch_worker(const sbx_launch *l, int index, const sbx_cgroup *cg
 extern const unsigned char sbx_zygote_so[], sbx_zygote_so_end[];
 
 /* ---- protocol (sbx_proto.c) ---- */
+
+/* Sends every byte of iov[0, n) (advancing it): sendmsg without SIGPIPE on a socket, writev on a pipe; waits up to
+ * 5 s at a time when the other end is full. -1 with errno on failure. */
+int sbx_send_iov(int fd, struct iovec *iov, int n);
 
 /* Appends one frame (4-byte length, JSON header line, blobs) to fd; blocking. Returns 0 or -1 with errno. */
 int sbx_proto_send(int fd, const char *json, const void *const *blobs, const size_t *lens, size_t nblobs);

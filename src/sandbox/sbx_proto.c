@@ -11,11 +11,15 @@
 
 #define SBX_FRAME_MAX (1u << 30)
 
-/* Sends every byte of iov[0, n) (advancing it), waiting up to 5 s at a time when the socket is full. */
-static int send_all(int fd, struct iovec *iov, int n) {
+int sbx_send_iov(int fd, struct iovec *iov, int n) {
+    int sock = 1;
     while (n > 0) {
         struct msghdr m = {.msg_iov = iov, .msg_iovlen = (size_t)n};
-        ssize_t k = sendmsg(fd, &m, MSG_NOSIGNAL);
+        ssize_t k = sock ? sendmsg(fd, &m, MSG_NOSIGNAL) : writev(fd, iov, n);
+        if (k < 0 && errno == ENOTSOCK && sock) {
+            sock = 0;
+            continue;
+        }
         if (k < 0 && errno == EINTR) continue;
         if (k < 0 && errno == EAGAIN) {
             struct pollfd pfd = {fd, POLLOUT, 0};
@@ -57,7 +61,7 @@ int sbx_proto_send(int fd, const char *json, const void *const *blobs, const siz
     iov[n++] = (struct iovec){"\n", 1};
     for (size_t i = 0; i < nblobs; i++)
         if (lens[i]) iov[n++] = (struct iovec){(void *)blobs[i], lens[i]};
-    return send_all(fd, iov, n);
+    return sbx_send_iov(fd, iov, n);
 }
 
 int sbx_reader_fill(sbx_reader *r, int fd) {

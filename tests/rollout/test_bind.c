@@ -30,7 +30,39 @@ static void tiny_model_kv(model *m, int bias, int kv_heads) {
     model_init_random(m, 11, 0.3);
 }
 
-static void tiny_model(model *m, int bias) { tiny_model_kv(m, bias, 2); }
+static void tiny_model(model *m, int bias) {
+    tiny_model_kv(m, bias, 2);
+}
+
+/* The logits p holds for seq equal a full forward over ids[0, n) (1e-5), and each behaviour log-prob lps[k] of the
+ * token at lp_pos[k] equals the full forward's log-softmax (1e-4). */
+static void expect_full_forward(model *m, rollout_model_policy *p, int64_t seq, const int32_t *ids, size_t n,
+                                const size_t *lp_pos, const float *lps, size_t nlp) {
+    rt_error e;
+    int64_t start[2] = {0, (int64_t)n};
+    int32_t targets[64];
+    for (size_t i = 0; i < n; i++)
+        targets[i] = -1;
+    model_batch batch = {.nseq = 1, .start = start, .tokens = (int32_t *)ids, .targets = targets};
+    float *logits = malloc(n * 48 * sizeof(float));
+    cr_assert_eq(model_logits(m, &batch, logits, &e), RT_OK, "%s", e.msg);
+    const float *held = rollout_model_policy_logits(p, seq);
+    double maxdiff = 0;
+    for (int v = 0; v < 48; v++)
+        maxdiff = fmax(maxdiff, fabs(held[v] - logits[(n - 1) * 48 + v]));
+    cr_expect_lt(maxdiff, 1e-5, "held logits differ from a full forward by %g", maxdiff);
+    for (size_t k = 0; k < nlp; k++) {
+        const float *row = logits + (lp_pos[k] - 1) * 48;
+        double mx = row[0], sum = 0;
+        for (int v = 1; v < 48; v++)
+            mx = fmax(mx, row[v]);
+        for (int v = 0; v < 48; v++)
+            sum += exp(row[v] - mx);
+        double want = row[ids[lp_pos[k]]] - mx - log(sum);
+        cr_expect_lt(fabs(lps[k] - want), 1e-4, "log-prob %zu: %f vs %f", k, lps[k], want);
+    }
+    free(logits);
+}
 
 static void check_kv(int bias, int kv_heads) {
     rt_log_set_level(RT_LOG_OFF);
@@ -43,7 +75,8 @@ static void check_kv(int bias, int kv_heads) {
     int32_t seq_ids[64];
     size_t n = 0;
     int32_t prompt[] = {3, 9, 27, 5, 1};
-    for (size_t i = 0; i < 5; i++) seq_ids[n++] = prompt[i];
+    for (size_t i = 0; i < 5; i++)
+        seq_ids[n++] = prompt[i];
     rollout_sampling s = {.temperature = 1.0f, .top_p = 1.0f};
     int64_t a, b;
     cr_assert_eq(ops.open(ops.ctx, prompt, 5, &s, 1, &a, &e), RT_OK, "%s", e.msg);
@@ -54,7 +87,8 @@ static void check_kv(int bias, int kv_heads) {
         if (step == 5) {
             int32_t interp[] = {40, 41, 42, 7, 7, 8, 2};
             cr_assert_eq(ops.append(ops.ctx, a, interp, 7, &e), RT_OK);
-            for (int i = 0; i < 7; i++) seq_ids[n++] = interp[i];
+            for (int i = 0; i < 7; i++)
+                seq_ids[n++] = interp[i];
         }
         int64_t seqs[2] = {a, b};
         int32_t tok[2];
@@ -65,35 +99,22 @@ static void check_kv(int bias, int kv_heads) {
         seq_ids[n++] = tok[0];
     }
     cr_expect_eq(rollout_model_policy_prefilled(p), 5u + 3u + 7u, "prompt + interpreter tokens, never more");
-    /* Full forward over the same ids. */
-    int64_t start[2] = {0, (int64_t)n};
-    int32_t targets[64];
-    for (size_t i = 0; i < n; i++) targets[i] = -1;
-    model_batch batch = {.nseq = 1, .start = start, .tokens = seq_ids, .targets = targets};
-    float *logits = malloc(n * 48 * sizeof(float));
-    cr_assert_eq(model_logits(&m, &batch, logits, &e), RT_OK, "%s", e.msg);
-    const float *held = rollout_model_policy_logits(p, a);
-    double maxdiff = 0;
-    for (int v = 0; v < 48; v++) maxdiff = fmax(maxdiff, fabs(held[v] - logits[(n - 1) * 48 + v]));
-    cr_expect_lt(maxdiff, 1e-5, "held logits differ from a full forward by %g", maxdiff);
-    for (size_t k = 0; k < nlp; k++) {
-        const float *row = logits + (lp_pos[k] - 1) * 48;
-        double mx = row[0], sum = 0;
-        for (int v = 1; v < 48; v++) mx = fmax(mx, row[v]);
-        for (int v = 0; v < 48; v++) sum += exp(row[v] - mx);
-        double want = row[seq_ids[lp_pos[k]]] - mx - log(sum);
-        cr_expect_lt(fabs(lps[k] - want), 1e-4, "log-prob %zu: %f vs %f", k, lps[k], want);
-    }
-    free(logits);
+    expect_full_forward(&m, p, a, seq_ids, n, lp_pos, lps, nlp);
     ops.close(ops.ctx, a);
     ops.close(ops.ctx, b);
     rollout_model_policy_free(p);
     model_free(&m);
 }
 
-Test(bind, kv_reuse_is_exact_llama) { check_kv(0, 2); }
-Test(bind, kv_reuse_is_exact_qwen2_bias) { check_kv(1, 2); }
-Test(bind, kv_reuse_is_exact_without_gqa) { check_kv(0, 4); } /* one head per KV group: the one-row scoring path */
+Test(bind, kv_reuse_is_exact_llama) {
+    check_kv(0, 2);
+}
+Test(bind, kv_reuse_is_exact_qwen2_bias) {
+    check_kv(1, 2);
+}
+Test(bind, kv_reuse_is_exact_without_gqa) {
+    check_kv(0, 4);
+} /* one head per KV group: the one-row scoring path */
 
 Test(bind, bad_prompts_are_refused) {
     model m;
@@ -141,7 +162,8 @@ Test(bind, batched_advance_is_exact) {
     int32_t ids[64];
     size_t n = 0, lp_pos[16], nlp = 0;
     float lps[16];
-    for (size_t i = 0; i < 5; i++) ids[n++] = prompt[i];
+    for (size_t i = 0; i < 5; i++)
+        ids[n++] = prompt[i];
     for (int round = 0; round < 10; round++) {
         int64_t seqs[2] = {a, b};
         int32_t tok[2];
@@ -151,7 +173,8 @@ Test(bind, batched_advance_is_exact) {
             size_t before = rollout_model_policy_calls(p);
             cr_assert_eq(ops.advance(ops.ctx, &f, 1, ferr, &b, 1, tok, lp, &e), RT_OK, "%s", e.msg);
             cr_expect_eq(rollout_model_policy_calls(p), before + 1, "one model call for the feed and the step");
-            for (int i = 0; i < 7; i++) ids[n++] = interp[i];
+            for (int i = 0; i < 7; i++)
+                ids[n++] = interp[i];
             continue;
         }
         cr_assert_eq(ops.advance(ops.ctx, NULL, 0, ferr, seqs, 2, tok, lp, &e), RT_OK, "%s", e.msg);
@@ -160,25 +183,7 @@ Test(bind, batched_advance_is_exact) {
         ids[n++] = tok[0];
     }
     cr_expect_eq(rollout_model_policy_prefilled(p), 5u + 3u + 7u, "prompt + interpreter tokens, never more");
-    int64_t start[2] = {0, (int64_t)n};
-    int32_t targets[64];
-    for (size_t i = 0; i < n; i++) targets[i] = -1;
-    model_batch batch = {.nseq = 1, .start = start, .tokens = ids, .targets = targets};
-    float *logits = malloc(n * 48 * sizeof(float));
-    cr_assert_eq(model_logits(&m, &batch, logits, &e), RT_OK, "%s", e.msg);
-    const float *held = rollout_model_policy_logits(p, a);
-    double maxdiff = 0;
-    for (int v = 0; v < 48; v++) maxdiff = fmax(maxdiff, fabs(held[v] - logits[(n - 1) * 48 + v]));
-    cr_expect_lt(maxdiff, 1e-5, "held logits differ from a full forward by %g", maxdiff);
-    for (size_t k = 0; k < nlp; k++) {
-        const float *row = logits + (lp_pos[k] - 1) * 48;
-        double mx = row[0], sum = 0;
-        for (int v = 1; v < 48; v++) mx = fmax(mx, row[v]);
-        for (int v = 0; v < 48; v++) sum += exp(row[v] - mx);
-        double want = row[ids[lp_pos[k]]] - mx - log(sum);
-        cr_expect_lt(fabs(lps[k] - want), 1e-4, "log-prob %zu: %f vs %f", k, lps[k], want);
-    }
-    free(logits);
+    expect_full_forward(&m, p, a, ids, n, lp_pos, lps, nlp);
     ops.close(ops.ctx, a);
     ops.close(ops.ctx, b);
     rollout_model_policy_free(p);

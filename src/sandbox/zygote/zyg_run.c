@@ -61,23 +61,7 @@ int zyg_send_frame(int fd, const char *hdr, const unsigned char *payload, size_t
     unsigned char len4[4] = {(unsigned char)total, (unsigned char)(total >> 8), (unsigned char)(total >> 16),
                              (unsigned char)(total >> 24)};
     struct iovec iov[4] = {{len4, 4}, {(void *)hdr, hl}, {"\n", 1}, {(void *)payload, plen}};
-    struct iovec *v = iov;
-    int n = plen ? 4 : 3;
-    while (n > 0) { /* one writev: the child wakes once for its whole job */
-        ssize_t k = writev(fd, v, n);
-        if (k < 0 && errno == EINTR) continue;
-        if (k <= 0) return -1;
-        while (n > 0 && (size_t)k >= v->iov_len) {
-            k -= (ssize_t)v->iov_len;
-            v++;
-            n--;
-        }
-        if (n > 0) {
-            v->iov_base = (char *)v->iov_base + k;
-            v->iov_len -= (size_t)k;
-        }
-    }
-    return 0;
+    return sbx_send_iov(fd, iov, plen ? 4 : 3); /* one writev: the child wakes once for its whole job */
 }
 
 static int read_exact(int fd, unsigned char *p, size_t n) {
