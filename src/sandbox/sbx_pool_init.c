@@ -130,7 +130,7 @@ void sbx_pool_stats(sbx_pool *p, sbx_stats *st) {
     st->light_workers = p->cfg.light_workers;
     for (int i = 0; i < p->nw; i++) {
         sbx_wstate s = p->w[i].state;
-        st->workers_ready += s == SBX_W_IDLE || s == SBX_W_BUSY || s == SBX_W_WAIT_IDLE;
+        st->workers_ready += s == SBX_W_IDLE || s == SBX_W_BUSY;
         st->running += s == SBX_W_BUSY;
     }
     st->queued = p->qlen;

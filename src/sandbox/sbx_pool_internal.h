@@ -45,11 +45,12 @@ struct sbx_session {
     sbx_session *next;    /* the pool's list */
 };
 
-typedef enum sbx_wstate { SBX_W_DEAD, SBX_W_STARTING, SBX_W_IDLE, SBX_W_BUSY, SBX_W_WAIT_IDLE } sbx_wstate;
+typedef enum sbx_wstate { SBX_W_DEAD, SBX_W_STARTING, SBX_W_IDLE, SBX_W_BUSY } sbx_wstate;
 
 typedef struct sbx_worker {
     int idx;
     int light; /* standard library only preloaded */
+    double idle_since; /* when it last became idle: the longest idle goes first (its child is surely ready) */
     pid_t pid;
     int fd;
     sbx_wstate state;

@@ -214,17 +214,17 @@ static void handle_frame(sbx_pool *p, sbx_worker *w, const char *hdr_text, unsig
     if (!strcmp(type, "ready")) {
         if (w->state == SBX_W_STARTING) {
             w->state = SBX_W_IDLE;
+            w->idle_since = rt_time_now();
             w->fails = 0;
             p->ready_count++;
             pthread_cond_broadcast(&p->cv);
         }
-    } else if (!strcmp(type, "idle")) {
-        if (w->state == SBX_W_WAIT_IDLE) w->state = SBX_W_IDLE;
     } else if (w->cur) {
         sbx_job *job = w->cur;
         sbx_session *s = job->session;
         w->cur = NULL;
-        w->state = SBX_W_WAIT_IDLE;
+        w->state = SBX_W_IDLE; /* the next job may go now: it waits in the socket while the worker pre-forks */
+        w->idle_since = rt_time_now();
         if (s) {
             s->busy = 0;
             s->t_last = rt_time_now();
@@ -344,12 +344,20 @@ static sbx_job *next_job(sbx_pool *p, sbx_worker *w) {
     return NULL;
 }
 
+/* Gives queued jobs to idle workers: light workers first (the runs they can take leave the full workers free for the
+ * others), and within a tier the one idle longest (one that has just answered may still be forking its next child). */
 static void dispatch(sbx_pool *p) {
     settle_dead_sessions(p);
-    /* light workers first, so that the runs they can take leave the full workers free for the others */
-    for (int k = 0; k < p->nw && !p->stop; k++) {
-        sbx_worker *w = &p->w[(k + p->cfg.workers) % p->nw];
-        if (w->state != SBX_W_IDLE) continue;
+    unsigned char tried[512] = {0};
+    for (;;) {
+        sbx_worker *w = NULL;
+        for (int i = 0; i < p->nw; i++) {
+            sbx_worker *c = &p->w[i];
+            if (c->state != SBX_W_IDLE || tried[i]) continue;
+            if (!w || c->light > w->light || (c->light == w->light && c->idle_since < w->idle_since)) w = c;
+        }
+        if (!w || p->stop) return;
+        tried[w->idx] = 1;
         sbx_job *job = next_job(p, w);
         if (job) dispatch_to(p, w, job);
     }

@@ -250,7 +250,6 @@ int sbx_zygote_serve(int ctl, const char *init_json, const unsigned char *bpf, s
             if (r > 0) return ZYG_RUN;
             if (r < 0) return -1; /* the supervisor restarts a worker that cannot fork */
         }
-        send_simple(ctl, "idle", NULL, NULL);
     }
     zyg_child_kill(&s.pre);
     zyg_child_reap(&s.pre, NULL, NULL);
