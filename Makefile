@@ -52,7 +52,8 @@ $(BUILD)/obj/%.o: %.c
 # The sandbox worker's zygote: a shared object loaded by each worker's Python (never sanitized: it runs inside
 # /usr/bin/python3), embedded into the library by sbx_zygote_blob.c.
 ZYGOTE_SO  := $(BUILD)/zygote/sbx_zygote.so
-ZYGOTE_SRC := $(sort $(wildcard src/sandbox/zygote/*.c)) src/sandbox/sbx_proto.c src/sandbox/sbx_base64.c
+ZYGOTE_SRC := $(sort $(wildcard src/sandbox/zygote/*.c)) src/sandbox/sbx_proto.c src/sandbox/sbx_base64.c \
+              src/sandbox/sbx_names.c
 $(ZYGOTE_SO): $(ZYGOTE_SRC) $(wildcard src/sandbox/zygote/*.h) src/sandbox/sbx_internal.h
 	@mkdir -p $(dir $@)
 	@$(if $(V),,echo "  CC      $@")

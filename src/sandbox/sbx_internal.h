@@ -110,6 +110,9 @@ void sbx_reader_free(sbx_reader *r);
 /* ---- base64 (sbx_base64.c) ---- */
 
 /* Encodes len bytes as base64 (NUL-terminated, malloc'd); NULL when out of memory. */
+/* Non-zero when name is a relative path of at most 255 bytes without empty, "." or ".." components. */
+int sbx_name_ok(const char *name);
+
 /* Non-zero when code names a package only the full worker tier preloads, or imports by a computed name. */
 int sbx_code_needs_full(const char *code, size_t len);
 

@@ -197,20 +197,6 @@ void sbx_job_free(sbx_job *job) {
 
 /* ---- requests ---- */
 
-static int name_ok(const char *name) {
-    if (!name || !*name || name[0] == '/' || strlen(name) > 255) return 0;
-    const char *s = name;
-    while (*s) {
-        const char *e = strchr(s, '/');
-        size_t n = e ? (size_t)(e - s) : strlen(s);
-        if (n == 0 || (n == 1 && s[0] == '.') || (n == 2 && s[0] == '.' && s[1] == '.')) return 0;
-        s += n;
-        if (*s == '/') s++;
-        if (e && !*s) return 0;
-    }
-    return 1;
-}
-
 static void limits_fill(sbx_limits *out, const sbx_limits *in) {
     sbx_limits d;
     sbx_limits_default(&d);
@@ -248,7 +234,7 @@ static cJSON *limits_json(const sbx_limits *l) {
 static rt_status files_json(cJSON *msg, const sbx_file *files, size_t n, rt_error *err) {
     cJSON *o = cJSON_AddObjectToObject(msg, "files");
     for (size_t i = 0; i < n; i++) {
-        if (!name_ok(files[i].name))
+        if (!sbx_name_ok(files[i].name))
             return rt_err_set(err, RT_EINVAL, "files[%zu]: name '%s' must be a relative path without '.' or '..'", i,
                               files[i].name ? files[i].name : "(null)");
         char *b = sbx_b64_encode(files[i].data, files[i].len);
@@ -302,7 +288,7 @@ static rt_status job_build_run(sbx_job *job, const sbx_request *req, const sbx_s
     if (!st && req->nfetch) {
         cJSON *a = cJSON_AddArrayToObject(msg, "fetch");
         for (size_t i = 0; i < req->nfetch && !st; i++) {
-            if (!name_ok(req->fetch[i]))
+            if (!sbx_name_ok(req->fetch[i]))
                 st = rt_err_set(err, RT_EINVAL, "fetch_files[%zu]: '%s' must be a relative path without '..'", i,
                                 req->fetch[i] ? req->fetch[i] : "(null)");
             else

@@ -27,23 +27,9 @@ def read_exact(fd, n):
     return bytes(buf)
 
 
-def write_all(fd, data):
-    view = memoryview(data)
-    while view:
-        n = os.write(fd, view)
-        view = view[n:]
-
-
 def recv_frame(fd):
     (n,) = struct.unpack("<I", read_exact(fd, 4))
     return read_exact(fd, n)
-
-
-def send_msg(hdr, blobs=()):
-    hdr = dict(hdr)
-    hdr["blobs"] = [len(b) for b in blobs]
-    body = json.dumps(hdr).encode() + b"\n" + b"".join(blobs)
-    write_all(CTL, struct.pack("<I", len(body)) + body)
 
 
 def parse_frame(body):

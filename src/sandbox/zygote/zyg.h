@@ -43,7 +43,7 @@ typedef struct zyg_buf {
 } zyg_buf;
 
 /* Forks a child of kind: 0 in the worker (c filled, the child waits for its job), 1 in the child once its job has
- * been applied (zyg_out filled; return to Python), -1 on failure (msg says why). */
+ * been applied (cfg->out and cfg->code_buf filled; return to Python), -1 on failure (msg says why). */
 int zyg_child_new(const zyg_cfg *cfg, zyg_child *c, int kind, char *msg, size_t msg_len);
 
 /* In a new child: namespaces, mounts, then waits for its job and applies it; returns only when ready (else _exit). */
@@ -59,6 +59,10 @@ int zyg_child_reap(zyg_child *c, int *status, struct rusage *ru);
  * t, id, files); out and err receive the bytes. */
 cJSON *zyg_execute(zyg_child *c, int cell_mode, const char *job_hdr, const unsigned char *payload, size_t plen,
                    const cJSON *limits, zyg_buf *out, zyg_buf *err);
+
+/* Opens, never following a link, the directory that holds the last component of name (a name sbx_name_ok
+ * accepts) under root, making missing directories when create; *leaf is that last component. -1 with errno. */
+int zyg_open_parent(int root, const char *name, int create, const char **leaf);
 
 /* Reads the requested work-dir files of a finished run through workfd (never following a link). */
 void zyg_fetch(int workfd, const cJSON *names, size_t cap, cJSON *files, cJSON *missing);

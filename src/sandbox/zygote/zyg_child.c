@@ -76,44 +76,18 @@ static void apply_limits(int sw, const cJSON *lim, long long base_vm) {
     set_limit(sw, RLIMIT_MSGQUEUE, 0, 0);
 }
 
-/* A name relative to /work, without empty, "." or ".." components. */
-static int plain_rel(const char *name) {
-    if (!name[0] || name[0] == '/') return 0;
-    const char *p = name;
-    while (*p) {
-        const char *e = strchr(p, '/');
-        size_t n = e ? (size_t)(e - p) : strlen(p);
-        if (n == 0 || (n == 1 && p[0] == '.') || (n == 2 && p[0] == '.' && p[1] == '.')) return 0;
-        if (!e) break;
-        p = e + 1;
-    }
-    return name[strlen(name) - 1] != '/';
-}
-
 static void write_one(int sw, const char *name, const char *b64) {
-    if (!plain_rel(name)) fail(sw, "file name", name, 0);
+    if (!sbx_name_ok(name)) fail(sw, "file name", name, 0);
     unsigned char *data;
     size_t len;
     if (sbx_b64_decode(b64, strlen(b64), &data, &len)) fail(sw, "file content (base64)", name, 0);
-    int d = open("/work", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (d < 0) fail(sw, "open", "/work", errno);
-    char part[4096];
-    const char *p = name;
-    for (;;) {
-        const char *e = strchr(p, '/');
-        if (!e) break;
-        size_t n = (size_t)(e - p);
-        if (n >= sizeof part) fail(sw, "file name too long", name, 0);
-        memcpy(part, p, n);
-        part[n] = 0;
-        if (mkdirat(d, part, 0755) && errno != EEXIST) fail(sw, "mkdir", name, errno);
-        int nd = openat(d, part, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-        if (nd < 0) fail(sw, "open", name, errno);
-        close(d);
-        d = nd;
-        p = e + 1;
-    }
-    int fd = openat(d, p, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
+    int w = open("/work", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (w < 0) fail(sw, "open", "/work", errno);
+    const char *leaf;
+    int d = zyg_open_parent(w, name, 1, &leaf);
+    if (d < 0) fail(sw, "directory of", name, errno);
+    close(w);
+    int fd = openat(d, leaf, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
     if (fd < 0) fail(sw, "create", name, errno);
     if (len && zyg_write_all(fd, data, len)) fail(sw, "write", name, errno);
     close(fd);

@@ -231,41 +231,50 @@ cJSON *zyg_execute(zyg_child *c, int cell_mode, const char *job_hdr, const unsig
     return res;
 }
 
+int zyg_open_parent(int root, const char *name, int create, const char **leaf) {
+    int d = dup(root);
+    const char *p = name, *e;
+    while (d >= 0 && (e = strchr(p, '/'))) {
+        char part[256]; /* sbx_name_ok caps a whole name at 255 bytes */
+        memcpy(part, p, (size_t)(e - p));
+        part[e - p] = 0;
+        if (create && mkdirat(d, part, 0755) && errno != EEXIST) {
+            int err = errno;
+            close(d);
+            errno = err;
+            return -1;
+        }
+        int nd = openat(d, part, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        int err = errno;
+        close(d);
+        errno = err;
+        d = nd;
+        p = e + 1;
+    }
+    *leaf = p;
+    return d;
+}
+
 void zyg_fetch(int workfd, const cJSON *names, size_t cap, cJSON *files, cJSON *missing) {
     const cJSON *nm;
     cJSON_ArrayForEach(nm, names) {
         if (!cJSON_IsString(nm)) continue;
-        const char *name = nm->valuestring, *why = NULL;
+        const char *name = nm->valuestring, *why = NULL, *leaf;
         char reason[300];
-        int d = dup(workfd), fd = -1;
-        const char *p = name;
-        if (!name[0] || name[0] == '/') why = "not a plain relative path";
-        while (!why && d >= 0) {
-            const char *e = strchr(p, '/');
-            if (!e) break;
-            char part[256];
-            size_t n = (size_t)(e - p);
-            if (n == 0 || n >= sizeof part || (n == 1 && p[0] == '.') || (n == 2 && p[0] == '.' && p[1] == '.')) {
-                why = "not a plain relative path";
-                break;
-            }
-            memcpy(part, p, n);
-            part[n] = 0;
-            int nd = openat(d, part, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-            if (nd < 0) {
+        int fd = -1;
+        if (!sbx_name_ok(name)) {
+            why = "not a plain relative path";
+        } else {
+            int d = zyg_open_parent(workfd, name, 0, &leaf);
+            if (d >= 0) {
+                fd = openat(d, leaf, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+                if (fd < 0) snprintf(reason, sizeof reason, "%s", strerror(errno)), why = reason;
+                close(d);
+            } else {
                 snprintf(reason, sizeof reason, "%s", strerror(errno));
                 why = reason;
             }
-            close(d);
-            d = nd;
-            p = e + 1;
         }
-        if (!why && (!strcmp(p, ".") || !strcmp(p, "..") || !p[0])) why = "not a plain relative path";
-        if (!why && d >= 0) {
-            fd = openat(d, p, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
-            if (fd < 0) snprintf(reason, sizeof reason, "%s", strerror(errno)), why = reason;
-        }
-        if (d >= 0) close(d);
         struct stat st;
         if (!why && (fstat(fd, &st) || !S_ISREG(st.st_mode) || (size_t)st.st_size > cap)) {
             snprintf(reason, sizeof reason, "not a regular file of at most %zu bytes", cap);

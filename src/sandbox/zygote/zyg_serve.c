@@ -32,10 +32,15 @@ static int send_frame(int fd, cJSON *hdr, const zyg_buf *out, const zyg_buf *err
     return rc;
 }
 
+/* The request's id, echoed in its answer (null when none). */
+static void add_id(cJSON *h, const cJSON *id) {
+    cJSON_AddItemToObject(h, "id", id ? cJSON_Duplicate(id, 1) : cJSON_CreateNull());
+}
+
 static void send_simple(int fd, const char *type, const cJSON *id, const char *message) {
     cJSON *h = cJSON_CreateObject();
     cJSON_AddStringToObject(h, "t", type);
-    cJSON_AddItemToObject(h, "id", id ? cJSON_Duplicate(id, 1) : cJSON_CreateNull());
+    add_id(h, id);
     if (message) cJSON_AddStringToObject(h, "message", message);
     send_frame(fd, h, NULL, NULL);
     cJSON_Delete(h);
@@ -60,19 +65,36 @@ static void session_drop(zyg_state *s, zyg_child *c) {
     *c = s->sessions[--s->nsessions];
 }
 
+/* Sends the "done" answer res (taken) to request id, with out and err as its blobs (taken; may be NULL). */
+static void answer(zyg_state *s, cJSON *res, const cJSON *id, zyg_buf *out, zyg_buf *err) {
+    cJSON_AddStringToObject(res, "t", "done");
+    add_id(res, id);
+    send_frame(s->cfg.ctl, res, out, err);
+    cJSON_Delete(res);
+    if (out) zyg_free(out->p);
+    if (err) zyg_free(err->p);
+}
+
+/* A child's setup frame header from a run or open message: its limits, files and stdin (a session's has none). */
+static char *job_header(const cJSON *msg) {
+    const cJSON *lim = cJSON_GetObjectItemCaseSensitive(msg, "limits"),
+                *files = cJSON_GetObjectItemCaseSensitive(msg, "files"),
+                *in = cJSON_GetObjectItemCaseSensitive(msg, "stdin");
+    cJSON *job = cJSON_CreateObject();
+    cJSON_AddItemToObject(job, "limits", lim ? cJSON_Duplicate(lim, 1) : cJSON_CreateObject());
+    cJSON_AddItemToObject(job, "files", files ? cJSON_Duplicate(files, 1) : cJSON_CreateObject());
+    cJSON_AddStringToObject(job, "stdin", cJSON_IsString(in) ? in->valuestring : "");
+    char *hdr = cJSON_PrintUnformatted(job);
+    cJSON_Delete(job);
+    return hdr;
+}
+
 /* A stateless run on the pre-forked child: result first, then the reap (the whole tree is gone before the next job). */
 static void do_run(zyg_state *s, const cJSON *msg, const unsigned char *payload, size_t plen) {
     zyg_child c = s->pre;
     s->pre.alive = 0;
     const cJSON *lim = cJSON_GetObjectItemCaseSensitive(msg, "limits");
-    cJSON *job = cJSON_CreateObject();
-    cJSON_AddItemToObject(job, "limits", lim ? cJSON_Duplicate(lim, 1) : cJSON_CreateObject());
-    const cJSON *files = cJSON_GetObjectItemCaseSensitive(msg, "files");
-    cJSON_AddItemToObject(job, "files", files ? cJSON_Duplicate(files, 1) : cJSON_CreateObject());
-    const cJSON *in = cJSON_GetObjectItemCaseSensitive(msg, "stdin");
-    cJSON_AddStringToObject(job, "stdin", cJSON_IsString(in) ? in->valuestring : "");
-    char *hdr = cJSON_PrintUnformatted(job);
-    cJSON_Delete(job);
+    char *hdr = job_header(msg);
     int workfd = dup(c.workfd);
     zyg_buf out = {0}, err = {0};
     cJSON *res = zyg_execute(&c, 0, hdr ? hdr : "{}", payload, plen, lim, &out, &err);
@@ -82,13 +104,7 @@ static void do_run(zyg_state *s, const cJSON *msg, const unsigned char *payload,
     if (cJSON_GetArraySize(fetch) > 0 && workfd >= 0)
         zyg_fetch(workfd, fetch, (size_t)zyg_num(lim, "out_cap", 1 << 20), files_out, missing);
     if (workfd >= 0) close(workfd);
-    cJSON_AddStringToObject(res, "t", "done");
-    const cJSON *id = cJSON_GetObjectItemCaseSensitive(msg, "id");
-    cJSON_AddItemToObject(res, "id", id ? cJSON_Duplicate(id, 1) : cJSON_CreateNull());
-    send_frame(s->cfg.ctl, res, &out, &err);
-    cJSON_Delete(res);
-    zyg_free(out.p);
-    zyg_free(err.p);
+    answer(s, res, cJSON_GetObjectItemCaseSensitive(msg, "id"), &out, &err);
     zyg_child_kill(&c);
     zyg_child_reap(&c, NULL, NULL);
 }
@@ -98,26 +114,18 @@ static void do_cell(zyg_state *s, const cJSON *msg, const unsigned char *payload
     zyg_child *c = session_find(s, (uint64_t)zyg_num(msg, "session", 0));
     if (!c || !c->alive) {
         cJSON *h = cJSON_CreateObject();
-        cJSON_AddStringToObject(h, "t", "done");
-        cJSON_AddItemToObject(h, "id", id ? cJSON_Duplicate(id, 1) : cJSON_CreateNull());
         cJSON_AddStringToObject(h, "why", "session");
         cJSON_AddStringToObject(h, "exc", "");
         cJSON_AddNumberToObject(h, "rc", -1);
         cJSON_AddFalseToObject(h, "session_alive");
-        send_frame(s->cfg.ctl, h, NULL, NULL);
-        cJSON_Delete(h);
+        answer(s, h, id, NULL, NULL);
         return;
     }
     zyg_buf out = {0}, err = {0};
     const cJSON *lim = cJSON_GetObjectItemCaseSensitive(msg, "limits");
     cJSON *res = zyg_execute(c, 1, "{}", payload, plen, lim, &out, &err);
     if (!cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(res, "session_alive"))) session_drop(s, c);
-    cJSON_AddStringToObject(res, "t", "done");
-    cJSON_AddItemToObject(res, "id", id ? cJSON_Duplicate(id, 1) : cJSON_CreateNull());
-    send_frame(s->cfg.ctl, res, &out, &err);
-    cJSON_Delete(res);
-    zyg_free(out.p);
-    zyg_free(err.p);
+    answer(s, res, id, &out, &err);
 }
 
 /* Returns 1 in the new session child. */
@@ -139,14 +147,7 @@ static int do_open(zyg_state *s, const cJSON *msg) {
     }
     c->sid = (uint64_t)zyg_num(msg, "session", 0);
     s->nsessions++;
-    cJSON *job = cJSON_CreateObject();
-    const cJSON *lim = cJSON_GetObjectItemCaseSensitive(msg, "limits"),
-                *files = cJSON_GetObjectItemCaseSensitive(msg, "files");
-    cJSON_AddItemToObject(job, "limits", lim ? cJSON_Duplicate(lim, 1) : cJSON_CreateObject());
-    cJSON_AddItemToObject(job, "files", files ? cJSON_Duplicate(files, 1) : cJSON_CreateObject());
-    cJSON_AddStringToObject(job, "stdin", "");
-    char *hdr = cJSON_PrintUnformatted(job);
-    cJSON_Delete(job);
+    char *hdr = job_header(msg);
     if (!hdr || zyg_send_frame(c->jw, hdr, NULL, 0)) {
         zyg_free(hdr);
         session_drop(s, c);
