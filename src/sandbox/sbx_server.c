@@ -165,7 +165,6 @@ static enum MHD_Result run_code(sbx_server *s, struct MHD_Connection *c, conn_ct
         sbx_fusion_req_free(&ctx->fr);
         ctx->http_code = code;
         ctx->resp = sbx_fusion_error_response(err.msg);
-        ctx->res_ok = -1; /* answered already: nothing to build */
         finish(ctx);
     }
     return MHD_YES;
@@ -310,7 +309,7 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *
     int state = atomic_load(&ctx->state);
     if (state == CONN_WAITING) return MHD_YES; /* not resumed yet */
     if (state == CONN_READY) {
-        if (!ctx->resp && ctx->res_ok >= 0) run_answer(s, ctx);
+        if (!ctx->resp) run_answer(s, ctx); /* a /run_code result: every other answer is built where it is decided */
         cJSON *resp = ctx->resp;
         ctx->resp = NULL;
         return resp ? respond_json(c, ctx->http_code, resp) : MHD_NO;
@@ -352,7 +351,7 @@ static void completed(void *cls, struct MHD_Connection *c, void **con_cls, enum 
     if (ctx) {
         rt_body_free(&ctx->body);
         cJSON_Delete(ctx->resp);
-        if (ctx->res_ok > 0) sbx_result_free(&ctx->res);
+        if (ctx->res_ok) sbx_result_free(&ctx->res);
         free(ctx);
         *con_cls = NULL;
     }

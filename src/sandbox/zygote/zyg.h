@@ -70,7 +70,7 @@ void zyg_fetch(int workfd, const cJSON *names, size_t cap, cJSON *files, cJSON *
 /* Appends n bytes to b, at most up to cap bytes in all; returns 1 when some did not fit. */
 int zyg_buf_add(zyg_buf *b, const void *p, size_t n, size_t cap);
 
-/* Writes all of p to fd (retrying short writes); -1 on error. */
+/* Writes all of p to fd (a pipe or a file; sbx_send_iov with one piece); -1 on error. */
 int zyg_write_all(int fd, const void *p, size_t n);
 
 /* Writes one frame (4-byte little-endian length, hdr, a newline, payload) to a pipe in one writev when it fits. */

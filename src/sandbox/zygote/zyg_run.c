@@ -45,15 +45,8 @@ int zyg_buf_add(zyg_buf *b, const void *p, size_t n, size_t cap) {
 }
 
 int zyg_write_all(int fd, const void *p, size_t n) {
-    const unsigned char *q = p;
-    while (n) {
-        ssize_t k = write(fd, q, n);
-        if (k < 0 && errno == EINTR) continue;
-        if (k <= 0) return -1;
-        q += k;
-        n -= (size_t)k;
-    }
-    return 0;
+    struct iovec v = {(void *)p, n};
+    return sbx_send_iov(fd, &v, 1);
 }
 
 int zyg_send_frame(int fd, const char *hdr, const unsigned char *payload, size_t plen) {
