@@ -202,14 +202,13 @@ static double cpu_per_exec_pool(int n, int light, int *ok_out) {
     for (int i = 0; i < 5; i++) {
         if (sbx_pool_run(p, &req, &res, &err) == RT_OK) sbx_result_free(&res);
     }
-    double c0 = cpu_now(), base = 0;
-    /* What an idle pool costs over the same time is subtracted: start-up is not part of an execution. */
+    double c0 = cpu_now(); /* after start-up and five warm-up runs: start-up is not part of an execution */
     int ok = 0;
     for (int i = 0; i < n; i++)
         if (sbx_pool_run(p, &req, &res, &err) == RT_OK) ok += res.status == SBX_OK, sbx_result_free(&res);
     sbx_pool_free(p);
     *ok_out = ok;
-    return (cpu_now() - c0 - base) / n;
+    return (cpu_now() - c0) / n;
 }
 
 static void cpu_per_exec(int n) {
