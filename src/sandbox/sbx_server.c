@@ -352,6 +352,7 @@ static void completed(void *cls, struct MHD_Connection *c, void **con_cls, enum 
         rt_body_free(&ctx->body);
         cJSON_Delete(ctx->resp);
         if (ctx->res_ok) sbx_result_free(&ctx->res);
+        sbx_fusion_req_free(&ctx->fr); /* a /run_code request closed before its answer was built (server stopping) */
         free(ctx);
         *con_cls = NULL;
     }
