@@ -65,7 +65,14 @@ static rt_status mul_make(int level, const int64_t *ops, int full, data_problem 
     return st;
 }
 
-const data_family data_fam_mul = {"mul", "products: 3x2-digit (L1), 4x4 (L2), 6x5 (L3)", 1, mul_draw, mul_make};
+/* a*b and b*a are one problem. */
+static void pair_canon(int level, int64_t *ops) {
+    (void)level;
+    data_ops_sort_desc(ops, 2);
+}
+
+const data_family data_fam_mul = {"mul", "products: 3x2-digit (L1), 4x4 (L2), 6x5 (L3)", 1, mul_draw, mul_make,
+                                  pair_canon};
 
 /* add / sub: single digits at every level (the level is recorded, the operands do not grow). */
 static void digit_pair_draw(rt_rng *r, int level, int64_t *ops) {
@@ -92,7 +99,8 @@ static rt_status add_make(int level, const int64_t *ops, int full, data_problem 
     return simple_make("Compute %" PRId64 "+%" PRId64 ".", "+", ops[0], ops[1], ops[0] + ops[1], full, p, err);
 }
 
-const data_family data_fam_add = {"add", "single-digit addition (no tool needed)", 0, digit_pair_draw, add_make};
+const data_family data_fam_add = {"add", "single-digit addition (no tool needed)", 0, digit_pair_draw, add_make,
+                                  pair_canon};
 
 static void sub_draw(rt_rng *r, int level, int64_t *ops) {
     (void)level;
@@ -106,7 +114,7 @@ static rt_status sub_make(int level, const int64_t *ops, int full, data_problem 
 }
 
 const data_family data_fam_sub = {"sub", "single-digit subtraction, never negative (no tool needed)", 0, sub_draw,
-                                  sub_make};
+                                  sub_make, NULL};
 
 /* compare: two different numbers of 1 (L1), 2 (L2) or 3 (L3) digits. */
 static void compare_draw(rt_rng *r, int level, int64_t *ops) {
@@ -133,4 +141,4 @@ static rt_status compare_make(int level, const int64_t *ops, int full, data_prob
 }
 
 const data_family data_fam_compare = {"compare", "the larger of two numbers of 1 (L1), 2 (L2), 3 (L3) digits (no tool)",
-                                      0, compare_draw, compare_make};
+                                      0, compare_draw, compare_make, pair_canon};

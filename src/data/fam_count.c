@@ -27,6 +27,12 @@ static void count_draw(rt_rng *r, int level, int64_t *ops) {
     }
 }
 
+/* Divisible by A or B is divisible by B or A. */
+static void count_canon(int level, int64_t *ops) {
+    (void)level;
+    if (ops[3]) data_ops_sort_desc(ops + 2, 2);
+}
+
 /* "N=A*q+r." for each divisor (and the lcm), then inclusion-exclusion; returns the count of 1..n. */
 static int64_t count_upto(rt_strbuf *t, int64_t n, int64_t a, int64_t b) {
     rt_strbuf_printf(t, " %" PRId64 "=%" PRId64 "*%" PRId64 "+%" PRId64 ".", n, a, n / a, n % a);
@@ -69,7 +75,7 @@ static rt_status count_make(int level, const int64_t *ops, int full, data_proble
 const data_family data_fam_count = {"count",
                                     "integers divisible by A in 1..N<1000 (L1); by A or B in 1..N<10^4 (L2); "
                                     "by A or B in L..R<10^6 (L3)",
-                                    1, count_draw, count_make};
+                                    1, count_draw, count_make, count_canon};
 
 /* series: L1 1+2+...+N (N<1000); L2 squares (N<1000); L3 cubes (N<10^4). */
 static void series_draw(rt_rng *r, int level, int64_t *ops) {
@@ -121,7 +127,7 @@ static rt_status series_make(int level, const int64_t *ops, int full, data_probl
 const data_family data_fam_series = {"series",
                                      "1+2+...+N, N<1000 (L1); sum of squares, N<1000 (L2); sum of cubes, "
                                      "N<10^4 (L3)",
-                                     1, series_draw, series_make};
+                                     1, series_draw, series_make, NULL};
 
 /* binom: C(N,K), N in 10..20 (L1), 21..40 (L2), 41..80 (L3), 2 <= K <= N-2. */
 static void binom_draw(rt_rng *r, int level, int64_t *ops) {
@@ -155,5 +161,11 @@ static rt_status binom_make(int level, const int64_t *ops, int full, data_proble
     return st;
 }
 
+/* C(n,k) is C(n,n-k). */
+static void binom_canon(int level, int64_t *ops) {
+    (void)level;
+    if (ops[0] - ops[1] < ops[1]) ops[1] = ops[0] - ops[1];
+}
+
 const data_family data_fam_binom = {"binom", "C(N,K) with N in 10..20 (L1), 21..40 (L2), 41..80 (L3)", 1, binom_draw,
-                                    binom_make};
+                                    binom_make, binom_canon};

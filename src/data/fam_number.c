@@ -69,10 +69,16 @@ static rt_status modpow_make(int level, const int64_t *ops, int full, data_probl
     return st;
 }
 
+/* B^E names one number whatever the base it is written in: 4^3 and 2^6 are one problem. */
+static void power_canon(int level, int64_t *ops) {
+    (void)level;
+    data_power_root(&ops[0], &ops[1]);
+}
+
 const data_family data_fam_modpow = {"modpow",
                                      "B^E mod M: B<10, E<100, M<100 (L1); <100, <1000, <1000 (L2); <1000, "
                                      "<10^4, <10^4 (L3)",
-                                     1, modpow_draw, modpow_make};
+                                     1, modpow_draw, modpow_make, power_canon};
 
 /* digitsum: L1 B<10, E 10..30; L2 B<10, E 31..80; L3 B 11..99, E 20..60. */
 static void digitsum_draw(rt_rng *r, int level, int64_t *ops) {
@@ -149,7 +155,7 @@ static rt_status digitsum_make(int level, const int64_t *ops, int full, data_pro
 
 const data_family data_fam_digitsum = {"digitsum",
                                        "digit sum of B^E: B<10, E<=30 (L1); B<10, E<=80 (L2); B<100, E<=60 (L3)", 1,
-                                       digitsum_draw, digitsum_make};
+                                       digitsum_draw, digitsum_make, power_canon};
 
 /* gcdlcm: L1 gcd(A,B) with a planted common factor; L2 lcm(A,B) of 2-3 digit numbers; L3 lcm(A,B,C) of 1-2 digits. */
 static void gcdlcm_draw(rt_rng *r, int level, int64_t *ops) {
@@ -222,8 +228,11 @@ static rt_status gcdlcm_make(int level, const int64_t *ops, int full, data_probl
     return st;
 }
 
+/* gcd and lcm are symmetric in their arguments. */
+static void gcdlcm_canon(int level, int64_t *ops) { data_ops_sort_desc(ops, level == 3 ? 3 : 2); }
+
 const data_family data_fam_gcdlcm = {"gcdlcm", "gcd(A,B) (L1), lcm(A,B) (L2), lcm(A,B,C) (L3)", 1, gcdlcm_draw,
-                                     gcdlcm_make};
+                                     gcdlcm_make, gcdlcm_canon};
 
 /* base: write N (L1 < 256, L2 < 10^5) in base 2-9; L3 converts a base 2-9 numeral of N (10^5..10^9) to base 10. */
 static void base_draw(rt_rng *r, int level, int64_t *ops) {
@@ -278,4 +287,4 @@ static rt_status base_make(int level, const int64_t *ops, int full, data_problem
 const data_family data_fam_base = {"base",
                                    "N<256 (L1), N<10^5 (L2) written in base 2-9; a base 2-9 numeral of a "
                                    "number below 10^9 converted to base 10 (L3)",
-                                   1, base_draw, base_make};
+                                   1, base_draw, base_make, NULL};

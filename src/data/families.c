@@ -36,3 +36,28 @@ rt_status data_fill(data_problem *p, rt_strbuf *prompt, const mpz_t answer, rt_s
     }
     return RT_OK;
 }
+
+void data_ops_sort_desc(int64_t *ops, int n) {
+    for (int i = 1; i < n; i++)
+        for (int j = i; j > 0 && ops[j] > ops[j - 1]; j--) {
+            int64_t t = ops[j];
+            ops[j] = ops[j - 1];
+            ops[j - 1] = t;
+        }
+}
+
+void data_power_root(int64_t *base, int64_t *exp) {
+    for (int64_t r = 2; r * r <= *base; r++) {
+        int64_t v = r;
+        int64_t k = 1;
+        while (v < *base) {
+            v *= r;
+            k++;
+        }
+        if (v == *base) {
+            *base = r;
+            *exp *= k;
+            return;
+        }
+    }
+}

@@ -10,6 +10,12 @@
 extern const data_family data_fam_mul, data_fam_modpow, data_fam_digitsum, data_fam_count, data_fam_series,
     data_fam_binom, data_fam_gcdlcm, data_fam_base, data_fam_add, data_fam_sub, data_fam_compare;
 
+/* Sorts ops[0..n) in descending order: the canonical operands of a symmetric operation. */
+void data_ops_sort_desc(int64_t *ops, int n);
+
+/* Rewrites base^exp with the smallest base that gives the same power (4^3 -> 2^6, 27^2 -> 3^6). */
+void data_power_root(int64_t *base, int64_t *exp);
+
 /* Appends the decimal digits of z. */
 void data_put_mpz(rt_strbuf *b, const mpz_t z);
 

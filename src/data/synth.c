@@ -39,13 +39,23 @@ uint64_t data_problem_hash(const char *family, const char *prompt) {
     return h ^ (h >> 31);
 }
 
-data_split data_split_of(const char *family, const char *prompt) {
-    return data_problem_hash(family, prompt) % 5 == 0 ? DATA_SPLIT_TEST : DATA_SPLIT_TRAIN;
+rt_status data_problem_key(const data_family *f, int level, const int64_t *ops, uint64_t *key, rt_error *err) {
+    int64_t c[DATA_MAX_OPS];
+    memcpy(c, ops, sizeof c);
+    if (f->canon) f->canon(level, c);
+    data_problem p = {0};
+    rt_status st = f->make(level, c, 0, &p, err);
+    if (st) return st;
+    *key = data_problem_hash(f->name, p.prompt);
+    data_problem_free(&p);
+    return RT_OK;
 }
 
-static rt_status set_identity(const data_family *f, int level, data_problem *p, rt_error *err) {
+data_split data_split_of_key(uint64_t key) { return key % 5 == 0 ? DATA_SPLIT_TEST : DATA_SPLIT_TRAIN; }
+
+static rt_status set_identity(const data_family *f, int level, uint64_t key, data_problem *p, rt_error *err) {
     char id[64];
-    snprintf(id, sizeof id, "%s-%016" PRIx64, f->name, data_problem_hash(f->name, p->prompt));
+    snprintf(id, sizeof id, "%s-%016" PRIx64, f->name, key);
     p->id = strdup(id);
     p->family = strdup(f->name);
     p->level = level;
@@ -60,8 +70,29 @@ rt_status data_family_build(const data_family *f, int level, const int64_t *ops,
     memset(p, 0, sizeof *p);
     if (level < 1 || level > DATA_LEVEL_MAX)
         return rt_err_set(err, RT_EINVAL, "family %s: level %d is not 1-%d", f->name, level, DATA_LEVEL_MAX);
-    rt_status st = f->make(level, ops, 1, p, err);
-    return st ? st : set_identity(f, level, p, err);
+    uint64_t key;
+    rt_status st = data_problem_key(f, level, ops, &key, err);
+    if (!st) st = f->make(level, ops, 1, p, err);
+    return st ? st : set_identity(f, level, key, p, err);
+}
+
+size_t data_problems_dedupe(data_problem *ps, size_t n) {
+    size_t kept = 0;
+    for (size_t i = 0; i < n; i++) {
+        int dup = 0;
+        for (size_t j = 0; ps[i].id && j < kept && !dup; j++) /* n is a held-out set's size: quadratic is fine */
+            dup = ps[j].id && strcmp(ps[j].id, ps[i].id) == 0;
+        if (dup) {
+            data_problem_free(&ps[i]);
+            continue;
+        }
+        if (kept != i) {
+            ps[kept] = ps[i];
+            memset(&ps[i], 0, sizeof ps[i]);
+        }
+        kept++;
+    }
+    return kept;
 }
 
 rt_status data_split_parse(const char *s, data_split *out, rt_error *err) {
@@ -131,16 +162,11 @@ rt_status data_generate(const data_gen_options *o, data_problem **out, rt_error 
         for (int t = 0; st == RT_OK && t < MAX_TRIES && !found; t++) {
             int64_t ops[DATA_MAX_OPS] = {0};
             f->draw(&rng, level, ops);
-            data_problem p = {0};
-            st = f->make(level, ops, 0, &p, err); /* the prompt alone decides the split */
+            uint64_t key;
+            st = data_problem_key(f, level, ops, &key, err); /* the canonical form alone decides the split */
             if (st) break;
-            uint64_t h = data_problem_hash(f->name, p.prompt);
-            int ok = data_split_of(f->name, p.prompt) == o->split;
-            if (ok && o->unique) {
-                int added = hash_set_add(&seen, h);
-                ok = added == 1;
-            }
-            data_problem_free(&p);
+            int ok = data_split_of_key(key) == o->split;
+            if (ok && o->unique) ok = hash_set_add(&seen, key) == 1;
             if (!ok) continue;
             st = data_family_build(f, level, ops, &ps[i], err);
             found = st == RT_OK;

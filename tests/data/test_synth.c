@@ -96,26 +96,145 @@ Test(synth, deterministic_per_seed) {
     free_all(c, n);
 }
 
+/* The split of a generated problem, from the canonical key its id carries ("FAMILY-HEX"). */
+static data_split split_of_id(const char *id) {
+    const char *dash = strrchr(id, '-');
+    cr_assert(dash, "id %s", id);
+    return data_split_of_key(strtoull(dash + 1, NULL, 16));
+}
+
+/* An independent canonical form, read from the prompt text alone (not from the generators' operands): the numbers of
+ * a symmetric operation sorted, C(n,k) with the smaller k, B^E with the smallest base. Two prompts with the same
+ * form ask the same question. */
+static void canon_text(const char *family, const char *prompt, char *out, size_t n) {
+    char num[8][48] = {{0}}; /* the prompt's numbers as written (a base-2 numeral does not fit a long long) */
+    int k = 0;
+    for (const char *s = prompt; *s && k < 8;) {
+        size_t len = strspn(s, "0123456789");
+        if (len) {
+            snprintf(num[k++], sizeof num[0], "%.*s", (int)len, s);
+            s += len;
+        } else {
+            s++;
+        }
+    }
+    int sort_from = 0, sort_n = 0;
+    if (!strcmp(family, "mul") || !strcmp(family, "add") || !strcmp(family, "compare")) sort_n = 2;
+    if (!strcmp(family, "gcdlcm")) sort_n = k;
+    if (!strcmp(family, "count") && k == 4) sort_from = 2, sort_n = 2;
+    for (int i = sort_from; i < sort_from + sort_n; i++)
+        for (int j = i + 1; j < sort_from + sort_n; j++)
+            if (atoll(num[j]) < atoll(num[i])) {
+                char t[48];
+                memcpy(t, num[i], sizeof t);
+                memcpy(num[i], num[j], sizeof t);
+                memcpy(num[j], t, sizeof t);
+            }
+    long long a = atoll(num[0]), b = atoll(num[1]);
+    if (!strcmp(family, "binom") && a - b < b) snprintf(num[1], sizeof num[1], "%lld", a - b);
+    if (!strcmp(family, "modpow") || !strcmp(family, "digitsum"))
+        for (long long r = 2; r < a; r++) { /* the smallest r with r^e = B, by repeated division */
+            long long rest = a, e = 0;
+            while (rest % r == 0)
+                rest /= r, e++;
+            if (rest == 1) {
+                snprintf(num[0], sizeof num[0], "%lld", r);
+                snprintf(num[1], sizeof num[1], "%lld", b * e);
+                break;
+            }
+        }
+    /* The words matter too (gcd and lcm, series of squares and of cubes): keep the prompt's letters. */
+    char words[80];
+    size_t w = 0;
+    for (const char *s = prompt; *s && w + 1 < sizeof words; s++)
+        if ((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') || *s == '^') words[w++] = *s;
+    words[w] = '\0';
+    int len = snprintf(out, n, "%s|%s", family, words);
+    for (int i = 0; i < k && len > 0 && (size_t)len < n; i++)
+        len += snprintf(out + len, n - (size_t)len, "|%s", num[i]);
+}
+
+Test(synth, equivalent_problems_share_a_key_and_a_split) {
+    static const struct {
+        const char *family;
+        int level;
+        int64_t a[4], b[4];
+    } pairs[] = {
+        {"mul", 2, {4821, 9177}, {9177, 4821}},  {"add", 1, {3, 5}, {5, 3}},
+        {"compare", 2, {47, 74}, {74, 47}},      {"binom", 1, {20, 3}, {20, 17}},
+        {"gcdlcm", 3, {4, 6, 10}, {10, 4, 6}},   {"gcdlcm", 1, {84, 126}, {126, 84}},
+        {"digitsum", 1, {4, 15}, {2, 30}},       {"modpow", 2, {27, 100, 997}, {3, 300, 997}},
+        {"count", 2, {1, 100, 3, 5}, {1, 100, 5, 3}},
+    };
+    for (size_t i = 0; i < sizeof pairs / sizeof pairs[0]; i++) {
+        const data_family *f = data_family_find(pairs[i].family);
+        uint64_t ka, kb;
+        rt_error err;
+        cr_assert_eq(data_problem_key(f, pairs[i].level, pairs[i].a, &ka, &err), RT_OK, "%s", err.msg);
+        cr_assert_eq(data_problem_key(f, pairs[i].level, pairs[i].b, &kb, &err), RT_OK, "%s", err.msg);
+        cr_expect_eq(ka, kb, "%s: two forms of one problem have different keys", pairs[i].family);
+        data_problem pa, pb;
+        cr_assert_eq(data_family_build(f, pairs[i].level, pairs[i].a, &pa, &err), RT_OK, "%s", err.msg);
+        cr_assert_eq(data_family_build(f, pairs[i].level, pairs[i].b, &pb, &err), RT_OK, "%s", err.msg);
+        cr_expect_str_eq(pa.id, pb.id);
+        cr_expect_str_eq(pa.answer, pb.answer); /* the same problem: the same answer */
+        data_problem_free(&pa);
+        data_problem_free(&pb);
+    }
+    /* Different problems keep different keys. */
+    uint64_t k1, k2;
+    rt_error err;
+    cr_assert_eq(data_problem_key(data_family_find("sub"), 1, (int64_t[4]){7, 2}, &k1, &err), RT_OK);
+    cr_assert_eq(data_problem_key(data_family_find("sub"), 1, (int64_t[4]){2, 7}, &k2, &err), RT_OK);
+    cr_expect_neq(k1, k2);
+}
+
 Test(synth, train_and_test_never_share_a_problem) {
     size_t n = 4400; /* 400 per family, levels in turn */
     data_problem *tr = gen("all", n, DATA_SPLIT_TRAIN, 1, 0, 0), *te = gen("all", n, DATA_SPLIT_TEST, 2, 0, 0);
-    for (size_t i = 0; i < n; i++)
-        cr_assert_eq(data_split_of(tr[i].family, tr[i].prompt), DATA_SPLIT_TRAIN);
+    char(*ctr)[400] = malloc(n * sizeof *ctr);
+    cr_assert(ctr);
+    for (size_t i = 0; i < n; i++) {
+        cr_assert_eq(split_of_id(tr[i].id), DATA_SPLIT_TRAIN);
+        canon_text(tr[i].family, tr[i].prompt, ctr[i], sizeof ctr[i]);
+    }
     size_t shared = 0, test_levels[4] = {0};
     for (size_t i = 0; i < n; i++) {
-        cr_assert_eq(data_split_of(te[i].family, te[i].prompt), DATA_SPLIT_TEST);
+        cr_assert_eq(split_of_id(te[i].id), DATA_SPLIT_TEST);
         test_levels[te[i].level]++;
-        for (size_t j = 0; j < n; j++) /* every pair, by text: no trust in the hash */
-            if (!strcmp(tr[j].prompt, te[i].prompt) && !strcmp(tr[j].family, te[i].family)) shared++;
+        char c[400];
+        canon_text(te[i].family, te[i].prompt, c, sizeof c);
+        for (size_t j = 0; j < n; j++) /* every pair, by the test's own canonical text: no trust in the key */
+            if (!strcmp(ctr[j], c)) {
+                if (shared++ < 5) cr_log_error("shared: train '%s', test '%s'", tr[j].prompt, te[i].prompt);
+            }
     }
-    cr_expect_eq(shared, 0, "%zu test problems also in train", shared);
+    cr_expect_eq(shared, 0, "%zu test problems are also in train in another form", shared);
     cr_expect(test_levels[1] > 0 && test_levels[2] > 0 && test_levels[3] > 0);
+    free(ctr);
     free_all(tr, n);
     free_all(te, n);
 }
 
+Test(synth, dedupe_keeps_one_of_each_canonical_problem) {
+    size_t n = 600;
+    data_problem *te = gen("all", n, DATA_SPLIT_TEST, 5, 0, 0);
+    size_t kept = data_problems_dedupe(te, n);
+    cr_expect_lt(kept, n, "600 draws from small families (add: ~11 test problems) must repeat");
+    for (size_t i = 0; i < kept; i++) {
+        char a[400];
+        canon_text(te[i].family, te[i].prompt, a, sizeof a);
+        for (size_t j = i + 1; j < kept; j++) {
+            char b[400];
+            canon_text(te[j].family, te[j].prompt, b, sizeof b);
+            cr_expect_str_neq(a, b, "kept twice: '%s' and '%s'", te[i].prompt, te[j].prompt);
+        }
+    }
+    free_all(te, n); /* the dropped entries are zeroed: freeing them is a no-op */
+}
+
 Test(synth, split_is_about_a_fifth_and_independent_of_the_seed) {
-    /* Over a family with a large problem space, about 1 in 5 distinct prompts is a test problem. */
+    /* Over a family with a large problem space, about 1 in 5 distinct problems is a test problem. */
     const data_family *f = data_family_find("mul");
     rt_rng r;
     rt_rng_seed(&r, 99);
@@ -123,9 +242,10 @@ Test(synth, split_is_about_a_fifth_and_independent_of_the_seed) {
     for (size_t i = 0; i < total; i++) {
         int64_t ops[DATA_MAX_OPS] = {0};
         f->draw(&r, 2, ops);
-        char prompt[64];
-        snprintf(prompt, sizeof prompt, "Compute %lld*%lld.", (long long)ops[0], (long long)ops[1]);
-        test += data_split_of("mul", prompt) == DATA_SPLIT_TEST;
+        uint64_t key;
+        rt_error err;
+        cr_assert_eq(data_problem_key(f, 2, ops, &key, &err), RT_OK, "%s", err.msg);
+        test += data_split_of_key(key) == DATA_SPLIT_TEST;
     }
     cr_expect(test > total * 0.18 && test < total * 0.22, "%zu of %zu in test", test, total);
 }
@@ -150,12 +270,12 @@ Test(synth, levels_and_short_prompts) {
 }
 
 Test(synth, unique_and_its_limit) {
-    data_problem *ps = gen("add", 10, DATA_SPLIT_TEST, 4, 1, 1);
-    for (size_t i = 0; i < 10; i++)
-        for (size_t j = i + 1; j < 10; j++)
+    data_problem *ps = gen("add", 5, DATA_SPLIT_TEST, 4, 1, 1);
+    for (size_t i = 0; i < 5; i++)
+        for (size_t j = i + 1; j < 5; j++)
             cr_expect(strcmp(ps[i].id, ps[j].id) != 0);
-    free_all(ps, 10);
-    /* 100 single-digit sums, about 20 of them in test: 60 distinct test problems cannot exist. */
+    free_all(ps, 5);
+    /* 55 single-digit sums up to order, about 11 of them in test: 60 distinct test problems cannot exist. */
     data_gen_options o = {"add", 60, DATA_SPLIT_TEST, 4, 1, 1};
     rt_error err;
     cr_expect_eq(data_generate(&o, &ps, &err), RT_ERANGE);
