@@ -90,9 +90,8 @@ int cmd_rl(int argc, char **argv) {
         if (!c.model_dir || !c.data_path || !c.out_dir)
             return cli_fail("rl", CLI_EXIT_USAGE, "--model, --data and --out are required (or --resume RUN)");
         if (steps <= 0) c.steps = 10;
-        if (strcmp(algo, "ppo") == 0) c.algo = TRAIN_ALGO_PPO;
-        else if (strcmp(algo, "grpo") == 0) c.algo = TRAIN_ALGO_GRPO;
-        else return cli_fail("rl", CLI_EXIT_USAGE, "--algo: '%s' is not ppo or grpo", algo);
+        rt_error aerr;
+        if (train_algo_parse(algo, &c.algo, &aerr)) return cli_fail("rl", CLI_EXIT_USAGE, "--algo: %s", aerr.msg);
         if (strcmp(tools, "none") == 0) c.rollout.tools = ROLLOUT_TOOLS_NONE;
         else if (strcmp(tools, "python") != 0) return cli_fail("rl", CLI_EXIT_USAGE, "--tools: '%s' is not python or none", tools);
         else if (strcmp(mode, "stateful") == 0) c.rollout.tools = ROLLOUT_TOOLS_STATEFUL;

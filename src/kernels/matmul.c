@@ -28,6 +28,8 @@ typedef struct gemm_cache {
     gemm_entry slots[CACHE_SLOTS];
     size_t nused;
     dnnl_stream_t stream;
+    float *wide[2]; /* A and B widened from bf16 to f32, where oneDNN has no bf16 matmul for this CPU */
+    size_t wide_cap[2];
 } gemm_cache;
 
 static dnnl_engine_t g_engine;
@@ -79,6 +81,11 @@ void kern_gemm_cache_clear(void) {
     for (size_t i = 0; i < g_ncaches; i++) {
         for (size_t s = 0; s < CACHE_SLOTS; s++) entry_free(&g_caches[i]->slots[s]);
         g_caches[i]->nused = 0;
+        for (int w = 0; w < 2; w++) {
+            free(g_caches[i]->wide[w]);
+            g_caches[i]->wide[w] = NULL;
+            g_caches[i]->wide_cap[w] = 0;
+        }
     }
     pthread_mutex_unlock(&g_reg_mu);
 }
@@ -122,9 +129,9 @@ static rt_status entry_create(gemm_entry *e, const gemm_key *k, rt_error *err) {
     if (attr) dnnl_primitive_attr_destroy(attr);
     if (st != dnnl_success)
         return rt_err_set(err, k->dtype == KERN_BF16 ? RT_EUNSUPPORTED : RT_EINTERNAL,
-                          "oneDNN cannot create a %s matmul %lldx%lldx%lld (status %d)%s",
+                          "oneDNN cannot create a %s matmul %lldx%lldx%lld (status %d)",
                           k->dtype == KERN_BF16 ? "bf16" : "f32", (long long)k->M, (long long)k->N, (long long)k->K,
-                          (int)st, k->dtype == KERN_BF16 ? ": this CPU may lack bf16 support; use f32 precision" : "");
+                          (int)st);
     const char *impl = NULL;
     if (dnnl_primitive_desc_query(pd, dnnl_query_impl_info_str, 0, &impl) == dnnl_success && impl)
         snprintf(g_impl[k->dtype], sizeof g_impl[k->dtype], "%s", impl);
@@ -143,10 +150,67 @@ static rt_status entry_create(gemm_entry *e, const gemm_key *k, rt_error *err) {
     return RT_OK;
 }
 
+static int g_bf16_native = -1;
+static void bf16_probe(void) {
+    pthread_once(&g_engine_once, engine_init);
+    gemm_entry e = {0};
+    gemm_key k = {16, 16, 16, 16, 16, 16, KERN_BF16, 0, 0, 0};
+    g_bf16_native = g_engine && entry_create(&e, &k, NULL) == RT_OK;
+    entry_free(&e);
+    if (!g_bf16_native)
+        snprintf(g_impl[KERN_BF16], sizeof g_impl[KERN_BF16], "%s",
+                 "bf16 widened to f32, then oneDNN f32 (oneDNN has no bf16 matmul for this CPU)");
+}
+
+int kern_bf16_native(void) {
+    static pthread_once_t once = PTHREAD_ONCE_INIT;
+    pthread_once(&once, bf16_probe);
+    return g_bf16_native;
+}
+
+/* Copies the rows x cols bf16 matrix at src (row stride ld) into the cache's f32 buffer w, packed (stride cols).
+ * bf16 to f32 is exact, so the product of the widened operands is the bf16 product with f32 accumulation. */
+static const float *widen(gemm_cache *c, int w, const uint16_t *src, int64_t rows, int64_t cols, int64_t ld) {
+    size_t need = (size_t)rows * (size_t)cols;
+    if (need > c->wide_cap[w]) {
+        float *grown = realloc(c->wide[w], need * sizeof(float));
+        if (!grown) return NULL;
+        c->wide[w] = grown;
+        c->wide_cap[w] = need;
+    }
+    float *dst = c->wide[w];
+    for (int64_t r = 0; r < rows; r++) {
+        const uint16_t *s = src + r * ld;
+        float *d = dst + r * cols;
+        for (int64_t j = 0; j < cols; j++) {
+            uint32_t bits = (uint32_t)s[j] << 16;
+            memcpy(&d[j], &bits, sizeof bits);
+        }
+    }
+    return dst;
+}
+
+static rt_status gemm_one(const gemm_key *k, const void *A, const void *B, float *C, rt_error *err);
+
+/* A bf16 product on a CPU without a oneDNN bf16 matmul: both operands widened to f32 (packed), then the f32 matmul. */
+static rt_status gemm_widened(gemm_cache *c, const gemm_key *k, const void *A, const void *B, float *C, rt_error *err) {
+    gemm_key f = *k;
+    f.dtype = KERN_F32;
+    int64_t a_rows = k->trans_a ? k->K : k->M, a_cols = k->trans_a ? k->M : k->K;
+    int64_t b_rows = k->trans_b ? k->N : k->K, b_cols = k->trans_b ? k->K : k->N;
+    f.lda = a_cols;
+    f.ldb = b_cols;
+    const float *wa = widen(c, 0, A, a_rows, a_cols, k->lda), *wb = wa ? widen(c, 1, B, b_rows, b_cols, k->ldb) : NULL;
+    if (!wb) return rt_err_set(err, RT_ENOMEM, "no memory to widen a %lldx%lldx%lld bf16 product to f32",
+                               (long long)k->M, (long long)k->N, (long long)k->K);
+    return gemm_one(&f, wa, wb, C, err);
+}
+
 /* Runs one slice on the calling thread. */
 static rt_status gemm_one(const gemm_key *k, const void *A, const void *B, float *C, rt_error *err) {
     gemm_cache *c = cache_get();
     if (!c) return rt_err_set(err, RT_ENOMEM, "oneDNN stream creation failed");
+    if (k->dtype == KERN_BF16 && !kern_bf16_native()) return gemm_widened(c, k, A, B, C, err);
     uint64_t h = key_hash(k);
     size_t slot = h % CACHE_SLOTS;
     gemm_entry *e = NULL;
@@ -269,21 +333,6 @@ rt_status kern_mm_dw(kern_dtype dt, float *dw, const void *dy, const void *x, in
                      int accumulate, rt_error *err) {
     kern_gemm g = {dt, 1, 0, N, K, M, dy, N, x, K, dw, K, accumulate};
     return kern_gemm_run(&g, err);
-}
-
-static int g_bf16_ok = -1;
-static void bf16_probe(void) {
-    uint16_t a[16 * 16] = {0}, b[16 * 16] = {0};
-    float c[16 * 16];
-    gemm_key k = {16, 16, 16, 16, 16, 16, KERN_BF16, 0, 0, 0};
-    pthread_once(&g_engine_once, engine_init);
-    g_bf16_ok = g_engine && gemm_one(&k, a, b, c, NULL) == RT_OK;
-}
-
-int kern_bf16_supported(void) {
-    static pthread_once_t once = PTHREAD_ONCE_INIT;
-    pthread_once(&once, bf16_probe);
-    return g_bf16_ok;
 }
 
 const char *kern_gemm_impl_name(kern_dtype dt) {

@@ -27,8 +27,10 @@ typedef struct kern_gemm {
     int accumulate; /* 1: C += product; 0: C = product */
 } kern_gemm;
 
-/* Runs the product on the pool's threads. Fails only when oneDNN cannot create or run the primitive (e.g. bf16 on a
- * CPU without AVX-512). */
+/* Runs the product on the pool's threads. bf16 products run on every CPU: natively where oneDNN has a bf16 matmul
+ * for it (AVX-512 and newer), else with both operands widened to f32 (exact) and oneDNN's f32 matmul (the same
+ * products, f32 accumulation as natively; kern_gemm_impl_name says which). Fails only when oneDNN cannot create or
+ * run the primitive, or memory runs out. */
 rt_status kern_gemm_run(const kern_gemm *g, rt_error *err);
 
 /* out[M,N] (+)= x[M,K] . w[N,K]^T: a linear layer's forward (and the weight gradient's transposes below). */
@@ -43,8 +45,9 @@ rt_status kern_mm_dx(kern_dtype dt, float *dx, const void *dy, const void *w, in
 rt_status kern_mm_dw(kern_dtype dt, float *dw, const void *dy, const void *x, int64_t M, int64_t N, int64_t K,
                      int accumulate, rt_error *err);
 
-/* 1 when oneDNN can run bf16 products on this CPU (checked once by creating a small primitive). */
-int kern_bf16_supported(void);
+/* 1 when oneDNN has a native bf16 matmul for this CPU (checked once by creating a small primitive); 0 when bf16
+ * products are widened to f32. Either way bf16 products run. */
+int kern_bf16_native(void);
 
 /* The oneDNN implementation chosen for the last primitive created with this dtype (e.g. "brg:avx512_core_bf16"). */
 const char *kern_gemm_impl_name(kern_dtype dt);

@@ -146,11 +146,6 @@ rt_status model_init(model *m, const model_config *cfg, const model_opts *opts, 
     }
     set_views(m, m->params, &m->p);
     if (m->prec == MODEL_PREC_BF16) {
-        if (!kern_bf16_supported()) {
-            st = rt_err_set(err, RT_EUNSUPPORTED, "model: bf16 precision needs a CPU where oneDNN runs bf16 products "
-                                                  "(AVX-512); use f32 precision");
-            goto fail;
-        }
         void *p = NULL;
         if (posix_memalign(&p, 64, m->nparams * sizeof(uint16_t) + 64) != 0) {
             st = rt_err_set(err, RT_ENOMEM, "model: no memory for the bf16 weight copy");

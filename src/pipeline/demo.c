@@ -17,6 +17,7 @@
 #include "model/modeldir.h"
 #include "pipeline/coldstart.h"
 #include "pipeline/eval.h"
+#include "pipeline/html.h"
 #include "pipeline/report.h"
 #include "rollout/protocol.h"
 #include "tokenizer/tokenizer.h"
@@ -41,15 +42,66 @@ static void stage(const pipe_demo_config *c, const char *fmt, const char *what) 
     fprintf(stderr, "\n");
 }
 
+/* Draws n problems of a split; the held-out set keeps one of each canonical problem (a*b and b*a count once). */
 static rt_status gen_problems(const pipe_demo_config *c, data_split split, int64_t n, uint64_t seed, const char *path,
                               rt_error *err) {
     if (rt_path_exists(path)) return RT_OK;
     data_gen_options o = {.family = c->families, .n = (size_t)n, .split = split, .seed = seed, .level = c->level};
     data_problem *ps = NULL;
     rt_status st = data_generate(&o, &ps, err);
-    if (!st) st = data_problems_write_jsonl(path, ps, (size_t)n, err);
-    for (size_t i = 0; ps && i < (size_t)n; i++) data_problem_free(&ps[i]);
+    size_t kept = st ? 0 : split == DATA_SPLIT_TEST ? data_problems_dedupe(ps, (size_t)n) : (size_t)n;
+    if (!st) st = data_problems_write_jsonl(path, ps, kept, err);
+    for (size_t i = 0; ps && i < (size_t)n; i++)
+        data_problem_free(&ps[i]);
     free(ps);
+    return st;
+}
+
+/* The number of problems in a JSONL problems file. */
+static rt_status count_problems(const char *path, size_t *n, rt_error *err) {
+    data_dataset ds;
+    rt_status st = data_dataset_read(path, DATA_FORMAT_RETOOL, &ds, err);
+    if (st) return st;
+    *n = ds.n;
+    data_dataset_free(&ds);
+    return RT_OK;
+}
+
+/* DIR/settings.json: written by the first run into DIR; a later run into DIR must ask for the same settings, or the
+ * stored stages would be reported under settings they were not made with. */
+static rt_status check_settings(const pipe_demo_config *c, rt_error *err) {
+    char path[PATH_MAX_LEN], train[PATH_MAX_LEN];
+    path_join(path, c->out_dir, "settings.json");
+    snprintf(train, sizeof train, "%s/data/train.jsonl", c->out_dir);
+    cJSON *want = pipe_demo_settings_json(c);
+    if (!want) return rt_err_set(err, RT_ENOMEM, "out of memory");
+    rt_status st = RT_OK;
+    if (!rt_path_exists(path)) {
+        if (rt_path_exists(train))
+            st = rt_err_set(err, RT_EINVAL,
+                            "%s holds a demo run without settings.json (made by an older retool): its stages cannot be "
+                            "matched to these settings; pass another --out, or remove %s",
+                            c->out_dir, c->out_dir);
+        else
+            st = rt_json_write_file(path, want, err);
+        cJSON_Delete(want);
+        return st;
+    }
+    cJSON *have;
+    st = rt_json_read_file(path, &have, err);
+    for (const cJSON *w = want->child; !st && w; w = w->next) {
+        const cJSON *h = cJSON_GetObjectItemCaseSensitive(have, w->string);
+        if (h && cJSON_Compare(h, w, 1)) continue;
+        char *hs = h ? cJSON_PrintUnformatted(h) : NULL, *ws = cJSON_PrintUnformatted(w);
+        st = rt_err_set(err, RT_EINVAL,
+                        "%s was made with %s = %s, and this run asks for %s: its results are not this run's; pass "
+                        "another --out (or remove %s to start over)",
+                        c->out_dir, w->string, hs ? hs : "(not recorded)", ws ? ws : "?", c->out_dir);
+        free(hs);
+        free(ws);
+    }
+    cJSON_Delete(have);
+    cJSON_Delete(want);
     return st;
 }
 
@@ -117,20 +169,31 @@ static rt_status write_marker(const char *dir, const char *name, cJSON *o, doubl
     return st;
 }
 
-/* Evaluates model_dir on the test problems; writes DIR/eval-NAME.json; returns pass@1. */
+/* Responses in a trajectory file that stopped on a budget. */
+static rt_status count_budget_stops(const char *path, size_t *n, rt_error *err) {
+    rt_jsonl_reader r;
+    rt_status st = rt_jsonl_open(&r, path, RT_JSONL_STOP, err);
+    *n = 0;
+    cJSON *o = NULL;
+    while (!st && (st = rt_jsonl_next(&r, &o, err)) == RT_OK && o) {
+        const cJSON *stop = cJSON_GetObjectItemCaseSensitive(o, "stop");
+        *n += cJSON_IsString(stop) && strcmp(stop->valuestring, rollout_stop_name(ROLLOUT_STOP_BUDGET)) == 0;
+        cJSON_Delete(o);
+        o = NULL;
+    }
+    rt_jsonl_close(&r);
+    return st;
+}
+
+/* Evaluates model_dir on the test problems with the pipeline's own budget; writes DIR/eval-NAME.json and hands its
+ * content to *out (the metrics, per family, and the responses stopped by the budget). */
 static rt_status evaluate(const pipe_demo_config *c, const demo_paths *p, const char *pdir, const char *name,
-                          const char *model_dir, int tools, double *pass1, double *wall, rt_error *err) {
+                          const char *model_dir, int tools, cJSON **out, double *wall, rt_error *err) {
     char marker[64];
     snprintf(marker, sizeof marker, "eval-%s.json", name);
     char path[PATH_MAX_LEN];
     path_join(path, pdir, marker);
-    if (done_marker(pdir, marker, wall)) {
-        cJSON *o;
-        rt_status st = rt_json_read_file(path, &o, err);
-        if (!st) st = rt_json_get_double(o, "pass1", pass1, err);
-        cJSON_Delete(o);
-        return st;
-    }
+    if (done_marker(pdir, marker, wall)) return rt_json_read_file(path, out, err);
     double t0 = rt_time_now();
     char traj[PATH_MAX_LEN];
     char trajname[64];
@@ -149,27 +212,48 @@ static rt_status evaluate(const pipe_demo_config *c, const demo_paths *p, const 
     g.rollout.tools = tools ? ROLLOUT_TOOLS_STATELESS : ROLLOUT_TOOLS_NONE;
     g.rollout.sampling.temperature = (float)c->eval_temperature;
     g.rollout.sampling.top_p = (float)c->eval_top_p;
-    g.rollout.budget.max_response_tokens = (size_t)c->eval_max_tokens;
-    g.rollout.budget.max_tool_calls = (size_t)c->rl_max_tool_calls;
+    g.rollout.budget.max_response_tokens = (size_t)c->max_response_tokens[tools];
+    g.rollout.budget.max_tool_calls = (size_t)c->max_tool_calls;
     g.rollout.seed = c->seed;
     g.quiet = c->quiet;
     pipe_eval_config ec = {.gen = g};
     pipe_eval_result er;
     rt_status st = pipe_eval(&ec, &er, err);
     if (st) return st;
-    *pass1 = er.report.all.pass1;
+    size_t budget_stops = 0;
+    st = count_budget_stops(traj, &budget_stops, err);
     *wall = rt_time_now() - t0;
     cJSON *o = cJSON_CreateObject();
     cJSON_AddNumberToObject(o, "pass1", er.report.all.pass1);
+    cJSON_AddNumberToObject(o, "responses", (double)er.report.all.n_responses);
+    cJSON_AddNumberToObject(o, "budget_stops", (double)budget_stops);
+    cJSON_AddNumberToObject(o, "max_response_tokens", (double)c->max_response_tokens[tools]);
     cJSON_AddItemToObject(o, "metrics", pipe_eval_to_json(&ec, &er));
     pipe_eval_result_free(&er);
+    if (st) {
+        cJSON_Delete(o);
+        return st;
+    }
+    *out = cJSON_Duplicate(o, 1);
     return write_marker(pdir, marker, o, *wall, err);
 }
 
 typedef struct demo_result {
+    cJSON *eval_cold, *eval_rl; /* the evaluation markers' content (pass1, metrics per family, budget stops) */
     double pass1_cold, pass1_rl, wall;
-    int64_t rl_steps;
+    int64_t rl_steps; /* the RL steps the final model was trained for, as the run recorded them */
 } demo_result;
+
+static void demo_result_free(demo_result *r) {
+    cJSON_Delete(r->eval_cold);
+    cJSON_Delete(r->eval_rl);
+    memset(r, 0, sizeof *r);
+}
+
+static double json_number(const cJSON *o, const char *key) {
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
+    return cJSON_IsNumber(v) ? v->valuedouble : NAN;
+}
 
 static rt_status pipeline(const pipe_demo_config *c, const demo_paths *p, const char *name, int tools,
                           demo_result *res, rt_error *err) {
@@ -236,7 +320,8 @@ static rt_status pipeline(const pipe_demo_config *c, const demo_paths *p, const 
     }
     res->wall += w;
     if (!st) stage(c, "%s: evaluation after cold start", name);
-    if (!st) st = evaluate(c, p, pdir, "cold-start", sft_model, tools, &res->pass1_cold, &w, err);
+    if (!st) st = evaluate(c, p, pdir, "cold-start", sft_model, tools, &res->eval_cold, &w, err);
+    if (!st) res->pass1_cold = json_number(res->eval_cold, "pass1");
     res->wall += w;
     /* RL from the cold-start model. */
     w = 0;
@@ -257,24 +342,36 @@ static rt_status pipeline(const pipe_demo_config *c, const demo_paths *p, const 
         r.samples = c->rl_samples;
         r.template_kind = c->template_kind;
         r.rollout.tools = tools ? ROLLOUT_TOOLS_STATELESS : ROLLOUT_TOOLS_NONE;
-        r.rollout.budget.max_response_tokens = (size_t)c->rl_max_tokens;
-        r.rollout.budget.max_tool_calls = (size_t)c->rl_max_tool_calls;
+        r.rollout.budget.max_response_tokens = (size_t)c->max_response_tokens[tools];
+        r.rollout.budget.max_tool_calls = (size_t)c->max_tool_calls;
         r.rollout.sampling.temperature = (float)c->rl_temperature;
         r.drop_flat_groups = c->rl_drop_flat_groups;
         r.lr = c->rl_lr;
         r.critic_lr = 2 * c->rl_lr;
+        r.critic_warmup = c->rl_critic_warmup;
         r.seed = c->seed;
         r.threads = c->threads;
         r.quiet = c->quiet;
         train_rl_result rr;
         st = train_rl_run(&r, &rr, err);
         w = rt_time_now() - t0;
-        if (!st) st = write_marker(pdir, "rl.done.json", cJSON_CreateObject(), w, err);
+        cJSON *m = cJSON_CreateObject();
+        cJSON_AddNumberToObject(m, "steps", (double)rr.steps);
+        if (!st) st = write_marker(pdir, "rl.done.json", m, w, err);
+        else cJSON_Delete(m);
     }
     res->wall += w;
-    res->rl_steps = c->rl_steps;
+    if (!st) {
+        char path[PATH_MAX_LEN];
+        path_join(path, pdir, "rl.done.json");
+        cJSON *m;
+        st = rt_json_read_file(path, &m, err);
+        if (!st) st = rt_json_get_int(m, "steps", &res->rl_steps, err);
+        cJSON_Delete(m);
+    }
     if (!st) stage(c, "%s: evaluation after RL", name);
-    if (!st) st = evaluate(c, p, pdir, "rl", rl_model, tools, &res->pass1_rl, &w, err);
+    if (!st) st = evaluate(c, p, pdir, "rl", rl_model, tools, &res->eval_rl, &w, err);
+    if (!st) res->pass1_rl = json_number(res->eval_rl, "pass1");
     res->wall += w;
     /* The final model folder, loadable by every other command. */
     const char *files[] = {"config.json", "model.safetensors", "tokenizer.json", "tokenizer_config.json"};
@@ -293,13 +390,129 @@ static rt_status pipeline(const pipe_demo_config *c, const demo_paths *p, const 
     return RT_OK;
 }
 
-static cJSON *result_json(const demo_result *r) {
+/* The families of an evaluation marker ({"metrics": {"families": {NAME: {...}}}}), or NULL. */
+static const cJSON *eval_families(const cJSON *eval) {
+    const cJSON *m = cJSON_GetObjectItemCaseSensitive(eval, "metrics");
+    return cJSON_GetObjectItemCaseSensitive(m, "families");
+}
+
+/* pass@1 of family name in an evaluation marker (NaN when it has none). */
+static double family_pass1(const cJSON *eval, const char *name) {
+    return json_number(cJSON_GetObjectItemCaseSensitive(eval_families(eval), name), "pass1");
+}
+
+static void add_number_or_null(cJSON *o, const char *key, double v) {
+    if (isnan(v)) cJSON_AddNullToObject(o, key);
+    else cJSON_AddNumberToObject(o, key, v);
+}
+
+static cJSON *result_json(const demo_result *r, int64_t max_tokens) {
     cJSON *o = cJSON_CreateObject();
     cJSON_AddNumberToObject(o, "pass1_cold_start", r->pass1_cold);
     cJSON_AddNumberToObject(o, "pass1_rl", r->pass1_rl);
     cJSON_AddNumberToObject(o, "rl_steps", (double)r->rl_steps);
+    cJSON_AddNumberToObject(o, "max_response_tokens", (double)max_tokens);
+    add_number_or_null(o, "responses", json_number(r->eval_rl, "responses"));
+    add_number_or_null(o, "budget_stops_cold_start", json_number(r->eval_cold, "budget_stops"));
+    add_number_or_null(o, "budget_stops_rl", json_number(r->eval_rl, "budget_stops"));
+    cJSON *fams = cJSON_AddObjectToObject(o, "families");
+    for (const cJSON *f = eval_families(r->eval_rl) ? eval_families(r->eval_rl)->child : NULL; f; f = f->next) {
+        cJSON *one = cJSON_AddObjectToObject(fams, f->string);
+        add_number_or_null(one, "pass1_cold_start", family_pass1(r->eval_cold, f->string));
+        add_number_or_null(one, "pass1_rl", json_number(f, "pass1"));
+        add_number_or_null(one, "problems", json_number(f, "prompts"));
+    }
     cJSON_AddNumberToObject(o, "wall_s", r->wall);
     return o;
+}
+
+static void pct_cell(pipe_buf *b, double v) {
+    if (isnan(v)) pipe_buf_puts(b, "<td>-</td>");
+    else pipe_buf_printf(b, "<td>%.1f%%</td>", 100 * v);
+}
+
+/* The headline of report.html: both pipelines' pass@1 at cold start and after RL, overall and per family. */
+static void headline_html(pipe_buf *b, const pipe_demo_config *c, const demo_result *text, const demo_result *tool,
+                          size_t distinct) {
+    pipe_buf_printf(b,
+                    "<h2>Results</h2>\n<p>pass@1 (mean of %lld samples, T %.1f, top-p %.2f) on %zu distinct held-out "
+                    "problems; %s, %lld RL steps; response budget %lld tokens text-only, %lld tool-integrated (up to "
+                    "%lld tool calls); seed %llu.</p>\n",
+                    (long long)c->eval_samples, c->eval_temperature, c->eval_top_p, distinct,
+                    c->rl_algo == TRAIN_ALGO_PPO ? "PPO" : "GRPO", (long long)tool->rl_steps,
+                    (long long)c->max_response_tokens[0], (long long)c->max_response_tokens[1],
+                    (long long)c->max_tool_calls, (unsigned long long)c->seed);
+    pipe_buf_puts(b, "<table><tr><th>family</th><th>problems</th><th>text-only: cold start</th><th>text-only: after "
+                     "RL</th><th>tool-integrated: cold start</th><th>tool-integrated: after RL</th></tr>\n");
+    pipe_buf_printf(b, "<tr><td><b>all</b></td><td>%zu</td>", distinct);
+    pct_cell(b, text->pass1_cold);
+    pct_cell(b, text->pass1_rl);
+    pct_cell(b, tool->pass1_cold);
+    pct_cell(b, tool->pass1_rl);
+    pipe_buf_puts(b, "</tr>\n");
+    const cJSON *fams = eval_families(tool->eval_rl);
+    for (const cJSON *f = fams ? fams->child : NULL; f; f = f->next) {
+        pipe_buf_puts(b, "<tr><td>");
+        pipe_html_escape_str(b, f->string);
+        pipe_buf_printf(b, "</td><td>%.0f</td>", json_number(f, "prompts"));
+        pct_cell(b, family_pass1(text->eval_cold, f->string));
+        pct_cell(b, family_pass1(text->eval_rl, f->string));
+        pct_cell(b, family_pass1(tool->eval_cold, f->string));
+        pct_cell(b, json_number(f, "pass1"));
+        pipe_buf_puts(b, "</tr>\n");
+    }
+    pipe_buf_puts(b, "</table>\n");
+}
+
+static rt_status write_summary(const pipe_demo_config *c, const demo_result *text, const demo_result *tool,
+                               size_t distinct, rt_error *err) {
+    cJSON *sum = cJSON_CreateObject();
+    cJSON_AddNumberToObject(sum, "version", 2);
+    cJSON_AddNumberToObject(sum, "seed", (double)c->seed);
+    cJSON_AddStringToObject(sum, "algo", train_algo_name(c->rl_algo));
+    cJSON_AddNumberToObject(sum, "held_out_drawn", (double)c->test_problems);
+    cJSON_AddNumberToObject(sum, "held_out_distinct", (double)distinct);
+    cJSON *pl = cJSON_AddObjectToObject(sum, "pipelines");
+    cJSON_AddItemToObject(pl, "text", result_json(text, c->max_response_tokens[0]));
+    cJSON_AddItemToObject(pl, "tool", result_json(tool, c->max_response_tokens[1]));
+    cJSON_AddItemToObject(sum, "settings", pipe_demo_settings_json(c));
+    char path[PATH_MAX_LEN];
+    path_join(path, c->out_dir, "summary.json");
+    rt_status st = rt_json_write_file(path, sum, err);
+    cJSON_Delete(sum);
+    return st;
+}
+
+static void print_pct(double v) {
+    if (isnan(v)) printf(" %12s", "-");
+    else printf(" %11.1f%%", 100 * v);
+}
+
+static void print_table(const pipe_demo_config *c, const demo_result *text, const demo_result *tool, size_t distinct,
+                        const char *report) {
+    printf("\nretool demo (seed %llu, %s): pass@1 on %zu distinct held-out problems\n", (unsigned long long)c->seed,
+           c->rl_algo == TRAIN_ALGO_PPO ? "PPO" : "GRPO", distinct);
+    printf("  %-18s %12s %12s %10s %10s %10s\n", "pipeline", "cold start", "after RL", "RL steps", "budget", "wall s");
+    const demo_result *r[2] = {text, tool};
+    const char *names[2] = {"text-only", "tool-integrated"};
+    for (int i = 0; i < 2; i++) {
+        printf("  %-18s", names[i]);
+        print_pct(r[i]->pass1_cold);
+        print_pct(r[i]->pass1_rl);
+        printf(" %10lld %10lld %10.0f\n", (long long)r[i]->rl_steps, (long long)c->max_response_tokens[i],
+               r[i]->wall);
+    }
+    printf("\n  %-18s %12s %12s %12s %12s\n", "family", "text cold", "text RL", "tool cold", "tool RL");
+    const cJSON *fams = eval_families(tool->eval_rl);
+    for (const cJSON *f = fams ? fams->child : NULL; f; f = f->next) {
+        printf("  %-18s", f->string);
+        print_pct(family_pass1(text->eval_cold, f->string));
+        print_pct(family_pass1(text->eval_rl, f->string));
+        print_pct(family_pass1(tool->eval_cold, f->string));
+        print_pct(json_number(f, "pass1"));
+        printf("\n");
+    }
+    printf("  summary: %s/summary.json   report: %s\n", c->out_dir, report);
 }
 
 rt_status pipe_demo_run(const pipe_demo_config *c, rt_error *err) {
@@ -314,6 +527,7 @@ rt_status pipe_demo_run(const pipe_demo_config *c, rt_error *err) {
     if (strlen(c->out_dir) > 1024 || path_too_long)
         return rt_err_set(err, RT_EINVAL, "output folder name is too long (%zu characters)", strlen(c->out_dir));
     rt_status st = rt_mkdir_p(data_dir, err);
+    if (!st) st = check_settings(c, err);
     if (!st) st = kern_init(c->threads, err);
     if (!st) stage(c, "%s", "synthetic problems (train and held-out test, disjoint by construction)");
     if (!st) st = gen_problems(c, DATA_SPLIT_TRAIN, c->train_problems, c->seed, p.train, err);
@@ -328,35 +542,27 @@ rt_status pipe_demo_run(const pipe_demo_config *c, rt_error *err) {
         st = tok_train(files, 1, &to, p.tok, err);
     }
     if (!st) st = make_model(c, &p, err);
-    demo_result text, tool;
+    size_t distinct = 0;
+    if (!st) st = count_problems(p.test, &distinct, err);
+    demo_result text = {0}, tool = {0};
     if (!st) st = pipeline(c, &p, "text", 0, &text, err);
     if (!st) st = pipeline(c, &p, "tool", 1, &tool, err);
-    if (st) return st;
-    cJSON *sum = cJSON_CreateObject();
-    cJSON_AddNumberToObject(sum, "seed", (double)c->seed);
-    cJSON *pl = cJSON_AddObjectToObject(sum, "pipelines");
-    cJSON_AddItemToObject(pl, "text", result_json(&text));
-    cJSON_AddItemToObject(pl, "tool", result_json(&tool));
-    char path[PATH_MAX_LEN];
-    path_join(path, c->out_dir, "summary.json");
-    st = rt_json_write_file(path, sum, err);
-    cJSON_Delete(sum);
-    if (st) return st;
+    if (!st) st = write_summary(c, &text, &tool, distinct, err);
+    pipe_buf head;
+    pipe_buf_init(&head);
+    if (!st) headline_html(&head, c, &text, &tool, distinct);
+    if (!st && head.failed) st = rt_err_set(err, RT_ENOMEM, "out of memory");
     char text_rl[PATH_MAX_LEN], tool_rl[PATH_MAX_LEN], report[PATH_MAX_LEN];
     snprintf(text_rl, sizeof text_rl, "%s/text/rl", c->out_dir);
     snprintf(tool_rl, sizeof tool_rl, "%s/tool/rl", c->out_dir);
     path_join(report, c->out_dir, "report.html");
     const char *runs[] = {text_rl, tool_rl};
-    pipe_report_options ro = {.runs = runs, .n_runs = 2, .out_path = report, .samples = 3, .title = "retool demo"};
-    st = pipe_report_write(&ro, err);
-    if (st) return st;
-    printf("\nretool demo (seed %llu): pass@1 on %lld held-out problems\n", (unsigned long long)c->seed,
-           (long long)c->test_problems);
-    printf("  %-18s %12s %12s %10s %10s\n", "pipeline", "cold start", "after RL", "RL steps", "wall s");
-    printf("  %-18s %11.1f%% %11.1f%% %10lld %10.0f\n", "text-only", 100 * text.pass1_cold, 100 * text.pass1_rl,
-           (long long)text.rl_steps, text.wall);
-    printf("  %-18s %11.1f%% %11.1f%% %10lld %10.0f\n", "tool-integrated", 100 * tool.pass1_cold, 100 * tool.pass1_rl,
-           (long long)tool.rl_steps, tool.wall);
-    printf("  summary: %s/summary.json   report: %s\n", c->out_dir, report);
-    return RT_OK;
+    pipe_report_options ro = {
+        .runs = runs, .n_runs = 2, .out_path = report, .samples = 3, .title = "retool demo", .headline = head.data};
+    if (!st) st = pipe_report_write(&ro, err);
+    pipe_buf_free(&head);
+    if (!st) print_table(c, &text, &tool, distinct, report);
+    demo_result_free(&text);
+    demo_result_free(&tool);
+    return st;
 }

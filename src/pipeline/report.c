@@ -360,7 +360,9 @@ rt_status pipe_report_build(const pipe_report_options *opt, pipe_buf *b, rt_erro
         pipe_html_escape_str(b, title);
         pipe_buf_printf(b, "</title><style>%s</style></head><body>\n<h1>", css);
         pipe_html_escape_str(b, title);
-        pipe_buf_puts(b, "</h1>\n<p>Runs:</p><ul>");
+        pipe_buf_puts(b, "</h1>\n");
+        if (opt->headline) pipe_buf_puts(b, opt->headline);
+        pipe_buf_puts(b, "<p>Runs:</p><ul>");
         for (size_t r = 0; r < nr; r++) {
             pipe_buf_printf(b, "<li><span style=\"color:%s;font-weight:bold\">&#9632; ", palette[r % NPALETTE]);
             pipe_html_escape_str(b, runs[r].label);

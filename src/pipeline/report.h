@@ -18,6 +18,8 @@ typedef struct pipe_report_options {
     const char *out_path; /* the HTML file to write (atomically) */
     size_t samples;       /* sample trajectories shown per run (0 = none) */
     const char *title;    /* page title, or NULL for "retool report" */
+    const char *headline; /* HTML shown right under the title, before the runs and curves (the caller escapes what it
+                             puts there), or NULL */
 } pipe_report_options;
 
 /* Reads the runs and writes the report. Errors name the run and, for a bad metrics or rollouts file, file:line. */

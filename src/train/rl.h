@@ -17,6 +17,12 @@
 
 typedef enum train_algo { TRAIN_ALGO_PPO = 0, TRAIN_ALGO_GRPO } train_algo;
 
+/* Parses "ppo" or "grpo". */
+rt_status train_algo_parse(const char *name, train_algo *out, rt_error *err);
+
+/* "ppo" or "grpo". */
+const char *train_algo_name(train_algo a);
+
 /* A reward for one finished trajectory; the default scores its boxed answer against truth (rollout_score). */
 typedef double (*train_reward_fn)(void *ctx, const rollout_trajectory *t, const char *truth);
 

@@ -48,7 +48,7 @@ cJSON *train_rl_config_to_json(const train_rl_config *c) {
     cJSON_AddStringToObject(o, "format", c->format);
     cJSON_AddStringToObject(o, "sandbox", c->sandbox ? c->sandbox : "none");
     cJSON_AddNumberToObject(o, "sandbox_workers", c->sandbox_workers);
-    cJSON_AddStringToObject(o, "algo", c->algo == TRAIN_ALGO_PPO ? "ppo" : "grpo");
+    cJSON_AddStringToObject(o, "algo", train_algo_name(c->algo));
     cJSON_AddNumberToObject(o, "steps", (double)c->steps);
     cJSON_AddNumberToObject(o, "prompts_per_step", (double)c->prompts_per_step);
     cJSON_AddNumberToObject(o, "samples", (double)c->samples);
@@ -147,9 +147,7 @@ rt_status train_rl_config_from_json(const cJSON *o, train_rl_config *c, rt_error
     if (!st) st = get_i64(o, "threads", &threads, err);
     if (!st) st = rt_json_get_bool(o, "f32", &c->f32, err);
     if (st) return st;
-    if (strcmp(algo, "ppo") == 0) c->algo = TRAIN_ALGO_PPO;
-    else if (strcmp(algo, "grpo") == 0) c->algo = TRAIN_ALGO_GRPO;
-    else return rt_err_set(err, RT_EFORMAT, "field 'algo': '%s' is not ppo or grpo", algo);
+    if (train_algo_parse(algo, &c->algo, err)) return rt_err_prefix(err, "field 'algo'");
     st = rollout_template_parse(tmpl, &c->template_kind, err);
     if (st) return rt_err_prefix(err, "field 'template'");
     if (strcmp(tools, "none") == 0) c->rollout.tools = ROLLOUT_TOOLS_NONE;
@@ -176,3 +174,12 @@ rt_status train_rl_config_from_json(const cJSON *o, train_rl_config *c, rt_error
     c->threads = (int)threads;
     return RT_OK;
 }
+
+rt_status train_algo_parse(const char *name, train_algo *out, rt_error *err) {
+    if (strcmp(name, "ppo") == 0) *out = TRAIN_ALGO_PPO;
+    else if (strcmp(name, "grpo") == 0) *out = TRAIN_ALGO_GRPO;
+    else return rt_err_set(err, RT_EINVAL, "'%s' is not ppo or grpo", name);
+    return RT_OK;
+}
+
+const char *train_algo_name(train_algo a) { return a == TRAIN_ALGO_PPO ? "ppo" : "grpo"; }

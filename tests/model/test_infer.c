@@ -343,7 +343,6 @@ Test(infer, wide_heads_groups_of_five_and_cache_growth) {
 }
 
 Test(infer, bf16_decoding_matches_bf16_forward) {
-    if (!kern_bf16_supported()) cr_skip_test("no bf16 matmul on this CPU");
     model f;
     tiny(&f, 5);
     model m;

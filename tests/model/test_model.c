@@ -338,6 +338,5 @@ Test(model, training_learns_a_pattern_f32) {
 }
 
 Test(model, training_learns_a_pattern_bf16) {
-    if (!kern_bf16_supported()) cr_skip_test("no bf16 matmul on this CPU");
     learns(MODEL_PREC_BF16);
 }

@@ -109,7 +109,6 @@ Test(parity, llama_untied_mqa_f32) {
 }
 
 Test(parity, qwen2_bf16_mixed_precision) {
-    if (!kern_bf16_supported()) cr_skip_test("no bf16 matmul on this CPU");
     /* bf16 products: ~3 significant digits per product, a few products deep */
     parity("qwen2", 3, MODEL_PREC_BF16, 3e-2, 6e-2);
 }
