@@ -462,6 +462,11 @@ static void headline_html(pipe_buf *b, const pipe_demo_config *c, const demo_res
         pipe_buf_puts(b, "</tr>\n");
     }
     pipe_buf_puts(b, "</table>\n");
+    pipe_buf_printf(b,
+                    "<p>Responses that ended on the token budget after RL: text-only %.0f of %.0f, tool-integrated %.0f "
+                    "of %.0f.</p>\n",
+                    json_number(text->eval_rl, "budget_stops"), json_number(text->eval_rl, "responses"),
+                    json_number(tool->eval_rl, "budget_stops"), json_number(tool->eval_rl, "responses"));
 }
 
 static rt_status write_summary(const pipe_demo_config *c, const demo_result *text, const demo_result *tool,
