@@ -5,8 +5,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../base/tiny_model.h"
-#include "../cli/run_cli.h"
 #include "base/fileio.h"
 #include "base/log.h"
 #include "model/modeldir.h"
@@ -14,12 +12,13 @@
 #include "rollout/prompt.h"
 #include "rollout/trajectory.h"
 #include "tokenizer/tokenizer.h"
+#include "../base/tiny_model.h"
+#include "../cli/run_cli.h"
 
 static char dir[64], model_dir[256], prompts[256];
 
 static void arithmetic_corpus(FILE *fp) {
-    for (int i = 0; i < 200; i++)
-        fprintf(fp, "Compute %d*%d.\n\\boxed{%d}\n", i, i + 3, i * (i + 3));
+    for (int i = 0; i < 200; i++) fprintf(fp, "Compute %d*%d.\n\\boxed{%d}\n", i, i + 3, i * (i + 3));
 }
 
 static void setup(void) {
@@ -30,10 +29,8 @@ static void setup(void) {
     tiny_model_make(dir, &spec, model_dir, sizeof model_dir);
     snprintf(prompts, sizeof prompts, "%s/p.jsonl", dir);
     FILE *fp = fopen(prompts, "w");
-    fprintf(
-        fp,
-        "{\"prompt\": \"Compute 12*15.\", \"answer\": \"180\"}\n{\"prompt\": \"Compute 7*8.\", \"answer\": \"56\"}\n"
-        "{\"prompt\": \"Compute 2*2.\", \"answer\": \"4\"}\n");
+    fprintf(fp, "{\"prompt\": \"Compute 12*15.\", \"answer\": \"180\"}\n{\"prompt\": \"Compute 7*8.\", \"answer\": \"56\"}\n"
+                "{\"prompt\": \"Compute 2*2.\", \"answer\": \"4\"}\n");
     fclose(fp);
 }
 static void teardown(void) {
@@ -88,8 +85,7 @@ Test(generate, every_problem_gets_k_scored_trajectories) {
         /* A random model does not answer: the flag says so and the reward is -1. */
         if (!t[i].answer) cr_expect(t[i].flags & ROLLOUT_FLAG_NO_ANSWER);
     }
-    for (int p = 0; p < 3; p++)
-        cr_expect_eq(count[p], 4);
+    for (int p = 0; p < 3; p++) cr_expect_eq(count[p], 4);
     rollout_trajectories_free(t, n);
 }
 
