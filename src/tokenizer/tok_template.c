@@ -119,6 +119,16 @@ done:
     return st;
 }
 
+/* Sets root[key] = value (replacing it in place, or appending it); 0 when out of memory. */
+static int set_string(cJSON *root, const char *key, const char *value) {
+    cJSON *v = cJSON_CreateString(value);
+    if (!v) return 0;
+    int ok = cJSON_GetObjectItemCaseSensitive(root, key) ? cJSON_ReplaceItemInObjectCaseSensitive(root, key, v)
+                                                         : cJSON_AddItemToObject(root, key, v);
+    if (!ok) cJSON_Delete(v);
+    return ok;
+}
+
 rt_status tok_template_write(const char *dir, tok_template t, rt_error *err) {
     const char *jinja = tok_template_jinja(t);
     if (!jinja) return rt_err_set(err, RT_EINVAL, "%s: no prompt template %d to record", dir, (int)t);
@@ -132,22 +142,8 @@ rt_status tok_template_write(const char *dir, tok_template t, rt_error *err) {
     } else {
         root = cJSON_CreateObject();
     }
-    if (!st) {
-        cJSON *j = cJSON_CreateString(jinja), *k = cJSON_CreateString(tok_template_name(t));
-        int ok = root && j && k;
-        if (ok && cJSON_GetObjectItemCaseSensitive(root, JINJA_KEY))
-            ok = cJSON_ReplaceItemInObjectCaseSensitive(root, JINJA_KEY, j);
-        else if (ok)
-            ok = cJSON_AddItemToObject(root, JINJA_KEY, j);
-        if (!ok) cJSON_Delete(j);
-        if (ok && cJSON_GetObjectItemCaseSensitive(root, TEMPLATE_KEY))
-            ok = cJSON_ReplaceItemInObjectCaseSensitive(root, TEMPLATE_KEY, k);
-        else if (ok)
-            ok = cJSON_AddItemToObject(root, TEMPLATE_KEY, k);
-        else
-            cJSON_Delete(k);
-        if (!ok) st = rt_err_set(err, RT_ENOMEM, "out of memory");
-    }
+    if (!st && (!root || !set_string(root, JINJA_KEY, jinja) || !set_string(root, TEMPLATE_KEY, tok_template_name(t))))
+        st = rt_err_set(err, RT_ENOMEM, "%s: out of memory", path);
     if (!st) st = rt_json_write_file(path, root, err);
     cJSON_Delete(root);
     free(path);

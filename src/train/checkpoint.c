@@ -72,8 +72,10 @@ rt_status train_checkpoint_save(const train_rundir *rd, const model *policy, con
     st = save_model(policy, sub, err);
     char tokjson[4200];
     snprintf(tokjson, sizeof tokjson, "%s/tokenizer.json", tokenizer_dir ? tokenizer_dir : "");
-    if (!st && tokenizer_dir && rt_path_exists(tokjson)) st = model_dir_copy_tokenizer(tokenizer_dir, sub, NULL, err);
-    if (!st && tmpl) st = tok_template_write(sub, tmpl, err);
+    if (!st && tokenizer_dir && rt_path_exists(tokjson)) {
+        st = model_dir_copy_tokenizer(tokenizer_dir, sub, NULL, err);
+        if (!st && tmpl) st = tok_template_write(sub, tmpl, err);
+    }
     if (!st && critic) {
         snprintf(sub, sizeof sub, "%s/critic", tmp);
         st = save_model(critic, sub, err);

@@ -22,8 +22,8 @@ typedef struct train_state {
 } train_state;
 
 /* Writes checkpoints/step-{state->step}: policy/ (model folder + optimizer.safetensors), critic/ when critic is not
- * NULL, state.json; copies the tokenizer from tokenizer_dir when it holds one and records the prompt template tmpl in
- * policy/ (0: the copied tokenizer_config.json as it is); keeps the newest keep_last (0 = all). */
+ * NULL, state.json; copies the tokenizer from tokenizer_dir when it holds one and then records the prompt template
+ * tmpl in policy/ (0: the copied tokenizer_config.json as it is); keeps the newest keep_last (0 = all). */
 rt_status train_checkpoint_save(const train_rundir *rd, const model *policy, const model *critic,
                                 const train_state *state, const char *tokenizer_dir, tok_template tmpl,
                                 size_t keep_last, rt_error *err);

@@ -299,8 +299,10 @@ rt_status train_sft_run(const train_sft_config *cfg, train_sft_result *res, rt_e
         st = model_save(&m, out, 0, err);
         char tokjson[4200];
         snprintf(tokjson, sizeof tokjson, "%s/tokenizer.json", cfg->model_dir);
-        if (!st && rt_path_exists(tokjson)) st = model_dir_copy_tokenizer(cfg->model_dir, out, NULL, err);
-        if (!st && tmpl) st = tok_template_write(out, tmpl, err);
+        if (!st && rt_path_exists(tokjson)) {
+            st = model_dir_copy_tokenizer(cfg->model_dir, out, NULL, err);
+            if (!st && tmpl) st = tok_template_write(out, tmpl, err);
+        }
     }
     res->steps = state.step;
     free(weight);
