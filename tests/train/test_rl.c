@@ -14,6 +14,7 @@
 #include "tokenizer/tokenizer.h"
 #include "train/rl.h"
 #include "../base/tiny_model.h"
+#include "template_check.h"
 
 static char dir[64], model_dir[256], data[256];
 static int32_t target;
@@ -175,19 +176,6 @@ Test(rl, resume_is_bit_exact) {
     free(wb);
 }
 
-/* The retool_template of a folder (NULL-safe compare helper): "" when none. */
-static void expect_recorded(const char *folder, const char *want) {
-    char p[600];
-    snprintf(p, sizeof p, "%s/tokenizer_config.json", folder);
-    cJSON *root = NULL;
-    rt_error e;
-    cr_assert_eq(rt_json_read_file(p, &root, &e), RT_OK, "%s", e.msg);
-    const cJSON *k = cJSON_GetObjectItem(root, "retool_template");
-    cr_expect(cJSON_IsString(k) && strcmp(k->valuestring, want) == 0, "%s: retool_template %s, want %s", p,
-              cJSON_IsString(k) ? k->valuestring : "(none)", want);
-    cJSON_Delete(root);
-}
-
 Test(rl, output_folders_record_the_template_rl_ran_with) {
     char out[300], p[600];
     rt_error e;
@@ -198,9 +186,9 @@ Test(rl, output_folders_record_the_template_rl_ran_with) {
     c.steps = 1;
     cr_assert_eq(train_rl_run(&c, &r, &e), RT_OK, "%s", e.msg);
     snprintf(p, sizeof p, "%s/model", out);
-    expect_recorded(p, "plain");
+    expect_recorded_template(p, "plain");
     snprintf(p, sizeof p, "%s/checkpoints/step-1/policy", out);
-    expect_recorded(p, "plain");
+    expect_recorded_template(p, "plain");
     /* no template asked for: the folder's (ChatML, from its chat_template), written resolved in the run's config */
     snprintf(out, sizeof out, "%s/auto", dir);
     c = bandit_cfg(out, TRAIN_ALGO_GRPO);
@@ -208,7 +196,7 @@ Test(rl, output_folders_record_the_template_rl_ran_with) {
     c.template_kind = ROLLOUT_TEMPLATE_AUTO;
     cr_assert_eq(train_rl_run(&c, &r, &e), RT_OK, "%s", e.msg);
     snprintf(p, sizeof p, "%s/model", out);
-    expect_recorded(p, "chatml");
+    expect_recorded_template(p, "chatml");
     snprintf(p, sizeof p, "%s/config.json", out);
     cJSON *cfg;
     cr_assert_eq(rt_json_read_file(p, &cfg, &e), RT_OK, "%s", e.msg);

@@ -238,23 +238,12 @@ Test(sft, sigkill_at_any_moment_leaves_a_loadable_checkpoint) {
     cr_expect_gt(loaded, 0, "no round got as far as a checkpoint: the test checked nothing");
 }
 
-/* The retool_template a folder's tokenizer_config.json records ("" when none), into buf. */
-static const char *recorded_template(const char *folder, char *buf, size_t n) {
-    char p[600];
-    snprintf(p, sizeof p, "%s/tokenizer_config.json", folder);
-    cJSON *root = NULL;
-    rt_error e;
-    cr_assert_eq(rt_json_read_file(p, &root, &e), RT_OK, "%s", e.msg);
-    const cJSON *k = cJSON_GetObjectItem(root, "retool_template");
-    snprintf(buf, n, "%s", cJSON_IsString(k) ? k->valuestring : "");
-    cJSON_Delete(root);
-    return buf;
-}
+#include "template_check.h"
 
 Test(sft, output_folders_are_prompted_as_the_input_folder) {
     /* An input folder whose tokenizer_config.json has only Hugging Face's chat_template (ChatML): the output model
      * and the checkpoints record it with retool's key; the tokenizer's other keys are kept. */
-    char p[600], out[300], got[64];
+    char p[600], out[300];
     snprintf(p, sizeof p, "%s/tokenizer.json", model_dir);
     rt_error e;
     cr_assert_eq(rt_file_write_atomic(p, "{}", 2, &e), RT_OK);
@@ -268,12 +257,12 @@ Test(sft, output_folders_are_prompted_as_the_input_folder) {
     train_sft_result r;
     cr_assert_eq(train_sft_run(&c, &r, &e), RT_OK, "%s", e.msg);
     snprintf(p, sizeof p, "%s/model", out);
-    cr_expect_str_eq(recorded_template(p, got, sizeof got), "chatml");
+    expect_recorded_template(p, "chatml");
     tok_template t;
     cr_assert_eq(tok_template_read(p, &t, &e), RT_OK, "%s", e.msg);
     cr_expect_eq(t, TOK_TEMPLATE_CHATML);
     snprintf(p, sizeof p, "%s/checkpoints/step-%lld/policy", out, (long long)latest_step(out));
-    cr_expect_str_eq(recorded_template(p, got, sizeof got), "chatml");
+    expect_recorded_template(p, "chatml");
     /* retool's key passes on as it is */
     cr_assert_eq(tok_template_write(model_dir, TOK_TEMPLATE_PLAIN, &e), RT_OK, "%s", e.msg);
     snprintf(out, sizeof out, "%s/run2", dir);
@@ -281,7 +270,7 @@ Test(sft, output_folders_are_prompted_as_the_input_folder) {
     c.epochs = 1;
     cr_assert_eq(train_sft_run(&c, &r, &e), RT_OK, "%s", e.msg);
     snprintf(p, sizeof p, "%s/model", out);
-    cr_expect_str_eq(recorded_template(p, got, sizeof got), "plain");
+    expect_recorded_template(p, "plain");
     cJSON *root;
     snprintf(p, sizeof p, "%s/model/tokenizer_config.json", out);
     cr_assert_eq(rt_json_read_file(p, &root, &e), RT_OK, "%s", e.msg);
