@@ -1,9 +1,9 @@
 /* Byte-level BPE tokenizers in the Hugging Face tokenizer.json format (Qwen2/Qwen3, Llama 3, and those retool
  * trains): load, encode, decode, streaming decode, the prompt templates (ChatML, Llama 3, plain) and what a folder
- * records of them, and the public C API the rollout engine uses. Encoding follows the Hugging Face pipeline: added tokens matched in the raw text, NFC normalizer, Split
- * (regex, Isolated) and ByteLevel pre-tokenizers, BPE merges by rank, optional post-processor template.
- * A loaded tok_tokenizer is read-only apart from an internal encode cache guarded by a mutex: one tokenizer may be
- * shared by threads. See docs/TOKENIZER.md. */
+ * records of them, and the public C API the rollout engine uses. Encoding follows the Hugging Face pipeline: added
+ * tokens matched in the raw text, NFC normalizer, Split (regex, Isolated) and ByteLevel pre-tokenizers, BPE merges by
+ * rank, optional post-processor template. A loaded tok_tokenizer is read-only apart from an internal encode cache
+ * guarded by a mutex: one tokenizer may be shared by threads. See docs/TOKENIZER.md. */
 #ifndef RETOOL_TOKENIZER_TOKENIZER_H
 #define RETOOL_TOKENIZER_TOKENIZER_H
 
