@@ -52,6 +52,11 @@ int cli_fail_err(const char *cmd, const rt_error *err);
 /* The candidate closest to word by edit distance, or NULL when none is close enough to be a plausible typo. */
 const char *cli_closest(const char *word, const char *const *candidates, size_t n);
 
+/* The help of every --template flag (rollout_template_parse reads the names; docs/TOKENIZER.md has the rule). */
+#define CLI_TEMPLATE_HELP                                                                                              \
+    "prompt template: auto (default: the one the model folder records in tokenizer_config.json), plain, chatml, "      \
+    "llama3, or chat (the folder's chat family)"
+
 /* Runs a sub-command table (e.g. `retool model init|info`): dispatches argv[1] among subs. */
 int cli_dispatch_sub(const char *parent, int argc, char **argv, const cli_command *subs);
 

@@ -30,7 +30,7 @@ static void on_piece(void *ctx, size_t index, const char *bytes, size_t len, int
 }
 
 int cmd_chat(int argc, char **argv) {
-    const char *model_dir = NULL, *sandbox = "local", *tmpl = "chat", *tools = "python";
+    const char *model_dir = NULL, *sandbox = "local", *tmpl = "auto", *tools = "python";
     long long max_tokens = 2048, max_calls = 8, threads = 2, seed = 0, workers = 2;
     double temp = 0.7, top_p = 0.9, timeout = 10;
     const cli_flag flags[] = {
@@ -38,7 +38,7 @@ int cmd_chat(int argc, char **argv) {
         {"tools", CLI_FLAG_STRING, &tools, "python|none", "let the model run code (default) or not"},
         {"sandbox", CLI_FLAG_STRING, &sandbox, "SPEC", "local (default) or SandboxFusion URLs"},
         {"workers", CLI_FLAG_INT, &workers, "N", "local sandbox workers with numpy/sympy (default 2; 2 light ones serve other code)"},
-        {"template", CLI_FLAG_STRING, &tmpl, "chat|plain", "prompt template (default chat)"},
+        {"template", CLI_FLAG_STRING, &tmpl, "NAME", CLI_TEMPLATE_HELP},
         {"temperature", CLI_FLAG_DOUBLE, &temp, "T", "sampling temperature (default 0.7; 0 = greedy)"},
         {"top-p", CLI_FLAG_DOUBLE, &top_p, "P", "nucleus sampling (default 0.9)"},
         {"max-tokens", CLI_FLAG_INT, &max_tokens, "N", "response tokens per answer (default 2048)"},
@@ -72,6 +72,7 @@ int cmd_chat(int argc, char **argv) {
     rollout_exec_spec *ex = NULL;
     rollout_model_policy *pol = NULL;
     rt_status st = tok_load(model_dir, &tok, &err);
+    if (!st) st = rollout_template_resolve(model_dir, tk, &tk, &err);
     if (!st) st = model_load(&m, model_dir, &mo, &err);
     if (!st && use_tools) st = rollout_exec_spec_open(sandbox, (int)workers, &ex, &err);
     if (!st) st = rollout_model_policy_init(&pol, &m, 1, &err);

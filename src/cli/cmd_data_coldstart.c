@@ -14,7 +14,7 @@ static void print_counts(const char *name, const pipe_cs_counts *c) {
 
 int cmd_data_coldstart(int argc, char **argv) {
     pipe_coldstart_config c = pipe_coldstart_defaults();
-    const char *tmpl = "chat", *mode = "code";
+    const char *tmpl = "auto", *mode = "code";
     long long seed = 0, workers = c.workers;
     double rate = c.repair_rate, timeout = c.call_timeout_s;
     const cli_flag flags[] = {
@@ -22,7 +22,7 @@ int cmd_data_coldstart(int argc, char **argv) {
          "text traces, JSONL {prompt, text_solution, answer, program?, family?}"},
         {"out", CLI_FLAG_STRING, &c.out_path, "FILE", "verified traces as trajectory JSONL (written atomically)"},
         {"tokenizer", CLI_FLAG_STRING, &c.tokenizer_dir, "DIR", "folder with the model's tokenizer.json"},
-        {"template", CLI_FLAG_STRING, &tmpl, "chat|plain", "prompt template, as eval and rl use it (default chat)"},
+        {"template", CLI_FLAG_STRING, &tmpl, "NAME", CLI_TEMPLATE_HELP " (of the --tokenizer folder)"},
         {"mode", CLI_FLAG_STRING, &mode, "code|text", "code-integrated traces (default) or text-only traces"},
         {"repair-rate", CLI_FLAG_DOUBLE, &rate, "R",
          "share of code traces with a failing first block and its repair (0.1)"},

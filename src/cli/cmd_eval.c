@@ -8,7 +8,7 @@
 int cmd_eval(int argc, char **argv) {
     pipe_eval_config e = pipe_eval_defaults();
     pipe_generate_config *c = &e.gen;
-    const char *tools = "python", *mode = "stateless", *tmpl = "chat";
+    const char *tools = "python", *mode = "stateless", *tmpl = "auto";
     long long samples = c->samples, limit = 0, top_k = 0, max_tokens = (long long)c->rollout.budget.max_response_tokens,
               max_calls = (long long)c->rollout.budget.max_tool_calls,
               max_interp = (long long)c->rollout.budget.max_interpreter_tokens,
@@ -27,8 +27,7 @@ int cmd_eval(int argc, char **argv) {
          "each code block alone (default) or one session per trajectory"},
         {"sandbox", CLI_FLAG_STRING, &c->sandbox, "SPEC", "local (default), or SandboxFusion URLs separated by commas"},
         {"workers", CLI_FLAG_INT, &workers, "N", "local sandbox workers with numpy/sympy (default 2; 2 light ones serve other code)"},
-        {"template", CLI_FLAG_STRING, &tmpl, "chat|plain",
-         "chat template with instructions (default) or the bare problem"},
+        {"template", CLI_FLAG_STRING, &tmpl, "NAME", CLI_TEMPLATE_HELP},
         {"temperature", CLI_FLAG_DOUBLE, &temp, "T", "sampling temperature (default 1.0, as the paper)"},
         {"top-p", CLI_FLAG_DOUBLE, &top_p, "P", "nucleus sampling (default 0.7, as the paper)"},
         {"top-k", CLI_FLAG_INT, &top_k, "K", "top-k sampling (default 0 = off)"},

@@ -11,6 +11,7 @@
 #include "model/layout.h"
 #include "model/modeldir.h"
 #include "model/safetensors.h"
+#include "tokenizer/tokenizer.h"
 
 /* buf = dir + "/" + name; non-zero (after printing the error) when it does not fit. */
 static int path_join(char *buf, size_t n, const char *dir, const char *name, const char *cmd) {
@@ -32,7 +33,7 @@ static void print_bytes(const char *label, double bytes, const char *assumes) {
 }
 
 static int model_init(int argc, char **argv) {
-    const char *config = NULL, *out = NULL, *dtype_name = "f32", *tok = NULL;
+    const char *config = NULL, *out = NULL, *dtype_name = "f32", *tok = NULL, *tmpl_name = NULL;
     long long seed = 0;
     int force = 0;
     const cli_flag flags[] = {
@@ -41,15 +42,20 @@ static int model_init(int argc, char **argv) {
         {"seed", CLI_FLAG_INT, &seed, "S", "random seed of the initialisation (default 0)"},
         {"dtype", CLI_FLAG_STRING, &dtype_name, "f32|bf16", "dtype of the weights on disk (default f32)"},
         {"tokenizer", CLI_FLAG_STRING, &tok, "DIR", "copy tokenizer.json and tokenizer_config.json from DIR"},
+        {"template", CLI_FLAG_STRING, &tmpl_name, "NAME",
+         "how the model will be prompted, recorded in its tokenizer_config.json: plain, chatml or llama3 (default: "
+         "the one the --tokenizer folder records)"},
         {"force", CLI_FLAG_BOOL, &force, NULL, "overwrite a model folder that already has weights"},
     };
     cli_args args;
-    int rc = cli_parse(
-        argc, argv, "retool model init --config CONFIG.json --out DIR [--seed S] [--dtype f32|bf16] [--tokenizer DIR]",
-        "Writes a randomly initialised Hugging Face model folder (config.json, model.safetensors, "
-        "generation_config.json): normal(0, 0.02) weights, normal(0, 0.02/sqrt(2*layers)) for o_proj "
-        "and down_proj, ones for norms, zeros for biases; the same seed gives the same weights anywhere.",
-        flags, sizeof flags / sizeof flags[0], &args);
+    int rc =
+        cli_parse(argc, argv,
+                  "retool model init --config CONFIG.json --out DIR [--seed S] [--dtype f32|bf16] [--tokenizer DIR "
+                  "[--template NAME]]",
+                  "Writes a randomly initialised Hugging Face model folder (config.json, model.safetensors, "
+                  "generation_config.json): normal(0, 0.02) weights, normal(0, 0.02/sqrt(2*layers)) for o_proj "
+                  "and down_proj, ones for norms, zeros for biases; the same seed gives the same weights anywhere.",
+                  flags, sizeof flags / sizeof flags[0], &args);
     if (rc) return rc;
     int npos = args.npositional;
     cli_args_free(&args);
@@ -64,6 +70,7 @@ static int model_init(int argc, char **argv) {
     else
         return cli_fail("model init", CLI_EXIT_USAGE, "--dtype must be f32 or bf16, not '%s'", dtype_name);
     if (seed < 0) return cli_fail("model init", CLI_EXIT_USAGE, "--seed must be >= 0");
+    if (tmpl_name && !tok) return cli_fail("model init", CLI_EXIT_USAGE, "--template needs --tokenizer");
     char weights[4200];
     if (path_join(weights, sizeof weights, out, "model.safetensors", "model init")) return CLI_EXIT_USAGE;
     if (!force && rt_path_exists(weights))
@@ -71,6 +78,9 @@ static int model_init(int argc, char **argv) {
     model_config cfg;
     rt_error err;
     if (model_config_load(config, &cfg, &err)) return cli_fail_err("model init", &err);
+    tok_template tmpl = 0;
+    if (tmpl_name && tok_template_parse(tmpl_name, &tmpl, &err)) return cli_fail_err("model init", &err);
+    if (tok && !tmpl_name && tok_template_read(tok, &tmpl, &err)) return cli_fail_err("model init", &err);
     if (tok) { /* check the tokenizer fits the vocabulary before writing anything */
         char tj[4200];
         int64_t max_id;
@@ -81,10 +91,13 @@ static int model_init(int argc, char **argv) {
                             tj, (long long)max_id, config, (long long)cfg.vocab_size);
     }
     if (model_dir_init(&cfg, out, (uint64_t)seed, dtype, &err)) return cli_fail_err("model init", &err);
-    if (tok && model_dir_copy_tokenizer(tok, out, NULL, &err)) return cli_fail_err("model init", &err);
-    printf("wrote %s: %s, %lld parameters, %s weights, seed %lld%s\n", out,
+    if (tok && (model_dir_copy_tokenizer(tok, out, NULL, &err) || tok_template_write(out, tmpl, &err)))
+        return cli_fail_err("model init", &err);
+    printf("wrote %s: %s, %lld parameters, %s weights, seed %lld", out,
            cfg.arch == MODEL_ARCH_QWEN2 ? "Qwen2ForCausalLM" : "LlamaForCausalLM",
-           (long long)model_config_param_count(&cfg), st_dtype_name(dtype), seed, tok ? ", tokenizer copied" : "");
+           (long long)model_config_param_count(&cfg), st_dtype_name(dtype), seed);
+    if (tok) printf(", tokenizer copied, prompt template %s", tok_template_name(tmpl));
+    printf("\n");
     return CLI_EXIT_OK;
 }
 

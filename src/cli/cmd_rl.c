@@ -8,7 +8,7 @@
 
 int cmd_rl(int argc, char **argv) {
     train_rl_config c = train_rl_defaults();
-    const char *algo = "ppo", *tools = "python", *mode = "stateless", *tmpl = "chat", *resume = NULL, *kl = "k3";
+    const char *algo = "ppo", *tools = "python", *mode = "stateless", *tmpl = "auto", *resume = NULL, *kl = "k3";
     long long steps = 0, ppp = c.prompts_per_step, samples = c.samples, max_tokens = (long long)c.rollout.budget.max_response_tokens,
               max_calls = (long long)c.rollout.budget.max_tool_calls, max_interp = (long long)c.rollout.budget.max_interpreter_tokens,
               top_k = 0, conc = (long long)c.rollout.max_concurrent, warmup = 0, cwarm = 0, epochs = c.ppo_epochs,
@@ -33,7 +33,7 @@ int cmd_rl(int argc, char **argv) {
         {"mode", CLI_FLAG_STRING, &mode, "stateless|stateful", "code blocks alone (default) or one session per trajectory"},
         {"sandbox", CLI_FLAG_STRING, &c.sandbox, "SPEC", "local (default) or SandboxFusion URLs separated by commas"},
         {"workers", CLI_FLAG_INT, &workers, "N", "local sandbox workers with numpy/sympy (default 2; 2 light ones serve other code)"},
-        {"template", CLI_FLAG_STRING, &tmpl, "chat|plain", "prompt template (default chat)"},
+        {"template", CLI_FLAG_STRING, &tmpl, "NAME", CLI_TEMPLATE_HELP},
         {"temperature", CLI_FLAG_DOUBLE, &temp, "T", "rollout temperature (default 1)"},
         {"top-p", CLI_FLAG_DOUBLE, &top_p, "P", "rollout top-p (default 1)"},
         {"top-k", CLI_FLAG_INT, &top_k, "K", "rollout top-k (default off)"},

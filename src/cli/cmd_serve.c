@@ -25,7 +25,7 @@ static const char *base_name(const char *dir) {
 int cmd_serve(int argc, char **argv) {
     serve_config c;
     serve_config_default(&c);
-    const char *model_dir = NULL, *sandbox = "local", *audit_path = NULL, *tmpl_name = "chat", *tools = "stateless";
+    const char *model_dir = NULL, *sandbox = "local", *audit_path = NULL, *tmpl_name = "auto", *tools = "stateless";
     const char *model_name = NULL;
     long long port = c.port, workers = 2, threads = 2, max_concurrent = c.max_concurrent, batch = 16;
     long long max_calls = c.caps.max_tool_calls, max_tokens = c.caps.max_tokens, max_n = c.caps.max_n;
@@ -57,7 +57,7 @@ int cmd_serve(int argc, char **argv) {
         {"audit-log", CLI_FLAG_STRING, &audit_path, "FILE", "append one JSON line per tool call to FILE"},
         {"audit-max-bytes", CLI_FLAG_INT, &audit_max, "N", "rotate the audit log at N bytes (default 64 MiB; 0 never)"},
         {"audit-keep", CLI_FLAG_INT, &audit_keep, "K", "rotated audit logs kept, FILE.1 .. FILE.K (default 5)"},
-        {"template", CLI_FLAG_STRING, &tmpl_name, "NAME", "chat (default) or plain prompt template"},
+        {"template", CLI_FLAG_STRING, &tmpl_name, "NAME", CLI_TEMPLATE_HELP},
         {"threads", CLI_FLAG_INT, &threads, "N", "compute threads (default 2)"},
         {"f32", CLI_FLAG_BOOL, &f32, NULL, "f32 products instead of bf16"},
     };

@@ -24,7 +24,7 @@ const char *pipe_cs_reason_name(pipe_cs_reason r) {
 pipe_coldstart_config pipe_coldstart_defaults(void) {
     pipe_coldstart_config c;
     memset(&c, 0, sizeof c);
-    c.template_kind = ROLLOUT_TEMPLATE_CHAT;
+    c.template_kind = ROLLOUT_TEMPLATE_AUTO;
     c.mode = PIPE_CS_CODE;
     c.repair_rate = 0.1;
     c.sandbox = "local";
@@ -171,6 +171,10 @@ rt_status pipe_coldstart(const pipe_coldstart_config *cfg, pipe_coldstart_summar
     rt_status st = data_dataset_read(cfg->in_path, DATA_FORMAT_AUTO, &ds, err);
     if (!st && ds.n == 0) st = rt_err_set(err, RT_EINVAL, "%s holds no traces", cfg->in_path);
     if (!st) st = tok_load(cfg->tokenizer_dir, &tok, err);
+    /* From here on cfg's template is the resolved one (the items build their prompts with it). */
+    pipe_coldstart_config resolved = *cfg;
+    if (!st) st = rollout_template_resolve(cfg->tokenizer_dir, cfg->template_kind, &resolved.template_kind, err);
+    cfg = &resolved;
     pipe_cs_rewrite_fn rewrite = cfg->rewrite;
     void *rewrite_ctx = cfg->rewrite_ctx;
     /* Records without a program need a rewriting model: say so before doing anything. */

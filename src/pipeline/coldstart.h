@@ -41,7 +41,7 @@ typedef struct pipe_coldstart_config {
     const char *in_path;       /* traces: JSONL {prompt, text_solution, answer, program?, family?} (or a dataset) */
     const char *out_path;      /* trajectory JSONL, written atomically */
     const char *tokenizer_dir; /* folder with tokenizer.json (the model's tokenizer) */
-    rollout_template template_kind;
+    rollout_template template_kind; /* AUTO (default): the one tokenizer_dir records (rollout_template_resolve) */
     pipe_cs_mode mode;
     double repair_rate; /* share of code traces with a failing first block and its repair (0..1) */
     uint64_t seed;
@@ -56,7 +56,8 @@ typedef struct pipe_coldstart_config {
     int quiet; /* no progress bar */
 } pipe_coldstart_config;
 
-/* Defaults: chat template, code mode, repair rate 0.1, seed 0, local sandbox with 2 workers, 10 s a block. */
+/* Defaults: the tokenizer folder's template, code mode, repair rate 0.1, seed 0, local sandbox with 2 workers, 10 s a
+ * block. */
 pipe_coldstart_config pipe_coldstart_defaults(void);
 
 /* Counts for one family (or the whole set). */

@@ -23,7 +23,8 @@ void pipe_rewriter_close(pipe_rewriter *r);
 
 typedef struct pipe_rewriter_local pipe_rewriter_local;
 
-/* Loads a local rewriting model (model folder with tokenizer.json; chat template when it has <|im_start|>). */
+/* Loads a local rewriting model (model folder with tokenizer.json; prompted with the template the folder records, else
+ * ChatML when the tokenizer has <|im_start|>, else the bare text). */
 rt_status pipe_rewriter_local_open(const char *model_dir, pipe_rewriter_local **out, rt_error *err);
 
 /* Greedy decoding of a draft for p, up to the model's context or 2048 tokens, stopping at </answer>. */

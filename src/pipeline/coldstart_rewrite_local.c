@@ -16,6 +16,7 @@ struct pipe_rewriter_local {
     int32_t stops[ROLLOUT_MAX_STOP_IDS];
     size_t n_stops;
     char *dir;
+    tok_template tmpl; /* the folder's recorded template; 0: none (ChatML when the tokenizer has it, else the text) */
 };
 
 void pipe_rewriter_local_close(pipe_rewriter_local *r) {
@@ -34,6 +35,9 @@ rt_status pipe_rewriter_local_open(const char *model_dir, pipe_rewriter_local **
     r->dir = strdup(model_dir);
     rt_status st = r->dir ? RT_OK : rt_err_set(err, RT_ENOMEM, "out of memory");
     if (!st) st = tok_load(model_dir, &r->tok, err);
+    rt_error ignored;
+    rt_err_clear(&ignored);
+    if (!st && tok_template_read(model_dir, &r->tmpl, &ignored)) r->tmpl = 0;
     model_opts mo = {.prec = MODEL_PREC_BF16};
     if (!st) st = model_load(&r->m, model_dir, &mo, err);
     if (!st && tok_vocab_size(r->tok) > (size_t)r->m.cfg.vocab_size)
@@ -56,8 +60,10 @@ rt_status pipe_rewriter_local_rewrite(pipe_rewriter_local *r, const data_problem
     tok_ids ids;
     memset(&ids, 0, sizeof ids);
     rt_status st;
-    if (tok_token_id(r->tok, "<|im_start|>") >= 0) {
-        tok_message msg = {.role = "user", .content = prompt};
+    tok_message msg = {.role = "user", .content = prompt};
+    if (r->tmpl) {
+        st = tok_template_encode(r->tok, r->tmpl, &msg, 1, 1, 0, &ids, err);
+    } else if (tok_token_id(r->tok, "<|im_start|>") >= 0) {
         st = tok_chat_encode(r->tok, &msg, 1, 1, 0, &ids, err);
     } else {
         st = tok_encode(r->tok, prompt, strlen(prompt), TOK_ENCODE_NO_SPECIAL, &ids, err);

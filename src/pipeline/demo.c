@@ -143,9 +143,16 @@ static rt_status make_model(const pipe_demo_config *c, const demo_paths *p, rt_e
         mc.eos_token_id = -1;
         mc.bos_token_id = -1;
     }
+    /* The folder says how it is prompted (the demo config's template; auto: the tokenizer's), so every folder trained
+     * from it does too. */
+    rollout_template t = ROLLOUT_TEMPLATE_AUTO;
+    tok_template family;
+    if (!st) st = rollout_template_resolve(p->tok, c->template_kind, &t, err);
+    if (!st) st = rollout_template_family(tok, t, &family, err);
     tok_free(tok);
     if (!st) st = model_dir_init(&mc, p->init, c->seed, ST_F32, err);
     if (!st) st = model_dir_copy_tokenizer(p->tok, p->init, &mc, err);
+    if (!st) st = tok_template_write(p->init, family, err);
     return st;
 }
 

@@ -118,7 +118,7 @@ cJSON *pipe_eval_to_json(const pipe_eval_config *cfg, const pipe_eval_result *re
              cJSON_AddNumberToObject(e, "problems", (double)res->gen.problems) &&
              cJSON_AddNumberToObject(e, "trajectories", (double)res->gen.trajectories) &&
              cJSON_AddStringToObject(e, "tools", g->rollout.tools == ROLLOUT_TOOLS_NONE ? "none" : "python") &&
-             cJSON_AddStringToObject(e, "template", g->template_kind == ROLLOUT_TEMPLATE_PLAIN ? "plain" : "chat") &&
+             cJSON_AddStringToObject(e, "template", rollout_template_name(res->gen.template_kind)) &&
              cJSON_AddNumberToObject(e, "temperature", g->rollout.sampling.temperature) &&
              cJSON_AddNumberToObject(e, "top_p", g->rollout.sampling.top_p) &&
              cJSON_AddNumberToObject(e, "max_tokens", (double)g->rollout.budget.max_response_tokens) &&

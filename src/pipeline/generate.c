@@ -22,7 +22,7 @@ pipe_generate_config pipe_generate_defaults(void) {
     c.sandbox = "local";
     c.sandbox_workers = 2;
     c.samples = 1;
-    c.template_kind = ROLLOUT_TEMPLATE_CHAT;
+    c.template_kind = ROLLOUT_TEMPLATE_AUTO;
     c.rollout = rollout_config_defaults();
     c.threads = 2;
     return c;
@@ -55,6 +55,7 @@ rt_status pipe_generate(const pipe_generate_config *cfg, pipe_generate_summary *
     data_format fmt;
     st = data_format_parse(cfg->format, &fmt, err);
     if (!st) st = tok_load(cfg->model_dir, &tok, err);
+    if (!st) st = rollout_template_resolve(cfg->model_dir, cfg->template_kind, &sum->template_kind, err);
     model_opts mo = {.prec = cfg->f32 ? MODEL_PREC_F32 : MODEL_PREC_BF16};
     if (!st) st = model_load(&m, cfg->model_dir, &mo, err);
     if (!st && tok_vocab_size(tok) > (size_t)m.cfg.vocab_size)
@@ -79,7 +80,7 @@ rt_status pipe_generate(const pipe_generate_config *cfg, pipe_generate_summary *
         if (!prompts || !reqs || !out) st = rt_err_set(err, RT_ENOMEM, "out of memory");
     }
     for (size_t i = 0; !st && i < n_problems; i++) {
-        st = rollout_prompt_ids(tok, cfg->template_kind, tools, ds.items[i].prompt, &prompts[i], err);
+        st = rollout_prompt_ids(tok, sum->template_kind, tools, ds.items[i].prompt, &prompts[i], err);
         if (st) rt_err_prefix(err, "%s: problem %zu", cfg->prompts_path, i + 1);
         for (int64_t s = 0; !st && s < cfg->samples; s++) {
             rollout_request *r = &reqs[i * (size_t)cfg->samples + (size_t)s];

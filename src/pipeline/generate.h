@@ -21,19 +21,21 @@ typedef struct pipe_generate_config {
     int sandbox_workers;          /* local pool size (default 2) */
     int64_t samples;              /* per problem (default 1) */
     int64_t limit;                /* first N problems only (0 = all) */
-    rollout_template template_kind;
+    rollout_template template_kind; /* AUTO (default): the model folder's (rollout_template_resolve) */
     rollout_config rollout;       /* tools mode, budgets, sampling, concurrency, seed */
     int threads;                  /* compute threads (default 2) */
     int f32;                      /* f32 weights and products (default: bf16 products) */
     int quiet;
 } pipe_generate_config;
 
-/* Defaults: auto layout, 1 sample, chat template, the rollout defaults, 2 threads, local sandbox with 2 workers. */
+/* Defaults: auto layout, 1 sample, the model folder's template, the rollout defaults, 2 threads, local sandbox with 2
+ * workers. */
 pipe_generate_config pipe_generate_defaults(void);
 
 typedef struct pipe_generate_summary {
     size_t problems, trajectories, correct, with_code, tool_calls, tool_errors;
     rollout_stats stats;
+    rollout_template template_kind; /* the template the prompts were built with (resolved) */
 } pipe_generate_summary;
 
 /* Runs generation and writes cfg->out_path atomically. */

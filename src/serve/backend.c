@@ -13,7 +13,7 @@ struct serve_model_backend {
     tok_tokenizer *tok;
     rollout_model_policy *pol;
     size_t max_seqs;
-    rollout_template tmpl;
+    tok_template tmpl; /* resolved from the folder (or the caller's choice) */
     int32_t stops[ROLLOUT_MAX_STOP_IDS];
     size_t n_stops;
 };
@@ -24,7 +24,7 @@ static rt_status build_prompt(void *ctx, const serve_message *msgs, size_t n, in
     tok_ids out = {0};
     rt_status st;
     const char *last = msgs[n - 1].content;
-    if (b->tmpl == ROLLOUT_TEMPLATE_PLAIN) {
+    if (b->tmpl == TOK_TEMPLATE_PLAIN) {
         st = rollout_prompt_ids(b->tok, ROLLOUT_TEMPLATE_PLAIN, 1, last, &out, err);
     } else {
         /* The conversation as given, with the last user message phrased as in training. */
@@ -42,7 +42,7 @@ static rt_status build_prompt(void *ctx, const serve_message *msgs, size_t n, in
             tm[i].role = msgs[i].role;
             tm[i].content = i + 1 == n ? text : msgs[i].content;
         }
-        st = tok_chat_encode(b->tok, tm, n, 1, 0, &out, err);
+        st = tok_template_encode(b->tok, b->tmpl, tm, n, 1, 0, &out, err);
         free(text);
         free(tm);
     }
@@ -60,8 +60,10 @@ rt_status serve_model_backend_open(const char *dir, size_t max_seqs, rollout_tem
     serve_model_backend *b = calloc(1, sizeof *b);
     if (!b) return rt_err_set(err, RT_ENOMEM, "out of memory");
     b->max_seqs = max_seqs;
-    b->tmpl = tmpl;
     rt_status st = tok_load(dir, &b->tok, err);
+    rollout_template resolved;
+    if (!st) st = rollout_template_resolve(dir, tmpl, &resolved, err);
+    if (!st) st = rollout_template_family(b->tok, resolved, &b->tmpl, err);
     model_opts mo = {.prec = f32 ? MODEL_PREC_F32 : MODEL_PREC_BF16};
     if (!st) st = model_load(&b->m, dir, &mo, err);
     if (!st && tok_vocab_size(b->tok) > (size_t)b->m.cfg.vocab_size)

@@ -26,9 +26,10 @@ typedef struct serve_backend {
 
 typedef struct serve_model_backend serve_model_backend;
 
-/* Loads a model folder (weights and tokenizer) with a policy of max_seqs live sequences. tmpl: the chat template
- * (the last user message gets the tool-integrated instructions the model was trained with, as in `retool generate`)
- * or plain (the last user message and a newline). f32: f32 products instead of bf16. */
+/* Loads a model folder (weights and tokenizer) with a policy of max_seqs live sequences. tmpl: ROLLOUT_TEMPLATE_AUTO
+ * for the template the folder records, or a choice (rollout_template_resolve); with a chat template (ChatML, Llama 3)
+ * the conversation is rendered and the last user message gets the tool-integrated instructions the model was trained
+ * with, as in `retool generate`; plain sends the last user message and a newline. f32: f32 products, not bf16. */
 rt_status serve_model_backend_open(const char *dir, size_t max_seqs, rollout_template tmpl, int f32,
                                    serve_model_backend **out, rt_error *err);
 

@@ -129,10 +129,7 @@ rt_status tok_train_write(const char *out_dir, const int32_t (*merges)[2], size_
     cJSON_AddStringToObject(cfg, "tokenizer_class", "PreTrainedTokenizerFast");
     cJSON_AddStringToObject(cfg, "retool_trained_by", "retool tokenizer train");
     cJSON_AddBoolToObject(cfg, "retool_tags_as_tokens", tags);
-    cJSON_AddStringToObject(cfg, "chat_template",
-                            "{% for message in messages %}{{ '<|im_start|>' + message['role'] + '\\n' + "
-                            "message['content'] + '<|im_end|>' + '\\n' }}{% endfor %}{% if add_generation_prompt %}"
-                            "{{ '<|im_start|>assistant\\n' }}{% endif %}");
+    cJSON_AddStringToObject(cfg, "chat_template", tok_template_jinja(TOK_TEMPLATE_CHATML));
     for (size_t i = 0; i < nvocab; i++)
         free(sp[i]);
     free(sp);

@@ -1,9 +1,9 @@
 /* Byte-level BPE tokenizers in the Hugging Face tokenizer.json format (Qwen2/Qwen3, Llama 3, and those retool
- * trains): load, encode, decode, streaming decode, the Qwen chat template, and the public C API the rollout engine
- * uses. Encoding follows the Hugging Face pipeline: added tokens matched in the raw text, NFC normalizer, Split
- * (regex, Isolated) and ByteLevel pre-tokenizers, BPE merges by rank, optional post-processor template.
- * A loaded tok_tokenizer is read-only apart from an internal encode cache guarded by a mutex: one tokenizer may be
- * shared by threads. See docs/TOKENIZER.md. */
+ * trains): load, encode, decode, streaming decode, the prompt templates (ChatML, Llama 3, plain) and what a folder
+ * records of them, and the public C API the rollout engine uses. Encoding follows the Hugging Face pipeline: added
+ * tokens matched in the raw text, NFC normalizer, Split (regex, Isolated) and ByteLevel pre-tokenizers, BPE merges by
+ * rank, optional post-processor template. A loaded tok_tokenizer is read-only apart from an internal encode cache
+ * guarded by a mutex: one tokenizer may be shared by threads. See docs/TOKENIZER.md. */
 #ifndef RETOOL_TOKENIZER_TOKENIZER_H
 #define RETOOL_TOKENIZER_TOKENIZER_H
 
@@ -109,6 +109,49 @@ typedef struct tok_message {
  * add_generation_prompt, "<|im_start|>assistant\n". Appends to out. Needs the <|im_start|>/<|im_end|> tokens. */
 rt_status tok_chat_encode(tok_tokenizer *tok, const tok_message *msgs, size_t n, int add_generation_prompt,
                           int parse_special, tok_ids *out, rt_error *err);
+
+/* Renders messages with the Llama 3 Instruct template straight to ids: "<|begin_of_text|>", then per message
+ * "<|start_header_id|>ROLE<|end_header_id|>\n\nCONTENT<|eot_id|>" with CONTENT trimmed of surrounding whitespace
+ * (Jinja's trim: Python's str.strip), then, when add_generation_prompt,
+ * "<|start_header_id|>assistant<|end_header_id|>\n\n". Markers by id; role and content encoded with
+ * TOK_ENCODE_NO_SPECIAL unless parse_special. Appends to out. Needs the four marker tokens. */
+rt_status tok_llama3_encode(tok_tokenizer *tok, const tok_message *msgs, size_t n, int add_generation_prompt,
+                            int parse_special, tok_ids *out, rt_error *err);
+
+/* How a model folder is prompted (docs/TOKENIZER.md, "Prompt templates"): the folder's tokenizer_config.json says it
+ * with "retool_template" (retool's own key) and "chat_template" (the Jinja string Hugging Face renders). */
+typedef enum tok_template {
+    TOK_TEMPLATE_PLAIN = 1, /* the last user message's content and "\n", no markers (models trained from scratch) */
+    TOK_TEMPLATE_CHATML,    /* Qwen2/2.5/3: tok_chat_encode */
+    TOK_TEMPLATE_LLAMA3,    /* Llama 3 Instruct: tok_llama3_encode */
+} tok_template;
+
+/* The template's name as retool_template records it: "plain", "chatml" or "llama3" ("?" for another value). */
+const char *tok_template_name(tok_template t);
+
+/* Parses "plain", "chatml" or "llama3". */
+rt_status tok_template_parse(const char *name, tok_template *out, rt_error *err);
+
+/* A Jinja chat_template that renders what retool renders for t (with add_generation_prompt for the chat families). */
+const char *tok_template_jinja(tok_template t);
+
+/* The family a Jinja chat_template renders, from its markers: "<|im_start|>" ChatML, "<|start_header_id|>" Llama 3.
+ * Returns 0 when it is neither (or both). */
+int tok_template_detect(const char *chat_template, tok_template *out);
+
+/* How the folder dir is prompted, from dir/tokenizer_config.json: its "retool_template" when present, else the
+ * family its "chat_template" renders. No file, no template, or one of unknown family: an error naming the file that
+ * asks for an explicit template. */
+rt_status tok_template_read(const char *dir, tok_template *out, rt_error *err);
+
+/* Records t in dir/tokenizer_config.json (atomically): "retool_template" and a matching "chat_template"; the other
+ * keys are kept. A folder without the file gets one holding just these two keys. */
+rt_status tok_template_write(const char *dir, tok_template t, rt_error *err);
+
+/* Renders messages with t straight to ids: tok_chat_encode, tok_llama3_encode, or for plain the content of the last
+ * user message and "\n" in one string (add_generation_prompt and the other messages do not change it). */
+rt_status tok_template_encode(tok_tokenizer *tok, tok_template t, const tok_message *msgs, size_t n,
+                              int add_generation_prompt, int parse_special, tok_ids *out, rt_error *err);
 
 /* Options for tok_train. */
 typedef struct tok_train_opts {

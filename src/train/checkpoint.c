@@ -63,7 +63,8 @@ static rt_status load_model(model *m, const char *dir, const model_opts *opts, r
 }
 
 rt_status train_checkpoint_save(const train_rundir *rd, const model *policy, const model *critic,
-                                const train_state *state, const char *tokenizer_dir, size_t keep_last, rt_error *err) {
+                                const train_state *state, const char *tokenizer_dir, tok_template tmpl,
+                                size_t keep_last, rt_error *err) {
     char tmp[4096], sub[4200];
     rt_status st = train_rundir_checkpoint_begin(rd, state->step, tmp, sizeof tmp, err);
     if (st) return st;
@@ -71,7 +72,10 @@ rt_status train_checkpoint_save(const train_rundir *rd, const model *policy, con
     st = save_model(policy, sub, err);
     char tokjson[4200];
     snprintf(tokjson, sizeof tokjson, "%s/tokenizer.json", tokenizer_dir ? tokenizer_dir : "");
-    if (!st && tokenizer_dir && rt_path_exists(tokjson)) st = model_dir_copy_tokenizer(tokenizer_dir, sub, NULL, err);
+    if (!st && tokenizer_dir && rt_path_exists(tokjson)) {
+        st = model_dir_copy_tokenizer(tokenizer_dir, sub, NULL, err);
+        if (!st && tmpl) st = tok_template_write(sub, tmpl, err);
+    }
     if (!st && critic) {
         snprintf(sub, sizeof sub, "%s/critic", tmp);
         st = save_model(critic, sub, err);

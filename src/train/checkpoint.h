@@ -8,6 +8,7 @@
 #include "base/error.h"
 #include "base/rng.h"
 #include "model/model.h"
+#include "tokenizer/tokenizer.h"
 #include "train/rundir.h"
 
 #define TRAIN_CHECKPOINT_VERSION 1
@@ -21,9 +22,11 @@ typedef struct train_state {
 } train_state;
 
 /* Writes checkpoints/step-{state->step}: policy/ (model folder + optimizer.safetensors), critic/ when critic is not
- * NULL, state.json; copies the tokenizer from tokenizer_dir when it holds one; keeps the newest keep_last (0 = all). */
+ * NULL, state.json; copies the tokenizer from tokenizer_dir when it holds one and then records the prompt template
+ * tmpl in policy/ (0: the copied tokenizer_config.json as it is); keeps the newest keep_last (0 = all). */
 rt_status train_checkpoint_save(const train_rundir *rd, const model *policy, const model *critic,
-                                const train_state *state, const char *tokenizer_dir, size_t keep_last, rt_error *err);
+                                const train_state *state, const char *tokenizer_dir, tok_template tmpl,
+                                size_t keep_last, rt_error *err);
 
 /* Reads a checkpoint folder: the policy (and critic when critic is not NULL) with their AdamW moments, and the state.
  * The models are initialised here with opts (critic_opts for the critic). */

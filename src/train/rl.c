@@ -36,6 +36,7 @@ typedef struct rl_run {
     data_dataset ds;
     model policy, critic, ref;
     int has_critic, has_ref;
+    tok_template family; /* the prompt template, recorded in the checkpoints and the output model */
     train_rundir rd;
     rollout_exec_spec *exec;
     train_state state;
@@ -77,6 +78,8 @@ static rt_status open_run(rl_run *r, const train_rl_config *in, rt_error *err) {
         return rt_err_set(err, RT_EINVAL, "samples, prompts per step, PPO epochs and minibatches must be >= 1");
     st = kern_init(c->threads, err);
     if (!st) st = tok_load(c->model_dir, &r->tok, err);
+    if (!st) st = rollout_template_resolve(c->model_dir, c->template_kind, &c->template_kind, err);
+    if (!st) st = rollout_template_family(r->tok, c->template_kind, &r->family, err);
     data_format fmt;
     if (!st) st = data_format_parse(c->format, &fmt, err);
     if (!st) st = data_dataset_read(c->data_path, fmt, &r->ds, err);
@@ -498,17 +501,19 @@ rt_status train_rl_run(const train_rl_config *cfg, train_rl_result *res, rt_erro
         rollouts_free(t, n);
         if (!st && root && c->save_every > 0 && r.state.step % c->save_every == 0)
             st = train_checkpoint_save(&r.rd, &r.policy, r.has_critic ? &r.critic : NULL, &r.state, c->model_dir,
-                                       (size_t)c->keep_last, err);
+                                       r.family, (size_t)c->keep_last, err);
     }
     if (!c->quiet && root && r.rd.path) rt_progress_finish(&bar);
-    if (!st && root) st = train_checkpoint_save(&r.rd, &r.policy, r.has_critic ? &r.critic : NULL, &r.state, c->model_dir,
-                                        (size_t)c->keep_last, err);
+    if (!st && root)
+        st = train_checkpoint_save(&r.rd, &r.policy, r.has_critic ? &r.critic : NULL, &r.state, c->model_dir, r.family,
+                                   (size_t)c->keep_last, err);
     if (!st && root) {
         char out[4200], tokjson[4200];
         snprintf(out, sizeof out, "%s/model", c->out_dir);
         st = model_save(&r.policy, out, 0, err);
         snprintf(tokjson, sizeof tokjson, "%s/tokenizer.json", c->model_dir);
         if (!st && rt_path_exists(tokjson)) st = model_dir_copy_tokenizer(c->model_dir, out, NULL, err);
+        if (!st) st = tok_template_write(out, r.family, err);
     }
     res->steps = r.state.step;
     close_run(&r);

@@ -39,7 +39,7 @@ typedef struct train_rl_config {
     int64_t steps;               /* total steps */
     int64_t prompts_per_step;
     int64_t samples;             /* K per prompt */
-    rollout_template template_kind;
+    rollout_template template_kind; /* AUTO (default): the model folder's; resolved before config.json is written */
     rollout_config rollout;      /* tools mode, budgets, sampling, concurrency */
     double lr, critic_lr, weight_decay, clip_norm;
     int64_t warmup_steps;        /* learning-rate warm-up of the policy */

@@ -13,7 +13,7 @@ train_rl_config train_rl_defaults(void) {
     c.steps = 10;
     c.prompts_per_step = 8;
     c.samples = 4;
-    c.template_kind = ROLLOUT_TEMPLATE_CHAT;
+    c.template_kind = ROLLOUT_TEMPLATE_AUTO;
     c.rollout = rollout_config_defaults();
     c.lr = 1e-6;
     c.critic_lr = 2e-6;
@@ -52,7 +52,7 @@ cJSON *train_rl_config_to_json(const train_rl_config *c) {
     cJSON_AddNumberToObject(o, "steps", (double)c->steps);
     cJSON_AddNumberToObject(o, "prompts_per_step", (double)c->prompts_per_step);
     cJSON_AddNumberToObject(o, "samples", (double)c->samples);
-    cJSON_AddStringToObject(o, "template", c->template_kind == ROLLOUT_TEMPLATE_CHAT ? "chat" : "plain");
+    cJSON_AddStringToObject(o, "template", rollout_template_name(c->template_kind));
     cJSON_AddStringToObject(o, "tools", tools_name(c->rollout.tools));
     cJSON_AddNumberToObject(o, "max_tool_calls", (double)c->rollout.budget.max_tool_calls);
     cJSON_AddNumberToObject(o, "max_response_tokens", (double)c->rollout.budget.max_response_tokens);

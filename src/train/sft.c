@@ -117,6 +117,12 @@ rt_status train_sft_run(const train_sft_config *cfg, train_sft_result *res, rt_e
     /* Data parallel (mpirun): every rank packs the same global batch and trains on its share of its sequences; rank 0
      * alone writes the run directory. */
     int rank = dist_rank(), world = dist_size(), root = rank == 0;
+    /* The output folders are prompted as the input folder is: its template, recorded with retool's key (a folder that
+     * records none is copied as it is, and generation asks for --template). */
+    tok_template tmpl = 0;
+    rt_error ignored;
+    rt_err_clear(&ignored);
+    if (tok_template_read(cfg->model_dir, &tmpl, &ignored)) tmpl = 0;
     train_rundir rd;
     cJSON *cj = config_json(cfg);
     if (world > 1) cJSON_AddNumberToObject(cj, "ranks", world);
@@ -272,7 +278,7 @@ rt_status train_sft_run(const train_sft_config *cfg, train_sft_result *res, rt_e
             cJSON_Delete(mj);
             if (!cfg->quiet && root) rt_progress_update(&bar, (uint64_t)(state.step - first_step));
             if (!st && root && cfg->save_every > 0 && state.step % cfg->save_every == 0)
-                st = train_checkpoint_save(&rd, &m, NULL, &state, cfg->model_dir, (size_t)cfg->keep_last, err);
+                st = train_checkpoint_save(&rd, &m, NULL, &state, cfg->model_dir, tmpl, (size_t)cfg->keep_last, err);
         }
         if (st || stopped) break;
         state.epoch++;
@@ -285,14 +291,18 @@ rt_status train_sft_run(const train_sft_config *cfg, train_sft_result *res, rt_e
     }
     if (!cfg->quiet && root) rt_progress_finish(&bar);
     if (!st && root && n_eval > 0) st = eval_loss(&m, data, eval_idx, n_eval, max_len, (size_t)cfg->batch_tokens, &res->eval_loss, err);
-    if (!st && root) st = train_checkpoint_save(&rd, &m, NULL, &state, cfg->model_dir, (size_t)cfg->keep_last, err);
+    if (!st && root)
+        st = train_checkpoint_save(&rd, &m, NULL, &state, cfg->model_dir, tmpl, (size_t)cfg->keep_last, err);
     if (!st && root) {
         char out[4200];
         snprintf(out, sizeof out, "%s/model", cfg->out_dir);
         st = model_save(&m, out, 0, err);
         char tokjson[4200];
         snprintf(tokjson, sizeof tokjson, "%s/tokenizer.json", cfg->model_dir);
-        if (!st && rt_path_exists(tokjson)) st = model_dir_copy_tokenizer(cfg->model_dir, out, NULL, err);
+        if (!st && rt_path_exists(tokjson)) {
+            st = model_dir_copy_tokenizer(cfg->model_dir, out, NULL, err);
+            if (!st && tmpl) st = tok_template_write(out, tmpl, err);
+        }
     }
     res->steps = state.step;
     free(weight);

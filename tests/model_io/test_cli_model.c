@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include "base/fileio.h"
+#include "base/json.h"
 #include "helpers.h"
 #include "model/config.h"
 #include "model/safetensors.h"
@@ -56,16 +57,47 @@ Test(cli_model, init_with_tokenizer_and_force) {
     mio_write(tok, "tokenizer.json",
               "{\"model\": {\"vocab\": {\"a\": 0, \"b\": 1}}, \"added_tokens\": [{\"id\": 511}]}", path, sizeof path);
     mio_write(tok, "tokenizer_config.json", "{\"eos_token\": \"<eos>\"}", path, sizeof path);
-    cr_assert_eq(cli("model init --config configs/model-tiny.json --out %s/m --tokenizer %s", dir, tok), 0, "%s", out);
+    /* the tokenizer folder does not say how the model will be prompted: asked for, nothing written */
+    cr_expect_eq(cli("model init --config configs/model-tiny.json --out %s/m --tokenizer %s", dir, tok), 1, "%s", out);
+    cr_expect(mio_has(out, "tokenizer_config.json") && mio_has(out, "--template"), "%s", out);
+    snprintf(path, sizeof path, "%s/m/model.safetensors", dir);
+    cr_expect(!rt_path_exists(path), "nothing written");
+    cr_assert_eq(
+        cli("model init --config configs/model-tiny.json --out %s/m --template plain --tokenizer %s", dir, tok), 0,
+        "%s", out);
+    cr_expect(mio_has(out, "prompt template plain"), "%s", out);
     snprintf(path, sizeof path, "%s/m/tokenizer_config.json", dir);
-    cr_expect(rt_path_exists(path));
+    cJSON *cfg = NULL;
+    rt_error e;
+    cr_assert_eq(rt_json_read_file(path, &cfg, &e), RT_OK, "%s", e.msg);
+    const cJSON *k = cJSON_GetObjectItem(cfg, "retool_template"), *j = cJSON_GetObjectItem(cfg, "chat_template"),
+                *eos = cJSON_GetObjectItem(cfg, "eos_token");
+    cr_expect(cJSON_IsString(k) && strcmp(k->valuestring, "plain") == 0, "retool_template recorded");
+    /* the Jinja string HF renders: the last user message and a newline */
+    cr_expect(cJSON_IsString(j) && strstr(j->valuestring, "message['content']") && strstr(j->valuestring, "'\\n'"),
+              "%s", cJSON_IsString(j) ? j->valuestring : "(no chat_template)");
+    cr_expect(cJSON_IsString(eos) && strcmp(eos->valuestring, "<eos>") == 0, "the tokenizer's other keys are kept");
+    cJSON_Delete(cfg);
+    /* a tokenizer folder that records its template passes it on */
+    char m2[256];
+    snprintf(m2, sizeof m2, "%s/m", dir);
+    cr_assert_eq(cli("model init --config configs/model-tiny.json --out %s/m2 --tokenizer %s", dir, m2), 0, "%s", out);
+    cr_expect(mio_has(out, "prompt template plain"), "%s", out);
+    cr_expect_eq(
+        cli("model init --config configs/model-tiny.json --out %s/m3 --template alpaca --tokenizer %s", dir, tok), 2,
+        "%s", out);
+    cr_expect(mio_has(out, "alpaca"), "%s", out);
+    cr_expect_eq(cli("model init --config configs/model-tiny.json --out %s/m3 --template plain%s", dir, ""), 2, "%s",
+                 out);
     cr_expect_eq(cli("model init --config configs/model-tiny.json --out %s/m%s", dir, ""), 1, "%s", out);
     cr_expect(mio_has(out, "already exists") && mio_has(out, "--force"), "%s", out);
     cr_expect_eq(cli("model init --config configs/model-tiny.json --out %s/m --force%s", dir, ""), 0, "%s", out);
     /* a tokenizer bigger than the vocabulary: refused before anything is written */
     mio_write(tok, "tokenizer.json", "{\"model\": {\"vocab\": {\"a\": 0}}, \"added_tokens\": [{\"id\": 512}]}", path,
               sizeof path);
-    cr_expect_eq(cli("model init --config configs/model-tiny.json --out %s/n --tokenizer %s", dir, tok), 1, "%s", out);
+    cr_expect_eq(
+        cli("model init --config configs/model-tiny.json --out %s/n --template chatml --tokenizer %s", dir, tok), 1,
+        "%s", out);
     cr_expect(mio_has(out, "512") && mio_has(out, "vocab_size"), "%s", out);
     snprintf(path, sizeof path, "%s/n", dir);
     cr_expect(!rt_path_exists(path), "nothing written");

@@ -13,6 +13,7 @@
 #include "rollout/trajectory.h"
 #include "tokenizer/tokenizer.h"
 #include "../base/tiny_model.h"
+#include "../cli/run_cli.h"
 
 static char dir[64], model_dir[256], prompts[256];
 
@@ -154,4 +155,78 @@ Test(generate, bad_inputs_are_named) {
     c.sandbox = "ftp://x";
     cr_expect_eq(pipe_generate(&c, &s, &e), RT_EINVAL);
     cr_expect_not(rt_path_exists(out), "nothing is written on failure");
+}
+
+/* Non-zero when two trajectory files hold the same prompts and responses (wall times aside). */
+static int same_trajectories(const char *pa, const char *pb) {
+    rollout_trajectory *a, *b;
+    size_t na, nb;
+    rt_error e;
+    cr_assert_eq(rollout_trajectory_read_file(pa, &a, &na, &e), RT_OK, "%s", e.msg);
+    cr_assert_eq(rollout_trajectory_read_file(pb, &b, &nb, &e), RT_OK, "%s", e.msg);
+    int same = na == nb && na > 0;
+    for (size_t i = 0; same && i < na; i++)
+        same = a[i].n_prompt == b[i].n_prompt && a[i].n_response == b[i].n_response &&
+               memcmp(a[i].prompt_ids, b[i].prompt_ids, a[i].n_prompt * sizeof(int32_t)) == 0 &&
+               memcmp(a[i].response_ids, b[i].response_ids, a[i].n_response * sizeof(int32_t)) == 0 &&
+               a[i].reward == b[i].reward;
+    rollout_trajectories_free(a, na);
+    rollout_trajectories_free(b, nb);
+    return same;
+}
+
+Test(generate, the_folder_says_how_it_is_prompted) {
+    rt_error e;
+    char out[300], cfgpath[300];
+    snprintf(out, sizeof out, "%s/g.jsonl", dir);
+    snprintf(cfgpath, sizeof cfgpath, "%s/tokenizer_config.json", model_dir);
+    /* a folder marked plain: no template asked for gives the plain prompt, the problem and a newline */
+    cr_assert_eq(tok_template_write(model_dir, TOK_TEMPLATE_PLAIN, &e), RT_OK, "%s", e.msg);
+    pipe_generate_config c = cfg_for(out, 1);
+    c.template_kind = ROLLOUT_TEMPLATE_AUTO;
+    pipe_generate_summary s;
+    cr_assert_eq(pipe_generate(&c, &s, &e), RT_OK, "%s", e.msg);
+    cr_expect_eq(s.template_kind, ROLLOUT_TEMPLATE_PLAIN);
+    rollout_trajectory *t;
+    size_t n;
+    cr_assert_eq(rollout_trajectory_read_file(out, &t, &n, &e), RT_OK, "%s", e.msg);
+    cr_expect_str_eq(t[0].prompt_text, "Compute 12*15.\n");
+    rollout_trajectories_free(t, n);
+    /* a folder marked ChatML: the chat prompt (the tiny tokenizer has the markers) */
+    cr_assert_eq(tok_template_write(model_dir, TOK_TEMPLATE_CHATML, &e), RT_OK, "%s", e.msg);
+    cr_assert_eq(pipe_generate(&c, &s, &e), RT_OK, "%s", e.msg);
+    cr_expect_eq(s.template_kind, ROLLOUT_TEMPLATE_CHATML);
+    cr_assert_eq(rollout_trajectory_read_file(out, &t, &n, &e), RT_OK, "%s", e.msg);
+    cr_expect(strncmp(t[0].prompt_text, "<|im_start|>user\n", 17) == 0 && strstr(t[0].prompt_text, "Compute 12*15."),
+              "%s", t[0].prompt_text);
+    rollout_trajectories_free(t, n);
+    /* a folder that says nothing: an error naming its tokenizer_config.json, nothing written */
+    remove(out);
+    const char *bare = "{\"eos_token\": \"<|im_end|>\"}";
+    cr_assert_eq(rt_file_write_atomic(cfgpath, bare, strlen(bare), &e), RT_OK, "%s", e.msg);
+    cr_expect_neq(pipe_generate(&c, &s, &e), RT_OK);
+    cr_expect(strstr(e.msg, cfgpath) && strstr(e.msg, "--template"), "%s", e.msg);
+    cr_expect_not(rt_path_exists(out));
+    /* ... unless the caller says which */
+    c.template_kind = ROLLOUT_TEMPLATE_PLAIN;
+    cr_expect_eq(pipe_generate(&c, &s, &e), RT_OK, "%s", e.msg);
+}
+
+Test(generate, cli_without_template_on_a_plain_folder_equals_template_plain) {
+    /* The issue: `generate` without --template on a model trained plain built chat prompts (0% correct). */
+    rt_error e;
+    cr_assert_eq(tok_template_write(model_dir, TOK_TEMPLATE_PLAIN, &e), RT_OK, "%s", e.msg);
+    static char log[65536];
+    char args[2048], path[3][300];
+    const char *flag[3] = {"", "--template plain", "--template chat"};
+    for (int i = 0; i < 3; i++) {
+        snprintf(path[i], sizeof path[i], "%s/cli%d.jsonl", dir, i);
+        snprintf(args, sizeof args,
+                 "generate --model %s --prompts %s --out %s --samples 2 --tools none --max-tokens 12 --seed 7 "
+                 "--threads 1 --f32 --quiet %s",
+                 model_dir, prompts, path[i], flag[i]);
+        cr_assert_eq(run_cli(args, log, sizeof log), 0, "%s", log);
+    }
+    cr_expect(same_trajectories(path[0], path[1]), "the same trajectories with and without --template plain");
+    cr_expect(!same_trajectories(path[0], path[2]), "--template chat still overrides the folder");
 }

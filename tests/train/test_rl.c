@@ -14,6 +14,7 @@
 #include "tokenizer/tokenizer.h"
 #include "train/rl.h"
 #include "../base/tiny_model.h"
+#include "template_check.h"
 
 static char dir[64], model_dir[256], data[256];
 static int32_t target;
@@ -173,4 +174,34 @@ Test(rl, resume_is_bit_exact) {
     cr_expect_eq(memcmp(wa, wb, la), 0, "resumed RL weights differ from the straight run");
     free(wa);
     free(wb);
+}
+
+Test(rl, output_folders_record_the_template_rl_ran_with) {
+    char out[300], p[600];
+    rt_error e;
+    train_rl_result r;
+    /* run with plain on a folder whose tokenizer says ChatML: the model and checkpoint say plain */
+    snprintf(out, sizeof out, "%s/plain", dir);
+    train_rl_config c = bandit_cfg(out, TRAIN_ALGO_GRPO);
+    c.steps = 1;
+    cr_assert_eq(train_rl_run(&c, &r, &e), RT_OK, "%s", e.msg);
+    snprintf(p, sizeof p, "%s/model", out);
+    expect_recorded_template(p, "plain");
+    snprintf(p, sizeof p, "%s/checkpoints/step-1/policy", out);
+    expect_recorded_template(p, "plain");
+    /* no template asked for: the folder's (ChatML, from its chat_template), written resolved in the run's config */
+    snprintf(out, sizeof out, "%s/auto", dir);
+    c = bandit_cfg(out, TRAIN_ALGO_GRPO);
+    c.steps = 1;
+    c.template_kind = ROLLOUT_TEMPLATE_AUTO;
+    cr_assert_eq(train_rl_run(&c, &r, &e), RT_OK, "%s", e.msg);
+    snprintf(p, sizeof p, "%s/model", out);
+    expect_recorded_template(p, "chatml");
+    snprintf(p, sizeof p, "%s/config.json", out);
+    cJSON *cfg;
+    cr_assert_eq(rt_json_read_file(p, &cfg, &e), RT_OK, "%s", e.msg);
+    const cJSON *t = cJSON_GetObjectItem(cfg, "template");
+    cr_expect(cJSON_IsString(t) && strcmp(t->valuestring, "chatml") == 0, "%s",
+              cJSON_IsString(t) ? t->valuestring : "");
+    cJSON_Delete(cfg);
 }

@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "base/fileio.h"
+#include "base/json.h"
 #include "base/log.h"
 #include "kernels/pool.h"
 #include "sft_fixture.h"
@@ -235,4 +236,45 @@ Test(sft, sigkill_at_any_moment_leaves_a_loadable_checkpoint) {
         train_rundir_close(&rd);
     }
     cr_expect_gt(loaded, 0, "no round got as far as a checkpoint: the test checked nothing");
+}
+
+#include "template_check.h"
+
+Test(sft, output_folders_are_prompted_as_the_input_folder) {
+    /* An input folder whose tokenizer_config.json has only Hugging Face's chat_template (ChatML): the output model
+     * and the checkpoints record it with retool's key; the tokenizer's other keys are kept. */
+    char p[600], out[300];
+    snprintf(p, sizeof p, "%s/tokenizer.json", model_dir);
+    rt_error e;
+    cr_assert_eq(rt_file_write_atomic(p, "{}", 2, &e), RT_OK);
+    snprintf(p, sizeof p, "%s/tokenizer_config.json", model_dir);
+    const char *hf = "{\"eos_token\": \"<|im_end|>\", \"chat_template\": \"{% for m in messages %}{{ '<|im_start|>' + "
+                     "m['role'] + '\\\\n' + m['content'] + '<|im_end|>\\\\n' }}{% endfor %}\"}";
+    cr_assert_eq(rt_file_write_atomic(p, hf, strlen(hf), &e), RT_OK);
+    snprintf(out, sizeof out, "%s/run", dir);
+    train_sft_config c = base_cfg(out, data);
+    c.epochs = 1;
+    train_sft_result r;
+    cr_assert_eq(train_sft_run(&c, &r, &e), RT_OK, "%s", e.msg);
+    snprintf(p, sizeof p, "%s/model", out);
+    expect_recorded_template(p, "chatml");
+    tok_template t;
+    cr_assert_eq(tok_template_read(p, &t, &e), RT_OK, "%s", e.msg);
+    cr_expect_eq(t, TOK_TEMPLATE_CHATML);
+    snprintf(p, sizeof p, "%s/checkpoints/step-%lld/policy", out, (long long)latest_step(out));
+    expect_recorded_template(p, "chatml");
+    /* retool's key passes on as it is */
+    cr_assert_eq(tok_template_write(model_dir, TOK_TEMPLATE_PLAIN, &e), RT_OK, "%s", e.msg);
+    snprintf(out, sizeof out, "%s/run2", dir);
+    c = base_cfg(out, data);
+    c.epochs = 1;
+    cr_assert_eq(train_sft_run(&c, &r, &e), RT_OK, "%s", e.msg);
+    snprintf(p, sizeof p, "%s/model", out);
+    expect_recorded_template(p, "plain");
+    cJSON *root;
+    snprintf(p, sizeof p, "%s/model/tokenizer_config.json", out);
+    cr_assert_eq(rt_json_read_file(p, &root, &e), RT_OK, "%s", e.msg);
+    const cJSON *eos = cJSON_GetObjectItem(root, "eos_token");
+    cr_expect(cJSON_IsString(eos) && strcmp(eos->valuestring, "<|im_end|>") == 0);
+    cJSON_Delete(root);
 }
