@@ -87,7 +87,7 @@ cJSON *pipe_demo_settings_json(const pipe_demo_config *c) {
     cJSON_AddNumberToObject(o, "test_problems", (double)c->test_problems);
     cJSON_AddNumberToObject(o, "tokenizer_vocab", (double)c->tokenizer_vocab);
     cJSON_AddStringToObject(o, "model_config", c->model_config);
-    cJSON_AddStringToObject(o, "template", c->template_kind == ROLLOUT_TEMPLATE_PLAIN ? "plain" : "chat");
+    cJSON_AddStringToObject(o, "template", rollout_template_name(c->template_kind));
     cJSON_AddNumberToObject(o, "sft.max_steps", (double)c->sft_max_steps);
     cJSON_AddNumberToObject(o, "sft.batch_tokens", (double)c->sft_batch_tokens);
     cJSON_AddNumberToObject(o, "sft.lr", c->sft_lr);
