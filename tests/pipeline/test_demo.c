@@ -101,11 +101,43 @@ static void check_summary(const char *out, const char *algo) {
 }
 
 Test(demo, grpo_then_a_resume_with_another_seed_is_refused) {
-    char out[400], args[1200], buf[8192];
+    char out[400], args[2048], buf[8192];
     snprintf(out, sizeof out, "%s/run", g_dir);
     snprintf(args, sizeof args, "demo --quiet --config %s --out %s --seed 1", g_cfg, out);
     cr_assert_eq(run_cli(args, buf, sizeof buf), 0, "%s", buf);
     check_summary(out, "grpo");
+    /* The final models say how they are prompted: without --template, the same trajectories as with the template the
+     * demo trained them with (plain), and not those of ChatML. */
+    const char *common = "--temperature 0 --max-tokens 24 --max-tool-calls 1 --workers 1 --quiet";
+    char f_auto[600], f_plain[600], f_chat[600];
+    snprintf(f_auto, sizeof f_auto, "%s/auto.jsonl", g_dir);
+    snprintf(f_plain, sizeof f_plain, "%s/plain.jsonl", g_dir);
+    snprintf(f_chat, sizeof f_chat, "%s/chat.jsonl", g_dir);
+    snprintf(args, sizeof args, "generate --model %s/tool/model --prompts %s/data/test.jsonl --out %s %s", out, out,
+             f_auto, common);
+    cr_assert_eq(run_cli(args, buf, sizeof buf), 0, "%s", buf);
+    snprintf(args, sizeof args, "generate --model %s/tool/model --prompts %s/data/test.jsonl --out %s %s --template plain",
+             out, out, f_plain, common);
+    cr_assert_eq(run_cli(args, buf, sizeof buf), 0, "%s", buf);
+    snprintf(args, sizeof args, "generate --model %s/tool/model --prompts %s/data/test.jsonl --out %s %s --template chat",
+             out, out, f_chat, common);
+    cr_expect_eq(run_cli(args, buf, sizeof buf), 0, "%s", buf);
+    char *ta = NULL, *tp = NULL, *tc = NULL;
+    size_t la = 0, lp = 0, lc = 0;
+    rt_error err;
+    cr_assert_eq(rt_file_read_all(f_auto, &ta, &la, &err), RT_OK, "%s", err.msg);
+    cr_assert_eq(rt_file_read_all(f_plain, &tp, &lp, &err), RT_OK, "%s", err.msg);
+    cr_assert_eq(rt_file_read_all(f_chat, &tc, &lc, &err), RT_OK, "%s", err.msg);
+    const char *pa = strstr(ta, "\"prompt_ids\""), *pp = strstr(tp, "\"prompt_ids\""), *pc = strstr(tc, "\"prompt_ids\"");
+    cr_assert(pa && pp && pc);
+    cr_expect(strncmp(pa, pp, 200) == 0, "no flag and --template plain prompt alike:\n%.200s\n%.200s", pa, pp);
+    cr_expect(strncmp(pa, pc, 200) != 0, "a ChatML prompt differs");
+    free(ta);
+    free(tp);
+    free(tc);
+    snprintf(args, sizeof args, "eval --model %s/text/model --data %s/data/test.jsonl --samples 1 --max-tokens 24 "
+                                "--tools none --quiet", out, out);
+    cr_expect_eq(run_cli(args, buf, sizeof buf), 0, "eval without flags on the text model: %s", buf);
     /* Resuming the finished run with its own settings redoes nothing and succeeds. */
     cr_expect_eq(run_cli(args, buf, sizeof buf), 0, "%s", buf);
     /* Another seed, or another algorithm, over it: a clear refusal naming the setting, and nothing rewritten. */
@@ -121,7 +153,7 @@ Test(demo, grpo_then_a_resume_with_another_seed_is_refused) {
 }
 
 Test(demo, ppo_runs_with_a_critic) {
-    char out[400], args[1200], buf[8192];
+    char out[400], args[2048], buf[8192];
     snprintf(out, sizeof out, "%s/ppo", g_dir);
     snprintf(args, sizeof args, "demo --quiet --config %s --out %s --seed 2 --algo ppo", g_cfg, out);
     cr_assert_eq(run_cli(args, buf, sizeof buf), 0, "%s", buf);
