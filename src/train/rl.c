@@ -249,20 +249,21 @@ static rt_status advantages(rl_run *r, rl_item *items, size_t n, rt_error *err) 
     const train_rl_config *c = &r->cfg;
     rt_status st = RT_OK;
     if (c->algo == TRAIN_ALGO_GRPO) {
-        /* Items are in group order (prompt_index); normalise within each group. */
-        size_t i = 0;
-        while (i < n) {
-            size_t j = i;
-            while (j < n && items[j].t->prompt_index == items[i].t->prompt_index) j++;
-            float rw[256], adv[256];
-            size_t g = j - i < 256 ? j - i : 256;
-            for (size_t k = 0; k < g; k++) rw[k] = (float)items[i + k].t->reward;
-            train_grpo_group_advantages(rw, g, c->grpo_scale_std, 1e-6f, adv);
-            for (size_t k = 0; k < g; k++)
-                for (size_t p = 0; p < items[i + k].t->n_response; p++) items[i + k].adv[p] = adv[k];
-            i = j;
+        /* Items are in group order (prompt_index); normalise within each group, whatever its size. */
+        int64_t *grp = malloc((n ? n : 1) * sizeof *grp);
+        float *rw = malloc((n ? n : 1) * sizeof *rw), *adv = malloc((n ? n : 1) * sizeof *adv);
+        if (!grp || !rw || !adv) st = rt_err_set(err, RT_ENOMEM, "out of memory for %zu advantages", n);
+        for (size_t i = 0; !st && i < n; i++) {
+            grp[i] = items[i].t->prompt_index;
+            rw[i] = (float)items[i].t->reward;
         }
-        return RT_OK;
+        if (!st) train_grpo_batch_advantages(grp, rw, n, c->grpo_scale_std, 1e-6f, adv);
+        for (size_t i = 0; !st && i < n; i++)
+            for (size_t p = 0; p < items[i].t->n_response; p++) items[i].adv[p] = adv[i];
+        free(grp);
+        free(rw);
+        free(adv);
+        return st;
     }
     float **vals = malloc((n ? n : 1) * sizeof *vals);
     if (!vals) return rt_err_set(err, RT_ENOMEM, "out of memory");
