@@ -1,5 +1,7 @@
 #include "rollout/engine.h"
 
+#include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -94,9 +96,11 @@ static rt_status text_append_token(engine *e, slot *s, int32_t id, rt_error *err
     return st;
 }
 
-static void audit_call(engine *e, const slot *s, const rollout_tool_call *c) {
+/* Writes one JSONL line for call c to the audit log; a line that cannot be built or written is an error (an audit
+ * log that loses lines silently is not one). */
+static rt_status audit_call(engine *e, const slot *s, const rollout_tool_call *c, rt_error *err) {
     FILE *fp = e->cfg->audit;
-    if (!fp) return;
+    if (!fp) return RT_OK;
     cJSON *o = cJSON_CreateObject();
     cJSON_AddNumberToObject(o, "time", rt_time_wall());
     cJSON_AddStringToObject(o, "trajectory", s->t->id ? s->t->id : "");
@@ -106,13 +110,17 @@ static void audit_call(engine *e, const slot *s, const rollout_tool_call *c) {
     cJSON_AddStringToObject(o, "output", c->output ? c->output : "");
     cJSON_AddStringToObject(o, "status", c->refused ? "refused" : rollout_exec_status_name(c->status));
     cJSON_AddNumberToObject(o, "latency_s", c->latency_s);
-    char *line = cJSON_PrintUnformatted(o);
-    if (line) {
-        fprintf(fp, "%s\n", line);
-        fflush(fp);
-        cJSON_free(line);
-    }
+    char *line = o ? cJSON_PrintUnformatted(o) : NULL;
     cJSON_Delete(o);
+    if (!line) return rt_err_set(err, RT_ENOMEM, "audit log: out of memory formatting the line of call %zu", s->t->n_calls - 1);
+    errno = 0;
+    int bad = fprintf(fp, "%s\n", line) < 0;
+    bad |= fflush(fp) != 0;
+    bad |= ferror(fp) != 0;
+    cJSON_free(line);
+    if (bad) return rt_err_errno(err, RT_EIO, errno ? errno : EIO, "writing the audit log (trajectory %s, call %zu)",
+                                 s->t->id ? s->t->id : "", s->t->n_calls - 1);
+    return RT_OK;
 }
 
 static void slot_finish(engine *e, slot *s, rollout_stop stop, uint32_t flags) {
@@ -158,7 +166,7 @@ static rt_status append_interpreter(engine *e, slot *s, rollout_tool_call *call,
     if (budget_flag) {
         call->n_tokens = 0;
         st = rollout_trajectory_add_call(t, call, err);
-        if (!st) audit_call(e, s, &t->calls[t->n_calls - 1]);
+        if (!st) st = audit_call(e, s, &t->calls[t->n_calls - 1], err);
         free(ids);
         free(block);
         if (!st) slot_finish(e, s, ROLLOUT_STOP_BUDGET, budget_flag);
@@ -174,7 +182,11 @@ static rt_status append_interpreter(engine *e, slot *s, rollout_tool_call *call,
         free(ids);
         return st;
     }
-    audit_call(e, s, &t->calls[t->n_calls - 1]);
+    st = audit_call(e, s, &t->calls[t->n_calls - 1], err);
+    if (st) {
+        free(ids);
+        return st;
+    }
     s->interp_tokens += nids;
     s->seg_start = s->scan_from = s->text_len;
     if (e->batched) {
@@ -206,6 +218,7 @@ static rt_status start_tool_call(engine *e, slot *s, size_t close_end, rt_error 
     memset(&call, 0, sizeof call);
     char *code = NULL;
     rollout_code_status cs = rollout_extract_code(s->text + s->seg_start, close_end - s->seg_start, &code);
+    if (cs == ROLLOUT_CODE_NOMEM) return rt_err_set(err, RT_ENOMEM, "out of memory copying the code of a tool call");
     if (code) {
         char *clean = rollout_utf8_sanitize(code);
         free(code);
