@@ -39,6 +39,8 @@ typedef struct slot {
     rollout_trajectory *t;
     char *text;              /* bytes of the response so far */
     size_t text_len, text_cap;
+    char *own;               /* bytes of the model's tokens only (mask 1): what the reward reads */
+    size_t own_len, own_cap;
     size_t seg_start;        /* text offset after the last interpreter block: code is searched from here */
     size_t scan_from;        /* text offset up to which </code> and the stop string were searched */
     size_t interp_tokens;
@@ -66,19 +68,24 @@ typedef struct engine {
     int batched;             /* the policy has begin and advance: prefills are batched into one call per round */
 } engine;
 
-static rt_status text_append(slot *s, const char *bytes, size_t n, rt_error *err) {
-    if (s->text_len + n + 1 > s->text_cap) {
-        size_t cap = s->text_cap ? s->text_cap : 1024;
-        while (cap < s->text_len + n + 1) cap *= 2;
-        char *p = realloc(s->text, cap);
+/* Appends n bytes to the buffer *buf (length *len, capacity *cap), keeping it NUL-terminated. */
+static rt_status buf_append(char **buf, size_t *len, size_t *cap, const char *bytes, size_t n, rt_error *err) {
+    if (*len + n + 1 > *cap) {
+        size_t c = *cap ? *cap : 1024;
+        while (c < *len + n + 1) c *= 2;
+        char *p = realloc(*buf, c);
         if (!p) return rt_err_set(err, RT_ENOMEM, "out of memory holding response text");
-        s->text = p;
-        s->text_cap = cap;
+        *buf = p;
+        *cap = c;
     }
-    memcpy(s->text + s->text_len, bytes, n);
-    s->text_len += n;
-    s->text[s->text_len] = '\0';
+    memcpy(*buf + *len, bytes, n);
+    *len += n;
+    (*buf)[*len] = '\0';
     return RT_OK;
+}
+
+static rt_status text_append(slot *s, const char *bytes, size_t n, rt_error *err) {
+    return buf_append(&s->text, &s->text_len, &s->text_cap, bytes, n, err);
 }
 
 static rt_status text_append_token(engine *e, slot *s, int32_t id, rt_error *err) {
@@ -90,7 +97,9 @@ static rt_status text_append_token(engine *e, slot *s, int32_t id, rt_error *err
         if (!bytes) return rt_err_set(err, RT_ENOMEM, "out of memory");
         e->tok->token_bytes(e->tok->ctx, id, bytes, n);
     }
+    /* Only the model's own tokens come here (mask 1): they make both the response and the model's text. */
     rt_status st = text_append(s, bytes, n, err);
+    if (!st) st = buf_append(&s->own, &s->own_len, &s->own_cap, bytes, n, err);
     if (!st && e->cfg->on_token) e->cfg->on_token(e->cfg->on_token_ctx, s->req, bytes, n, 1);
     if (bytes != buf) free(bytes);
     return st;
@@ -131,8 +140,10 @@ static void slot_finish(engine *e, slot *s, rollout_stop stop, uint32_t flags) {
     /* The text is for reading: bytes of a character cut at the end, or tokens that are not UTF-8 on their own, become
      * U+FFFD (the ids stay exact). */
     t->response_text = rollout_utf8_sanitize(s->text ? s->text : "");
+    t->model_text = rollout_utf8_sanitize(s->own ? s->own : "");
     free(s->text);
-    s->text = NULL;
+    free(s->own);
+    s->text = s->own = NULL;
     if (s->state != SLOT_FREE) {
         if (s->seq >= 0) e->policy->close(e->policy->ctx, s->seq);
         if (e->cfg->tools == ROLLOUT_TOOLS_STATEFUL && e->exec && e->exec->session_close)

@@ -172,6 +172,12 @@ static void fake_run(fake_executor *x, const char *code, uint64_t session, rollo
         snprintf(buf, sizeof buf, "%lld\n", a * b);
         r->stdout_text = strdup(buf);
         r->status = ROLLOUT_EXEC_OK;
+    } else if (sscanf(code, "print_answer(%lld)%1s", &a, tail) == 1) {
+        /* A program that prints the protocol's answer block (the reward must not take it as the model's answer). */
+        char buf[64];
+        snprintf(buf, sizeof buf, "<answer>\n\\boxed{%lld}\n</answer>\n", a);
+        r->stdout_text = strdup(buf);
+        r->status = ROLLOUT_EXEC_OK;
     } else if (strncmp(code, "print('A'*", 10) == 0) {
         long long k = atoll(code + 10);
         r->stdout_text = malloc((size_t)k + 2);

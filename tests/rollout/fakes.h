@@ -1,6 +1,7 @@
 /* Scripted stand-ins for the rollout engine's policy, tokenizer and executor. The tokenizer is byte-level (id = byte,
  * 256 = EOS "<eos>"); the policy replays a script per prompt byte by byte, recording what is prefilled; the executor
- * understands a few Python shapes (x = N, print(x), print(A*B), an endless loop) and can delay its answers. */
+ * understands a few Python shapes (x = N, print(x), print(A*B), print_answer(N), an endless loop) and can delay its
+ * answers. */
 #ifndef RETOOL_TESTS_ROLLOUT_FAKES_H
 #define RETOOL_TESTS_ROLLOUT_FAKES_H
 
