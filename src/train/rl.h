@@ -49,7 +49,7 @@ typedef struct train_rl_config {
     int grpo_scale_std;          /* GRPO: divide by the group's std (default 1) */
     int drop_flat_groups;        /* skip groups whose rewards are all equal (no signal) */
     int drop_void;               /* drop trajectories with neither code nor a final answer */
-    int resample_on_correct;     /* among correct samples, drop those with tool errors when clean ones exist */
+    int resample_on_correct;     /* rStar2-Agent: roll out 2K per prompt, train on K (train_roc_select) */
     int64_t save_every, keep_last;
     uint64_t seed;
     int threads;
