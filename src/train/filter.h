@@ -1,7 +1,8 @@
 /* Which trajectories of a group (the samples of one prompt) an RL step trains on. Each filter is a flag:
  * resample-on-correct (rStar2-Agent: the group was oversampled to twice the group size and is brought back to it,
- * keeping the best correct traces and a uniform choice of the failed ones, in the oversampled proportion), flat groups
- * (all rewards equal: no signal), and void trajectories (neither code nor a final answer: a known cause of collapse). */
+ * keeping the best correct traces and a uniform choice of the failed ones, in the oversampled proportion), flat
+ * groups (all rewards equal: no signal), and void trajectories (neither code nor a final answer: a known cause of
+ * collapse). */
 #ifndef RETOOL_TRAIN_FILTER_H
 #define RETOOL_TRAIN_FILTER_H
 

@@ -230,3 +230,20 @@ rollout_executor fake_executor_ops(fake_executor *x) {
     rollout_executor e = {.ctx = x, .submit = exec_submit, .poll = exec_poll, .session_close = exec_session_close};
     return e;
 }
+
+rt_status fake_rollout_one(const rollout_config *cfg, fake_policy *pol, fake_executor *ex, const char *script,
+                           rollout_trajectory *t, rt_error *err) {
+    const char *scripts[] = {script};
+    pol->scripts = scripts;
+    pol->nscripts = 1;
+    rollout_policy p = fake_policy_ops(pol);
+    rollout_tokenizer tk = fake_tokenizer_ops();
+    rollout_executor x = fake_executor_ops(ex);
+    int32_t prompt[3] = {0, 7, 7};
+    rollout_request req = {.prompt = prompt, .n_prompt = 3};
+    rollout_stats st;
+    rt_status s = rollout_run(cfg, &p, &tk, &x, &req, 1, t, &st, err);
+    pol->scripts = NULL;
+    pol->nscripts = 0;
+    return s;
+}

@@ -8,6 +8,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "rollout/engine.h"
 #include "rollout/ops.h"
 
 #define FAKE_EOS 256
@@ -61,5 +62,9 @@ typedef struct fake_executor {
 rollout_policy fake_policy_ops(fake_policy *p);
 rollout_tokenizer fake_tokenizer_ops(void);
 rollout_executor fake_executor_ops(fake_executor *x);
+
+/* Runs one request, prompt {0, 7, 7}, whose response is script, through rollout_run with the fakes into *t. */
+rt_status fake_rollout_one(const rollout_config *cfg, fake_policy *pol, fake_executor *ex, const char *script,
+                           rollout_trajectory *t, rt_error *err);
 
 #endif

@@ -23,21 +23,12 @@ static void run_one(const char *script, rollout_trajectory *t) {
     memset(&pol, 0, sizeof pol);
     memset(&ex, 0, sizeof ex);
     pol.eos_at_end = 1;
-    const char *scripts[] = {script};
-    pol.scripts = scripts;
-    pol.nscripts = 1;
-    rollout_policy p = fake_policy_ops(&pol);
-    rollout_tokenizer tk = fake_tokenizer_ops();
-    rollout_executor x = fake_executor_ops(&ex);
-    int32_t prompt[3] = {0, 7, 7};
-    rollout_request req = {.prompt = prompt, .n_prompt = 3};
     rollout_config cfg = rollout_config_defaults();
     int32_t eos = FAKE_EOS;
     cfg.stop_ids = &eos;
     cfg.n_stop_ids = 1;
-    rollout_stats st;
     rt_error err;
-    cr_assert_eq(rollout_run(&cfg, &p, &tk, &x, &req, 1, t, &st, &err), RT_OK, "%s", err.msg);
+    cr_assert_eq(fake_rollout_one(&cfg, &pol, &ex, script, t, &err), RT_OK, "%s", err.msg);
 }
 
 static double score(rollout_trajectory *t, const char *truth) {

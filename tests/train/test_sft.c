@@ -237,7 +237,7 @@ Test(sft, sigkill_at_any_moment_leaves_a_loadable_checkpoint) {
     cr_expect_gt(loaded, 0, "no round got as far as a checkpoint: the test checked nothing");
 }
 
-/* The progress bar's total: the demo's sft (epochs 1000, max_steps 300, 436 steps an epoch) runs 300 steps, not 436000. */
+/* The progress bar's total: the demo's sft (epochs 1000, max_steps 300, 436 steps an epoch) is 300, not 436000. */
 Test(sft_total, max_steps_caps_the_total) {
     cr_assert_eq(train_sft_total_steps(436, 1000, 300), 300);
     cr_assert_eq(train_sft_total_steps(436, 1000, 0), 436000); /* no limit */
