@@ -122,7 +122,7 @@ static rt_status audit_call(engine *e, const slot *s, const rollout_tool_call *c
     char *line = o ? cJSON_PrintUnformatted(o) : NULL;
     cJSON_Delete(o);
     if (!line)
-        return rt_err_set(err, RT_ENOMEM, "audit log: out of memory formatting the line of call %zu", s->t->n_calls - 1);
+        return rt_err_set(err, RT_ENOMEM, "audit log: out of memory formatting call %zu", s->t->n_calls - 1);
     errno = 0;
     int bad = fprintf(fp, "%s\n", line) < 0;
     bad |= fflush(fp) != 0;
