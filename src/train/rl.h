@@ -17,7 +17,9 @@
 
 typedef enum train_algo { TRAIN_ALGO_PPO = 0, TRAIN_ALGO_GRPO } train_algo;
 
-/* A reward for one finished trajectory; the default scores its boxed answer against truth (rollout_score). */
+/* A reward for one finished trajectory; the default scores the boxed answer the model itself wrote against truth
+ * (rollout_score). A custom one should read the model's text with rollout_model_text, not response_text (which holds
+ * interpreter output a program controls). */
 typedef double (*train_reward_fn)(void *ctx, const rollout_trajectory *t, const char *truth);
 
 typedef struct train_rl_config {
