@@ -121,15 +121,15 @@ static rt_status audit_call(engine *e, const slot *s, const rollout_tool_call *c
     cJSON_AddNumberToObject(o, "latency_s", c->latency_s);
     char *line = o ? cJSON_PrintUnformatted(o) : NULL;
     cJSON_Delete(o);
-    if (!line)
-        return rt_err_set(err, RT_ENOMEM, "audit log: out of memory formatting call %zu", s->t->n_calls - 1);
+    if (!line) return rt_err_set(err, RT_ENOMEM, "audit log: out of memory formatting call %zu", s->t->n_calls - 1);
     errno = 0;
     int bad = fprintf(fp, "%s\n", line) < 0;
     bad |= fflush(fp) != 0;
     bad |= ferror(fp) != 0;
     cJSON_free(line);
-    if (bad) return rt_err_errno(err, RT_EIO, errno ? errno : EIO, "writing the audit log (trajectory %s, call %zu)",
-                                 s->t->id ? s->t->id : "", s->t->n_calls - 1);
+    if (bad)
+        return rt_err_errno(err, RT_EIO, errno ? errno : EIO, "writing the audit log (trajectory %s, call %zu)",
+                            s->t->id ? s->t->id : "", s->t->n_calls - 1);
     return RT_OK;
 }
 
