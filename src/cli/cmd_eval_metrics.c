@@ -1,9 +1,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 
+#include "base/log.h"
 #include "cli/cli.h"
 #include "cli/commands.h"
 #include "pipeline/metrics.h"
+#include "rollout/score.h"
 
 int cmd_eval_metrics(int argc, char **argv) {
     int as_json = 0;
@@ -32,6 +34,18 @@ int cmd_eval_metrics(int argc, char **argv) {
     size_t nfams = 0;
     pipe_metrics_report rep = {0};
     rt_status st = rollout_trajectory_read_file(args.positional[0], &ts, &n, &err);
+    /* Only the model's own text answers (docs/REWARD.md): files scored otherwise are re-scored from it. */
+    reward_options ro;
+    reward_options_default(&ro);
+    size_t rescored = 0;
+    for (size_t i = 0; !st && i < n; i++) {
+        int changed = 0;
+        st = rollout_score_recheck(&ts[i], &ro, &changed, &err);
+        rescored += (size_t)changed;
+    }
+    if (rescored)
+        rt_log_warn("eval-metrics: %zu trajectories of %s had an answer from outside the model's own text; re-scored",
+                    rescored, args.positional[0]);
     if (!st && families_path) st = pipe_families_read(families_path, &fams, &nfams, &err);
     pipe_metrics_options opt = {.families = (const char *const *)fams, .n_families = nfams};
     if (!st && pipe_metrics_compute(ts, n, &opt, &rep, &err) != RT_OK)

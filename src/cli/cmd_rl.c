@@ -62,7 +62,9 @@ int cmd_rl(int argc, char **argv) {
         {"grpo-no-std", CLI_FLAG_BOOL, &no_std, NULL, "GRPO: subtract the group mean only"},
         {"drop-flat-groups", CLI_FLAG_BOOL, &drop_flat, NULL, "skip groups whose rewards are all equal"},
         {"drop-void", CLI_FLAG_BOOL, &drop_void, NULL, "drop trajectories with neither code nor an answer"},
-        {"resample-on-correct", CLI_FLAG_BOOL, &resample, NULL, "among correct samples, prefer those without tool errors"},
+        {"resample-on-correct", CLI_FLAG_BOOL, &resample, NULL,
+         "rStar2-Agent: roll out 2K per problem, train on K: correct ones with fewest tool errors, failed ones at "
+         "random, in the oversampled proportion"},
         {"save-every", CLI_FLAG_INT, &save_every, "N", "checkpoint every N steps (default: at the end)"},
         {"keep-last", CLI_FLAG_INT, &keep, "N", "checkpoints kept (default 2)"},
         {"seed", CLI_FLAG_INT, &seed, "S", "seed of data order and sampling (default 1)"},

@@ -117,7 +117,8 @@ rt_status pipe_generate(const pipe_generate_config *cfg, pipe_generate_summary *
         st = rollout_run(&rc, &p, &t, tools ? &x : NULL, reqs, n, out, &sum->stats, err);
         if (!cfg->quiet) rt_progress_finish(&bar);
     }
-    if (audit) fclose(audit);
+    if (audit && fclose(audit) != 0 && !st)
+        st = rt_err_errno(err, RT_EIO, errno, "closing audit log %s", cfg->audit_path);
     reward_options ro;
     reward_options_default(&ro);
     for (size_t k = 0; !st && k < n; k++) {

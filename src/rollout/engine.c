@@ -1,5 +1,7 @@
 #include "rollout/engine.h"
 
+#include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -37,6 +39,8 @@ typedef struct slot {
     rollout_trajectory *t;
     char *text;              /* bytes of the response so far */
     size_t text_len, text_cap;
+    char *own;               /* bytes of the model's tokens only (mask 1): what the reward reads */
+    size_t own_len, own_cap;
     size_t seg_start;        /* text offset after the last interpreter block: code is searched from here */
     size_t scan_from;        /* text offset up to which </code> and the stop string were searched */
     size_t interp_tokens;
@@ -64,19 +68,24 @@ typedef struct engine {
     int batched;             /* the policy has begin and advance: prefills are batched into one call per round */
 } engine;
 
-static rt_status text_append(slot *s, const char *bytes, size_t n, rt_error *err) {
-    if (s->text_len + n + 1 > s->text_cap) {
-        size_t cap = s->text_cap ? s->text_cap : 1024;
-        while (cap < s->text_len + n + 1) cap *= 2;
-        char *p = realloc(s->text, cap);
+/* Appends n bytes to the buffer *buf (length *len, capacity *cap), keeping it NUL-terminated. */
+static rt_status buf_append(char **buf, size_t *len, size_t *cap, const char *bytes, size_t n, rt_error *err) {
+    if (*len + n + 1 > *cap) {
+        size_t c = *cap ? *cap : 1024;
+        while (c < *len + n + 1) c *= 2;
+        char *p = realloc(*buf, c);
         if (!p) return rt_err_set(err, RT_ENOMEM, "out of memory holding response text");
-        s->text = p;
-        s->text_cap = cap;
+        *buf = p;
+        *cap = c;
     }
-    memcpy(s->text + s->text_len, bytes, n);
-    s->text_len += n;
-    s->text[s->text_len] = '\0';
+    memcpy(*buf + *len, bytes, n);
+    *len += n;
+    (*buf)[*len] = '\0';
     return RT_OK;
+}
+
+static rt_status text_append(slot *s, const char *bytes, size_t n, rt_error *err) {
+    return buf_append(&s->text, &s->text_len, &s->text_cap, bytes, n, err);
 }
 
 static rt_status text_append_token(engine *e, slot *s, int32_t id, rt_error *err) {
@@ -88,15 +97,19 @@ static rt_status text_append_token(engine *e, slot *s, int32_t id, rt_error *err
         if (!bytes) return rt_err_set(err, RT_ENOMEM, "out of memory");
         e->tok->token_bytes(e->tok->ctx, id, bytes, n);
     }
+    /* Only the model's own tokens come here (mask 1): they make both the response and the model's text. */
     rt_status st = text_append(s, bytes, n, err);
+    if (!st) st = buf_append(&s->own, &s->own_len, &s->own_cap, bytes, n, err);
     if (!st && e->cfg->on_token) e->cfg->on_token(e->cfg->on_token_ctx, s->req, bytes, n, 1);
     if (bytes != buf) free(bytes);
     return st;
 }
 
-static void audit_call(engine *e, const slot *s, const rollout_tool_call *c) {
+/* Writes one JSONL line for call c to the audit log; a line that cannot be built or written is an error (an audit
+ * log that loses lines silently is not one). */
+static rt_status audit_call(engine *e, const slot *s, const rollout_tool_call *c, rt_error *err) {
     FILE *fp = e->cfg->audit;
-    if (!fp) return;
+    if (!fp) return RT_OK;
     cJSON *o = cJSON_CreateObject();
     cJSON_AddNumberToObject(o, "time", rt_time_wall());
     cJSON_AddStringToObject(o, "trajectory", s->t->id ? s->t->id : "");
@@ -106,13 +119,18 @@ static void audit_call(engine *e, const slot *s, const rollout_tool_call *c) {
     cJSON_AddStringToObject(o, "output", c->output ? c->output : "");
     cJSON_AddStringToObject(o, "status", c->refused ? "refused" : rollout_exec_status_name(c->status));
     cJSON_AddNumberToObject(o, "latency_s", c->latency_s);
-    char *line = cJSON_PrintUnformatted(o);
-    if (line) {
-        fprintf(fp, "%s\n", line);
-        fflush(fp);
-        cJSON_free(line);
-    }
+    char *line = o ? cJSON_PrintUnformatted(o) : NULL;
     cJSON_Delete(o);
+    if (!line) return rt_err_set(err, RT_ENOMEM, "audit log: out of memory formatting call %zu", s->t->n_calls - 1);
+    errno = 0;
+    int bad = fprintf(fp, "%s\n", line) < 0;
+    bad |= fflush(fp) != 0;
+    bad |= ferror(fp) != 0;
+    cJSON_free(line);
+    if (bad)
+        return rt_err_errno(err, RT_EIO, errno ? errno : EIO, "writing the audit log (trajectory %s, call %zu)",
+                            s->t->id ? s->t->id : "", s->t->n_calls - 1);
+    return RT_OK;
 }
 
 static void slot_finish(engine *e, slot *s, rollout_stop stop, uint32_t flags) {
@@ -123,8 +141,10 @@ static void slot_finish(engine *e, slot *s, rollout_stop stop, uint32_t flags) {
     /* The text is for reading: bytes of a character cut at the end, or tokens that are not UTF-8 on their own, become
      * U+FFFD (the ids stay exact). */
     t->response_text = rollout_utf8_sanitize(s->text ? s->text : "");
+    t->model_text = rollout_utf8_sanitize(s->own ? s->own : "");
     free(s->text);
-    s->text = NULL;
+    free(s->own);
+    s->text = s->own = NULL;
     if (s->state != SLOT_FREE) {
         if (s->seq >= 0) e->policy->close(e->policy->ctx, s->seq);
         if (e->cfg->tools == ROLLOUT_TOOLS_STATEFUL && e->exec && e->exec->session_close)
@@ -158,7 +178,7 @@ static rt_status append_interpreter(engine *e, slot *s, rollout_tool_call *call,
     if (budget_flag) {
         call->n_tokens = 0;
         st = rollout_trajectory_add_call(t, call, err);
-        if (!st) audit_call(e, s, &t->calls[t->n_calls - 1]);
+        if (!st) st = audit_call(e, s, &t->calls[t->n_calls - 1], err);
         free(ids);
         free(block);
         if (!st) slot_finish(e, s, ROLLOUT_STOP_BUDGET, budget_flag);
@@ -174,7 +194,11 @@ static rt_status append_interpreter(engine *e, slot *s, rollout_tool_call *call,
         free(ids);
         return st;
     }
-    audit_call(e, s, &t->calls[t->n_calls - 1]);
+    st = audit_call(e, s, &t->calls[t->n_calls - 1], err);
+    if (st) {
+        free(ids);
+        return st;
+    }
     s->interp_tokens += nids;
     s->seg_start = s->scan_from = s->text_len;
     if (e->batched) {
@@ -206,6 +230,7 @@ static rt_status start_tool_call(engine *e, slot *s, size_t close_end, rt_error 
     memset(&call, 0, sizeof call);
     char *code = NULL;
     rollout_code_status cs = rollout_extract_code(s->text + s->seg_start, close_end - s->seg_start, &code);
+    if (cs == ROLLOUT_CODE_NOMEM) return rt_err_set(err, RT_ENOMEM, "out of memory copying the code of a tool call");
     if (code) {
         char *clean = rollout_utf8_sanitize(code);
         free(code);

@@ -40,5 +40,5 @@ rollout_code_status rollout_extract_code(const char *text, size_t close_end, cha
     if (closing) end = closing;
     while (end > start && (end[-1] == ' ' || end[-1] == '\n' || end[-1] == '\r' || end[-1] == '\t')) end--;
     *code = strndup(start, (size_t)(end - start));
-    return ROLLOUT_CODE_FOUND;
+    return *code ? ROLLOUT_CODE_FOUND : ROLLOUT_CODE_NOMEM;
 }

@@ -24,6 +24,7 @@ void rollout_trajectory_free(rollout_trajectory *t) {
     free(t->truth);
     free(t->prompt_text);
     free(t->response_text);
+    free(t->model_text);
     memset(t, 0, sizeof *t);
 }
 

@@ -70,6 +70,8 @@ typedef struct rollout_trajectory {
     double wall_s;           /* from start to end of this trajectory */
     char *prompt_text;       /* decoded, for reading (not used for training) */
     char *response_text;
+    char *model_text;        /* the part of response_text the model wrote (its mask-1 tokens), set by the engine; not
+                              * written to files (NULL when read back); NULL when unknown (rollout_model_text) */
 } rollout_trajectory;
 
 /* Zeroes t. */

@@ -418,6 +418,13 @@ void *sbx_supervisor_main(void *arg) {
     struct pollfd *pfd = calloc((size_t)p->nw + 1, sizeof *pfd);
     int *who = calloc((size_t)p->nw + 1, sizeof *who);
     pthread_mutex_lock(&p->mu);
+    if (!pfd || !who) {
+        /* No poll table: the pool cannot run; sbx_pool_init reports this instead of waiting for workers. */
+        rt_err_set(&p->start_err, RT_ENOMEM, "sandbox supervisor: out of memory for %d poll entries", p->nw + 1);
+        p->start_failed = 1;
+        p->stop = 1;
+        pthread_cond_broadcast(&p->cv);
+    }
     while (!p->stop) {
         double now = rt_time_now();
         for (int i = 0; i < p->nw; i++) {

@@ -30,6 +30,9 @@ int serve_apply_stop(rollout_trajectory *t, const serve_request *req) {
     }
     if (!cut) return 0;
     *cut = 0;
+    /* The model's text ran past the cut: the answer is now read from the cut response (rollout_model_text). */
+    free(t->model_text);
+    t->model_text = NULL;
     return 1;
 }
 

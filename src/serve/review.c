@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "reward/reward.h"
+#include "rollout/score.h"
 
 serve_review_config serve_review_defaults(void) {
     serve_review_config c = {.min_agreement = 1.0,
@@ -64,7 +65,14 @@ rt_status serve_review_judge(const serve_review_config *cfg, const rollout_traje
     for (size_t i = 0; i < n; i++) {
         rt_error e;
         char *a = NULL;
-        if (t[i].response_text && reward_extract(t[i].response_text, &a, &e) == RT_OK) out->answers[i] = a;
+        /* Only what the model wrote answers; a program that prints an answer does not (docs/REWARD.md). */
+        char *own = NULL;
+        if (t[i].response_text && rollout_model_text(&t[i], &own, &e) != RT_OK) {
+            serve_review_free(out);
+            return rt_err_set(err, RT_ENOMEM, "out of memory");
+        }
+        if (own && reward_extract(own, &a, &e) == RT_OK) out->answers[i] = a;
+        free(own);
         uint32_t r = 0;
         if (!out->answers[i]) r |= SERVE_REVIEW_NO_ANSWER;
         if (serve_tool_failed_unrepaired(&t[i])) r |= SERVE_REVIEW_TOOL_FAILED;

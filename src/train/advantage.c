@@ -60,6 +60,14 @@ void train_grpo_group_advantages(const float *rewards, size_t G, int scale_std, 
     }
 }
 
+void train_grpo_batch_advantages(const int64_t *group, const float *rewards, size_t n, int scale_std, float eps,
+                                 float *out) {
+    for (size_t i = 0, j; i < n; i = j) {
+        for (j = i + 1; j < n && group[j] == group[i];) j++;
+        train_grpo_group_advantages(rewards + i, j - i, scale_std, eps, out + i);
+    }
+}
+
 int train_group_is_flat(const float *rewards, size_t G) {
     for (size_t i = 1; i < G; i++)
         if (rewards[i] != rewards[0]) return 0;

@@ -21,6 +21,11 @@ size_t train_whiten(float *x, const uint8_t *mask, size_t n, int center, float e
  * mean is subtracted (Dr. GRPO). */
 void train_grpo_group_advantages(const float *rewards, size_t G, int scale_std, float eps, float *out);
 
+/* GRPO over a batch in group order: each run of equal group[i] is one group, of any size, and out[i] is item i's
+ * advantage within its group (as train_grpo_group_advantages). */
+void train_grpo_batch_advantages(const int64_t *group, const float *rewards, size_t n, int scale_std, float eps,
+                                 float *out);
+
 /* Non-zero when all G rewards of a group are equal: the group carries no learning signal. */
 int train_group_is_flat(const float *rewards, size_t G);
 

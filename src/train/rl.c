@@ -152,13 +152,18 @@ static void close_run(rl_run *r) {
     cJSON_Delete(r->cfg_json);
 }
 
+/* Samples rolled out per prompt: K, or 2K with resample-on-correct (brought back to K by train_filter_group). */
+static size_t rl_group_size(const train_rl_config *c) {
+    return (size_t)c->samples * (c->resample_on_correct ? 2 : 1);
+}
+
 /* Samples and scores this step's trajectories: under mpirun, those of this rank's share of the step's prompts (a
  * contiguous block, in rank order; every rank walks the whole data order so all agree on the step's prompts). A
  * trajectory's prompt_index is its prompt's place in the whole step, so its sampling seed does not depend on the
  * number of ranks. */
 static rt_status rollout_step(rl_run *r, rollout_trajectory **out, size_t *n_out, rollout_stats *rs, rt_error *err) {
     const train_rl_config *c = &r->cfg;
-    size_t np = (size_t)c->prompts_per_step, k = (size_t)c->samples, world = (size_t)dist_size(),
+    size_t np = (size_t)c->prompts_per_step, k = rl_group_size(c), world = (size_t)dist_size(),
            rank = (size_t)dist_rank();
     size_t plo = np * rank / world, phi = np * (rank + 1) / world, n = (phi - plo) * k;
     memset(rs, 0, sizeof *rs);
@@ -252,20 +257,21 @@ static rt_status advantages(rl_run *r, rl_item *items, size_t n, rt_error *err) 
     const train_rl_config *c = &r->cfg;
     rt_status st = RT_OK;
     if (c->algo == TRAIN_ALGO_GRPO) {
-        /* Items are in group order (prompt_index); normalise within each group. */
-        size_t i = 0;
-        while (i < n) {
-            size_t j = i;
-            while (j < n && items[j].t->prompt_index == items[i].t->prompt_index) j++;
-            float rw[256], adv[256];
-            size_t g = j - i < 256 ? j - i : 256;
-            for (size_t k = 0; k < g; k++) rw[k] = (float)items[i + k].t->reward;
-            train_grpo_group_advantages(rw, g, c->grpo_scale_std, 1e-6f, adv);
-            for (size_t k = 0; k < g; k++)
-                for (size_t p = 0; p < items[i + k].t->n_response; p++) items[i + k].adv[p] = adv[k];
-            i = j;
+        /* Items are in group order (prompt_index); normalise within each group, whatever its size. */
+        int64_t *grp = malloc((n ? n : 1) * sizeof *grp);
+        float *rw = malloc((n ? n : 1) * sizeof *rw), *adv = malloc((n ? n : 1) * sizeof *adv);
+        if (!grp || !rw || !adv) st = rt_err_set(err, RT_ENOMEM, "out of memory for %zu advantages", n);
+        for (size_t i = 0; !st && i < n; i++) {
+            grp[i] = items[i].t->prompt_index;
+            rw[i] = (float)items[i].t->reward;
         }
-        return RT_OK;
+        if (!st) train_grpo_batch_advantages(grp, rw, n, c->grpo_scale_std, 1e-6f, adv);
+        for (size_t i = 0; !st && i < n; i++)
+            for (size_t p = 0; p < items[i].t->n_response; p++) items[i].adv[p] = adv[i];
+        free(grp);
+        free(rw);
+        free(adv);
+        return st;
     }
     float **vals = malloc((n ? n : 1) * sizeof *vals);
     if (!vals) return rt_err_set(err, RT_ENOMEM, "out of memory");
@@ -284,16 +290,21 @@ static rt_status advantages(rl_run *r, rl_item *items, size_t n, rt_error *err) 
 static rt_status make_items(rl_run *r, rollout_trajectory *t, size_t n, rl_item *items, size_t *n_items,
                             train_filter_counts *dropped, rt_error *err) {
     const train_rl_config *c = &r->cfg;
-    size_t k = (size_t)c->samples, m = 0;
+    size_t k = rl_group_size(c), m = 0;
     train_filter_opts fo = {.drop_flat_groups = c->drop_flat_groups,
                             .drop_void = c->drop_void,
-                            .resample_on_correct = c->resample_on_correct};
+                            .resample_on_correct = c->resample_on_correct,
+                            .keep = (size_t)c->samples};
+    rt_rng seeds = rt_rng_split(&r->state.rng, 0x2c0c000000ull + (uint64_t)r->state.step);
     uint8_t *keep = malloc(k);
     if (!keep) return rt_err_set(err, RT_ENOMEM, "out of memory");
     rt_status st = RT_OK;
     for (size_t g = 0; !st && g < n / k; g++) {
         rollout_trajectory *grp = &t[g * k];
-        train_filter_group(grp, k, &fo, keep, dropped);
+        /* One seed per group, keyed by its prompt's place in the step: the choice does not depend on the ranks. */
+        rt_rng gs = rt_rng_split(&seeds, (uint64_t)grp[0].prompt_index);
+        fo.seed = rt_rng_u64(&gs);
+        st = train_filter_group(grp, k, &fo, keep, dropped, err);
         for (size_t s = 0; !st && s < k; s++) {
             if (!keep[s]) continue;
             st = rl_item_init(&items[m], &grp[s], r->has_ref, err);

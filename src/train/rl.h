@@ -23,7 +23,9 @@ rt_status train_algo_parse(const char *name, train_algo *out, rt_error *err);
 /* "ppo" or "grpo". */
 const char *train_algo_name(train_algo a);
 
-/* A reward for one finished trajectory; the default scores its boxed answer against truth (rollout_score). */
+/* A reward for one finished trajectory; the default scores the boxed answer the model itself wrote against truth
+ * (rollout_score). A custom one should read the model's text with rollout_model_text, not response_text (which holds
+ * interpreter output a program controls). */
 typedef double (*train_reward_fn)(void *ctx, const rollout_trajectory *t, const char *truth);
 
 typedef struct train_rl_config {
@@ -55,7 +57,7 @@ typedef struct train_rl_config {
     int grpo_scale_std;          /* GRPO: divide by the group's std (default 1) */
     int drop_flat_groups;        /* skip groups whose rewards are all equal (no signal) */
     int drop_void;               /* drop trajectories with neither code nor a final answer */
-    int resample_on_correct;     /* among correct samples, drop those with tool errors when clean ones exist */
+    int resample_on_correct;     /* rStar2-Agent: roll out 2K per prompt, train on K (train_roc_select) */
     int64_t save_every, keep_last;
     uint64_t seed;
     int threads;

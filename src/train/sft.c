@@ -1,6 +1,7 @@
 #include "train/sft.h"
 
 #include <math.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -101,6 +102,13 @@ static rt_status eval_loss(model *m, const rollout_trajectory *data, const int64
     return st;
 }
 
+int64_t train_sft_total_steps(int64_t steps_per_epoch, int64_t epochs, int64_t max_steps) {
+    if (steps_per_epoch < 0) steps_per_epoch = 0;
+    if (epochs < 0) epochs = 0;
+    int64_t total = epochs > 0 && steps_per_epoch > INT64_MAX / epochs ? INT64_MAX : steps_per_epoch * epochs;
+    return max_steps > 0 && max_steps < total ? max_steps : total;
+}
+
 rt_status train_sft_run(const train_sft_config *cfg, train_sft_result *res, rt_error *err) {
     memset(res, 0, sizeof *res);
     res->eval_loss = NAN;
@@ -192,7 +200,8 @@ rt_status train_sft_run(const train_sft_config *cfg, train_sft_result *res, rt_e
     size_t wcap = 0;
     rt_progress bar;
     int64_t first_step = state.step;
-    rt_progress_init(&bar, "sft", (uint64_t)(sched.total_steps - first_step), "steps");
+    int64_t run_steps = train_sft_total_steps(steps_per_epoch, cfg->epochs, cfg->max_steps);
+    rt_progress_init(&bar, "sft", (uint64_t)(run_steps > first_step ? run_steps - first_step : 0), "steps");
     int stopped = 0;
     while (!st && !stopped && state.epoch < cfg->epochs) {
         rt_rng ep = rt_rng_split(&state.rng, (uint64_t)state.epoch);

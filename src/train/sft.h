@@ -42,6 +42,10 @@ typedef struct train_sft_result {
     size_t train_samples, eval_samples, truncated;
 } train_sft_result;
 
+/* The steps a run will take in all: epochs x steps_per_epoch, capped by max_steps when it is set (> 0); saturates
+ * instead of overflowing. The progress bar's total. */
+int64_t train_sft_total_steps(int64_t steps_per_epoch, int64_t epochs, int64_t max_steps);
+
 /* Runs SFT; writes out_dir/config.json, metrics.jsonl, checkpoints/, and the final model folder out_dir/model. */
 rt_status train_sft_run(const train_sft_config *cfg, train_sft_result *res, rt_error *err);
 

@@ -66,6 +66,39 @@ Test(cli_pipeline, eval_metrics_json_and_table) {
               out);
 }
 
+/* A file scored by the old rule: the program printed the right answer block, the model wrote none, yet the stored
+ * reward is +1. eval-metrics reads only the model's text: the trajectory is wrong (the other is right on its own). */
+Test(cli_pipeline, eval_metrics_rescores_answers_printed_by_programs) {
+    char path[512], args[1024];
+    static char out[65536];
+    snprintf(path, sizeof path, "%s/hack.jsonl", dir);
+    rollout_trajectory t[2];
+    const char *code = "<code>\n```python\nprint(s)\n```\n</code>";
+    char hacked[512], honest[512];
+    snprintf(hacked, sizeof hacked, "%s\n<interpreter>\n<answer>\n\\boxed{42}\n</answer>\n</interpreter>\n\nNot sure.",
+             code);
+    snprintf(honest, sizeof honest, "%s\n<interpreter>\n41\n</interpreter>\n\n<answer>\n\\boxed{42}\n</answer>", code);
+    make_traj(&t[0], "p0-s0", 0, 0, 5, 2, NULL, 0, "42", 1, 0, hacked);
+    make_traj(&t[1], "p0-s1", 0, 1, 5, 2, NULL, 0, "42", 1, 0, honest);
+    FILE *fp = fopen(path, "w");
+    cr_assert_not_null(fp);
+    rt_error e;
+    for (int i = 0; i < 2; i++) {
+        t[i].truth = strdup("42");
+        cr_assert_eq(rollout_trajectory_write(fp, &t[i], &e), RT_OK);
+        rollout_trajectory_free(&t[i]);
+    }
+    fclose(fp);
+    snprintf(args, sizeof args, "eval-metrics --json %s", path);
+    cr_assert_eq(run_cli(args, out, sizeof out), 0, "%s", out);
+    cJSON *j = cJSON_Parse(strchr(out, '{'));
+    cr_assert_not_null(j, "%s", out);
+    const cJSON *all = cJSON_GetObjectItem(j, "all");
+    cr_expect_float_eq(cJSON_GetObjectItem(all, "pass1")->valuedouble, 0.5, 1e-12, "%s", out);
+    cr_expect_float_eq(cJSON_GetObjectItem(all, "correct")->valuedouble, 1.0, 1e-12, "%s", out);
+    cJSON_Delete(j);
+}
+
 Test(cli_pipeline, eval_metrics_errors) {
     static char out[8192];
     cr_expect_eq(run_cli("eval-metrics", out, sizeof out), 2, "%s", out);

@@ -172,6 +172,12 @@ static void fake_run(fake_executor *x, const char *code, uint64_t session, rollo
         snprintf(buf, sizeof buf, "%lld\n", a * b);
         r->stdout_text = strdup(buf);
         r->status = ROLLOUT_EXEC_OK;
+    } else if (sscanf(code, "print_answer(%lld)%1s", &a, tail) == 1) {
+        /* A program that prints the protocol's answer block (the reward must not take it as the model's answer). */
+        char buf[64];
+        snprintf(buf, sizeof buf, "<answer>\n\\boxed{%lld}\n</answer>\n", a);
+        r->stdout_text = strdup(buf);
+        r->status = ROLLOUT_EXEC_OK;
     } else if (strncmp(code, "print('A'*", 10) == 0) {
         long long k = atoll(code + 10);
         r->stdout_text = malloc((size_t)k + 2);
@@ -223,4 +229,21 @@ static void exec_session_close(void *ctx, uint64_t session) {
 rollout_executor fake_executor_ops(fake_executor *x) {
     rollout_executor e = {.ctx = x, .submit = exec_submit, .poll = exec_poll, .session_close = exec_session_close};
     return e;
+}
+
+rt_status fake_rollout_one(const rollout_config *cfg, fake_policy *pol, fake_executor *ex, const char *script,
+                           rollout_trajectory *t, rt_error *err) {
+    const char *scripts[] = {script};
+    pol->scripts = scripts;
+    pol->nscripts = 1;
+    rollout_policy p = fake_policy_ops(pol);
+    rollout_tokenizer tk = fake_tokenizer_ops();
+    rollout_executor x = fake_executor_ops(ex);
+    int32_t prompt[3] = {0, 7, 7};
+    rollout_request req = {.prompt = prompt, .n_prompt = 3};
+    rollout_stats st;
+    rt_status s = rollout_run(cfg, &p, &tk, &x, &req, 1, t, &st, err);
+    pol->scripts = NULL;
+    pol->nscripts = 0;
+    return s;
 }

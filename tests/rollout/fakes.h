@@ -1,12 +1,14 @@
 /* Scripted stand-ins for the rollout engine's policy, tokenizer and executor. The tokenizer is byte-level (id = byte,
  * 256 = EOS "<eos>"); the policy replays a script per prompt byte by byte, recording what is prefilled; the executor
- * understands a few Python shapes (x = N, print(x), print(A*B), an endless loop) and can delay its answers. */
+ * understands a few Python shapes (x = N, print(x), print(A*B), print_answer(N), an endless loop) and can delay its
+ * answers. */
 #ifndef RETOOL_TESTS_ROLLOUT_FAKES_H
 #define RETOOL_TESTS_ROLLOUT_FAKES_H
 
 #include <stddef.h>
 #include <stdint.h>
 
+#include "rollout/engine.h"
 #include "rollout/ops.h"
 
 #define FAKE_EOS 256
@@ -60,5 +62,9 @@ typedef struct fake_executor {
 rollout_policy fake_policy_ops(fake_policy *p);
 rollout_tokenizer fake_tokenizer_ops(void);
 rollout_executor fake_executor_ops(fake_executor *x);
+
+/* Runs one request, prompt {0, 7, 7}, whose response is script, through rollout_run with the fakes into *t. */
+rt_status fake_rollout_one(const rollout_config *cfg, fake_policy *pol, fake_executor *ex, const char *script,
+                           rollout_trajectory *t, rt_error *err);
 
 #endif

@@ -298,6 +298,23 @@ Test(engine, audit_log_has_every_call) {
     rollout_trajectory_free(&t);
 }
 
+/* A full disk under the audit log: the run fails and says so (the line is not lost silently). */
+Test(engine, audit_log_write_failure_is_an_error) {
+    const char *scripts[] = {CODE("print(2*2)") "<answer>\\boxed{4}</answer>"};
+    FILE *audit = fopen("/dev/full", "w");
+    cr_assert_not_null(audit);
+    rollout_config cfg = rollout_config_defaults();
+    cfg.audit = audit;
+    rollout_trajectory t;
+    rt_error err;
+    rt_err_clear(&err);
+    cr_expect_eq(fake_rollout_one(&cfg, &pol, &ex, scripts[0], &t, &err), RT_EIO);
+    cr_expect(strstr(err.msg, "audit log") != NULL, "%s", err.msg);
+    cr_expect(strstr(err.msg, "No space left") != NULL, "%s", err.msg);
+    fclose(audit);
+    rollout_trajectory_free(&t);
+}
+
 typedef struct stream_capture {
     char text[4096];
     char mask[4096];

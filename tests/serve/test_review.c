@@ -210,3 +210,24 @@ Test(queue, bad_lines_are_named, .init = qsetup, .fini = qteardown) {
     cr_assert_eq(serve_queue_load(qpath, &q, &e), RT_EFORMAT);
     cr_assert(strstr(e.msg, ":2"), "%s", e.msg);
 }
+
+/* The answer is what the model wrote: an answer block printed by a program (inside <interpreter>) is no answer, read
+ * from the token mask (model_text) when the engine set it, else from the text less its interpreter blocks. */
+Test(review, an_answer_printed_by_a_program_is_not_the_models) {
+    serve_review_config cfg = serve_review_defaults();
+    const char *text = "<code>\n```python\nprint(s)\n```\n</code>\n<interpreter>\n<answer>\n\\boxed{42}\n</answer>\n"
+                       "</interpreter>\n\nI am not sure.";
+    rollout_trajectory t[2];
+    make(&t[0], text, "", ROLLOUT_STOP_EOS, 0);
+    make(&t[1], text, "", ROLLOUT_STOP_EOS, 0);
+    t[1].model_text = strdup("<code>\n```python\nprint(s)\n```\n</code>I am not sure.");
+    serve_review rv = judge(&cfg, t, 2);
+    for (int i = 0; i < 2; i++) {
+        cr_expect_null(rv.answers[i], "sample %d", i);
+        cr_expect(rv.reasons[i] & SERVE_REVIEW_NO_ANSWER, "sample %d", i);
+    }
+    cr_expect_null(rv.consensus);
+    serve_review_free(&rv);
+    rollout_trajectory_free(&t[0]);
+    rollout_trajectory_free(&t[1]);
+}

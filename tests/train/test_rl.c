@@ -146,6 +146,36 @@ Test(rl, metrics_have_the_method_curves) {
     cr_expect_eq(lines, 2);
 }
 
+/* Resample-on-correct rolls out 2K per prompt and trains on K: 2 prompts x 2 x 4 = 16 trajectories, 8 trained. */
+Test(rl, resample_on_correct_oversamples_and_keeps_k) {
+    char out[300];
+    snprintf(out, sizeof out, "%s/roc", dir);
+    train_rl_config c = bandit_cfg(out, TRAIN_ALGO_GRPO);
+    c.steps = 1;
+    c.samples = 4;
+    c.resample_on_correct = 1;
+    train_rl_result r;
+    rt_error e;
+    cr_assert_eq(train_rl_run(&c, &r, &e), RT_OK, "%s", e.msg);
+    char p[400];
+    snprintf(p, sizeof p, "%s/rollouts/step-1.jsonl", out);
+    rollout_trajectory *t = NULL;
+    size_t n = 0;
+    cr_assert_eq(rollout_trajectory_read_file(p, &t, &n, &e), RT_OK, "%s", e.msg);
+    cr_expect_eq(n, 16u);
+    rollout_trajectories_free(t, n);
+    snprintf(p, sizeof p, "%s/metrics.jsonl", out);
+    rt_jsonl_reader rd;
+    cr_assert_eq(rt_jsonl_open(&rd, p, RT_JSONL_STOP, &e), RT_OK);
+    cJSON *o = NULL;
+    cr_assert_eq(rt_jsonl_next(&rd, &o, &e), RT_OK);
+    cr_assert_not_null(o);
+    cr_expect_eq(cJSON_GetObjectItem(o, "trained_trajectories")->valuedouble, 8.0);
+    cr_expect_eq(cJSON_GetObjectItem(o, "dropped_resampled")->valuedouble, 8.0);
+    cJSON_Delete(o);
+    rt_jsonl_close(&rd);
+}
+
 Test(rl, resume_is_bit_exact) {
     char a[300], b[300];
     snprintf(a, sizeof a, "%s/straight", dir);

@@ -65,6 +65,24 @@ Test(advantage, grpo_groups) {
     cr_expect_not(train_group_is_flat(r2, 4));
 }
 
+/* A group of 300 (past the 256 the step once stopped at): 100 right (+1), 200 wrong (-1): mean -1/3, population std
+ * sqrt(8/9), so +1 -> (4/3)/sqrt(8/9) = sqrt(2) and -1 -> (-2/3)/sqrt(8/9) = -1/sqrt(2); the next group {1, -1} is
+ * normalised on its own (+1, -1). */
+Test(advantage, grpo_batch_groups_of_any_size) {
+    enum { G = 300, N = G + 2 };
+    int64_t group[N];
+    float rw[N], adv[N];
+    for (size_t i = 0; i < N; i++) {
+        group[i] = i < G ? 7 : 8;
+        rw[i] = i < 100 ? 1.0f : -1.0f;
+    }
+    rw[G] = 1.0f;
+    train_grpo_batch_advantages(group, rw, N, 1, 0.0f, adv);
+    for (size_t i = 0; i < G; i++) cr_assert_float_eq(adv[i], i < 100 ? 1.4142136f : -0.7071068f, EPS, "item %zu", i);
+    cr_expect_float_eq(adv[G], 1.0f, EPS);
+    cr_expect_float_eq(adv[G + 1], -1.0f, EPS);
+}
+
 Test(policy_loss, ppo_clip_cases_by_hand) {
     /* ratio 1.5 or 0.5, advantage 2 or -1, clip 0.2 low / 0.28 high:
      * (A=2, r=1.5): min(3.0, 2.56) clipped   -> loss -2.56, no gradient

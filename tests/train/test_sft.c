@@ -278,3 +278,13 @@ Test(sft, output_folders_are_prompted_as_the_input_folder) {
     cr_expect(cJSON_IsString(eos) && strcmp(eos->valuestring, "<|im_end|>") == 0);
     cJSON_Delete(root);
 }
+
+/* The progress bar's total: the demo's sft (epochs 1000, max_steps 300, 436 steps an epoch) is 300, not 436000. */
+Test(sft_total, max_steps_caps_the_total) {
+    cr_assert_eq(train_sft_total_steps(436, 1000, 300), 300);
+    cr_assert_eq(train_sft_total_steps(436, 1000, 0), 436000); /* no limit */
+    cr_assert_eq(train_sft_total_steps(10, 2, 300), 20);       /* the epochs end first */
+    cr_assert_eq(train_sft_total_steps(10, 2, 20), 20);
+    cr_assert_eq(train_sft_total_steps(INT64_MAX / 2, 3, 0), INT64_MAX); /* saturates */
+    cr_assert_eq(train_sft_total_steps(INT64_MAX / 2, 3, 7), 7);
+}
