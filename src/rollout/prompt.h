@@ -1,4 +1,4 @@
-/* Turning a problem into prompt ids (DESIGN.md section 2): with the chat template, one user message holding the
+/* Turning a problem into prompt ids (docs/ARCHITECTURE.md): with the chat template, one user message holding the
  * instructions and the problem (the tool-integrated or the text-only instructions), ending with the generation prompt;
  * or plain, the problem text and a newline (small models trained from scratch without a chat template). */
 #ifndef RETOOL_ROLLOUT_PROMPT_H
