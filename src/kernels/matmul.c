@@ -271,19 +271,26 @@ rt_status kern_mm_dw(kern_dtype dt, float *dw, const void *dy, const void *x, in
     return kern_gemm_run(&g, err);
 }
 
-static int g_bf16_ok = -1;
-static void bf16_probe(void) {
-    uint16_t a[16 * 16] = {0}, b[16 * 16] = {0};
-    float c[16 * 16];
-    gemm_key k = {16, 16, 16, 16, 16, 16, KERN_BF16, 0, 0, 0};
-    pthread_once(&g_engine_once, engine_init);
-    g_bf16_ok = g_engine && gemm_one(&k, a, b, c, NULL) == RT_OK;
+/* A capability of the CPU as oneDNN sees it, never whether a product succeeded: a bf16 product that fails where this
+ * says yes is a bug to report, not a reason to fall back. oneDNN runs bf16 matmul on x86-64 from AVX-512 (avx512_core,
+ * converting in software where the CPU has no AVX512_BF16 or AMX-BF16; its cpu/platform.cpp, has_data_type_support),
+ * and from version 3 also on AVX2-VNNI-2. The effective ISA honours DNNL_MAX_CPU_ISA, as oneDNN's own choice does.
+ * The ISA values are bit masks: an ISA includes those whose bits it holds. */
+#if defined(__x86_64__)
+static int isa_has(dnnl_cpu_isa_t isa, unsigned want) {
+    return ((unsigned)isa & want) == want;
 }
+#endif
 
 int kern_bf16_supported(void) {
-    static pthread_once_t once = PTHREAD_ONCE_INIT;
-    pthread_once(&once, bf16_probe);
-    return g_bf16_ok;
+#if defined(__x86_64__)
+    dnnl_cpu_isa_t isa = dnnl_get_effective_cpu_isa();
+    if (isa_has(isa, (unsigned)dnnl_cpu_isa_avx512_core)) return 1;
+#if DNNL_VERSION_MAJOR >= 3
+    if (isa_has(isa, (unsigned)dnnl_cpu_isa_avx2_vnni_2)) return 1;
+#endif
+#endif
+    return 0;
 }
 
 const char *kern_gemm_impl_name(kern_dtype dt) {

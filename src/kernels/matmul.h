@@ -43,7 +43,7 @@ rt_status kern_mm_dx(kern_dtype dt, float *dx, const void *dy, const void *w, in
 rt_status kern_mm_dw(kern_dtype dt, float *dw, const void *dy, const void *x, int64_t M, int64_t N, int64_t K,
                      int accumulate, rt_error *err);
 
-/* 1 when oneDNN can run bf16 products on this CPU (checked once by creating a small primitive). */
+/* 1 when this CPU, as oneDNN sees it, can run bf16 products (AVX-512 or better); a CPU capability, not a trial run. */
 int kern_bf16_supported(void);
 
 /* The oneDNN implementation chosen for the last primitive created with this dtype (e.g. "brg:avx512_core_bf16"). */
