@@ -5,11 +5,12 @@
 
 #include "cli/cli.h"
 #include "cli/commands.h"
+#include "kernels/matmul.h"
 #include "kernels/pool.h"
 #include "model/model.h"
-#include "rollout/exec_spec.h"
 #include "rollout/bind.h"
 #include "rollout/engine.h"
+#include "rollout/exec_spec.h"
 #include "rollout/prompt.h"
 #include "rollout/score.h"
 #include "tokenizer/tokenizer.h"
@@ -68,7 +69,8 @@ int cmd_chat(int argc, char **argv) {
     tok_tokenizer *tok = NULL;
     model m;
     memset(&m, 0, sizeof m);
-    model_opts mo = {.prec = MODEL_PREC_BF16};
+    /* Inference only: bf16 products where the CPU has them, f32 elsewhere (the same answers up to rounding). */
+    model_opts mo = {.prec = kern_bf16_supported() ? MODEL_PREC_BF16 : MODEL_PREC_F32};
     rollout_exec_spec *ex = NULL;
     rollout_model_policy *pol = NULL;
     rt_status st = tok_load(model_dir, &tok, &err);

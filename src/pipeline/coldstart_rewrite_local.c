@@ -2,6 +2,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "kernels/matmul.h"
 #include "model/model.h"
 #include "pipeline/coldstart_rewrite.h"
 #include "rollout/bind.h"
@@ -34,7 +35,8 @@ rt_status pipe_rewriter_local_open(const char *model_dir, pipe_rewriter_local **
     r->dir = strdup(model_dir);
     rt_status st = r->dir ? RT_OK : rt_err_set(err, RT_ENOMEM, "out of memory");
     if (!st) st = tok_load(model_dir, &r->tok, err);
-    model_opts mo = {.prec = MODEL_PREC_BF16};
+    /* Inference only: bf16 products where the CPU has them, f32 elsewhere (the same answers up to rounding). */
+    model_opts mo = {.prec = kern_bf16_supported() ? MODEL_PREC_BF16 : MODEL_PREC_F32};
     if (!st) st = model_load(&r->m, model_dir, &mo, err);
     if (!st && tok_vocab_size(r->tok) > (size_t)r->m.cfg.vocab_size)
         st = rt_err_set(err, RT_EINVAL, "%s: the tokenizer has %zu ids but the model only %lld", model_dir,
