@@ -35,7 +35,7 @@ BENCH_BINS := $(BENCH_SRC:bench/%.c=$(BUILD)/bench/%)
 TEST_OBJ  := $(patsubst %.c,$(BUILD)/obj/%.o,$(wildcard tests/*/*.c))
 BENCH_OBJ := $(BENCH_SRC:%.c=$(BUILD)/obj/%.o)
 
-.PHONY: all test test-run asan check-long bench demo deps deps-test clean format
+.PHONY: all test test-run asan check-long bench demo deps deps-test clean format fixtures
 all: $(BIN) $(LIB)
 
 # V=1 shows full command lines.
@@ -62,6 +62,18 @@ $(ZYGOTE_SO): $(ZYGOTE_SRC) $(wildcard src/sandbox/zygote/*.h) src/sandbox/sbx_i
 $(BUILD)/obj/src/sandbox/sbx_zygote_blob.o: $(ZYGOTE_SO)
 $(BUILD)/obj/src/sandbox/sbx_zygote_blob.o: CFLAGS += -DSBX_ZYGOTE_SO='"$(ZYGOTE_SO)"'
 
+# Test fixtures: tests/fixtures/**/*.gz unpacked into $(BUILD)/fixtures/ (see tests/fixtures/tokenizers/NOTICE).
+# Tests and benchmarks read them through RETOOL_FIXTURES, a path relative to the repository root they run from.
+FIXTURES     := $(BUILD)/fixtures
+FIXTURE_GZ   := $(sort $(shell find tests/fixtures -name '*.gz'))
+FIXTURE_FILES := $(FIXTURE_GZ:tests/fixtures/%.gz=$(FIXTURES)/%)
+fixtures: $(FIXTURE_FILES)
+$(FIXTURES)/%: tests/fixtures/%.gz
+	@mkdir -p $(dir $@)
+	@$(if $(V),,echo "  GUNZIP  $@")
+	$(Q)gzip -dc $< > $@.tmp.$$$$ && mv $@.tmp.$$$$ $@
+$(TEST_OBJ) $(BENCH_OBJ): CFLAGS += -DRETOOL_FIXTURES='"$(FIXTURES)"'
+
 $(LIB): $(LIB_OBJ)
 	@mkdir -p $(dir $@)
 	$(Q)rm -f $@
@@ -79,11 +91,11 @@ $(BIN): $(BUILD)/obj/src/cli/main.o $(CLI_LIB) $(LIB)
 # One Criterion binary per folder under tests/ (tests/base -> build/tests/test_base).
 test_objs = $(patsubst %.c,$(BUILD)/obj/%.o,$(wildcard tests/$(1)/*.c))
 .SECONDEXPANSION:
-$(BUILD)/tests/test_%: $$(call test_objs,$$*) $(CLI_LIB) $(LIB)
+$(BUILD)/tests/test_%: $$(call test_objs,$$*) $(CLI_LIB) $(LIB) | $(FIXTURE_FILES)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $(filter %.o,$^) $(CLI_LIB) $(LIB) $(LDLIBS) -lcriterion
 
-$(BUILD)/bench/%: $(BUILD)/obj/bench/%.o $(LIB)
+$(BUILD)/bench/%: $(BUILD)/obj/bench/%.o $(LIB) | $(FIXTURE_FILES)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $< $(LIB) $(LDLIBS)
 
@@ -93,7 +105,7 @@ deps-test:
 	@bash scripts/install-deps.sh --test
 
 # Runs every test binary; each prints Criterion's Synthesis line. RETOOL_BIN lets tests run the CLI.
-test-run: $(BIN) $(TEST_BINS)
+test-run: $(BIN) $(TEST_BINS) $(FIXTURE_FILES)
 	@bash scripts/check-layers.sh
 	@bash scripts/run-tests.sh $(BUILD) $(TEST_BINS)
 
@@ -108,7 +120,7 @@ check-long:
 	@$(MAKE) --no-print-directory -j2 all
 	@bash scripts/check-long.sh
 
-bench: deps-test $(BIN) $(BENCH_BINS)
+bench: deps-test $(BIN) $(BENCH_BINS) $(FIXTURE_FILES)
 	@bash scripts/run-benches.sh $(BUILD) $(BENCH_BINS)
 
 demo: deps

@@ -1,5 +1,5 @@
 /* Encode throughput of retool's tokenizer vs Hugging Face's tokenizers.js (the reference), same text, same run.
- *   build/bench/tokenizer_encode [MB [TOKENIZER_DIR...]]     (default: 10 MB, Qwen3 and Llama 3)
+ *   build/bench/tokenizer_encode [MB [TOKENIZER_DIR...]]     (default: 10 MB, the Qwen3 and Llama 3 fixtures)
  * Generates MB of mixed text (tests/tokenizer/gen_corpus.py --text), encodes it line by line on one thread with
  * retool, then with node tests/node/tokenizer_ref.mjs bench, checks both produced the same number of tokens, and
  * prints MB/s, the ratios by wall time and by CPU time (the steadier one on a loaded machine; node's includes its
@@ -11,6 +11,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "../tests/base/fixtures.h"
 #include "base/fileio.h"
 #include "base/timer.h"
 #include "tokenizer/tokenizer.h"
@@ -90,7 +91,7 @@ static int bench_one(const char *tokdir, const char *text_path, const char *text
 
 int main(int argc, char **argv) {
     double mb = argc > 1 ? atof(argv[1]) : 10.0;
-    const char *defaults[] = {"../shared/data/tokenizers/qwen3", "../shared/data/tokenizers/llama3"};
+    const char *defaults[] = {FIXTURE_TOK_QWEN3, FIXTURE_TOK_LLAMA3};
     const char *const *dirs = argc > 2 ? (const char *const *)argv + 2 : defaults;
     int ndirs = argc > 2 ? argc - 2 : 2;
     char dir[] = "/tmp/retool-bench-tok-XXXXXX";

@@ -7,9 +7,9 @@
 #include "cli/commands.h"
 #include "kernels/pool.h"
 #include "model/model.h"
-#include "rollout/exec_spec.h"
 #include "rollout/bind.h"
 #include "rollout/engine.h"
+#include "rollout/exec_spec.h"
 #include "rollout/prompt.h"
 #include "rollout/score.h"
 #include "tokenizer/tokenizer.h"
@@ -68,7 +68,7 @@ int cmd_chat(int argc, char **argv) {
     tok_tokenizer *tok = NULL;
     model m;
     memset(&m, 0, sizeof m);
-    model_opts mo = {.prec = MODEL_PREC_BF16};
+    model_opts mo = {.prec = MODEL_PREC_BF16}; /* bf16 products on every CPU (docs/ENGINE.md) */
     rollout_exec_spec *ex = NULL;
     rollout_model_policy *pol = NULL;
     rt_status st = tok_load(model_dir, &tok, &err);

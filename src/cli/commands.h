@@ -3,7 +3,7 @@
 #ifndef RETOOL_CLI_COMMANDS_H
 #define RETOOL_CLI_COMMANDS_H
 
-/* `retool demo`: the default demo (DESIGN.md section 8). */
+/* `retool demo`: the default demo (docs/ARCHITECTURE.md, "The default demo"). */
 int cmd_demo(int argc, char **argv);
 
 /* `retool data gen|families|convert`: synthetic task families and dataset layouts (src/data/). */

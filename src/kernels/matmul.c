@@ -150,13 +150,31 @@ static rt_status entry_create(gemm_entry *e, const gemm_key *k, rt_error *err) {
     return RT_OK;
 }
 
+/* A capability of the CPU as oneDNN sees it, never whether a product succeeded: a bf16 product that fails where this
+ * says yes is a bug to report, not a reason to widen. oneDNN runs bf16 matmul on x86-64 from AVX-512 (avx512_core,
+ * converting in software where the CPU has no AVX512_BF16 or AMX-BF16; its cpu/platform.cpp, has_data_type_support),
+ * and from version 3 also on AVX2-VNNI-2. The effective ISA honours DNNL_MAX_CPU_ISA, as oneDNN's own choice does.
+ * The ISA values are bit masks: an ISA includes those whose bits it holds. */
+#if defined(__x86_64__)
+static int isa_has(dnnl_cpu_isa_t isa, unsigned want) {
+    return ((unsigned)isa & want) == want;
+}
+#endif
+
+static int bf16_native_isa(void) {
+#if defined(__x86_64__)
+    dnnl_cpu_isa_t isa = dnnl_get_effective_cpu_isa();
+    if (isa_has(isa, (unsigned)dnnl_cpu_isa_avx512_core)) return 1;
+#if DNNL_VERSION_MAJOR >= 3
+    if (isa_has(isa, (unsigned)dnnl_cpu_isa_avx2_vnni_2)) return 1;
+#endif
+#endif
+    return 0;
+}
+
 static int g_bf16_native = -1;
 static void bf16_probe(void) {
-    pthread_once(&g_engine_once, engine_init);
-    gemm_entry e = {0};
-    gemm_key k = {16, 16, 16, 16, 16, 16, KERN_BF16, 0, 0, 0};
-    g_bf16_native = g_engine && entry_create(&e, &k, NULL) == RT_OK;
-    entry_free(&e);
+    g_bf16_native = bf16_native_isa();
     if (!g_bf16_native)
         snprintf(g_impl[KERN_BF16], sizeof g_impl[KERN_BF16], "%s",
                  "bf16 widened to f32, then oneDNN f32 (oneDNN has no bf16 matmul for this CPU)");
@@ -334,6 +352,7 @@ rt_status kern_mm_dw(kern_dtype dt, float *dw, const void *dy, const void *x, in
     kern_gemm g = {dt, 1, 0, N, K, M, dy, N, x, K, dw, K, accumulate};
     return kern_gemm_run(&g, err);
 }
+
 
 const char *kern_gemm_impl_name(kern_dtype dt) {
     return g_impl[dt == KERN_BF16][0] ? g_impl[dt == KERN_BF16] : "(none yet)";

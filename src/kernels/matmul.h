@@ -45,8 +45,8 @@ rt_status kern_mm_dx(kern_dtype dt, float *dx, const void *dy, const void *w, in
 rt_status kern_mm_dw(kern_dtype dt, float *dw, const void *dy, const void *x, int64_t M, int64_t N, int64_t K,
                      int accumulate, rt_error *err);
 
-/* 1 when oneDNN has a native bf16 matmul for this CPU (checked once by creating a small primitive); 0 when bf16
- * products are widened to f32. Either way bf16 products run. */
+/* 1 when this CPU, as oneDNN sees it, has a native bf16 matmul (AVX-512 or better): a CPU capability, never a trial
+ * run. Where it is 1, a bf16 product that fails is an error; where it is 0, bf16 products are widened to f32. */
 int kern_bf16_native(void);
 
 /* The oneDNN implementation chosen for the last primitive created with this dtype (e.g. "brg:avx512_core_bf16"). */

@@ -1,4 +1,4 @@
-/* The default demo (DESIGN.md section 8): from nothing, a small model learns exact-computation problems two ways on the
+/* The default demo (README.md, The demo): from nothing, a small model learns exact-computation problems two ways on the
  * same data and for the same steps — text-only (text cold start + text RL) and tool-integrated (code cold start + RL
  * with the sandbox) — evaluated before and after RL on held-out problems, with a side-by-side table, summary.json and
  * report.html. Every stage leaves its output on disk and is skipped when that output is already there (resumable);

@@ -1,4 +1,4 @@
-/* The HTML report of one or several runs (DESIGN.md section 3): one self-contained file (inline CSS and SVG; no
+/* The HTML report of one or several runs (docs/EVAL.md): one self-contained file (inline CSS and SVG; no
  * scripts, fonts, images or links to fetch) with the method's curves over training steps from each RUN/metrics.jsonl,
  * several runs overlaid, a table of final values, and sample trajectories from the newest RUN/rollouts/step-N.jsonl
  * with model text, code and interpreter output told apart. */

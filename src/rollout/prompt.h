@@ -1,4 +1,4 @@
-/* Turning a problem into prompt ids (DESIGN.md section 2): with a chat template (ChatML or Llama 3), one user message
+/* Turning a problem into prompt ids (docs/ARCHITECTURE.md): with a chat template (ChatML or Llama 3), one user message
  * holding the instructions and the problem (the tool-integrated or the text-only instructions), ending with the
  * generation prompt; or plain, the problem text and a newline (small models trained from scratch without a chat
  * template). Which one a model folder needs is what the folder records (tok_template_read, docs/TOKENIZER.md);

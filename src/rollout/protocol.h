@@ -1,4 +1,4 @@
-/* The rollout protocol's exact strings (DESIGN.md section 2), in one place. A response reads:
+/* The rollout protocol's exact strings (docs/ARCHITECTURE.md), in one place. A response reads:
  *   ...text... <code>\n```python\nCODE\n```\n</code>\n<interpreter>\nOUTPUT\n</interpreter>\n\n ...text...
  *   <answer>\n\boxed{ANSWER}\n</answer> */
 #ifndef RETOOL_ROLLOUT_PROTOCOL_H

@@ -1,4 +1,4 @@
-/* A trajectory (DESIGN.md section 3): token ids end to end, with per-token behaviour log-probs and loss mask, the
+/* A trajectory (docs/ARCHITECTURE.md): token ids end to end, with per-token behaviour log-probs and loss mask, the
  * tool calls, the final answer, reward and flags. Written as JSONL (ids and decoded text both) and read back exactly. */
 #ifndef RETOOL_ROLLOUT_TRAJECTORY_H
 #define RETOOL_ROLLOUT_TRAJECTORY_H

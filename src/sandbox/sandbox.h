@@ -1,4 +1,4 @@
-/* The sandbox executor: a pool of isolated Python workers (DESIGN.md section 6). Submission never blocks: a bounded
+/* The sandbox executor: a pool of isolated Python workers (docs/SANDBOX.md). Submission never blocks: a bounded
  * queue answers RT_EBUSY when full. Results arrive by callback (on the pool's supervisor thread) or by polling a job.
  * Stateful sessions keep one child alive so variables persist across code cells. */
 #ifndef RETOOL_SANDBOX_SANDBOX_H

@@ -24,6 +24,7 @@ struct sbx_server {
     sbx_server_config cfg;
     atomic_ullong next_id;
     atomic_int suspended; /* connections waiting on the sandbox: the daemon may only stop at zero */
+    atomic_int unsent;    /* requests taken to the sandbox whose answer is not yet sent (or their connection closed) */
     int port;
 };
 
@@ -41,6 +42,7 @@ typedef struct conn_ctx {
     sbx_fusion_req fr; /* a /run_code request while its job runs */
     sbx_result res;    /* its result */
     int res_ok;        /* res holds a copy */
+    int unsent;        /* counted in srv->unsent until the request completes */
 } conn_ctx;
 
 void sbx_server_config_default(sbx_server_config *cfg) {
@@ -105,6 +107,10 @@ static void finish(conn_ctx *ctx) {
 static void suspend(sbx_server *s, conn_ctx *ctx, struct MHD_Connection *c) {
     ctx->conn = c;
     atomic_store(&ctx->state, CONN_WAITING);
+    if (!ctx->unsent) {
+        ctx->unsent = 1;
+        atomic_fetch_add(&s->unsent, 1);
+    }
     atomic_fetch_add(&s->suspended, 1);
     MHD_suspend_connection(c);
 }
@@ -344,11 +350,12 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *
 }
 
 static void completed(void *cls, struct MHD_Connection *c, void **con_cls, enum MHD_RequestTerminationCode toe) {
-    (void)cls;
+    sbx_server *s = cls;
     (void)c;
     (void)toe;
     conn_ctx *ctx = *con_cls;
     if (ctx) {
+        if (ctx->unsent) atomic_fetch_sub(&s->unsent, 1);
         rt_body_free(&ctx->body);
         cJSON_Delete(ctx->resp);
         if (ctx->res_ok) sbx_result_free(&ctx->res);
@@ -396,6 +403,11 @@ void sbx_server_stop(sbx_server *s) {
     /* libmicrohttpd may not stop with connections suspended: the requests still waiting on the sandbox finish first
      * (at once when the pool was shut down before, as `retool sandbox serve` does). */
     while (atomic_load(&s->suspended) > 0)
+        usleep(5000);
+    /* A resumed connection has its answer built and sent by the event loop: stopping the daemon before then would
+     * close it unanswered. A client that stops reading holds the stop for 5 s at most. */
+    double end = rt_time_now() + 5;
+    while (atomic_load(&s->unsent) > 0 && rt_time_now() < end)
         usleep(5000);
     MHD_stop_daemon(s->daemon);
     free(s);

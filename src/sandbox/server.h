@@ -31,7 +31,8 @@ rt_status sbx_server_start(sbx_server **out, sbx_pool *pool, const sbx_server_co
 /* The port actually bound. */
 int sbx_server_port(const sbx_server *s);
 
-/* Waits for the requests still in the sandbox (shut the pool down first to fail them at once), stops, frees. */
+/* Waits for the requests still in the sandbox (shut the pool down first to fail them at once) and for their answers
+ * to be sent (5 s at most), stops, frees. */
 void sbx_server_stop(sbx_server *s);
 
 /* A minimal HTTP/1.1 client for loopback use (tests, benchmarks, remote sandboxes): sends method path with body

@@ -1,4 +1,4 @@
-/* A run directory (DESIGN.md section 3): config.json (the resolved configuration), metrics.jsonl (one line per step),
+/* A run directory (docs/ARCHITECTURE.md): config.json (the resolved configuration), metrics.jsonl (one line per step),
  * checkpoints/step-N/ (complete or absent: written under a temp name and renamed), rollouts/step-N.jsonl. */
 #ifndef RETOOL_TRAIN_RUNDIR_H
 #define RETOOL_TRAIN_RUNDIR_H

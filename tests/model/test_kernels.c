@@ -2,6 +2,8 @@
  * central finite differences of its forward (loss = sum of random weights times the outputs, accumulated in f64). */
 #include <criterion/criterion.h>
 #include <math.h>
+#include <oneapi/dnnl/dnnl_version.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -78,6 +80,47 @@ Test(kernels, gemm_f32_all_transposes) {
             check_gemm(KERN_F32, ta, tb, 200, 67, 130, 1); /* big enough to split over threads */
             check_gemm(KERN_F32, ta, tb, 3, 300, 90, 1);  /* decode-like: split over N */
         }
+}
+
+/* 1 when the first "flags" line of /proc/cpuinfo holds every flag named (space-separated) in want. */
+static int cpu_has_flags(const char *want) {
+    FILE *f = fopen("/proc/cpuinfo", "r");
+    if (!f) return 0;
+    static char line[8192];
+    int found = 0;
+    while (!found && fgets(line, sizeof line, f))
+        if (!strncmp(line, "flags", 5)) found = 1;
+    fclose(f);
+    if (!found) return 0;
+    char words[256];
+    snprintf(words, sizeof words, "%s", want);
+    for (char *save = NULL, *w = strtok_r(words, " ", &save); w; w = strtok_r(NULL, " ", &save)) {
+        char pad[64];
+        snprintf(pad, sizeof pad, " %s", w);
+        const char *at = strstr(line, pad);
+        size_t n = strlen(pad);
+        if (!at || (at[n] != ' ' && at[n] != '\n' && at[n] != '\0')) return 0;
+    }
+    return 1;
+}
+
+/* kern_bf16_native is a CPU capability, checked here against /proc/cpuinfo: oneDNN 2.x runs bf16 products natively
+ * exactly where the CPU has AVX-512 F, BW, VL and DQ (its avx512_core). Where it says no, a bf16 product still runs,
+ * widened to f32 (gemm_bf16 checks its values), and says so. */
+Test(kernels, bf16_native_is_the_cpu_capability) {
+    int avx512_core = cpu_has_flags("avx512f avx512bw avx512vl avx512dq");
+    int capped = getenv("DNNL_MAX_CPU_ISA") || getenv("ONEDNN_MAX_CPU_ISA");
+    if (capped || DNNL_VERSION_MAJOR >= 3)
+        cr_expect(!avx512_core || capped || kern_bf16_native(), "AVX-512 CPU but no bf16 support reported");
+    else
+        cr_expect_eq(kern_bf16_native(), avx512_core, "bf16 support %d, AVX-512 core flags %d",
+                     kern_bf16_native(), avx512_core);
+    uint16_t a[4 * 4] = {0}, b[4 * 4] = {0};
+    float c[4 * 4];
+    rt_error e = {0};
+    cr_expect_eq(kern_mm_xwt(KERN_BF16, c, a, b, 4, 4, 4, 0, &e), RT_OK, "%s", e.msg);
+    cr_expect_eq(strstr(kern_gemm_impl_name(KERN_BF16), "widened") != NULL, !kern_bf16_native(), "%s",
+                 kern_gemm_impl_name(KERN_BF16));
 }
 
 /* bf16 runs on every CPU (natively, or widened to f32 where oneDNN has no bf16 matmul): never skipped. Slices over

@@ -3,6 +3,7 @@
  * stores f32 bit-identically and bf16 rounded to nearest even; the tokenizer copy is byte-exact and size-checked. */
 #include <math.h>
 
+#include "../base/fixtures.h"
 #include "base/fileio.h"
 #include "base/json.h"
 #include "helpers.h"
@@ -238,10 +239,10 @@ Test(modeldir, write_bf16_rounded_to_nearest_even) {
 }
 
 Test(modeldir, tokenizer_copy_is_byte_exact_and_size_checked) {
-    const char *tok = "../shared/data/tokenizers/qwen3";
+    const char *tok = FIXTURE_TOK_QWEN3;
     char src[256];
     snprintf(src, sizeof src, "%s/tokenizer.json", tok);
-    if (!rt_path_exists(src)) cr_skip_test("no shared tokenizer at %s", tok);
+    cr_assert(rt_path_exists(src), "the Qwen3 tokenizer fixture %s is missing (make fixtures unpacks it)", src);
     model_config c = small(MODEL_ARCH_QWEN2, 1);
     rt_error e;
     cr_expect_eq(model_dir_copy_tokenizer(tok, dir, &c, &e), RT_EINVAL, "300 tokens cannot hold Qwen3's vocabulary");

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../base/fixtures.h"
 #include "../base/tmpdir.h"
 #include "../cli/run_cli.h"
 #include "base/fileio.h"
@@ -19,7 +20,7 @@
 #include "rollout/trajectory.h"
 #include "tokenizer/tokenizer.h"
 
-#define TOKDIR "../shared/data/tokenizers/qwen3"
+#define TOKDIR FIXTURE_TOK_QWEN3
 
 static char dir[256], in_path[512];
 static tok_tokenizer *tok;

@@ -264,16 +264,17 @@ Test(server, saturation_size_cap_and_audit, .timeout = 60) {
 
 typedef struct slow_req {
     int port, status;
+    rt_status st; /* of the HTTP exchange */
+    rt_error err;
     char *resp;
 } slow_req;
 
 static void *post_slow(void *arg) {
     slow_req *s = arg;
     const char *body = "{\"code\": \"import time\\ntime.sleep(60)\", \"run_timeout\": 60}";
-    rt_error err;
-    if (sbx_http_request("127.0.0.1", s->port, "POST", "/run_code", body, strlen(body), 30, &s->status, &s->resp, NULL,
-                         &err))
-        s->resp = NULL;
+    s->st = sbx_http_request("127.0.0.1", s->port, "POST", "/run_code", body, strlen(body), 30, &s->status, &s->resp,
+                             NULL, &s->err);
+    if (s->st) s->resp = NULL;
     return NULL;
 }
 
@@ -332,7 +333,12 @@ Test(server, sigterm_leaves_nothing, .timeout = 60) {
     cr_expect_lt(rt_time_now() - t0, 15.0, "shutdown is prompt (a 60 s run was in flight)");
     cr_expect(WIFEXITED(wst) && WEXITSTATUS(wst) == 0, "exit status 0 after SIGTERM");
     pthread_join(t, NULL);
-    cr_expect(s.resp == NULL || strstr(s.resp, "SandboxError") != NULL, "the request in flight was answered");
+    /* docs/SANDBOX.md: the requests in flight are answered with SandboxError; no answer at all is a failure. */
+    cr_expect_eq(s.st, RT_OK, "the request in flight got an HTTP answer: %s", s.err.msg);
+    cr_expect(s.resp != NULL && s.resp[0] != '\0', "the answer to the request in flight is not empty");
+    cr_expect_eq(s.status, 200, "HTTP status of the answer: %d", s.status);
+    cr_expect(s.resp != NULL && strstr(s.resp, "SandboxError") != NULL, "answered with SandboxError: %s",
+              s.resp ? s.resp : "(none)");
     free(s.resp);
     usleep(100000);
     for (int i = 0; i < nw; i++)

@@ -5,10 +5,11 @@
 #include <cjson/cJSON.h>
 #include <stddef.h>
 
+#include "../base/fixtures.h"
 #include "tokenizer/tokenizer.h"
 
-#define TT_QWEN3 "../shared/data/tokenizers/qwen3"
-#define TT_LLAMA3 "../shared/data/tokenizers/llama3"
+#define TT_QWEN3 FIXTURE_TOK_QWEN3
+#define TT_LLAMA3 FIXTURE_TOK_LLAMA3
 
 /* A fresh folder under /tmp (removed by tt_rmdir). Aborts the test on failure. */
 char *tt_mkdtemp(void);
