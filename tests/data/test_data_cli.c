@@ -77,3 +77,48 @@ Test(data_cli, convert_maps_a_public_layout) {
     cr_expect(!rt_path_exists(cmd), "a failed convert left an output file");
     test_rmdir(dir);
 }
+
+/* Converts in (relative to build/fixtures/parquet) into dir/name and returns the output's text. */
+static char *convert_fixture(const char *dir, const char *in, const char *name, const char *expect) {
+    char cmd[512], *text;
+    size_t len;
+    rt_error err;
+    snprintf(cmd, sizeof cmd, "data convert %s/parquet/%s --out %s/%s", RETOOL_FIXTURES, in, dir, name);
+    cr_assert_eq(run_cli(cmd, out, sizeof out), 0, "%s", out);
+    cr_expect(strstr(out, expect) != NULL, "%s", out);
+    snprintf(cmd, sizeof cmd, "%s/%s", dir, name);
+    cr_assert_eq(rt_file_read_all(cmd, &text, &len, &err), RT_OK, "%s", err.msg);
+    return text;
+}
+
+/* A Parquet file converts exactly as the writer's own JSONL read-back of it does. */
+Test(data_cli, convert_reads_parquet_like_its_jsonl_readback) {
+    char dir[64];
+    test_tmpdir(dir, sizeof dir);
+    char *a = convert_fixture(dir, "dapo_shaped.parquet", "a.jsonl", "wrote 40 problems (layout dapo)");
+    char *b = convert_fixture(dir, "dapo_shaped.jsonl", "b.jsonl", "wrote 40 problems (layout dapo)");
+    cr_expect_str_eq(a, b);
+    cr_expect(strstr(a, "\"prompt\":\"What is 2 + 4?\"") && strstr(a, "\"answer\":\"6\"") &&
+                  strstr(a, "\"id\":\"idx-2\""),
+              "%s", a);
+    free(a);
+    free(b);
+    a = convert_fixture(dir, "aime_shaped.parquet", "c.jsonl", "wrote 30 problems (layout aime)");
+    b = convert_fixture(dir, "aime_shaped.jsonl", "d.jsonl", "wrote 30 problems (layout aime)");
+    cr_expect_str_eq(a, b);
+    cr_expect(strstr(a, "\"id\":\"2024-I-3\"") && strstr(a, "\"answer\":\"4\""), "%s", a);
+    free(a);
+    free(b);
+    test_rmdir(dir);
+}
+
+Test(data_cli, convert_parquet_errors_name_the_row) {
+    char cmd[512];
+    snprintf(cmd, sizeof cmd, "data convert %s/parquet/duck_nested.parquet --format aime --out /tmp/never.jsonl",
+             RETOOL_FIXTURES);
+    cr_expect_eq(run_cli(cmd, out, sizeof out), 1);
+    cr_expect(strstr(out, "duck_nested.parquet: row 1") && strstr(out, "'problem'"), "%s", out);
+    snprintf(cmd, sizeof cmd, "data convert %s/parquet/duck_nested.parquet --out /tmp/never.jsonl", RETOOL_FIXTURES);
+    cr_expect_eq(run_cli(cmd, out, sizeof out), 1);
+    cr_expect(strstr(out, "duck_nested.parquet: row 1: dapo layout: field 'reward_model'"), "%s", out);
+}

@@ -66,8 +66,8 @@ await duck('duck_nested_v2', nested, `COMPRESSION zstd, PARQUET_VERSION v2`);
 
 // The public layouts: DAPO-Math-17k and AIME 2024.
 const prefix = 'Solve the following math problem step by step. The last line of your response should be of the form ' +
-    'Answer: $Answer (without quotes) where $Answer is the answer to the problem.\\n\\n';
-const suffix = '\\n\\nRemember to put your answer on its own line after \\"Answer:\\".';
+    'Answer: $Answer (without quotes) where $Answer is the answer to the problem.\n\n';
+const suffix = '\n\nRemember to put your answer on its own line after "Answer:".';
 await duck('dapo_shaped', `SELECT 'math_dapo' AS data_source,
     [{'content': '${prefix}' || 'What is ' || i || ' + ' || (i * 2) || '?' || '${suffix}', 'role': 'user'}] AS prompt,
     'MATH' AS ability,
