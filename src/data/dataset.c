@@ -254,8 +254,10 @@ static rt_status records_prefix(const records *r, const char *path, rt_error *er
 }
 
 static void records_close(records *r) {
-    if (r->pq) data_parquet_close(r->pq);
-    else rt_jsonl_close(&r->jl);
+    if (r->pq)
+        data_parquet_close(r->pq);
+    else
+        rt_jsonl_close(&r->jl);
 }
 
 rt_status data_dataset_read(const char *path, data_format f, data_dataset *out, rt_error *err) {

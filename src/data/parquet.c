@@ -66,8 +66,7 @@ int data_parquet_sniff(const char *path) {
     struct stat sb;
     char a[4], b[4];
     int ok = fstat(fd, &sb) == 0 && S_ISREG(sb.st_mode) && sb.st_size >= 12 && read_at(fd, a, 4, 0) == 0 &&
-             read_at(fd, b, 4, (uint64_t)sb.st_size - 4) == 0 && memcmp(a, "PAR1", 4) == 0 &&
-             memcmp(b, "PAR1", 4) == 0;
+             read_at(fd, b, 4, (uint64_t)sb.st_size - 4) == 0 && memcmp(a, "PAR1", 4) == 0 && memcmp(b, "PAR1", 4) == 0;
     close(fd);
     return ok;
 }
@@ -103,7 +102,8 @@ static rt_status build(data_parquet *pq, size_t i, int def, int rep, const char 
     size_t j = i + 1;
     if (el->num_children > 0) {
         if (el->type >= 0 && i > 0)
-            return rt_err_set(err, RT_EFORMAT, "%s: schema field '%s' has both a type and children", pq->path, nd->path);
+            return rt_err_set(err, RT_EFORMAT, "%s: schema field '%s' has both a type and children", pq->path,
+                              nd->path);
         if ((size_t)el->num_children > pq->meta.n_schema - j)
             return rt_err_set(err, RT_EFORMAT, "%s: schema field '%s' declares %d children, more than the schema holds",
                               pq->path, nd->path, el->num_children);
@@ -115,8 +115,8 @@ static rt_status build(data_parquet *pq, size_t i, int def, int rep, const char 
             if (st) return st;
         }
         nd->is_list = el->logical == PQ_LT_LIST || el->converted_type == PQ_CT_LIST;
-        nd->is_map = el->logical == PQ_LT_MAP || el->converted_type == PQ_CT_MAP ||
-                     el->converted_type == PQ_CT_MAP_KEY_VALUE;
+        nd->is_map =
+            el->logical == PQ_LT_MAP || el->converted_type == PQ_CT_MAP || el->converted_type == PQ_CT_MAP_KEY_VALUE;
         if ((nd->is_list || nd->is_map) &&
             (nd->n_kids != 1 || pq->meta.schema[nd->kids[0]].repetition != PQ_REPEATED)) {
             if (nd->is_map && el->converted_type == PQ_CT_MAP_KEY_VALUE) {
@@ -135,8 +135,8 @@ static rt_status build(data_parquet *pq, size_t i, int def, int rep, const char 
             return rt_err_set(err, RT_EUNSUPPORTED, "%s: column '%s' is INT96 (legacy timestamps), not supported",
                               pq->path, nd->path);
         if (el->type == PQ_FIXED_LEN_BYTE_ARRAY && (el->type_length <= 0 || el->type_length > (1 << 20)))
-            return rt_err_set(err, RT_EFORMAT, "%s: column '%s' has FIXED_LEN_BYTE_ARRAY length %d", pq->path,
-                              nd->path, el->type_length);
+            return rt_err_set(err, RT_EFORMAT, "%s: column '%s' has FIXED_LEN_BYTE_ARRAY length %d", pq->path, nd->path,
+                              el->type_length);
         pq->leaves[pq->n_leaves++] = i;
     }
     nd->leaf_end = pq->n_leaves;
@@ -203,8 +203,8 @@ rt_status data_parquet_open(const char *path, data_parquet **out, rt_error *err)
         goto done;
     }
     if (memcmp(tail + 4, "PAR1", 4) != 0) {
-        st = rt_err_set(err, RT_EFORMAT,
-                        "%s: no Parquet magic 'PAR1' at the end (truncated, or an encrypted footer)", path);
+        st = rt_err_set(err, RT_EFORMAT, "%s: no Parquet magic 'PAR1' at the end (truncated, or an encrypted footer)",
+                        path);
         goto done;
     }
     uint64_t flen = (uint64_t)tail[0] | (uint64_t)tail[1] << 8 | (uint64_t)tail[2] << 16 | (uint64_t)tail[3] << 24;
@@ -290,8 +290,8 @@ static rt_status load_group(data_parquet *pq, size_t g, rt_error *err) {
         const pq_node *nd = &pq->nodes[pq->leaves[l]];
         const pq_chunk *cc = &rg->columns[l];
         if (cc->has_file_path)
-            return rt_err_set(err, RT_EUNSUPPORTED, "%s: row group %zu, column '%s': data in another file",
-                              pq->path, g, nd->path);
+            return rt_err_set(err, RT_EUNSUPPORTED, "%s: row group %zu, column '%s': data in another file", pq->path, g,
+                              nd->path);
         int64_t start = cc->data_page_offset;
         if (cc->dictionary_page_offset > 0 && cc->dictionary_page_offset < start) start = cc->dictionary_page_offset;
         if (start < 4 || cc->total_compressed_size < 0 || (uint64_t)start > pq->footer_start ||
@@ -317,8 +317,9 @@ static rt_status load_group(data_parquet *pq, size_t g, rt_error *err) {
         for (size_t k = 0; k < col->n; k++)
             rows += col->rep[k] == 0;
         if (rows != rg->num_rows)
-            return rt_err_set(err, RT_EFORMAT, "%s: row group %zu, column '%s': holds %lld rows where the row group "
-                                               "declares %lld",
+            return rt_err_set(err, RT_EFORMAT,
+                              "%s: row group %zu, column '%s': holds %lld rows where the row group "
+                              "declares %lld",
                               pq->path, g, nd->path, (long long)rows, (long long)rg->num_rows);
         pq->cursor[l] = 0;
     }
@@ -347,7 +348,7 @@ static rt_status leaf_json(data_parquet *pq, size_t l, size_t k, cJSON **out, rt
         break;
     case PQ_INT32:
     case PQ_INT64: {
-        int scale = el->logical == PQ_LT_DECIMAL ? el->logical_scale
+        int scale = el->logical == PQ_LT_DECIMAL          ? el->logical_scale
                     : el->converted_type == PQ_CT_DECIMAL ? el->scale
                                                           : 0;
         if (scale > 0) {
@@ -369,9 +370,8 @@ static rt_status leaf_json(data_parquet *pq, size_t l, size_t k, cJSON **out, rt
         *out = cJSON_CreateNumber(v->d);
         break;
     default: { /* BYTE_ARRAY, FIXED_LEN_BYTE_ARRAY */
-        const char *s = (const char *)col->bytes.p + v->s.off;
         size_t n = (size_t)v->s.len, bad_at;
-        if (n == 0) s = "";
+        const char *s = n ? (const char *)col->bytes.p + v->s.off : "";
         if (is_string_el(el)) {
             if (!rt_utf8_valid(s, n, &bad_at)) return row_err(pq, nd, err, "a string that is not valid UTF-8");
             if (memchr(s, 0, n)) return row_err(pq, nd, err, "a string with a NUL byte");
@@ -383,8 +383,8 @@ static rt_status leaf_json(data_parquet *pq, size_t l, size_t k, cJSON **out, rt
             rt_strbuf b = {0};
             const uint8_t *u = (const uint8_t *)s;
             for (size_t i = 0; i < n; i += 3) {
-                uint32_t w = (uint32_t)u[i] << 16 | (i + 1 < n ? (uint32_t)u[i + 1] << 8 : 0) |
-                             (i + 2 < n ? u[i + 2] : 0);
+                uint32_t w =
+                    (uint32_t)u[i] << 16 | (i + 1 < n ? (uint32_t)u[i + 1] << 8 : 0) | (i + 2 < n ? u[i + 2] : 0);
                 char q[4] = {b64[w >> 18], b64[(w >> 12) & 63], i + 1 < n ? b64[(w >> 6) & 63] : '=',
                              i + 2 < n ? b64[w & 63] : '='};
                 rt_strbuf_putn(&b, q, 4);
@@ -438,7 +438,8 @@ static rt_status list_of(data_parquet *pq, size_t ri, int self, size_t *s, size_
         if (!st) cJSON_AddItemToArray(*out, item);
     }
     for (size_t l = r->leaf_first; !st && l < r->leaf_end; l++)
-        if (pos[l] != e[l]) st = row_err(pq, &pq->nodes[pq->leaves[l]], err, "columns of one list disagree on its length");
+        if (pos[l] != e[l])
+            st = row_err(pq, &pq->nodes[pq->leaves[l]], err, "columns of one list disagree on its length");
     free(pos);
     if (st) {
         cJSON_Delete(*out);

@@ -68,23 +68,31 @@ static int bytes_put(pq_bytes *b, const uint8_t *s, size_t n, uint64_t *off) {
 
 static const char *codec_name(int32_t codec) {
     switch (codec) {
-    case PQ_CODEC_UNCOMPRESSED: return "UNCOMPRESSED";
-    case PQ_CODEC_SNAPPY: return "SNAPPY";
-    case PQ_CODEC_GZIP: return "GZIP";
-    case PQ_CODEC_ZSTD: return "ZSTD";
-    case 3: return "LZO";
-    case 4: return "BROTLI";
-    case 5: return "LZ4";
-    case 7: return "LZ4_RAW";
-    default: return "unknown";
+    case PQ_CODEC_UNCOMPRESSED:
+        return "UNCOMPRESSED";
+    case PQ_CODEC_SNAPPY:
+        return "SNAPPY";
+    case PQ_CODEC_GZIP:
+        return "GZIP";
+    case PQ_CODEC_ZSTD:
+        return "ZSTD";
+    case 3:
+        return "LZO";
+    case 4:
+        return "BROTLI";
+    case 5:
+        return "LZ4";
+    case 7:
+        return "LZ4_RAW";
+    default:
+        return "unknown";
     }
 }
 
 /* Decompresses [src, src+slen) into exactly dlen bytes at dst; the declared size must be the true one. */
 static rt_status decompress(ctx *c, int32_t codec, const uint8_t *src, size_t slen, uint8_t *dst, size_t dlen) {
     if (codec == PQ_CODEC_UNCOMPRESSED) {
-        if (slen != dlen)
-            return fail(c, RT_EFORMAT, "uncompressed page of %zu bytes declares %zu", slen, dlen);
+        if (slen != dlen) return fail(c, RT_EFORMAT, "uncompressed page of %zu bytes declares %zu", slen, dlen);
         if (dlen) memcpy(dst, src, dlen);
         return RT_OK;
     }
@@ -133,11 +141,15 @@ static rt_status decompress(ctx *c, int32_t codec, const uint8_t *src, size_t sl
 static int type_width(const pq_leaf_info *li) {
     switch (li->type) {
     case PQ_INT32:
-    case PQ_FLOAT: return 4;
+    case PQ_FLOAT:
+        return 4;
     case PQ_INT64:
-    case PQ_DOUBLE: return 8;
-    case PQ_FIXED_LEN_BYTE_ARRAY: return li->type_length;
-    default: return 0;
+    case PQ_DOUBLE:
+        return 8;
+    case PQ_FIXED_LEN_BYTE_ARRAY:
+        return li->type_length;
+    default:
+        return 0;
     }
 }
 
@@ -156,7 +168,8 @@ static rt_status plain(ctx *c, const uint8_t *p, size_t len, size_t n, pq_value 
             if (end - p < 4) return fail(c, RT_EFORMAT, "value %zu: byte array length runs past the end", i);
             uint32_t l = le32(p);
             p += 4;
-            if ((size_t)(end - p) < l) return fail(c, RT_EFORMAT, "value %zu: byte array of %u bytes runs past the end", i, l);
+            if ((size_t)(end - p) < l)
+                return fail(c, RT_EFORMAT, "value %zu: byte array of %u bytes runs past the end", i, l);
             if (bytes_put(bytes, p, l, &out[i].s.off)) return fail(c, RT_ENOMEM, "out of memory");
             out[i].s.len = l;
             p += l;
@@ -165,11 +178,16 @@ static rt_status plain(ctx *c, const uint8_t *p, size_t len, size_t n, pq_value 
     }
     size_t w = (size_t)type_width(li);
     if (w == 0 && li->type != PQ_FIXED_LEN_BYTE_ARRAY) return fail(c, RT_EUNSUPPORTED, "physical type %d", li->type);
-    if (w && len / w < n) return fail(c, RT_EFORMAT, "%zu values of %zu bytes need more than the %zu bytes present", n, w, len);
+    if (w && len / w < n)
+        return fail(c, RT_EFORMAT, "%zu values of %zu bytes need more than the %zu bytes present", n, w, len);
     for (size_t i = 0; i < n; i++, p += w) {
         switch (li->type) {
-        case PQ_INT32: out[i].i = (int32_t)le32(p); break;
-        case PQ_INT64: out[i].i = (int64_t)le64(p); break;
+        case PQ_INT32:
+            out[i].i = (int32_t)le32(p);
+            break;
+        case PQ_INT64:
+            out[i].i = (int64_t)le64(p);
+            break;
         case PQ_FLOAT: {
             uint32_t u = le32(p);
             float f;
@@ -321,7 +339,7 @@ static rt_status values(ctx *c, int32_t enc, const uint8_t *p, size_t len, size_
 }
 
 static rt_status grow(ctx *c, pq_column *col, size_t extra) {
-    if (col->n + extra <= col->cap) return RT_OK;
+    if (col->cap && col->n + extra <= col->cap) return RT_OK;
     if (col->n + extra > PQ_MAX_CHUNK_ENTRIES)
         return fail(c, RT_ERANGE, "more than %zu entries in one column chunk", PQ_MAX_CHUNK_ENTRIES);
     size_t cap = col->cap ? col->cap : 1024;
@@ -341,7 +359,7 @@ static rt_status grow(ctx *c, pq_column *col, size_t extra) {
 /* Decodes n levels of maximum max (RLE hybrid over [p, p+len)) into out. */
 static rt_status levels(ctx *c, const uint8_t *p, size_t len, size_t n, int max, int16_t *out, const char *what) {
     if (max == 0) {
-        memset(out, 0, n * sizeof *out);
+        if (n) memset(out, 0, n * sizeof *out);
         return RT_OK;
     }
     int bw = 0;
@@ -366,8 +384,8 @@ static rt_status levels(ctx *c, const uint8_t *p, size_t len, size_t n, int max,
 }
 
 /* v1 levels: a 4-byte length, then the RLE data; advances *p. */
-static rt_status levels_v1(ctx *c, const uint8_t **p, const uint8_t *end, size_t n, int max, int16_t *out,
-                           int32_t enc, const char *what) {
+static rt_status levels_v1(ctx *c, const uint8_t **p, const uint8_t *end, size_t n, int max, int16_t *out, int32_t enc,
+                           const char *what) {
     if (max == 0) return levels(c, NULL, 0, n, 0, out, what);
     if (enc != PQ_ENC_RLE) return fail(c, RT_EUNSUPPORTED, "%s level encoding %d (only RLE is supported)", what, enc);
     if (end - *p < 4) return fail(c, RT_EFORMAT, "%s levels: no length", what);
@@ -439,8 +457,10 @@ static rt_status data_page(ctx *c, const pq_chunk *cc, const pq_page_header *h, 
         pq_value *val = col->val + col->n;
         size_t k = 0;
         for (size_t i = 0; i < n; i++) {
-            if (def[i] == li->max_def) val[i] = tmp[k++];
-            else memset(&val[i], 0, sizeof val[i]);
+            if (def[i] == li->max_def)
+                val[i] = tmp[k++];
+            else
+                memset(&val[i], 0, sizeof val[i]);
         }
         col->n += n;
     }
@@ -449,8 +469,8 @@ static rt_status data_page(ctx *c, const pq_chunk *cc, const pq_page_header *h, 
     return st;
 }
 
-rt_status pq_column_read(const pq_leaf_info *li, const pq_chunk *cc, const uint8_t *chunk, size_t len,
-                         pq_column *col, rt_error *err) {
+rt_status pq_column_read(const pq_leaf_info *li, const pq_chunk *cc, const uint8_t *chunk, size_t len, pq_column *col,
+                         rt_error *err) {
     ctx c = {li, -1, err};
     col->n = 0;
     col->bytes.len = 0;
@@ -485,8 +505,10 @@ rt_status pq_column_read(const pq_leaf_info *li, const pq_chunk *cc, const uint8
         const uint8_t *body = chunk + pos;
         pos += (size_t)h.compressed_size;
         if (h.type == PQ_PAGE_DICTIONARY) {
-            if (!h.has_dict) st = fail(&c, RT_EFORMAT, "dictionary page without its header");
-            else if (have_dict) st = fail(&c, RT_EFORMAT, "a second dictionary page");
+            if (!h.has_dict)
+                st = fail(&c, RT_EFORMAT, "dictionary page without its header");
+            else if (have_dict)
+                st = fail(&c, RT_EFORMAT, "a second dictionary page");
             else if (h.encoding != PQ_ENC_PLAIN && h.encoding != PQ_ENC_PLAIN_DICTIONARY)
                 st = fail(&c, RT_EUNSUPPORTED, "dictionary encoding %d (PLAIN expected)", h.encoding);
             if (st) break;

@@ -74,7 +74,8 @@ rt_status pq_rle_get(pq_rle *r, uint32_t *out, size_t n, rt_error *err) {
                 for (int b = 0; b < nb; b++)
                     v |= (uint64_t)r->p[b] << (8 * b);
                 r->p += nb;
-                if (r->bw < 32 && (v >> r->bw)) return rt_err_set(err, RT_EFORMAT, "RLE value wider than %d bits", r->bw);
+                if (r->bw < 32 && (v >> r->bw))
+                    return rt_err_set(err, RT_EFORMAT, "RLE value wider than %d bits", r->bw);
                 r->packed = 0;
                 r->rle_value = v;
                 r->run_left = count;
@@ -119,7 +120,8 @@ rt_status pq_delta_decode(const uint8_t *p, size_t len, size_t n, int64_t *out, 
         uint64_t md_u;
         if (uvarint(&q, end, &md_u, err)) return rt_err_prefix(err, "DELTA_BINARY_PACKED block");
         uint64_t min_delta = (md_u >> 1) ^ (uint64_t) - (int64_t)(md_u & 1);
-        if ((uint64_t)(end - q) < minis) return rt_err_set(err, RT_EFORMAT, "DELTA_BINARY_PACKED: bit widths truncated");
+        if ((uint64_t)(end - q) < minis)
+            return rt_err_set(err, RT_EFORMAT, "DELTA_BINARY_PACKED: bit widths truncated");
         const uint8_t *widths = q;
         q += minis;
         for (uint64_t m = 0; m < minis && i < n; m++) {

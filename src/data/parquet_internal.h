@@ -26,10 +26,24 @@ enum {
 enum { PQ_CODEC_UNCOMPRESSED = 0, PQ_CODEC_SNAPPY = 1, PQ_CODEC_GZIP = 2, PQ_CODEC_ZSTD = 6 };
 enum { PQ_PAGE_DATA = 0, PQ_PAGE_INDEX = 1, PQ_PAGE_DICTIONARY = 2, PQ_PAGE_DATA_V2 = 3 };
 /* Converted types and logical types the reader looks at. */
-enum { PQ_CT_UTF8 = 0, PQ_CT_MAP = 1, PQ_CT_MAP_KEY_VALUE = 2, PQ_CT_LIST = 3, PQ_CT_ENUM = 4, PQ_CT_DECIMAL = 5,
-       PQ_CT_JSON = 19 };
-enum { PQ_LT_NONE = 0, PQ_LT_STRING = 1, PQ_LT_MAP = 2, PQ_LT_LIST = 3, PQ_LT_ENUM = 4, PQ_LT_DECIMAL = 5,
-       PQ_LT_JSON = 12 };
+enum {
+    PQ_CT_UTF8 = 0,
+    PQ_CT_MAP = 1,
+    PQ_CT_MAP_KEY_VALUE = 2,
+    PQ_CT_LIST = 3,
+    PQ_CT_ENUM = 4,
+    PQ_CT_DECIMAL = 5,
+    PQ_CT_JSON = 19
+};
+enum {
+    PQ_LT_NONE = 0,
+    PQ_LT_STRING = 1,
+    PQ_LT_MAP = 2,
+    PQ_LT_LIST = 3,
+    PQ_LT_ENUM = 4,
+    PQ_LT_DECIMAL = 5,
+    PQ_LT_JSON = 12
+};
 
 typedef struct pq_schema_el {
     char *name;
@@ -115,25 +129,25 @@ typedef struct pq_column {
 typedef struct pq_leaf_info {
     int32_t type, type_length;
     int max_def, max_rep;
-    const char *path;    /* file name, for errors */
-    const char *column;  /* dotted column path, for errors */
+    const char *path;   /* file name, for errors */
+    const char *column; /* dotted column path, for errors */
     size_t row_group;
 } pq_leaf_info;
 
 /* Reads one column chunk from the file's bytes [chunk, chunk+len) into col (reset first); errors name file, row
  * group, column and page. */
-rt_status pq_column_read(const pq_leaf_info *li, const pq_chunk *cc, const uint8_t *chunk, size_t len,
-                         pq_column *col, rt_error *err);
+rt_status pq_column_read(const pq_leaf_info *li, const pq_chunk *cc, const uint8_t *chunk, size_t len, pq_column *col,
+                         rt_error *err);
 void pq_column_free(pq_column *col);
 
 /* Decoders over a byte range; each fails with a message (no context) on malformed input. */
 typedef struct pq_rle {
     const uint8_t *p, *end;
     int bw;
-    uint64_t run_left;    /* values left in the current run */
-    int packed;           /* current run is bit-packed */
-    uint64_t rle_value;   /* current RLE value */
-    uint64_t bitpos;      /* bit position within the packed run's bytes */
+    uint64_t run_left;  /* values left in the current run */
+    int packed;         /* current run is bit-packed */
+    uint64_t rle_value; /* current RLE value */
+    uint64_t bitpos;    /* bit position within the packed run's bytes */
     const uint8_t *packed_start, *packed_end;
 } pq_rle;
 

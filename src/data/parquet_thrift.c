@@ -6,8 +6,21 @@
 
 #include "data/parquet_internal.h"
 
-enum { T_STOP = 0, T_TRUE = 1, T_FALSE = 2, T_BYTE = 3, T_I16 = 4, T_I32 = 5, T_I64 = 6, T_DOUBLE = 7,
-       T_BINARY = 8, T_LIST = 9, T_SET = 10, T_MAP = 11, T_STRUCT = 12 };
+enum {
+    T_STOP = 0,
+    T_TRUE = 1,
+    T_FALSE = 2,
+    T_BYTE = 3,
+    T_I16 = 4,
+    T_I32 = 5,
+    T_I64 = 6,
+    T_DOUBLE = 7,
+    T_BINARY = 8,
+    T_LIST = 9,
+    T_SET = 10,
+    T_MAP = 11,
+    T_STRUCT = 12
+};
 
 #define MAX_DEPTH 32
 
@@ -221,23 +234,36 @@ static rt_status schema_element(tr *t, pq_schema_el *el) {
         if (type == T_STOP) break;
         rt_status st;
         switch (id) {
-        case 1: st = get_i32(t, type, &el->type); break;
-        case 2: st = get_i32(t, type, &el->type_length); break;
-        case 3: st = get_i32(t, type, &el->repetition); break;
+        case 1:
+            st = get_i32(t, type, &el->type);
+            break;
+        case 2:
+            st = get_i32(t, type, &el->type_length);
+            break;
+        case 3:
+            st = get_i32(t, type, &el->repetition);
+            break;
         case 4:
             st = want(t, type, T_BINARY);
             if (!st) st = binary(t, &s, &n);
-            if (!st && !(el->name = strndup((const char *)s, n)))
-                st = rt_err_set(t->err, RT_ENOMEM, "out of memory");
+            if (!st && !(el->name = strndup((const char *)s, n))) st = rt_err_set(t->err, RT_ENOMEM, "out of memory");
             break;
-        case 5: st = get_i32(t, type, &el->num_children); break;
-        case 6: st = get_i32(t, type, &el->converted_type); break;
-        case 7: st = get_i32(t, type, &el->scale); break;
+        case 5:
+            st = get_i32(t, type, &el->num_children);
+            break;
+        case 6:
+            st = get_i32(t, type, &el->converted_type);
+            break;
+        case 7:
+            st = get_i32(t, type, &el->scale);
+            break;
         case 10:
             st = want(t, type, T_STRUCT);
             if (!st) st = logical_type(t, el);
             break;
-        default: st = skip(t, type, 1); break;
+        default:
+            st = skip(t, type, 1);
+            break;
         }
         if (st) return st;
     }
@@ -255,13 +281,27 @@ static rt_status column_meta(tr *t, pq_chunk *c) {
         if (type == T_STOP) return RT_OK;
         rt_status st;
         switch (id) {
-        case 1: st = get_i32(t, type, &c->type); break;
-        case 4: st = get_i32(t, type, &c->codec); break;
-        case 5: st = get_i64(t, type, &c->num_values); break;
-        case 7: st = get_i64(t, type, &c->total_compressed_size); break;
-        case 9: st = get_i64(t, type, &c->data_page_offset); break;
-        case 11: st = get_i64(t, type, &c->dictionary_page_offset); break;
-        default: st = skip(t, type, 2); break;
+        case 1:
+            st = get_i32(t, type, &c->type);
+            break;
+        case 4:
+            st = get_i32(t, type, &c->codec);
+            break;
+        case 5:
+            st = get_i64(t, type, &c->num_values);
+            break;
+        case 7:
+            st = get_i64(t, type, &c->total_compressed_size);
+            break;
+        case 9:
+            st = get_i64(t, type, &c->data_page_offset);
+            break;
+        case 11:
+            st = get_i64(t, type, &c->dictionary_page_offset);
+            break;
+        default:
+            st = skip(t, type, 2);
+            break;
         }
         if (st) return st;
     }
@@ -430,9 +470,12 @@ static rt_status dict_header(tr *t, pq_page_header *h) {
         if (field(t, &last, &type, &id)) return RT_EFORMAT;
         if (type == T_STOP) return RT_OK;
         rt_status st;
-        if (id == 1) st = get_i32(t, type, &h->num_values);
-        else if (id == 2) st = get_i32(t, type, &h->encoding);
-        else st = skip(t, type, 2);
+        if (id == 1)
+            st = get_i32(t, type, &h->num_values);
+        else if (id == 2)
+            st = get_i32(t, type, &h->encoding);
+        else
+            st = skip(t, type, 2);
         if (st) return st;
     }
 }
@@ -451,9 +494,18 @@ rt_status pq_page_header_decode(const uint8_t *p, size_t len, pq_page_header *h,
         if (type == T_STOP) break;
         rt_status st;
         switch (id) {
-        case 1: st = get_i32(&t, type, &h->type); seen[0] = 1; break;
-        case 2: st = get_i32(&t, type, &h->uncompressed_size); seen[1] = 1; break;
-        case 3: st = get_i32(&t, type, &h->compressed_size); seen[2] = 1; break;
+        case 1:
+            st = get_i32(&t, type, &h->type);
+            seen[0] = 1;
+            break;
+        case 2:
+            st = get_i32(&t, type, &h->uncompressed_size);
+            seen[1] = 1;
+            break;
+        case 3:
+            st = get_i32(&t, type, &h->compressed_size);
+            seen[2] = 1;
+            break;
         case 5:
             st = want(&t, type, T_STRUCT);
             if (!st) st = data_header(&t, h, 0);
@@ -469,7 +521,9 @@ rt_status pq_page_header_decode(const uint8_t *p, size_t len, pq_page_header *h,
             if (!st) st = data_header(&t, h, 1);
             h->has_v2 = 1;
             break;
-        default: st = skip(&t, type, 1); break;
+        default:
+            st = skip(&t, type, 1);
+            break;
         }
         if (st) return st;
     }
