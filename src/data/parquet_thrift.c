@@ -246,6 +246,7 @@ static rt_status schema_element(tr *t, pq_schema_el *el) {
         case 4:
             st = want(t, type, T_BINARY);
             if (!st) st = binary(t, &s, &n);
+            if (!st && el->name) st = bad(t, "schema element named twice");
             if (!st && !(el->name = strndup((const char *)s, n))) st = rt_err_set(t->err, RT_ENOMEM, "out of memory");
             break;
         case 5:
