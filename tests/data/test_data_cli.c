@@ -122,3 +122,24 @@ Test(data_cli, convert_parquet_errors_name_the_row) {
     cr_expect_eq(run_cli(cmd, out, sizeof out), 1);
     cr_expect(strstr(out, "duck_nested.parquet: row 1: dapo layout: field 'reward_model'"), "%s", out);
 }
+
+Test(data_cli, json_check_reads_parquet_and_names_where_it_breaks) {
+    char cmd[700], dir[64], path[600];
+    snprintf(cmd, sizeof cmd, "json check %s/parquet/duck_nested.parquet", RETOOL_FIXTURES);
+    cr_assert_eq(run_cli(cmd, out, sizeof out), 0, "%s", out);
+    cr_expect(strstr(out, "duck_nested.parquet: ok (300 rows, Parquet)") != NULL, "%s", out);
+    /* the dictionary file with its page data overwritten by 0xff bytes, footer intact */
+    snprintf(cmd, sizeof cmd, "%s/parquet/tiny_dict_v1.parquet", RETOOL_FIXTURES);
+    char *data;
+    size_t len;
+    rt_error err;
+    cr_assert_eq(rt_file_read_all(cmd, &data, &len, &err), RT_OK, "%s", err.msg);
+    test_tmpdir(dir, sizeof dir);
+    memset(data + 4, 0xff, 40);
+    test_write(dir, "bad.parquet", data, len, path, sizeof path);
+    free(data);
+    snprintf(cmd, sizeof cmd, "json check %s", path);
+    cr_expect_eq(run_cli(cmd, out, sizeof out), 1, "%s", out);
+    cr_expect(strstr(out, "bad.parquet: row group 0, column 'id', page 0") != NULL, "%s", out);
+    test_rmdir(dir);
+}
