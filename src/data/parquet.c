@@ -371,7 +371,7 @@ static rt_status leaf_json(data_parquet *pq, size_t l, size_t k, cJSON **out, rt
         break;
     default: { /* BYTE_ARRAY, FIXED_LEN_BYTE_ARRAY */
         size_t n = (size_t)v->s.len, bad_at;
-        const char *s = n ? (const char *)col->bytes.p + v->s.off : "";
+        const char *s = n ? (const char *)v->s.p : "";
         if (is_string_el(el)) {
             if (!rt_utf8_valid(s, n, &bad_at)) return row_err(pq, nd, err, "a string that is not valid UTF-8");
             if (memchr(s, 0, n)) return row_err(pq, nd, err, "a string with a NUL byte");

@@ -49,21 +49,44 @@ static uint64_t le64(const uint8_t *p) {
     return (uint64_t)le32(p) | (uint64_t)le32(p + 4) << 32;
 }
 
-static int bytes_put(pq_bytes *b, const uint8_t *s, size_t n, uint64_t *off) {
-    if (b->len + n < b->len) return -1;
-    if (b->len + n > b->cap) {
-        size_t cap = b->cap ? b->cap : 4096;
-        while (cap < b->len + n)
-            cap *= 2;
-        uint8_t *p = realloc(b->p, cap);
-        if (!p) return -1;
-        b->p = p;
-        b->cap = cap;
+/* Hands buf to the store (freed with the column's row group); frees it and fails when the store cannot grow. */
+static int store_keep(pq_store *st, uint8_t *buf) {
+    if (st->n == st->cap) {
+        size_t cap = st->cap ? st->cap * 2 : 16;
+        uint8_t **b = realloc(st->bufs, cap * sizeof *b);
+        if (!b) {
+            free(buf);
+            return -1;
+        }
+        st->bufs = b;
+        st->cap = cap;
     }
-    if (n) memcpy(b->p + b->len, s, n);
-    *off = b->len;
-    b->len += n;
+    st->bufs[st->n++] = buf;
     return 0;
+}
+
+/* n bytes of the store's arena that never move. */
+static uint8_t *store_alloc(pq_store *st, size_t n) {
+    if (st->block && st->block_cap - st->block_len >= n) {
+        uint8_t *p = st->block + st->block_len;
+        st->block_len += n;
+        return p;
+    }
+    size_t cap = n > 65536 ? n : 65536;
+    uint8_t *b = malloc(cap);
+    if (!b || store_keep(st, b)) return NULL;
+    st->block = b;
+    st->block_len = n;
+    st->block_cap = cap;
+    return b;
+}
+
+static void store_clear(pq_store *st) {
+    for (size_t i = 0; i < st->n; i++)
+        free(st->bufs[i]);
+    st->n = 0;
+    st->block = NULL;
+    st->block_len = st->block_cap = 0;
 }
 
 static const char *codec_name(int32_t codec) {
@@ -153,8 +176,8 @@ static int type_width(const pq_leaf_info *li) {
     }
 }
 
-/* PLAIN values: n of them from [p, p+len) into out. */
-static rt_status plain(ctx *c, const uint8_t *p, size_t len, size_t n, pq_value *out, pq_bytes *bytes) {
+/* PLAIN values: n of them from [p, p+len) into out; byte arrays point into p's buffer, which the caller keeps. */
+static rt_status plain(ctx *c, const uint8_t *p, size_t len, size_t n, pq_value *out) {
     const pq_leaf_info *li = c->li;
     const uint8_t *end = p + len;
     if (li->type == PQ_BOOLEAN) {
@@ -170,7 +193,7 @@ static rt_status plain(ctx *c, const uint8_t *p, size_t len, size_t n, pq_value 
             p += 4;
             if ((size_t)(end - p) < l)
                 return fail(c, RT_EFORMAT, "value %zu: byte array of %u bytes runs past the end", i, l);
-            if (bytes_put(bytes, p, l, &out[i].s.off)) return fail(c, RT_ENOMEM, "out of memory");
+            out[i].s.p = p;
             out[i].s.len = l;
             p += l;
         }
@@ -201,7 +224,7 @@ static rt_status plain(ctx *c, const uint8_t *p, size_t len, size_t n, pq_value 
             break;
         }
         default: /* FIXED_LEN_BYTE_ARRAY */
-            if (bytes_put(bytes, p, w, &out[i].s.off)) return fail(c, RT_ENOMEM, "out of memory");
+            out[i].s.p = p;
             out[i].s.len = w;
         }
     }
@@ -209,13 +232,13 @@ static rt_status plain(ctx *c, const uint8_t *p, size_t len, size_t n, pq_value 
 }
 
 /* Decodes n values of encoding enc from [p, p+len). */
-static rt_status values(ctx *c, int32_t enc, const uint8_t *p, size_t len, size_t n, pq_value *out, pq_bytes *bytes,
+static rt_status values(ctx *c, int32_t enc, const uint8_t *p, size_t len, size_t n, pq_value *out, pq_store *store,
                         const pq_value *dict, size_t dict_n, int have_dict) {
     const pq_leaf_info *li = c->li;
     rt_error *err = c->err;
     switch (enc) {
     case PQ_ENC_PLAIN:
-        return plain(c, p, len, n, out, bytes);
+        return plain(c, p, len, n, out);
     case PQ_ENC_PLAIN_DICTIONARY:
     case PQ_ENC_RLE_DICTIONARY: {
         if (!have_dict) return fail(c, RT_EFORMAT, "dictionary-encoded page without a dictionary page");
@@ -279,7 +302,8 @@ static rt_status values(ctx *c, int32_t enc, const uint8_t *p, size_t len, size_
         }
         if (!st) st = pq_delta_decode(p + used, len - used, n, lens, &used2, err);
         const uint8_t *q = p + used + used2, *end = p + len;
-        uint64_t prev_off = 0, prev_len = 0;
+        const uint8_t *prev = NULL;
+        uint64_t prev_len = 0;
         for (size_t i = 0; !st && i < n; i++) {
             int64_t pl = pre ? pre[i] : 0;
             if (lens[i] < 0 || (size_t)(end - q) < (uint64_t)lens[i]) {
@@ -287,27 +311,25 @@ static rt_status values(ctx *c, int32_t enc, const uint8_t *p, size_t len, size_
             } else if (pl < 0 || (uint64_t)pl > prev_len) {
                 st = rt_err_set(err, RT_EFORMAT, "value %zu: prefix length %lld longer than the previous value", i,
                                 (long long)pl);
-            } else if (pre) {
-                /* the prefix comes from the previous value, already in bytes: copy it, then the suffix */
+            } else if (pl > 0) {
+                /* the prefix of the previous value, then the suffix, built in the store's arena */
                 size_t need = (size_t)pl + (size_t)lens[i];
-                uint8_t *tmp = malloc(need ? need : 1);
-                if (!tmp) {
+                uint8_t *v = store_alloc(store, need);
+                if (!v) {
                     st = rt_err_set(err, RT_ENOMEM, "out of memory");
                 } else {
-                    if (pl) memcpy(tmp, bytes->p + prev_off, (size_t)pl);
-                    if (lens[i]) memcpy(tmp + pl, q, (size_t)lens[i]);
-                    if (bytes_put(bytes, tmp, need, &out[i].s.off)) st = rt_err_set(err, RT_ENOMEM, "out of memory");
+                    memcpy(v, prev, (size_t)pl);
+                    if (lens[i]) memcpy(v + pl, q, (size_t)lens[i]);
+                    out[i].s.p = v;
                     out[i].s.len = need;
-                    free(tmp);
                 }
-            } else if (bytes_put(bytes, q, (size_t)lens[i], &out[i].s.off)) {
-                st = rt_err_set(err, RT_ENOMEM, "out of memory");
             } else {
+                out[i].s.p = q; /* the page buffer, kept by the caller */
                 out[i].s.len = (uint64_t)lens[i];
             }
             if (!st) {
                 q += lens[i];
-                prev_off = out[i].s.off;
+                prev = out[i].s.p;
                 prev_len = out[i].s.len;
             }
         }
@@ -329,8 +351,11 @@ static rt_status values(ctx *c, int32_t enc, const uint8_t *p, size_t len, size_
         for (size_t i = 0; i < n; i++)
             for (size_t k = 0; k < w; k++)
                 tmp[i * w + k] = p[k * n + i];
-        rt_status st = plain(c, tmp, n * w, n, out, bytes);
-        free(tmp);
+        rt_status st = plain(c, tmp, n * w, n, out);
+        if (li->type != PQ_FIXED_LEN_BYTE_ARRAY)
+            free(tmp); /* FLBA values point into it */
+        else if (store_keep(store, tmp) && !st)
+            st = fail(c, RT_ENOMEM, "out of memory");
         return st;
     }
     default:
@@ -401,7 +426,8 @@ void pq_column_free(pq_column *col) {
     free(col->def);
     free(col->rep);
     free(col->val);
-    free(col->bytes.p);
+    store_clear(&col->store);
+    free(col->store.bufs);
     memset(col, 0, sizeof *col);
 }
 
@@ -452,7 +478,7 @@ static rt_status data_page(ctx *c, const pq_chunk *cc, const pq_page_header *h, 
         tmp = malloc((nv ? nv : 1) * sizeof *tmp);
         if (!tmp) st = fail(c, RT_ENOMEM, "out of memory");
     }
-    if (!st) st = values(c, h->encoding, vp, (size_t)(vend - vp), nv, tmp, &col->bytes, dict, dict_n, have_dict);
+    if (!st) st = values(c, h->encoding, vp, (size_t)(vend - vp), nv, tmp, &col->store, dict, dict_n, have_dict);
     if (!st) {
         pq_value *val = col->val + col->n;
         size_t k = 0;
@@ -465,7 +491,13 @@ static rt_status data_page(ctx *c, const pq_chunk *cc, const pq_page_header *h, 
         col->n += n;
     }
     free(tmp);
-    free(buf);
+    /* byte arrays decoded without a dictionary point into the page's buffer: keep it with the row group */
+    int keep = !st && (li->type == PQ_BYTE_ARRAY || li->type == PQ_FIXED_LEN_BYTE_ARRAY) &&
+               h->encoding != PQ_ENC_PLAIN_DICTIONARY && h->encoding != PQ_ENC_RLE_DICTIONARY;
+    if (!keep)
+        free(buf);
+    else if (store_keep(&col->store, buf))
+        st = fail(c, RT_ENOMEM, "out of memory");
     return st;
 }
 
@@ -473,7 +505,7 @@ rt_status pq_column_read(const pq_leaf_info *li, const pq_chunk *cc, const uint8
                          rt_error *err) {
     ctx c = {li, -1, err};
     col->n = 0;
-    col->bytes.len = 0;
+    store_clear(&col->store);
     if (cc->type != li->type)
         return fail(&c, RT_EFORMAT, "chunk type %d differs from the schema's type %d", cc->type, li->type);
     if (cc->num_values < 0 || (uint64_t)cc->num_values > PQ_MAX_CHUNK_ENTRIES)
@@ -517,8 +549,8 @@ rt_status pq_column_read(const pq_leaf_info *li, const pq_chunk *cc, const uint8
             dict = malloc(((size_t)h.num_values ? (size_t)h.num_values : 1) * sizeof *dict);
             if (!buf || !dict) st = fail(&c, RT_ENOMEM, "out of memory");
             if (!st) st = decompress(&c, cc->codec, body, (size_t)h.compressed_size, buf, us);
-            if (!st) st = plain(&c, buf, us, (size_t)h.num_values, dict, &col->bytes);
-            free(buf);
+            if (!st) st = plain(&c, buf, us, (size_t)h.num_values, dict);
+            if (buf && store_keep(&col->store, buf) && !st) st = fail(&c, RT_ENOMEM, "out of memory");
             dict_n = (size_t)h.num_values;
             have_dict = 1;
         } else if (h.type == PQ_PAGE_DATA || h.type == PQ_PAGE_DATA_V2) {

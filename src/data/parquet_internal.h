@@ -100,21 +100,25 @@ void pq_meta_free(pq_meta *m);
 /* Decodes a PageHeader at p (at most len bytes); *used gets its size in bytes. */
 rt_status pq_page_header_decode(const uint8_t *p, size_t len, pq_page_header *out, size_t *used, rt_error *err);
 
-/* A value of a column: integers and booleans in i, floats in d, byte arrays as off/len into the column's bytes. */
+/* A value of a column: integers and booleans in i, floats in d, byte arrays as a pointer into one of the column's
+ * buffers and a length. */
 typedef union pq_value {
     int64_t i;
     double d;
     struct {
-        uint64_t off;
+        const uint8_t *p;
         uint64_t len;
     } s;
 } pq_value;
 
-/* A growable byte buffer (the column's byte array payloads). */
-typedef struct pq_bytes {
-    uint8_t *p;
-    size_t len, cap;
-} pq_bytes;
+/* The buffers a column's byte array values point into: kept page and dictionary buffers (values are not copied out
+ * of them) and arena blocks for values that are built (DELTA_BYTE_ARRAY); all freed when the next row group is read. */
+typedef struct pq_store {
+    uint8_t **bufs;
+    size_t n, cap;
+    uint8_t *block; /* the arena block being filled (also in bufs) */
+    size_t block_len, block_cap;
+} pq_store;
 
 /* One column chunk of a row group, decoded: entry k has levels def[k], rep[k] and, when def[k] == max_def, the value
  * val[k]. */
@@ -122,7 +126,7 @@ typedef struct pq_column {
     int16_t *def, *rep;
     pq_value *val;
     size_t n, cap;
-    pq_bytes bytes;
+    pq_store store;
 } pq_column;
 
 /* What the column reader needs to know about a leaf, and the context its errors name. */
