@@ -173,6 +173,31 @@ const nestedRs = arrow.makeTable({
 rsWrite('rs_nested_v1', nestedRs, (b) => b.setCompression(C.SNAPPY).setWriterVersion(V.V1).setMaxRowGroupSize(100));
 rsWrite('rs_nested_v2', nestedRs, (b) => b.setCompression(C.ZSTD).setWriterVersion(V.V2).setMaxRowGroupSize(128)
     .setDictionaryEnabled(false));
+// REQUIRED fields (non-nullable in Arrow): top level, inside a list's struct, a list's elements.
+const ridx = [...Array(50).keys()];
+const rmsg = new arrow.Struct([new arrow.Field('role', new arrow.Utf8(), false),
+    new arrow.Field('content', new arrow.Utf8(), true)]);
+const rfields = [
+    new arrow.Field('id', new arrow.Int64(), false),
+    new arrow.Field('name', new arrow.Utf8(), false),
+    new arrow.Field('msgs', new arrow.List(new arrow.Field('item', rmsg, false)), false),
+    new arrow.Field('opt_list', new arrow.List(new arrow.Field('item', new arrow.Int32(), false)), true),
+];
+const rdata = {
+    id: ridx.map((i) => BigInt(i)),
+    name: ridx.map((i) => `n${i}`),
+    msgs: ridx.map((i) => ridx.slice(0, i % 3).map((k) => ({ role: 'r' + k, content: k === 1 ? null : `c${i}` }))),
+    opt_list: ridx.map((i) => (i % 4 === 0 ? null : ridx.slice(0, i % 3))),
+};
+const rschema = new arrow.Schema(rfields);
+const required = new arrow.Table(rschema, new arrow.RecordBatch(rschema, arrow.makeData({
+    type: new arrow.Struct(rfields), length: ridx.length, nullCount: 0,
+    children: rfields.map((f) => arrow.vectorFromArray(rdata[f.name], f.type).data[0]),
+})));
+rsWrite('rs_required_v1', required, (b) => b.setCompression(C.SNAPPY).setWriterVersion(V.V1).setMaxRowGroupSize(20));
+rsWrite('rs_required_v2', required, (b) => b.setCompression(C.GZIP).setWriterVersion(V.V2).setMaxRowGroupSize(20)
+    .setDictionaryEnabled(false));
+
 // Small files for the malformed-input sweeps (every byte truncated or flipped): uncompressed so that a flipped byte
 // lands in levels, indices and values rather than only in a codec's checksum.
 const tidx = [...Array(20).keys()];
