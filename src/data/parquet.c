@@ -410,7 +410,16 @@ static rt_status list_of(data_parquet *pq, size_t ri, int self, size_t *s, size_
     size_t l0 = r->leaf_first;
     *out = cJSON_CreateArray();
     if (!*out) return rt_err_set(err, RT_ENOMEM, "out of memory");
-    if (pq->cols[l0].def[s[l0]] < r->def) return RT_OK; /* an empty list */
+    const char *bad = s[l0] >= e[l0] ? "no entry for a list" : NULL;
+    if (!bad && pq->cols[l0].def[s[l0]] < r->def) { /* an empty list: one entry that says so */
+        if (e[l0] - s[l0] == 1) return RT_OK;
+        bad = "an empty list with entries";
+    }
+    if (bad) {
+        cJSON_Delete(*out);
+        *out = NULL;
+        return row_err(pq, r, err, bad);
+    }
     size_t nl = pq->n_leaves;
     size_t *pos = malloc(3 * nl * sizeof *pos);
     if (!pos) return rt_err_set(err, RT_ENOMEM, "out of memory");
@@ -435,7 +444,10 @@ static rt_status list_of(data_parquet *pq, size_t ri, int self, size_t *s, size_
         if (st) break;
         cJSON *item = NULL;
         st = self ? instance_value(pq, ri, ss, ee, &item, err) : node_value(pq, r->kids[0], ss, ee, &item, err);
-        if (!st) cJSON_AddItemToArray(*out, item);
+        if (!st)
+            cJSON_AddItemToArray(*out, item);
+        else
+            cJSON_Delete(item); /* a failing callee has freed what it built and left NULL */
     }
     for (size_t l = r->leaf_first; !st && l < r->leaf_end; l++)
         if (pos[l] != e[l])

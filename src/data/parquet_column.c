@@ -236,6 +236,7 @@ static rt_status values(ctx *c, int32_t enc, const uint8_t *p, size_t len, size_
                         const pq_value *dict, size_t dict_n, int have_dict) {
     const pq_leaf_info *li = c->li;
     rt_error *err = c->err;
+    if (n == 0) return RT_OK; /* a page of nulls only: nothing to decode, whatever the encoding */
     switch (enc) {
     case PQ_ENC_PLAIN:
         return plain(c, p, len, n, out);
@@ -545,6 +546,10 @@ rt_status pq_column_read(const pq_leaf_info *li, const pq_chunk *cc, const uint8
                 st = fail(&c, RT_EUNSUPPORTED, "dictionary encoding %d (PLAIN expected)", h.encoding);
             if (st) break;
             size_t us = (size_t)h.uncompressed_size;
+            if ((uint64_t)h.num_values > (uint64_t)us * 8) { /* a value takes at least one bit */
+                st = fail(&c, RT_EFORMAT, "dictionary of %d values in %zu bytes", h.num_values, us);
+                break;
+            }
             uint8_t *buf = malloc(us ? us : 1);
             dict = malloc(((size_t)h.num_values ? (size_t)h.num_values : 1) * sizeof *dict);
             if (!buf || !dict) st = fail(&c, RT_ENOMEM, "out of memory");
