@@ -1,7 +1,8 @@
 /* The Parquet reader's front: the footer (magic, length, FileMetaData), the schema tree with each node's definition
  * and repetition levels, one row group at a time read column by column (parquet_column.c), and rows assembled from
  * the levels (Dremel record assembly) into cJSON objects: STRUCT groups become objects, LIST groups (and their
- * legacy two-level forms) and unannotated repeated fields become arrays, MAP groups arrays of {key, value}. */
+ * legacy two-level forms) and unannotated repeated fields become arrays, MAP groups objects (string keys) or arrays
+ * of {key, value}. */
 #include "data/parquet.h"
 
 #include <errno.h>
@@ -460,6 +461,28 @@ static rt_status list_of(data_parquet *pq, size_t ri, int self, size_t *s, size_
     return st;
 }
 
+/* A MAP read as an array of {key, value} objects becomes a JSON object when every key is a string; otherwise it
+ * stays an array. */
+static rt_status map_to_object(data_parquet *pq, const pq_node *kv, cJSON **out, rt_error *err) {
+    const char *kname = pq->nodes[kv->kids[0]].el->name, *vname = pq->nodes[kv->kids[1]].el->name;
+    for (const cJSON *it = (*out)->child; it; it = it->next)
+        if (!cJSON_IsString(cJSON_GetObjectItemCaseSensitive(it, kname))) return RT_OK;
+    cJSON *obj = cJSON_CreateObject();
+    if (!obj) return rt_err_set(err, RT_ENOMEM, "out of memory");
+    for (cJSON *it = (*out)->child; it; it = it->next) {
+        cJSON *v = cJSON_DetachItemFromObjectCaseSensitive(it, vname);
+        if (!v) v = cJSON_CreateNull();
+        if (!v) {
+            cJSON_Delete(obj);
+            return rt_err_set(err, RT_ENOMEM, "out of memory");
+        }
+        cJSON_AddItemToObject(obj, cJSON_GetObjectItemCaseSensitive(it, kname)->valuestring, v);
+    }
+    cJSON_Delete(*out);
+    *out = obj;
+    return RT_OK;
+}
+
 /* One instance of node ni (its repetition aside): null, a value, an array or an object. */
 static rt_status instance_value(data_parquet *pq, size_t ni, size_t *s, size_t *e, cJSON **out, rt_error *err) {
     const pq_node *nd = &pq->nodes[ni];
@@ -483,7 +506,9 @@ static rt_status instance_value(data_parquet *pq, size_t ni, size_t *s, size_t *
             size_t nl = strlen(nd->el->name);
             self = strncmp(r->el->name, nd->el->name, nl) == 0 && strcmp(r->el->name + nl, "_tuple") == 0;
         }
-        return list_of(pq, ri, self, s, e, out, err);
+        rt_status st = list_of(pq, ri, self, s, e, out, err);
+        if (st || !nd->is_map || r->n_kids != 2) return st;
+        return map_to_object(pq, r, out, err);
     }
     *out = cJSON_CreateObject();
     if (!*out) return rt_err_set(err, RT_ENOMEM, "out of memory");

@@ -59,7 +59,9 @@ const nested = `SELECT
     CASE WHEN i % 6 = 0 THEN NULL ELSE [[i], [], NULL, [i, i * 2]][1:(i % 5)] END AS lol,
     CASE WHEN i % 7 = 0 THEN NULL ELSE {'ground_truth': (i * 3)::VARCHAR, 'style': 'rule',
       'tags': CASE WHEN i % 2 = 0 THEN NULL ELSE ['a', NULL, 'c'] END} END AS reward_model,
-    [CASE WHEN i % 3 = 0 THEN NULL ELSE {'x': i, 'y': NULL::VARCHAR} END] AS list_of_null_structs
+    [CASE WHEN i % 3 = 0 THEN NULL ELSE {'x': i, 'y': NULL::VARCHAR} END] AS list_of_null_structs,
+    CASE WHEN i % 8 = 0 THEN NULL WHEN i % 8 = 1 THEN MAP {}::MAP(VARCHAR, INTEGER)
+      ELSE MAP {'a': i, 'b': CASE WHEN i % 3 = 0 THEN NULL ELSE i * 2 END} END AS attrs
   FROM range(300) r(i)`;
 await duck('duck_nested', nested, `COMPRESSION snappy`);
 await duck('duck_nested_v2', nested, `COMPRESSION zstd, PARQUET_VERSION v2`);
