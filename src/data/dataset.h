@@ -38,7 +38,7 @@ rt_status data_format_detect(const cJSON *record, data_format *out, rt_error *er
 /* Maps one record of format f onto *out (zeroed first); errors name the field. */
 rt_status data_record_map(const cJSON *record, data_format f, data_problem *out, rt_error *err);
 
-/* Reads a JSONL or Parquet file of problems (Parquet when it starts and ends with "PAR1"); every error names
+/* Reads a JSONL or Parquet file of problems (Parquet when it starts with "PAR1"); every error names
  * path:line (JSONL) or "path: row N" (Parquet) and, for a mapping error, the field. */
 rt_status data_dataset_read(const char *path, data_format f, data_dataset *out, rt_error *err);
 

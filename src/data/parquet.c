@@ -65,9 +65,9 @@ int data_parquet_sniff(const char *path) {
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0) return 0;
     struct stat sb;
-    char a[4], b[4];
-    int ok = fstat(fd, &sb) == 0 && S_ISREG(sb.st_mode) && sb.st_size >= 12 && read_at(fd, a, 4, 0) == 0 &&
-             read_at(fd, b, 4, (uint64_t)sb.st_size - 4) == 0 && memcmp(a, "PAR1", 4) == 0 && memcmp(b, "PAR1", 4) == 0;
+    char a[4];
+    int ok = fstat(fd, &sb) == 0 && S_ISREG(sb.st_mode) && sb.st_size >= 4 && read_at(fd, a, 4, 0) == 0 &&
+             memcmp(a, "PAR1", 4) == 0;
     close(fd);
     return ok;
 }

@@ -26,7 +26,8 @@ int64_t data_parquet_row_no(const data_parquet *pq);
 /* Closes the file and frees everything. */
 void data_parquet_close(data_parquet *pq);
 
-/* Non-zero when path is a regular file that starts and ends with the Parquet magic "PAR1". */
+/* Non-zero when path is a regular file that starts with the Parquet magic "PAR1" (no JSON text does; a file that
+ * lacks the magic at its end is then reported by data_parquet_open as truncated rather than as bad JSON). */
 int data_parquet_sniff(const char *path);
 
 #endif

@@ -143,3 +143,18 @@ Test(data_cli, json_check_reads_parquet_and_names_where_it_breaks) {
     cr_expect(strstr(out, "bad.parquet: row group 0, column 'id', page 0") != NULL, "%s", out);
     test_rmdir(dir);
 }
+
+Test(data_cli, a_truncated_parquet_file_is_reported_as_one) {
+    char cmd[700], dir[64], path[600], *data;
+    size_t len;
+    rt_error err;
+    snprintf(cmd, sizeof cmd, "%s/parquet/aime_shaped.parquet", RETOOL_FIXTURES);
+    cr_assert_eq(rt_file_read_all(cmd, &data, &len, &err), RT_OK, "%s", err.msg);
+    test_tmpdir(dir, sizeof dir);
+    test_write(dir, "cut.parquet", data, len / 2, path, sizeof path);
+    free(data);
+    snprintf(cmd, sizeof cmd, "data convert %s --out %s/x.jsonl", path, dir);
+    cr_expect_eq(run_cli(cmd, out, sizeof out), 1, "%s", out);
+    cr_expect(strstr(out, "cut.parquet: no Parquet magic 'PAR1' at the end (truncated") != NULL, "%s", out);
+    test_rmdir(dir);
+}

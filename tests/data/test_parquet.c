@@ -193,6 +193,7 @@ Test(parquet, bad_magic) {
     test_write(dir, "b.parquet", data, len, path, sizeof path);
     cr_assert_eq(read_all(path, &err), RT_EFORMAT);
     cr_expect(strstr(err.msg, "magic") && strstr(err.msg, "end"), "%s", err.msg);
+    cr_expect(data_parquet_sniff(path), "the start decides, so that a truncated file is reported as one");
     data[len - 1] = '1';
     test_write(dir, "c.parquet", data, len, path, sizeof path);
     cr_expect(data_parquet_sniff(path));
