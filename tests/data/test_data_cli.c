@@ -109,6 +109,12 @@ Test(data_cli, convert_reads_parquet_like_its_jsonl_readback) {
     cr_expect(strstr(a, "\"id\":\"2024-I-3\"") && strstr(a, "\"answer\":\"4\""), "%s", a);
     free(a);
     free(b);
+    a = convert_fixture(dir, "gsm8k_shaped.parquet", "e.jsonl", "wrote 25 problems (layout gsm8k)");
+    b = convert_fixture(dir, "gsm8k_shaped.jsonl", "f.jsonl", "wrote 25 problems (layout gsm8k)");
+    cr_expect_str_eq(a, b);
+    cr_expect(strstr(a, "\"answer\":\"8\"") != NULL, "%s", a);
+    free(a);
+    free(b);
     test_rmdir(dir);
 }
 

@@ -66,7 +66,7 @@ const nested = `SELECT
 await duck('duck_nested', nested, `COMPRESSION snappy`);
 await duck('duck_nested_v2', nested, `COMPRESSION zstd, PARQUET_VERSION v2`);
 
-// The public layouts: DAPO-Math-17k and AIME 2024.
+// The public layouts: DAPO-Math-17k, AIME 2024 and GSM8K.
 const prefix = 'Solve the following math problem step by step. The last line of your response should be of the form ' +
     'Answer: $Answer (without quotes) where $Answer is the answer to the problem.\n\n';
 const suffix = '\n\nRemember to put your answer on its own line after "Answer:".';
@@ -78,6 +78,9 @@ await duck('dapo_shaped', `SELECT 'math_dapo' AS data_source,
   FROM range(40) r(i)`, `COMPRESSION snappy`);
 await duck('aime_shaped', `SELECT '2024-I-' || (i + 1) AS ID, 'Find the value of ' || i || ' squared.' AS Problem,
     'It is ' || (i * i) || '.' AS Solution, (i * i)::BIGINT AS Answer FROM range(30) r(i)`, `COMPRESSION zstd`);
+await duck('gsm8k_shaped', `SELECT 'Tom has ' || i || ' apples and buys ' || (i + 2) || ' more. How many?' AS question,
+    'He has ' || i || ' + ' || (i + 2) || ' = ' || (2 * i + 2) || ' apples.' || chr(10) || '#### ' || (2 * i + 2) AS answer
+  FROM range(25) r(i)`, `COMPRESSION gzip`);
 con.closeSync?.();
 
 // ---- arrow-rs (parquet-wasm) ----
