@@ -301,6 +301,11 @@ static rt_status load_group(data_parquet *pq, size_t g, rt_error *err) {
                               "%s: row group %zu, column '%s': chunk at offset %lld of %lld bytes lies outside the "
                               "data (truncated file?)",
                               pq->path, g, nd->path, (long long)start, (long long)cc->total_compressed_size);
+        if (nd->rep == 0 && cc->num_values != rg->num_rows)
+            return rt_err_set(err, RT_EFORMAT,
+                              "%s: row group %zu, column '%s': %lld values in a column of one value a row, where the "
+                              "row group declares %lld rows",
+                              pq->path, g, nd->path, (long long)cc->num_values, (long long)rg->num_rows);
         size_t len = (size_t)cc->total_compressed_size;
         uint8_t *buf = malloc(len ? len : 1);
         if (!buf) return rt_err_set(err, RT_ENOMEM, "%s: out of memory for a chunk of %zu bytes", pq->path, len);
