@@ -112,6 +112,35 @@ static const char *codec_name(int32_t codec) {
     }
 }
 
+/* Checks a declared decompressed size against what the compressed data can hold before the buffer for it is
+ * allocated, so that a lying header cannot make the reader allocate gigabytes for a few bytes. */
+static rt_status plausible(ctx *c, int32_t codec, const uint8_t *src, size_t slen, size_t dlen) {
+    size_t n;
+    unsigned long long fs;
+    switch (codec) {
+    case PQ_CODEC_UNCOMPRESSED:
+        if (slen != dlen) return fail(c, RT_EFORMAT, "uncompressed page of %zu bytes declares %zu", slen, dlen);
+        return RT_OK;
+    case PQ_CODEC_SNAPPY:
+        if (snappy_uncompressed_length((const char *)src, slen, &n) != SNAPPY_OK)
+            return fail(c, RT_EFORMAT, "snappy data is malformed");
+        if (n != dlen) return fail(c, RT_EFORMAT, "snappy data holds %zu bytes where the header declares %zu", n, dlen);
+        return RT_OK;
+    case PQ_CODEC_ZSTD:
+        fs = ZSTD_getFrameContentSize(src, slen);
+        if (fs == ZSTD_CONTENTSIZE_ERROR) return fail(c, RT_EFORMAT, "zstd data is malformed");
+        if (fs != ZSTD_CONTENTSIZE_UNKNOWN && fs != dlen)
+            return fail(c, RT_EFORMAT, "zstd data holds %llu bytes where the header declares %zu", fs, dlen);
+        return RT_OK;
+    case PQ_CODEC_GZIP: /* deflate expands at most 1032 to 1 */
+        if (dlen / 1032 > slen + 64)
+            return fail(c, RT_EFORMAT, "gzip data of %zu bytes cannot hold the %zu the header declares", slen, dlen);
+        return RT_OK;
+    default:
+        return RT_OK; /* decompress() names the unsupported codec */
+    }
+}
+
 /* Decompresses [src, src+slen) into exactly dlen bytes at dst; the declared size must be the true one. */
 static rt_status decompress(ctx *c, int32_t codec, const uint8_t *src, size_t slen, uint8_t *dst, size_t dlen) {
     if (codec == PQ_CODEC_UNCOMPRESSED) {
@@ -443,6 +472,7 @@ static rt_status data_page(ctx *c, const pq_chunk *cc, const pq_page_header *h, 
     const uint8_t *vp, *vend;
     size_t usize = (size_t)h->uncompressed_size, csize = (size_t)h->compressed_size;
     if (h->type == PQ_PAGE_DATA) {
+        if ((st = plausible(c, cc->codec, body, csize, usize))) return st;
         buf = malloc(usize ? usize : 1);
         if (!buf) return fail(c, RT_ENOMEM, "out of memory (%zu bytes)", usize);
         st = decompress(c, cc->codec, body, csize, buf, usize);
@@ -461,9 +491,11 @@ static rt_status data_page(ctx *c, const pq_chunk *cc, const pq_page_header *h, 
         if (!st) st = levels(c, body + h->rep_length, (size_t)h->def_length, n, li->max_def, def, "definition");
         if (st) return st;
         size_t vu = usize - lv, vc = csize - lv;
+        int32_t codec = h->is_compressed ? cc->codec : PQ_CODEC_UNCOMPRESSED;
+        if ((st = plausible(c, codec, body + lv, vc, vu))) return st;
         buf = malloc(vu ? vu : 1);
         if (!buf) return fail(c, RT_ENOMEM, "out of memory (%zu bytes)", vu);
-        st = decompress(c, h->is_compressed ? cc->codec : PQ_CODEC_UNCOMPRESSED, body + lv, vc, buf, vu);
+        st = decompress(c, codec, body + lv, vc, buf, vu);
         vp = buf;
         vend = buf + vu;
     }
@@ -546,6 +578,7 @@ rt_status pq_column_read(const pq_leaf_info *li, const pq_chunk *cc, const uint8
                 st = fail(&c, RT_EUNSUPPORTED, "dictionary encoding %d (PLAIN expected)", h.encoding);
             if (st) break;
             size_t us = (size_t)h.uncompressed_size;
+            if ((st = plausible(&c, cc->codec, body, (size_t)h.compressed_size, us))) break;
             if ((uint64_t)h.num_values > (uint64_t)us * 8) { /* a value takes at least one bit */
                 st = fail(&c, RT_EFORMAT, "dictionary of %d values in %zu bytes", h.num_values, us);
                 break;
