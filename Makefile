@@ -5,14 +5,14 @@
 CC      ?= cc
 BUILD   ?= build
 SAN     ?=
-PKGS    := libcjson libpcre2-8 libseccomp libmicrohttpd ompi-c libcurl libutf8proc gmp
+PKGS    := libcjson libpcre2-8 libseccomp libmicrohttpd ompi-c libcurl libutf8proc gmp libzstd zlib
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 
 OPT     ?= -O2
 CFLAGS  ?= $(OPT) -g
 CFLAGS  += -std=c17 -Wall -Wextra -Werror -D_GNU_SOURCE -fno-strict-aliasing -pthread -Isrc $(PKG_CFLAGS)
-LDLIBS  += $(PKG_LIBS) -ldnnl -lm -pthread
+LDLIBS  += $(PKG_LIBS) -lsnappy -ldnnl -lm -pthread
 ifneq ($(SAN),)
 # The sanitizer build checks behaviour at run time; gcc's -Wformat-truncation guesses differently at -O1 than at the
 # -O2 of the normal build (which keeps it as an error), so it is not repeated here.

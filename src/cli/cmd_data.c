@@ -84,9 +84,10 @@ static int data_convert(int argc, char **argv) {
         {"out", CLI_FLAG_STRING, &out, "FILE.jsonl", "output in retool's layout (required)"},
     };
     cli_args args;
-    int rc = cli_parse(argc, argv, "retool data convert IN.jsonl --out OUT.jsonl [--format F]",
-                       "Reads a dataset in a public layout (DAPO-Math-17k, AIME, MATH, GSM8K; see docs/DATA.md) and "
-                       "writes it in retool's layout: id, prompt, answer, family, level, text_solution.",
+    int rc = cli_parse(argc, argv, "retool data convert IN.{jsonl,parquet} --out OUT.jsonl [--format F]",
+                       "Reads a dataset in a public layout (DAPO-Math-17k, AIME, MATH, GSM8K; see docs/DATA.md), as "
+                       "JSONL or Parquet, and writes it in retool's layout: id, prompt, answer, family, level, "
+                       "text_solution.",
                        flags, sizeof flags / sizeof flags[0], &args);
     if (rc) return rc;
     if (args.npositional != 1 || !out) {

@@ -17,7 +17,7 @@ int cmd_eval(int argc, char **argv) {
            timeout = c->rollout.budget.call_timeout_s;
     const cli_flag flags[] = {
         {"model", CLI_FLAG_STRING, &c->model_dir, "DIR", "model folder with its tokenizer"},
-        {"data", CLI_FLAG_STRING, &c->prompts_path, "FILE", "problems, JSONL (retool, DAPO, AIME, MATH, GSM8K)"},
+        {"data", CLI_FLAG_STRING, &c->prompts_path, "FILE", "problems, JSONL or Parquet (retool, DAPO, AIME, MATH, GSM8K)"},
         {"format", CLI_FLAG_STRING, &c->format, "NAME",
          "layout of --data: auto (default), retool, dapo, aime, math, gsm8k"},
         {"samples", CLI_FLAG_INT, &samples, "K", "samples per problem (default 32, as the paper)"},
@@ -47,7 +47,7 @@ int cmd_eval(int argc, char **argv) {
         {"quiet", CLI_FLAG_BOOL, &c->quiet, NULL, "no progress bar"},
     };
     cli_args args;
-    int rc = cli_parse(argc, argv, "retool eval --model DIR --data FILE.jsonl [--samples K] [--json OUT] [flags]",
+    int rc = cli_parse(argc, argv, "retool eval --model DIR --data FILE.{jsonl,parquet} [--samples K] [--json OUT] [flags]",
                        "Evaluates a model: K samples per problem (the paper: K = 32, T = 1.0, top-p 0.7) through the "
                        "tool-integrated rollout engine, scored against the answers; prints pass@1 (mean over the K "
                        "samples), pass@k, maj@k and the method's analysis metrics, whole set and per family. "

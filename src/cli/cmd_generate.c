@@ -16,7 +16,7 @@ int cmd_generate(int argc, char **argv) {
            timeout = c.rollout.budget.call_timeout_s, wall = 0;
     const cli_flag flags[] = {
         {"model", CLI_FLAG_STRING, &c.model_dir, "DIR", "model folder with its tokenizer"},
-        {"prompts", CLI_FLAG_STRING, &c.prompts_path, "FILE", "problems, JSONL (retool, DAPO, AIME, MATH, GSM8K)"},
+        {"prompts", CLI_FLAG_STRING, &c.prompts_path, "FILE", "problems, JSONL or Parquet (retool, DAPO, AIME, MATH, GSM8K)"},
         {"format", CLI_FLAG_STRING, &c.format, "NAME", "layout of --prompts: auto (default), retool, dapo, aime, math, gsm8k"},
         {"out", CLI_FLAG_STRING, &c.out_path, "FILE", "trajectories, JSONL (written atomically)"},
         {"samples", CLI_FLAG_INT, &samples, "K", "samples per problem (default 1)"},
@@ -42,7 +42,7 @@ int cmd_generate(int argc, char **argv) {
         {"quiet", CLI_FLAG_BOOL, &c.quiet, NULL, "no progress bar"},
     };
     cli_args args;
-    int rc = cli_parse(argc, argv, "retool generate --model DIR --prompts FILE.jsonl --out FILE.jsonl [flags]",
+    int rc = cli_parse(argc, argv, "retool generate --model DIR --prompts FILE.{jsonl,parquet} --out FILE.jsonl [flags]",
                        "Tool-integrated rollouts for a file of problems: the model writes, pauses at </code>, the "
                        "sandbox runs the code, the output is appended and decoding resumes from the KV cache. Each "
                        "trajectory is scored against the problem's answer.",

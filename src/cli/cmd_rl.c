@@ -22,7 +22,7 @@ int cmd_rl(int argc, char **argv) {
         {"algo", CLI_FLAG_STRING, &algo, "ppo|grpo", "PPO with a critic (default) or GRPO"},
         {"model", CLI_FLAG_STRING, &c.model_dir, "DIR", "starting policy (usually the cold-start SFT model)"},
         {"critic", CLI_FLAG_STRING, &c.critic_dir, "DIR", "starting critic (default: the policy with a new value head)"},
-        {"data", CLI_FLAG_STRING, &c.data_path, "FILE", "problems JSONL (retool, DAPO, AIME, MATH, GSM8K layouts)"},
+        {"data", CLI_FLAG_STRING, &c.data_path, "FILE", "problems, JSONL or Parquet (retool, DAPO, AIME, MATH, GSM8K layouts)"},
         {"format", CLI_FLAG_STRING, &c.format, "NAME", "layout of --data (default auto)"},
         {"out", CLI_FLAG_STRING, &c.out_dir, "RUN", "run directory"},
         {"resume", CLI_FLAG_STRING, &resume, "RUN", "continue RUN with its own config.json (--steps N sets the total)"},
@@ -73,7 +73,7 @@ int cmd_rl(int argc, char **argv) {
         {"quiet", CLI_FLAG_BOOL, &c.quiet, NULL, "no progress bar"},
     };
     cli_args args;
-    int rc = cli_parse(argc, argv, "retool rl --algo ppo|grpo --model DIR --data PROBLEMS.jsonl --steps N --out RUN [flags]\n"
+    int rc = cli_parse(argc, argv, "retool rl --algo ppo|grpo --model DIR --data PROBLEMS.{jsonl,parquet} --steps N --out RUN [flags]\n"
                                    "       retool rl --resume RUN [--steps N]",
                        "RL with tool-integrated rollouts: K trajectories per problem through the sandbox, outcome reward "
                        "+1/-1, PPO (critic, GAE) or GRPO updates with interpreter tokens masked from every loss. Data parallel "

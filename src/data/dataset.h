@@ -1,6 +1,6 @@
 /* Reading problem files: retool's own JSONL and the layouts public math RL data ships in (DAPO-Math-17k, AIME
- * 2024/2025, MATH, GSM8K), mapped onto data_problem by the field mapping in docs/DATA.md. JSONL only: Debian
- * bookworm packages no maintained Parquet reader usable from C (docs/DATA.md). */
+ * 2024/2025, MATH, GSM8K), mapped onto data_problem by the field mapping in docs/DATA.md. JSONL or Parquet (read by
+ * retool's own reader, data/parquet.h, since Debian packages none usable from C), told apart by the magic bytes. */
 #ifndef RETOOL_DATA_DATASET_H
 #define RETOOL_DATA_DATASET_H
 
@@ -38,7 +38,8 @@ rt_status data_format_detect(const cJSON *record, data_format *out, rt_error *er
 /* Maps one record of format f onto *out (zeroed first); errors name the field. */
 rt_status data_record_map(const cJSON *record, data_format f, data_problem *out, rt_error *err);
 
-/* Reads a JSONL file of problems; every error names path:line and, for a mapping error, the field. */
+/* Reads a JSONL or Parquet file of problems (Parquet when it starts with "PAR1"); every error names
+ * path:line (JSONL) or "path: row N" (Parquet) and, for a mapping error, the field. */
 rt_status data_dataset_read(const char *path, data_format f, data_dataset *out, rt_error *err);
 
 /* Frees every problem and the array. */

@@ -77,3 +77,90 @@ Test(data_cli, convert_maps_a_public_layout) {
     cr_expect(!rt_path_exists(cmd), "a failed convert left an output file");
     test_rmdir(dir);
 }
+
+/* Converts in (relative to build/fixtures/parquet) into dir/name and returns the output's text. */
+static char *convert_fixture(const char *dir, const char *in, const char *name, const char *expect) {
+    char cmd[512], *text;
+    size_t len;
+    rt_error err;
+    snprintf(cmd, sizeof cmd, "data convert %s/parquet/%s --out %s/%s", RETOOL_FIXTURES, in, dir, name);
+    cr_assert_eq(run_cli(cmd, out, sizeof out), 0, "%s", out);
+    cr_expect(strstr(out, expect) != NULL, "%s", out);
+    snprintf(cmd, sizeof cmd, "%s/%s", dir, name);
+    cr_assert_eq(rt_file_read_all(cmd, &text, &len, &err), RT_OK, "%s", err.msg);
+    return text;
+}
+
+/* A Parquet file converts exactly as the writer's own JSONL read-back of it does. */
+Test(data_cli, convert_reads_parquet_like_its_jsonl_readback) {
+    char dir[64];
+    test_tmpdir(dir, sizeof dir);
+    char *a = convert_fixture(dir, "dapo_shaped.parquet", "a.jsonl", "wrote 40 problems (layout dapo)");
+    char *b = convert_fixture(dir, "dapo_shaped.jsonl", "b.jsonl", "wrote 40 problems (layout dapo)");
+    cr_expect_str_eq(a, b);
+    cr_expect(strstr(a, "\"prompt\":\"What is 2 + 4?\"") && strstr(a, "\"answer\":\"6\"") &&
+                  strstr(a, "\"id\":\"idx-2\""),
+              "%s", a);
+    free(a);
+    free(b);
+    a = convert_fixture(dir, "aime_shaped.parquet", "c.jsonl", "wrote 30 problems (layout aime)");
+    b = convert_fixture(dir, "aime_shaped.jsonl", "d.jsonl", "wrote 30 problems (layout aime)");
+    cr_expect_str_eq(a, b);
+    cr_expect(strstr(a, "\"id\":\"2024-I-3\"") && strstr(a, "\"answer\":\"4\""), "%s", a);
+    free(a);
+    free(b);
+    a = convert_fixture(dir, "gsm8k_shaped.parquet", "e.jsonl", "wrote 25 problems (layout gsm8k)");
+    b = convert_fixture(dir, "gsm8k_shaped.jsonl", "f.jsonl", "wrote 25 problems (layout gsm8k)");
+    cr_expect_str_eq(a, b);
+    cr_expect(strstr(a, "\"answer\":\"8\"") != NULL, "%s", a);
+    free(a);
+    free(b);
+    test_rmdir(dir);
+}
+
+Test(data_cli, convert_parquet_errors_name_the_row) {
+    char cmd[512];
+    snprintf(cmd, sizeof cmd, "data convert %s/parquet/duck_nested.parquet --format aime --out /tmp/never.jsonl",
+             RETOOL_FIXTURES);
+    cr_expect_eq(run_cli(cmd, out, sizeof out), 1);
+    cr_expect(strstr(out, "duck_nested.parquet: row 1") && strstr(out, "'problem'"), "%s", out);
+    snprintf(cmd, sizeof cmd, "data convert %s/parquet/duck_nested.parquet --out /tmp/never.jsonl", RETOOL_FIXTURES);
+    cr_expect_eq(run_cli(cmd, out, sizeof out), 1);
+    cr_expect(strstr(out, "duck_nested.parquet: row 1: dapo layout: field 'reward_model'"), "%s", out);
+}
+
+Test(data_cli, json_check_reads_parquet_and_names_where_it_breaks) {
+    char cmd[700], dir[64], path[600];
+    snprintf(cmd, sizeof cmd, "json check %s/parquet/duck_nested.parquet", RETOOL_FIXTURES);
+    cr_assert_eq(run_cli(cmd, out, sizeof out), 0, "%s", out);
+    cr_expect(strstr(out, "duck_nested.parquet: ok (300 rows, Parquet)") != NULL, "%s", out);
+    /* the dictionary file with its page data overwritten by 0xff bytes, footer intact */
+    snprintf(cmd, sizeof cmd, "%s/parquet/tiny_dict_v1.parquet", RETOOL_FIXTURES);
+    char *data;
+    size_t len;
+    rt_error err;
+    cr_assert_eq(rt_file_read_all(cmd, &data, &len, &err), RT_OK, "%s", err.msg);
+    test_tmpdir(dir, sizeof dir);
+    memset(data + 4, 0xff, 40);
+    test_write(dir, "bad.parquet", data, len, path, sizeof path);
+    free(data);
+    snprintf(cmd, sizeof cmd, "json check %s", path);
+    cr_expect_eq(run_cli(cmd, out, sizeof out), 1, "%s", out);
+    cr_expect(strstr(out, "bad.parquet: row group 0, column 'id', page 0") != NULL, "%s", out);
+    test_rmdir(dir);
+}
+
+Test(data_cli, a_truncated_parquet_file_is_reported_as_one) {
+    char cmd[700], dir[64], path[600], *data;
+    size_t len;
+    rt_error err;
+    snprintf(cmd, sizeof cmd, "%s/parquet/aime_shaped.parquet", RETOOL_FIXTURES);
+    cr_assert_eq(rt_file_read_all(cmd, &data, &len, &err), RT_OK, "%s", err.msg);
+    test_tmpdir(dir, sizeof dir);
+    test_write(dir, "cut.parquet", data, len / 2, path, sizeof path);
+    free(data);
+    snprintf(cmd, sizeof cmd, "data convert %s --out %s/x.jsonl", path, dir);
+    cr_expect_eq(run_cli(cmd, out, sizeof out), 1, "%s", out);
+    cr_expect(strstr(out, "cut.parquet: no Parquet magic 'PAR1' at the end (truncated") != NULL, "%s", out);
+    test_rmdir(dir);
+}

@@ -133,3 +133,20 @@ Test(dataset, format_names) {
     cr_expect(strstr(err.msg, "expected auto, retool, dapo, aime, math or gsm8k") != NULL);
     cr_expect_str_eq(data_format_name(DATA_FORMAT_DAPO), "dapo");
 }
+
+/* What --data, --prompts and eval read: the same reader takes Parquet (tests/node/parquet_fixtures.mjs). */
+Test(dataset, parquet_files_read_like_jsonl) {
+    data_dataset ds = read_ok(RETOOL_FIXTURES "/parquet/dapo_shaped.parquet", DATA_FORMAT_AUTO, DATA_FORMAT_DAPO, 40);
+    cr_expect_str_eq(ds.items[2].prompt, "What is 2 + 4?");
+    cr_expect_str_eq(ds.items[2].answer, "6");
+    cr_expect_str_eq(ds.items[2].id, "idx-2");
+    data_dataset_free(&ds);
+    ds = read_ok(RETOOL_FIXTURES "/parquet/aime_shaped.parquet", DATA_FORMAT_AUTO, DATA_FORMAT_AIME, 30);
+    cr_expect_str_eq(ds.items[3].answer, "9"); /* an INT64 column */
+    cr_expect_str_eq(ds.items[3].id, "2024-I-4");
+    data_dataset_free(&ds);
+    rt_error err;
+    cr_expect_eq(data_dataset_read(RETOOL_FIXTURES "/parquet/aime_shaped.parquet", DATA_FORMAT_GSM8K, &ds, &err),
+                 RT_EFORMAT);
+    cr_expect(strstr(err.msg, "aime_shaped.parquet: row 1: gsm8k layout: field 'question'") != NULL, "%s", err.msg);
+}
