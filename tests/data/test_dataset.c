@@ -134,7 +134,7 @@ Test(dataset, format_names) {
     cr_expect_str_eq(data_format_name(DATA_FORMAT_DAPO), "dapo");
 }
 
-/* What --data, --prompts and eval read: the same reader takes Parquet (tests/node/parquet_fixtures.mjs). */
+/* What --data, --prompts and eval read: the same reader takes Parquet (tests/node/parquet-writers/parquet_fixtures.mjs). */
 Test(dataset, parquet_files_read_like_jsonl) {
     data_dataset ds = read_ok(RETOOL_FIXTURES "/parquet/dapo_shaped.parquet", DATA_FORMAT_AUTO, DATA_FORMAT_DAPO, 40);
     cr_expect_str_eq(ds.items[2].prompt, "What is 2 + 4?");

@@ -1,4 +1,4 @@
-/* The Parquet reader against two independent writers (DuckDB and arrow-rs, tests/node/parquet_fixtures.mjs): every
+/* The Parquet reader against two independent writers (DuckDB and arrow-rs, tests/node/parquet-writers/parquet_fixtures.mjs): every
  * row equals the writer's own read-back; and malformed files (every truncation, every flipped byte, bad magic) are
  * errors naming the file, never crashes. */
 #include <criterion/criterion.h>

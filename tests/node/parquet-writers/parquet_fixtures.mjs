@@ -1,7 +1,7 @@
 // Writes the Parquet fixtures retool's reader is tested on, each with the writer's own read-back as JSONL (one JSON
 // object a row), so the C test compares retool's rows against an independent implementation. Two writers:
 // DuckDB (@duckdb/node-api, C++) and arrow-rs (parquet-wasm, Rust, with apache-arrow building the tables).
-//   node tests/node/parquet_fixtures.mjs tests/fixtures/parquet
+//   cd tests/node/parquet-writers && npm ci && node parquet_fixtures.mjs ../../fixtures/parquet
 // Binary values appear in the read-back as base64 strings, as retool delivers them. Deterministic: no clock, no RNG.
 import { mkdirSync, readFileSync, readdirSync, writeFileSync, rmSync } from 'node:fs';
 import { gzipSync } from 'node:zlib';
