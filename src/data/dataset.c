@@ -231,48 +231,42 @@ rt_status data_record_map(const cJSON *record, data_format f, data_problem *out,
     return st;
 }
 
-/* The records of a problem file: JSONL lines, or Parquet rows (detected by the magic bytes). */
-typedef struct records {
-    rt_jsonl_reader jl;
-    data_parquet *pq;
-} records;
-
-static rt_status records_open(records *r, const char *path, rt_error *err) {
+rt_status data_records_open(data_records *r, const char *path, rt_error *err) {
     memset(r, 0, sizeof *r);
     if (strcmp(path, "-") != 0 && data_parquet_sniff(path)) return data_parquet_open(path, &r->pq, err);
     return rt_jsonl_open(&r->jl, path, RT_JSONL_STOP, err);
 }
 
-static rt_status records_next(records *r, cJSON **rec, rt_error *err) {
+rt_status data_records_next(data_records *r, cJSON **rec, rt_error *err) {
     return r->pq ? data_parquet_next(r->pq, rec, err) : rt_jsonl_next(&r->jl, rec, err);
 }
 
-/* Where the record last read lies, for errors: "PATH:LINE" or "PATH: row N". */
-static rt_status records_prefix(const records *r, const char *path, rt_error *err) {
+rt_status data_records_prefix(const data_records *r, const char *path, rt_error *err) {
     if (r->pq) return rt_err_prefix(err, "%s: row %lld", path, (long long)data_parquet_row_no(r->pq));
     return rt_err_prefix(err, "%s:%zu", path, r->jl.line_no);
 }
 
-static void records_close(records *r) {
+void data_records_close(data_records *r) {
     if (r->pq)
         data_parquet_close(r->pq);
     else
         rt_jsonl_close(&r->jl);
+    memset(r, 0, sizeof *r);
 }
 
 rt_status data_dataset_read(const char *path, data_format f, data_dataset *out, rt_error *err) {
     memset(out, 0, sizeof *out);
-    records r;
-    rt_status st = records_open(&r, path, err);
+    data_records r;
+    rt_status st = data_records_open(&r, path, err);
     if (st) return st;
     for (;;) {
         cJSON *rec;
-        st = records_next(&r, &rec, err);
+        st = data_records_next(&r, &rec, err);
         if (st || !rec) break;
         if (f == DATA_FORMAT_AUTO) {
             st = data_format_detect(rec, &f, err);
             if (st) {
-                records_prefix(&r, path, err);
+                data_records_prefix(&r, path, err);
                 cJSON_Delete(rec);
                 break;
             }
@@ -282,7 +276,7 @@ rt_status data_dataset_read(const char *path, data_format f, data_dataset *out, 
             data_problem *items = realloc(out->items, cap * sizeof *items);
             if (!items) {
                 st = rt_err_set(err, RT_ENOMEM, "out of memory");
-                records_prefix(&r, path, err);
+                data_records_prefix(&r, path, err);
                 cJSON_Delete(rec);
                 break;
             }
@@ -292,12 +286,12 @@ rt_status data_dataset_read(const char *path, data_format f, data_dataset *out, 
         st = data_record_map(rec, f, &out->items[out->n], err);
         cJSON_Delete(rec);
         if (st) {
-            records_prefix(&r, path, err);
+            data_records_prefix(&r, path, err);
             break;
         }
         out->n++;
     }
-    records_close(&r);
+    data_records_close(&r);
     out->format = f;
     if (st == RT_OK && out->n == 0) st = rt_err_set(err, RT_EFORMAT, "%s: no problems in the file", path);
     if (st) data_dataset_free(out);

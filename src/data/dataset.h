@@ -8,6 +8,7 @@
 #include <stddef.h>
 
 #include "base/error.h"
+#include "base/json.h"
 #include "data/problem.h"
 
 typedef enum data_format {
@@ -41,6 +42,26 @@ rt_status data_record_map(const cJSON *record, data_format f, data_problem *out,
 /* Reads a JSONL or Parquet file of problems (Parquet when it starts with "PAR1"); every error names
  * path:line (JSONL) or "path: row N" (Parquet) and, for a mapping error, the field. */
 rt_status data_dataset_read(const char *path, data_format f, data_dataset *out, rt_error *err);
+
+/* The records of a file, one JSON object at a time: JSONL lines, or Parquet rows (when it starts with "PAR1"; see
+ * data_parquet_sniff). What data_dataset_read reads problems through, for readers of other row layouts. */
+typedef struct data_parquet data_parquet;
+typedef struct data_records {
+    rt_jsonl_reader jl;
+    data_parquet *pq;
+} data_records;
+
+/* Opens path ("-": JSONL from stdin). */
+rt_status data_records_open(data_records *r, const char *path, rt_error *err);
+
+/* The next record into *rec (caller frees), or *rec = NULL at the end. */
+rt_status data_records_next(data_records *r, cJSON **rec, rt_error *err);
+
+/* Prefixes err with where the record last read lies: "PATH:LINE" (JSONL) or "PATH: row N" (Parquet). */
+rt_status data_records_prefix(const data_records *r, const char *path, rt_error *err);
+
+/* Closes the reader. */
+void data_records_close(data_records *r);
 
 /* Frees every problem and the array. */
 void data_dataset_free(data_dataset *ds);

@@ -223,13 +223,11 @@ static void verify_format(pipe_cs_item *it, const char *text) {
     pipe_cs_trace_free(&back);
 }
 
-rt_status pipe_cs_item_finish(pipe_cs_item *it, const pipe_coldstart_config *cfg, tok_tokenizer *tok,
-                              rollout_trajectory *t, rt_error *err) {
-    rt_status st = check_runs(it, err);
-    if (st || it->reason != PIPE_CS_KEPT) return st;
-    const data_problem *p = it->p;
+rt_status pipe_cs_item_build(pipe_cs_item *it, tok_tokenizer *tok, rollout_trajectory *t, char **text_out,
+                             rt_error *err) {
+    *text_out = NULL;
     char *text = NULL;
-    st = assemble(it, tok, t, &text, err);
+    rt_status st = assemble(it, tok, t, &text, err);
     if (st) return st;
     verify_format(it, text);
     char *decoded = NULL;
@@ -238,6 +236,21 @@ rt_status pipe_cs_item_finish(pipe_cs_item *it, const pipe_coldstart_config *cfg
         if (!st && strcmp(decoded, text) != 0) drop(it, PIPE_CS_FORMAT, "the token ids do not decode to the trace");
     }
     free(decoded);
+    if (st || it->reason != PIPE_CS_KEPT) {
+        free(text);
+        return st;
+    }
+    *text_out = text;
+    return RT_OK;
+}
+
+rt_status pipe_cs_item_finish(pipe_cs_item *it, const pipe_coldstart_config *cfg, tok_tokenizer *tok,
+                              rollout_trajectory *t, rt_error *err) {
+    rt_status st = check_runs(it, err);
+    if (st || it->reason != PIPE_CS_KEPT) return st;
+    const data_problem *p = it->p;
+    char *text = NULL;
+    st = pipe_cs_item_build(it, tok, t, &text, err);
     reward_options ro;
     reward_options_default(&ro);
     if (!st && it->reason == PIPE_CS_KEPT) {

@@ -40,6 +40,12 @@ rt_status pipe_cs_item_prepare(pipe_cs_item *it, const data_problem *p, size_t i
 rt_status pipe_cs_item_finish(pipe_cs_item *it, const pipe_coldstart_config *cfg, tok_tokenizer *tok,
                               rollout_trajectory *t, rt_error *err);
 
+/* The item's trace as token ids in t (segment by segment: model text mask 1, each block's outputs[b] as the engine
+ * appends it, mask 0, with its call record), then read back as the engine reads it and decoded back to the text. A
+ * failed check sets it->reason (PIPE_CS_FORMAT) and returns RT_OK; when kept, *text is the response text
+ * (malloc'd). Uses tr, outputs, status and latency; not p. */
+rt_status pipe_cs_item_build(pipe_cs_item *it, tok_tokenizer *tok, rollout_trajectory *t, char **text, rt_error *err);
+
 /* Frees what the item owns. */
 void pipe_cs_item_free(pipe_cs_item *it);
 
