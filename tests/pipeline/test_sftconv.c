@@ -265,6 +265,65 @@ static void tool_corpus(FILE *fp) {
                 i, i + 3, i, i + 3, i * (i + 3), i * (i + 3));
 }
 
+/* Outputs a program may print, as recorded (JSON-escaped): empty, multi-line, trailing spaces, non-ASCII, tag-like. */
+static const char *const OUTS[] = {"", "1\\n2\\n3", "x   ", "\\u03c0 \\u2248 3.14159", "a <code> b", "[1, 2]\\n\\nend"};
+static const char *const OUTS_RAW[] = {"", "1\n2\n3", "x   ", "\xcf\x80 \xe2\x89\x88 3.14159", "a <code> b",
+                                       "[1, 2]\n\nend"};
+
+/* 200 ReTool-SFT-shaped rows (JSONL): row i has 1 + i % 3 blocks; block b prints OUTS[(i + b) % 6] as recorded. */
+static void write_200(const char *path) {
+    FILE *fp = fopen(path, "w");
+    cr_assert_not_null(fp);
+    for (int i = 0; i < 200; i++) {
+        fprintf(fp, "{\"id\":\"c%d\",\"answer\":\"%d\",\"messages\":[{\"role\":\"user\",\"content\":"
+                    "\"What is %d+1?\"},{\"role\":\"assistant\",\"content\":\"",
+                i + 1, i + 1, i);
+        for (int b = 0; b < 1 + i % 3; b++)
+            fprintf(fp, "Step %d.\\n<code>\\n```python\\nv = %d\\n```\\n</code>%s<interpreter>\\n%s\\n</interpreter>%s", b,
+                    b, b % 2 ? "\\n\\n" : "\\n", OUTS[(i + b) % 6], b % 2 ? "\\n" : "\\n\\n");
+        fprintf(fp, "So it is %d.\\n<answer>\\n\\\\boxed{%d}\\n</answer>\"}]}\n", i + 1, i + 1);
+    }
+    fclose(fp);
+}
+
+/* Every mask-0 run of every trajectory decodes to the block the engine appends for the recorded output, every
+ * mask-1 run to the row's own text. */
+static void check_200(const char *path, tok_tokenizer *tk) {
+    rollout_trajectory *t;
+    size_t n;
+    rt_error e;
+    cr_assert_eq(rollout_trajectory_read_file(path, &t, &n, &e), RT_OK, "%s", e.msg);
+    cr_assert_eq(n, 200u);
+    for (size_t i = 0; i < n; i++) {
+        size_t nb = 1 + i % 3, k = 0, start = 0;
+        char want[512];
+        for (size_t j = 1; j <= t[i].n_response; j++) {
+            if (j < t[i].n_response && t[i].mask[j] == t[i].mask[start]) continue;
+            char *got = NULL;
+            cr_assert_eq(tok_decode(tk, t[i].response_ids + start, j - start, 0, &got, NULL, &e), RT_OK);
+            size_t b = k / 2;
+            if (k % 2 == 1)
+                snprintf(want, sizeof want, "\n<interpreter>\n%s\n</interpreter>\n\n", OUTS_RAW[(i + b) % 6]);
+            else if (b < nb)
+                snprintf(want, sizeof want, "Step %zu.\n<code>\n```python\nv = %zu\n```\n</code>", b, b);
+            else
+                snprintf(want, sizeof want, "So it is %zu.\n<answer>\n\\boxed{%zu}\n</answer>", i + 1, i + 1);
+            cr_expect_eq(t[i].mask[start], k % 2 == 0, "%s run %zu", t[i].id, k);
+            cr_expect_str_eq(got, want, "%s run %zu", t[i].id, k);
+            free(got);
+            k++;
+            start = j;
+        }
+        cr_expect_eq(k, 2 * nb + 1, "%s: %zu runs", t[i].id, k);
+        cr_expect_eq(t[i].n_calls, nb);
+        char prompt[64];
+        snprintf(prompt, sizeof prompt, "What is %zu+1?\n", i);
+        cr_expect_str_eq(t[i].prompt_text, prompt, "the plain template");
+        cr_expect_str_eq(t[i].answer, t[i].truth);
+    }
+    rollout_trajectories_free(t, n);
+}
+
 Test(sftconv, cli_converts_then_sft_trains_a_step) {
     char model[512], out[400], sum[400], run[400], args[3000];
     static char log[65536];
@@ -294,10 +353,23 @@ Test(sftconv, cli_converts_then_sft_trains_a_step) {
     cr_expect_str_eq(t[1].prompt_text, "What is 2**10?\n");
     rollout_trajectories_free(t, n);
 
+    /* 200 conversations of every shape of output: converted, and every masked run is an interpreter block. */
+    char in200[400], out200[400];
+    snprintf(in200, sizeof in200, "%s/sft200.jsonl", dir);
+    snprintf(out200, sizeof out200, "%s/traces200.jsonl", dir);
+    write_200(in200);
+    snprintf(args, sizeof args, "data convert %s --model %s --template plain --out %s", in200, model, out200);
+    cr_assert_eq(run_cli(args, log, sizeof log), 0, "%s", log);
+    cr_expect(strstr(log, "kept 200 of 200") != NULL, "%s", log);
+    tok_tokenizer *tiny = NULL;
+    cr_assert_eq(tok_load(model, &tiny, &e), RT_OK, "%s", e.msg);
+    check_200(out200, tiny);
+    tok_free(tiny);
+
     snprintf(args, sizeof args,
              "sft --model %s --data %s --out %s --max-steps 1 --batch-tokens 512 --eval-frac 0 --f32 --threads 1 "
              "--quiet",
-             model, out, run);
+             model, out200, run);
     cr_assert_eq(run_cli(args, log, sizeof log), 0, "%s", log);
     char metrics[500];
     snprintf(metrics, sizeof metrics, "%s/metrics.jsonl", run);
