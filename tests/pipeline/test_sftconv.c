@@ -246,6 +246,52 @@ Test(sftconv, verify_runs_blocks_statefully_and_drops_a_lying_output) {
     rollout_trajectories_free(t, n);
 }
 
+/* Llama 3: the system message in its own header block, the user message, the generation prompt; the response is
+ * the same text as with ChatML (the template changes the prompt only). */
+Test(sftconv, llama3_template_keeps_the_system_message) {
+    char out[400];
+    snprintf(out, sizeof out, "%s/l.jsonl", dir);
+    pipe_sftconv_config c = pipe_sftconv_defaults();
+    c.in_path = CONVS;
+    c.out_path = out;
+    c.model_dir = FIXTURE_TOK_LLAMA3;
+    c.template_kind = ROLLOUT_TEMPLATE_LLAMA3;
+    pipe_sftconv_summary s;
+    rt_error e;
+    cr_assert_eq(pipe_sftconv(&c, &s, &e), RT_OK, "%s", e.msg);
+    cr_expect_eq(s.n[PIPE_SC_KEPT], 4u);
+    rollout_trajectory *t;
+    size_t n;
+    cr_assert_eq(rollout_trajectory_read_file(out, &t, &n, &e), RT_OK, "%s", e.msg);
+    cr_assert_eq(n, 4u);
+    cr_expect_str_eq(t[0].prompt_text,
+                     "<|begin_of_text|><|start_header_id|>system<|end_header_id|>\n\nYou are a helpful assistant."
+                     "<|eot_id|><|start_header_id|>user<|end_header_id|>\n\nSolve the following problem step by "
+                     "step. You can use <code> blocks.\n\nWhat is 6*7 + 1?<|eot_id|><|start_header_id|>assistant"
+                     "<|end_header_id|>\n\n");
+    cr_expect_str_eq(t[0].response_text, "Let me compute it.\n<code>\n```python\nx = 6*7\nprint(x)\n```\n</code>"
+                                         "\n<interpreter>\n42\n</interpreter>\n\nNow add one.\n<code>\n```python\n"
+                                         "print(x + 1)\n```\n</code>\n<interpreter>\n43\n</interpreter>\n\nSo the "
+                                         "answer is 43.\n<answer>\n\\boxed{43}\n</answer>");
+    rollout_trajectories_free(t, n);
+}
+
+/* A Parquet file is read the same way (data_records): DAPO-shaped rows hold a prompt, not a conversation. */
+Test(sftconv, parquet_rows_without_a_conversation_are_layout_drops) {
+    char out[400];
+    snprintf(out, sizeof out, "%s/p.jsonl", dir);
+    pipe_sftconv_config c = pipe_sftconv_defaults();
+    c.in_path = RETOOL_FIXTURES "/parquet/dapo_shaped.parquet";
+    c.out_path = out;
+    c.model_dir = TOKDIR;
+    pipe_sftconv_summary s;
+    rt_error e;
+    cr_assert_eq(pipe_sftconv(&c, &s, &e), RT_OK, "%s", e.msg);
+    cr_expect_eq(s.read, 40u, "every row of the file");
+    cr_expect_eq(s.n[PIPE_SC_LAYOUT], 40u);
+    cr_expect_str_eq(s.first_drop[PIPE_SC_LAYOUT], "row 1: no \"messages\" (or \"conversations\") list");
+}
+
 Test(sftconv, output_comparison_rule) {
     cr_expect(pipe_sc_output_matches("42", "42"));
     cr_expect(pipe_sc_output_matches("a  \nb\t\n\n", "a\nb"));
