@@ -375,12 +375,9 @@ rt_status pipe_sftconv(const pipe_sftconv_config *cfg, pipe_sftconv_summary *sum
     size_t rowno = 0;
     while (!st) {
         cJSON *row = NULL;
+        /* A read error already names the file and the line (JSONL) or row group, column and page (Parquet). */
         st = data_records_next(&r, &row, err);
-        if (st) {
-            data_records_prefix(&r, cfg->in_path, err);
-            break;
-        }
-        if (!row) break;
+        if (st || !row) break;
         rowno++;
         st = convert_row(cfg, tok, family, &ops, &ticket, row, rowno, &af, sum, err);
         cJSON_Delete(row);

@@ -218,6 +218,7 @@ Test(sftconv, malformed_conversations_are_dropped_with_their_reason) {
     c.model_dir = TOKDIR;
     cr_expect_neq(pipe_sftconv(&c, &s, &e), RT_OK);
     cr_expect(strstr(e.msg, "one.jsonl:1") != NULL, "%s", e.msg);
+    cr_expect(strstr(strstr(e.msg, "one.jsonl:1") + 1, "one.jsonl") == NULL, "named once: %s", e.msg);
 }
 
 Test(sftconv, verify_runs_blocks_statefully_and_drops_a_lying_output) {
