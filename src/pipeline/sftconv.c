@@ -240,6 +240,21 @@ static rt_status verify_blocks(const pipe_sftconv_config *cfg, rollout_executor 
     return st;
 }
 
+/* A row whose boxed answer (in its last segment, which holds no interpreter output) is not its truth is dropped
+ * before its blocks run: the sandbox is spent only on rows that can be kept. finish checks it again on the ids. */
+static rt_status precheck_answer(conv *c, rt_error *err) {
+    if (!c->truth) return RT_OK;
+    reward_options ro;
+    reward_options_default(&ro);
+    reward_result r;
+    memset(&r, 0, sizeof r);
+    rt_status st = reward_score(c->it.tr.segs[c->it.tr.n_blocks], c->truth, &ro, &r, err);
+    if (!st && r.reward <= 0)
+        drop(c, PIPE_SC_WRONG_ANSWER, "answer '%s', truth '%s'", r.answer ? r.answer : "(none)", c->truth);
+    reward_result_free(&r);
+    return st;
+}
+
 /* The trajectory of a conversation that stands: response ids (pipe_cs_item_build), answer, prompt ids. */
 static rt_status finish(const pipe_sftconv_config *cfg, tok_tokenizer *tok, tok_template family, conv *c,
                         const char *id, rollout_trajectory *t, rt_error *err) {
@@ -322,7 +337,10 @@ static rt_status convert_row(const pipe_sftconv_config *cfg, tok_tokenizer *tok,
     if (!cJSON_IsObject(row)) drop(&c, PIPE_SC_LAYOUT, "the row is not a JSON object");
     find_truth(row, &c);
     if (!st && c.reason == PIPE_SC_KEPT) st = parse_assistant(&c, err);
-    if (!st && c.reason == PIPE_SC_KEPT && cfg->verify) st = verify_blocks(cfg, ops, &c, ticket, sum, err);
+    if (!st && c.reason == PIPE_SC_KEPT && cfg->verify) {
+        st = precheck_answer(&c, err);
+        if (!st && c.reason == PIPE_SC_KEPT) st = verify_blocks(cfg, ops, &c, ticket, sum, err);
+    }
     rollout_trajectory t;
     rollout_trajectory_init(&t);
     char idbuf[40];

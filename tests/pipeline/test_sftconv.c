@@ -230,9 +230,9 @@ Test(sftconv, verify_runs_blocks_statefully_and_drops_a_lying_output) {
     cr_expect_eq(s.n[PIPE_SC_OUTPUT_MISMATCH], 1u);
     cr_expect(strstr(s.first_drop[PIPE_SC_OUTPUT_MISMATCH], "row 9:") != NULL, "%s",
               s.first_drop[PIPE_SC_OUTPUT_MISMATCH]);
-    /* two-blocks (2), one-block (1), wrong (1: the answer is checked after the run), lying-output (1); rows dropped
-     * for their layout or format run nothing. */
-    cr_expect_eq(s.blocks_run, 5u);
+    /* two-blocks (2), one-block (1), lying-output (1); rows dropped for their layout, format or answer run nothing. */
+    cr_expect_eq(s.blocks_run, 4u);
+    cr_expect_eq(s.n[PIPE_SC_WRONG_ANSWER], 1u);
     rollout_trajectory *t;
     size_t n;
     rt_error e;
