@@ -121,6 +121,7 @@ Test(parquet, duckdb_public_layouts) {
     cr_expect_eq(compare_with_readback("dapo_shaped"), 40);
     cr_expect_eq(compare_with_readback("aime_shaped"), 30);
     cr_expect_eq(compare_with_readback("gsm8k_shaped"), 25);
+    cr_expect_eq(compare_with_readback("retool_sft_shaped"), 200);
 }
 
 Test(parquet, arrow_rs_encodings_codecs_and_row_groups) {
