@@ -208,6 +208,12 @@ const nestedRs = arrow.makeTable({
 rsWrite('rs_nested_v1', nestedRs, (b) => b.setCompression(C.SNAPPY).setWriterVersion(V.V1).setMaxRowGroupSize(100));
 rsWrite('rs_nested_v2', nestedRs, (b) => b.setCompression(C.ZSTD).setWriterVersion(V.V2).setMaxRowGroupSize(128)
     .setDictionaryEnabled(false));
+// Small pages (a write batch of 7 rows, pages of at most 64 bytes): the reader decodes one page at a time and lists
+// of one row are read across pages as it goes.
+rsWrite('rs_nested_small_pages_v1', nestedRs, (b) => b.setCompression(C.SNAPPY).setWriterVersion(V.V1)
+    .setMaxRowGroupSize(150).setDataPageSizeLimit(64).setWriteBatchSize(7).setDictionaryEnabled(false));
+rsWrite('rs_nested_small_pages_v2', nestedRs, (b) => b.setCompression(C.ZSTD).setWriterVersion(V.V2)
+    .setMaxRowGroupSize(150).setDataPageSizeLimit(64).setWriteBatchSize(7));
 // REQUIRED fields (non-nullable in Arrow): top level, inside a list's struct, a list's elements.
 const ridx = [...Array(50).keys()];
 const rmsg = new arrow.Struct([new arrow.Field('role', new arrow.Utf8(), false),
