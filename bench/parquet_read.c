@@ -1,12 +1,14 @@
 /* Read throughput of retool's Parquet reader vs DuckDB's node package (@duckdb/node-api), same file, same run.
- *   build/bench/parquet_read [FILE.parquet [ROWS]]   (default: a 100,000-row DAPO-Math-17k-shaped file)
- * Without FILE, writes ROWS (default 100000) DAPO-Math-17k-shaped rows (prompt: list<struct{role, content}>,
- * data_source, ability, reward_model: struct{ground_truth, style}, extra_info: struct{index, split}) with DuckDB's
- * defaults through tests/node/parquet-writers/parquet_bench.mjs (installs that folder's npm packages first when they
- * are missing: `npm ci` there). Then reads every row as a cJSON object with retool (one thread), then every row as a
- * JS object with DuckDB, once with one thread and once with its default thread count, and prints rows/s, MB/s (file
- * bytes), CPU time, peak RSS (retool: this process's VmHWM, nothing else held; DuckDB: node's max RSS) and the ratios
- * by wall time and by CPU time. Fails when the row counts differ. */
+ *   build/bench/parquet_read [FILE.parquet|- [ROWS]]   (default: 100,000-row DAPO-Math-17k-shaped files)
+ * Without FILE (or with -), writes ROWS (default 100000) DAPO-Math-17k-shaped rows (prompt: list<struct{content,
+ * role}>, data_source, ability, reward_model: struct{ground_truth, style}, extra_info: struct{index, split}) twice
+ * through tests/node/parquet-writers/parquet_bench.mjs: with DuckDB's defaults (one row group, one page per column
+ * chunk), then with arrow-rs's (parquet-wasm: pages of about 1 MB); it installs that folder's npm packages first when
+ * they are missing (`npm ci` there). For each file: reads every row as a cJSON object with retool (one thread), then
+ * every row as a JS object with DuckDB, once with one thread and once with its default thread count, and prints
+ * rows/s, MB/s (file bytes), CPU time, peak RSS (retool: this process's VmHWM, reset before each file through
+ * /proc/self/clear_refs; DuckDB: node's max RSS) and the ratios by wall time and by CPU time. Fails when the row
+ * counts differ. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -70,29 +72,18 @@ static int duck_read(const char *path, int threads, ref_run *r) {
     return r->s > 0 && r->rows >= 0 ? 0 : -1;
 }
 
-int main(int argc, char **argv) {
-    char dir[] = "/tmp/retool-bench-pq-XXXXXX", gen[256] = {0};
-    const char *path = argc > 1 ? argv[1] : NULL;
-    long rows_want = argc > 2 ? atol(argv[2]) : 100000;
-    if (ensure_writers()) {
-        fprintf(stderr, "parquet_read: cannot install " WRITERS " (npm ci); it needs the npm registry once\n");
-        return 1;
-    }
-    if (!path) {
-        if (!mkdtemp(dir)) return 1;
-        snprintf(gen, sizeof gen, "%s/dapo.parquet", dir);
-        char cmd[512];
-        snprintf(cmd, sizeof cmd, "cd " WRITERS " && node parquet_bench.mjs write '%s' %ld", gen, rows_want);
-        if (system(cmd) != 0) {
-            fprintf(stderr, "parquet_read: writing %s with DuckDB failed\n", gen);
-            return 1;
-        }
-        path = gen;
-    }
+/* Reads path with retool, then with DuckDB (1 thread, then its default); prints the figures. Returns 0 when every
+ * reader ran and the row counts agree. */
+static int bench_file(const char *path, const char *writer) {
     struct stat sb;
     if (stat(path, &sb) != 0) {
         fprintf(stderr, "parquet_read: %s: cannot stat\n", path);
         return 1;
+    }
+    FILE *cr = fopen("/proc/self/clear_refs", "w"); /* "5": reset the peak resident set to the current one */
+    if (cr) {
+        fputs("5", cr);
+        fclose(cr);
     }
     double mb = (double)sb.st_size / 1048576.0, rss0 = status_mb("VmRSS");
 
@@ -125,7 +116,8 @@ int main(int argc, char **argv) {
 
     ref_run one, dflt;
     int ok1 = duck_read(path, 1, &one), okd = duck_read(path, 0, &dflt);
-    printf("%s: %.1f MB, %lld rows (%zu prompt characters)\n", path, mb, rows, chars);
+    printf("%s%s%s: %.1f MB, %lld rows (%zu prompt characters)\n", path, writer ? ", written by " : "",
+           writer ? writer : "", mb, rows, chars);
     printf("  retool          %.3f s wall = %8.0f rows/s %6.1f MB/s, %.3f s CPU, peak RSS %.1f MB (%.1f MB before "
            "open)\n",
            t, (double)rows / t, mb / t, ct, hwm, rss0);
@@ -144,9 +136,33 @@ int main(int argc, char **argv) {
                r->threads, r->threads == 1 ? "" : "s", r->cpu / ct, r->rows == rows ? "" : "  (ROW COUNTS DIFFER)");
         if (r->rows != rows) rc = 1;
     }
-    if (gen[0]) {
-        unlink(gen);
-        rmdir(dir);
+    return rc;
+}
+
+int main(int argc, char **argv) {
+    long rows_want = argc > 2 ? atol(argv[2]) : 100000;
+    if (ensure_writers()) {
+        fprintf(stderr, "parquet_read: cannot install " WRITERS " (npm ci); it needs the npm registry once\n");
+        return 1;
     }
+    if (argc > 1 && strcmp(argv[1], "-") != 0) return bench_file(argv[1], NULL);
+    static const char *const modes[][2] = {{"write", "DuckDB"}, {"write-rs", "arrow-rs"}};
+    char dir[] = "/tmp/retool-bench-pq-XXXXXX";
+    if (!mkdtemp(dir)) return 1;
+    int rc = 0;
+    for (int m = 0; m < 2; m++) {
+        char gen[256], cmd[512];
+        snprintf(gen, sizeof gen, "%s/dapo-%s.parquet", dir, modes[m][1]);
+        snprintf(cmd, sizeof cmd, "cd " WRITERS " && node parquet_bench.mjs %s '%s' %ld", modes[m][0], gen,
+                 rows_want);
+        if (system(cmd) != 0) {
+            fprintf(stderr, "parquet_read: writing %s with %s failed\n", gen, modes[m][1]);
+            rc = 1;
+            continue;
+        }
+        rc |= bench_file(gen, modes[m][1]);
+        unlink(gen);
+    }
+    rmdir(dir);
     return rc;
 }
