@@ -1,8 +1,9 @@
-/* One column chunk of a row group read into levels and values: its pages (dictionary, data v1 and v2) decompressed
- * (snappy, zstd, gzip), their repetition and definition levels decoded and checked against the column's maximums,
- * and their values decoded (PLAIN, dictionary, RLE booleans, DELTA_BINARY_PACKED, DELTA_LENGTH_BYTE_ARRAY,
- * DELTA_BYTE_ARRAY, BYTE_STREAM_SPLIT). Byte array payloads are copied into the column's own buffer, so a page's
- * buffers live only while it is decoded. Every error names the file, row group, column and page. */
+/* One column chunk of a row group read a page at a time into levels and values: its pages (dictionary, data v1 and
+ * v2) decompressed (snappy, zstd, gzip), their repetition and definition levels decoded and checked against the
+ * column's maximums, and their values decoded (PLAIN, dictionary, RLE booleans, DELTA_BINARY_PACKED,
+ * DELTA_LENGTH_BYTE_ARRAY, DELTA_BYTE_ARRAY, BYTE_STREAM_SPLIT). Byte array values point into the page buffers (no
+ * copy), which are kept until the entries pointing into them are dropped. Every error names the file, row group,
+ * column and page. */
 #include <snappy-c.h>
 #include <stdarg.h>
 #include <stdio.h>
