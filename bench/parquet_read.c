@@ -153,8 +153,7 @@ int main(int argc, char **argv) {
     for (int m = 0; m < 2; m++) {
         char gen[256], cmd[512];
         snprintf(gen, sizeof gen, "%s/dapo-%s.parquet", dir, modes[m][1]);
-        snprintf(cmd, sizeof cmd, "cd " WRITERS " && node parquet_bench.mjs %s '%s' %ld", modes[m][0], gen,
-                 rows_want);
+        snprintf(cmd, sizeof cmd, "cd " WRITERS " && node parquet_bench.mjs %s '%s' %ld", modes[m][0], gen, rows_want);
         if (system(cmd) != 0) {
             fprintf(stderr, "parquet_read: writing %s with %s failed\n", gen, modes[m][1]);
             rc = 1;

@@ -291,7 +291,8 @@ static rt_status more(data_parquet *pq, size_t l, int64_t rg_rows, rt_error *err
     rt_status st = pq_column_more(col, err);
     if (st) return st;
     if (col->rows > rg_rows || (col->done && col->rows != rg_rows))
-        return rt_err_set(err, RT_EFORMAT, "%s: row group %zu, column '%s': holds %s%lld rows where the row group "
+        return rt_err_set(err, RT_EFORMAT,
+                          "%s: row group %zu, column '%s': holds %s%lld rows where the row group "
                           "declares %lld",
                           pq->path, col->li.row_group, col->li.column, col->done ? "" : "at least ",
                           (long long)col->rows, (long long)rg_rows);
@@ -551,7 +552,8 @@ rt_status data_parquet_next(data_parquet *pq, cJSON **row, rt_error *err) {
         for (size_t l = 0; pq->loaded && l < pq->n_leaves; l++) { /* the group's every column read to its end */
             pq_column *col = &pq->cols[l];
             if (pq->cursor[l] != col->n || !col->done)
-                return rt_err_set(err, RT_EFORMAT, "%s: row group %zu, column '%s': holds more rows than the %lld "
+                return rt_err_set(err, RT_EFORMAT,
+                                  "%s: row group %zu, column '%s': holds more rows than the %lld "
                                   "the row group declares",
                                   pq->path, pq->cur_rg, col->li.column, (long long)pq->rg_rows);
         }

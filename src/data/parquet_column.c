@@ -574,8 +574,7 @@ static rt_status data_page(ctx *c, const pq_chunk *cc, const pq_page_header *h, 
         pq_store *sto = &col->store;
         for (size_t i = kept0; i < sto->n; i++)
             sto->until[i] = end;
-        if (sto->block && sto->block_idx < kept0 && sto->until[sto->block_idx] < end)
-            sto->until[sto->block_idx] = end;
+        if (sto->block && sto->block_idx < kept0 && sto->until[sto->block_idx] < end) sto->until[sto->block_idx] = end;
     }
     return st;
 }

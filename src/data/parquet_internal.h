@@ -139,9 +139,9 @@ typedef struct pq_column {
     int16_t *def, *rep;
     pq_value *val;
     size_t n, cap;
-    uint64_t base;  /* absolute index of entry 0 */
-    int64_t rows;   /* entries with repetition level 0 decoded so far: rows begun */
-    int done;       /* every page of the chunk decoded */
+    uint64_t base; /* absolute index of entry 0 */
+    int64_t rows;  /* entries with repetition level 0 decoded so far: rows begun */
+    int done;      /* every page of the chunk decoded */
     pq_store store;
     /* the chunk being read */
     pq_leaf_info li;
