@@ -284,7 +284,22 @@ int64_t data_parquet_row_no(const data_parquet *pq) {
     return pq->row_no;
 }
 
-/* Reads row group g's columns. */
+/* Decodes leaf l's next page; its rows must not outnumber the row group's, and once the chunk is read they must
+ * equal them. */
+static rt_status more(data_parquet *pq, size_t l, int64_t rg_rows, rt_error *err) {
+    pq_column *col = &pq->cols[l];
+    rt_status st = pq_column_more(col, err);
+    if (st) return st;
+    if (col->rows > rg_rows || (col->done && col->rows != rg_rows))
+        return rt_err_set(err, RT_EFORMAT,
+                          "%s: row group %zu, column '%s': holds %s%lld rows where the row group "
+                          "declares %lld",
+                          pq->path, col->li.row_group, col->li.column, col->done ? "" : "at least ",
+                          (long long)col->rows, (long long)rg_rows);
+    return RT_OK;
+}
+
+/* Starts reading row group g's columns (their compressed chunks, and the first page of each). */
 static rt_status load_group(data_parquet *pq, size_t g, rt_error *err) {
     const pq_row_group *rg = &pq->meta.row_groups[g];
     for (size_t l = 0; l < pq->n_leaves; l++) {
@@ -315,18 +330,9 @@ static rt_status load_group(data_parquet *pq, size_t g, rt_error *err) {
                                 nd->path);
         }
         pq_leaf_info li = {nd->el->type, nd->el->type_length, nd->def, nd->rep, pq->path, nd->path, g};
-        rt_status st = pq_column_read(&li, cc, buf, len, &pq->cols[l], err);
-        free(buf);
+        rt_status st = pq_column_begin(&li, cc, buf, len, &pq->cols[l], err); /* takes buf */
+        if (!st) st = more(pq, l, rg->num_rows, err); /* the first page: most faults show before any row */
         if (st) return st;
-        int64_t rows = 0;
-        const pq_column *col = &pq->cols[l];
-        for (size_t k = 0; k < col->n; k++)
-            rows += col->rep[k] == 0;
-        if (rows != rg->num_rows)
-            return rt_err_set(err, RT_EFORMAT,
-                              "%s: row group %zu, column '%s': holds %lld rows where the row group "
-                              "declares %lld",
-                              pq->path, g, nd->path, (long long)rows, (long long)rg->num_rows);
         pq->cursor[l] = 0;
     }
     pq->cur_rg = g;
@@ -543,17 +549,38 @@ static rt_status node_value(data_parquet *pq, size_t ni, size_t *s, size_t *e, c
 rt_status data_parquet_next(data_parquet *pq, cJSON **row, rt_error *err) {
     *row = NULL;
     while (!pq->loaded || pq->rg_row >= pq->rg_rows) {
+        for (size_t l = 0; pq->loaded && l < pq->n_leaves; l++) { /* the group's every column read to its end */
+            pq_column *col = &pq->cols[l];
+            if (pq->cursor[l] != col->n || !col->done)
+                return rt_err_set(err, RT_EFORMAT,
+                                  "%s: row group %zu, column '%s': holds more rows than the %lld "
+                                  "the row group declares",
+                                  pq->path, pq->cur_rg, col->li.column, (long long)pq->rg_rows);
+        }
         if (pq->rg >= pq->meta.n_row_groups) return RT_OK;
         pq->loaded = 0;
         rt_status st = load_group(pq, pq->rg++, err);
         if (st) return st;
     }
     for (size_t l = 0; l < pq->n_leaves; l++) {
-        const pq_column *col = &pq->cols[l];
-        size_t j = pq->cursor[l] + 1;
-        while (j < col->n && col->rep[j] != 0)
-            j++;
-        pq->s[l] = pq->cursor[l];
+        pq_column *col = &pq->cols[l];
+        /* the row's entries: from the cursor to the next repetition level 0, decoding pages as needed; entries of
+         * earlier rows are dropped first, so that only the current row and one page are held */
+        size_t c = pq->cursor[l], j = c + 1;
+        for (;;) {
+            while (j < col->n && col->rep[j] != 0)
+                j++;
+            if ((c < col->n && j < col->n) || col->done) break;
+            pq_column_drop(col, c);
+            j -= c;
+            c = 0;
+            rt_status st = more(pq, l, pq->rg_rows, err);
+            if (st) return st;
+        }
+        if (c >= col->n)
+            return rt_err_set(err, RT_EFORMAT, "%s: row %lld (row group %zu), column '%s': no entry for the row",
+                              pq->path, (long long)pq->row_no + 1, pq->cur_rg, col->li.column);
+        pq->s[l] = c;
         pq->e[l] = j;
         pq->cursor[l] = j;
     }

@@ -1,5 +1,6 @@
 /* A streaming Parquet reader: rows one at a time as cJSON objects keyed by the schema's field names, row groups read
- * one at a time (memory bounded by one row group's decoded columns), every malformed input an error naming the
+ * one at a time and each column's pages one at a time (memory bounded by the compressed row group and one
+ * decoded page per column), every malformed input an error naming the
  * file, row group, column and page. What it supports is listed in docs/DATA.md. */
 #ifndef RETOOL_DATA_PARQUET_H
 #define RETOOL_DATA_PARQUET_H

@@ -1,8 +1,9 @@
-/* One column chunk of a row group read into levels and values: its pages (dictionary, data v1 and v2) decompressed
- * (snappy, zstd, gzip), their repetition and definition levels decoded and checked against the column's maximums,
- * and their values decoded (PLAIN, dictionary, RLE booleans, DELTA_BINARY_PACKED, DELTA_LENGTH_BYTE_ARRAY,
- * DELTA_BYTE_ARRAY, BYTE_STREAM_SPLIT). Byte array payloads are copied into the column's own buffer, so a page's
- * buffers live only while it is decoded. Every error names the file, row group, column and page. */
+/* One column chunk of a row group read a page at a time into levels and values: its pages (dictionary, data v1 and
+ * v2) decompressed (snappy, zstd, gzip), their repetition and definition levels decoded and checked against the
+ * column's maximums, and their values decoded (PLAIN, dictionary, RLE booleans, DELTA_BINARY_PACKED,
+ * DELTA_LENGTH_BYTE_ARRAY, DELTA_BYTE_ARRAY, BYTE_STREAM_SPLIT). Byte array values point into the page buffers (no
+ * copy), which are kept until the entries pointing into them are dropped. Every error names the file, row group,
+ * column and page. */
 #include <snappy-c.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -49,18 +50,22 @@ static uint64_t le64(const uint8_t *p) {
     return (uint64_t)le32(p) | (uint64_t)le32(p + 4) << 32;
 }
 
-/* Hands buf to the store (freed with the column's row group); frees it and fails when the store cannot grow. */
+/* Hands buf to the store (freed with the column's row group, or earlier once the entries pointing into it are
+ * dropped: its until is set after its page is decoded); frees it and fails when the store cannot grow. */
 static int store_keep(pq_store *st, uint8_t *buf) {
     if (st->n == st->cap) {
         size_t cap = st->cap ? st->cap * 2 : 16;
         uint8_t **b = realloc(st->bufs, cap * sizeof *b);
-        if (!b) {
+        if (b) st->bufs = b;
+        uint64_t *u = b ? realloc(st->until, cap * sizeof *u) : NULL;
+        if (u) st->until = u;
+        if (!b || !u) {
             free(buf);
             return -1;
         }
-        st->bufs = b;
         st->cap = cap;
     }
+    st->until[st->n] = UINT64_MAX;
     st->bufs[st->n++] = buf;
     return 0;
 }
@@ -76,6 +81,7 @@ static uint8_t *store_alloc(pq_store *st, size_t n) {
     uint8_t *b = malloc(cap);
     if (!b || store_keep(st, b)) return NULL;
     st->block = b;
+    st->block_idx = st->n - 1;
     st->block_len = n;
     st->block_cap = cap;
     return b;
@@ -458,7 +464,38 @@ void pq_column_free(pq_column *col) {
     free(col->val);
     store_clear(&col->store);
     free(col->store.bufs);
+    free(col->store.until);
+    free(col->chunk);
+    free(col->dict);
     memset(col, 0, sizeof *col);
+}
+
+void pq_column_drop(pq_column *col, size_t upto) {
+    if (upto == 0 || upto > col->n) return;
+    size_t left = col->n - upto;
+    if (left) {
+        memmove(col->def, col->def + upto, left * sizeof *col->def);
+        memmove(col->rep, col->rep + upto, left * sizeof *col->rep);
+        memmove(col->val, col->val + upto, left * sizeof *col->val);
+    }
+    col->n = left;
+    col->base += upto;
+    pq_store *st = &col->store;
+    size_t k = 0;
+    for (size_t i = 0; i < st->n; i++) {
+        if (st->until[i] <= col->base) {
+            if (st->block && i == st->block_idx) {
+                st->block = NULL;
+                st->block_len = st->block_cap = 0;
+            }
+            free(st->bufs[i]);
+            continue;
+        }
+        if (st->block && i == st->block_idx) st->block_idx = k;
+        st->bufs[k] = st->bufs[i];
+        st->until[k++] = st->until[i];
+    }
+    st->n = k;
 }
 
 static rt_status data_page(ctx *c, const pq_chunk *cc, const pq_page_header *h, const uint8_t *body, pq_column *col,
@@ -504,13 +541,14 @@ static rt_status data_page(ctx *c, const pq_chunk *cc, const pq_page_header *h, 
         nv += def[i] == li->max_def;
     if (!st && h->type == PQ_PAGE_DATA_V2 && (size_t)h->num_nulls != n - nv)
         st = fail(c, RT_EFORMAT, "the header counts %d nulls where the levels give %zu", h->num_nulls, n - nv);
-    if (!st && li->max_rep > 0 && n > 0 && col->n == 0 && rep[0] != 0)
+    if (!st && li->max_rep > 0 && n > 0 && col->base + col->n == 0 && rep[0] != 0)
         st = fail(c, RT_EFORMAT, "the first value of the column chunk continues a row (repetition level %d)", rep[0]);
     pq_value *tmp = NULL;
     if (!st) {
         tmp = malloc((nv ? nv : 1) * sizeof *tmp);
         if (!tmp) st = fail(c, RT_ENOMEM, "out of memory");
     }
+    size_t kept0 = col->store.n;
     if (!st) st = values(c, h->encoding, vp, (size_t)(vend - vp), nv, tmp, &col->store, dict, dict_n, have_dict);
     if (!st) {
         pq_value *val = col->val + col->n;
@@ -531,48 +569,76 @@ static rt_status data_page(ctx *c, const pq_chunk *cc, const pq_page_header *h, 
         free(buf);
     else if (store_keep(&col->store, buf))
         st = fail(c, RT_ENOMEM, "out of memory");
+    if (!st) { /* what this page's values point into lives until they are dropped */
+        uint64_t end = col->base + col->n;
+        pq_store *sto = &col->store;
+        for (size_t i = kept0; i < sto->n; i++)
+            sto->until[i] = end;
+        if (sto->block && sto->block_idx < kept0 && sto->until[sto->block_idx] < end) sto->until[sto->block_idx] = end;
+    }
     return st;
 }
 
-rt_status pq_column_read(const pq_leaf_info *li, const pq_chunk *cc, const uint8_t *chunk, size_t len, pq_column *col,
-                         rt_error *err) {
-    ctx c = {li, -1, err};
+rt_status pq_column_begin(const pq_leaf_info *li, const pq_chunk *cc, uint8_t *chunk, size_t len, pq_column *col,
+                          rt_error *err) {
     col->n = 0;
+    col->base = 0;
+    col->rows = 0;
+    col->done = 0;
     store_clear(&col->store);
+    free(col->chunk);
+    free(col->dict);
+    col->li = *li;
+    col->cc = cc;
+    col->chunk = chunk;
+    col->chunk_len = len;
+    col->pos = 0;
+    col->page = 0;
+    col->seen = 0;
+    col->dict = NULL;
+    col->dict_n = 0;
+    col->have_dict = 0;
+    ctx c = {&col->li, -1, err};
     if (cc->type != li->type)
         return fail(&c, RT_EFORMAT, "chunk type %d differs from the schema's type %d", cc->type, li->type);
     if (cc->num_values < 0 || (uint64_t)cc->num_values > PQ_MAX_CHUNK_ENTRIES)
         return fail(&c, RT_ERANGE, "%lld values in one column chunk (at most %zu)", (long long)cc->num_values,
                     PQ_MAX_CHUNK_ENTRIES);
-    pq_value *dict = NULL;
-    size_t dict_n = 0, pos = 0;
-    int have_dict = 0;
+    col->done = cc->num_values == 0;
+    return RT_OK;
+}
+
+rt_status pq_column_more(pq_column *col, rt_error *err) {
+    const pq_chunk *cc = col->cc;
+    const uint8_t *chunk = col->chunk;
+    size_t len = col->chunk_len;
+    ctx c = {&col->li, col->page, err};
     rt_status st = RT_OK;
-    uint64_t seen = 0;
-    for (c.page = 0; !st && seen < (uint64_t)cc->num_values; c.page++) {
-        if (pos >= len) {
-            st = fail(&c, RT_EFORMAT, "column chunk ends after %llu of %lld values", (unsigned long long)seen,
+    int got_data = 0;
+    for (; !st && !got_data && col->seen < (uint64_t)cc->num_values; c.page = ++col->page) {
+        if (col->pos >= len) {
+            st = fail(&c, RT_EFORMAT, "column chunk ends after %llu of %lld values", (unsigned long long)col->seen,
                       (long long)cc->num_values);
             break;
         }
         pq_page_header h;
         size_t used;
-        if ((st = pq_page_header_decode(chunk + pos, len - pos, &h, &used, err))) {
+        if ((st = pq_page_header_decode(chunk + col->pos, len - col->pos, &h, &used, err))) {
             where(&c);
             break;
         }
-        pos += used;
-        if ((size_t)h.compressed_size > len - pos) {
+        col->pos += used;
+        if ((size_t)h.compressed_size > len - col->pos) {
             st = fail(&c, RT_EFORMAT, "page of %d bytes runs past the end of the column chunk (%zu bytes left)",
-                      h.compressed_size, len - pos);
+                      h.compressed_size, len - col->pos);
             break;
         }
-        const uint8_t *body = chunk + pos;
-        pos += (size_t)h.compressed_size;
+        const uint8_t *body = chunk + col->pos;
+        col->pos += (size_t)h.compressed_size;
         if (h.type == PQ_PAGE_DICTIONARY) {
             if (!h.has_dict)
                 st = fail(&c, RT_EFORMAT, "dictionary page without its header");
-            else if (have_dict)
+            else if (col->have_dict)
                 st = fail(&c, RT_EFORMAT, "a second dictionary page");
             else if (h.encoding != PQ_ENC_PLAIN && h.encoding != PQ_ENC_PLAIN_DICTIONARY)
                 st = fail(&c, RT_EUNSUPPORTED, "dictionary encoding %d (PLAIN expected)", h.encoding);
@@ -584,29 +650,38 @@ rt_status pq_column_read(const pq_leaf_info *li, const pq_chunk *cc, const uint8
                 break;
             }
             uint8_t *buf = malloc(us ? us : 1);
-            dict = malloc(((size_t)h.num_values ? (size_t)h.num_values : 1) * sizeof *dict);
-            if (!buf || !dict) st = fail(&c, RT_ENOMEM, "out of memory");
+            col->dict = malloc(((size_t)h.num_values ? (size_t)h.num_values : 1) * sizeof *col->dict);
+            if (!buf || !col->dict) st = fail(&c, RT_ENOMEM, "out of memory");
             if (!st) st = decompress(&c, cc->codec, body, (size_t)h.compressed_size, buf, us);
-            if (!st) st = plain(&c, buf, us, (size_t)h.num_values, dict);
+            if (!st) st = plain(&c, buf, us, (size_t)h.num_values, col->dict);
             if (buf && store_keep(&col->store, buf) && !st) st = fail(&c, RT_ENOMEM, "out of memory");
-            dict_n = (size_t)h.num_values;
-            have_dict = 1;
+            col->dict_n = (size_t)h.num_values;
+            col->have_dict = 1;
         } else if (h.type == PQ_PAGE_DATA || h.type == PQ_PAGE_DATA_V2) {
             if (h.type == PQ_PAGE_DATA ? !h.has_data : !h.has_v2) {
                 st = fail(&c, RT_EFORMAT, "data page without its header");
                 break;
             }
-            if ((uint64_t)h.num_values > (uint64_t)cc->num_values - seen) {
+            if ((uint64_t)h.num_values > (uint64_t)cc->num_values - col->seen) {
                 st = fail(&c, RT_EFORMAT, "page holds %d values, more than the %llu left in the column chunk",
-                          h.num_values, (unsigned long long)((uint64_t)cc->num_values - seen));
+                          h.num_values, (unsigned long long)((uint64_t)cc->num_values - col->seen));
                 break;
             }
-            st = data_page(&c, cc, &h, body, col, dict, dict_n, have_dict);
-            seen += (uint64_t)h.num_values;
+            size_t n0 = col->n;
+            st = data_page(&c, cc, &h, body, col, col->dict, col->dict_n, col->have_dict);
+            col->seen += (uint64_t)h.num_values;
+            for (size_t k = n0; !st && k < col->n; k++)
+                col->rows += col->rep[k] == 0;
+            got_data = 1;
         } else if (h.type != PQ_PAGE_INDEX) {
             st = fail(&c, RT_EFORMAT, "unknown page type %d", h.type);
         }
     }
-    free(dict);
+    if (!st && col->seen >= (uint64_t)cc->num_values) {
+        col->done = 1;
+        free(col->chunk); /* every page decoded: the compressed bytes are no longer needed */
+        col->chunk = NULL;
+        col->chunk_len = col->pos = 0;
+    }
     return st;
 }

@@ -112,22 +112,16 @@ typedef union pq_value {
 } pq_value;
 
 /* The buffers a column's byte array values point into: kept page and dictionary buffers (values are not copied out
- * of them) and arena blocks for values that are built (DELTA_BYTE_ARRAY); all freed when the next row group is read. */
+ * of them) and arena blocks for values that are built (DELTA_BYTE_ARRAY). until[i]: the absolute index of the entry
+ * after the last one that points into bufs[i] (UINT64_MAX: the dictionary, kept with the chunk); a buffer is freed
+ * once every entry before that index has been dropped, and all with the next row group. */
 typedef struct pq_store {
     uint8_t **bufs;
+    uint64_t *until;
     size_t n, cap;
-    uint8_t *block; /* the arena block being filled (also in bufs) */
-    size_t block_len, block_cap;
+    uint8_t *block; /* the arena block being filled (also in bufs, at block_idx) */
+    size_t block_idx, block_len, block_cap;
 } pq_store;
-
-/* One column chunk of a row group, decoded: entry k has levels def[k], rep[k] and, when def[k] == max_def, the value
- * val[k]. */
-typedef struct pq_column {
-    int16_t *def, *rep;
-    pq_value *val;
-    size_t n, cap;
-    pq_store store;
-} pq_column;
 
 /* What the column reader needs to know about a leaf, and the context its errors name. */
 typedef struct pq_leaf_info {
@@ -138,10 +132,38 @@ typedef struct pq_leaf_info {
     size_t row_group;
 } pq_leaf_info;
 
-/* Reads one column chunk from the file's bytes [chunk, chunk+len) into col (reset first); errors name file, row
- * group, column and page. */
-rt_status pq_column_read(const pq_leaf_info *li, const pq_chunk *cc, const uint8_t *chunk, size_t len, pq_column *col,
-                         rt_error *err);
+/* One column chunk of a row group, decoded a page at a time: entry k (absolute index base + k) has levels def[k],
+ * rep[k] and, when def[k] == max_def, the value val[k]. Entries before the row being assembled are dropped when the
+ * next page is decoded, so memory holds the chunk's compressed bytes, one page's values and the current row. */
+typedef struct pq_column {
+    int16_t *def, *rep;
+    pq_value *val;
+    size_t n, cap;
+    uint64_t base; /* absolute index of entry 0 */
+    int64_t rows;  /* entries with repetition level 0 decoded so far: rows begun */
+    int done;      /* every page of the chunk decoded */
+    pq_store store;
+    /* the chunk being read */
+    pq_leaf_info li;
+    const pq_chunk *cc;
+    uint8_t *chunk; /* owned */
+    size_t chunk_len, pos;
+    long page;
+    uint64_t seen; /* values of the chunk's data pages decoded */
+    pq_value *dict;
+    size_t dict_n;
+    int have_dict;
+} pq_column;
+
+/* Starts reading one column chunk from the file's bytes [chunk, chunk+len) (a malloc'd buffer the column takes, freed
+ * on failure too) into col (reset first; nothing decoded yet). */
+rt_status pq_column_begin(const pq_leaf_info *li, const pq_chunk *cc, uint8_t *chunk, size_t len, pq_column *col,
+                          rt_error *err);
+/* Decodes the chunk's next data page (and any dictionary or index pages before it), appending its entries; sets
+ * col->done after the last. Errors name file, row group, column and page. */
+rt_status pq_column_more(pq_column *col, rt_error *err);
+/* Drops entries [0, upto) and frees the buffers only they pointed into. */
+void pq_column_drop(pq_column *col, size_t upto);
 void pq_column_free(pq_column *col);
 
 /* Decoders over a byte range; each fails with a message (no context) on malformed input. */

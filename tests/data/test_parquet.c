@@ -121,6 +121,7 @@ Test(parquet, duckdb_public_layouts) {
     cr_expect_eq(compare_with_readback("dapo_shaped"), 40);
     cr_expect_eq(compare_with_readback("aime_shaped"), 30);
     cr_expect_eq(compare_with_readback("gsm8k_shaped"), 25);
+    cr_expect_eq(compare_with_readback("retool_sft_shaped"), 200);
 }
 
 Test(parquet, arrow_rs_encodings_codecs_and_row_groups) {
@@ -132,6 +133,9 @@ Test(parquet, arrow_rs_encodings_codecs_and_row_groups) {
 Test(parquet, arrow_rs_nested) {
     cr_expect_eq(compare_with_readback("rs_nested_v1"), 400);
     cr_expect_eq(compare_with_readback("rs_nested_v2"), 400);
+    /* pages of a few rows each: one page decoded at a time, lists read across pages */
+    cr_expect_eq(compare_with_readback("rs_nested_small_pages_v1"), 400);
+    cr_expect_eq(compare_with_readback("rs_nested_small_pages_v2"), 400);
     cr_expect_eq(compare_with_readback("rs_required_v1"), 50);
     cr_expect_eq(compare_with_readback("rs_required_v2"), 50);
     cr_expect_eq(compare_with_readback("tiny_dict_v1"), 20);

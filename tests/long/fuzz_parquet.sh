@@ -17,7 +17,7 @@ clang -std=c17 -D_GNU_SOURCE -DRETOOL_FUZZ -O1 -g -fsanitize=fuzzer,address,unde
     -Isrc $(pkg-config --cflags libcjson libzstd zlib) "${src[@]}" $(pkg-config --libs libcjson libzstd zlib) \
     -lsnappy -lm -o "$out/fuzz_parquet"
 i=0
-for f in tests/fixtures/parquet/{tiny_*,aime_shaped,dapo_shaped,duck_nested_v2,rs_nested_v2}.parquet.gz; do
+for f in tests/fixtures/parquet/{tiny_*,aime_shaped,dapo_shaped,duck_nested_v2,rs_nested_v2,rs_nested_small_pages_v1}.parquet.gz; do
     gzip -dc "$f" > "$corpus/seed-$i"
     i=$((i + 1))
 done

@@ -433,3 +433,122 @@ Test(sftconv, cli_converts_then_sft_trains_a_step) {
     cr_expect_eq(run_cli(args, log, sizeof log), 1, "%s", log);
     cr_expect(strstr(log, "nope") != NULL, "%s", log);
 }
+
+#define SFT_PQ RETOOL_FIXTURES "/parquet/retool_sft_shaped.parquet"
+#define SFT_PQ_READBACK RETOOL_FIXTURES "/parquet/retool_sft_shaped.jsonl"
+
+/* The outputs of a conversation's interpreter blocks, read from the assistant text by hand: the text between each
+ * "<interpreter>" and the "</interpreter>" after it, less one newline at each end. Returns their count. */
+static size_t interpreter_outputs(const char *text, char **outs, size_t cap) {
+    size_t n = 0;
+    for (const char *p = strstr(text, "<interpreter>"); p; p = strstr(p, "<interpreter>")) {
+        p += strlen("<interpreter>");
+        const char *q = strstr(p, "</interpreter>");
+        cr_assert_not_null(q);
+        const char *a = p, *b = q;
+        if (a < b && *a == '\n') a++;
+        if (b > a && b[-1] == '\n') b--;
+        cr_assert_lt(n, cap);
+        outs[n++] = strndup(a, (size_t)(b - a));
+        p = q;
+    }
+    return n;
+}
+
+/* 200 ReTool-SFT-shaped conversations written by DuckDB as Parquet (tests/node/parquet-writers): all kept; every
+ * mask-0 run decodes to the engine's interpreter block around exactly the output the conversation recorded, in order,
+ * as DuckDB's own read-back of the file says; the prompt is the user message; one sft step trains on the result. */
+Test(sftconv, duckdb_parquet_200_conversations_convert_and_train) {
+    char model[512], out[400], run[400], args[3000];
+    static char log[65536];
+    tiny_model_spec spec = {tool_corpus, 300, 320, 32, 64, 1, 2, 512, 3};
+    tiny_model_make(dir, &spec, model, sizeof model);
+    snprintf(out, sizeof out, "%s/traces_pq.jsonl", dir);
+    snprintf(run, sizeof run, "%s/run_pq", dir);
+    snprintf(args, sizeof args, "data convert %s --model %s --template plain --out %s", SFT_PQ, model, out);
+    cr_assert_eq(run_cli(args, log, sizeof log), 0, "%s", log);
+    cr_expect(strstr(log, "kept 200 of 200") != NULL, "%s", log);
+
+    rt_error e;
+    char *rb = NULL;
+    size_t rblen = 0;
+    cr_assert_eq(rt_file_read_all(SFT_PQ_READBACK, &rb, &rblen, &e), RT_OK, "%s", e.msg);
+    rollout_trajectory *t;
+    size_t n;
+    cr_assert_eq(rollout_trajectory_read_file(out, &t, &n, &e), RT_OK, "%s", e.msg);
+    cr_assert_eq(n, 200u);
+    tok_tokenizer *tiny = NULL;
+    cr_assert_eq(tok_load(model, &tiny, &e), RT_OK, "%s", e.msg);
+    size_t row = 0, blocks = 0, empty = 0, multi = 0, nonascii = 0;
+    for (char *line = rb, *nl; line < rb + rblen && *line; line = nl + 1, row++) {
+        nl = strchr(line, '\n');
+        cr_assert_not_null(nl);
+        *nl = '\0';
+        cr_assert_lt(row, n);
+        cJSON *j = cJSON_Parse(line);
+        cr_assert_not_null(j, "read-back row %zu", row);
+        const cJSON *msgs = cJSON_GetObjectItemCaseSensitive(j, "messages"), *m, *user = NULL, *asst = NULL;
+        cJSON_ArrayForEach(m, msgs) {
+            const char *role = cJSON_GetObjectItemCaseSensitive(m, "role")->valuestring;
+            if (strcmp(role, "user") == 0) user = cJSON_GetObjectItemCaseSensitive(m, "content");
+            if (strcmp(role, "assistant") == 0) asst = cJSON_GetObjectItemCaseSensitive(m, "content");
+        }
+        cr_assert(cJSON_IsString(user) && cJSON_IsString(asst), "read-back row %zu", row);
+        char *want[8];
+        size_t nw = interpreter_outputs(asst->valuestring, want, 8);
+        cr_assert(nw >= 1 && nw <= 3, "row %zu: %zu blocks", row, nw);
+        const rollout_trajectory *tr = &t[row];
+        char prompt[512];
+        snprintf(prompt, sizeof prompt, "%s\n", user->valuestring);
+        cr_expect_str_eq(tr->prompt_text, prompt, "row %zu: the plain template", row);
+        cr_expect_eq(tr->n_calls, nw, "row %zu", row);
+        size_t k = 0, start = 0;
+        for (size_t i = 1; i <= tr->n_response; i++) {
+            if (i < tr->n_response && tr->mask[i] == tr->mask[start]) continue;
+            if (tr->mask[start] == 0) {
+                char *got = NULL;
+                cr_assert_eq(tok_decode(tiny, tr->response_ids + start, i - start, 0, &got, NULL, &e), RT_OK);
+                char block[1024];
+                cr_assert_lt(k, nw, "row %zu: more masked runs than interpreter blocks", row);
+                snprintf(block, sizeof block, "\n<interpreter>\n%s\n</interpreter>\n\n", want[k]);
+                cr_expect_str_eq(got, block, "row %zu, masked run %zu", row, k);
+                free(got);
+                k++;
+            }
+            start = i;
+        }
+        cr_expect_eq(k, nw, "row %zu: %zu masked runs for %zu interpreter blocks", row, k, nw);
+        for (size_t b = 0; b < nw; b++) {
+            empty += want[b][0] == '\0';
+            multi += strchr(want[b], '\n') != NULL;
+            for (const char *c = want[b]; *c; c++)
+                if ((unsigned char)*c >= 0x80) {
+                    nonascii++;
+                    break;
+                }
+            free(want[b]);
+        }
+        blocks += nw;
+        cJSON_Delete(j);
+    }
+    cr_expect_eq(row, 200u);
+    cr_expect_eq(blocks, 399u, "1 + i %% 3 blocks in row i: 67 + 2 * 67 + 3 * 66");
+    cr_expect(empty > 0 && multi > 0 && nonascii > 0, "outputs: %zu empty, %zu multi-line, %zu non-ASCII", empty, multi,
+              nonascii);
+    tok_free(tiny);
+    rollout_trajectories_free(t, n);
+    free(rb);
+
+    snprintf(args, sizeof args,
+             "sft --model %s --data %s --out %s --max-steps 1 --batch-tokens 512 --eval-frac 0 --f32 --threads 1 "
+             "--quiet",
+             model, out, run);
+    cr_assert_eq(run_cli(args, log, sizeof log), 0, "%s", log);
+    char metrics[500];
+    snprintf(metrics, sizeof metrics, "%s/metrics.jsonl", run);
+    char *mt = NULL;
+    size_t mlen = 0;
+    cr_assert_eq(rt_file_read_all(metrics, &mt, &mlen, &e), RT_OK, "%s", e.msg);
+    cr_expect(strstr(mt, "\"loss\"") != NULL, "%s", mt);
+    free(mt);
+}

@@ -81,6 +81,36 @@ await duck('aime_shaped', `SELECT '2024-I-' || (i + 1) AS ID, 'Find the value of
 await duck('gsm8k_shaped', `SELECT 'Tom has ' || i || ' apples and buys ' || (i + 2) || ' more. How many?' AS question,
     'He has ' || i || ' + ' || (i + 2) || ' = ' || (2 * i + 2) || ' apples.' || chr(10) || '#### ' || (2 * i + 2) AS answer
   FROM range(25) r(i)`, `COMPRESSION gzip`);
+// ReTool-SFT (JoeYing/ReTool-SFT): one conversation a row, `messages` a list of {role, content}: an optional system
+// message, the user's problem, the assistant turn with 1-3 <code> blocks each followed by its <interpreter> output
+// (empty, one line, multi-line, non-ASCII, tracebacks, indented, tag-like), ending with <answer>\boxed{N}</answer>.
+// Built here as JSON, then written by DuckDB from that JSON with the column typed as the published file types it.
+const sftOuts = ['', '42', 'line 1\nline 2\nline 3', 'π ≈ 3.14159 — 数学 ✓ naïve', '[1, 2]\n\nend',
+    '    indented\ttab', 'Traceback (most recent call last):\n  File "<stdin>", line 1\nNameError: name \'y\' is not defined',
+    'a <code> b', 'Ünïcödé\n\n\nthree blank lines above'];
+const sftRows = [];
+for (let i = 0; i < 200; i++) {
+    const ans = i * (i + 3);
+    const msgs = [];
+    if (i % 4 === 0) msgs.push({ role: 'system', content: 'You are a helpful assistant that can run Python code.' });
+    msgs.push({ role: 'user', content: `Problem ${i}: what is ${i} times ${i + 3}?` + (i % 5 === 0 ? ' (réponse en entier)' : '') });
+    let text = i % 3 === 0 ? 'Let me compute this with code.\n\n' : '';
+    for (let b = 0; b < 1 + (i % 3); b++) {
+        const out = sftOuts[(i * 7 + b * 3) % sftOuts.length];
+        text += `Step ${b + 1}: check part ${b}.\n<code>\n\`\`\`python\nx${b} = ${i} * ${i + 3}\nprint(x${b})\n\`\`\`\n</code>` +
+            (b % 2 ? '\n\n' : '\n') + `<interpreter>\n${out}\n</interpreter>` + (i % 2 ? '\n' : '\n\n');
+    }
+    text += `So the product is ${ans}.\n<answer>\n\\boxed{${ans}}\n</answer>`;
+    msgs.push({ role: 'assistant', content: text });
+    sftRows.push({ messages: msgs });
+}
+{
+    const tmp = join(out, 'retool_sft_shaped.input.json');
+    writeFileSync(tmp, sftRows.map((r) => JSON.stringify(r)).join('\n') + '\n');
+    await duck('retool_sft_shaped', `SELECT messages FROM read_json('${tmp}', format = 'newline_delimited',
+        columns = {messages: 'STRUCT(role VARCHAR, content VARCHAR)[]'})`, `COMPRESSION snappy, ROW_GROUP_SIZE 2048`);
+    rmSync(tmp);
+}
 con.closeSync?.();
 
 // ---- arrow-rs (parquet-wasm) ----
@@ -178,6 +208,12 @@ const nestedRs = arrow.makeTable({
 rsWrite('rs_nested_v1', nestedRs, (b) => b.setCompression(C.SNAPPY).setWriterVersion(V.V1).setMaxRowGroupSize(100));
 rsWrite('rs_nested_v2', nestedRs, (b) => b.setCompression(C.ZSTD).setWriterVersion(V.V2).setMaxRowGroupSize(128)
     .setDictionaryEnabled(false));
+// Small pages (a write batch of 7 rows, pages of at most 64 bytes): the reader decodes one page at a time and lists
+// of one row are read across pages as it goes.
+rsWrite('rs_nested_small_pages_v1', nestedRs, (b) => b.setCompression(C.SNAPPY).setWriterVersion(V.V1)
+    .setMaxRowGroupSize(150).setDataPageSizeLimit(64).setWriteBatchSize(7).setDictionaryEnabled(false));
+rsWrite('rs_nested_small_pages_v2', nestedRs, (b) => b.setCompression(C.ZSTD).setWriterVersion(V.V2)
+    .setMaxRowGroupSize(150).setDataPageSizeLimit(64).setWriteBatchSize(7));
 // REQUIRED fields (non-nullable in Arrow): top level, inside a list's struct, a list's elements.
 const ridx = [...Array(50).keys()];
 const rmsg = new arrow.Struct([new arrow.Field('role', new arrow.Utf8(), false),
