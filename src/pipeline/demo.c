@@ -87,7 +87,7 @@ static rt_status check_settings(const pipe_demo_config *c, rt_error *err) {
         cJSON_Delete(want);
         return st;
     }
-    cJSON *have;
+    cJSON *have = NULL;
     st = rt_json_read_file(path, &have, err);
     for (const cJSON *w = want->child; !st && w; w = w->next) {
         const cJSON *h = cJSON_GetObjectItemCaseSensitive(have, w->string);
