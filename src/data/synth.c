@@ -66,14 +66,21 @@ static rt_status set_identity(const data_family *f, int level, uint64_t key, dat
     return RT_OK;
 }
 
+/* The whole problem of (level, ops), whose canonical key the caller has. */
+static rt_status build_keyed(const data_family *f, int level, const int64_t *ops, uint64_t key, data_problem *p,
+                             rt_error *err) {
+    memset(p, 0, sizeof *p);
+    rt_status st = f->make(level, ops, 1, p, err);
+    return st ? st : set_identity(f, level, key, p, err);
+}
+
 rt_status data_family_build(const data_family *f, int level, const int64_t *ops, data_problem *p, rt_error *err) {
     memset(p, 0, sizeof *p);
     if (level < 1 || level > DATA_LEVEL_MAX)
         return rt_err_set(err, RT_EINVAL, "family %s: level %d is not 1-%d", f->name, level, DATA_LEVEL_MAX);
     uint64_t key;
     rt_status st = data_problem_key(f, level, ops, &key, err);
-    if (!st) st = f->make(level, ops, 1, p, err);
-    return st ? st : set_identity(f, level, key, p, err);
+    return st ? st : build_keyed(f, level, ops, key, p, err);
 }
 
 size_t data_problems_dedupe(data_problem *ps, size_t n) {
@@ -168,7 +175,7 @@ rt_status data_generate(const data_gen_options *o, data_problem **out, rt_error 
             int ok = data_split_of_key(key) == o->split;
             if (ok && o->unique) ok = hash_set_add(&seen, key) == 1;
             if (!ok) continue;
-            st = data_family_build(f, level, ops, &ps[i], err);
+            st = build_keyed(f, level, ops, key, &ps[i], err);
             found = st == RT_OK;
         }
         if (st == RT_OK && !found)

@@ -353,7 +353,6 @@ rt_status kern_mm_dw(kern_dtype dt, float *dw, const void *dy, const void *x, in
     return kern_gemm_run(&g, err);
 }
 
-
 const char *kern_gemm_impl_name(kern_dtype dt) {
     return g_impl[dt == KERN_BF16][0] ? g_impl[dt == KERN_BF16] : "(none yet)";
 }

@@ -247,7 +247,7 @@ static rt_status evaluate(const pipe_demo_config *c, const demo_paths *p, const 
 
 typedef struct demo_result {
     cJSON *eval_cold, *eval_rl; /* the evaluation markers' content (pass1, metrics per family, budget stops) */
-    double pass1_cold, pass1_rl, wall;
+    double wall;
     int64_t rl_steps; /* the RL steps the final model was trained for, as the run recorded them */
 } demo_result;
 
@@ -328,7 +328,6 @@ static rt_status pipeline(const pipe_demo_config *c, const demo_paths *p, const 
     res->wall += w;
     if (!st) stage(c, "%s: evaluation after cold start", name);
     if (!st) st = evaluate(c, p, pdir, "cold-start", sft_model, tools, &res->eval_cold, &w, err);
-    if (!st) res->pass1_cold = json_number(res->eval_cold, "pass1");
     res->wall += w;
     /* RL from the cold-start model. */
     w = 0;
@@ -378,7 +377,6 @@ static rt_status pipeline(const pipe_demo_config *c, const demo_paths *p, const 
     }
     if (!st) stage(c, "%s: evaluation after RL", name);
     if (!st) st = evaluate(c, p, pdir, "rl", rl_model, tools, &res->eval_rl, &w, err);
-    if (!st) res->pass1_rl = json_number(res->eval_rl, "pass1");
     res->wall += w;
     /* The final model folder, loadable by every other command. */
     const char *files[] = {"config.json", "model.safetensors", "tokenizer.json", "tokenizer_config.json"};
@@ -415,8 +413,8 @@ static void add_number_or_null(cJSON *o, const char *key, double v) {
 
 static cJSON *result_json(const demo_result *r, int64_t max_tokens) {
     cJSON *o = cJSON_CreateObject();
-    cJSON_AddNumberToObject(o, "pass1_cold_start", r->pass1_cold);
-    cJSON_AddNumberToObject(o, "pass1_rl", r->pass1_rl);
+    add_number_or_null(o, "pass1_cold_start", json_number(r->eval_cold, "pass1"));
+    add_number_or_null(o, "pass1_rl", json_number(r->eval_rl, "pass1"));
     cJSON_AddNumberToObject(o, "rl_steps", (double)r->rl_steps);
     cJSON_AddNumberToObject(o, "max_response_tokens", (double)max_tokens);
     add_number_or_null(o, "responses", json_number(r->eval_rl, "responses"));
@@ -452,10 +450,10 @@ static void headline_html(pipe_buf *b, const pipe_demo_config *c, const demo_res
     pipe_buf_puts(b, "<table><tr><th>family</th><th>problems</th><th>text-only: cold start</th><th>text-only: after "
                      "RL</th><th>tool-integrated: cold start</th><th>tool-integrated: after RL</th></tr>\n");
     pipe_buf_printf(b, "<tr><td><b>all</b></td><td>%zu</td>", distinct);
-    pct_cell(b, text->pass1_cold);
-    pct_cell(b, text->pass1_rl);
-    pct_cell(b, tool->pass1_cold);
-    pct_cell(b, tool->pass1_rl);
+    pct_cell(b, json_number(text->eval_cold, "pass1"));
+    pct_cell(b, json_number(text->eval_rl, "pass1"));
+    pct_cell(b, json_number(tool->eval_cold, "pass1"));
+    pct_cell(b, json_number(tool->eval_rl, "pass1"));
     pipe_buf_puts(b, "</tr>\n");
     const cJSON *fams = eval_families(tool->eval_rl);
     for (const cJSON *f = fams ? fams->child : NULL; f; f = f->next) {
@@ -509,8 +507,8 @@ static void print_table(const pipe_demo_config *c, const demo_result *text, cons
     const char *names[2] = {"text-only", "tool-integrated"};
     for (int i = 0; i < 2; i++) {
         printf("  %-18s", names[i]);
-        print_pct(r[i]->pass1_cold);
-        print_pct(r[i]->pass1_rl);
+        print_pct(json_number(r[i]->eval_cold, "pass1"));
+        print_pct(json_number(r[i]->eval_rl, "pass1"));
         printf(" %10lld %10lld %10.0f\n", (long long)r[i]->rl_steps, (long long)c->max_response_tokens[i],
                r[i]->wall);
     }

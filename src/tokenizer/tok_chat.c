@@ -55,37 +55,19 @@ static int py_space(uint32_t c) {
            (c >= 0x2000 && c <= 0x200A) || c == 0x2028 || c == 0x2029 || c == 0x202F || c == 0x205F || c == 0x3000;
 }
 
-/* The code point starting at s (n bytes left) into *c; its length, 0 when the bytes are not a plain UTF-8 sequence
- * (such bytes are never whitespace; tok_encode reports invalid UTF-8 later). */
-static size_t utf8_at(const unsigned char *s, size_t n, uint32_t *c) {
-    if (s[0] < 0x80) {
-        *c = s[0];
-        return 1;
-    }
-    size_t len = s[0] >= 0xF0 ? 4 : s[0] >= 0xE0 ? 3 : s[0] >= 0xC0 ? 2 : 0;
-    if (!len || len > n) return 0;
-    uint32_t v = s[0] & (0x7F >> len);
-    for (size_t i = 1; i < len; i++) {
-        if ((s[i] & 0xC0) != 0x80) return 0;
-        v = v << 6 | (s[i] & 0x3F);
-    }
-    *c = v;
-    return len;
-}
-
 /* Trims content as Jinja's trim filter does: *start and *len of the part without leading/trailing whitespace. */
 static void py_strip(const char *text, size_t *start, size_t *len) {
     const unsigned char *s = (const unsigned char *)text;
     size_t n = strlen(text), a = 0, b = 0, i = 0;
     uint32_t c;
-    while (a < n) {
-        size_t l = utf8_at(s + a, n - a, &c);
+    while (a < n) { /* bytes that are not a plain UTF-8 sequence are never whitespace (tok_encode reports them) */
+        size_t l = tok_utf8_next(s + a, n - a, &c);
         if (!l || !py_space(c)) break;
         a += l;
     }
     b = a;
     for (i = a; i < n;) { /* b: the end of the last non-space character */
-        size_t l = utf8_at(s + i, n - i, &c);
+        size_t l = tok_utf8_next(s + i, n - i, &c);
         if (!l) l = 1, c = 0;
         i += l;
         if (!py_space(c)) b = i;

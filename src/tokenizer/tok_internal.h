@@ -139,4 +139,8 @@ int tok_utf8_lossy(const unsigned char *s, size_t len, int final, char **buf, si
 /* Appends len bytes to a growing buffer; returns 0 or -1 (no memory). */
 int tok_buf_append(char **buf, size_t *blen, size_t *bcap, const void *data, size_t len);
 
+/* Decodes the UTF-8 character at s (len bytes left) into *cp; returns its length, or 0 when the bytes there are not a
+ * plain UTF-8 sequence. */
+size_t tok_utf8_next(const unsigned char *s, size_t len, uint32_t *cp);
+
 #endif

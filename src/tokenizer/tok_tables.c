@@ -44,8 +44,7 @@ int tok_cp_to_byte(uint32_t cp) {
     return -1;
 }
 
-/* Decodes one UTF-8 character at s (valid input assumed checked by the caller's length); returns its length or 0. */
-static size_t utf8_next(const unsigned char *s, size_t len, uint32_t *cp) {
+size_t tok_utf8_next(const unsigned char *s, size_t len, uint32_t *cp) {
     if (len == 0) return 0;
     unsigned c = s[0];
     if (c < 0x80) {
@@ -68,7 +67,7 @@ long tok_bytelevel_decode(const char *s, size_t len, char *out) {
     size_t i = 0, o = 0;
     while (i < len) {
         uint32_t cp;
-        size_t n = utf8_next(p + i, len - i, &cp);
+        size_t n = tok_utf8_next(p + i, len - i, &cp);
         if (n == 0) return -1;
         int b = tok_cp_to_byte(cp);
         if (b < 0) return -1;
