@@ -51,7 +51,9 @@ rt_status data_problem_key(const data_family *f, int level, const int64_t *ops, 
     return RT_OK;
 }
 
-data_split data_split_of_key(uint64_t key) { return key % 5 == 0 ? DATA_SPLIT_TEST : DATA_SPLIT_TRAIN; }
+data_split data_split_of_key(uint64_t key) {
+    return key % 5 == 0 ? DATA_SPLIT_TEST : DATA_SPLIT_TRAIN;
+}
 
 static rt_status set_identity(const data_family *f, int level, uint64_t key, data_problem *p, rt_error *err) {
     char id[64];

@@ -123,8 +123,10 @@ static rt_status write_corpus(const char *train, const char *path, rt_error *err
                     p->answer) < 0)
             st = rt_err_set(err, RT_EIO, "cannot write %s", path);
     }
-    if (!st) st = rt_atomic_commit(&af, err);
-    else if (af.fp) rt_atomic_abort(&af);
+    if (!st)
+        st = rt_atomic_commit(&af, err);
+    else if (af.fp)
+        rt_atomic_abort(&af);
     data_dataset_free(&ds);
     return st;
 }
@@ -262,8 +264,8 @@ static double json_number(const cJSON *o, const char *key) {
     return cJSON_IsNumber(v) ? v->valuedouble : NAN;
 }
 
-static rt_status pipeline(const pipe_demo_config *c, const demo_paths *p, const char *name, int tools,
-                          demo_result *res, rt_error *err) {
+static rt_status pipeline(const pipe_demo_config *c, const demo_paths *p, const char *name, int tools, demo_result *res,
+                          rt_error *err) {
     char pdir[PATH_MAX_LEN], cold[PATH_MAX_LEN], sft_dir[PATH_MAX_LEN], sft_model[PATH_MAX_LEN], rl_dir[PATH_MAX_LEN],
         rl_model[PATH_MAX_LEN], final_dir[PATH_MAX_LEN];
     path_join(pdir, c->out_dir, name);
@@ -363,8 +365,10 @@ static rt_status pipeline(const pipe_demo_config *c, const demo_paths *p, const 
         w = rt_time_now() - t0;
         cJSON *m = cJSON_CreateObject();
         cJSON_AddNumberToObject(m, "steps", (double)rr.steps);
-        if (!st) st = write_marker(pdir, "rl.done.json", m, w, err);
-        else cJSON_Delete(m);
+        if (!st)
+            st = write_marker(pdir, "rl.done.json", m, w, err);
+        else
+            cJSON_Delete(m);
     }
     res->wall += w;
     if (!st) {
@@ -407,8 +411,10 @@ static double family_pass1(const cJSON *eval, const char *name) {
 }
 
 static void add_number_or_null(cJSON *o, const char *key, double v) {
-    if (isnan(v)) cJSON_AddNullToObject(o, key);
-    else cJSON_AddNumberToObject(o, key, v);
+    if (isnan(v))
+        cJSON_AddNullToObject(o, key);
+    else
+        cJSON_AddNumberToObject(o, key, v);
 }
 
 static cJSON *result_json(const demo_result *r, int64_t max_tokens) {
@@ -432,8 +438,10 @@ static cJSON *result_json(const demo_result *r, int64_t max_tokens) {
 }
 
 static void pct_cell(pipe_buf *b, double v) {
-    if (isnan(v)) pipe_buf_puts(b, "<td>-</td>");
-    else pipe_buf_printf(b, "<td>%.1f%%</td>", 100 * v);
+    if (isnan(v))
+        pipe_buf_puts(b, "<td>-</td>");
+    else
+        pipe_buf_printf(b, "<td>%.1f%%</td>", 100 * v);
 }
 
 /* The headline of report.html: both pipelines' pass@1 at cold start and after RL, overall and per family. */
@@ -467,11 +475,12 @@ static void headline_html(pipe_buf *b, const pipe_demo_config *c, const demo_res
         pipe_buf_puts(b, "</tr>\n");
     }
     pipe_buf_puts(b, "</table>\n");
-    pipe_buf_printf(b,
-                    "<p>Responses that ended on the token budget after RL: text-only %.0f of %.0f, tool-integrated %.0f "
-                    "of %.0f.</p>\n",
-                    json_number(text->eval_rl, "budget_stops"), json_number(text->eval_rl, "responses"),
-                    json_number(tool->eval_rl, "budget_stops"), json_number(tool->eval_rl, "responses"));
+    pipe_buf_printf(
+        b,
+        "<p>Responses that ended on the token budget after RL: text-only %.0f of %.0f, tool-integrated %.0f "
+        "of %.0f.</p>\n",
+        json_number(text->eval_rl, "budget_stops"), json_number(text->eval_rl, "responses"),
+        json_number(tool->eval_rl, "budget_stops"), json_number(tool->eval_rl, "responses"));
 }
 
 static rt_status write_summary(const pipe_demo_config *c, const demo_result *text, const demo_result *tool,
@@ -494,8 +503,10 @@ static rt_status write_summary(const pipe_demo_config *c, const demo_result *tex
 }
 
 static void print_pct(double v) {
-    if (isnan(v)) printf(" %12s", "-");
-    else printf(" %11.1f%%", 100 * v);
+    if (isnan(v))
+        printf(" %12s", "-");
+    else
+        printf(" %11.1f%%", 100 * v);
 }
 
 static void print_table(const pipe_demo_config *c, const demo_result *text, const demo_result *tool, size_t distinct,
@@ -509,8 +520,7 @@ static void print_table(const pipe_demo_config *c, const demo_result *text, cons
         printf("  %-18s", names[i]);
         print_pct(json_number(r[i]->eval_cold, "pass1"));
         print_pct(json_number(r[i]->eval_rl, "pass1"));
-        printf(" %10lld %10lld %10.0f\n", (long long)r[i]->rl_steps, (long long)c->max_response_tokens[i],
-               r[i]->wall);
+        printf(" %10lld %10lld %10.0f\n", (long long)r[i]->rl_steps, (long long)c->max_response_tokens[i], r[i]->wall);
     }
     printf("\n  %-18s %12s %12s %12s %12s\n", "family", "text cold", "text RL", "tool cold", "tool RL");
     const cJSON *fams = eval_families(tool->eval_rl);
