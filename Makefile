@@ -62,6 +62,9 @@ $(ZYGOTE_SO): $(ZYGOTE_SRC) $(wildcard src/sandbox/zygote/*.h) src/sandbox/sbx_i
 $(BUILD)/obj/src/sandbox/sbx_zygote_blob.o: $(ZYGOTE_SO)
 $(BUILD)/obj/src/sandbox/sbx_zygote_blob.o: CFLAGS += -DSBX_ZYGOTE_SO='"$(ZYGOTE_SO)"'
 
+# The dashboard's page, embedded into the library by dash_assets.c (.incbin: the compiler cannot see the dependency).
+$(BUILD)/obj/src/serve/dash_assets.o: $(wildcard src/serve/dash/*)
+
 # Test fixtures: tests/fixtures/**/*.gz unpacked into $(BUILD)/fixtures/ (see tests/fixtures/tokenizers/NOTICE).
 # Tests and benchmarks read them through RETOOL_FIXTURES, a path relative to the repository root they run from.
 FIXTURES     := $(BUILD)/fixtures

@@ -31,7 +31,8 @@ int cmd_serve(int argc, char **argv) {
     long long max_calls = c.caps.max_tool_calls, max_tokens = c.caps.max_tokens, max_n = c.caps.max_n;
     long long audit_max = 64LL << 20, audit_keep = 5, max_body_kb = 1024, interp = 2048;
     double max_secs = c.caps.max_tool_seconds, agreement = c.review.min_agreement, window_ms = 10, request_s = 0;
-    int f32 = 0;
+    int f32 = 0, dashboard = 0;
+    const char *token_file = NULL;
     const cli_flag flags[] = {
         {"model", CLI_FLAG_STRING, &model_dir, "DIR", "model folder with its tokenizer (required)"},
         {"model-name", CLI_FLAG_STRING, &model_name, "NAME", "the id clients use (default: the folder's name)"},
@@ -57,6 +58,9 @@ int cmd_serve(int argc, char **argv) {
         {"audit-log", CLI_FLAG_STRING, &audit_path, "FILE", "append one JSON line per tool call to FILE"},
         {"audit-max-bytes", CLI_FLAG_INT, &audit_max, "N", "rotate the audit log at N bytes (default 64 MiB; 0 never)"},
         {"audit-keep", CLI_FLAG_INT, &audit_keep, "K", "rotated audit logs kept, FILE.1 .. FILE.K (default 5)"},
+        {"dashboard", CLI_FLAG_BOOL, &dashboard, NULL, "serve the operations dashboard under /ui/ (needs a token)"},
+        {"dashboard-token-file", CLI_FLAG_STRING, &token_file, "FILE", "the dashboard's secret token (required with "
+                                                                       "--dashboard)"},
         {"template", CLI_FLAG_STRING, &tmpl_name, "NAME", CLI_TEMPLATE_HELP},
         {"threads", CLI_FLAG_INT, &threads, "N", "compute threads (default 2)"},
         {"f32", CLI_FLAG_BOOL, &f32, NULL, "f32 products instead of bf16"},
@@ -64,7 +68,8 @@ int cmd_serve(int argc, char **argv) {
     cli_args args;
     int rc = cli_parse(argc, argv, "retool serve --model DIR [--host ADDR] [--port PORT] [--sandbox SPEC] ...",
                        "Serves the model with an OpenAI-compatible API: POST /v1/chat/completions (tool-integrated "
-                       "answers, streaming, n samples), GET /v1/models, GET /health, GET /metrics. Requests set "
+                       "answers, streaming, n samples), GET /v1/models, GET /health, GET /metrics, and with "
+                       "--dashboard the operations dashboard under /ui/. Requests set "
                        "their budgets within the caps; answers that look shaky are flagged and queued for review "
                        "(retool review). SIGTERM or SIGINT stops it cleanly. See docs/SERVE.md.",
                        flags, sizeof flags / sizeof flags[0], &args);
@@ -84,6 +89,10 @@ int cmd_serve(int argc, char **argv) {
     if (audit_max < 0 || audit_keep < 1) return cli_fail(cmd, CLI_EXIT_USAGE, "--audit-max-bytes >= 0, --audit-keep >= 1");
     if (max_body_kb < 1 || window_ms < 0 || request_s < 0)
         return cli_fail(cmd, CLI_EXIT_USAGE, "--max-body-kb >= 1, --batch-window-ms and --max-request-seconds >= 0");
+    if (token_file && !dashboard) return cli_fail(cmd, CLI_EXIT_USAGE, "--dashboard-token-file needs --dashboard");
+    if (dashboard && !token_file)
+        return cli_fail(cmd, CLI_EXIT_USAGE, "--dashboard needs --dashboard-token-file FILE: the dashboard can approve "
+                                             "answers and is never served without a token");
     rollout_template tmpl;
     rt_error err;
     rt_err_clear(&err);
@@ -116,6 +125,7 @@ int cmd_serve(int argc, char **argv) {
     serve_audit audit;
     memset(&audit, 0, sizeof audit);
     serve_server *srv = NULL;
+    dash *dsh = NULL;
     rt_status st = kern_init((int)threads, &err);
     if (!st) st = serve_model_backend_open(model_dir, (size_t)batch, tmpl, f32, &mb, &err);
     if (!st && strcmp(sandbox, "none")) st = rollout_exec_spec_open(sandbox, (int)workers, &exec, &err);
@@ -129,11 +139,19 @@ int cmd_serve(int argc, char **argv) {
         st = serve_audit_open(&audit, audit_path, audit_max, (int)audit_keep, &err);
         if (!st) c.sched.audit = &audit;
     }
+    if (!st && dashboard) {
+        /* The live metrics are the server's: set once it has started. */
+        dash_config dc = {c.review_queue, audit_path, token_file, NULL, NULL};
+        st = dash_open(&dsh, &dc, &err);
+        c.dashboard = dsh;
+    }
     if (!st) {
         c.sched.backend = serve_model_backend_ops(mb);
         st = serve_server_start(&srv, &c, &err);
     }
+    if (!st && dsh) dash_set_live(dsh, serve_server_metrics(srv));
     if (st) {
+        dash_close(dsh);
         serve_audit_close(&audit);
         rollout_exec_spec_close(exec);
         serve_model_backend_close(mb);
@@ -141,11 +159,13 @@ int cmd_serve(int argc, char **argv) {
     }
     printf("retool serve: model %s listening on http://%s:%d (sandbox %s)\n", c.model_name, c.host,
            serve_server_port(srv), exec ? sandbox : "none: text only");
+    if (dsh) printf("retool serve: dashboard at http://%s:%d/ui/\n", c.host, serve_server_port(srv));
     fflush(stdout);
     int sig = 0;
     sigwait(&set, &sig);
     rt_log_info("serve: signal %d, shutting down", sig);
     serve_server_stop(srv);
+    dash_close(dsh);
     serve_audit_close(&audit);
     rollout_exec_spec_close(exec);
     serve_model_backend_close(mb);

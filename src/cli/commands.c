@@ -25,5 +25,6 @@ const cli_command cli_commands[] = {
     {"serve", "OpenAI-compatible server: tool-integrated answers, budgets, review flags, audit log, metrics",
      cmd_serve},
     {"review", "the review queue of flagged answers: list, show, approve, reject", cmd_review},
+    {"dashboard", "the operations dashboard (review, audit, cost) over a queue and an audit log", cmd_dashboard},
     {NULL, NULL, NULL},
 };

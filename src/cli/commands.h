@@ -57,6 +57,9 @@ int cmd_serve(int argc, char **argv);
 /* `retool review list|show|approve|reject`: the review queue of flagged answers (src/cli/cmd_review.c). */
 int cmd_review(int argc, char **argv);
 
+/* `retool dashboard`: the operations dashboard on its own (src/cli/cmd_dashboard.c). */
+int cmd_dashboard(int argc, char **argv);
+
 /* `retool chat`: interactive tool-integrated answers, streamed with the interpreter output. */
 int cmd_chat(int argc, char **argv);
 

@@ -66,8 +66,11 @@ void serve_http_count(serve_server *s, const rollout_trajectory *t, size_t n, in
     pthread_mutex_lock(&m->mu);
     m->samples += n;
     m->flagged += flagged != 0;
+    m->answered++;
     if (n) m->prompt_tokens += t[0].n_prompt;
+    double slowest = 0;
     for (size_t i = 0; i < n; i++) {
+        if (t[i].wall_s > slowest) slowest = t[i].wall_s;
         m->completion_tokens += t[i].n_response;
         for (size_t k = 0; k < t[i].n_calls; k++) {
             const rollout_tool_call *c = &t[i].calls[k];
@@ -77,6 +80,7 @@ void serve_http_count(serve_server *s, const rollout_trajectory *t, size_t n, in
             if (!c->refused && c->status != ROLLOUT_EXEC_OK) m->tool_errors++;
         }
     }
+    m->answer_seconds += slowest;
     pthread_mutex_unlock(&m->mu);
 }
 
@@ -231,6 +235,12 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *
         if (rt_body_append(&ctx->body, upload_data, *upload_size, s->cfg.max_body_bytes)) return MHD_NO;
         *upload_size = 0;
         return MHD_YES;
+    }
+    if (s->cfg.dashboard && dash_owns(url)) {
+        if (ctx->body.too_large)
+            return serve_http_send_error(s, ctx, c, 413, "The request body is too large", "invalid_request_error", NULL,
+                                         "request_too_large");
+        return dash_handle(s->cfg.dashboard, c, url, method, ctx->body.buf, ctx->body.len);
     }
     int is_get = !strcmp(method, "GET"), is_post = !strcmp(method, "POST");
     int get_path = !strcmp(url, "/health") || !strcmp(url, "/metrics") || !strcmp(url, "/v1/models") ||

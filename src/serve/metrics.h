@@ -16,6 +16,8 @@ typedef struct serve_metrics {
     uint64_t prompt_tokens, completion_tokens, interpreter_tokens;
     uint64_t tool_calls, tool_errors, tool_refused;
     uint64_t flagged, samples, batches, batched_samples;
+    uint64_t answered;          /* completion requests answered (every sample done) */
+    double answer_seconds;      /* their summed wall time (the slowest sample of each) */
     uint64_t latency_count;
     double latency_sum;
     uint64_t latency_buckets[SERVE_METRICS_NBUCKETS]; /* cumulative at write time */

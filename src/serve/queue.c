@@ -121,6 +121,22 @@ rt_status serve_queue_load(const char *path, serve_queue *q, rt_error *err) {
     return st;
 }
 
+rt_status serve_queue_append_decision(const char *path, const char *id, const char *decision, const char *note,
+                                      const char *reviewer, rt_error *err) {
+    if (strcmp(decision, "approved") && strcmp(decision, "rejected"))
+        return rt_err_set(err, RT_EINVAL, "decision must be approved or rejected, not %s", decision);
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddStringToObject(o, "kind", "decision");
+    cJSON_AddStringToObject(o, "id", id);
+    cJSON_AddStringToObject(o, "decision", decision);
+    if (note) cJSON_AddStringToObject(o, "note", note);
+    if (reviewer) cJSON_AddStringToObject(o, "reviewer", reviewer);
+    cJSON_AddNumberToObject(o, "time", rt_time_wall());
+    rt_status st = serve_queue_append(path, o, err);
+    cJSON_Delete(o);
+    return st;
+}
+
 rt_status serve_queue_decide(const char *path, const char *id, const char *decision, const char *note,
                              const char *reviewer, rt_error *err) {
     if (strcmp(decision, "approved") && strcmp(decision, "rejected"))
@@ -131,14 +147,5 @@ rt_status serve_queue_decide(const char *path, const char *id, const char *decis
     int found = serve_queue_find(&q, id) != NULL;
     serve_queue_free(&q);
     if (!found) return rt_err_set(err, RT_ENOTFOUND, "%s has no entry %s", path, id);
-    cJSON *o = cJSON_CreateObject();
-    cJSON_AddStringToObject(o, "kind", "decision");
-    cJSON_AddStringToObject(o, "id", id);
-    cJSON_AddStringToObject(o, "decision", decision);
-    if (note) cJSON_AddStringToObject(o, "note", note);
-    if (reviewer) cJSON_AddStringToObject(o, "reviewer", reviewer);
-    cJSON_AddNumberToObject(o, "time", rt_time_wall());
-    st = serve_queue_append(path, o, err);
-    cJSON_Delete(o);
-    return st;
+    return serve_queue_append_decision(path, id, decision, note, reviewer, err);
 }

@@ -42,4 +42,9 @@ void serve_queue_free(serve_queue *q);
 rt_status serve_queue_decide(const char *path, const char *id, const char *decision, const char *note,
                              const char *reviewer, rt_error *err);
 
+/* Appends a decision line on id without reading the queue (the caller knows the entry exists: the dashboard's
+ * index). Same line format and locking as serve_queue_decide. */
+rt_status serve_queue_append_decision(const char *path, const char *id, const char *decision, const char *note,
+                                      const char *reviewer, rt_error *err);
+
 #endif

@@ -8,6 +8,7 @@
 #include <stddef.h>
 
 #include "base/error.h"
+#include "serve/dash.h"
 #include "serve/metrics.h"
 #include "serve/request.h"
 #include "serve/review.h"
@@ -23,6 +24,7 @@ typedef struct serve_config {
     serve_review_config review;
     const char *review_queue;       /* JSONL file for flagged answers, or NULL */
     serve_sched_config sched;       /* backend, sandbox, audit log, batching */
+    dash *dashboard;                /* answers /ui/ when set (serve/dash.h); the caller's, outlives the server */
 } serve_config;
 
 /* Fills the defaults (the backend and the sandbox are the caller's to set). */

@@ -1,0 +1,202 @@
+#include "serve/dash_jscan.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+const char *dash_js_ws(const char *p, const char *end) {
+    while (p < end && (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r'))
+        p++;
+    return p;
+}
+
+static const char *skip_string(const char *p, const char *end) {
+    for (p++; p < end; p++) {
+        if (*p == '\\') {
+            if (++p >= end) return NULL;
+        } else if (*p == '"') {
+            return p + 1;
+        } else if ((unsigned char)*p < 0x20) {
+            return NULL;
+        }
+    }
+    return NULL;
+}
+
+const char *dash_js_skip(const char *p, const char *end) {
+    p = dash_js_ws(p, end);
+    if (p >= end) return NULL;
+    if (*p == '"') return skip_string(p, end);
+    if (*p == '{' || *p == '[') {
+        /* Brackets are matched by depth alone; strings are skipped whole so their brackets do not count. */
+        char stack[64];
+        int depth = 0;
+        for (; p < end; p++) {
+            char c = *p;
+            if (c == '"') {
+                p = skip_string(p, end);
+                if (!p) return NULL;
+                p--;
+            } else if (c == '{' || c == '[') {
+                if (depth == (int)sizeof stack) return NULL;
+                stack[depth++] = c == '{' ? '}' : ']';
+            } else if (c == '}' || c == ']') {
+                if (!depth || stack[depth - 1] != c) return NULL;
+                if (--depth == 0) return p + 1;
+            }
+        }
+        return NULL;
+    }
+    const char *q = p;
+    while (q < end && (strchr("+-.eE", *q) || (*q >= '0' && *q <= '9') || (*q >= 'a' && *q <= 'z')))
+        q++;
+    if (q == p) return NULL;
+    size_t n = (size_t)(q - p);
+    if ((n == 4 && !memcmp(p, "true", 4)) || (n == 5 && !memcmp(p, "false", 5)) || (n == 4 && !memcmp(p, "null", 4)))
+        return q;
+    return (*p == '-' || (*p >= '0' && *p <= '9')) ? q : NULL;
+}
+
+const char *dash_js_get(const char *p, const char *end, const char *key, int *bad) {
+    p = dash_js_ws(p, end);
+    if (p >= end || *p != '{') return NULL;
+    size_t klen = strlen(key);
+    p = dash_js_ws(p + 1, end);
+    if (p < end && *p == '}') return NULL;
+    for (;;) {
+        if (p >= end || *p != '"') break;
+        const char *k = p + 1, *ke = skip_string(p, end);
+        if (!ke) break;
+        int match = (size_t)(ke - 1 - k) == klen && !memcmp(k, key, klen);
+        p = dash_js_ws(ke, end);
+        if (p >= end || *p != ':') break;
+        const char *v = dash_js_ws(p + 1, end);
+        if (match) return v;
+        p = dash_js_skip(v, end);
+        if (!p) break;
+        p = dash_js_ws(p, end);
+        if (p < end && *p == '}') return NULL;
+        if (p >= end || *p != ',') break;
+        p = dash_js_ws(p + 1, end);
+    }
+    *bad = 1;
+    return NULL;
+}
+
+static size_t put_utf8(char *o, unsigned cp) {
+    if (cp < 0x80) return o[0] = (char)cp, 1;
+    if (cp < 0x800) return o[0] = (char)(0xC0 | cp >> 6), o[1] = (char)(0x80 | (cp & 63)), 2;
+    if (cp < 0x10000)
+        return o[0] = (char)(0xE0 | cp >> 12), o[1] = (char)(0x80 | ((cp >> 6) & 63)), o[2] = (char)(0x80 | (cp & 63)),
+               3;
+    o[0] = (char)(0xF0 | cp >> 18);
+    o[1] = (char)(0x80 | ((cp >> 12) & 63));
+    o[2] = (char)(0x80 | ((cp >> 6) & 63));
+    o[3] = (char)(0x80 | (cp & 63));
+    return 4;
+}
+
+static int hex4(const char *p, const char *end, unsigned *out) {
+    if (end - p < 4) return 0;
+    char h[5] = {p[0], p[1], p[2], p[3], 0};
+    char *e;
+    *out = (unsigned)strtoul(h, &e, 16);
+    return e == h + 4;
+}
+
+const char *dash_js_str(const char *p, const char *end, char *buf, size_t cap) {
+    p = dash_js_ws(p, end);
+    if (p >= end || *p != '"' || !cap) return NULL;
+    size_t n = 0;
+    for (p++; p < end; p++) {
+        char tmp[4];
+        size_t k = 1;
+        tmp[0] = *p;
+        if (*p == '"') {
+            buf[n] = 0;
+            return p + 1;
+        }
+        if ((unsigned char)*p < 0x20) return NULL;
+        if (*p == '\\') {
+            if (++p >= end) return NULL;
+            switch (*p) {
+            case 'n':
+                tmp[0] = '\n';
+                break;
+            case 't':
+                tmp[0] = '\t';
+                break;
+            case 'r':
+                tmp[0] = '\r';
+                break;
+            case 'b':
+                tmp[0] = '\b';
+                break;
+            case 'f':
+                tmp[0] = '\f';
+                break;
+            case '"':
+            case '\\':
+            case '/':
+                tmp[0] = *p;
+                break;
+            case 'u': {
+                unsigned cp, lo;
+                if (!hex4(p + 1, end, &cp)) return NULL;
+                p += 4;
+                if (cp >= 0xD800 && cp < 0xDC00 && end - p > 6 && p[1] == '\\' && p[2] == 'u' &&
+                    hex4(p + 3, end, &lo) && lo >= 0xDC00 && lo < 0xE000) {
+                    cp = 0x10000 + ((cp - 0xD800) << 10) + (lo - 0xDC00);
+                    p += 6;
+                }
+                k = put_utf8(tmp, cp);
+                break;
+            }
+            default:
+                return NULL;
+            }
+        }
+        if (n + k < cap) {
+            memcpy(buf + n, tmp, k);
+            n += k;
+        }
+    }
+    return NULL;
+}
+
+const char *dash_js_num(const char *p, const char *end, double *out) {
+    p = dash_js_ws(p, end);
+    const char *e = dash_js_skip(p, end);
+    if (!e || (*p != '-' && (*p < '0' || *p > '9'))) return NULL;
+    char tmp[64];
+    size_t n = (size_t)(e - p);
+    if (n >= sizeof tmp) return NULL;
+    memcpy(tmp, p, n);
+    tmp[n] = 0;
+    char *stop;
+    *out = strtod(tmp, &stop);
+    return stop == tmp + n ? e : NULL;
+}
+
+const char *dash_js_first(const char *p, const char *end, int *bad) {
+    p = dash_js_ws(p, end);
+    if (p >= end || *p != '[') return NULL;
+    p = dash_js_ws(p + 1, end);
+    if (p < end && *p == ']') return NULL;
+    if (p >= end) *bad = 1;
+    return p < end ? p : NULL;
+}
+
+const char *dash_js_next(const char *p, const char *end, int *bad) {
+    p = dash_js_skip(p, end);
+    if (!p) {
+        *bad = 1;
+        return NULL;
+    }
+    p = dash_js_ws(p, end);
+    if (p < end && *p == ']') return NULL;
+    if (p >= end || *p != ',') {
+        *bad = 1;
+        return NULL;
+    }
+    return dash_js_ws(p + 1, end);
+}

@@ -1,0 +1,32 @@
+/* A reader of one JSON line that walks it without building a tree: the dashboard's indexes take a few fields from
+ * each of a million lines, which cJSON would first copy whole. Every function takes the text [p, end) and returns
+ * NULL when it is not well-formed JSON there (the caller names the file and line). */
+#ifndef RETOOL_SERVE_DASH_JSCAN_H
+#define RETOOL_SERVE_DASH_JSCAN_H
+
+#include <stddef.h>
+
+/* Skips whitespace. */
+const char *dash_js_ws(const char *p, const char *end);
+
+/* The end of the value starting at p (after leading whitespace), or NULL when it is malformed. */
+const char *dash_js_skip(const char *p, const char *end);
+
+/* The value of key in the object at p (the start of its value), or NULL when p is no object or has no such key;
+ * *bad is set when the object is malformed. */
+const char *dash_js_get(const char *p, const char *end, const char *key, int *bad);
+
+/* Decodes the string at p into buf (NUL-terminated, cut to cap - 1 bytes); returns the end of the string or NULL
+ * when p is no string. \u escapes are decoded to UTF-8. */
+const char *dash_js_str(const char *p, const char *end, char *buf, size_t cap);
+
+/* Reads the number at p; returns its end or NULL when p is no number. */
+const char *dash_js_num(const char *p, const char *end, double *out);
+
+/* The first element of the array at p (NULL when the array is empty or p is none); *bad set when malformed. */
+const char *dash_js_first(const char *p, const char *end, int *bad);
+
+/* The element after the one at p inside its array (NULL at the end); *bad set when malformed. */
+const char *dash_js_next(const char *p, const char *end, int *bad);
+
+#endif

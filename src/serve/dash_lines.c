@@ -1,0 +1,137 @@
+#include "serve/dash_lines.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define DASH_LINES_CHUNK (1u << 20)
+
+rt_status dash_lines_init(dash_lines *x, const char *path, rt_error *err) {
+    memset(x, 0, sizeof *x);
+    x->fd = -1;
+    x->path = strdup(path);
+    x->off = malloc(16 * sizeof *x->off);
+    if (!x->path || !x->off) {
+        dash_lines_free(x);
+        return rt_err_set(err, RT_ENOMEM, "out of memory");
+    }
+    x->cap = 15;
+    x->off[0] = 0;
+    return RT_OK;
+}
+
+void dash_lines_free(dash_lines *x) {
+    if (x->fd >= 0) close(x->fd);
+    free(x->path);
+    free(x->off);
+    free(x->buf);
+    memset(x, 0, sizeof *x);
+    x->fd = -1;
+}
+
+static void forget(dash_lines *x, const dash_lines_ops *ops) {
+    if (x->fd >= 0) close(x->fd);
+    x->fd = -1;
+    x->n = 0;
+    x->off[0] = 0;
+    ops->reset(ops->ctx);
+}
+
+static rt_status push(dash_lines *x, uint64_t end, rt_error *err) {
+    if (x->n == x->cap) {
+        size_t nc = x->cap * 2 + 1;
+        uint64_t *no = realloc(x->off, (nc + 1) * sizeof *no);
+        if (!no) return rt_err_set(err, RT_ENOMEM, "out of memory indexing %s", x->path);
+        x->off = no;
+        x->cap = nc;
+    }
+    x->off[++x->n] = end;
+    return RT_OK;
+}
+
+/* Opens the file when it is new or was replaced; *gone when it does not exist. */
+static rt_status reopen(dash_lines *x, const dash_lines_ops *ops, struct stat *st, int *gone, rt_error *err) {
+    *gone = 0;
+    if (x->fd >= 0) {
+        struct stat now;
+        if (stat(x->path, &now) != 0 || now.st_ino != x->ino || now.st_dev != x->dev) forget(x, ops);
+    }
+    if (x->fd < 0) {
+        x->fd = open(x->path, O_RDONLY | O_CLOEXEC);
+        if (x->fd < 0) {
+            if (errno == ENOENT) return *gone = 1, RT_OK;
+            return rt_err_errno(err, RT_EIO, errno, "cannot open %s", x->path);
+        }
+    }
+    if (fstat(x->fd, st) != 0) return rt_err_errno(err, RT_EIO, errno, "cannot stat %s", x->path);
+    if (x->n && (st->st_ino != x->ino || st->st_dev != x->dev || (uint64_t)st->st_size < x->off[x->n])) {
+        /* Cut shorter (or replaced between stat and open): everything is read again. */
+        int fd = x->fd;
+        x->fd = -1;
+        forget(x, ops);
+        x->fd = fd;
+    }
+    x->dev = st->st_dev;
+    x->ino = st->st_ino;
+    return RT_OK;
+}
+
+rt_status dash_lines_refresh(dash_lines *x, const dash_lines_ops *ops, rt_error *err) {
+    struct stat st;
+    int gone;
+    rt_status s = reopen(x, ops, &st, &gone, err);
+    if (s || gone) return s;
+    uint64_t size = (uint64_t)st.st_size, pos = x->off[x->n];
+    size_t have = 0; /* bytes of a line begun in an earlier chunk, at the start of buf */
+    while (pos + have < size) {
+        size_t want = DASH_LINES_CHUNK;
+        if (have + want > x->buf_cap) {
+            size_t nc = (have + want) * 2;
+            char *nb = realloc(x->buf, nc);
+            if (!nb) return rt_err_set(err, RT_ENOMEM, "out of memory indexing %s", x->path);
+            x->buf = nb;
+            x->buf_cap = nc;
+        }
+        if (want > size - pos - have) want = (size_t)(size - pos - have);
+        ssize_t r = pread(x->fd, x->buf + have, want, (off_t)(pos + have));
+        if (r < 0) return rt_err_errno(err, RT_EIO, errno, "reading %s", x->path);
+        if (r == 0) break;
+        size_t len = have + (size_t)r, start = 0;
+        for (;;) {
+            char *nl = memchr(x->buf + start, '\n', len - start);
+            if (!nl) break;
+            size_t end = (size_t)(nl - x->buf);
+            s = ops->line(ops->ctx, x->n, x->buf + start, end - start, err);
+            if (!s) s = push(x, pos + end + 1, err);
+            if (s) return s;
+            start = end + 1;
+        }
+        memmove(x->buf, x->buf + start, len - start);
+        pos += start;
+        have = len - start;
+    }
+    return RT_OK;
+}
+
+rt_status dash_lines_read(const dash_lines *x, size_t i, char **text, size_t *len, rt_error *err) {
+    if (i >= x->n || x->fd < 0) return rt_err_set(err, RT_EINVAL, "%s has no line %zu", x->path, i + 1);
+    size_t n = (size_t)(x->off[i + 1] - x->off[i] - 1);
+    char *t = malloc(n + 1);
+    if (!t) return rt_err_set(err, RT_ENOMEM, "out of memory");
+    size_t got = 0;
+    while (got < n) {
+        ssize_t r = pread(x->fd, t + got, n - got, (off_t)(x->off[i] + got));
+        if (r <= 0) {
+            free(t);
+            return rt_err_errno(err, RT_EIO, r < 0 ? errno : EIO, "reading %s line %zu", x->path, i + 1);
+        }
+        got += (size_t)r;
+    }
+    t[n] = 0;
+    *text = t;
+    *len = n;
+    return RT_OK;
+}

@@ -1,0 +1,46 @@
+/* An offset index over an append-only JSONL file (the review queue, the audit log): built once, then extended by
+ * reading only the bytes appended since the last refresh. Only whole lines (ending in a newline) are indexed, so a
+ * line being written is picked up on a later refresh. A file replaced (rotated: another inode) or cut shorter is
+ * indexed anew. Not thread-safe: the owner locks. */
+#ifndef RETOOL_SERVE_DASH_LINES_H
+#define RETOOL_SERVE_DASH_LINES_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "base/error.h"
+
+/* What the owner does with lines as they are indexed. */
+typedef struct dash_lines_ops {
+    void (*reset)(void *ctx); /* the file was replaced: forget every line seen */
+    /* Line number line_no (0-based) with its text (no newline); an error stops the refresh at this line. */
+    rt_status (*line)(void *ctx, size_t line_no, const char *text, size_t len, rt_error *err);
+    void *ctx;
+} dash_lines_ops;
+
+typedef struct dash_lines {
+    char *path;
+    int fd; /* -1 while the file does not exist */
+    dev_t dev;
+    ino_t ino;
+    uint64_t *off; /* [n + 1]: start of each indexed line, then the end of the last one */
+    size_t n, cap;
+    char *buf; /* read buffer */
+    size_t buf_cap;
+} dash_lines;
+
+/* Sets up an empty index of path (nothing read yet). */
+rt_status dash_lines_init(dash_lines *x, const char *path, rt_error *err);
+
+/* Indexes what was appended since the last call (or everything, after a replacement), calling ops per new line.
+ * A missing file is an empty one. */
+rt_status dash_lines_refresh(dash_lines *x, const dash_lines_ops *ops, rt_error *err);
+
+/* Line i's text (malloc'd, NUL-terminated, without the newline); *len gets its length. */
+rt_status dash_lines_read(const dash_lines *x, size_t i, char **text, size_t *len, rt_error *err);
+
+/* Frees the index and closes the file. */
+void dash_lines_free(dash_lines *x);
+
+#endif
