@@ -37,30 +37,29 @@ static rt_status line(void *ctx, size_t line_no, const char *text, size_t len, r
     memset(c, 0, sizeof *c);
     const char *end = text + len, *p = dash_js_ws(text, end);
     if (p == end) return c->blank = 1, RT_OK;
-    int bad = 0;
-    const char *after = dash_js_skip(p, end);
-    if (*p != '{' || !after || dash_js_ws(after, end) != end)
-        return rt_err_set(err, RT_EFORMAT, "%s:%zu: not a JSON object", a->lines.path, line_no + 1);
     double d;
-    char s[64] = "";
-    const char *v = dash_js_get(p, end, "time", &bad);
-    if (!v || !dash_js_num(v, end, &d))
+    char s[64];
+    int have_time = 0;
+    c->status = DASH_CALL_OTHER;
+    dash_js_iter o;
+    for (dash_js_iter_init(&o, p, end); dash_js_member(&o);) {
+        if (dash_js_key_is(&o, "time")) {
+            have_time = dash_js_num(o.val, end, &d) != NULL;
+            c->time = d;
+        } else if (dash_js_key_is(&o, "latency_s") && dash_js_num(o.val, end, &d)) {
+            c->latency_s = (float)d;
+        } else if (dash_js_key_is(&o, "status") && dash_js_str(o.val, end, s, sizeof s)) {
+            int st = dash_call_status_parse(s);
+            c->status = (uint8_t)(st < 0 ? DASH_CALL_OTHER : st);
+        } else if (dash_js_key_is(&o, "trajectory") && dash_js_str(o.val, end, s, sizeof s)) {
+            unsigned long long n = 0, k = 0;
+            if (sscanf(s, "p%llu-s%llu", &n, &k) == 2) c->request = (uint32_t)n, c->sample = (uint16_t)k;
+        }
+    }
+    if (o.bad || dash_js_ws(o.p, end) != end)
+        return rt_err_set(err, RT_EFORMAT, "%s:%zu: not a JSON object", a->lines.path, line_no + 1);
+    if (!have_time)
         return rt_err_set(err, RT_EFORMAT, "%s:%zu: field 'time' must be a number", a->lines.path, line_no + 1);
-    c->time = d;
-    if ((v = dash_js_get(p, end, "latency_s", &bad)) && dash_js_num(v, end, &d)) c->latency_s = (float)d;
-    if ((v = dash_js_get(p, end, "status", &bad)) && dash_js_str(v, end, s, sizeof s)) {
-        int st = dash_call_status_parse(s);
-        c->status = (uint8_t)(st < 0 ? DASH_CALL_OTHER : st);
-    } else {
-        c->status = DASH_CALL_OTHER;
-    }
-    unsigned long long n = 0, k = 0;
-    if ((v = dash_js_get(p, end, "trajectory", &bad)) && dash_js_str(v, end, s, sizeof s) &&
-        sscanf(s, "p%llu-s%llu", &n, &k) == 2) {
-        c->request = (uint32_t)n;
-        c->sample = (uint16_t)k;
-    }
-    if (bad) return rt_err_set(err, RT_EFORMAT, "%s:%zu: malformed JSON", a->lines.path, line_no + 1);
     return RT_OK;
 }
 

@@ -1,5 +1,6 @@
 #include "serve/dash_jscan.h"
 
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -9,17 +10,22 @@ const char *dash_js_ws(const char *p, const char *end) {
     return p;
 }
 
+/* The end of the string starting at p (the opening quote): the next quote not escaped by an odd run of
+ * backslashes. */
 static const char *skip_string(const char *p, const char *end) {
-    for (p++; p < end; p++) {
-        if (*p == '\\') {
-            if (++p >= end) return NULL;
-        } else if (*p == '"') {
-            return p + 1;
-        } else if ((unsigned char)*p < 0x20) {
-            return NULL;
-        }
+    for (const char *q = p + 1;;) {
+        const char *quote = memchr(q, '"', (size_t)(end - q));
+        if (!quote) return NULL;
+        size_t bs = 0;
+        while (quote - bs > p + 1 && quote[-1 - (ptrdiff_t)bs] == '\\')
+            bs++;
+        if (!(bs & 1)) return quote + 1;
+        q = quote + 1;
     }
-    return NULL;
+}
+
+static int number_char(char c) {
+    return (c >= '0' && c <= '9') || c == '-' || c == '+' || c == '.' || c == 'e' || c == 'E';
 }
 
 const char *dash_js_skip(const char *p, const char *end) {
@@ -47,7 +53,7 @@ const char *dash_js_skip(const char *p, const char *end) {
         return NULL;
     }
     const char *q = p;
-    while (q < end && (strchr("+-.eE", *q) || (*q >= '0' && *q <= '9') || (*q >= 'a' && *q <= 'z')))
+    while (q < end && (number_char(*q) || (*q >= 'a' && *q <= 'z')))
         q++;
     if (q == p) return NULL;
     size_t n = (size_t)(q - p);
@@ -194,6 +200,63 @@ const char *dash_js_next(const char *p, const char *end, int *bad) {
     }
     p = dash_js_ws(p, end);
     if (p < end && *p == ']') return NULL;
+    if (p >= end || *p != ',') {
+        *bad = 1;
+        return NULL;
+    }
+    return dash_js_ws(p + 1, end);
+}
+
+int dash_js_iter_init(dash_js_iter *it, const char *p, const char *end) {
+    memset(it, 0, sizeof *it);
+    it->end = end;
+    p = dash_js_ws(p, end);
+    if (p >= end || *p != '{') {
+        it->bad = 1;
+        return 0;
+    }
+    it->p = p + 1;
+    return 1;
+}
+
+int dash_js_member(dash_js_iter *it) {
+    if (it->bad) return 0;
+    const char *p = it->p, *end = it->end;
+    if (it->started) {
+        p = it->val ? dash_js_skip(it->val, end) : p;
+        if (!p) return it->bad = 1, 0;
+        p = dash_js_ws(p, end);
+        if (p < end && *p == '}') return it->p = p + 1, 0;
+        if (p >= end || *p != ',') return it->bad = 1, 0;
+        p++;
+    } else {
+        p = dash_js_ws(p, end);
+        if (p < end && *p == '}') return it->p = p + 1, 0;
+    }
+    p = dash_js_ws(p, end);
+    if (p >= end || *p != '"') return it->bad = 1, 0;
+    const char *ke = skip_string(p, end);
+    if (!ke) return it->bad = 1, 0;
+    it->key = p + 1;
+    it->klen = (size_t)(ke - 1 - it->key);
+    p = dash_js_ws(ke, end);
+    if (p >= end || *p != ':') return it->bad = 1, 0;
+    it->val = dash_js_ws(p + 1, end);
+    it->started = 1;
+    return 1;
+}
+
+int dash_js_key_is(const dash_js_iter *it, const char *k) {
+    size_t n = strlen(k);
+    return it->klen == n && !memcmp(it->key, k, n);
+}
+
+const char *dash_js_after_elem(const char *p, const char *end, const char **after, int *bad) {
+    p = dash_js_ws(p, end);
+    if (p < end && *p == ']') {
+        *after = p + 1;
+        return NULL;
+    }
     if (p >= end || *p != ',') {
         *bad = 1;
         return NULL;

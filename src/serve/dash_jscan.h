@@ -29,4 +29,27 @@ const char *dash_js_first(const char *p, const char *end, int *bad);
 /* The element after the one at p inside its array (NULL at the end); *bad set when malformed. */
 const char *dash_js_next(const char *p, const char *end, int *bad);
 
+/* A walk over the members of one object, each visited once: dash_js_iter_init at the '{', then dash_js_member
+ * until it returns 0 (the end, or bad set when malformed; then end_of_object is just past the '}'). */
+typedef struct dash_js_iter {
+    const char *p, *end;
+    const char *key, *val; /* the member: key (not NUL-terminated, klen bytes, still escaped) and its value */
+    size_t klen;
+    int started, bad;
+} dash_js_iter;
+
+/* Starts a walk over the object at p; 0 (and bad set) when p is no object. */
+int dash_js_iter_init(dash_js_iter *it, const char *p, const char *end);
+
+/* Moves to the next member (past the current value; a caller that walked the value itself sets val to NULL and p
+ * just past it); 0 at the end of the object (it->p is then just past the '}') or when malformed. */
+int dash_js_member(dash_js_iter *it);
+
+/* 1 when the current member's key is k. */
+int dash_js_key_is(const dash_js_iter *it, const char *k);
+
+/* p is just past an array element: the next element's start, or NULL at the end of the array (*after then just past
+ * the ']') or when malformed (*bad set). */
+const char *dash_js_after_elem(const char *p, const char *end, const char **after, int *bad);
+
 #endif

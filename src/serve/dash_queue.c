@@ -102,37 +102,110 @@ static uint16_t tag_of(dash_queue *q, const char *user) {
     return (uint16_t)q->ntags++;
 }
 
-/* The summary fields of an entry line. */
+/* The review reasons of the array at p, as bits; the end of the array in *after. */
+static uint8_t reason_bits(const char *p, const char *end, const char **after, int *bad) {
+    uint8_t bits = 0;
+    *after = NULL;
+    p = dash_js_ws(p, end);
+    if (p >= end || *p != '[') {
+        *after = dash_js_skip(p, end);
+        if (!*after) *bad = 1;
+        return 0;
+    }
+    const char *e = dash_js_ws(p + 1, end);
+    if (e < end && *e == ']') {
+        *after = e + 1;
+        return 0;
+    }
+    while (e && !*bad) {
+        char name[40];
+        const char *ee = dash_js_str(e, end, name, sizeof name);
+        if (!ee) return *bad = 1, 0;
+        for (unsigned b = 0; b < SERVE_REVIEW_NREASONS; b++)
+            if (!strcmp(name, serve_review_reason_name(1u << b))) bits |= (uint8_t)(1u << b);
+        e = dash_js_after_elem(ee, end, after, bad);
+    }
+    return bits;
+}
+
+/* One sample (a choice): its wall time and tool calls. */
+static void sample(const char *p, const char *end, dash_entry *e, const char **after, int *bad) {
+    dash_js_iter c, x;
+    double d;
+    e->samples++;
+    for (dash_js_iter_init(&c, p, end); dash_js_member(&c);) {
+        if (!dash_js_key_is(&c, "retool")) continue;
+        for (dash_js_iter_init(&x, c.val, end); dash_js_member(&x);) {
+            if (dash_js_key_is(&x, "wall_s") && dash_js_num(x.val, end, &d) && d > e->wall_s) e->wall_s = (float)d;
+            if (!dash_js_key_is(&x, "tool_calls")) continue;
+            int b = 0;
+            for (const char *t = dash_js_first(x.val, end, &b); t; t = dash_js_next(t, end, &b))
+                e->tool_calls++;
+            *bad |= b;
+        }
+        *bad |= x.bad;
+        c.val = NULL, c.p = x.p;
+    }
+    *bad |= c.bad;
+    *after = c.p;
+}
+
+/* The completion: the reasons of the request (its top-level retool object) and each sample. */
+static void completion(const char *p, const char *end, dash_entry *e, const char **after, int *bad) {
+    dash_js_iter c, x;
+    for (dash_js_iter_init(&c, p, end); dash_js_member(&c) && !*bad;) {
+        if (dash_js_key_is(&c, "retool")) {
+            for (dash_js_iter_init(&x, c.val, end); dash_js_member(&x) && !*bad;) {
+                if (!dash_js_key_is(&x, "review_reasons")) continue;
+                e->reasons = reason_bits(x.val, end, &x.p, bad);
+                x.val = NULL;
+            }
+            *bad |= x.bad;
+            c.val = NULL, c.p = x.p;
+        } else if (dash_js_key_is(&c, "choices")) {
+            const char *q = dash_js_ws(c.val, end), *el = q < end && *q == '[' ? dash_js_ws(q + 1, end) : NULL;
+            if (!el) {
+                *bad = 1;
+                break;
+            }
+            if (*el == ']') {
+                c.val = NULL, c.p = el + 1;
+                continue;
+            }
+            const char *at = NULL;
+            while (el && !*bad) {
+                const char *ee;
+                sample(el, end, e, &ee, bad);
+                if (!*bad) el = dash_js_after_elem(ee, end, &at, bad);
+            }
+            c.val = NULL, c.p = at;
+        }
+    }
+    *bad |= c.bad;
+    *after = c.p;
+}
+
+/* The summary fields of an entry line, in one pass; 1 when the line is malformed. */
 static int summarize(dash_queue *q, const char *p, const char *end, dash_entry *e) {
     int bad = 0;
     double d;
-    const char *v = dash_js_get(p, end, "time", &bad);
-    if (v && dash_js_num(v, end, &d)) e->time = d;
     char user[128] = "";
-    const char *req = dash_js_get(p, end, "request", &bad);
-    if (req && (v = dash_js_get(req, end, "user", &bad))) dash_js_str(v, end, user, sizeof user);
+    dash_js_iter o, r;
+    for (dash_js_iter_init(&o, p, end); dash_js_member(&o) && !bad;) {
+        if (dash_js_key_is(&o, "time") && dash_js_num(o.val, end, &d)) {
+            e->time = d;
+        } else if (dash_js_key_is(&o, "request")) {
+            for (dash_js_iter_init(&r, o.val, end); dash_js_member(&r);)
+                if (dash_js_key_is(&r, "user")) dash_js_str(r.val, end, user, sizeof user);
+            bad |= r.bad;
+            o.val = NULL, o.p = r.p;
+        } else if (dash_js_key_is(&o, "completion")) {
+            completion(o.val, end, e, &o.p, &bad);
+            o.val = NULL;
+        }
+    }
     e->tag = tag_of(q, user);
-    const char *comp = dash_js_get(p, end, "completion", &bad);
-    const char *x = comp ? dash_js_get(comp, end, "retool", &bad) : NULL;
-    const char *rs = x ? dash_js_get(x, end, "review_reasons", &bad) : NULL;
-    for (const char *r = rs ? dash_js_first(rs, end, &bad) : NULL; r; r = dash_js_next(r, end, &bad)) {
-        char name[40];
-        if (!dash_js_str(r, end, name, sizeof name)) continue;
-        for (unsigned b = 0; b < SERVE_REVIEW_NREASONS; b++)
-            if (!strcmp(name, serve_review_reason_name(1u << b))) e->reasons |= (uint8_t)(1u << b);
-    }
-    const char *ch = comp ? dash_js_get(comp, end, "choices", &bad) : NULL;
-    for (const char *c = ch ? dash_js_first(ch, end, &bad) : NULL; c; c = dash_js_next(c, end, &bad)) {
-        e->samples++;
-        const char *cx = dash_js_get(c, end, "retool", &bad);
-        if (!cx) continue;
-        if ((v = dash_js_get(cx, end, "wall_s", &bad)) && dash_js_num(v, end, &d) && d > e->wall_s)
-            e->wall_s = (float)d;
-        const char *tc = dash_js_get(cx, end, "tool_calls", &bad);
-        for (const char *t = tc ? dash_js_first(tc, end, &bad) : NULL; t; t = dash_js_next(t, end, &bad))
-            e->tool_calls++;
-    }
-    return bad;
+    return bad || o.bad || dash_js_ws(o.p, end) != end;
 }
 
 static rt_status add_entry(dash_queue *q, size_t line_no, const char *p, const char *end, const char *id,
@@ -170,15 +243,16 @@ static rt_status line(void *ctx, size_t line_no, const char *text, size_t len, r
     int bad = 0;
     char kind[16], id[256];
     const char *k = dash_js_get(p, end, "kind", &bad), *i = dash_js_get(p, end, "id", &bad);
-    const char *after = dash_js_skip(p, end);
-    if (bad || !after || dash_js_ws(after, end) != end || *p != '{')
-        return rt_err_set(err, RT_EFORMAT, "%s:%zu: not a JSON object", path, line_no + 1);
+    if (bad || *p != '{') return rt_err_set(err, RT_EFORMAT, "%s:%zu: not a JSON object", path, line_no + 1);
     if (!k || !i || !dash_js_str(k, end, kind, sizeof kind) || !dash_js_str(i, end, id, sizeof id))
         return rt_err_set(err, RT_EFORMAT, "%s:%zu: field 'kind' and 'id' must be strings", path, line_no + 1);
     if (!strcmp(kind, "entry")) return add_entry(q, line_no, p, end, id, err);
     if (strcmp(kind, "decision"))
         return rt_err_set(err, RT_EFORMAT, "%s:%zu: field 'kind' must be \"entry\" or \"decision\", not \"%.40s\"",
                           path, line_no + 1, kind);
+    const char *after = dash_js_skip(p, end);
+    if (!after || dash_js_ws(after, end) != end)
+        return rt_err_set(err, RT_EFORMAT, "%s:%zu: not a JSON object", path, line_no + 1);
     long at = dash_queue_find(q, id);
     if (at < 0)
         return rt_err_set(err, RT_EFORMAT, "%s:%zu: decision on %s, which has no entry before it", path, line_no + 1,

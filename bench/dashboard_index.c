@@ -1,0 +1,189 @@
+/* The dashboard's indexes over a million-line review queue and audit log, against re-reading the file per request.
+ *   build/bench/dashboard_index [LINES [DIR]]   (default 1,000,000 lines of each, written under /tmp)
+ * Writes a queue of LINES lines (9 entries to 1 decision, entries shaped like retool serve's, about 600 bytes) and an
+ * audit log of LINES tool calls, then times: building each index once (with the memory it holds); listing the newest
+ * 50 pending entries, and one filtered by reason; refreshing after 1,000 more lines are appended; audit searches by
+ * request, by status and time range, and by text in the code or output. The baseline, in the same run: what a
+ * dashboard without an index does per request, a pass over the whole file parsing every line with cJSON
+ * (rt_jsonl_next). Checks that the index and the baseline find the same counts. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "base/json.h"
+#include "base/timer.h"
+#include "serve/dash_audit.h"
+#include "serve/dash_review.h"
+
+static double rss_mb(void) {
+    FILE *fp = fopen("/proc/self/status", "r");
+    char line[256];
+    double kb = -1;
+    while (fp && fgets(line, sizeof line, fp))
+        if (!strncmp(line, "VmRSS:", 6)) kb = atof(line + 6);
+    if (fp) fclose(fp);
+    return kb / 1024.0;
+}
+
+static void write_queue(const char *path, size_t lines, size_t first, const char *mode) {
+    FILE *fp = fopen(path, mode);
+    if (!fp) exit(1);
+    static const char *const reasons[] = {"\"no_answer\"", "\"tool_failed\"", "\"budget_hit\"",
+                                          "\"samples_disagree\",\"tool_failed\""};
+    for (size_t i = first; i < first + lines; i++) {
+        size_t e = i - i / 10; /* entries so far */
+        if (i % 10 == 9) {
+            fprintf(fp,
+                    "{\"kind\":\"decision\",\"id\":\"chatcmpl-b-%zu\",\"decision\":\"%s\",\"note\":\"checked\","
+                    "\"reviewer\":\"ann\",\"time\":%zu}\n",
+                    e - 3, i % 20 == 9 ? "approved" : "rejected", 1700000000 + i);
+            continue;
+        }
+        fprintf(fp,
+                "{\"kind\":\"entry\",\"id\":\"chatcmpl-b-%zu\",\"time\":%zu,\"request\":{\"model\":\"m\",\"messages\":"
+                "[{\"role\":\"user\",\"content\":\"What is %zu * 7919 modulo 1000003?\"}],\"n\":1,\"temperature\":1,"
+                "\"top_p\":1,\"user\":\"fam%zu\"},\"completion\":{\"id\":\"chatcmpl-b-%zu\",\"object\":\"chat."
+                "completion\",\"choices\":[{\"index\":0,\"message\":{\"role\":\"assistant\",\"content\":\"<code>\\n"
+                "```python\\nprint(%zu*7919 %% 1000003)\\n```\\n</code>\\n<interpreter>\\n%zu\\n</interpreter>\\n"
+                "<answer>\\\\boxed{%zu}</answer>\"},\"finish_reason\":\"stop\",\"retool\":{\"answer\":\"%zu\","
+                "\"tool_calls\":[{\"code\":\"print(%zu*7919 %% 1000003)\",\"output\":\"%zu\",\"status\":\"ok\","
+                "\"latency_s\":0.031}],\"wall_s\":0.42,\"review_reasons\":[%s]}}],\"retool\":{\"answer\":\"%zu\","
+                "\"agreement\":1,\"needs_review\":true,\"review_reasons\":[%s]}}}\n",
+                e, 1700000000 + i, i, i % 7, e, i, i * 7919 % 1000003, i * 7919 % 1000003, i * 7919 % 1000003, i,
+                i * 7919 % 1000003, reasons[i % 4], i * 7919 % 1000003, reasons[i % 4]);
+    }
+    fclose(fp);
+}
+
+static void write_audit(const char *path, size_t lines, size_t first, const char *mode) {
+    FILE *fp = fopen(path, mode);
+    if (!fp) exit(1);
+    static const char *const st[] = {"ok", "ok", "ok", "error", "ok", "timeout", "ok", "refused"};
+    for (size_t i = first; i < first + lines; i++)
+        fprintf(fp,
+                "{\"time\":%zu.5,\"trajectory\":\"p%zu-s%zu\",\"call\":%zu,\"code\":\"x = %zu\\nprint(x * 3)\","
+                "\"output\":\"%s\",\"status\":\"%s\",\"latency_s\":0.0%zu}\n",
+                1700000000 + i, i / 3, i % 2, i % 3, i, i == 777777 ? "needle <script>" : "12", st[i % 8], 1 + i % 9);
+    fclose(fp);
+}
+
+/* The baseline: parse every line with cJSON, counting what a query would count. */
+static size_t full_pass(const char *path, int which) {
+    rt_jsonl_reader r;
+    rt_error err;
+    if (rt_jsonl_open(&r, path, RT_JSONL_STOP, &err)) exit(1);
+    size_t count = 0;
+    cJSON *o;
+    while (rt_jsonl_next(&r, &o, &err) == RT_OK && o) {
+        const cJSON *k = cJSON_GetObjectItem(o, which == 0 ? "kind" : "status");
+        const cJSON *code = cJSON_GetObjectItem(o, "output");
+        if (which == 0)
+            count += cJSON_IsString(k) && !strcmp(k->valuestring, "entry");
+        else if (which == 1)
+            count += cJSON_IsString(k) && !strcmp(k->valuestring, "timeout");
+        else
+            count += cJSON_IsString(code) && strstr(code->valuestring, "needle") != NULL;
+        cJSON_Delete(o);
+    }
+    rt_jsonl_close(&r);
+    return count;
+}
+
+#define TIME(label, expr)                                                                                              \
+    do {                                                                                                               \
+        double t0_ = rt_time_now();                                                                                    \
+        expr;                                                                                                          \
+        printf("  %-58s %9.2f ms\n", label, (rt_time_now() - t0_) * 1e3);                                              \
+    } while (0)
+
+int main(int argc, char **argv) {
+    size_t lines = argc > 1 ? (size_t)atoll(argv[1]) : 1000000;
+    char dir[256], qp[300], ap[300];
+    if (argc > 2)
+        snprintf(dir, sizeof dir, "%s", argv[2]);
+    else {
+        snprintf(dir, sizeof dir, "/tmp/retool-dashbench-XXXXXX");
+        if (!mkdtemp(dir)) return 1;
+    }
+    snprintf(qp, sizeof qp, "%s/queue.jsonl", dir);
+    snprintf(ap, sizeof ap, "%s/audit.jsonl", dir);
+    printf("dashboard_index: %zu queue lines and %zu audit lines in %s\n", lines, lines, dir);
+    write_queue(qp, lines, 0, "w");
+    write_audit(ap, lines, 0, "w");
+    dash_queue q;
+    dash_audit a;
+    rt_error err;
+    cJSON *o = NULL;
+    int bad = 0;
+    double rss0 = rss_mb();
+    double t0 = rt_time_now();
+    if (dash_queue_init(&q, qp, &err) || dash_queue_refresh(&q, &err)) return fprintf(stderr, "%s\n", err.msg), 1;
+    double t_qi = rt_time_now() - t0;
+    double rss_q = rss_mb() - rss0;
+    t0 = rt_time_now();
+    if (dash_audit_init(&a, ap, &err) || dash_audit_refresh(&a, &err)) return fprintf(stderr, "%s\n", err.msg), 1;
+    double t_ai = rt_time_now() - t0;
+    double rss_a = rss_mb() - rss0 - rss_q;
+    printf("index build (once):\n  queue: %.0f ms, %.1f MB held (%zu entries, %zu decisions)\n", t_qi * 1e3, rss_q, q.n,
+           q.nd);
+    printf("  audit: %.0f ms, %.1f MB held (%zu calls)\n", t_ai * 1e3, rss_a, a.lines.n);
+    printf("requests on the index:\n");
+    dash_review_filter pend = {DASH_PENDING, 0, -1, NULL}, reason = {-1, 1u << 2, -1, NULL};
+    double t_list = rt_time_now();
+    TIME("review: newest 50 pending (refresh + list)", {
+        dash_queue_refresh(&q, &err);
+        dash_review_list(&q, &pend, 0, 50, &o, &err);
+    });
+    t_list = rt_time_now() - t_list;
+    bad |= cJSON_GetArraySize(cJSON_GetObjectItem(o, "items")) != 50;
+    cJSON_Delete(o);
+    TIME("review: page 100 of reason budget_hit", dash_review_list(&q, &reason, 5000, 50, &o, &err));
+    cJSON_Delete(o);
+    write_queue(qp, 1000, lines, "a");
+    write_audit(ap, 1000, lines, "a");
+    TIME("refresh after 1,000 appended lines (queue + audit)", {
+        dash_queue_refresh(&q, &err);
+        dash_audit_refresh(&a, &err);
+    });
+    bad |= a.lines.n != lines + 1000;
+    dash_audit_filter by_req = {(long long)(lines / 6), 0, 0, -1, NULL};
+    dash_audit_filter by_status = {-1, 1700000000.0 + (double)lines / 2, 0, DASH_CALL_TIMEOUT, NULL};
+    dash_audit_filter by_text = {-1, 0, 0, -1, "needle <script>"};
+    dash_audit_filter all_timeouts = {-1, 0, 0, DASH_CALL_TIMEOUT, NULL};
+    TIME("audit: calls of one request", dash_audit_search(&a, &by_req, 0, 50, &o, &err));
+    bad |= cJSON_GetObjectItem(o, "total")->valueint != 3;
+    cJSON_Delete(o);
+    TIME("audit: status timeout in the newer half, newest 50", dash_audit_search(&a, &by_status, 0, 50, &o, &err));
+    cJSON_Delete(o);
+    double t_text = rt_time_now();
+    TIME("audit: text in code or output (scans every byte)", dash_audit_search(&a, &by_text, 0, 50, &o, &err));
+    t_text = rt_time_now() - t_text;
+    size_t text_hits = (size_t)cJSON_GetObjectItem(o, "total")->valueint;
+    cJSON_Delete(o);
+    TIME("audit: all timeouts (count)", dash_audit_search(&a, &all_timeouts, 0, 50, &o, &err));
+    size_t timeouts = (size_t)cJSON_GetObjectItem(o, "total")->valueint;
+    cJSON_Delete(o);
+    printf("baseline, a full cJSON pass per request:\n");
+    size_t entries = 0, base_timeouts = 0, base_hits = 0;
+    double t_bq = rt_time_now();
+    entries = full_pass(qp, 0);
+    t_bq = rt_time_now() - t_bq;
+    printf("  %-58s %9.2f ms\n", "queue: parse every line", t_bq * 1e3);
+    TIME("audit: parse every line, count timeouts", base_timeouts = full_pass(ap, 1));
+    double t_ba = rt_time_now();
+    base_hits = full_pass(ap, 2);
+    t_ba = rt_time_now() - t_ba;
+    printf("  %-58s %9.2f ms\n", "audit: parse every line, find the text", t_ba * 1e3);
+    printf("ratios (baseline / index): newest-50 listing %.0fx, text search %.1fx\n", t_bq / t_list, t_ba / t_text);
+    bad |= entries != q.n || base_timeouts != timeouts || base_hits != text_hits || text_hits != (lines > 777777);
+    dash_queue_free(&q);
+    dash_audit_free(&a);
+    if (argc <= 2) {
+        unlink(qp);
+        unlink(ap);
+        rmdir(dir);
+    }
+    if (bad) fprintf(stderr, "dashboard_index: the index and the baseline disagree\n");
+    return bad;
+}
