@@ -195,13 +195,14 @@ Test(dash_index, queue_view_follows_appends_like_the_loader) {
     cr_assert_eq(dash_queue_refresh(&v, &e), RT_OK, "a missing queue is an empty one: %s", e.msg);
     cr_assert_eq(v.n, 0);
     int next = 0;
-    for (int round = 0; round < 6; round++) {
-        for (int k = 0; k < 300; k++, next++) {
+    for (int round = 0; round < 5; round++) {
+        for (int k = 0; k < 80; k++, next++) {
             append_entry(path, next, 1u << (next % 5) | (next % 7 == 0 ? 4u : 0u), next % 4 ? "famA" : NULL);
             if (next % 3 == 2) {
                 char id[64];
                 snprintf(id, sizeof id, "chatcmpl-t-%d", (int)rnd((unsigned)next));
-                cr_assert_eq(serve_queue_decide(path, id, rnd(2) ? "approved" : "rejected", "n", "r", &e), RT_OK);
+                cr_assert_eq(serve_queue_append_decision(path, id, rnd(2) ? "approved" : "rejected", "n", "r", &e),
+                             RT_OK);
             }
         }
         /* A line being written (no newline yet) is left for a later refresh. */
