@@ -28,7 +28,8 @@ function fmtTime(t) {
 }
 function fmtNum(x, digits) {
   if (x === null || x === undefined || Number.isNaN(x)) return '–';
-  return Number(x).toFixed(digits === undefined ? 3 : digits).replace(/\.?0+$/, '') || '0';
+  const s = Number(x).toFixed(digits === undefined ? 3 : digits);
+  return s.includes('.') ? s.replace(/0+$/, '').replace(/\.$/, '') : s;
 }
 
 function showError(msg) {
@@ -111,7 +112,8 @@ function segments(text) {
   let at = 0, m;
   while ((m = re.exec(text)) !== null) {
     if (m.index > at) out.push({kind: 'text', text: text.slice(at, m.index)});
-    out.push(m[1] !== undefined ? {kind: 'code', text: m[1].trim()} : {kind: 'output', text: m[2].trim()});
+    if (m[1] !== undefined) out.push({kind: 'code', text: m[1].trim().replace(/^```python\n?/, '').replace(/\n?```$/, '')});
+    else out.push({kind: 'output', text: m[2].trim()});
     at = re.lastIndex;
   }
   if (at < text.length) out.push({kind: 'text', text: text.slice(at)});
@@ -224,7 +226,7 @@ function svg(tag, attrs, ...kids) {
 function chart(title, times, series) {
   const W = 520, H = 200, L = 48, R = 12, T = 24, B = 28;
   const all = series.flatMap(s => s.values).filter(v => v !== null && Number.isFinite(v));
-  const hi = Math.max(1e-9, ...all, 0) * 1.1;
+  const top = Math.max(0, ...all), hi = (top > 0 ? top : 1) * 1.1;
   const x = i => L + (times.length > 1 ? i * (W - L - R) / (times.length - 1) : (W - L - R) / 2);
   const y = v => T + (H - T - B) * (1 - v / hi);
   const g = svg('svg', {viewBox: `0 0 ${W} ${H}`, width: W, height: H, role: 'img'});
@@ -232,7 +234,8 @@ function chart(title, times, series) {
   for (let k = 0; k <= 4; k++) {
     const v = hi * k / 4;
     g.append(svg('line', {x1: L, x2: W - R, y1: y(v), y2: y(v), stroke: '#e3e7ee'}));
-    g.append(svg('text', {x: L - 4, y: y(v) + 4, 'text-anchor': 'end'}, fmtNum(v, v < 10 ? 2 : 0)));
+    const label = v === 0 ? '0' : v >= 10 ? v.toFixed(0) : v >= 1 ? v.toFixed(1) : v.toPrecision(2);
+    g.append(svg('text', {x: L - 4, y: y(v) + 4, 'text-anchor': 'end'}, label));
   }
   if (times.length) {
     g.append(svg('text', {x: L, y: H - 8}, fmtTime(times[0])));
