@@ -9,12 +9,15 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "../base/tmpdir.h"
 #include "base/fileio.h"
+#include "scripted.h"
 #include "serve/dash.h"
 #include "serve/queue.h"
+#include "serve/server.h"
 
 #define TOKEN "s3cret-token-0123456789"
 
@@ -418,4 +421,67 @@ Test(dash_api, no_token_no_dashboard, .init = NULL, .fini = NULL) {
     c.token_file = p;
     cr_assert_neq(dash_open(&x, &c, &e), RT_OK);
     test_rmdir(tdir);
+}
+
+/* `retool serve` answers /ui/ only with a dashboard: with one, the same port serves it with the server's live
+ * counts; without, /ui/ is an unknown path. */
+Test(dash_api, served_by_the_server_only_when_asked) {
+    serve_config c;
+    serve_config_default(&c);
+    c.port = 0;
+    c.model_name = "scripted";
+    c.review_queue = qpath;
+    c.sched.backend = scripted_backend();
+    c.sched.max_batch = 8;
+    c.caps.max_n = 8;
+    c.dashboard = d;
+    serve_server *s;
+    rt_error e;
+    cr_assert_eq(serve_server_start(&s, &c, &e), RT_OK, "%s", e.msg);
+    dash_set_live(d, serve_server_metrics(s));
+    int saved = port;
+    port = serve_server_port(s);
+    reply r = req("POST", "/v1/chat/completions", (const char *const[]){"Content-Type: application/json", NULL},
+                  "{\"model\": \"scripted\", \"messages\": [{\"role\": \"user\", \"content\": \"plain\"}]}");
+    cr_assert_eq(r.status, 200, "%s", r.body);
+    reply_free(&r);
+    r = req("GET", "/ui/api/stats", bearer, NULL);
+    cr_assert_eq(r.status, 200, "%s", r.body);
+    cJSON *o = cJSON_Parse(r.body);
+    cJSON *live = cJSON_GetObjectItem(o, "live");
+    cr_assert_eq(cJSON_GetObjectItem(live, "answered")->valueint, 1);
+    cJSON_Delete(o);
+    reply_free(&r);
+    r = req("GET", "/ui/api/stats", NULL, NULL);
+    cr_assert_eq(r.status, 401);
+    reply_free(&r);
+    serve_server_stop(s);
+    c.dashboard = NULL;
+    cr_assert_eq(serve_server_start(&s, &c, &e), RT_OK, "%s", e.msg);
+    port = serve_server_port(s);
+    r = req("GET", "/ui/api/stats", bearer, NULL);
+    cr_assert_eq(r.status, 404, "a server without --dashboard answered /ui/");
+    reply_free(&r);
+    serve_server_stop(s);
+    dash_set_live(d, NULL);
+    port = saved;
+}
+
+/* The CLI refuses to serve a dashboard without a token, with a message that says so (exit 2). */
+Test(dash_api, cli_needs_a_token) {
+    const char *bin = getenv("RETOOL_BIN") ? getenv("RETOOL_BIN") : "build/retool";
+    static const char *const args[] = {"dashboard --review-queue /tmp/q.jsonl",
+                                       "serve --model /nonexistent --dashboard",
+                                       "serve --model /nonexistent --dashboard-token-file /tmp/t"};
+    for (size_t k = 0; k < sizeof args / sizeof args[0]; k++) {
+        char cmd[400];
+        snprintf(cmd, sizeof cmd, "%s %s 2>&1", bin, args[k]);
+        FILE *p = popen(cmd, "r");
+        char buf[2000];
+        size_t n = fread(buf, 1, sizeof buf - 1, p);
+        buf[n] = 0;
+        int st = pclose(p);
+        cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 2, "%s: exit %d: %s", args[k], WEXITSTATUS(st), buf);
+        cr_assert(strstr(buf, "token") || strstr(buf, "--dashboard"), "%s", buf);
+    }
 }
