@@ -264,8 +264,7 @@ Test(dash_index, malformed_lines_are_named) {
         "{\"kind\": \"entry\", \"id\": \"a\"}\n{\"kind\": \"entry\", \"id\": \"a\"}\n",
         "{\"kind\": \"entry\", \"id\": \"a\"}\n{\"kind\": \"decision\", \"id\": \"b\", \"decision\": \"approved\"}\n",
         "{\"kind\": \"entry\", \"id\": \"a\"}\n{\"kind\": \"decision\", \"id\": \"a\", \"decision\": \"maybe\"}\n",
-        "{\"kind\": \"entry\", \"id\": \"a\"}\n\n{\"kind\": \"entry\", \"id\": \"b\", \"completion\": {\"choices\": "
-        "[}}\n",
+        "{\"kind\": \"entry\", \"id\": \"a\"}\n\n{\"kind\": \"entry\", \"id\": \"b\", \"completion\": {\"x\": [}}\n",
         "{\"kind\": \"entry\", \"id\": \"a\"}\nnot json\n",
     };
     static const char *const line_no[] = {":2:", ":2:", ":2:", ":3:", ":2:"};
