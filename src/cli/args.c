@@ -1,5 +1,7 @@
 #include <errno.h>
 #include <limits.h>
+#include <pthread.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -51,6 +53,14 @@ int cli_fail(const char *cmd, int exit_code, const char *fmt, ...) {
     va_end(ap);
     fputc('\n', stderr);
     return exit_code;
+}
+
+void cli_block_stop_signals(sigset_t *set) {
+    sigemptyset(set);
+    sigaddset(set, SIGTERM);
+    sigaddset(set, SIGINT);
+    pthread_sigmask(SIG_BLOCK, set, NULL);
+    signal(SIGPIPE, SIG_IGN);
 }
 
 int cli_fail_err(const char *cmd, const rt_error *err) {

@@ -2,6 +2,7 @@
 #ifndef RETOOL_CLI_CLI_H
 #define RETOOL_CLI_CLI_H
 
+#include <signal.h>
 #include <stddef.h>
 
 #include "base/error.h"
@@ -48,6 +49,10 @@ int cli_fail(const char *cmd, int exit_code, const char *fmt, ...) __attribute__
 
 /* Prints a failed rt_error for cmd and returns CLI_EXIT_FAILURE (or CLI_EXIT_USAGE for RT_EINVAL). */
 int cli_fail_err(const char *cmd, const rt_error *err);
+
+/* Blocks SIGTERM and SIGINT (into set, for sigwait) before any thread starts, and ignores SIGPIPE: the servers'
+ * way to stop cleanly. */
+void cli_block_stop_signals(sigset_t *set);
 
 /* The candidate closest to word by edit distance, or NULL when none is close enough to be a plausible typo. */
 const char *cli_closest(const char *word, const char *const *candidates, size_t n);

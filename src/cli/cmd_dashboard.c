@@ -46,11 +46,7 @@ int cmd_dashboard(int argc, char **argv) {
         return cli_fail("dashboard", CLI_EXIT_USAGE, "give --review-queue FILE, --audit-log FILE or both");
     if (port < 0 || port > 65535) return cli_fail("dashboard", CLI_EXIT_USAGE, "--port must be 0..65535");
     sigset_t set;
-    sigemptyset(&set);
-    sigaddset(&set, SIGTERM);
-    sigaddset(&set, SIGINT);
-    pthread_sigmask(SIG_BLOCK, &set, NULL);
-    signal(SIGPIPE, SIG_IGN);
+    cli_block_stop_signals(&set);
     dash *d = NULL;
     dash_server *srv = NULL;
     rt_error err;

@@ -115,11 +115,7 @@ int cmd_serve(int argc, char **argv) {
     c.sched.max_request_seconds = request_s;
     /* Block the stop signals before any thread starts, so only sigwait below receives them. */
     sigset_t set;
-    sigemptyset(&set);
-    sigaddset(&set, SIGTERM);
-    sigaddset(&set, SIGINT);
-    pthread_sigmask(SIG_BLOCK, &set, NULL);
-    signal(SIGPIPE, SIG_IGN);
+    cli_block_stop_signals(&set);
     serve_model_backend *mb = NULL;
     rollout_exec_spec *exec = NULL;
     serve_audit audit;

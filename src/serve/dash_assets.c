@@ -11,7 +11,6 @@
 
 DASH_ASSET(dash_index_html, "index.html")
 DASH_ASSET(dash_login_html, "login.html")
-DASH_ASSET(dash_login_failed_html, "login_failed.html")
 DASH_ASSET(dash_unauthorized_html, "unauthorized.html")
 DASH_ASSET(dash_app_js, "app.js")
 DASH_ASSET(dash_app_css, "app.css")
@@ -22,7 +21,6 @@ const char *dash_asset(const char *name, size_t *len, const char **type) {
     } assets[] = {
         {"index.html", dash_index_html, dash_index_html_end, "text/html; charset=utf-8"},
         {"login.html", dash_login_html, dash_login_html_end, "text/html; charset=utf-8"},
-        {"login_failed.html", dash_login_failed_html, dash_login_failed_html_end, "text/html; charset=utf-8"},
         {"unauthorized.html", dash_unauthorized_html, dash_unauthorized_html_end, "text/html; charset=utf-8"},
         {"app.js", dash_app_js, dash_app_js_end, "text/javascript; charset=utf-8"},
         {"app.css", dash_app_css, dash_app_css_end, "text/css; charset=utf-8"},

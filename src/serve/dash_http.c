@@ -96,6 +96,24 @@ static int form_value(const char *body, size_t len, const char *key, char *out, 
     return 0;
 }
 
+/* The login page again, saying the token was wrong. */
+static enum MHD_Result login_failed(struct MHD_Connection *c) {
+    static const char marker[] = "<!--failed-->", msg[] = "<p class=\"bad\" id=\"failed\">Wrong token.</p>";
+    size_t len;
+    const char *type, *page = dash_asset("login.html", &len, &type);
+    const char *at = page ? memmem(page, len, marker, sizeof marker - 1) : NULL;
+    if (!at) return dash_send_error(c, 500, "the embedded login page has no place for the message");
+    size_t head = (size_t)(at - page), tail = len - head - (sizeof marker - 1);
+    char *out = malloc(len + sizeof msg);
+    if (!out) return MHD_NO;
+    memcpy(out, page, head);
+    memcpy(out + head, msg, sizeof msg - 1);
+    memcpy(out + head + sizeof msg - 1, at + sizeof marker - 1, tail);
+    enum MHD_Result ret = dash_send(c, 401, type, out, head + sizeof msg - 1 + tail);
+    free(out);
+    return ret;
+}
+
 static enum MHD_Result login(dash *d, struct MHD_Connection *c, int is_post, const char *body, size_t len) {
     if (!is_post) return asset(c, 200, "login.html");
     char token[4097];
@@ -104,7 +122,7 @@ static enum MHD_Result login(dash *d, struct MHD_Connection *c, int is_post, con
         /* A pause per wrong guess slows guessing down (one thread per connection: only this one waits). */
         struct timespec ts = {0, 300 * 1000 * 1000};
         nanosleep(&ts, NULL);
-        return asset(c, 401, "login_failed.html");
+        return login_failed(c);
     }
     char sid[65], csrf[65], cookie[200];
     rt_error err;
