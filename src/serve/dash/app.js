@@ -106,14 +106,15 @@ async function reviewPage(args) {
     pager(data.total, data.offset, limit, page)];
 }
 
-// Splits a sample's text into what the model wrote, its code blocks and the interpreter's outputs.
+// Splits a sample's text into what the model wrote, its code blocks, the interpreter's outputs and its final answer.
 function segments(text) {
-  const out = [], re = /<code>([\s\S]*?)<\/code>|<interpreter>([\s\S]*?)<\/interpreter>/g;
+  const out = [], re = /<code>([\s\S]*?)<\/code>|<interpreter>([\s\S]*?)<\/interpreter>|<answer>([\s\S]*?)<\/answer>/g;
   let at = 0, m;
   while ((m = re.exec(text)) !== null) {
     if (m.index > at) out.push({kind: 'text', text: text.slice(at, m.index)});
     if (m[1] !== undefined) out.push({kind: 'code', text: m[1].trim().replace(/^```python\n?/, '').replace(/\n?```$/, '')});
-    else out.push({kind: 'output', text: m[2].trim()});
+    else if (m[2] !== undefined) out.push({kind: 'output', text: m[2].trim()});
+    else out.push({kind: 'answer', text: m[3].trim()});
     at = re.lastIndex;
   }
   if (at < text.length) out.push({kind: 'text', text: text.slice(at)});
@@ -125,6 +126,7 @@ function sampleView(choice, i) {
   let k = 0;
   const body = segments((choice.message && choice.message.content) || '').map(s => {
     if (s.kind === 'text') return s.text.trim() ? el('div', {cls: 'text model'}, s.text.trim()) : null;
+    if (s.kind === 'answer') return el('div', {cls: 'final'}, el('span', {cls: 'meta'}, 'final answer '), el('code', {}, s.text));
     if (s.kind === 'code') {
       const c = calls[k++] || {};
       return el('div', {cls: 'call'},
