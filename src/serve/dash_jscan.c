@@ -246,11 +246,6 @@ int dash_js_member(dash_js_iter *it) {
     return 1;
 }
 
-int dash_js_key_is(const dash_js_iter *it, const char *k) {
-    size_t n = strlen(k);
-    return it->klen == n && !memcmp(it->key, k, n);
-}
-
 const char *dash_js_after_elem(const char *p, const char *end, const char **after, int *bad) {
     p = dash_js_ws(p, end);
     if (p < end && *p == ']') {

@@ -5,6 +5,7 @@
 #define RETOOL_SERVE_DASH_JSCAN_H
 
 #include <stddef.h>
+#include <string.h>
 
 /* Skips whitespace. */
 const char *dash_js_ws(const char *p, const char *end);
@@ -45,8 +46,11 @@ int dash_js_iter_init(dash_js_iter *it, const char *p, const char *end);
  * just past it); 0 at the end of the object (it->p is then just past the '}') or when malformed. */
 int dash_js_member(dash_js_iter *it);
 
-/* 1 when the current member's key is k. */
-int dash_js_key_is(const dash_js_iter *it, const char *k);
+/* 1 when the current member's key is k (inline: the length of a literal k is known at compile time). */
+static inline int dash_js_key_is(const dash_js_iter *it, const char *k) {
+    size_t n = strlen(k);
+    return it->klen == n && !memcmp(it->key, k, n);
+}
 
 /* p is just past an array element: the next element's start, or NULL at the end of the array (*after then just past
  * the ']') or when malformed (*bad set). */
