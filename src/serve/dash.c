@@ -240,7 +240,7 @@ enum MHD_Result dash_api(dash *d, struct MHD_Connection *c, const char *path, in
     if (rest && *rest && !strchr(rest, '/') && !is_post) return review_one(d, c, rest);
     const char *slash = rest ? strrchr(rest, '/') : NULL;
     if (slash && is_post && slash > rest && (!strcmp(slash, "/approve") || !strcmp(slash, "/reject"))) {
-        char id[256];
+        char id[1024];
         size_t n = (size_t)(slash - rest);
         if (n >= sizeof id) return dash_send_error(c, 404, "no such entry in the review queue");
         memcpy(id, rest, n);

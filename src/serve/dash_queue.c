@@ -241,11 +241,14 @@ static rt_status line(void *ctx, size_t line_no, const char *text, size_t len, r
     const char *path = q->lines.path, *end = text + len, *p = dash_js_ws(text, end);
     if (p == end) return RT_OK; /* blank line */
     int bad = 0;
-    char kind[16], id[256];
+    char kind[16], id[1024];
     const char *k = dash_js_get(p, end, "kind", &bad), *i = dash_js_get(p, end, "id", &bad);
     if (bad || *p != '{') return rt_err_set(err, RT_EFORMAT, "%s:%zu: not a JSON object", path, line_no + 1);
     if (!k || !i || !dash_js_str(k, end, kind, sizeof kind) || !dash_js_str(i, end, id, sizeof id))
         return rt_err_set(err, RT_EFORMAT, "%s:%zu: field 'kind' and 'id' must be strings", path, line_no + 1);
+    const char *id_end = dash_js_skip(i, end);
+    if (!id_end || (size_t)(id_end - dash_js_ws(i, end)) > sizeof id - 8)
+        return rt_err_set(err, RT_EFORMAT, "%s:%zu: field 'id' is over %zu bytes", path, line_no + 1, sizeof id - 8);
     if (!strcmp(kind, "entry")) return add_entry(q, line_no, p, end, id, err);
     if (strcmp(kind, "decision"))
         return rt_err_set(err, RT_EFORMAT, "%s:%zu: field 'kind' must be \"entry\" or \"decision\", not \"%.40s\"",
