@@ -251,7 +251,7 @@ function chart(title, times, series) {
       g.append(svg('circle', {cx: x(i), cy: y(v), r: 2, fill: s.color}));
     });
     if (d) g.append(svg('path', {d, fill: 'none', stroke: s.color, 'stroke-width': 1.5}));
-    g.append(svg('text', {x: W - R - 150 + si * 75, y: 14, fill: s.color}, s.name));
+    g.append(svg('text', {x: W - R - 70 * (series.length - si), y: 14, fill: s.color}, s.name));
   });
   return el('div', {cls: 'card chart'}, g);
 }
@@ -279,8 +279,9 @@ async function costPage() {
       chart('tool calls per answer', times, [{name: 'calls/answer', color: '#2557a7', values: col('calls_per_answer')}]),
       chart('tool latency (s)', times, [{name: 'p50', color: '#2557a7', values: col('latency_p50')},
         {name: 'p99', color: '#b3261e', values: col('latency_p99')}]),
-      chart('refusals and failures', times, [{name: 'refused', color: '#9a6200', values: col('refused')},
-        {name: 'errors', color: '#b3261e', values: col('errors')}]),
+      chart('refused, failed, timed out', times, [{name: 'refused', color: '#9a6200', values: col('refused')},
+        {name: 'errors', color: '#b3261e', values: col('errors')},
+        {name: 'timeouts', color: '#6a3d9a', values: col('timeouts')}]),
       chart('flagged answers and budget hits', times, [{name: 'flagged', color: '#2557a7', values: col('flagged')},
         {name: 'budget', color: '#9a6200', values: col('budget_hits')}])),
     el('h2', {}, 'Per tag (the request\'s "user")'),
