@@ -136,7 +136,7 @@ int main(int argc, char **argv) {
            "file)\n",
            t_qi * 1e3, c_qi * 1e3, rss_q, q.n, q.nd, (double)q.lines.off[q.lines.n] / 1e6);
     printf("  audit: %.0f ms wall, %.0f ms CPU, %.1f MB held (%zu calls, %.0f MB file)\n", t_ai * 1e3, c_ai * 1e3,
-           rss_a, a.lines.n, (double)a.lines.off[a.lines.n] / 1e6);
+           rss_a, a.n, (double)dash_audit_bytes(&a) / 1e6);
     printf("requests on the index:\n");
     dash_review_filter pend = {DASH_PENDING, 0, -1, NULL}, reason = {-1, 1u << 2, -1, NULL};
     double t_list = rt_time_now();
@@ -155,7 +155,7 @@ int main(int argc, char **argv) {
         dash_queue_refresh(&q, &err);
         dash_audit_refresh(&a, &err);
     });
-    bad |= a.lines.n != lines + 1000;
+    bad |= a.n != lines + 1000;
     dash_audit_filter by_req = {(long long)(lines / 6), 0, 0, -1, NULL};
     dash_audit_filter by_status = {-1, 1700000000.0 + (double)lines / 2, 0, DASH_CALL_TIMEOUT, NULL};
     dash_audit_filter by_text = {-1, 0, 0, -1, "needle <script>"};

@@ -5,6 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "serve/dash_jscan.h"
 
@@ -20,20 +22,31 @@ int dash_call_status_parse(const char *name) {
     return -1;
 }
 
+/* What the line callback needs: the view, the file and where its lines go in c. */
+typedef struct seg_ctx {
+    dash_audit *a;
+    size_t s;
+    int reset;
+} seg_ctx;
+
 static void reset(void *ctx) {
-    (void)ctx;
+    ((seg_ctx *)ctx)->reset = 1;
 }
 
 static rt_status line(void *ctx, size_t line_no, const char *text, size_t len, rt_error *err) {
-    dash_audit *a = ctx;
-    if (line_no >= a->cap) {
+    seg_ctx *sc = ctx;
+    dash_audit *a = sc->a;
+    const char *path = a->seg[sc->s].path;
+    size_t at = a->first[sc->s] + line_no;
+    if (at >= a->cap) {
         size_t nc = a->cap ? a->cap * 2 : 1024;
         dash_call *n = realloc(a->c, nc * sizeof *n);
-        if (!n) return rt_err_set(err, RT_ENOMEM, "out of memory indexing %s", a->lines.path);
+        if (!n) return rt_err_set(err, RT_ENOMEM, "out of memory indexing %s", path);
         a->c = n;
         a->cap = nc;
     }
-    dash_call *c = &a->c[line_no];
+    a->n = at + 1;
+    dash_call *c = &a->c[at];
     memset(c, 0, sizeof *c);
     const char *end = text + len, *p = dash_js_ws(text, end);
     if (p == end) return c->blank = 1, RT_OK;
@@ -57,26 +70,105 @@ static rt_status line(void *ctx, size_t line_no, const char *text, size_t len, r
         }
     }
     if (o.bad || dash_js_ws(o.p, end) != end)
-        return rt_err_set(err, RT_EFORMAT, "%s:%zu: not a JSON object", a->lines.path, line_no + 1);
-    if (!have_time)
-        return rt_err_set(err, RT_EFORMAT, "%s:%zu: field 'time' must be a number", a->lines.path, line_no + 1);
+        return rt_err_set(err, RT_EFORMAT, "%s:%zu: not a JSON object", path, line_no + 1);
+    if (!have_time) return rt_err_set(err, RT_EFORMAT, "%s:%zu: field 'time' must be a number", path, line_no + 1);
     return RT_OK;
 }
 
 rt_status dash_audit_init(dash_audit *a, const char *path, rt_error *err) {
     memset(a, 0, sizeof *a);
-    return dash_lines_init(&a->lines, path, err);
+    a->path = strdup(path);
+    return a->path ? RT_OK : rt_err_set(err, RT_ENOMEM, "out of memory");
+}
+
+static void drop_files(dash_audit *a) {
+    for (size_t s = 0; s < a->nseg; s++)
+        dash_lines_free(&a->seg[s]);
+    free(a->seg);
+    free(a->first);
+    a->seg = NULL;
+    a->first = NULL;
+    a->nseg = 0;
+    a->n = 0;
 }
 
 void dash_audit_free(dash_audit *a) {
-    dash_lines_free(&a->lines);
+    drop_files(a);
+    free(a->path);
     free(a->c);
     memset(a, 0, sizeof *a);
 }
 
+size_t dash_audit_bytes(const dash_audit *a) {
+    size_t b = 0;
+    for (size_t s = 0; s < a->nseg; s++)
+        b += (size_t)a->seg[s].off[a->seg[s].n];
+    return b;
+}
+
+/* Sets up one index per file: the rotated ones that exist (FILE.1, FILE.2, ... up to the first missing), oldest
+ * first, then FILE. */
+static rt_status open_files(dash_audit *a, rt_error *err) {
+    size_t k = 0, n = strlen(a->path) + 16;
+    char *name = malloc(n);
+    if (!name) return rt_err_set(err, RT_ENOMEM, "out of memory");
+    while (k + 1 < DASH_AUDIT_MAX_FILES) {
+        snprintf(name, n, "%s.%zu", a->path, k + 1);
+        if (access(name, F_OK) != 0) break;
+        k++;
+    }
+    a->seg = calloc(k + 1, sizeof *a->seg);
+    a->first = calloc(k + 1, sizeof *a->first);
+    rt_status st = a->seg && a->first ? RT_OK : rt_err_set(err, RT_ENOMEM, "out of memory");
+    for (size_t s = 0; s <= k && !st; s++) {
+        if (s < k) snprintf(name, n, "%s.%zu", a->path, k - s);
+        st = dash_lines_init(&a->seg[s], s < k ? name : a->path, err);
+        if (!st) a->nseg++;
+    }
+    free(name);
+    return st;
+}
+
+/* 1 when FILE is no longer the file the last index reads (rotated, replaced or gone), or was never opened. */
+static int rotated(const dash_audit *a) {
+    const dash_lines *x = &a->seg[a->nseg - 1];
+    struct stat st;
+    /* Never opened (FILE did not exist): look again for rotated files too; nothing is lost by it. */
+    if (x->fd < 0) return 1;
+    return stat(a->path, &st) != 0 || st.st_ino != x->ino || st.st_dev != x->dev;
+}
+
 rt_status dash_audit_refresh(dash_audit *a, rt_error *err) {
-    dash_lines_ops ops = {reset, line, a};
-    return dash_lines_refresh(&a->lines, &ops, err);
+    rt_status st = RT_OK;
+    for (int attempt = 0; attempt < 3; attempt++) {
+        if (!a->nseg || rotated(a)) {
+            drop_files(a);
+            if ((st = open_files(a, err))) return st;
+        }
+        /* Rotated files are whole; only FILE grows. Each is read from where its index ends. */
+        int again = 0;
+        for (size_t s = 0; s < a->nseg && !st; s++) {
+            if (s) a->first[s] = a->first[s - 1] + a->seg[s - 1].n;
+            seg_ctx sc = {a, s, 0};
+            dash_lines_ops ops = {reset, line, &sc};
+            st = dash_lines_refresh(&a->seg[s], &ops, err);
+            again |= sc.reset && s + 1 < a->nseg;
+        }
+        a->n = a->first[a->nseg - 1] + a->seg[a->nseg - 1].n;
+        if (st || !again) return st;
+        /* A rotated file changed under the index (a rotation while reading): read everything anew. */
+        drop_files(a);
+    }
+    return st;
+}
+
+/* The file holding call i, and i's line in it. */
+static size_t seg_of(const dash_audit *a, size_t i, size_t *line) {
+    size_t s = a->nseg - 1;
+    while (s && a->first[s] > i)
+        s--;
+    *line = i - a->first[s];
+    return s;
 }
 
 /* 1 when the decoded code or output of the line holds text. */
@@ -104,77 +196,94 @@ static char *escaped(const char *text) {
 
 static cJSON *item(const dash_audit *a, size_t i, rt_error *err) {
     char *text;
-    size_t len;
-    if (dash_lines_read(&a->lines, i, &text, &len, err)) return NULL;
+    size_t len, ln, s = seg_of(a, i, &ln);
+    if (dash_lines_read(&a->seg[s], ln, &text, &len, err)) return NULL;
     cJSON *o = cJSON_ParseWithLength(text, len);
     free(text);
     if (!o) {
-        rt_err_set(err, RT_EFORMAT, "%s:%zu: not JSON", a->lines.path, i + 1);
+        rt_err_set(err, RT_EFORMAT, "%s:%zu: not JSON", a->seg[s].path, ln + 1);
         return NULL;
     }
-    cJSON_AddNumberToObject(o, "line", (double)(i + 1));
+    cJSON_AddStringToObject(o, "file", a->seg[s].path);
+    cJSON_AddNumberToObject(o, "line", (double)(ln + 1));
     cJSON_AddNumberToObject(o, "request", a->c[i].request);
     cJSON_AddNumberToObject(o, "sample", a->c[i].sample);
     return o;
 }
 
+static int passes(const dash_call *c, const dash_audit_filter *f) {
+    return !c->blank && (f->request < 0 || c->request == (uint64_t)f->request) && c->time >= f->from &&
+           (f->to <= 0 || c->time <= f->to) && (f->status < 0 || c->status == f->status);
+}
+
+/* What a text search keeps between lines: the text as the log writes it, and a buffer to decode into. */
+typedef struct text_search {
+    const char *text;
+    char *needle, *buf;
+    size_t needle_len, buf_cap;
+} text_search;
+
+/* 1 when line [p, p + len) holds the text in its code or output; -1 when out of memory. */
+static int holds(text_search *t, const char *p, size_t len) {
+    if (!memmem(p, len, t->needle, t->needle_len)) return 0;
+    if (len + 1 > t->buf_cap) {
+        free(t->buf);
+        t->buf_cap = len + 1;
+        t->buf = malloc(t->buf_cap);
+        if (!t->buf) return -1;
+    }
+    return text_in(p, p + len, t->text, t->buf, t->buf_cap);
+}
+
 rt_status dash_audit_search(dash_audit *a, const dash_audit_filter *f, size_t offset, size_t limit, cJSON **out,
                             rt_error *err) {
-    size_t n = a->lines.n;
-    const char *map = NULL;
-    size_t map_len = n ? (size_t)a->lines.off[n] : 0;
-    char *needle = NULL, *buf = NULL;
-    size_t needle_len = 0, buf_cap = 0;
-    if (f->text && *f->text && map_len) {
-        needle = escaped(f->text);
-        if (!needle) return rt_err_set(err, RT_ENOMEM, "out of memory");
-        needle_len = strlen(needle);
-        void *m = mmap(NULL, map_len, PROT_READ, MAP_PRIVATE, a->lines.fd, 0);
-        if (m == MAP_FAILED) {
-            free(needle);
-            return rt_err_errno(err, RT_EIO, errno, "cannot map %s", a->lines.path);
-        }
-        map = m;
+    text_search t = {f->text && *f->text ? f->text : NULL, NULL, NULL, 0, 0};
+    if (t.text) {
+        t.needle = escaped(t.text);
+        if (!t.needle) return rt_err_set(err, RT_ENOMEM, "out of memory");
+        t.needle_len = strlen(t.needle);
     }
     cJSON *o = cJSON_CreateObject(), *items = cJSON_CreateArray();
     size_t total = 0;
-    rt_status st = RT_OK;
-    for (size_t i = n; i-- > 0 && !st;) {
-        const dash_call *c = &a->c[i];
-        if (c->blank || (f->request >= 0 && c->request != (uint64_t)f->request) || c->time < f->from ||
-            (f->to > 0 && c->time > f->to) || (f->status >= 0 && c->status != f->status))
-            continue;
-        if (map) {
-            const char *p = map + a->lines.off[i];
-            size_t len = (size_t)(a->lines.off[i + 1] - a->lines.off[i]);
-            if (!memmem(p, len, needle, needle_len)) continue;
-            if (len + 1 > buf_cap) {
-                free(buf);
-                buf_cap = len + 1;
-                buf = malloc(buf_cap);
-                if (!buf) {
-                    st = rt_err_set(err, RT_ENOMEM, "out of memory");
-                    break;
-                }
+    rt_status st = o && items ? RT_OK : rt_err_set(err, RT_ENOMEM, "out of memory");
+    /* Newest first: the files from FILE back to the oldest rotated one, each from its end. */
+    for (size_t s = a->nseg; s-- > 0 && !st;) {
+        const dash_lines *x = &a->seg[s];
+        size_t map_len = x->n ? (size_t)x->off[x->n] : 0;
+        const char *map = NULL;
+        if (t.text && map_len) {
+            void *m = mmap(NULL, map_len, PROT_READ, MAP_PRIVATE, x->fd, 0);
+            if (m == MAP_FAILED) {
+                st = rt_err_errno(err, RT_EIO, errno, "cannot map %s", x->path);
+                break;
             }
-            if (!text_in(p, p + len, f->text, buf, buf_cap)) continue;
+            map = m;
         }
-        if (total >= offset && total < offset + limit) {
-            cJSON *it = item(a, i, err);
-            if (!it)
-                st = err->status ? err->status : RT_ENOMEM;
-            else
-                cJSON_AddItemToArray(items, it);
+        for (size_t ln = x->n; ln-- > 0 && !st;) {
+            size_t i = a->first[s] + ln;
+            if (!passes(&a->c[i], f)) continue;
+            if (t.text) {
+                int h = map ? holds(&t, map + x->off[ln], (size_t)(x->off[ln + 1] - x->off[ln])) : 0;
+                if (h < 0) st = rt_err_set(err, RT_ENOMEM, "out of memory");
+                if (h <= 0) continue;
+            }
+            if (total >= offset && total < offset + limit) {
+                cJSON *it = item(a, i, err);
+                if (!it)
+                    st = err->status ? err->status : RT_ENOMEM;
+                else
+                    cJSON_AddItemToArray(items, it);
+            }
+            total++;
         }
-        total++;
+        if (map) munmap((void *)map, map_len);
     }
-    if (map) munmap((void *)map, map_len);
-    free(needle);
-    free(buf);
-    if (st || !o || !items) {
+    free(t.needle);
+    free(t.buf);
+    if (st) {
         cJSON_Delete(o);
         cJSON_Delete(items);
-        return st ? st : rt_err_set(err, RT_ENOMEM, "out of memory");
+        return st;
     }
     cJSON_AddNumberToObject(o, "total", (double)total);
     cJSON_AddNumberToObject(o, "offset", (double)offset);

@@ -1,7 +1,9 @@
-/* The dashboard's view of an audit log (one JSON line per tool call, rollout/engine.c's format): per call its time,
- * request, sample, status and latency, kept in memory and extended as lines are appended; searches filter on those
- * and read only the lines they must (text search scans the file's bytes once, then decodes the code and output of
- * the lines that contain the text). Not thread-safe: the owner locks. */
+/* The dashboard's view of an audit log (one JSON line per tool call, rollout/engine.c's format) and of the files it
+ * was rotated into (FILE.K, ..., FILE.1, FILE: oldest first; serve/audit.h): per call its time, request, sample,
+ * status and latency, kept in memory and extended as lines are appended to FILE; when FILE is rotated (another
+ * inode) every file is indexed anew. Searches filter on the summaries and read only the lines they must (text search
+ * scans the files' bytes once, then decodes the code and output of the lines that contain the text). Not
+ * thread-safe: the owner locks. */
 #ifndef RETOOL_SERVE_DASH_AUDIT_H
 #define RETOOL_SERVE_DASH_AUDIT_H
 
@@ -32,10 +34,15 @@ typedef struct dash_call {
     uint8_t blank;    /* a blank line: no call */
 } dash_call;
 
+#define DASH_AUDIT_MAX_FILES 1000 /* rotated files read at most (FILE.1 .. FILE.999) */
+
 typedef struct dash_audit {
-    dash_lines lines;
-    dash_call *c; /* [lines.n]: one per line */
-    size_t cap;
+    char *path;
+    dash_lines *seg; /* [nseg]: FILE.K .. FILE.1, FILE */
+    size_t *first;   /* [nseg]: index in c of each file's first line */
+    size_t nseg;
+    dash_call *c; /* [n]: one per line of every file, oldest first */
+    size_t n, cap;
 } dash_audit;
 
 /* What a search keeps. */
@@ -56,10 +63,13 @@ rt_status dash_audit_init(dash_audit *a, const char *path, rt_error *err);
 /* Reads what was appended; a malformed line is an error naming path:line. */
 rt_status dash_audit_refresh(dash_audit *a, rt_error *err);
 
-/* The calls that pass f, newest first: {"total", "offset", "items": [{line, time, trajectory, request, sample,
- * call, code, output, status, latency_s}]} for items [offset, offset + limit) of the matches. */
+/* The calls that pass f, newest first: {"total", "offset", "items": [{file, line, time, trajectory, request,
+ * sample, call, code, output, status, latency_s}]} for items [offset, offset + limit) of the matches. */
 rt_status dash_audit_search(dash_audit *a, const dash_audit_filter *f, size_t offset, size_t limit, cJSON **out,
                             rt_error *err);
+
+/* The bytes indexed, over every file. */
+size_t dash_audit_bytes(const dash_audit *a);
 
 /* Frees the view. */
 void dash_audit_free(dash_audit *a);

@@ -60,7 +60,7 @@ static size_t count_answers(uint64_t *keys, size_t n, bucket *bk) {
 rt_status dash_stats_json(const dash_queue *q, const dash_audit *a, serve_metrics *live, int nb, cJSON **out,
                           rt_error *err) {
     if (nb < 1 || nb > 256) return rt_err_set(err, RT_EINVAL, "buckets must be 1..256, not %d", nb);
-    size_t nc = a->lines.n;
+    size_t nc = a->n;
     double t0 = INFINITY, t1 = -INFINITY;
     for (size_t i = 0; i < nc; i++)
         if (!a->c[i].blank) t0 = fmin(t0, a->c[i].time), t1 = fmax(t1, a->c[i].time);

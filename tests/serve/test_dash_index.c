@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "../base/tmpdir.h"
+#include "serve/audit.h"
 #include "serve/dash_audit.h"
 #include "serve/dash_jscan.h"
 #include "serve/dash_review.h"
@@ -364,4 +365,66 @@ Test(dash_index, audit_search_matches_a_brute_force_filter) {
         cJSON_Delete(o);
     }
     dash_audit_free(&a);
+}
+
+/* The "call" numbers of every line of path's files, oldest first (FILE.K .. FILE.1, FILE), read directly. */
+static size_t calls_on_disk(const char *path, int *out, size_t cap) {
+    size_t n = 0;
+    for (int k = 9; k >= 0; k--) {
+        char name[200], line[400];
+        if (k)
+            snprintf(name, sizeof name, "%s.%d", path, k);
+        else
+            snprintf(name, sizeof name, "%s", path);
+        FILE *fp = fopen(name, "r");
+        while (fp && fgets(line, sizeof line, fp) && n < cap) {
+            cJSON *o = cJSON_Parse(line);
+            out[n++] = cJSON_GetObjectItem(o, "call")->valueint;
+            cJSON_Delete(o);
+        }
+        if (fp) fclose(fp);
+    }
+    return n;
+}
+
+Test(dash_index, audit_view_follows_rotation) {
+    char path[160];
+    snprintf(path, sizeof path, "%s/audit.jsonl", dir);
+    serve_audit au;
+    dash_audit a;
+    rt_error e;
+    cr_assert_eq(serve_audit_open(&au, path, 1500, 3, &e), RT_OK, "%s", e.msg);
+    cr_assert_eq(dash_audit_init(&a, path, &e), RT_OK);
+    static int disk[1000];
+    for (int i = 0; i < 300; i++) {
+        fprintf(au.fp,
+                "{\"time\":%d,\"trajectory\":\"p%d-s0\",\"call\":%d,\"code\":\"print(%d)\",\"output\":\"%d\","
+                "\"status\":\"ok\",\"latency_s\":0.01}\n",
+                1700000000 + i, i / 4, i, i, i);
+        fflush(au.fp);
+        if (i % 10 == 9) cr_assert_eq(serve_audit_maybe_rotate(&au, &e), RT_OK, "%s", e.msg);
+        if (i % 7 != 0) continue;
+        cr_assert_eq(dash_audit_refresh(&a, &e), RT_OK, "%s", e.msg);
+        size_t n = calls_on_disk(path, disk, 1000);
+        dash_audit_filter all = {-1, 0, 0, -1, NULL};
+        cJSON *o;
+        cr_assert_eq(dash_audit_search(&a, &all, 0, 1000, &o, &e), RT_OK, "%s", e.msg);
+        cr_assert_eq((size_t)cJSON_GetObjectItem(o, "total")->valueint, n, "after %d calls", i + 1);
+        size_t k = n;
+        const cJSON *it;
+        cJSON_ArrayForEach(it, cJSON_GetObjectItem(o, "items")) {
+            cr_assert_eq(cJSON_GetObjectItem(it, "call")->valueint, disk[--k], "after %d calls", i + 1);
+        }
+        cJSON_Delete(o);
+        /* A text search reaches into the rotated files too. */
+        char needle[32];
+        snprintf(needle, sizeof needle, "print(%d)", disk[0]);
+        dash_audit_filter f = {-1, 0, 0, -1, needle};
+        cr_assert_eq(dash_audit_search(&a, &f, 0, 5, &o, &e), RT_OK, "%s", e.msg);
+        cr_assert_eq(cJSON_GetObjectItem(o, "total")->valueint, 1, "%s", needle);
+        cJSON_Delete(o);
+    }
+    cr_assert_gt(a.nseg, 3, "the test never saw the rotated files");
+    dash_audit_free(&a);
+    serve_audit_close(&au);
 }
