@@ -33,6 +33,18 @@ static void reset(void *ctx) {
     ((seg_ctx *)ctx)->reset = 1;
 }
 
+/* The request N and sample K of a trajectory name "p<N>-s<K>" (left 0 when the name has another form). */
+static void trajectory(const char *s, dash_call *c) {
+    char *e;
+    if (*s != 'p' || s[1] < '0' || s[1] > '9') return;
+    unsigned long n = strtoul(s + 1, &e, 10);
+    if (e[0] != '-' || e[1] != 's' || e[2] < '0' || e[2] > '9') return;
+    unsigned long k = strtoul(e + 2, &e, 10);
+    if (*e) return;
+    c->request = (uint32_t)n;
+    c->sample = (uint16_t)k;
+}
+
 static rt_status line(void *ctx, size_t line_no, const char *text, size_t len, rt_error *err) {
     seg_ctx *sc = ctx;
     dash_audit *a = sc->a;
@@ -65,8 +77,7 @@ static rt_status line(void *ctx, size_t line_no, const char *text, size_t len, r
             int st = dash_call_status_parse(s);
             c->status = (uint8_t)(st < 0 ? DASH_CALL_OTHER : st);
         } else if (dash_js_key_is(&o, "trajectory") && dash_js_str(o.val, end, s, sizeof s)) {
-            unsigned long long n = 0, k = 0;
-            if (sscanf(s, "p%llu-s%llu", &n, &k) == 2) c->request = (uint32_t)n, c->sample = (uint16_t)k;
+            trajectory(s, c);
         }
     }
     if (o.bad || dash_js_ws(o.p, end) != end)

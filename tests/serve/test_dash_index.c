@@ -428,3 +428,31 @@ Test(dash_index, audit_view_follows_rotation) {
     dash_audit_free(&a);
     serve_audit_close(&au);
 }
+
+/* Numbers read exactly as strtod reads them (the scanner's fast path and its fallback alike). */
+Test(dash_index, numbers_read_as_strtod_reads_them) {
+    static const char *const fixed[] = {"0",
+                                        "-0",
+                                        "1700000000.5",
+                                        "0.0001",
+                                        "123456789012345",
+                                        "1234567890123456789",
+                                        "0.1",
+                                        "2.675",
+                                        "1e5",
+                                        "-3.5E-7",
+                                        "9007199254740993",
+                                        "0.30000000000000004",
+                                        "17e22",
+                                        "1.0000000000000002"};
+    for (size_t k = 0; k < sizeof fixed / sizeof fixed[0] + 3000; k++) {
+        char buf[64];
+        if (k < sizeof fixed / sizeof fixed[0])
+            snprintf(buf, sizeof buf, "%s", fixed[k]);
+        else
+            snprintf(buf, sizeof buf, "%s%u.%0*u", rnd(2) ? "-" : "", rnd(2000000000), (int)(1 + rnd(9)), rnd(1000000));
+        double got = -1, want = strtod(buf, NULL);
+        cr_assert_not_null(dash_js_num(buf, buf + strlen(buf), &got), "%s", buf);
+        cr_assert(memcmp(&got, &want, sizeof got) == 0, "%s: %.17g, strtod %.17g", buf, got, want);
+    }
+}
