@@ -77,8 +77,23 @@ typedef struct sbx_config {
     int sessions_per_worker;  /* live sessions one worker may hold (8) */
     double session_idle_s;    /* idle sessions are evicted after this (300) */
     double session_ttl_s;     /* sessions are evicted this long after opening (3600) */
-    int allow_unisolated;     /* 0: refuse to start when a namespace cannot be created */
+    unsigned allow_weaker;    /* SBX_WEAK_* protections the pool may start without (0: refuse when one is missing) */
+    const char *cgroup_root;  /* a cgroup2 folder to use as this process's own (tests); NULL: the host's cgroups */
 } sbx_config;
+
+/* Protections a host may not offer (sbx_config.allow_weaker, `--allow-weaker-isolation NAME,...`). */
+enum {
+    SBX_WEAK_CGROUP_MEMORY = 1u << 0, /* "cgroup-memory": no per-worker memory cgroup; only each run's RLIMIT_AS */
+    SBX_WEAK_CGROUP_PIDS = 1u << 1,   /* "cgroup-pids": no per-worker pids cgroup; only each run's RLIMIT_NPROC */
+    SBX_WEAK_UID_SEPARATION = 1u << 2 /* "uid-separation": no host uids of their own for the workers and the code
+                                       * (not root, no /etc/subuid range): all run as the server's own uid */
+};
+
+/* Parses a comma-separated list of the names above into *mask; RT_EINVAL names an unknown one. */
+rt_status sbx_weaker_parse(const char *list, unsigned *mask, rt_error *err);
+
+/* The name of one SBX_WEAK_* bit. */
+const char *sbx_weaker_name(unsigned bit);
 
 typedef struct sbx_pool sbx_pool;
 typedef struct sbx_job sbx_job;
@@ -160,8 +175,16 @@ typedef struct sbx_stats {
     int queued, running;
     int sessions;
     int64_t submitted, completed, rejected_busy, worker_restarts;
-    int cgroup_memory, cgroup_pids; /* 1 when the worker cgroups are in force */
+    int cgroup_memory, cgroup_pids; /* the worker cgroups' mechanism: 0 none, 1 cgroup v1, 2 cgroup v2 */
+    int uid_mode;                   /* SBX_UIDS_* */
+    unsigned weaker;                /* SBX_WEAK_* protections not in force (the pool was allowed to start without) */
+    char weaker_why[700];           /* why each is missing */
+    char cgroup_why[2][400];        /* why the memory / pids cgroups are not in force ("" when they are) */
 } sbx_stats;
+
+/* How the workers' uids are mapped: a range of host uids of their own (root: uid_base...; an ordinary user: the
+ * /etc/subuid range through newuidmap), or the server's own uid only. */
+enum { SBX_UIDS_RANGE = 0, SBX_UIDS_SUBUID = 1, SBX_UIDS_SELF = 2 };
 
 /* Fills st with a snapshot of the pool's counters. */
 void sbx_pool_stats(sbx_pool *pool, sbx_stats *st);

@@ -63,6 +63,17 @@ rt_status sbx_launch_prepare(sbx_launch *l, const sbx_config *cfg, rt_error *err
     snprintf(l->python, sizeof l->python, "%s", cfg->python);
     if (access(l->python, X_OK)) return rt_err_errno(err, RT_ENOTFOUND, errno, "sandbox interpreter %s", l->python);
     l->uid_base = cfg->uid_base;
+    l->own_uid = (uint32_t)getuid();
+    l->own_gid = (uint32_t)getgid();
+    /* Root maps each worker a pair of host uids of its own; an ordinary user may map only its own uid (SELF). */
+    l->uid_mode = geteuid() == 0 ? SBX_UIDS_RANGE : SBX_UIDS_SELF;
+    if (l->uid_mode == SBX_UIDS_RANGE) {
+        uint32_t hi = cfg->uid_base + 2u * (uint32_t)(cfg->workers + (cfg->light_workers > 0 ? cfg->light_workers : 0));
+        char msg[512];
+        if (sbx_subid_clash("/etc/subuid", cfg->uid_base, hi, msg, sizeof msg) ||
+            sbx_subid_clash("/etc/subgid", cfg->uid_base, hi, msg, sizeof msg))
+            return rt_err_set(err, RT_EUNSUPPORTED, "sandbox: %s", msg);
+    }
     l->argv[0] = "python3";
     l->argv[1] = "-I";
     l->argv[2] = "-c";
@@ -70,7 +81,7 @@ rt_status sbx_launch_prepare(sbx_launch *l, const sbx_config *cfg, rt_error *err
     l->argv[4] = NULL;
     /* The worker's environment is also every run's: children do not change it. */
     static const char *const fixed_env[] = {
-        "PATH=/usr/bin:/bin",     "HOME=/work",         "LANG=C.UTF-8",      "TMPDIR=/tmp",
+        "PATH=/usr/bin:/bin",     "HOME=/work",        "LANG=C.UTF-8",      "TMPDIR=/tmp",
         "OPENBLAS_NUM_THREADS=1", "OMP_NUM_THREADS=1", "MKL_NUM_THREADS=1", "MPLBACKEND=Agg"};
     static const char *const pass_env[] = {"OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE"};
     size_t nfixed = sizeof fixed_env / sizeof *fixed_env, n = 0;
@@ -291,14 +302,25 @@ rt_status sbx_launch_worker(const sbx_launch *l, int index, const sbx_cgroup *cg
         close(syncp[1]);
         close(errp[0]);
         return rt_err_errno(err, RT_EUNSUPPORTED, clone_errno,
-                            "creating the sandbox namespaces (user, pid, mount, net, ipc, uts)");
+                            "creating the sandbox namespaces (user, pid, mount, net, ipc, uts)%s",
+                            geteuid() ? " as an ordinary user: the host must allow unprivileged user namespaces "
+                                        "(sysctl user.max_user_namespaces > 0, kernel.unprivileged_userns_clone = 1, "
+                                        "kernel.apparmor_restrict_unprivileged_userns = 0)"
+                                      : "");
     }
-    char map[128];
+    char map[128], gmap[128];
     uint32_t base = l->uid_base + 2u * (uint32_t)index; /* each worker its own pair of host uids */
     snprintf(map, sizeof map, "0 %u 1\n1000 %u 1\n", base, base + 1);
+    snprintf(gmap, sizeof gmap, "%s", map);
+    if (l->uid_mode == SBX_UIDS_SELF) { /* what an unprivileged process may write: its own ids, setgroups denied */
+        snprintf(map, sizeof map, "0 %u 1\n", l->own_uid);
+        snprintf(gmap, sizeof gmap, "0 %u 1\n", l->own_gid);
+    }
     rt_status st = RT_OK;
-    if (write_map(pid, "uid_map", map) || write_map(pid, "gid_map", map))
-        st = rt_err_errno(err, RT_EUNSUPPORTED, errno, "writing the sandbox uid/gid map");
+    if ((l->uid_mode == SBX_UIDS_SELF && write_map(pid, "setgroups", "deny")) || write_map(pid, "uid_map", map) ||
+        write_map(pid, "gid_map", gmap))
+        st = rt_err_errno(err, RT_EUNSUPPORTED, errno, "writing the sandbox uid/gid map (%s)",
+                          l->uid_mode == SBX_UIDS_SELF ? "own uid only" : "uid_base range; needs root");
     else if (cg && sbx_cgroup_attach(cg, pid))
         st = rt_err_errno(err, RT_EIO, errno, "moving a sandbox worker into its cgroup");
     if (!st && write(syncp[1], "g", 1) != 1) st = rt_err_errno(err, RT_EIO, errno, "starting a sandbox worker");
