@@ -22,7 +22,7 @@ const char *sbx_cg_mech_name(sbx_cg_mech m) {
 static int cg_write(const char *dir, const char *file, const char *value) {
     char path[700];
     snprintf(path, sizeof path, "%s/%s", dir, file);
-    int fd = open(path, O_WRONLY | O_CLOEXEC);
+    int fd = open(path, O_WRONLY | O_TRUNC | O_CLOEXEC);
     if (fd < 0) return -1;
     ssize_t n = write(fd, value, strlen(value));
     int e = errno;
