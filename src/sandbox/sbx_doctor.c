@@ -151,8 +151,8 @@ static void limit_lines(FILE *out, int *missing, const sbx_stats *st, const sbx_
              (long long)cfg->worker_pids);
     fprintf(out, "limit    processes per worker: %s\n",
             st->cgroup_pids ? d : "none (no cgroup: only each run's RLIMIT_NPROC)");
-    fprintf(out, "limit    memory per run: rlimit (RLIMIT_AS = the full tier's baseline + the request's memory "
-                 "limit, on both tiers)\n");
+    fprintf(out, "limit    memory per run: rlimit (RLIMIT_AS = the worker's own address space + 64 MiB + the "
+                 "request's limit; a light-tier program that imports numpy/sympy/mpmath is rerun on the full tier)\n");
     fprintf(out, "limit    processes per run: rlimit (RLIMIT_NPROC, per uid of the worker's user namespace)\n");
     fprintf(out, "limit    CPU per run: rlimit (RLIMIT_CPU); wall clock: the worker's deadline\n");
     for (unsigned bit = 1; bit <= SBX_WEAK_UID_SEPARATION; bit <<= 1)
@@ -166,6 +166,41 @@ static void limit_lines(FILE *out, int *missing, const sbx_stats *st, const sbx_
                      sbx_weaker_name(bit));
             line(out, 0, missing, sbx_weaker_name(bit), d);
         }
+}
+
+/* A request's memory limit on both tiers: limit - 16 MiB must fit and limit + 100 MiB (over the 64 MiB headroom)
+ * must not, on the light tier, on the full tier, and for a light-routed program that reaches numpy and sympy through
+ * a module of its own (the router cannot see it). */
+static void memory_line(FILE *out, int *missing, sbx_pool *pool) {
+    static const char *const ways[3] = {"", "# numpy\n", "import sys\nsys.path.insert(0, '.')\nimport helper\n"};
+    static const char *const names[3] = {"light tier", "full tier", "light-routed program importing numpy"};
+    const int64_t limit = 256, sizes[2] = {limit - 16, limit + 100};
+    char bad[300] = "";
+    for (int w = 0; w < 3; w++)
+        for (int k = 0; k < 2; k++) {
+            char code[256];
+            snprintf(code, sizeof code, "%sb = bytearray(%lld << 20)\n", ways[w], (long long)sizes[k]);
+            sbx_file f = {.name = "helper.py", .data = (unsigned char *)"import numpy, sympy\n", .len = 20};
+            sbx_request req = {.code = code, .code_len = strlen(code), .files = &f, .nfiles = 1};
+            req.limits.wall_s = 20;
+            req.limits.memory_mb = limit;
+            sbx_result res;
+            rt_error err;
+            sbx_status want = k ? SBX_MEMORY : SBX_OK;
+            rt_status rc = sbx_pool_run(pool, &req, &res, &err);
+            if (rc || res.status != want) {
+                size_t n = strlen(bad);
+                snprintf(bad + n, sizeof bad - n, "%s%s: %lld MiB %s", n ? "; " : "", names[w], (long long)sizes[k],
+                         k ? "fitted" : "did not fit");
+            }
+            if (!rc) sbx_result_free(&res);
+        }
+    char d[500];
+    snprintf(d, sizeof d,
+             "a %lld MiB request lets %lld MiB in and keeps %lld MiB out on the light tier, the full tier and for a "
+             "light-routed program that imports numpy%s%s",
+             (long long)limit, (long long)sizes[0], (long long)sizes[1], bad[0] ? ": NOT SO: " : "", bad);
+    line(out, !bad[0], missing, "memory limit per run", d);
 }
 
 rt_status sbx_doctor_run(FILE *out, int *missing, rt_error *err) {
@@ -187,12 +222,14 @@ rt_status sbx_doctor_run(FILE *out, int *missing, rt_error *err) {
     cJSON *f = l ? probe(pool, full_code, err) : NULL;
     sbx_stats stats;
     sbx_pool_stats(pool, &stats);
-    sbx_pool_free(pool);
     if (!f) {
+        sbx_pool_free(pool);
         cJSON_Delete(l);
         return err->status ? err->status : RT_EINTERNAL;
     }
     isolation_lines(out, missing, f, l, &stats, &cfg);
+    memory_line(out, missing, pool);
+    sbx_pool_free(pool);
     limit_lines(out, missing, &stats, &cfg);
     cJSON_Delete(f);
     cJSON_Delete(l);

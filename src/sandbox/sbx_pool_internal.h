@@ -26,6 +26,7 @@ struct sbx_job {
     int abandoned; /* the caller freed it before it finished */
     int worker;    /* index of the worker running it, -1 while queued */
     int light_ok;  /* a run the light tier may take */
+    int rerouted;  /* it stopped on the light tier at a full-tier import and waits for a full worker */
     double t_submit, t_start;
     sbx_result res;
     sbx_job *next;

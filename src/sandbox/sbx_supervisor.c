@@ -230,7 +230,18 @@ static void handle_frame(sbx_pool *p, sbx_worker *w, const char *hdr_text, unsig
             s->busy = 0;
             s->t_last = rt_time_now();
         }
-        if (!strcmp(type, "done")) {
+        const cJSON *why = cJSON_GetObjectItemCaseSensitive(hdr, "why");
+        if (!strcmp(type, "done") && w->light && !s && !job->rerouted && cJSON_IsString(why) &&
+            !strcmp(why->valuestring, "full") && !job->abandoned) {
+            /* It imported a full-tier preload: run it again, from the start, on a full worker (ahead of the queue). */
+            job->rerouted = 1;
+            job->light_ok = 0;
+            job->worker = -1;
+            job->next = p->qhead;
+            p->qhead = job;
+            if (!p->qtail) p->qtail = job;
+            p->qlen++;
+        } else if (!strcmp(type, "done")) {
             int64_t oom = sbx_cgroup_oom_kills(&w->cg);
             sbx_result_from_worker(job, hdr, body, body_len, oom > w->oom_before && w->oom_before >= 0);
             w->oom_before = oom;

@@ -294,8 +294,7 @@ Test(host, ordinary_user, .timeout = 120) {
     char cmd[2048];
     snprintf(cmd, sizeof cmd, "%s unshare -U -r -m -p -f --mount-proc true 2>&1", as_nobody);
     if (sh(cmd, out, sizeof out))
-        cr_skip("this host does not let an ordinary user (uid 65534) create user, mount and pid namespaces: %s",
-                out);
+        cr_skip("this host does not let an ordinary user (uid 65534) create user, mount and pid namespaces: %s", out);
     char dir[] = "/tmp/retool-nonroot-XXXXXX";
     cr_assert(mkdtemp(dir));
     chmod(dir, 0755);
@@ -326,8 +325,66 @@ Test(host, ordinary_user, .timeout = 120) {
     snprintf(cmd, sizeof cmd, "%s %s sandbox doctor 2>/dev/null", as_nobody, bin);
     rc = sh(cmd, out, sizeof out);
     cr_expect_eq(rc, 1, "the doctor exits 1 when a protection is missing: %s", out);
-    cr_expect(strstr(out, "MISSING  uid-separation:") && strstr(out, "--allow-weaker-isolation uid-separation"),
-              "%s", out);
+    cr_expect(strstr(out, "MISSING  uid-separation:") && strstr(out, "--allow-weaker-isolation uid-separation"), "%s",
+              out);
     cr_expect(strstr(out, "active   capabilities dropped") && strstr(out, "active   mount namespace"), "%s", out);
     rm_tree(dir);
+}
+
+/* Runs code (with files, when helper is not NULL: helper.py) at a memory limit of limit_mb; returns the result. */
+static sbx_result run_mem(sbx_pool *pool, const char *code, const char *helper, int64_t limit_mb) {
+    sbx_file f = {.name = "helper.py", .data = (unsigned char *)helper, .len = helper ? strlen(helper) : 0};
+    sbx_request req = {.code = code, .code_len = strlen(code), .files = helper ? &f : NULL, .nfiles = helper ? 1 : 0};
+    req.limits.wall_s = 30;
+    req.limits.memory_mb = limit_mb;
+    sbx_result r;
+    rt_error err;
+    cr_assert_eq(sbx_pool_run(pool, &req, &r, &err), RT_OK, "%s", err.msg);
+    return r;
+}
+
+Test(host, memory_limit_same_on_both_tiers, .timeout = 120) {
+    sbx_config cfg;
+    th_config(&cfg, 1);
+    cfg.light_workers = 1;
+    sbx_pool *pool;
+    rt_error err;
+    cr_assert_eq(sbx_pool_init(&pool, &cfg, &err), RT_OK, "%s", err.msg);
+    const int64_t limit = 256;
+    /* Three ways in: a plain program (light tier), one the router sends to the full tier (it names numpy in a
+     * comment), and one that reaches numpy and sympy through a module of its own, which the router cannot see. Each
+     * says whether numpy was already loaded when it started (preloaded only on the full tier). */
+    const char *helper = "import numpy, sympy\n";
+    const char *ways[3] = {"import sys\npre = 'num' 'py' in sys.modules\n",
+                           "# numpy\nimport sys\npre = 'num' 'py' in sys.modules\n",
+                           "import sys\npre = 'num' 'py' in sys.modules\nsys.path.insert(0, '.')\nimport helper\n"};
+    const char *pre_want[3] = {"False", "True", "True"};
+    const char *name[3] = {"light tier", "full tier", "light-routed program reaching numpy and sympy"};
+    for (int w = 0; w < 3; w++) {
+        /* limit - 16 MiB fits on every tier; limit + 100 MiB does not (the baseline adds 64 MiB of headroom). */
+        int64_t sizes[2] = {limit - 16, limit + 100};
+        for (int k = 0; k < 2; k++) {
+            char code[512];
+            snprintf(code, sizeof code, "%sb = bytearray(%lld << 20)\nprint(pre, len(b) >> 20)\n", ways[w],
+                     (long long)sizes[k]);
+            sbx_result r = run_mem(pool, code, w == 2 ? helper : NULL, limit);
+            if (k == 0) {
+                char want[64];
+                snprintf(want, sizeof want, "%s %lld\n", pre_want[w], (long long)sizes[k]);
+                cr_expect_eq(r.status, SBX_OK, "%s: %lld MiB under a %lld MiB limit must fit: %s %s", name[w],
+                             (long long)sizes[k], (long long)limit, sbx_status_name(r.status), r.err);
+                cr_expect_str_eq(r.out, want, "%s: %s", name[w], r.out);
+            } else {
+                cr_expect_eq(r.status, SBX_MEMORY, "%s: %lld MiB over a %lld MiB limit must not fit: %s %s", name[w],
+                             (long long)sizes[k], (long long)limit, sbx_status_name(r.status), r.out);
+            }
+            sbx_result_free(&r);
+        }
+    }
+    /* Output before the import is the full tier's run's alone (the light attempt's is dropped). */
+    sbx_result r = run_mem(pool, "import sys\nprint('start')\nsys.path.insert(0, '.')\nimport helper\nprint('end')\n",
+                           helper, limit);
+    cr_expect_str_eq(r.out, "start\nend\n");
+    sbx_result_free(&r);
+    sbx_pool_free(pool);
 }
