@@ -177,13 +177,15 @@ typedef struct sbx_stats {
     int64_t submitted, completed, rejected_busy, worker_restarts;
     int cgroup_memory, cgroup_pids; /* the worker cgroups' mechanism: 0 none, 1 cgroup v1, 2 cgroup v2 */
     int uid_mode;                   /* SBX_UIDS_* */
+    unsigned code_uid;              /* the host uid worker 0's code runs as */
     unsigned weaker;                /* SBX_WEAK_* protections not in force (the pool was allowed to start without) */
     char weaker_why[700];           /* why each is missing */
     char cgroup_why[2][400];        /* why the memory / pids cgroups are not in force ("" when they are) */
 } sbx_stats;
 
-/* How the workers' uids are mapped: a range of host uids of their own (root: uid_base...; an ordinary user: the
- * /etc/subuid range through newuidmap), or the server's own uid only. */
+/* How the workers' uids are mapped: root: each worker a pair of host uids of its own (uid_base + 2i: its root, +1:
+ * the code); an ordinary user with an /etc/subuid and /etc/subgid range and newuidmap/newgidmap: the worker is the
+ * user's own uid, its code the range's uid i; otherwise: everything runs as the user's own uid. */
 enum { SBX_UIDS_RANGE = 0, SBX_UIDS_SUBUID = 1, SBX_UIDS_SELF = 2 };
 
 /* Fills st with a snapshot of the pool's counters. */

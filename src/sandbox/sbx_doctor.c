@@ -65,8 +65,7 @@ static cJSON *probe(sbx_pool *pool, const char *code, rt_error *err) {
 }
 
 /* The isolation lines, from the probe's answers on the full tier (f) and the light tier (l). */
-static void isolation_lines(FILE *out, int *missing, const cJSON *f, const cJSON *l, const sbx_stats *stats,
-                            const sbx_config *cfg) {
+static void isolation_lines(FILE *out, int *missing, const cJSON *f, const cJSON *l, const sbx_stats *stats) {
     char d[600];
     double uid = cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(f, "uid"));
     double luid = cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(l, "uid"));
@@ -75,9 +74,14 @@ static void isolation_lines(FILE *out, int *missing, const cJSON *f, const cJSON
                  "code runs as uid %g inside, mapped to this process's own host uid %u (no uid of its own: "
                  "uid-separation is MISSING below)",
                  uid, (unsigned)getuid());
+    else if (stats->uid_mode == SBX_UIDS_SUBUID)
+        snprintf(d, sizeof d,
+                 "code runs as uid %g inside, mapped to host uid %u of this user's /etc/subuid range (worker 0; "
+                 "newuidmap); the worker itself is this process's uid",
+                 uid, stats->code_uid);
     else
         snprintf(d, sizeof d, "code runs as uid %g inside, mapped to unprivileged host uid %u (worker 0)", uid,
-                 cfg->uid_base + 1);
+                 stats->code_uid);
     int want_uid = stats->uid_mode == SBX_UIDS_SELF ? 0 : 1000;
     line(out, uid == want_uid && luid == want_uid, missing, "user namespace", d);
     double pid = cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(f, "pid"));
@@ -227,7 +231,7 @@ rt_status sbx_doctor_run(FILE *out, int *missing, rt_error *err) {
         cJSON_Delete(l);
         return err->status ? err->status : RT_EINTERNAL;
     }
-    isolation_lines(out, missing, f, l, &stats, &cfg);
+    isolation_lines(out, missing, f, l, &stats);
     memory_line(out, missing, pool);
     sbx_pool_free(pool);
     limit_lines(out, missing, &stats, &cfg);

@@ -95,12 +95,17 @@ typedef struct sbx_launch {
     uint32_t uid_base;
     int uid_mode; /* SBX_UIDS_*: how a worker's uids are mapped */
     uint32_t own_uid, own_gid;
-    int zygote_fd; /* a memfd holding the zygote shared object; the worker gets it as fd 5 */
+    uint32_t sub_uid, sub_gid; /* SBX_UIDS_SUBUID: worker i's code runs as host uid sub_uid + i */
+    int zygote_fd;             /* a memfd holding the zygote shared object; the worker gets it as fd 5 */
 } sbx_launch;
 
 /* Non-zero when the host uids [lo, hi) overlap a range of the subordinate id file path (/etc/subuid, /etc/subgid);
  * msg names the line, the user and the fix. */
 int sbx_subid_clash(const char *path, uint32_t lo, uint32_t hi, char *msg, size_t msg_len);
+
+/* Finds the first range of at least need ids for user (by name or number id) in a subordinate id file; 0 and
+ * *start, or -1. */
+int sbx_subid_find(const char *path, const char *user, uint32_t id, uint32_t need, uint32_t *start);
 
 /* Precomputes everything the worker launch needs (no allocation may happen after clone). */
 rt_status sbx_launch_prepare(sbx_launch *l, const sbx_config *cfg, rt_error *err);

@@ -6,8 +6,10 @@
 #include <fcntl.h>
 #include <linux/sched.h>
 #include <linux/seccomp.h>
+#include <pwd.h>
 #include <sched.h>
 #include <signal.h>
+#include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,6 +27,8 @@
 #include "sandbox/sbx_internal.h"
 
 #define NEWROOT "/tmp"
+#define SBX_NEWUIDMAP "/usr/bin/newuidmap"
+#define SBX_NEWGIDMAP "/usr/bin/newgidmap"
 
 static const char *const bind_paths[] = {
     "/usr",
@@ -65,10 +69,19 @@ rt_status sbx_launch_prepare(sbx_launch *l, const sbx_config *cfg, rt_error *err
     l->uid_base = cfg->uid_base;
     l->own_uid = (uint32_t)getuid();
     l->own_gid = (uint32_t)getgid();
-    /* Root maps each worker a pair of host uids of its own; an ordinary user may map only its own uid (SELF). */
+    /* Root maps each worker a pair of host uids of its own; an ordinary user its own uid plus, through newuidmap,
+     * one of its subordinate uids per worker (SUBUID), or its own uid only (SELF). */
+    uint32_t nw = (uint32_t)(cfg->workers + (cfg->light_workers > 0 ? cfg->light_workers : 0));
     l->uid_mode = geteuid() == 0 ? SBX_UIDS_RANGE : SBX_UIDS_SELF;
+    struct passwd pw, *pwp = NULL;
+    char pwbuf[4096];
+    if (l->uid_mode == SBX_UIDS_SELF && !getpwuid_r(l->own_uid, &pw, pwbuf, sizeof pwbuf, &pwp) && pwp &&
+        !access(SBX_NEWUIDMAP, X_OK) && !access(SBX_NEWGIDMAP, X_OK) &&
+        !sbx_subid_find("/etc/subuid", pw.pw_name, l->own_uid, nw, &l->sub_uid) &&
+        !sbx_subid_find("/etc/subgid", pw.pw_name, l->own_uid, nw, &l->sub_gid))
+        l->uid_mode = SBX_UIDS_SUBUID;
     if (l->uid_mode == SBX_UIDS_RANGE) {
-        uint32_t hi = cfg->uid_base + 2u * (uint32_t)(cfg->workers + (cfg->light_workers > 0 ? cfg->light_workers : 0));
+        uint32_t hi = cfg->uid_base + 2u * nw;
         char msg[512];
         if (sbx_subid_clash("/etc/subuid", cfg->uid_base, hi, msg, sizeof msg) ||
             sbx_subid_clash("/etc/subgid", cfg->uid_base, hi, msg, sizeof msg))
@@ -267,6 +280,22 @@ static int write_map(pid_t pid, const char *file, const char *text) {
     return n == (ssize_t)strlen(text) ? 0 : -1;
 }
 
+/* Runs tool (newuidmap or newgidmap) to map 0 to own and 1000 to sub in pid's user namespace; 0 when it succeeded. */
+static int run_idmap(const char *tool, pid_t pid, uint32_t own, uint32_t sub) {
+    char p[16], o[16], s[16];
+    snprintf(p, sizeof p, "%d", (int)pid);
+    snprintf(o, sizeof o, "%u", own);
+    snprintf(s, sizeof s, "%u", sub);
+    char *argv[] = {(char *)tool, p, "0", o, "1", "1000", s, "1", NULL};
+    char *envp[] = {NULL};
+    pid_t c;
+    if (posix_spawn(&c, tool, NULL, NULL, argv, envp)) return -1;
+    int status;
+    while (waitpid(c, &status, 0) < 0)
+        if (errno != EINTR) return -1;
+    return WIFEXITED(status) && WEXITSTATUS(status) == 0 ? 0 : -1;
+}
+
 rt_status sbx_launch_worker(const sbx_launch *l, int index, const sbx_cgroup *cg, pid_t *pid_out, int *fd_out,
                             rt_error *err) {
     int sv[2], syncp[2], errp[2];
@@ -317,8 +346,15 @@ rt_status sbx_launch_worker(const sbx_launch *l, int index, const sbx_cgroup *cg
         snprintf(gmap, sizeof gmap, "0 %u 1\n", l->own_gid);
     }
     rt_status st = RT_OK;
-    if ((l->uid_mode == SBX_UIDS_SELF && write_map(pid, "setgroups", "deny")) || write_map(pid, "uid_map", map) ||
-        write_map(pid, "gid_map", gmap))
+    if (l->uid_mode == SBX_UIDS_SUBUID) {
+        if (run_idmap(SBX_NEWUIDMAP, pid, l->own_uid, l->sub_uid + (uint32_t)index) ||
+            run_idmap(SBX_NEWGIDMAP, pid, l->own_gid, l->sub_gid + (uint32_t)index))
+            st = rt_err_set(err, RT_EUNSUPPORTED,
+                            "newuidmap/newgidmap refused to map uid and gid %u, %u of /etc/subuid and /etc/subgid for "
+                            "a sandbox worker (their message is above)",
+                            l->sub_uid + (uint32_t)index, l->sub_gid + (uint32_t)index);
+    } else if ((l->uid_mode == SBX_UIDS_SELF && write_map(pid, "setgroups", "deny")) ||
+               write_map(pid, "uid_map", map) || write_map(pid, "gid_map", gmap))
         st = rt_err_errno(err, RT_EUNSUPPORTED, errno, "writing the sandbox uid/gid map (%s)",
                           l->uid_mode == SBX_UIDS_SELF ? "own uid only" : "uid_base range; needs root");
     else if (cg && sbx_cgroup_attach(cg, pid))

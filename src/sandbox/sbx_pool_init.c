@@ -159,6 +159,9 @@ void sbx_pool_stats(sbx_pool *p, sbx_stats *st) {
     st->cgroup_memory = p->w[0].cg.mem[0] ? (int)p->cgh.mem : 0;
     st->cgroup_pids = p->w[0].cg.pids[0] ? (int)p->cgh.pids : 0;
     st->uid_mode = p->launch.uid_mode;
+    st->code_uid = p->launch.uid_mode == SBX_UIDS_SELF     ? p->launch.own_uid
+                   : p->launch.uid_mode == SBX_UIDS_SUBUID ? p->launch.sub_uid
+                                                           : p->cfg.uid_base + 1;
     st->weaker = p->weaker;
     snprintf(st->weaker_why, sizeof st->weaker_why, "%s", p->weaker_why);
     snprintf(st->cgroup_why[0], sizeof st->cgroup_why[0], "%s", p->cgh.why_mem);

@@ -57,14 +57,33 @@ int sbx_subid_clash(const char *path, uint32_t lo, uint32_t hi, char *msg, size_
     return clash;
 }
 
+int sbx_subid_find(const char *path, const char *user, uint32_t id, uint32_t need, uint32_t *start) {
+    FILE *f = fopen(path, "r");
+    if (!f) return -1;
+    char line[512], num[16];
+    snprintf(num, sizeof num, "%u", id);
+    int found = -1;
+    while (found && fgets(line, sizeof line, f)) {
+        char name[256];
+        unsigned long long s, c;
+        if (sscanf(line, "%255[^:]:%llu:%llu", name, &s, &c) != 3) continue;
+        if ((strcmp(name, user) && strcmp(name, num)) || c < need || s + c > 0xffffffffull) continue;
+        *start = (uint32_t)s;
+        found = 0;
+    }
+    fclose(f);
+    return found;
+}
+
 rt_status sbx_isolation_check(sbx_pool *p, rt_error *err) {
     p->weaker = 0;
     p->weaker_why[0] = 0;
     size_t off = 0;
     const char *why[3] = {p->cgh.why_mem, p->cgh.why_pids,
                           p->launch.uid_mode == SBX_UIDS_SELF
-                              ? "not root and no /etc/subuid range with newuidmap: workers and code run as this "
-                                "process's own host uid (uid 0 without capabilities inside)"
+                              ? "not root, and no /etc/subuid and /etc/subgid range for this user with newuidmap and "
+                                "newgidmap: workers and code run as this process's own host uid (uid 0 without "
+                                "capabilities inside)"
                               : ""};
     if (!p->w[0].cg.mem[0]) p->weaker |= SBX_WEAK_CGROUP_MEMORY;
     if (!p->w[0].cg.pids[0]) p->weaker |= SBX_WEAK_CGROUP_PIDS;

@@ -388,3 +388,40 @@ Test(host, memory_limit_same_on_both_tiers, .timeout = 120) {
     sbx_result_free(&r);
     sbx_pool_free(pool);
 }
+
+Test(host, ordinary_user_with_subuid, .timeout = 120) {
+    const char *bin = getenv("RETOOL_BIN");
+    if (!bin) cr_skip("RETOOL_BIN is not set (the test runs the CLI as another user)");
+    if (geteuid() != 0) cr_skip("not root: cannot switch to a throwaway user (uid 65534) to run the server");
+    char out[8192], cmd[4096];
+    if (access("/usr/bin/newuidmap", X_OK) || access("/usr/bin/newgidmap", X_OK) ||
+        sh("command -v setpriv >/dev/null 2>&1 && command -v unshare >/dev/null 2>&1", out, sizeof out))
+        cr_skip("newuidmap/newgidmap (Debian: uidmap) or setpriv/unshare (util-linux) are missing");
+    snprintf(cmd, sizeof cmd, "setpriv --reuid=65534 --regid=65534 --clear-groups unshare -U -r true 2>&1");
+    if (sh(cmd, out, sizeof out))
+        cr_skip("this host does not let an ordinary user (uid 65534) create user namespaces: %s", out);
+    char dir[] = "/tmp/retool-subuid-XXXXXX";
+    cr_assert(mkdtemp(dir));
+    chmod(dir, 0755);
+    /* A range for uid 65534, seen only inside a private mount namespace (the host's files stay as they are). */
+    put(dir, "subuid", "65534:2000000000:65536\n");
+    put(dir, "subgid", "65534:2000000000:65536\n");
+    put(dir, "probe.py",
+        "import os\nprint(os.getuid(), open('/proc/self/uid_map').read().split(), "
+        "open('/proc/self/status').read().split('CapEff:')[1].split()[0])\n");
+    snprintf(cmd, sizeof cmd, "chmod 644 %s/*", dir);
+    cr_assert_eq(sh(cmd, out, sizeof out), 0);
+    const char *fmt = "unshare -m sh -c 'mount --bind %s/subuid /etc/subuid && mount --bind %s/subgid /etc/subgid && "
+                      "setpriv --reuid=65534 --regid=65534 --clear-groups %s sandbox run %s %s/probe.py' 2>&1";
+    snprintf(cmd, sizeof cmd, fmt, dir, dir, bin, "", dir);
+    int rc = sh(cmd, out, sizeof out);
+    cr_expect_neq(rc, 0, "%s", out);
+    cr_expect(strstr(out, "cgroup-memory") && !strstr(out, "uid-separation"),
+              "with a subordinate range only the cgroups are missing: %s", out);
+    snprintf(cmd, sizeof cmd, fmt, dir, dir, bin, "--allow-weaker-isolation cgroup-memory,cgroup-pids", dir);
+    rc = sh(cmd, out, sizeof out);
+    cr_expect_eq(rc, 0, "%s", out);
+    cr_expect(strstr(out, "1000 ['0', '65534', '1', '1000', '2000000000', '1'] 0000000000000000\n"),
+              "the code runs as uid 1000, the first uid of the range, without capabilities: %s", out);
+    rm_tree(dir);
+}
