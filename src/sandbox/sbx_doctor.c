@@ -32,6 +32,7 @@ static const char probe_code[] =
     "     'usr_ro': ro('/usr/retool-probe'), 'etc_ro': ro('/etc/retool-probe'),\n"
     "     'tmp_empty': os.listdir('/tmp') == [], 'work_empty': os.listdir('.') == [], 'cwd': os.getcwd(),\n"
     "     'env': sorted(os.environ),\n"
+    "     'cgroup_root': all(l.rsplit(':', 1)[-1] == '/' for l in open('/proc/self/cgroup').read().splitlines()),\n"
     "     'fds': sorted(int(f) for f in os.listdir('/proc/self/fd')),\n"
     "     'rlimits': {n: resource.getrlimit(getattr(resource, 'RLIMIT_' + n))[0]\n"
     "                 for n in ('AS', 'CPU', 'FSIZE', 'NOFILE', 'NPROC', 'CORE')}}\n"
@@ -89,7 +90,7 @@ static void isolation_lines(FILE *out, int *missing, const cJSON *f, const cJSON
     line(out, pid == 1 && cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(l, "pid")) == 1, missing,
          "pid namespace", d);
     const cJSON *both[2] = {f, l};
-    int net = 1, hidden = 1, tmp = 1, sec = 1, sc = 1, caps = 1, host = 1, rl_ok = 1, env_ok = 1, fd_ok = 1;
+    int cgns = 1, net = 1, hidden = 1, tmp = 1, sec = 1, sc = 1, caps = 1, host = 1, rl_ok = 1, env_ok = 1, fd_ok = 1;
     for (int i = 0; i < 2; i++) {
         const cJSON *r = both[i];
         net &= jbool(r, "inet") && jbool(r, "inet6") && jbool(r, "netlink");
@@ -102,6 +103,7 @@ static void isolation_lines(FILE *out, int *missing, const cJSON *f, const cJSON
         caps &= !strcmp(jstr(r, "capeff"), "0000000000000000") &&
                 (want_uid || !strcmp(jstr(r, "capbnd"), "0000000000000000"));
         host &= !strcmp(jstr(r, "hostname"), "sandbox");
+        cgns &= jbool(r, "cgroup_root");
         const cJSON *rl = cJSON_GetObjectItemCaseSensitive(r, "rlimits");
         const cJSON *v;
         cJSON_ArrayForEach(v, rl) rl_ok &= cJSON_GetNumberValue(v) >= 0;
@@ -113,6 +115,8 @@ static void isolation_lines(FILE *out, int *missing, const cJSON *f, const cJSON
              : "a non-unix socket could be created");
     snprintf(d, sizeof d, "hostname '%s'", jstr(f, "hostname"));
     line(out, host, missing, "uts namespace", d);
+    line(out, cgns, missing, "cgroup namespace",
+         cgns ? "/proc/self/cgroup shows / (the worker's cgroup is its root)" : "the host's cgroup paths show");
     line(out, hidden, missing, "mount namespace",
          hidden ? "only /usr, /bin, /lib*, a minimal /etc and /dev, read-only; /root, /home, /var, host /tmp absent"
                 : "host paths visible or system folders writable");

@@ -198,6 +198,9 @@ static void child_main(const sbx_launch *l, int syncfd, int errfd, int sock) {
     char b;
     if (read(syncfd, &b, 1) != 1) _exit(126); /* the supervisor failed to map our ids */
     close(syncfd);
+    /* Now that the supervisor has moved us into the worker cgroup: it becomes our cgroup root, so /proc/self/cgroup
+     * shows "/" instead of the host's path (which names the server's pid). */
+    if (unshare(CLONE_NEWCGROUP)) child_fail(errfd, "unshare the cgroup namespace", NULL);
     if (setsid() < 0) child_fail(errfd, "setsid", NULL);
     if (setresgid(0, 0, 0) || setresuid(0, 0, 0)) child_fail(errfd, "become root of the user namespace", NULL);
     if (mount("none", "/", NULL, MS_REC | MS_PRIVATE, NULL)) child_fail(errfd, "make mounts private", NULL);

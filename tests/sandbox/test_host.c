@@ -386,6 +386,10 @@ Test(host, memory_limit_same_on_both_tiers, .timeout = 120) {
                            helper, limit);
     cr_expect_str_eq(r.out, "start\nend\n");
     sbx_result_free(&r);
+    /* The cgroup namespace: the host's cgroup paths (which name the server's pid) do not show. */
+    r = th_run(pool, "print(sorted({l.rsplit(':', 1)[1] for l in open('/proc/self/cgroup').read().split()}))", 10);
+    cr_expect_str_eq(r.out, "['/']\n", "/proc/self/cgroup inside the sandbox: %s", r.out);
+    sbx_result_free(&r);
     sbx_pool_free(pool);
 }
 
