@@ -93,18 +93,21 @@ static int cg_own_dir(const char *ctl, char *out, size_t n) {
 
 /* ---- cgroup v2: controllers for the children of this process's cgroup ---- */
 
-/* The v2 folder whose subtree_control this process changed (one at a time), and how. */
-static pthread_mutex_t v2_mu = PTHREAD_MUTEX_INITIALIZER;
-static struct {
+/* What this process changed in one v2 folder: the controllers it enabled and the leaf it moved into. */
+typedef struct v2_change {
     int refs;
     char dir[512];
     char leaf[600];   /* where this process moved to, "" when it did not move */
     char enabled[64]; /* "-memory -pids" to undo what was enabled, "" when nothing was */
-} v2;
+} v2_change;
+
+/* The change the pools of this process hold (one folder at a time; another folder's change is not undone). */
+static pthread_mutex_t v2_mu = PTHREAD_MUTEX_INITIALIZER;
+static v2_change v2;
 
 /* Enables the controllers in want ("memory pids") for dir's children; moves this process into dir/<leaf> first when
  * dir holds processes. Lock held. 0, or -1 with a reason. */
-static int v2_enable(const char *dir, const char *want, char *why, size_t why_len) {
+static int v2_enable(v2_change *c, const char *dir, const char *want, char *why, size_t why_len) {
     char have[256], add[64] = "", undo[64] = "";
     if (cg_read(dir, "cgroup.subtree_control", have, sizeof have)) {
         snprintf(why, why_len, "cannot read %s/cgroup.subtree_control: %s", dir, strerror(errno));
@@ -121,16 +124,16 @@ static int v2_enable(const char *dir, const char *want, char *why, size_t why_le
         }
     if (!add[0]) return 0;
     int rc = cg_write(dir, "cgroup.subtree_control", add);
-    if (rc && errno == EBUSY && !v2.leaf[0]) {
+    if (rc && errno == EBUSY && !c->leaf[0]) {
         /* The "no internal processes" rule: dir has processes (this one, at least). Move this one into a leaf. */
-        snprintf(v2.leaf, sizeof v2.leaf, "%s/retool-sbx-%d-server", dir, (int)getpid());
+        snprintf(c->leaf, sizeof c->leaf, "%s/retool-sbx-%d-server", dir, (int)getpid());
         char pid[32], procs[1024];
         snprintf(pid, sizeof pid, "%d", (int)getpid());
-        if ((mkdir(v2.leaf, 0755) && errno != EEXIST) || cg_write(v2.leaf, "cgroup.procs", pid)) {
-            snprintf(why, why_len, "cannot move this process into %s (to enable controllers in %s): %s", v2.leaf, dir,
-                     strerror(errno));
-            rmdir(v2.leaf);
-            v2.leaf[0] = 0;
+        if ((mkdir(c->leaf, 0755) && errno != EEXIST) || cg_write(c->leaf, "cgroup.procs", pid)) {
+            snprintf(why, why_len, "cannot move this process into %.300s (to enable controllers in its parent): %s",
+                     c->leaf, strerror(errno));
+            rmdir(c->leaf);
+            c->leaf[0] = 0;
             return -1;
         }
         rc = cg_write(dir, "cgroup.subtree_control", add);
@@ -142,8 +145,8 @@ static int v2_enable(const char *dir, const char *want, char *why, size_t why_le
                 "the server in a cgroup of its own (e.g. systemd-run --scope -p Delegate=yes)",
                 dir, procs);
             cg_write(dir, "cgroup.procs", pid);
-            rmdir(v2.leaf);
-            v2.leaf[0] = 0;
+            rmdir(c->leaf);
+            c->leaf[0] = 0;
             errno = EBUSY;
             return -1;
         }
@@ -152,7 +155,7 @@ static int v2_enable(const char *dir, const char *want, char *why, size_t why_le
         snprintf(why, why_len, "cannot write '%s' to %s/cgroup.subtree_control: %s", add, dir, strerror(errno));
         return -1;
     }
-    snprintf(v2.enabled, sizeof v2.enabled, "%s", undo);
+    snprintf(c->enabled, sizeof c->enabled, "%s", undo);
     return 0;
 }
 
@@ -205,14 +208,16 @@ void sbx_cgroup_host_acquire(sbx_cgroup_host *h, const char *root) {
         memset(&v2, 0, sizeof v2);
         snprintf(v2.dir, sizeof v2.dir, "%s", v2dir);
     }
-    if (v2_enable(v2dir, want, why, sizeof why)) {
+    v2_change other = {0};
+    int tracked = !strcmp(v2.dir, v2dir);
+    if (v2_enable(tracked ? &v2 : &other, v2dir, want, why, sizeof why)) {
         for (int i = 0; i < 2; i++)
             if (*mech[i] == SBX_CG_V2) {
                 *mech[i] = SBX_CG_NONE;
                 dirs[i][0] = 0;
                 snprintf(whys[i], sizeof h->why_mem, "%s", why);
             }
-    } else if (!strcmp(v2.dir, v2dir)) {
+    } else if (tracked) {
         v2.refs++;
         h->v2_held = 1;
     }
