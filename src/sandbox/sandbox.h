@@ -22,7 +22,9 @@ typedef enum sbx_status {
 typedef struct sbx_limits {
     double wall_s;        /* wall-clock timeout (10 s) */
     double cpu_s;         /* CPU seconds (= wall_s) */
-    int64_t memory_mb;    /* address space on top of the worker's own baseline (1024 MiB); -1 = no limit */
+    int64_t memory_mb;    /* address space on top of the worker's own (+ 64 MiB of headroom) (1024 MiB): the same on
+                           * both tiers (a light-tier run that imports numpy/sympy/mpmath is rerun on the full
+                           * tier); -1 = no limit */
     int64_t output_bytes; /* cap per stream, stdout and stderr each (1 MiB) */
     int64_t file_bytes;   /* largest file the program may write (16 MiB) */
     int64_t nproc;        /* processes and threads (64) */

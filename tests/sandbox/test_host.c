@@ -214,7 +214,12 @@ Test(host, cgroup2_real_memory_kill, .timeout = 90) {
     cfg.worker_memory_mb = 400;
     sbx_pool *pool;
     rt_error err;
-    cr_assert_eq(sbx_pool_init(&pool, &cfg, &err), RT_OK, "%s", err.msg);
+    rt_status rc = sbx_pool_init(&pool, &cfg, &err);
+    if (rc && strstr(err.msg, "holds other processes"))
+        cr_skip("our cgroup %s holds other processes (the test runner's): controllers cannot be enabled for its "
+                "children (%s)",
+                dir, err.msg);
+    cr_assert_eq(rc, RT_OK, "%s", err.msg);
     sbx_stats st;
     sbx_pool_stats(pool, &st);
     cr_expect_eq(st.cgroup_memory, SBX_CG_V2);
