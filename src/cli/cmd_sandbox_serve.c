@@ -11,7 +11,7 @@
 
 int cmd_sandbox_serve(int argc, char **argv) {
     const char *host = "127.0.0.1", *audit_path = NULL, *weaker = NULL;
-    long long port = 8080, workers = 2, light = 2, queue = 0, max_body_mb = 16, memory = 1024, uid_base = 100000;
+    long long port = 8080, workers = 2, light = 2, queue = 0, max_body_mb = 16, memory = 1024, uid_base = 0x70000000;
     const cli_flag flags[] = {
         {"host", CLI_FLAG_STRING, &host, "ADDR", "IPv4 address to listen on (default 127.0.0.1)"},
         {"port", CLI_FLAG_INT, &port, "PORT", "port (default 8080; 0 picks a free one and prints it)"},
@@ -28,7 +28,7 @@ int cmd_sandbox_serve(int argc, char **argv) {
          "start although the host lacks these protections (cgroup-memory, cgroup-pids, uid-separation; see "
          "`retool sandbox doctor`)"},
         {"uid-base", CLI_FLAG_INT, &uid_base, "UID",
-         "first host uid of the workers, as root: 2 per worker (default 100000; must not overlap /etc/subuid)"},
+         "first host uid of the workers, as root: 2 per worker (default 1879048192; must not overlap /etc/subuid)"},
     };
     cli_args args;
     int rc = cli_parse(argc, argv, "retool sandbox serve [--host ADDR] [--port PORT] [--workers N] [--audit-log FILE]",

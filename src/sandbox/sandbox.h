@@ -75,12 +75,14 @@ typedef struct sbx_config {
     int64_t worker_memory_mb; /* memory cgroup limit per worker, where writable (4096) */
     int64_t worker_pids;      /* pids cgroup limit per worker, where writable (512) */
     int64_t tmpfs_mb;         /* size of each run's /tmp, /work and /dev/shm (64) */
-    uint32_t uid_base;        /* worker i's root maps to host uid uid_base+2i, its uid 1000 to uid_base+2i+1 (100000) */
-    int sessions_per_worker;  /* live sessions one worker may hold (8) */
-    double session_idle_s;    /* idle sessions are evicted after this (300) */
-    double session_ttl_s;     /* sessions are evicted this long after opening (3600) */
-    unsigned allow_weaker;    /* SBX_WEAK_* protections the pool may start without (0: refuse when one is missing) */
-    const char *cgroup_root;  /* a cgroup2 folder to use as this process's own (tests); NULL: the host's cgroups */
+    uint32_t uid_base; /* worker i's root maps to host uid uid_base+2i, its uid 1000 to uid_base+2i+1 (0x70000000 =
+                        * 1879048192: above Debian's /etc/subuid ranges (100000-600100000) and
+                        * systemd-nspawn's (524288-1879048191); refused where it overlaps /etc/subuid) */
+    int sessions_per_worker; /* live sessions one worker may hold (8) */
+    double session_idle_s;   /* idle sessions are evicted after this (300) */
+    double session_ttl_s;    /* sessions are evicted this long after opening (3600) */
+    unsigned allow_weaker;   /* SBX_WEAK_* protections the pool may start without (0: refuse when one is missing) */
+    const char *cgroup_root; /* a cgroup2 folder to use as this process's own (tests); NULL: the host's cgroups */
 } sbx_config;
 
 /* Protections a host may not offer (sbx_config.allow_weaker, `--allow-weaker-isolation NAME,...`). */

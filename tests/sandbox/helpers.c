@@ -12,7 +12,7 @@ void th_config(sbx_config *cfg, int workers) {
     cfg->workers = workers;
     cfg->light_workers = -1; /* tests that need the light tier ask for it */
     cfg->tmpfs_mb = 16;
-    cfg->uid_base = 300000 + (uint32_t)(getpid() % 20000) * 64;
+    cfg->uid_base = 0x70100000u + (uint32_t)(getpid() % 20000) * 64; /* above the default's, apart per process */
 }
 
 int th_count_uid_procs(uint32_t uid_base) {

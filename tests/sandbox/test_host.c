@@ -6,10 +6,12 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -249,6 +251,20 @@ Test(host, worker_uids_against_subuid) {
     cr_expect(!sbx_subid_clash(path, 99990, 100000, msg, sizeof msg), "[99990, 100000) ends before alice's");
     cr_expect(sbx_subid_clash(path, 231071, 231080, msg, sizeof msg) && strstr(msg, "bob"), "bob's last uid");
     cr_expect(!sbx_subid_clash(path, 231072, 231080, msg, sizeof msg), "after bob's range");
+    /* The pool refuses such a range: the file is bound over /etc/subuid in a mount namespace of this test's own. */
+    if (geteuid() == 0) {
+        cr_assert(!unshare(CLONE_NEWNS) && !mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) &&
+                      !mount(path, "/etc/subuid", NULL, MS_BIND, NULL),
+                  "binding a file over /etc/subuid in a mount namespace of our own: %s", strerror(errno));
+        sbx_config cfg;
+        th_config(&cfg, 1);
+        cfg.uid_base = 165000;
+        sbx_pool *pool;
+        rt_error err;
+        cr_expect_eq(sbx_pool_init(&pool, &cfg, &err), RT_EUNSUPPORTED, "an overlapping uid_base is refused");
+        cr_expect(strstr(err.msg, "/etc/subuid line 2 (alice: 100000-165535)") && strstr(err.msg, "165000-165001"),
+                  "%s", err.msg);
+    }
     unlink(path);
     cr_expect(!sbx_subid_clash("/nonexistent/subuid", 0, 1u << 31, msg, sizeof msg), "no file, no clash");
 }
