@@ -1,7 +1,9 @@
-/* Worker launch: clone into new user, pid, mount, net, ipc and uts namespaces; build a read-only root holding only
- * /usr (and its /bin, /lib* links), a minimal /etc and /dev, a fresh /proc and empty mount points for each run's
- * tmpfs; pivot into it; rlimits, PR_SET_NO_NEW_PRIVS and the worker seccomp filter; exec /usr/bin/python3. Everything
- * after clone is a raw system call: the supervisor is multithreaded, so the child may not allocate. */
+/* Worker launch: clone into new user, pid, mount, net, ipc and uts namespaces; map its uids (root: a pair of host
+ * uids of its own; an ordinary user: its own uid, plus one of its /etc/subuid range through newuidmap where it has
+ * one); join its cgroup, then a cgroup namespace; build a read-only root holding only /usr (and its /bin, /lib*
+ * links), a minimal /etc and /dev, a fresh /proc and empty mount points for each run's tmpfs; pivot into it; rlimits,
+ * PR_SET_NO_NEW_PRIVS and the worker seccomp filter; exec /usr/bin/python3. Everything after clone is a raw system
+ * call: the supervisor is multithreaded, so the child may not allocate. */
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/sched.h>
@@ -360,7 +362,7 @@ rt_status sbx_launch_worker(const sbx_launch *l, int index, const sbx_cgroup *cg
                write_map(pid, "uid_map", map) || write_map(pid, "gid_map", gmap))
         st = rt_err_errno(err, RT_EUNSUPPORTED, errno, "writing the sandbox uid/gid map (%s)",
                           l->uid_mode == SBX_UIDS_SELF ? "own uid only" : "uid_base range; needs root");
-    else if (cg && sbx_cgroup_attach(cg, pid))
+    if (!st && cg && sbx_cgroup_attach(cg, pid))
         st = rt_err_errno(err, RT_EIO, errno, "moving a sandbox worker into its cgroup");
     if (!st && write(syncp[1], "g", 1) != 1) st = rt_err_errno(err, RT_EIO, errno, "starting a sandbox worker");
     close(syncp[1]);
