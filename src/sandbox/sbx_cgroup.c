@@ -137,17 +137,21 @@ static int v2_enable(v2_change *c, const char *dir, const char *want, char *why,
             return -1;
         }
         rc = cg_write(dir, "cgroup.subtree_control", add);
-        if (rc && errno == EBUSY && !cg_read(dir, "cgroup.procs", procs, sizeof procs) && procs[0]) {
-            procs[strcspn(procs, "\n")] = 0;
-            snprintf(
-                why, why_len,
-                "%s holds other processes (pid %.12s, ...), so controllers cannot be enabled for its children; run "
-                "the server in a cgroup of its own (e.g. systemd-run --scope -p Delegate=yes)",
-                dir, procs);
+        if (rc) { /* still refused: move back, and say why */
+            int e = errno;
+            if (e == EBUSY && !cg_read(dir, "cgroup.procs", procs, sizeof procs) && procs[0]) {
+                procs[strcspn(procs, "\n")] = 0;
+                snprintf(why, why_len,
+                         "%s holds other processes (pid %.12s, ...), so controllers cannot be enabled for its "
+                         "children; run the server in a cgroup of its own (e.g. systemd-run --scope -p "
+                         "Delegate=yes)",
+                         dir, procs);
+            } else {
+                snprintf(why, why_len, "cannot write '%s' to %s/cgroup.subtree_control: %s", add, dir, strerror(e));
+            }
             cg_write(dir, "cgroup.procs", pid);
             rmdir(c->leaf);
             c->leaf[0] = 0;
-            errno = EBUSY;
             return -1;
         }
     }
@@ -179,6 +183,10 @@ void sbx_cgroup_host_acquire(sbx_cgroup_host *h, const char *root) {
         snprintf(v2dir, sizeof v2dir, "%s", root);
     else if (cg_own_dir(NULL, v2dir, sizeof v2dir))
         v2dir[0] = 0;
+    pthread_mutex_lock(&v2_mu);
+    if (v2.refs > 0 && v2.leaf[0] && !strcmp(v2dir, v2.leaf)) /* moved there by a pool still alive */
+        snprintf(v2dir, sizeof v2dir, "%s", v2.dir);
+    pthread_mutex_unlock(&v2_mu);
     if (v2dir[0] && cg_read(v2dir, "cgroup.controllers", ctls, sizeof ctls)) v2dir[0] = 0;
     const char *names[2] = {"memory", "pids"};
     sbx_cg_mech *mech[2] = {&h->mem, &h->pids};
