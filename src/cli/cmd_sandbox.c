@@ -10,12 +10,14 @@
 static int sandbox_run(int argc, char **argv) {
     double timeout = 10;
     long long memory = 1024, workers = 1;
-    const char *stdin_path = NULL;
+    const char *stdin_path = NULL, *weaker = NULL;
     const cli_flag flags[] = {
         {"timeout", CLI_FLAG_DOUBLE, &timeout, "SECONDS", "wall-clock limit (default 10)"},
         {"memory-mb", CLI_FLAG_INT, &memory, "MB", "memory limit over the worker's baseline (default 1024)"},
         {"stdin", CLI_FLAG_STRING, &stdin_path, "FILE", "feed FILE to the program's stdin"},
         {"workers", CLI_FLAG_INT, &workers, "N", "worker processes to start (default 1)"},
+        {"allow-weaker-isolation", CLI_FLAG_STRING, &weaker, "NAME,...",
+         "run although the host lacks these protections (cgroup-memory, cgroup-pids, uid-separation)"},
     };
     cli_args args;
     int rc = cli_parse(argc, argv, "retool sandbox run [--timeout S] [--memory-mb MB] [--stdin FILE] FILE.py",
@@ -29,6 +31,11 @@ static int sandbox_run(int argc, char **argv) {
     }
     rt_error err;
     rt_err_clear(&err);
+    unsigned allow_weaker = 0;
+    if (sbx_weaker_parse(weaker, &allow_weaker, &err)) {
+        cli_args_free(&args);
+        return cli_fail("sandbox run", CLI_EXIT_USAGE, "%s", err.msg);
+    }
     char *code = NULL, *in = NULL;
     size_t code_len = 0, in_len = 0;
     if (rt_file_read_all(args.positional[0], &code, &code_len, &err) ||
@@ -41,6 +48,7 @@ static int sandbox_run(int argc, char **argv) {
     sbx_config_default(&cfg);
     cfg.workers = (int)workers;
     cfg.light_workers = -1; /* one file: the light tier would only add a process to start */
+    cfg.allow_weaker = allow_weaker;
     sbx_pool *pool;
     if (sbx_pool_init(&pool, &cfg, &err)) {
         cli_args_free(&args);

@@ -10,12 +10,13 @@
 #include "sandbox/server.h"
 
 int cmd_sandbox_serve(int argc, char **argv) {
-    const char *host = "127.0.0.1", *audit_path = NULL;
-    long long port = 8080, workers = 2, light = 2, queue = 0, max_body_mb = 16, memory = 1024;
+    const char *host = "127.0.0.1", *audit_path = NULL, *weaker = NULL;
+    long long port = 8080, workers = 2, light = 2, queue = 0, max_body_mb = 16, memory = 1024, uid_base = 0x70000000;
     const cli_flag flags[] = {
         {"host", CLI_FLAG_STRING, &host, "ADDR", "IPv4 address to listen on (default 127.0.0.1)"},
         {"port", CLI_FLAG_INT, &port, "PORT", "port (default 8080; 0 picks a free one and prints it)"},
-        {"workers", CLI_FLAG_INT, &workers, "N", "workers with numpy and sympy loaded; they also hold sessions (default 2)"},
+        {"workers", CLI_FLAG_INT, &workers, "N",
+         "workers with numpy and sympy loaded; they also hold sessions (default 2)"},
         {"light-workers", CLI_FLAG_INT, &light, "N",
          "extra workers with only the standard library loaded, for code that names no numpy/sympy: a cheaper fork "
          "(default 2; 0 = none)"},
@@ -23,6 +24,11 @@ int cmd_sandbox_serve(int argc, char **argv) {
         {"audit-log", CLI_FLAG_STRING, &audit_path, "FILE", "append one JSON line per request to FILE"},
         {"max-body-mb", CLI_FLAG_INT, &max_body_mb, "MB", "largest request body (default 16)"},
         {"memory-mb", CLI_FLAG_INT, &memory, "MB", "memory per run when memory_limit_MB is -1 (default 1024)"},
+        {"allow-weaker-isolation", CLI_FLAG_STRING, &weaker, "NAME,...",
+         "start although the host lacks these protections (cgroup-memory, cgroup-pids, uid-separation; see "
+         "`retool sandbox doctor`)"},
+        {"uid-base", CLI_FLAG_INT, &uid_base, "UID",
+         "first host uid of the workers, as root: 2 per worker (default 1879048192; must not overlap /etc/subuid)"},
     };
     cli_args args;
     int rc = cli_parse(argc, argv, "retool sandbox serve [--host ADDR] [--port PORT] [--workers N] [--audit-log FILE]",
@@ -35,6 +41,12 @@ int cmd_sandbox_serve(int argc, char **argv) {
     if (light < 0 || light > 256) return cli_fail("sandbox serve", CLI_EXIT_USAGE, "--light-workers must be 0..256");
     if (port < 0 || port > 65535) return cli_fail("sandbox serve", CLI_EXIT_USAGE, "--port must be 0..65535");
     if (max_body_mb < 1) return cli_fail("sandbox serve", CLI_EXIT_USAGE, "--max-body-mb must be at least 1");
+    if (uid_base < 1 || uid_base > 4000000000LL)
+        return cli_fail("sandbox serve", CLI_EXIT_USAGE, "--uid-base must be 1..4000000000");
+    unsigned allow_weaker = 0;
+    rt_error perr;
+    if (sbx_weaker_parse(weaker, &allow_weaker, &perr))
+        return cli_fail("sandbox serve", CLI_EXIT_USAGE, "%s", perr.msg);
     /* Block the stop signals before any thread starts, so only sigwait below receives them. */
     sigset_t set;
     sigemptyset(&set);
@@ -51,6 +63,8 @@ int cmd_sandbox_serve(int argc, char **argv) {
     cfg.workers = (int)workers;
     cfg.light_workers = light ? (int)light : -1;
     cfg.queue_max = queue > 0 ? (int)queue : 8 * (int)(workers + light);
+    cfg.allow_weaker = allow_weaker;
+    cfg.uid_base = (uint32_t)uid_base;
     sbx_pool *pool;
     if (sbx_pool_init(&pool, &cfg, &err)) {
         sbx_audit_close(audit);

@@ -22,7 +22,9 @@ typedef enum sbx_status {
 typedef struct sbx_limits {
     double wall_s;        /* wall-clock timeout (10 s) */
     double cpu_s;         /* CPU seconds (= wall_s) */
-    int64_t memory_mb;    /* address space on top of the worker's own baseline (1024 MiB); -1 = no limit */
+    int64_t memory_mb;    /* address space on top of the worker's own (+ 64 MiB of headroom) (1024 MiB): the same on
+                           * both tiers (a light-tier run that imports numpy/sympy/mpmath is rerun on the full
+                           * tier); -1 = no limit */
     int64_t output_bytes; /* cap per stream, stdout and stderr each (1 MiB) */
     int64_t file_bytes;   /* largest file the program may write (16 MiB) */
     int64_t nproc;        /* processes and threads (64) */
@@ -73,12 +75,29 @@ typedef struct sbx_config {
     int64_t worker_memory_mb; /* memory cgroup limit per worker, where writable (4096) */
     int64_t worker_pids;      /* pids cgroup limit per worker, where writable (512) */
     int64_t tmpfs_mb;         /* size of each run's /tmp, /work and /dev/shm (64) */
-    uint32_t uid_base;        /* worker i's root maps to host uid uid_base+2i, its uid 1000 to uid_base+2i+1 (100000) */
-    int sessions_per_worker;  /* live sessions one worker may hold (8) */
-    double session_idle_s;    /* idle sessions are evicted after this (300) */
-    double session_ttl_s;     /* sessions are evicted this long after opening (3600) */
-    int allow_unisolated;     /* 0: refuse to start when a namespace cannot be created */
+    uint32_t uid_base; /* worker i's root maps to host uid uid_base+2i, its uid 1000 to uid_base+2i+1 (0x70000000 =
+                        * 1879048192: above Debian's /etc/subuid ranges (100000-600100000) and
+                        * systemd-nspawn's (524288-1879048191); refused where it overlaps /etc/subuid) */
+    int sessions_per_worker; /* live sessions one worker may hold (8) */
+    double session_idle_s;   /* idle sessions are evicted after this (300) */
+    double session_ttl_s;    /* sessions are evicted this long after opening (3600) */
+    unsigned allow_weaker;   /* SBX_WEAK_* protections the pool may start without (0: refuse when one is missing) */
+    const char *cgroup_root; /* a cgroup2 folder to use as this process's own (tests); NULL: the host's cgroups */
 } sbx_config;
+
+/* Protections a host may not offer (sbx_config.allow_weaker, `--allow-weaker-isolation NAME,...`). */
+enum {
+    SBX_WEAK_CGROUP_MEMORY = 1u << 0, /* "cgroup-memory": no per-worker memory cgroup; only each run's RLIMIT_AS */
+    SBX_WEAK_CGROUP_PIDS = 1u << 1,   /* "cgroup-pids": no per-worker pids cgroup; only each run's RLIMIT_NPROC */
+    SBX_WEAK_UID_SEPARATION = 1u << 2 /* "uid-separation": no host uids of their own for the workers and the code
+                                       * (not root, no /etc/subuid range): all run as the server's own uid */
+};
+
+/* Parses a comma-separated list of the names above into *mask; RT_EINVAL names an unknown one. */
+rt_status sbx_weaker_parse(const char *list, unsigned *mask, rt_error *err);
+
+/* The name of one SBX_WEAK_* bit. */
+const char *sbx_weaker_name(unsigned bit);
 
 typedef struct sbx_pool sbx_pool;
 typedef struct sbx_job sbx_job;
@@ -160,8 +179,18 @@ typedef struct sbx_stats {
     int queued, running;
     int sessions;
     int64_t submitted, completed, rejected_busy, worker_restarts;
-    int cgroup_memory, cgroup_pids; /* 1 when the worker cgroups are in force */
+    int cgroup_memory, cgroup_pids; /* the worker cgroups' mechanism: 0 none, 1 cgroup v1, 2 cgroup v2 */
+    int uid_mode;                   /* SBX_UIDS_* */
+    unsigned code_uid;              /* the host uid worker 0's code runs as */
+    unsigned weaker;                /* SBX_WEAK_* protections not in force (the pool was allowed to start without) */
+    char weaker_why[700];           /* why each is missing */
+    char cgroup_why[2][400];        /* why the memory / pids cgroups are not in force ("" when they are) */
 } sbx_stats;
+
+/* How the workers' uids are mapped: root: each worker a pair of host uids of its own (uid_base + 2i: its root, +1:
+ * the code); an ordinary user with an /etc/subuid and /etc/subgid range and newuidmap/newgidmap: the worker is the
+ * user's own uid, its code the range's uid i; otherwise: everything runs as the user's own uid. */
+enum { SBX_UIDS_RANGE = 0, SBX_UIDS_SUBUID = 1, SBX_UIDS_SELF = 2 };
 
 /* Fills st with a snapshot of the pool's counters. */
 void sbx_pool_stats(sbx_pool *pool, sbx_stats *st);

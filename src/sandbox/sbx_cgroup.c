@@ -1,7 +1,11 @@
-/* Worker cgroups: memory and pids limits per worker, under this process's own cgroup (v1 controllers, or a v2
- * unified hierarchy). Where they cannot be used the pool falls back to rlimits and says so. */
+/* Worker cgroups: memory and pids limits per worker, under this process's own cgroup. Each controller is used
+ * through the hierarchy that holds it: a v1 hierarchy mounted for it, or the v2 unified hierarchy (where the
+ * controllers must first be enabled in cgroup.subtree_control; a cgroup with processes cannot enable them for its
+ * children, so this process moves into a leaf of its own first, and back when the last pool is gone). Where neither
+ * can be used the pool falls back to rlimits and says why. */
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,43 +15,14 @@
 
 #include "sandbox/sbx_internal.h"
 
-/* The folder of this process's cgroup for controller ctl (v1), or the unified one (v2); 0 on success. */
-static int cg_own_dir(const char *ctl, char *out, size_t n) {
-    FILE *f = fopen("/proc/self/cgroup", "r");
-    if (!f) return -1;
-    char line[1024];
-    int found = -1;
-    char v2[512] = "";
-    while (fgets(line, sizeof line, f)) {
-        line[strcspn(line, "\n")] = 0;
-        char *a = strchr(line, ':');
-        char *b = a ? strchr(a + 1, ':') : NULL;
-        if (!b) continue;
-        *b = 0;
-        const char *ctls = a + 1, *path = b + 1;
-        if (!*ctls) {
-            snprintf(v2, sizeof v2, "%s", path);
-            continue;
-        }
-        char buf[256];
-        snprintf(buf, sizeof buf, "%s", ctls);
-        for (char *save, *t = strtok_r(buf, ",", &save); t; t = strtok_r(NULL, ",", &save))
-            if (!strcmp(t, ctl)) {
-                found =
-                    (size_t)snprintf(out, n, "/sys/fs/cgroup/%s%s", ctl, strcmp(path, "/") ? path : "") >= n ? -1 : 0;
-            }
-    }
-    fclose(f);
-    if (found && v2[0] && access("/sys/fs/cgroup/cgroup.controllers", F_OK) == 0) {
-        found = (size_t)snprintf(out, n, "/sys/fs/cgroup%s", strcmp(v2, "/") ? v2 : "") >= n ? -1 : 0;
-    }
-    return found;
+const char *sbx_cg_mech_name(sbx_cg_mech m) {
+    return m == SBX_CG_V1 ? "cgroup v1" : m == SBX_CG_V2 ? "cgroup v2" : "none";
 }
 
 static int cg_write(const char *dir, const char *file, const char *value) {
     char path[700];
     snprintf(path, sizeof path, "%s/%s", dir, file);
-    int fd = open(path, O_WRONLY | O_CLOEXEC);
+    int fd = open(path, O_WRONLY | O_TRUNC | O_CLOEXEC);
     if (fd < 0) return -1;
     ssize_t n = write(fd, value, strlen(value));
     int e = errno;
@@ -56,23 +31,224 @@ static int cg_write(const char *dir, const char *file, const char *value) {
     return n == (ssize_t)strlen(value) ? 0 : -1;
 }
 
-static int cg_is_v2(const char *dir) {
-    char p[700];
-    snprintf(p, sizeof p, "%s/cgroup.controllers", dir);
-    return access(p, F_OK) == 0 && strncmp(dir, "/sys/fs/cgroup/memory", 21) && strncmp(dir, "/sys/fs/cgroup/pids", 19);
+/* Reads dir/file (first 1 KiB, newlines kept) into out; 0 or -1 with errno. */
+static int cg_read(const char *dir, const char *file, char *out, size_t n) {
+    char path[700];
+    snprintf(path, sizeof path, "%s/%s", dir, file);
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return -1;
+    ssize_t k = read(fd, out, n - 1);
+    int e = errno;
+    close(fd);
+    errno = e;
+    if (k < 0) return -1;
+    out[k] = 0;
+    return 0;
 }
 
-/* Makes dir/name with limit file=value; returns 0 and fills out, or -1 with a reason in why. */
-static int cg_make(const char *ctl, const char *name, const char *file_v1, const char *file_v2, const char *value,
-                   char *out, size_t n, char *why, size_t why_len) {
-    char own[512];
-    if (cg_own_dir(ctl, own, sizeof own)) {
-        snprintf(why, why_len, "no %s cgroup controller is mounted", ctl);
+/* Non-zero when word is one of the space- or comma-separated words of list. */
+static int has_word(const char *list, const char *word) {
+    size_t n = strlen(word);
+    for (const char *p = list; (p = strstr(p, word)); p += n)
+        if ((p == list || strchr(" ,\n", p[-1])) && strchr(" ,\n", p[n])) return 1;
+    return 0;
+}
+
+/* The folder of this process's cgroup in the hierarchy of controller ctl (v1, ctl != NULL) or the unified one (v2,
+ * ctl == NULL), found through /proc/self/cgroup and /proc/self/mountinfo; 0, or -1 when there is none. */
+static int cg_own_dir(const char *ctl, char *out, size_t n) {
+    FILE *f = fopen("/proc/self/cgroup", "r");
+    if (!f) return -1;
+    char line[1024], path[512] = "";
+    int found = 0;
+    while (!found && fgets(line, sizeof line, f)) {
+        line[strcspn(line, "\n")] = 0;
+        char *a = strchr(line, ':');
+        char *b = a ? strchr(a + 1, ':') : NULL;
+        if (!b) continue;
+        *b = 0;
+        if (ctl ? has_word(a + 1, ctl) : !a[1] && !strcmp(line, "0")) {
+            snprintf(path, sizeof path, "%s", b + 1);
+            found = 1;
+        }
+    }
+    fclose(f);
+    if (!found || !(f = fopen("/proc/self/mountinfo", "r"))) return -1;
+    found = -1;
+    while (found && fgets(line, sizeof line, f)) {
+        char root[512], mnt[512], fstype[32], super[512];
+        const char *dash = strstr(line, " - ");
+        if (!dash || sscanf(line, "%*s %*s %*s %511s %511s", root, mnt) != 2 ||
+            sscanf(dash + 3, "%31s %*s %511s", fstype, super) != 2)
+            continue;
+        if (ctl ? strcmp(fstype, "cgroup") || !has_word(super, ctl) : strcmp(fstype, "cgroup2")) continue;
+        size_t rl = strcmp(root, "/") ? strlen(root) : 0;
+        if (strncmp(path, root, rl) || (path[rl] && path[rl] != '/')) continue; /* a mount of another subtree */
+        const char *rest = path + rl;
+        found = (size_t)snprintf(out, n, "%s%s", mnt, strcmp(rest, "/") ? rest : "") >= n ? -1 : 0;
+    }
+    fclose(f);
+    return found;
+}
+
+/* ---- cgroup v2: controllers for the children of this process's cgroup ---- */
+
+/* What this process changed in one v2 folder: the controllers it enabled and the leaf it moved into. */
+typedef struct v2_change {
+    int refs;
+    char dir[512];
+    char leaf[600];   /* where this process moved to, "" when it did not move */
+    char enabled[64]; /* "-memory -pids" to undo what was enabled, "" when nothing was */
+} v2_change;
+
+/* The change the pools of this process hold (one folder at a time; another folder's change is not undone). */
+static pthread_mutex_t v2_mu = PTHREAD_MUTEX_INITIALIZER;
+static v2_change v2;
+
+/* Enables the controllers in want ("memory pids") for dir's children; moves this process into dir/<leaf> first when
+ * dir holds processes. Lock held. 0, or -1 with a reason. */
+static int v2_enable(v2_change *c, const char *dir, const char *want, char *why, size_t why_len) {
+    char have[256], add[64] = "", undo[64] = "";
+    if (cg_read(dir, "cgroup.subtree_control", have, sizeof have)) {
+        snprintf(why, why_len, "cannot read %s/cgroup.subtree_control: %s", dir, strerror(errno));
         return -1;
     }
-    int v2 = cg_is_v2(own);
-    if ((size_t)snprintf(out, n, "%s/%s", own, name) >= n) {
+    char w[64];
+    snprintf(w, sizeof w, "%s", want);
+    for (char *save, *t = strtok_r(w, " ", &save); t; t = strtok_r(NULL, " ", &save))
+        if (!has_word(have, t)) {
+            size_t k = strlen(add);
+            snprintf(add + k, sizeof add - k, "%s+%s", k ? " " : "", t);
+            k = strlen(undo);
+            snprintf(undo + k, sizeof undo - k, "%s-%s", k ? " " : "", t);
+        }
+    if (!add[0]) return 0;
+    int rc = cg_write(dir, "cgroup.subtree_control", add);
+    if (rc && errno == EBUSY && !c->leaf[0]) {
+        /* The "no internal processes" rule: dir has processes (this one, at least). Move this one into a leaf. */
+        snprintf(c->leaf, sizeof c->leaf, "%s/retool-sbx-%d-server", dir, (int)getpid());
+        char pid[32], procs[1024];
+        snprintf(pid, sizeof pid, "%d", (int)getpid());
+        if ((mkdir(c->leaf, 0755) && errno != EEXIST) || cg_write(c->leaf, "cgroup.procs", pid)) {
+            snprintf(why, why_len, "cannot move this process into %.300s (to enable controllers in its parent): %s",
+                     c->leaf, strerror(errno));
+            rmdir(c->leaf);
+            c->leaf[0] = 0;
+            return -1;
+        }
+        rc = cg_write(dir, "cgroup.subtree_control", add);
+        if (rc) { /* still refused: move back, and say why */
+            int e = errno;
+            if (e == EBUSY && !cg_read(dir, "cgroup.procs", procs, sizeof procs) && procs[0]) {
+                procs[strcspn(procs, "\n")] = 0;
+                snprintf(why, why_len,
+                         "%s holds other processes (pid %.12s, ...), so controllers cannot be enabled for its "
+                         "children; run the server in a cgroup of its own (e.g. systemd-run --scope -p "
+                         "Delegate=yes)",
+                         dir, procs);
+            } else {
+                snprintf(why, why_len, "cannot write '%s' to %s/cgroup.subtree_control: %s", add, dir, strerror(e));
+            }
+            cg_write(dir, "cgroup.procs", pid);
+            rmdir(c->leaf);
+            c->leaf[0] = 0;
+            return -1;
+        }
+    }
+    if (rc) {
+        snprintf(why, why_len, "cannot write '%s' to %s/cgroup.subtree_control: %s", add, dir, strerror(errno));
+        return -1;
+    }
+    snprintf(c->enabled, sizeof c->enabled, "%s", undo);
+    return 0;
+}
+
+/* Undoes what v2_enable did, once no pool uses it (lock held). */
+static void v2_restore(void) {
+    if (v2.enabled[0]) cg_write(v2.dir, "cgroup.subtree_control", v2.enabled);
+    if (v2.leaf[0]) {
+        char pid[32];
+        snprintf(pid, sizeof pid, "%d", (int)getpid());
+        if (!cg_write(v2.dir, "cgroup.procs", pid)) rmdir(v2.leaf);
+    }
+    memset(&v2, 0, sizeof v2);
+}
+
+/* ---- the host's mechanism per controller ---- */
+
+void sbx_cgroup_host_acquire(sbx_cgroup_host *h, const char *root) {
+    memset(h, 0, sizeof *h);
+    char v2dir[512] = "", ctls[256] = "", want[64] = "";
+    if (root)
+        snprintf(v2dir, sizeof v2dir, "%s", root);
+    else if (cg_own_dir(NULL, v2dir, sizeof v2dir))
+        v2dir[0] = 0;
+    pthread_mutex_lock(&v2_mu);
+    if (v2.refs > 0 && v2.leaf[0] && !strcmp(v2dir, v2.leaf)) /* moved there by a pool still alive */
+        snprintf(v2dir, sizeof v2dir, "%s", v2.dir);
+    pthread_mutex_unlock(&v2_mu);
+    if (v2dir[0] && cg_read(v2dir, "cgroup.controllers", ctls, sizeof ctls)) v2dir[0] = 0;
+    const char *names[2] = {"memory", "pids"};
+    sbx_cg_mech *mech[2] = {&h->mem, &h->pids};
+    char *dirs[2] = {h->mem_parent, h->pids_parent}, *whys[2] = {h->why_mem, h->why_pids};
+    for (int i = 0; i < 2; i++) {
+        if (!root && !cg_own_dir(names[i], dirs[i], sizeof h->mem_parent)) {
+            *mech[i] = SBX_CG_V1;
+        } else if (v2dir[0] && has_word(ctls, names[i])) {
+            *mech[i] = SBX_CG_V2;
+            snprintf(dirs[i], sizeof h->mem_parent, "%s", v2dir);
+            size_t k = strlen(want);
+            snprintf(want + k, sizeof want - k, "%s%s", k ? " " : "", names[i]);
+        } else if (v2dir[0]) {
+            snprintf(whys[i], sizeof h->why_mem,
+                     "no %s controller: no v1 hierarchy has it and the v2 cgroup %.200s does not offer it "
+                     "(cgroup.controllers: '%.*s')",
+                     names[i], v2dir, (int)strcspn(ctls, "\n"), ctls);
+        } else {
+            snprintf(whys[i], sizeof h->why_mem,
+                     "no %s controller: no v1 hierarchy has it and no cgroup2 file system is mounted", names[i]);
+        }
+    }
+    if (!want[0]) return;
+    pthread_mutex_lock(&v2_mu);
+    char why[400] = "";
+    if (v2.refs == 0) {
+        memset(&v2, 0, sizeof v2);
+        snprintf(v2.dir, sizeof v2.dir, "%s", v2dir);
+    }
+    v2_change other = {0};
+    int tracked = !strcmp(v2.dir, v2dir);
+    if (v2_enable(tracked ? &v2 : &other, v2dir, want, why, sizeof why)) {
+        for (int i = 0; i < 2; i++)
+            if (*mech[i] == SBX_CG_V2) {
+                *mech[i] = SBX_CG_NONE;
+                dirs[i][0] = 0;
+                snprintf(whys[i], sizeof h->why_mem, "%s", why);
+            }
+    } else if (tracked) {
+        v2.refs++;
+        h->v2_held = 1;
+    }
+    if (v2.refs == 0) memset(&v2, 0, sizeof v2);
+    pthread_mutex_unlock(&v2_mu);
+}
+
+void sbx_cgroup_host_release(sbx_cgroup_host *h) {
+    if (!h->v2_held) return;
+    pthread_mutex_lock(&v2_mu);
+    if (--v2.refs == 0) v2_restore();
+    pthread_mutex_unlock(&v2_mu);
+    h->v2_held = 0;
+}
+
+/* ---- worker cgroups ---- */
+
+/* Makes parent/name (out) with limit file=value; 0, or -1 with a reason in why (out is "" when nothing was made). */
+static int cg_make(const char *parent, const char *name, const char *file, const char *value, char *out, size_t n,
+                   char *why, size_t why_len) {
+    if ((size_t)snprintf(out, n, "%s/%s", parent, name) >= n) {
         snprintf(why, why_len, "cgroup path too long");
+        out[0] = 0;
         return -1;
     }
     if (mkdir(out, 0755) && errno != EEXIST) {
@@ -80,57 +256,67 @@ static int cg_make(const char *ctl, const char *name, const char *file_v1, const
         out[0] = 0;
         return -1;
     }
-    if (cg_write(out, v2 ? file_v2 : file_v1, value)) {
-        snprintf(why, why_len, "cannot set %s/%s: %s", out, v2 ? file_v2 : file_v1, strerror(errno));
-        rmdir(out);
-        out[0] = 0;
-        return -1;
+    if (cg_write(out, file, value)) {
+        snprintf(why, why_len, "cannot set %s/%s: %s", out, file, strerror(errno));
+        return -1; /* out stays: the caller removes it */
     }
     return 0;
 }
 
-void sbx_cgroup_probe(int *mem, int *pids, char *why, size_t why_len) {
-    char name[64], dir[512], w1[300] = "", w2[300] = "";
-    snprintf(name, sizeof name, "retool-sbx-probe-%d", (int)getpid());
-    *mem = cg_make("memory", name, "memory.limit_in_bytes", "memory.max", "1073741824", dir, sizeof dir, w1,
-                   sizeof w1) == 0;
-    if (*mem) rmdir(dir);
-    *pids = cg_make("pids", name, "pids.max", "pids.max", "64", dir, sizeof dir, w2, sizeof w2) == 0;
-    if (*pids) rmdir(dir);
-    snprintf(why, why_len, "%s%s%s", w1, w1[0] && w2[0] ? "; " : "", w2);
+int sbx_cgroup_create(sbx_cgroup *cg, const sbx_cgroup_host *h, const char *name, int64_t mem_mb, int64_t pids,
+                      char *why_mem, char *why_pids, size_t why_len) {
+    memset(cg, 0, sizeof *cg);
+    char v[64];
+    int rc = 0;
+    if (h->mem) {
+        cg->mem_v2 = h->mem == SBX_CG_V2;
+        snprintf(v, sizeof v, "%lld", (long long)mem_mb * 1048576);
+        if (cg_make(h->mem_parent, name, cg->mem_v2 ? "memory.max" : "memory.limit_in_bytes", v, cg->mem,
+                    sizeof cg->mem, why_mem, why_len)) {
+            if (cg->mem[0] && (h->pids != SBX_CG_V2 || !cg->mem_v2)) rmdir(cg->mem);
+            cg->mem[0] = 0;
+            rc = -1;
+        } else if (cg->mem_v2) {
+            cg_write(cg->mem, "memory.swap.max", "0"); /* absent without swap accounting: nothing to limit */
+        } else {
+            cg_write(cg->mem, "memory.swappiness", "0");
+        }
+    }
+    if (h->pids) {
+        snprintf(v, sizeof v, "%lld", (long long)pids);
+        if (cg_make(h->pids_parent, name, "pids.max", v, cg->pids, sizeof cg->pids, why_pids, why_len)) {
+            if (cg->pids[0] && strcmp(cg->pids, cg->mem)) rmdir(cg->pids);
+            cg->pids[0] = 0;
+            rc = -1;
+        }
+    }
+    return rc;
 }
 
-void sbx_cgroup_create(sbx_cgroup *cg, const char *name, int64_t mem_mb, int64_t pids) {
-    char v[64], why[300];
-    snprintf(v, sizeof v, "%lld", (long long)mem_mb * 1048576);
-    if (cg_make("memory", name, "memory.limit_in_bytes", "memory.max", v, cg->mem, sizeof cg->mem, why, sizeof why))
-        cg->mem[0] = 0;
-    else
-        cg_write(cg->mem, "memory.swappiness", "0");
-    snprintf(v, sizeof v, "%lld", (long long)pids);
-    if (cg_make("pids", name, "pids.max", "pids.max", v, cg->pids, sizeof cg->pids, why, sizeof why)) cg->pids[0] = 0;
+void sbx_cgroup_drop(sbx_cgroup *cg, int mem, int pids) {
+    int shared = cg->mem[0] && !strcmp(cg->mem, cg->pids);
+    char *dirs[2] = {mem ? cg->mem : NULL, pids ? cg->pids : NULL};
+    for (int i = 0; i < 2; i++) {
+        if (!dirs[i] || !dirs[i][0]) continue;
+        if (!shared || !(i == 0 ? cg->pids : cg->mem)[0]) rmdir(dirs[i]);
+        dirs[i][0] = 0;
+    }
 }
 
 int sbx_cgroup_attach(const sbx_cgroup *cg, pid_t pid) {
     char v[32];
     snprintf(v, sizeof v, "%d", (int)pid);
     if (cg->mem[0] && cg_write(cg->mem, "cgroup.procs", v)) return -1;
-    if (cg->pids[0] && cg_write(cg->pids, "cgroup.procs", v)) return -1;
+    if (cg->pids[0] && strcmp(cg->pids, cg->mem) && cg_write(cg->pids, "cgroup.procs", v)) return -1;
     return 0;
 }
 
 int64_t sbx_cgroup_oom_kills(const sbx_cgroup *cg) {
     if (!cg->mem[0]) return -1;
-    char path[700], line[256];
-    int v2 = cg_is_v2(cg->mem);
-    snprintf(path, sizeof path, "%s/%s", cg->mem, v2 ? "memory.events" : "memory.oom_control");
-    FILE *f = fopen(path, "r");
-    if (!f) return -1;
-    long long n = -1;
-    while (fgets(line, sizeof line, f))
-        if (sscanf(line, "oom_kill %lld", &n) == 1) break;
-    fclose(f);
-    return n;
+    char text[1024];
+    if (cg_read(cg->mem, cg->mem_v2 ? "memory.events" : "memory.oom_control", text, sizeof text)) return -1;
+    const char *p = strstr(text, "oom_kill ");
+    return p && (p == text || p[-1] == '\n') ? strtoll(p + 9, NULL, 10) : -1;
 }
 
 void sbx_cgroup_destroy(sbx_cgroup *cg) {
@@ -141,6 +327,7 @@ void sbx_cgroup_destroy(sbx_cgroup *cg) {
             struct timespec ts = {0, 5 * 1000 * 1000};
             nanosleep(&ts, NULL);
         }
+        if (i == 0 && !strcmp(cg->mem, cg->pids)) cg->pids[0] = 0;
         dirs[i][0] = 0;
     }
 }

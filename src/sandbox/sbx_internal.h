@@ -22,18 +22,46 @@ rt_status sbx_seccomp_build(int strict, struct sock_filter **prog, size_t *len, 
 
 /* ---- cgroups (sbx_cgroup.c) ---- */
 
+/* Which mechanism a limit uses on this host. */
+typedef enum sbx_cg_mech { SBX_CG_NONE = 0, SBX_CG_V1 = 1, SBX_CG_V2 = 2 } sbx_cg_mech;
+
+/* "cgroup v1", "cgroup v2" or "none". */
+const char *sbx_cg_mech_name(sbx_cg_mech m);
+
+/* Where the worker cgroups go: per controller, the mechanism and the parent folder. */
+typedef struct sbx_cgroup_host {
+    sbx_cg_mech mem, pids;
+    char mem_parent[512], pids_parent[512];
+    char why_mem[400], why_pids[400]; /* why a controller is not used ("" when it is) */
+    int v2_held;                      /* holds a reference on the v2 subtree_control change */
+} sbx_cgroup_host;
+
+/* Finds the mechanism of the memory and pids controllers: a v1 hierarchy that has it, else the v2 unified hierarchy
+ * (root, when not NULL, is used as this process's v2 cgroup folder instead of the host's: tests point it at a
+ * directory tree laid out like cgroup2). On v2 it enables the controllers in cgroup.subtree_control, first moving
+ * this process into a leaf cgroup of its own when its cgroup holds processes; sbx_cgroup_host_release undoes that
+ * when the last holder is gone. A controller that cannot be used gets SBX_CG_NONE and a reason in h->why_mem /
+ * why_pids. */
+void sbx_cgroup_host_acquire(sbx_cgroup_host *h, const char *root);
+
+/* Drops the reference sbx_cgroup_host_acquire took (the last one restores subtree_control and this process's
+ * cgroup). */
+void sbx_cgroup_host_release(sbx_cgroup_host *h);
+
 typedef struct sbx_cgroup {
     char mem[512];  /* folder of the memory cgroup, "" when none */
-    char pids[512]; /* folder of the pids cgroup, "" when none */
+    char pids[512]; /* folder of the pids cgroup, "" when none (the same folder as mem on v2) */
+    int mem_v2;     /* mem is a v2 cgroup (memory.max, memory.events) */
 } sbx_cgroup;
 
-/* Which cgroup controllers this process may use: sets *mem / *pids to 1 when a child cgroup can be made and limited;
- * why gets the reason for each one that cannot. */
-void sbx_cgroup_probe(int *mem, int *pids, char *why, size_t why_len);
+/* Creates the worker cgroup name under h's parents with memory.max (or memory.limit_in_bytes) = mem_mb MiB,
+ * memory.swap.max = 0 (v1: swappiness 0) and pids.max = pids. 0, or -1 when a controller could not be set up: its
+ * folder is left "" (nothing made) and the reason is in why_mem or why_pids. */
+int sbx_cgroup_create(sbx_cgroup *cg, const sbx_cgroup_host *h, const char *name, int64_t mem_mb, int64_t pids,
+                      char *why_mem, char *why_pids, size_t why_len);
 
-/* Creates the worker cgroups named name under this process's own cgroups, with the given limits; a controller that
- * cannot be used is left "" (the caller warns). */
-void sbx_cgroup_create(sbx_cgroup *cg, const char *name, int64_t mem_mb, int64_t pids);
+/* Gives up the memory and/or pids cgroup of cg before any process joined it (removes the folder once unused). */
+void sbx_cgroup_drop(sbx_cgroup *cg, int mem, int pids);
 
 /* Moves pid into the cgroups; returns 0, or -1 with errno. */
 int sbx_cgroup_attach(const sbx_cgroup *cg, pid_t pid);
@@ -65,8 +93,19 @@ typedef struct sbx_launch {
     sbx_bind binds[SBX_MAX_BINDS];
     int nbinds;
     uint32_t uid_base;
-    int zygote_fd; /* a memfd holding the zygote shared object; the worker gets it as fd 5 */
+    int uid_mode; /* SBX_UIDS_*: how a worker's uids are mapped */
+    uint32_t own_uid, own_gid;
+    uint32_t sub_uid, sub_gid; /* SBX_UIDS_SUBUID: worker i's code runs as host uid sub_uid + i */
+    int zygote_fd;             /* a memfd holding the zygote shared object; the worker gets it as fd 5 */
 } sbx_launch;
+
+/* Non-zero when the host uids [lo, hi) overlap a range of the subordinate id file path (/etc/subuid, /etc/subgid);
+ * msg names the line, the user and the fix. */
+int sbx_subid_clash(const char *path, uint32_t lo, uint32_t hi, char *msg, size_t msg_len);
+
+/* Finds the first range of at least need ids for user (by name or number id) in a subordinate id file; 0 and
+ * *start, or -1. */
+int sbx_subid_find(const char *path, const char *user, uint32_t id, uint32_t need, uint32_t *start);
 
 /* Precomputes everything the worker launch needs (no allocation may happen after clone). */
 rt_status sbx_launch_prepare(sbx_launch *l, const sbx_config *cfg, rt_error *err);

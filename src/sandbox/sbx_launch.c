@@ -1,13 +1,17 @@
-/* Worker launch: clone into new user, pid, mount, net, ipc and uts namespaces; build a read-only root holding only
- * /usr (and its /bin, /lib* links), a minimal /etc and /dev, a fresh /proc and empty mount points for each run's
- * tmpfs; pivot into it; rlimits, PR_SET_NO_NEW_PRIVS and the worker seccomp filter; exec /usr/bin/python3. Everything
- * after clone is a raw system call: the supervisor is multithreaded, so the child may not allocate. */
+/* Worker launch: clone into new user, pid, mount, net, ipc and uts namespaces; map its uids (root: a pair of host
+ * uids of its own; an ordinary user: its own uid, plus one of its /etc/subuid range through newuidmap where it has
+ * one); join its cgroup, then a cgroup namespace; build a read-only root holding only /usr (and its /bin, /lib*
+ * links), a minimal /etc and /dev, a fresh /proc and empty mount points for each run's tmpfs; pivot into it; rlimits,
+ * PR_SET_NO_NEW_PRIVS and the worker seccomp filter; exec /usr/bin/python3. Everything after clone is a raw system
+ * call: the supervisor is multithreaded, so the child may not allocate. */
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/sched.h>
 #include <linux/seccomp.h>
+#include <pwd.h>
 #include <sched.h>
 #include <signal.h>
+#include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,6 +29,8 @@
 #include "sandbox/sbx_internal.h"
 
 #define NEWROOT "/tmp"
+#define SBX_NEWUIDMAP "/usr/bin/newuidmap"
+#define SBX_NEWGIDMAP "/usr/bin/newgidmap"
 
 static const char *const bind_paths[] = {
     "/usr",
@@ -63,6 +69,26 @@ rt_status sbx_launch_prepare(sbx_launch *l, const sbx_config *cfg, rt_error *err
     snprintf(l->python, sizeof l->python, "%s", cfg->python);
     if (access(l->python, X_OK)) return rt_err_errno(err, RT_ENOTFOUND, errno, "sandbox interpreter %s", l->python);
     l->uid_base = cfg->uid_base;
+    l->own_uid = (uint32_t)getuid();
+    l->own_gid = (uint32_t)getgid();
+    /* Root maps each worker a pair of host uids of its own; an ordinary user its own uid plus, through newuidmap,
+     * one of its subordinate uids per worker (SUBUID), or its own uid only (SELF). */
+    uint32_t nw = (uint32_t)(cfg->workers + (cfg->light_workers > 0 ? cfg->light_workers : 0));
+    l->uid_mode = geteuid() == 0 ? SBX_UIDS_RANGE : SBX_UIDS_SELF;
+    struct passwd pw, *pwp = NULL;
+    char pwbuf[4096];
+    if (l->uid_mode == SBX_UIDS_SELF && !getpwuid_r(l->own_uid, &pw, pwbuf, sizeof pwbuf, &pwp) && pwp &&
+        !access(SBX_NEWUIDMAP, X_OK) && !access(SBX_NEWGIDMAP, X_OK) &&
+        !sbx_subid_find("/etc/subuid", pw.pw_name, l->own_uid, nw, &l->sub_uid) &&
+        !sbx_subid_find("/etc/subgid", pw.pw_name, l->own_uid, nw, &l->sub_gid))
+        l->uid_mode = SBX_UIDS_SUBUID;
+    if (l->uid_mode == SBX_UIDS_RANGE) {
+        uint32_t hi = cfg->uid_base + 2u * nw;
+        char msg[512];
+        if (sbx_subid_clash("/etc/subuid", cfg->uid_base, hi, msg, sizeof msg) ||
+            sbx_subid_clash("/etc/subgid", cfg->uid_base, hi, msg, sizeof msg))
+            return rt_err_set(err, RT_EUNSUPPORTED, "sandbox: %s", msg);
+    }
     l->argv[0] = "python3";
     l->argv[1] = "-I";
     l->argv[2] = "-c";
@@ -70,7 +96,7 @@ rt_status sbx_launch_prepare(sbx_launch *l, const sbx_config *cfg, rt_error *err
     l->argv[4] = NULL;
     /* The worker's environment is also every run's: children do not change it. */
     static const char *const fixed_env[] = {
-        "PATH=/usr/bin:/bin",     "HOME=/work",         "LANG=C.UTF-8",      "TMPDIR=/tmp",
+        "PATH=/usr/bin:/bin",     "HOME=/work",        "LANG=C.UTF-8",      "TMPDIR=/tmp",
         "OPENBLAS_NUM_THREADS=1", "OMP_NUM_THREADS=1", "MKL_NUM_THREADS=1", "MPLBACKEND=Agg"};
     static const char *const pass_env[] = {"OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE"};
     size_t nfixed = sizeof fixed_env / sizeof *fixed_env, n = 0;
@@ -174,6 +200,9 @@ static void child_main(const sbx_launch *l, int syncfd, int errfd, int sock) {
     char b;
     if (read(syncfd, &b, 1) != 1) _exit(126); /* the supervisor failed to map our ids */
     close(syncfd);
+    /* Now that the supervisor has moved us into the worker cgroup: it becomes our cgroup root, so /proc/self/cgroup
+     * shows "/" instead of the host's path (which names the server's pid). */
+    if (unshare(CLONE_NEWCGROUP)) child_fail(errfd, "unshare the cgroup namespace", NULL);
     if (setsid() < 0) child_fail(errfd, "setsid", NULL);
     if (setresgid(0, 0, 0) || setresuid(0, 0, 0)) child_fail(errfd, "become root of the user namespace", NULL);
     if (mount("none", "/", NULL, MS_REC | MS_PRIVATE, NULL)) child_fail(errfd, "make mounts private", NULL);
@@ -256,6 +285,22 @@ static int write_map(pid_t pid, const char *file, const char *text) {
     return n == (ssize_t)strlen(text) ? 0 : -1;
 }
 
+/* Runs tool (newuidmap or newgidmap) to map 0 to own and 1000 to sub in pid's user namespace; 0 when it succeeded. */
+static int run_idmap(const char *tool, pid_t pid, uint32_t own, uint32_t sub) {
+    char p[16], o[16], s[16];
+    snprintf(p, sizeof p, "%d", (int)pid);
+    snprintf(o, sizeof o, "%u", own);
+    snprintf(s, sizeof s, "%u", sub);
+    char *argv[] = {(char *)tool, p, "0", o, "1", "1000", s, "1", NULL};
+    char *envp[] = {NULL};
+    pid_t c;
+    if (posix_spawn(&c, tool, NULL, NULL, argv, envp)) return -1;
+    int status;
+    while (waitpid(c, &status, 0) < 0)
+        if (errno != EINTR) return -1;
+    return WIFEXITED(status) && WEXITSTATUS(status) == 0 ? 0 : -1;
+}
+
 rt_status sbx_launch_worker(const sbx_launch *l, int index, const sbx_cgroup *cg, pid_t *pid_out, int *fd_out,
                             rt_error *err) {
     int sv[2], syncp[2], errp[2];
@@ -291,15 +336,33 @@ rt_status sbx_launch_worker(const sbx_launch *l, int index, const sbx_cgroup *cg
         close(syncp[1]);
         close(errp[0]);
         return rt_err_errno(err, RT_EUNSUPPORTED, clone_errno,
-                            "creating the sandbox namespaces (user, pid, mount, net, ipc, uts)");
+                            "creating the sandbox namespaces (user, pid, mount, net, ipc, uts)%s",
+                            geteuid() ? " as an ordinary user: the host must allow unprivileged user namespaces "
+                                        "(sysctl user.max_user_namespaces > 0, kernel.unprivileged_userns_clone = 1, "
+                                        "kernel.apparmor_restrict_unprivileged_userns = 0)"
+                                      : "");
     }
-    char map[128];
+    char map[128], gmap[128];
     uint32_t base = l->uid_base + 2u * (uint32_t)index; /* each worker its own pair of host uids */
     snprintf(map, sizeof map, "0 %u 1\n1000 %u 1\n", base, base + 1);
+    snprintf(gmap, sizeof gmap, "%s", map);
+    if (l->uid_mode == SBX_UIDS_SELF) { /* what an unprivileged process may write: its own ids, setgroups denied */
+        snprintf(map, sizeof map, "0 %u 1\n", l->own_uid);
+        snprintf(gmap, sizeof gmap, "0 %u 1\n", l->own_gid);
+    }
     rt_status st = RT_OK;
-    if (write_map(pid, "uid_map", map) || write_map(pid, "gid_map", map))
-        st = rt_err_errno(err, RT_EUNSUPPORTED, errno, "writing the sandbox uid/gid map");
-    else if (cg && sbx_cgroup_attach(cg, pid))
+    if (l->uid_mode == SBX_UIDS_SUBUID) {
+        if (run_idmap(SBX_NEWUIDMAP, pid, l->own_uid, l->sub_uid + (uint32_t)index) ||
+            run_idmap(SBX_NEWGIDMAP, pid, l->own_gid, l->sub_gid + (uint32_t)index))
+            st = rt_err_set(err, RT_EUNSUPPORTED,
+                            "newuidmap/newgidmap refused to map uid and gid %u, %u of /etc/subuid and /etc/subgid for "
+                            "a sandbox worker (their message is above)",
+                            l->sub_uid + (uint32_t)index, l->sub_gid + (uint32_t)index);
+    } else if ((l->uid_mode == SBX_UIDS_SELF && write_map(pid, "setgroups", "deny")) ||
+               write_map(pid, "uid_map", map) || write_map(pid, "gid_map", gmap))
+        st = rt_err_errno(err, RT_EUNSUPPORTED, errno, "writing the sandbox uid/gid map (%s)",
+                          l->uid_mode == SBX_UIDS_SELF ? "own uid only" : "uid_base range; needs root");
+    if (!st && cg && sbx_cgroup_attach(cg, pid))
         st = rt_err_errno(err, RT_EIO, errno, "moving a sandbox worker into its cgroup");
     if (!st && write(syncp[1], "g", 1) != 1) st = rt_err_errno(err, RT_EIO, errno, "starting a sandbox worker");
     close(syncp[1]);

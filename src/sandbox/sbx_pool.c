@@ -28,7 +28,7 @@ void sbx_config_default(sbx_config *cfg) {
     cfg->worker_memory_mb = 4096;
     cfg->worker_pids = 512;
     cfg->tmpfs_mb = 64;
-    cfg->uid_base = 100000;
+    cfg->uid_base = 0x70000000u; /* above the /etc/subuid ranges Debian hands out and the nspawn range */
     cfg->sessions_per_worker = 8;
     cfg->session_idle_s = 300;
     cfg->session_ttl_s = 3600;

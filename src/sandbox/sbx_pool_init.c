@@ -27,6 +27,7 @@ static void pool_destroy(sbx_pool *p) {
     sbx_pool_shutdown(p);
     for (int i = 0; p->w && i < p->nw; i++)
         sbx_cgroup_destroy(&p->w[i].cg);
+    sbx_cgroup_host_release(&p->cgh);
     if (p->wake[0] >= 0) close(p->wake[0]);
     if (p->wake[1] >= 0) close(p->wake[1]);
     sbx_launch_free(&p->launch);
@@ -54,8 +55,7 @@ rt_status sbx_pool_init(sbx_pool **out, const sbx_config *cfg_in, rt_error *err)
     if (cfg.light_workers == 0) cfg.light_workers = d.light_workers;
     if (cfg.light_workers < 0) cfg.light_workers = 0;
     if (cfg.workers > 256) return rt_err_set(err, RT_EINVAL, "workers: %d is over 256", cfg.workers);
-    if (cfg.light_workers > 256)
-        return rt_err_set(err, RT_EINVAL, "light_workers: %d is over 256", cfg.light_workers);
+    if (cfg.light_workers > 256) return rt_err_set(err, RT_EINVAL, "light_workers: %d is over 256", cfg.light_workers);
     sbx_pool *p = calloc(1, sizeof *p);
     if (!p) return rt_err_set(err, RT_ENOMEM, "sandbox pool");
     p->cfg = cfg;
@@ -73,10 +73,8 @@ rt_status sbx_pool_init(sbx_pool **out, const sbx_config *cfg_in, rt_error *err)
         pool_destroy(p);
         return st;
     }
-    sbx_cgroup_probe(&p->cg_mem, &p->cg_pids, p->cg_why, sizeof p->cg_why);
-    if (!p->cg_mem || !p->cg_pids)
-        rt_log_warn("sandbox: cgroup limits not in force (%s); falling back to rlimits (address space, processes)",
-                    p->cg_why);
+    char why_mem[300] = "", why_pids[300] = "";
+    sbx_cgroup_host_acquire(&p->cgh, cfg.cgroup_root);
     for (int i = 0; i < p->nw; i++) {
         sbx_worker *w = &p->w[i];
         w->idx = i;
@@ -85,7 +83,26 @@ rt_status sbx_pool_init(sbx_pool **out, const sbx_config *cfg_in, rt_error *err)
         w->state = SBX_W_DEAD;
         char name[64];
         snprintf(name, sizeof name, "retool-sbx-%d-%d", (int)getpid(), i);
-        if (p->cg_mem || p->cg_pids) sbx_cgroup_create(&w->cg, name, cfg.worker_memory_mb, cfg.worker_pids);
+        sbx_cgroup_create(&w->cg, &p->cgh, name, cfg.worker_memory_mb, cfg.worker_pids, why_mem, why_pids,
+                          sizeof why_mem);
+    }
+    /* A controller is in force only when every worker has it (on v2 both share one folder: both or neither). */
+    int mem_ok = p->cgh.mem != SBX_CG_NONE, pids_ok = p->cgh.pids != SBX_CG_NONE;
+    for (int i = 0; i < p->nw; i++) {
+        mem_ok &= p->w[i].cg.mem[0] != 0;
+        pids_ok &= p->w[i].cg.pids[0] != 0;
+    }
+    if (p->cgh.mem == SBX_CG_V2 && p->cgh.pids == SBX_CG_V2) mem_ok = pids_ok = mem_ok && pids_ok;
+    for (int i = 0; i < p->nw; i++)
+        sbx_cgroup_drop(&p->w[i].cg, !mem_ok, !pids_ok);
+    if (!mem_ok && !p->cgh.why_mem[0])
+        snprintf(p->cgh.why_mem, sizeof p->cgh.why_mem, "%s", why_mem[0] ? why_mem : why_pids);
+    if (!pids_ok && !p->cgh.why_pids[0])
+        snprintf(p->cgh.why_pids, sizeof p->cgh.why_pids, "%s", why_pids[0] ? why_pids : why_mem);
+    st = sbx_isolation_check(p, err);
+    if (st) {
+        pool_destroy(p);
+        return st;
     }
     if (pthread_create(&p->thr, NULL, sbx_supervisor_main, p)) {
         pool_destroy(p);
@@ -139,8 +156,16 @@ void sbx_pool_stats(sbx_pool *p, sbx_stats *st) {
     st->completed = p->completed;
     st->rejected_busy = p->rejected_busy;
     st->worker_restarts = p->restarts;
-    st->cgroup_memory = p->w[0].cg.mem[0] != 0;
-    st->cgroup_pids = p->w[0].cg.pids[0] != 0;
+    st->cgroup_memory = p->w[0].cg.mem[0] ? (int)p->cgh.mem : 0;
+    st->cgroup_pids = p->w[0].cg.pids[0] ? (int)p->cgh.pids : 0;
+    st->uid_mode = p->launch.uid_mode;
+    st->code_uid = p->launch.uid_mode == SBX_UIDS_SELF     ? p->launch.own_uid
+                   : p->launch.uid_mode == SBX_UIDS_SUBUID ? p->launch.sub_uid
+                                                           : p->cfg.uid_base + 1;
+    st->weaker = p->weaker;
+    snprintf(st->weaker_why, sizeof st->weaker_why, "%s", p->weaker_why);
+    snprintf(st->cgroup_why[0], sizeof st->cgroup_why[0], "%s", p->cgh.why_mem);
+    snprintf(st->cgroup_why[1], sizeof st->cgroup_why[1], "%s", p->cgh.why_pids);
     pthread_mutex_unlock(&p->mu);
 }
 

@@ -26,6 +26,7 @@ struct sbx_job {
     int abandoned; /* the caller freed it before it finished */
     int worker;    /* index of the worker running it, -1 while queued */
     int light_ok;  /* a run the light tier may take */
+    int rerouted;  /* it stopped on the light tier at a full-tier import and waits for a full worker */
     double t_submit, t_start;
     sbx_result res;
     sbx_job *next;
@@ -49,7 +50,7 @@ typedef enum sbx_wstate { SBX_W_DEAD, SBX_W_STARTING, SBX_W_IDLE, SBX_W_BUSY } s
 
 typedef struct sbx_worker {
     int idx;
-    int light; /* standard library only preloaded */
+    int light;         /* standard library only preloaded */
     double idle_since; /* when it last became idle: the longest idle goes first (its child is surely ready) */
     pid_t pid;
     int fd;
@@ -86,8 +87,9 @@ struct sbx_pool {
     int ready_count;
     int start_failed;
     rt_error start_err;
-    int cg_mem, cg_pids;
-    char cg_why[600];
+    sbx_cgroup_host cgh;
+    unsigned weaker; /* SBX_WEAK_* not in force */
+    char weaker_why[700];
     int64_t submitted, completed, rejected_busy, restarts;
 };
 
@@ -108,6 +110,10 @@ void sbx_job_fail(sbx_pool *p, sbx_job *job, sbx_status st, const char *msg);
 
 /* The supervisor thread's body (sbx_supervisor.c); arg is the pool. */
 void *sbx_supervisor_main(void *arg);
+
+/* Sets p->weaker from what the pool got (cgroups, uid mode) and refuses (RT_EUNSUPPORTED, naming each protection
+ * and the flag) when one is missing that p->cfg.allow_weaker does not name (sbx_weaker.c). */
+rt_status sbx_isolation_check(sbx_pool *p, rt_error *err);
 
 /* Fills job->res from a worker's "done" frame. */
 void sbx_result_from_worker(sbx_job *job, const cJSON *hdr, const unsigned char *body, size_t body_len,

@@ -81,6 +81,9 @@ void sbx_result_from_worker(sbx_job *job, const cJSON *hdr, const unsigned char 
         r->status = SBX_OUTPUT_LIMIT;
         snprintf(r->message, sizeof r->message, "output over the cap of %lld bytes",
                  (long long)job->limits.output_bytes);
+    } else if (!strcmp(why, "full")) { /* only the light tier's import hook may say so, and only once per job */
+        r->status = SBX_ERROR;
+        snprintf(r->message, sizeof r->message, "the program wrote to the sandbox's status channel");
     } else if (!strcmp(why, "session")) {
         r->status = SBX_SANDBOX_ERROR;
         snprintf(r->message, sizeof r->message, "the session is no longer alive");

@@ -27,8 +27,7 @@ rt_status sbx_pool_enqueue(sbx_pool *p, sbx_job *job, sbx_session *s, sbx_job **
         st = rt_err_set(err, RT_EBUSY, "the sandbox pool is shutting down");
     } else if (!s && p->qlen >= p->cfg.queue_max) {
         p->rejected_busy++;
-        st = rt_err_set(err, RT_EBUSY, "sandbox busy: %d jobs queued (the limit) and %d workers", p->qlen,
-                        p->nw);
+        st = rt_err_set(err, RT_EBUSY, "sandbox busy: %d jobs queued (the limit) and %d workers", p->qlen, p->nw);
     } else if (job->kind == SBX_JOB_OPEN && p->nsessions >= p->cfg.workers * p->cfg.sessions_per_worker) {
         p->rejected_busy++;
         st = rt_err_set(err, RT_EBUSY, "sandbox busy: all %d session slots are in use", p->nsessions);
@@ -114,9 +113,11 @@ static void worker_start(sbx_pool *p, sbx_worker *w) {
     if (!st) {
         char init[512];
         const char *ct = getenv("OPENBLAS_CORETYPE"), *l2 = getenv("OPENBLAS_L2_SIZE");
-        snprintf(init, sizeof init, "{\"t\":\"init\",\"full\":%s,\"tmpfs_mb\":%lld,\"env\":{%s%s%s%s%s%s%s}}",
-                 w->light ? "false" : "true", (long long)p->cfg.tmpfs_mb, ct ? "\"OPENBLAS_CORETYPE\":\"" : "", ct ? ct : "", ct ? "\"" : "",
-                 ct && l2 ? "," : "", l2 ? "\"OPENBLAS_L2_SIZE\":\"" : "", l2 ? l2 : "", l2 ? "\"" : "");
+        snprintf(
+            init, sizeof init, "{\"t\":\"init\",\"full\":%s,\"tmpfs_mb\":%lld,\"uid\":%d,\"env\":{%s%s%s%s%s%s%s}}",
+            w->light ? "false" : "true", (long long)p->cfg.tmpfs_mb, p->launch.uid_mode == SBX_UIDS_SELF ? 0 : 1000,
+            ct ? "\"OPENBLAS_CORETYPE\":\"" : "", ct ? ct : "", ct ? "\"" : "", ct && l2 ? "," : "",
+            l2 ? "\"OPENBLAS_L2_SIZE\":\"" : "", l2 ? l2 : "", l2 ? "\"" : "");
         const void *blobs[1] = {p->child_prog};
         size_t lens[1] = {p->child_prog_len * sizeof *p->child_prog};
         if (sbx_proto_send(fd, init, blobs, lens, 1)) {
@@ -229,7 +230,18 @@ static void handle_frame(sbx_pool *p, sbx_worker *w, const char *hdr_text, unsig
             s->busy = 0;
             s->t_last = rt_time_now();
         }
-        if (!strcmp(type, "done")) {
+        const cJSON *why = cJSON_GetObjectItemCaseSensitive(hdr, "why");
+        if (!strcmp(type, "done") && w->light && !s && !job->rerouted && cJSON_IsString(why) &&
+            !strcmp(why->valuestring, "full") && !job->abandoned) {
+            /* It imported a full-tier preload: run it again, from the start, on a full worker (ahead of the queue). */
+            job->rerouted = 1;
+            job->light_ok = 0;
+            job->worker = -1;
+            job->next = p->qhead;
+            p->qhead = job;
+            if (!p->qtail) p->qtail = job;
+            p->qlen++;
+        } else if (!strcmp(type, "done")) {
             int64_t oom = sbx_cgroup_oom_kills(&w->cg);
             sbx_result_from_worker(job, hdr, body, body_len, oom > w->oom_before && w->oom_before >= 0);
             w->oom_before = oom;
@@ -335,7 +347,8 @@ static sbx_job *next_job(sbx_pool *p, sbx_worker *w) {
             return job;
         }
     int light_alive = 0; /* light runs wait for the light tier while it is up: on a full worker they cost more */
-    for (int i = p->cfg.workers; i < p->nw; i++) light_alive |= p->w[i].state != SBX_W_DEAD;
+    for (int i = p->cfg.workers; i < p->nw; i++)
+        light_alive |= p->w[i].state != SBX_W_DEAD;
     for (sbx_job *j = p->qhead; j; j = j->next)
         if ((j->kind != SBX_JOB_OPEN || w->nsessions < p->cfg.sessions_per_worker) && !(j->light_ok && light_alive)) {
             sbx_queue_remove(p, j);

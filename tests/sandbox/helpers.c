@@ -12,7 +12,7 @@ void th_config(sbx_config *cfg, int workers) {
     cfg->workers = workers;
     cfg->light_workers = -1; /* tests that need the light tier ask for it */
     cfg->tmpfs_mb = 16;
-    cfg->uid_base = 300000 + (uint32_t)(getpid() % 20000) * 64;
+    cfg->uid_base = 0x70100000u + (uint32_t)(getpid() % 20000) * 64; /* above the default's, apart per process */
 }
 
 int th_count_uid_procs(uint32_t uid_base) {
@@ -47,9 +47,54 @@ int th_count_fds(void) {
     return n;
 }
 
-int th_count_cgroups(void) {
+/* The folder of our cgroup in the hierarchy of one /proc/self/cgroup line (controllers ctls, path), found in
+ * /proc/self/mountinfo: a v1 mount whose super options hold one of ctls, or the cgroup2 mount for a v2 line. */
+static int th_cgroup_dir(const char *ctls, const char *path, char *out, size_t n) {
+    FILE *f = fopen("/proc/self/mountinfo", "r");
+    char line[2048];
+    int found = 0;
+    while (f && !found && fgets(line, sizeof line, f)) {
+        char root[512], mnt[512], type[32], super[512];
+        char *dash = strstr(line, " - ");
+        if (!dash || sscanf(line, "%*s %*s %*s %511s %511s", root, mnt) != 2 ||
+            sscanf(dash + 3, "%31s %*s %511s", type, super) != 2)
+            continue;
+        int match = 0;
+        if (!ctls[0]) {
+            match = !strcmp(type, "cgroup2");
+        } else if (!strcmp(type, "cgroup")) {
+            char c[256];
+            snprintf(c, sizeof c, "%s", ctls);
+            for (char *save, *t = strtok_r(c, ",", &save); t && !match; t = strtok_r(NULL, ",", &save)) {
+                char s2[520];
+                snprintf(s2, sizeof s2, ",%s,", super);
+                char w[270];
+                snprintf(w, sizeof w, ",%s,", t);
+                match = strstr(s2, w) != NULL;
+            }
+        }
+        size_t rl = strcmp(root, "/") ? strlen(root) : 0;
+        if (!match || strncmp(path, root, rl)) continue;
+        snprintf(out, n, "%s%s", mnt, strcmp(path + rl, "/") ? path + rl : "");
+        found = 1;
+    }
+    if (f) fclose(f);
+    return found;
+}
+
+int th_count_cgroups_in(const char *dir) {
     char prefix[64];
     snprintf(prefix, sizeof prefix, "retool-sbx-%d-", (int)getpid());
+    int n = 0;
+    DIR *d = opendir(dir);
+    struct dirent *e;
+    while (d && (e = readdir(d)))
+        if (!strncmp(e->d_name, prefix, strlen(prefix))) n++;
+    if (d) closedir(d);
+    return n;
+}
+
+int th_count_cgroups(void) {
     int n = 0;
     FILE *f = fopen("/proc/self/cgroup", "r");
     char line[1024];
@@ -58,17 +103,26 @@ int th_count_cgroups(void) {
         char *a = strchr(line, ':'), *b = a ? strchr(a + 1, ':') : NULL;
         if (!b) continue;
         *b = 0;
-        if (strcmp(a + 1, "memory") && strcmp(a + 1, "pids")) continue;
+        /* v2 ("0::/path") and the v1 memory and pids hierarchies */
+        if (a[1] && !strstr(a + 1, "memory") && !strstr(a + 1, "pids")) continue;
         char dir[1200];
-        snprintf(dir, sizeof dir, "/sys/fs/cgroup/%s%s", a + 1, strcmp(b + 1, "/") ? b + 1 : "");
-        DIR *d = opendir(dir);
-        struct dirent *e;
-        while (d && (e = readdir(d)))
-            if (!strncmp(e->d_name, prefix, strlen(prefix))) n++;
-        if (d) closedir(d);
+        if (th_cgroup_dir(a + 1, b + 1, dir, sizeof dir)) n += th_count_cgroups_in(dir);
     }
     if (f) fclose(f);
     return n;
+}
+
+int th_cgroup2_dir(char *out, size_t n) {
+    FILE *f = fopen("/proc/self/cgroup", "r");
+    char line[1024];
+    int found = 0;
+    while (f && !found && fgets(line, sizeof line, f)) {
+        line[strcspn(line, "\n")] = 0;
+        if (strncmp(line, "0::", 3)) continue;
+        found = th_cgroup_dir("", line + 3, out, n);
+    }
+    if (f) fclose(f);
+    return found;
 }
 
 sbx_result th_run(sbx_pool *pool, const char *code, double wall_s) {

@@ -2,6 +2,7 @@
 #ifndef RETOOL_TESTS_SANDBOX_HELPERS_H
 #define RETOOL_TESTS_SANDBOX_HELPERS_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #include "sandbox/sandbox.h"
@@ -15,8 +16,15 @@ int th_count_uid_procs(uint32_t uid_base);
 /* Open file descriptors of this process. */
 int th_count_fds(void);
 
-/* Number of cgroup folders named retool-sbx-<our pid>-* under our memory and pids cgroups. */
+/* Number of cgroup folders named retool-sbx-<our pid>-* under our cgroups: the v1 memory and pids hierarchies and
+ * the v2 unified one (each found through /proc/self/cgroup and /proc/self/mountinfo). */
 int th_count_cgroups(void);
+
+/* Number of folders named retool-sbx-<our pid>-* in dir. */
+int th_count_cgroups_in(const char *dir);
+
+/* The folder of our cgroup in the mounted cgroup2 hierarchy; 0 when none is mounted. */
+int th_cgroup2_dir(char *out, size_t n);
 
 /* Runs code with the given wall limit and returns the result (asserts the submission worked). */
 sbx_result th_run(sbx_pool *pool, const char *code, double wall_s);

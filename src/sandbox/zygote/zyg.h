@@ -19,6 +19,7 @@ typedef struct zyg_cfg {
     const unsigned char *bpf; /* the children's seccomp program */
     size_t bpf_len;           /* in bytes */
     long tmpfs_mb;            /* size of each child's /tmp, /work and /dev/shm */
+    int run_uid;              /* the uid code runs as: 1000, or 0 (without capabilities) where only one uid is mapped */
     long long base_vm;        /* the worker's address space, added to each run's memory limit */
     int self_pidns;           /* the worker's own pid namespace */
     int64_t *out;             /* Python's: a child writes kind, status fd, job fd, code address, code length */

@@ -76,6 +76,25 @@ static void apply_limits(int sw, const cJSON *lim, long long base_vm) {
     set_limit(sw, RLIMIT_MSGQUEUE, 0, 0);
 }
 
+/* Only one uid is mapped (no root on the host, no subordinate range): the code stays uid 0 of the worker's user
+ * namespace, so every capability goes, for good: the bounding set, and securebits so that no execve (of anything,
+ * setuid or not) gives any back. */
+static void drop_all_caps(int sw) {
+    for (int c = 0; c <= 63; c++)
+        if (prctl(PR_CAPBSET_DROP, c, 0, 0, 0) && errno != EINVAL) fail(sw, "PR_CAPBSET_DROP", NULL, errno);
+    if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) && errno != EINVAL)
+        fail(sw, "PR_CAP_AMBIENT", NULL, errno);
+    /* SECBIT_NOROOT, SECBIT_NO_SETUID_FIXUP, SECBIT_KEEP_CAPS off, SECBIT_NO_CAP_AMBIENT_RAISE, each locked */
+    if (prctl(PR_SET_SECUREBITS, 0x01 | 0x02 | 0x04 | 0x08 | 0x20 | 0x40 | 0x80, 0, 0, 0))
+        fail(sw, "PR_SET_SECUREBITS", NULL, errno);
+    struct {
+        uint32_t version;
+        int pid;
+    } hdr = {0x20080522, 0}; /* _LINUX_CAPABILITY_VERSION_3 */
+    uint32_t data[6] = {0};
+    if (syscall(SYS_capset, &hdr, data)) fail(sw, "capset", NULL, errno);
+}
+
 static void write_one(int sw, const char *name, const char *b64) {
     if (!sbx_name_ok(name)) fail(sw, "file name", name, 0);
     unsigned char *data;
@@ -127,7 +146,7 @@ void zyg_child_setup(const zyg_cfg *cfg, int kind, int jr, int sw, int ow, int e
         if (mount("tmpfs", dirs[i], "tmpfs", MS_NOSUID | MS_NODEV, opts)) fail(sw, "mount tmpfs", dirs[i], errno);
     }
     if (mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL)) fail(sw, "mount", "/proc", errno);
-    if (chown("/work", 1000, 1000)) fail(sw, "chown", "/work", errno);
+    if (cfg->run_uid && chown("/work", 1000, 1000)) fail(sw, "chown", "/work", errno);
     if (zyg_write_all(sw, "M\n", 2)) _exit(125);
     unsigned char *frame;
     size_t flen;
@@ -137,8 +156,12 @@ void zyg_child_setup(const zyg_cfg *cfg, int kind, int jr, int sw, int ow, int e
     cJSON *job = cJSON_ParseWithLength((const char *)frame, (size_t)(nl - frame));
     if (!job) fail(sw, "malformed job header", NULL, 0);
     apply_limits(sw, cJSON_GetObjectItemCaseSensitive(job, "limits"), cfg->base_vm);
-    if (setgroups(0, NULL) || setresgid(1000, 1000, 1000) || setresuid(1000, 1000, 1000))
-        fail(sw, "drop privileges", NULL, errno);
+    if (cfg->run_uid) {
+        if (setgroups(0, NULL) || setresgid(1000, 1000, 1000) || setresuid(1000, 1000, 1000))
+            fail(sw, "drop privileges", NULL, errno);
+    } else {
+        drop_all_caps(sw);
+    }
     if (chdir("/work")) fail(sw, "chdir", "/work", errno);
     const cJSON *f, *files = cJSON_GetObjectItemCaseSensitive(job, "files");
     cJSON_ArrayForEach(f, files) {

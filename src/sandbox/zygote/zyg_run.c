@@ -1,6 +1,7 @@
 /* One job on one child, worker side: the job frame goes in, stdout and stderr are drained continuously up to their
- * cap, the status pipe says how the code ended (E: exception class, S: setup failure, X: exit report), the deadline
- * is enforced with SIGKILL; then the requested work-dir files are fetched without following links. */
+ * cap, the status pipe says how the code ended (E: exception class, S: setup failure, X: exit report, F: needs the
+ * full tier), the deadline is enforced with SIGKILL; then the requested work-dir files are fetched without following
+ * links. */
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -168,6 +169,8 @@ cJSON *zyg_execute(zyg_child *c, int cell_mode, const char *job_hdr, const unsig
                     snprintf(exc, sizeof exc, "SandboxSetup");
                     zyg_buf_add(err, line + 1, strlen(line + 1), cap);
                     zyg_buf_add(err, "\n", 1, cap);
+                } else if (line[0] == 'F' && !cell_mode) {
+                    why = "full"; /* a light worker's child imported a full-tier preload: run it there */
                 } else if (line[0] == 'X' && !cell_mode) {
                     exited = sscanf(line + 1, "%d %lf", &x_rc, &x_cpu) >= 1;
                     if (!exited) x_rc = 1, exited = 1;
