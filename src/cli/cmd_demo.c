@@ -7,7 +7,7 @@
 #include "pipeline/demo.h"
 
 int cmd_demo(int argc, char **argv) {
-    const char *config = "configs/demo.json", *out = "runs/demo", *algo = NULL;
+    const char *config = "configs/demo.json", *out = "runs/demo", *algo = NULL, *sandbox = NULL;
     long long seed = 1;
     int quiet = 0;
     const cli_flag flags[] = {
@@ -15,6 +15,8 @@ int cmd_demo(int argc, char **argv) {
         {"seed", CLI_FLAG_INT, &seed, "S", "seed of the data, the model and the training (default 1)"},
         {"config", CLI_FLAG_STRING, &config, "FILE", "demo settings (default configs/demo.json)"},
         {"algo", CLI_FLAG_STRING, &algo, "ppo|grpo", "the RL algorithm of both pipelines (default: the config's rl.algo)"},
+        {"sandbox", CLI_FLAG_STRING, &sandbox, "SPEC",
+         "the tool pipeline's sandbox: local (default), local:allow-weaker=NAME,... or SandboxFusion URLs"},
         {"quiet", CLI_FLAG_BOOL, &quiet, NULL, "no progress bars"},
     };
     cli_args args;
@@ -38,6 +40,7 @@ int cmd_demo(int argc, char **argv) {
         return cli_fail("demo", CLI_EXIT_USAGE, "--algo: %s", err.msg);
     }
     c.quiet = quiet;
+    c.sandbox = sandbox;
     rt_status st = pipe_demo_run(&c, &err);
     cJSON_Delete(keep);
     if (st) return cli_fail_err("demo", &err);

@@ -35,6 +35,9 @@ static void path_join(char *buf, const char *a, const char *b) {
     if (snprintf(buf, PATH_MAX_LEN, "%s/%s", a, b) >= PATH_MAX_LEN) path_too_long = 1;
 }
 
+/* The tool pipeline's sandbox spec. */
+static const char *demo_sandbox(const pipe_demo_config *c) { return c->sandbox ? c->sandbox : "local"; }
+
 static void stage(const pipe_demo_config *c, const char *fmt, const char *what) {
     if (c->quiet) return;
     fprintf(stderr, "\n== demo: ");
@@ -216,7 +219,7 @@ static rt_status evaluate(const pipe_demo_config *c, const demo_paths *p, const 
     g.samples = c->eval_samples;
     g.template_kind = c->template_kind;
     g.threads = c->threads;
-    g.sandbox = tools ? "local" : "none";
+    g.sandbox = tools ? demo_sandbox(c) : "none";
     g.sandbox_workers = c->sandbox_workers;
     g.rollout.tools = tools ? ROLLOUT_TOOLS_STATELESS : ROLLOUT_TOOLS_NONE;
     g.rollout.sampling.temperature = (float)c->eval_temperature;
@@ -292,6 +295,7 @@ static rt_status pipeline(const pipe_demo_config *c, const demo_paths *p, const 
         cc.mode = tools ? PIPE_CS_CODE : PIPE_CS_TEXT;
         cc.seed = c->seed;
         cc.workers = c->sandbox_workers;
+        if (tools) cc.sandbox = demo_sandbox(c);
         cc.quiet = c->quiet;
         pipe_coldstart_summary cs;
         memset(&cs, 0, sizeof cs);
@@ -342,7 +346,7 @@ static rt_status pipeline(const pipe_demo_config *c, const demo_paths *p, const 
         r.format = "retool";
         r.out_dir = rl_dir;
         r.resume = rt_path_exists(rl_dir);
-        r.sandbox = tools ? "local" : "none";
+        r.sandbox = tools ? demo_sandbox(c) : "none";
         r.sandbox_workers = c->sandbox_workers;
         r.algo = c->rl_algo;
         r.steps = c->rl_steps;

@@ -24,6 +24,7 @@ typedef struct pipe_demo_config {
     const char *model_config;     /* config.json of the model to create */
     rollout_template template_kind;
     int threads, sandbox_workers;
+    const char *sandbox;          /* the tool pipeline's sandbox spec (rollout/exec_spec.h); NULL: "local" */
     int64_t sft_max_steps, sft_batch_tokens, sft_warmup;
     double sft_lr, sft_min_lr;
     train_algo rl_algo;

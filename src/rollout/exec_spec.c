@@ -7,6 +7,9 @@
 #include "rollout/sandbox_exec.h"
 #include "sandbox/sandbox.h"
 
+/* "local:allow-weaker=NAME,...": the local pool, allowed to start without the protections named. */
+#define LOCAL_WEAKER "local:allow-weaker="
+
 struct rollout_exec_spec {
     sbx_pool *pool;
     rollout_sandbox_exec *local;
@@ -25,11 +28,13 @@ rt_status rollout_exec_spec_open(const char *spec, int workers, rollout_exec_spe
     if (!spec || strcmp(spec, "none") == 0) return RT_OK;
     rollout_exec_spec *x = calloc(1, sizeof *x);
     if (!x) return rt_err_set(err, RT_ENOMEM, "out of memory");
-    if (strcmp(spec, "local") == 0) {
+    if (strcmp(spec, "local") == 0 || strncmp(spec, LOCAL_WEAKER, strlen(LOCAL_WEAKER)) == 0) {
         sbx_config sc;
         sbx_config_default(&sc);
         if (workers > 0) sc.workers = workers;
-        rt_status st = sbx_pool_init(&x->pool, &sc, err);
+        rt_status st = RT_OK;
+        if (spec[5] == ':') st = sbx_weaker_parse(spec + strlen(LOCAL_WEAKER), &sc.allow_weaker, err);
+        if (!st) st = sbx_pool_init(&x->pool, &sc, err);
         if (!st) st = rollout_sandbox_exec_init(&x->local, x->pool, 0, 0, err);
         if (st) {
             rollout_exec_spec_close(x);
@@ -64,7 +69,8 @@ rt_status rollout_exec_spec_open(const char *spec, int workers, rollout_exec_spe
         return RT_OK;
     }
     free(x);
-    return rt_err_set(err, RT_EINVAL, "sandbox '%s': expected none, local, or http(s):// URLs separated by commas",
+    return rt_err_set(err, RT_EINVAL, "sandbox '%s': expected none, local, local:allow-weaker=NAME,..., or http(s):// URLs "
+                      "separated by commas",
                       spec);
 }
 

@@ -1,5 +1,6 @@
-/* Choosing the sandbox behind a rollout from a user's spec: "none", "local" (the in-process pool), or a
- * comma-separated list of SandboxFusion server URLs. */
+/* Choosing the sandbox behind a rollout from a user's spec: "none", "local" (the in-process pool),
+ * "local:allow-weaker=NAME,..." (the pool, allowed to start without the protections named, see
+ * `retool sandbox doctor`), or a comma-separated list of SandboxFusion server URLs. */
 #ifndef RETOOL_ROLLOUT_EXEC_SPEC_H
 #define RETOOL_ROLLOUT_EXEC_SPEC_H
 

@@ -103,7 +103,7 @@ rt_status sbx_isolation_check(sbx_pool *p, rt_error *err) {
             k += (unsigned)snprintf(names + k, sizeof names - k, "%s%s", k ? "," : "", weak_names[i]);
     return rt_err_set(err, RT_EUNSUPPORTED,
                       "sandbox: this host cannot give every protection (%s); start anyway with "
-                      "--allow-weaker-isolation %s (retool sandbox run/serve; elsewhere serve the sandbox with it and "
-                      "pass --sandbox http://HOST:PORT; C: sbx_config.allow_weaker), or fix the host (docs/SANDBOX.md)",
-                      p->weaker_why, names);
+                      "--allow-weaker-isolation %s (retool sandbox run/serve), --sandbox local:allow-weaker=%s (commands "
+                      "that run rollouts), or sbx_config.allow_weaker (C); or fix the host (docs/SANDBOX.md)",
+                      p->weaker_why, names, names);
 }

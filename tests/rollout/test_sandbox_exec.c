@@ -7,6 +7,7 @@
 #include "base/log.h"
 #include "fakes.h"
 #include "rollout/engine.h"
+#include "rollout/exec_spec.h"
 #include "rollout/sandbox_exec.h"
 
 static sbx_pool *pool;
@@ -84,4 +85,22 @@ Test(sandbox_exec, stateful_sessions_keep_variables) {
     run(ROLLOUT_TOOLS_STATELESS, scripts2, 1, t);
     cr_expect(strstr(t[0].calls[1].output, "NameError") != NULL, "%s", t[0].calls[1].output);
     rollout_trajectory_free(&t[0]);
+}
+
+/* The spec "local:allow-weaker=NAME,..." starts the local pool allowing the named protections to be missing; an
+ * unknown name is an error that names it, and a malformed spec names the accepted forms. */
+Test(exec_spec, local_allow_weaker) {
+    rt_error e;
+    rollout_exec_spec *x = NULL;
+    cr_assert_eq(rollout_exec_spec_open("local:allow-weaker=cgroup-memory,uid-separation", 1, &x, &e), RT_OK, "%s",
+                 e.msg);
+    cr_assert_not_null(x);
+    cr_assert_not_null(rollout_exec_spec_ops(x).submit);
+    rollout_exec_spec_close(x);
+    x = NULL;
+    cr_assert_neq(rollout_exec_spec_open("local:allow-weaker=no-such-thing", 1, &x, &e), RT_OK);
+    cr_assert_null(x);
+    cr_assert_not_null(strstr(e.msg, "no-such-thing"), "%s", e.msg);
+    cr_assert_neq(rollout_exec_spec_open("locale", 1, &x, &e), RT_OK);
+    cr_assert_not_null(strstr(e.msg, "local:allow-weaker="), "%s", e.msg);
 }
