@@ -11,11 +11,13 @@
 
 int cmd_sandbox_serve(int argc, char **argv) {
     const char *host = "127.0.0.1", *audit_path = NULL;
-    long long port = 8080, workers = 2, light = 2, queue = 0, max_body_mb = 16, memory = 1024;
+    long long port = 8080, workers = 2, light = 2, queue = 0, max_body_mb = 16, memory = 1024, max_memory = 2048,
+              max_fetch_mb = 8, max_answer_mb = 8, client_conns = 32, read_timeout = 30;
     const cli_flag flags[] = {
         {"host", CLI_FLAG_STRING, &host, "ADDR", "IPv4 address to listen on (default 127.0.0.1)"},
         {"port", CLI_FLAG_INT, &port, "PORT", "port (default 8080; 0 picks a free one and prints it)"},
-        {"workers", CLI_FLAG_INT, &workers, "N", "workers with numpy and sympy loaded; they also hold sessions (default 2)"},
+        {"workers", CLI_FLAG_INT, &workers, "N",
+         "workers with numpy and sympy loaded; they also hold sessions (default 2)"},
         {"light-workers", CLI_FLAG_INT, &light, "N",
          "extra workers with only the standard library loaded, for code that names no numpy/sympy: a cheaper fork "
          "(default 2; 0 = none)"},
@@ -23,6 +25,14 @@ int cmd_sandbox_serve(int argc, char **argv) {
         {"audit-log", CLI_FLAG_STRING, &audit_path, "FILE", "append one JSON line per request to FILE"},
         {"max-body-mb", CLI_FLAG_INT, &max_body_mb, "MB", "largest request body (default 16)"},
         {"memory-mb", CLI_FLAG_INT, &memory, "MB", "memory per run when memory_limit_MB is -1 (default 1024)"},
+        {"max-memory-mb", CLI_FLAG_INT, &max_memory, "MB",
+         "largest memory_limit_MB a request may ask for (default 2048)"},
+        {"max-fetch-mb", CLI_FLAG_INT, &max_fetch_mb, "MB", "fetch_files of one request, all together (default 8)"},
+        {"max-answer-mb", CLI_FLAG_INT, &max_answer_mb, "MB",
+         "stdout + stderr of all cells of one /run_jupyter request (default 8)"},
+        {"client-connections", CLI_FLAG_INT, &client_conns, "N", "connections from one address at once (default 32)"},
+        {"read-timeout", CLI_FLAG_INT, &read_timeout, "S",
+         "drop a connection idle this long, or a body not in this long after its headers (default 30)"},
     };
     cli_args args;
     int rc = cli_parse(argc, argv, "retool sandbox serve [--host ADDR] [--port PORT] [--workers N] [--audit-log FILE]",
@@ -35,6 +45,12 @@ int cmd_sandbox_serve(int argc, char **argv) {
     if (light < 0 || light > 256) return cli_fail("sandbox serve", CLI_EXIT_USAGE, "--light-workers must be 0..256");
     if (port < 0 || port > 65535) return cli_fail("sandbox serve", CLI_EXIT_USAGE, "--port must be 0..65535");
     if (max_body_mb < 1) return cli_fail("sandbox serve", CLI_EXIT_USAGE, "--max-body-mb must be at least 1");
+    if (memory < 16 || max_memory < memory)
+        return cli_fail("sandbox serve", CLI_EXIT_USAGE, "--memory-mb must be at least 16 and at most --max-memory-mb");
+    if (max_fetch_mb < 1 || max_fetch_mb > 1024 || max_answer_mb < 1 || max_answer_mb > 1024)
+        return cli_fail("sandbox serve", CLI_EXIT_USAGE, "--max-fetch-mb and --max-answer-mb must be 1..1024");
+    if (client_conns < 1 || read_timeout < 1)
+        return cli_fail("sandbox serve", CLI_EXIT_USAGE, "--client-connections and --read-timeout must be at least 1");
     /* Block the stop signals before any thread starts, so only sigwait below receives them. */
     sigset_t set;
     sigemptyset(&set);
@@ -63,6 +79,11 @@ int cmd_sandbox_serve(int argc, char **argv) {
     scfg.audit = audit;
     scfg.max_body_bytes = (size_t)max_body_mb << 20;
     scfg.default_memory_mb = memory;
+    scfg.max_memory_mb = max_memory;
+    scfg.max_fetch_bytes = max_fetch_mb << 20;
+    scfg.max_answer_bytes = max_answer_mb << 20;
+    scfg.max_client_conns = (int)client_conns;
+    scfg.read_timeout_s = (double)read_timeout;
     sbx_server *srv;
     if (sbx_server_start(&srv, pool, &scfg, &err)) {
         sbx_pool_free(pool);

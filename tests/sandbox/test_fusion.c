@@ -15,7 +15,7 @@ static const char verl_body[] = "{\"code\": \"print(input())\", \"stdin\": \"7\\
 Test(fusion, parses_verl_body) {
     sbx_fusion_req r;
     rt_error err;
-    cr_assert_eq(sbx_fusion_parse(verl_body, strlen(verl_body), 0, 1024, &r, &err), RT_OK, "%s", err.msg);
+    cr_assert_eq(sbx_fusion_parse(verl_body, strlen(verl_body), 0, 1024, 0, &r, &err), RT_OK, "%s", err.msg);
     cr_expect_str_eq(r.code, "print(input())");
     cr_expect_str_eq(r.stdin_data, "7\n");
     cr_expect_eq(r.stdin_len, 2u);
@@ -31,7 +31,7 @@ Test(fusion, files_and_defaults) {
                     "\"memory_limit_MB\":-1}";
     sbx_fusion_req r;
     rt_error err;
-    cr_assert_eq(sbx_fusion_parse(b, strlen(b), 0, 777, &r, &err), RT_OK, "%s", err.msg);
+    cr_assert_eq(sbx_fusion_parse(b, strlen(b), 0, 777, 0, &r, &err), RT_OK, "%s", err.msg);
     cr_expect_str_eq(r.language, "python", "language defaults to python");
     cr_expect_float_eq(r.limits.wall_s, 10.0, 1e-9, "run_timeout defaults to 10 s");
     cr_expect_eq(r.limits.memory_mb, 777, "memory_limit_MB -1 takes the server default");
@@ -64,7 +64,7 @@ Test(fusion, errors_name_the_field) {
     for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
         sbx_fusion_req r;
         rt_error err;
-        rt_status st = sbx_fusion_parse(cases[i].body, strlen(cases[i].body), 0, 1024, &r, &err);
+        rt_status st = sbx_fusion_parse(cases[i].body, strlen(cases[i].body), 0, 1024, 0, &r, &err);
         cr_expect_eq(st, cases[i].st, "case %zu: %s", i, cases[i].body);
         cr_expect(strstr(err.msg, cases[i].needle) != NULL, "case %zu: '%s' lacks '%s'", i, err.msg, cases[i].needle);
     }
@@ -74,14 +74,14 @@ Test(fusion, jupyter_body) {
     const char *b = "{\"cells\":[\"a=1\",\"print(a)\"],\"cell_timeout\":2,\"total_timeout\":9,\"kernel\":\"python3\"}";
     sbx_fusion_req r;
     rt_error err;
-    cr_assert_eq(sbx_fusion_parse(b, strlen(b), 1, 1024, &r, &err), RT_OK, "%s", err.msg);
+    cr_assert_eq(sbx_fusion_parse(b, strlen(b), 1, 1024, 0, &r, &err), RT_OK, "%s", err.msg);
     cr_assert_eq(r.ncells, 2u);
     cr_expect_str_eq(r.cells[1], "print(a)");
     cr_expect_float_eq(r.cell_timeout_s, 2.0, 1e-9);
     cr_expect_float_eq(r.total_timeout_s, 9.0, 1e-9);
     sbx_fusion_req_free(&r);
     const char *bad = "{\"cells\":\"a=1\"}";
-    cr_expect_eq(sbx_fusion_parse(bad, strlen(bad), 1, 1024, &r, &err), RT_EINVAL);
+    cr_expect_eq(sbx_fusion_parse(bad, strlen(bad), 1, 1024, 0, &r, &err), RT_EINVAL);
     cr_expect(strstr(err.msg, "'cells'") != NULL);
 }
 

@@ -210,6 +210,7 @@ int zyg_child_new(const zyg_cfg *cfg, zyg_child *c, int kind, char *msg, size_t 
     c->pid = pid;
     c->alive = 1;
     c->jw = p[0][1];
+    c->jr_child = p[0][0];
     c->sr = p[1][0];
     c->outr = p[2][0];
     c->errr = p[3][0];

@@ -102,7 +102,8 @@ static void do_run(zyg_state *s, const cJSON *msg, const unsigned char *payload,
     cJSON *files_out = cJSON_AddObjectToObject(res, "files"), *missing = cJSON_AddArrayToObject(res, "missing");
     const cJSON *fetch = cJSON_GetObjectItemCaseSensitive(msg, "fetch");
     if (cJSON_GetArraySize(fetch) > 0 && workfd >= 0)
-        zyg_fetch(workfd, fetch, (size_t)zyg_num(lim, "out_cap", 1 << 20), files_out, missing);
+        zyg_fetch(workfd, fetch, (size_t)zyg_num(lim, "out_cap", 1 << 20), (size_t)zyg_num(lim, "fetch_cap", 8 << 20),
+                  files_out, missing);
     if (workfd >= 0) close(workfd);
     answer(s, res, cJSON_GetObjectItemCaseSensitive(msg, "id"), &out, &err);
     zyg_child_kill(&c);
