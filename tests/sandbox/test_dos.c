@@ -437,3 +437,47 @@ Test(dos, forged_cell_end_stays_in_its_session, .timeout = 120) {
     sbx_session_close(b);
     sbx_pool_free(pool);
 }
+
+/* A notebook cell that forks until it cannot and keeps its children: runs of other users on the same worker still
+ * start their threads and processes (a session's processes count against a limit of its own). */
+Test(dos, session_fork_bomb_leaves_runs_alone, .timeout = 120) {
+    sbx_config cfg;
+    th_config(&cfg, 1);
+    sbx_pool *pool;
+    rt_error err;
+    cr_assert_eq(sbx_pool_init(&pool, &cfg, &err), RT_OK, "%s", err.msg);
+    sbx_session *a;
+    cr_assert_eq(sbx_session_open(pool, NULL, NULL, 0, &a, &err), RT_OK, "%s", err.msg);
+    const char *bomb = "import os, time\n"
+                       "n = 0\n"
+                       "while True:\n"
+                       "    try: pid = os.fork()\n"
+                       "    except OSError: break\n"
+                       "    if pid == 0:\n"
+                       "        time.sleep(60)\n"
+                       "        os._exit(0)\n"
+                       "    n += 1\n"
+                       "print(n)\n";
+    sbx_result r;
+    cr_assert_eq(sbx_session_run(a, bomb, strlen(bomb), NULL, &r, &err), RT_OK, "%s", err.msg);
+    fprintf(stderr, "dos fork bomb: the cell holds %s", r.out ? r.out : "?\n");
+    cr_expect_eq(r.status, SBX_OK, "%s", r.message);
+    sbx_result_free(&r);
+    const char *threads = "import threading, subprocess\n"
+                          "ts = [threading.Thread(target=lambda: None) for _ in range(8)]\n"
+                          "for t in ts: t.start()\n"
+                          "for t in ts: t.join()\n"
+                          "subprocess.run(['true'], check=True)\n"
+                          "print(6 * 7)\n";
+    int ok = 0;
+    for (int i = 0; i < 10; i++) {
+        r = th_run(pool, threads, 20);
+        ok += r.status == SBX_OK && r.out && !strcmp(r.out, "42\n");
+        if (r.status != SBX_OK) fprintf(stderr, "dos fork bomb: run %d: %s %s\n", i, r.message, r.err ? r.err : "");
+        sbx_result_free(&r);
+    }
+    fprintf(stderr, "dos fork bomb: %d of 10 runs with 8 threads and a subprocess succeeded\n", ok);
+    cr_expect_eq(ok, 10, "every run on the worker started its threads and its process");
+    sbx_session_close(a);
+    sbx_pool_free(pool);
+}

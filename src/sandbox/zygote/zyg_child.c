@@ -128,6 +128,10 @@ void zyg_child_setup(const zyg_cfg *cfg, int kind, int jr, int sw, int ow, int e
     }
     if (mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL)) fail(sw, "mount", "/proc", errno);
     if (chown("/work", 1000, 1000)) fail(sw, "chown", "/work", errno);
+    /* A session's processes must not eat the process count that every run of this worker shares (uid 1000's, under
+     * RLIMIT_NPROC): in a user namespace of its own, the session's uid 1000 is counted apart, and the namespace itself
+     * against the worker's root. The worker writes its uid and gid maps on "M", before the job (and the uid switch). */
+    if (kind == ZYG_SESSION && unshare(CLONE_NEWUSER)) fail(sw, "unshare", "user namespace", errno);
     if (zyg_write_all(sw, "M\n", 2)) _exit(125);
     unsigned char *frame;
     size_t flen;
@@ -163,6 +167,25 @@ void zyg_child_setup(const zyg_cfg *cfg, int kind, int jr, int sw, int ow, int e
     cfg->out[4] = (int64_t)code_len;
     if (code_len <= cfg->code_cap) memcpy(cfg->code_buf, nl + 1, code_len);
     cJSON_Delete(job);
+}
+
+/* Maps root and uid/gid 1000 of a session child's own user namespace onto the worker's (the same ids). */
+static int map_ids(pid_t pid, char *msg, size_t msg_len) {
+    static const char *const files[] = {"uid_map", "gid_map"};
+    static const char map[] = "0 0 1\n1000 1000 1\n";
+    for (int i = 0; i < 2; i++) {
+        char path[64];
+        snprintf(path, sizeof path, "/proc/%d/%s", (int)pid, files[i]);
+        int fd = open(path, O_WRONLY | O_CLOEXEC);
+        int bad = fd < 0 || write(fd, map, sizeof map - 1) != (ssize_t)(sizeof map - 1);
+        int e = errno;
+        if (fd >= 0) close(fd);
+        if (bad) {
+            snprintf(msg, msg_len, "child setup failed: writing %s: %s", path, strerror(e));
+            return -1;
+        }
+    }
+    return 0;
 }
 
 int zyg_child_new(const zyg_cfg *cfg, zyg_child *c, int kind, char *msg, size_t msg_len) {
@@ -251,6 +274,7 @@ int zyg_child_new(const zyg_cfg *cfg, zyg_child *c, int kind, char *msg, size_t 
             c->status = malloc(rest);
             if (c->status) memcpy(c->status, eol + 1, rest), c->slen = c->scap = rest;
         }
+        if (kind == ZYG_SESSION && map_ids(pid, msg, msg_len)) break;
         char path[64];
         snprintf(path, sizeof path, "/proc/%d/root/work", (int)pid);
         c->workfd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
