@@ -27,7 +27,63 @@ struct sbx_server {
     atomic_int suspended; /* connections waiting on the sandbox: the daemon may only stop at zero */
     atomic_int unsent;    /* requests taken to the sandbox whose answer is not yet sent (or their connection closed) */
     int port;
+    /* Every open TCP connection (event-loop thread only), to shed idle ones when the slots run short. */
+    struct tcp_conn *conns;
+    int nconns;
 };
+
+/* One TCP connection, from accept to close (the socket context of libmicrohttpd). */
+typedef struct tcp_conn {
+    struct MHD_Connection *c;
+    struct tcp_conn *prev, *next;
+    int busy;    /* its request is with the sandbox: never shed */
+    int hurried; /* its idle timeout was shortened */
+} tcp_conn;
+
+/* Past this share of the slots, every connection not waiting on the sandbox gets a 1 s idle timeout: connections
+ * that send nothing (a header-only request, a slow drip from many addresses) leave room for the others within about
+ * a second instead of read_timeout_s. */
+#define SHED_NUM 3
+#define SHED_DEN 4
+
+static void on_connection(void *cls, struct MHD_Connection *c, void **socket_ctx,
+                          enum MHD_ConnectionNotificationCode toe) {
+    sbx_server *s = cls;
+    tcp_conn *t = *socket_ctx;
+    if (toe == MHD_CONNECTION_NOTIFY_CLOSED) {
+        if (!t) return;
+        if (t->prev)
+            t->prev->next = t->next;
+        else
+            s->conns = t->next;
+        if (t->next) t->next->prev = t->prev;
+        s->nconns--;
+        free(t);
+        *socket_ctx = NULL;
+        return;
+    }
+    t = calloc(1, sizeof *t);
+    if (!t) return;
+    t->c = c;
+    t->next = s->conns;
+    if (s->conns) s->conns->prev = t;
+    s->conns = t;
+    s->nconns++;
+    *socket_ctx = t;
+    if ((long)s->nconns * SHED_DEN < (long)s->cfg.max_connections * SHED_NUM) return;
+    for (tcp_conn *o = s->conns; o; o = o->next)
+        if (o != t && !o->busy && !o->hurried) {
+            o->hurried = 1;
+            MHD_set_connection_option(o->c, MHD_CONNECTION_OPTION_TIMEOUT, 1u);
+        }
+}
+
+/* Marks c's request as with the sandbox (busy = 1) or answered (busy = 0): a busy connection is never shed. */
+static void conn_busy(struct MHD_Connection *c, int busy) {
+    const union MHD_ConnectionInfo *ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+    tcp_conn *t = ci ? ci->socket_context : NULL;
+    if (t) t->busy = busy;
+}
 
 enum { CONN_READING, CONN_WAITING, CONN_READY };
 
@@ -130,6 +186,7 @@ static void suspend(sbx_server *s, conn_ctx *ctx, struct MHD_Connection *c) {
         atomic_fetch_add(&s->unsent, 1);
     }
     atomic_fetch_add(&s->suspended, 1);
+    conn_busy(c, 1);
     MHD_suspend_connection(c);
 }
 
@@ -390,6 +447,7 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *
     int state = atomic_load(&ctx->state);
     if (state == CONN_WAITING) return MHD_YES; /* not resumed yet */
     if (state == CONN_READY) {
+        conn_busy(c, 0);
         if (!ctx->resp) run_answer(s, ctx); /* a /run_code result: every other answer is built where it is decided */
         cJSON *resp = ctx->resp;
         ctx->resp = NULL;
@@ -462,7 +520,8 @@ rt_status sbx_server_start(sbx_server **out, sbx_pool *pool, const sbx_server_co
         handler, s, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&addr, MHD_OPTION_CONNECTION_LIMIT,
         (unsigned)cfg->max_connections, MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned)cfg->max_client_conns,
         MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)(cfg->read_timeout_s + 0.999), MHD_OPTION_NOTIFY_COMPLETED, completed,
-        s, MHD_OPTION_LISTENING_ADDRESS_REUSE, (unsigned)1, MHD_OPTION_END);
+        s, MHD_OPTION_NOTIFY_CONNECTION, on_connection, s, MHD_OPTION_LISTENING_ADDRESS_REUSE, (unsigned)1,
+        MHD_OPTION_END);
     if (!s->daemon) {
         free(s);
         return rt_err_set(err, RT_EIO, "cannot listen on %s:%d (in use, or not an address of this host)", cfg->host,

@@ -305,14 +305,31 @@ Test(dos, errors_are_valid_utf8, .timeout = 60) {
     fx_stop(&f);
 }
 
-/* Connections that send headers and then nothing: one address cannot take every slot, and slots held from many
- * addresses are dropped after the read timeout; closed connections left in the backlog do not keep the server away. */
+/* A ping that retries (every 50 ms) until it is answered; returns the seconds it took, or a large number. */
+static double ping_retrying(int port, double give_up_s) {
+    double t0 = rt_time_now();
+    while (rt_time_now() - t0 < give_up_s) {
+        char *resp = NULL;
+        int status = 0;
+        rt_error err;
+        rt_status st = sbx_http_request("127.0.0.1", port, "GET", "/v1/ping", NULL, 0, 30, &status, &resp, NULL, &err);
+        int ok = !st && status == 200 && resp && !strcmp(resp, "pong");
+        free(resp);
+        if (ok) return rt_time_now() - t0;
+        usleep(50000);
+    }
+    return 1e9;
+}
+
+/* Connections that send headers and then nothing: one address cannot take every slot; slots held from many addresses
+ * are shed within about a second once the server runs short (long before the read timeout); closed connections left
+ * in the backlog do not keep the server away. */
 Test(dos, held_connections_leave_room, .timeout = 120) {
     sbx_server_config c;
     sbx_server_config_default(&c);
     c.max_connections = 16;
     c.max_client_conns = 4;
-    c.read_timeout_s = 2;
+    c.read_timeout_s = 30;
     fixture f = fx_start(&c, 1);
     const char *hdr = "POST /run_code HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n";
     int held[64], nh = 0;
@@ -340,25 +357,15 @@ Test(dos, held_connections_leave_room, .timeout = 120) {
         int fd = dial(src, f.port);
         if (fd >= 0) close(fd);
     }
-    double t0 = rt_time_now();
-    char *resp;
-    int status = 0;
-    rt_error err;
-    cr_expect_eq(sbx_http_request("127.0.0.1", f.port, "GET", "/v1/ping", NULL, 0, 30, &status, &resp, NULL, &err),
-                 RT_OK, "%s", err.msg);
-    double dt = rt_time_now() - t0;
-    fprintf(stderr, "dos slots: all 16 held from 4 addresses + 40 dead in the backlog: ping after %.2f s\n", dt);
-    cr_expect_eq(status, 200);
-    cr_expect_lt(dt, c.read_timeout_s + VICTIM_BOUND_S, "answered once the held connections timed out");
-    free(resp);
+    double dt = ping_retrying(f.port, 20);
+    fprintf(stderr, "dos slots: all 16 held from 4 addresses + 40 dead in the backlog: ping answered after %.2f s\n",
+            dt);
+    cr_expect_lt(dt, VICTIM_BOUND_S, "answered once the idle connections were shed, long before the 30 s timeout");
     for (int i = 0; i < nh; i++)
         close(held[i]);
-    t0 = rt_time_now();
-    cr_expect_eq(sbx_http_request("127.0.0.1", f.port, "GET", "/v1/ping", NULL, 0, 30, &status, &resp, NULL, &err),
-                 RT_OK, "%s", err.msg);
-    fprintf(stderr, "dos slots: ping after all closed: %.3f s\n", rt_time_now() - t0);
-    cr_expect_lt(rt_time_now() - t0, VICTIM_BOUND_S);
-    free(resp);
+    dt = ping_retrying(f.port, 20);
+    fprintf(stderr, "dos slots: ping after all closed: %.3f s\n", dt);
+    cr_expect_lt(dt, VICTIM_BOUND_S);
     fx_stop(&f);
 }
 
