@@ -112,10 +112,11 @@ def notebook_fork_bomb(port):
     code = ("import numpy, threading\nts = [threading.Thread(target=lambda: None) for _ in range(8)]\n"
             "[x.start() for x in ts]\n[x.join() for x in ts]\nprint(numpy.arange(4).sum())")
     res = []
-    def one():
-        st, data, _ = post(port, "/run_code", {"code": code})
-        res.append(st == 200 and b'"stdout":"6\\n"' in data.replace(b" ", b""))
-    ws = [threading.Thread(target=one) for _ in range(58)]
+    def user(k):  # 8 users, one address each, 58 runs in all (more at once would only meet the queue's 429)
+        for i in range(k, 58, 8):
+            st, data, _ = post(port, "/run_code", {"code": code}, src="127.0.5.%d" % (k + 1))
+            res.append(st == 200 and b'"stdout":"6\\n"' in data.replace(b" ", b""))
+    ws = [threading.Thread(target=user, args=(k,)) for k in range(8)]
     [w.start() for w in ws]
     [w.join() for w in ws]
     t.join()

@@ -488,3 +488,32 @@ Test(dos, session_fork_bomb_leaves_runs_alone, .timeout = 120) {
     sbx_session_close(a);
     sbx_pool_free(pool);
 }
+
+/* The 'also seen' list: a run's /proc/self/cgroup shows its own cgroup namespace's root, not the host's path (which
+ * names the server's pid); cpu_s counts the CPU of the processes the run waited for (its subprocesses), checked against
+ * what the subprocess itself measured. */
+Test(dos, run_view_and_cpu_accounting, .timeout = 60) {
+    sbx_config cfg;
+    th_config(&cfg, 1);
+    sbx_pool *pool;
+    rt_error err;
+    cr_assert_eq(sbx_pool_init(&pool, &cfg, &err), RT_OK, "%s", err.msg);
+    sbx_result r = th_run(pool, "print(open('/proc/self/cgroup').read(), end='')", 10);
+    cr_expect_eq(r.status, SBX_OK, "%s", r.message);
+    cr_expect(r.out && !strstr(r.out, "retool-sbx") && strstr(r.out, ":/\n"), "a root-only view: '%s'",
+              r.out ? r.out : "");
+    sbx_result_free(&r);
+    const char *code = "import subprocess, sys\n"
+                       "p = subprocess.run([sys.executable, '-S', '-c', 'import time\\nx = 0\\n"
+                       "for i in range(3000000): x += i\\nprint(time.process_time())'], capture_output=True)\n"
+                       "print(p.stdout.decode().strip())\n";
+    r = th_run(pool, code, 20);
+    cr_expect_eq(r.status, SBX_OK, "%s %s", r.message, r.err ? r.err : "");
+    double child_cpu = r.out ? atof(r.out) : 0;
+    fprintf(stderr, "dos cpu: the subprocess measured %.3f s of its own CPU; the run reports cpu_s %.3f\n", child_cpu,
+            r.cpu_s);
+    cr_expect_gt(child_cpu, 0.05, "the subprocess burned some CPU");
+    cr_expect_geq(r.cpu_s, child_cpu, "cpu_s %.3f includes the subprocess's %.3f s", r.cpu_s, child_cpu);
+    sbx_result_free(&r);
+    sbx_pool_free(pool);
+}

@@ -117,7 +117,8 @@ static void set_stdin(int sw, const char *b64) {
 void zyg_child_setup(const zyg_cfg *cfg, int kind, int jr, int sw, int ow, int ew) {
     if (setsid() < 0) fail(sw, "setsid", NULL, errno); /* kill(0, ...) reaches nothing outside this run */
     signal(SIGTERM, SIG_DFL);
-    if (unshare(CLONE_NEWNS | CLONE_NEWIPC | (kind == ZYG_SESSION ? CLONE_NEWNET : 0)))
+    /* A cgroup namespace too: /proc/self/cgroup shows "/", not the host's path with the server's pid in it. */
+    if (unshare(CLONE_NEWNS | CLONE_NEWIPC | CLONE_NEWCGROUP | (kind == ZYG_SESSION ? CLONE_NEWNET : 0)))
         fail(sw, "unshare", NULL, errno);
     static const char *const dirs[] = {"/tmp", "/work", "/dev/shm"};
     static const char *const modes[] = {"1777", "0755", "1777"};
