@@ -98,6 +98,7 @@ typedef struct conn_ctx {
     size_t body_bytes;  /* the body's size, kept after it is freed */
     unsigned http_code; /* the answer, once CONN_READY */
     cJSON *resp;
+    char *resp_text;   /* a /run_code answer built off the event loop (instead of resp) */
     sbx_fusion_req fr; /* a /run_code request while its job runs */
     sbx_result res;    /* its result */
     int res_ok;        /* res holds a copy */
@@ -190,14 +191,18 @@ static void suspend(sbx_server *s, conn_ctx *ctx, struct MHD_Connection *c) {
     MHD_suspend_connection(c);
 }
 
-/* The pool's callback (supervisor thread): keeps a copy of the result and wakes the connection. */
-static void run_done(const sbx_result *res, void *user) {
-    conn_ctx *ctx = user;
-    ctx->res_ok = sbx_result_copy(&ctx->res, res) == RT_OK;
-    finish(ctx);
+/* Runs fn(ctx) on a detached thread; 0, or -1 when no thread could be started. */
+static int spawn(void *(*fn)(void *), conn_ctx *ctx) {
+    pthread_attr_t attr;
+    pthread_attr_init(&attr);
+    pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+    pthread_t t;
+    int e = pthread_create(&t, &attr, fn, ctx);
+    pthread_attr_destroy(&attr);
+    return e ? -1 : 0;
 }
 
-/* The answer to a /run_code request whose job has finished (event-loop thread). */
+/* The answer to a /run_code request whose job has finished (the event-loop thread, or answer_thread). */
 static void run_answer(sbx_server *s, conn_ctx *ctx) {
     if (ctx->res_ok) {
         ctx->resp = sbx_fusion_run_response(&ctx->res);
@@ -211,6 +216,32 @@ static void run_answer(sbx_server *s, conn_ctx *ctx) {
         ctx->http_code = MHD_HTTP_INTERNAL_SERVER_ERROR;
     }
     sbx_fusion_req_free(&ctx->fr);
+}
+
+/* Results of this many bytes or more get their answer (base64, JSON escaping: tens of milliseconds for megabytes) built
+ * on a thread of their own: neither the supervisor nor the event loop waits on one client's large answer. */
+#define INLINE_ANSWER_BYTES ((size_t)256 << 10)
+
+static void *answer_thread(void *arg) {
+    conn_ctx *ctx = arg;
+    run_answer(ctx->srv, ctx);
+    ctx->resp_text = cJSON_PrintUnformatted(ctx->resp);
+    cJSON_Delete(ctx->resp);
+    ctx->resp = NULL;
+    if (!ctx->resp_text) ctx->resp = sbx_fusion_error_response("sandbox: out of memory building the answer");
+    finish(ctx);
+    return NULL;
+}
+
+/* The pool's callback (supervisor thread): keeps a copy of the result and wakes the connection. */
+static void run_done(const sbx_result *res, void *user) {
+    conn_ctx *ctx = user;
+    ctx->res_ok = sbx_result_copy(&ctx->res, res) == RT_OK;
+    size_t bytes = ctx->res.out_len + ctx->res.err_len;
+    for (size_t i = 0; ctx->res_ok && i < ctx->res.nfiles; i++)
+        bytes += ctx->res.files[i].len;
+    if (ctx->res_ok && bytes >= INLINE_ANSWER_BYTES && !spawn(answer_thread, ctx)) return;
+    finish(ctx);
 }
 
 /* Parses a /run_code request and submits its job (the event-loop thread for a small body, a thread of its own for a
@@ -264,17 +295,6 @@ static void *run_start_thread(void *arg) {
 /* Bodies up to this size are parsed on the event-loop thread (a few hundred microseconds at most); larger ones on a
  * thread of their own, so that no client's body stalls the others' requests. */
 #define INLINE_PARSE_BYTES ((size_t)256 << 10)
-
-/* Runs fn(ctx) on a detached thread; 0, or -1 when no thread could be started. */
-static int spawn(void *(*fn)(void *), conn_ctx *ctx) {
-    pthread_attr_t attr;
-    pthread_attr_init(&attr);
-    pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
-    pthread_t t;
-    int e = pthread_create(&t, &attr, fn, ctx);
-    pthread_attr_destroy(&attr);
-    return e ? -1 : 0;
-}
 
 static enum MHD_Result run_code(sbx_server *s, struct MHD_Connection *c, conn_ctx *ctx, uint64_t id) {
     ctx->id = id;
@@ -448,6 +468,11 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *
     if (state == CONN_WAITING) return MHD_YES; /* not resumed yet */
     if (state == CONN_READY) {
         conn_busy(c, 0);
+        if (ctx->resp_text) {
+            char *text = ctx->resp_text;
+            ctx->resp_text = NULL;
+            return respond_text(c, ctx->http_code, text, "application/json");
+        }
         if (!ctx->resp) run_answer(s, ctx); /* a /run_code result: every other answer is built where it is decided */
         cJSON *resp = ctx->resp;
         ctx->resp = NULL;
@@ -493,6 +518,7 @@ static void completed(void *cls, struct MHD_Connection *c, void **con_cls, enum 
         if (ctx->unsent) atomic_fetch_sub(&s->unsent, 1);
         rt_body_free(&ctx->body);
         cJSON_Delete(ctx->resp);
+        free(ctx->resp_text);
         if (ctx->res_ok) sbx_result_free(&ctx->res);
         sbx_fusion_req_free(&ctx->fr); /* a /run_code request closed before its answer was built (server stopping) */
         size_t body = ctx->body_bytes;

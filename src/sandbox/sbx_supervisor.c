@@ -27,8 +27,7 @@ rt_status sbx_pool_enqueue(sbx_pool *p, sbx_job *job, sbx_session *s, sbx_job **
         st = rt_err_set(err, RT_EBUSY, "the sandbox pool is shutting down");
     } else if (!s && p->qlen >= p->cfg.queue_max) {
         p->rejected_busy++;
-        st = rt_err_set(err, RT_EBUSY, "sandbox busy: %d jobs queued (the limit) and %d workers", p->qlen,
-                        p->nw);
+        st = rt_err_set(err, RT_EBUSY, "sandbox busy: %d jobs queued (the limit) and %d workers", p->qlen, p->nw);
     } else if (job->kind == SBX_JOB_OPEN && p->nsessions >= p->cfg.workers * p->cfg.sessions_per_worker) {
         p->rejected_busy++;
         st = rt_err_set(err, RT_EBUSY, "sandbox busy: all %d session slots are in use", p->nsessions);
@@ -115,8 +114,9 @@ static void worker_start(sbx_pool *p, sbx_worker *w) {
         char init[512];
         const char *ct = getenv("OPENBLAS_CORETYPE"), *l2 = getenv("OPENBLAS_L2_SIZE");
         snprintf(init, sizeof init, "{\"t\":\"init\",\"full\":%s,\"tmpfs_mb\":%lld,\"env\":{%s%s%s%s%s%s%s}}",
-                 w->light ? "false" : "true", (long long)p->cfg.tmpfs_mb, ct ? "\"OPENBLAS_CORETYPE\":\"" : "", ct ? ct : "", ct ? "\"" : "",
-                 ct && l2 ? "," : "", l2 ? "\"OPENBLAS_L2_SIZE\":\"" : "", l2 ? l2 : "", l2 ? "\"" : "");
+                 w->light ? "false" : "true", (long long)p->cfg.tmpfs_mb, ct ? "\"OPENBLAS_CORETYPE\":\"" : "",
+                 ct ? ct : "", ct ? "\"" : "", ct && l2 ? "," : "", l2 ? "\"OPENBLAS_L2_SIZE\":\"" : "", l2 ? l2 : "",
+                 l2 ? "\"" : "");
         const void *blobs[1] = {p->child_prog};
         size_t lens[1] = {p->child_prog_len * sizeof *p->child_prog};
         if (sbx_proto_send(fd, init, blobs, lens, 1)) {
@@ -314,6 +314,8 @@ static void settle_dead_sessions(sbx_pool *p) {
     }
 }
 
+#define LIGHT_WAIT_S 0.05
+
 /* The job idle worker w takes next (lock held): a full worker serves its own sessions first, then the queue's head;
  * a light worker takes the first queued run that the light tier may serve; full workers leave those runs to it. */
 static sbx_job *next_job(sbx_pool *p, sbx_worker *w) {
@@ -335,9 +337,14 @@ static sbx_job *next_job(sbx_pool *p, sbx_worker *w) {
             return job;
         }
     int light_alive = 0; /* light runs wait for the light tier while it is up: on a full worker they cost more */
-    for (int i = p->cfg.workers; i < p->nw; i++) light_alive |= p->w[i].state != SBX_W_DEAD;
+    for (int i = p->cfg.workers; i < p->nw; i++)
+        light_alive |= p->w[i].state != SBX_W_DEAD;
+    /* ... but not for long: when the light workers are all held (one client's slow runs), a light run that has
+     * waited LIGHT_WAIT_S goes to an idle full worker, so that the others' quick runs are not stuck behind them. */
+    double stale = rt_time_now() - LIGHT_WAIT_S;
     for (sbx_job *j = p->qhead; j; j = j->next)
-        if ((j->kind != SBX_JOB_OPEN || w->nsessions < p->cfg.sessions_per_worker) && !(j->light_ok && light_alive)) {
+        if ((j->kind != SBX_JOB_OPEN || w->nsessions < p->cfg.sessions_per_worker) &&
+            !(j->light_ok && light_alive && j->t_submit > stale)) {
             sbx_queue_remove(p, j);
             return j;
         }
