@@ -6,6 +6,7 @@
 #include <microhttpd.h>
 #include <netinet/in.h>
 #include <pthread.h>
+#include <stdarg.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -30,6 +31,8 @@ struct sbx_server {
     /* Every open TCP connection (event-loop thread only), to shed idle ones when the slots run short. */
     struct tcp_conn *conns;
     int nconns;
+    double log_t;     /* libmicrohttpd's messages: the second of the last one written */
+    long log_dropped; /* and how many were dropped since */
 };
 
 /* One TCP connection, from accept to close (the socket context of libmicrohttpd). */
@@ -528,6 +531,26 @@ static void completed(void *cls, struct MHD_Connection *c, void **con_cls, enum 
     }
 }
 
+/* libmicrohttpd's messages (event-loop thread), at most one a second: a client that opens connections past the limit
+ * would otherwise make the server write a line for each. */
+static void mhd_log(void *cls, const char *fmt, va_list ap) {
+    sbx_server *s = cls;
+    double now = rt_time_now();
+    if (now - s->log_t < 1) {
+        s->log_dropped++;
+        return;
+    }
+    char msg[400];
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    msg[strcspn(msg, "\n")] = 0;
+    if (s->log_dropped)
+        rt_log_warn("sandbox server: %s (%ld more not shown since the last one)", msg, s->log_dropped);
+    else
+        rt_log_warn("sandbox server: %s", msg);
+    s->log_t = now;
+    s->log_dropped = 0;
+}
+
 rt_status sbx_server_start(sbx_server **out, sbx_pool *pool, const sbx_server_config *cfg, rt_error *err) {
     sbx_server *s = calloc(1, sizeof *s);
     if (!s) return rt_err_set(err, RT_ENOMEM, "sandbox server");
@@ -543,11 +566,11 @@ rt_status sbx_server_start(sbx_server **out, sbx_pool *pool, const sbx_server_co
     }
     s->daemon = MHD_start_daemon(
         MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG, 0, NULL, NULL,
-        handler, s, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&addr, MHD_OPTION_CONNECTION_LIMIT,
-        (unsigned)cfg->max_connections, MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned)cfg->max_client_conns,
-        MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)(cfg->read_timeout_s + 0.999), MHD_OPTION_NOTIFY_COMPLETED, completed,
-        s, MHD_OPTION_NOTIFY_CONNECTION, on_connection, s, MHD_OPTION_LISTENING_ADDRESS_REUSE, (unsigned)1,
-        MHD_OPTION_END);
+        handler, s, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, s, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&addr,
+        MHD_OPTION_CONNECTION_LIMIT, (unsigned)cfg->max_connections, MHD_OPTION_PER_IP_CONNECTION_LIMIT,
+        (unsigned)cfg->max_client_conns, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)(cfg->read_timeout_s + 0.999),
+        MHD_OPTION_NOTIFY_COMPLETED, completed, s, MHD_OPTION_NOTIFY_CONNECTION, on_connection, s,
+        MHD_OPTION_LISTENING_ADDRESS_REUSE, (unsigned)1, MHD_OPTION_END);
     if (!s->daemon) {
         free(s);
         return rt_err_set(err, RT_EIO, "cannot listen on %s:%d (in use, or not an address of this host)", cfg->host,
