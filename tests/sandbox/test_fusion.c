@@ -2,6 +2,7 @@
 #include <criterion/criterion.h>
 #include <math.h>
 #include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -131,4 +132,43 @@ Test(fusion, response_fields) {
     cr_expect_str_eq(get(o, "message")->valuestring, "worker died");
     cr_expect(cJSON_IsNull(get(o, "run_result")));
     cJSON_Delete(o);
+}
+
+/* The JSON value counter that guards the parse: hand-counted structural characters outside strings (escaped quotes
+ * included), never fewer than the values cJSON builds, and it stops past its max. */
+Test(fusion, json_value_bound) {
+    const char *j = "{\"a\": [1, 2, \"x,y:[{\\\"]\"], \"b\": {\"c\": null}}";
+    cr_expect_eq(sbx_json_count_values(j, strlen(j), 1000), 10); /* 1 + { : [ , , , : { : */
+    cJSON *o = cJSON_Parse(j);
+    cr_assert(o != NULL);
+    cJSON_Delete(o); /* 7 values: the object, the array, 1, 2, the string, the inner object, null */
+    cr_expect_eq(sbx_json_count_values("[0,0,0,0,0]", 11, 3), 4, "stops one past max");
+    cr_expect_eq(sbx_json_count_values("\"[,,,]\"", 7, 100), 1);
+}
+
+/* The parse's own caps: too many values, too many fetch_files names, memory_limit_MB over the server's cap. */
+Test(fusion, request_caps) {
+    sbx_fusion_req r;
+    rt_error err;
+    size_t n = SBX_FUSION_MAX_VALUES + 10;
+    char *big = malloc(2 * n + 64);
+    size_t len = (size_t)sprintf(big, "{\"code\": \"1\", \"x\": [");
+    for (size_t i = 0; i < n; i++)
+        big[len++] = '0', big[len++] = ',';
+    len += (size_t)sprintf(big + len - 1, "]}") - 1;
+    cr_expect_eq(sbx_fusion_parse(big, len, 0, 1024, 0, &r, &err), RT_EINVAL);
+    cr_expect(strstr(err.msg, "JSON values") != NULL, "%s", err.msg);
+    len = (size_t)sprintf(big, "{\"code\": \"1\", \"fetch_files\": [");
+    for (int i = 0; i <= SBX_FUSION_MAX_FETCH; i++)
+        len += (size_t)sprintf(big + len, "%s\"f\"", i ? "," : "");
+    len += (size_t)sprintf(big + len, "]}");
+    cr_expect_eq(sbx_fusion_parse(big, len, 0, 1024, 0, &r, &err), RT_EINVAL);
+    cr_expect(strstr(err.msg, "fetch_files") != NULL, "%s", err.msg);
+    free(big);
+    const char *m = "{\"code\": \"1\", \"memory_limit_MB\": 3000}";
+    cr_expect_eq(sbx_fusion_parse(m, strlen(m), 0, 1024, 2048, &r, &err), RT_EINVAL);
+    cr_expect(strstr(err.msg, "memory_limit_MB") && strstr(err.msg, "2048"), "%s", err.msg);
+    cr_assert_eq(sbx_fusion_parse(m, strlen(m), 0, 1024, 4096, &r, &err), RT_OK, "%s", err.msg);
+    cr_expect_eq(r.limits.memory_mb, 3000);
+    sbx_fusion_req_free(&r);
 }
