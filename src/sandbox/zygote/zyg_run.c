@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -168,8 +169,11 @@ cJSON *zyg_execute(zyg_child *c, int cell_mode, const char *job_hdr, const unsig
             why = "timeout";
             break;
         }
-        if (ended && waiting_for_job(c->pid, c->jr_child)) {
-            done = 1; /* the cell's end line, and the child is back waiting for the next cell */
+        int waiting = 0; /* the cell's end line, and the child is back waiting for the next cell */
+        for (int k = 0; ended && !waiting && k < 3; k++)
+            if (!(waiting = waiting_for_job(c->pid, c->jr_child))) sched_yield(); /* it is on its way there */
+        if (waiting) {
+            done = 1;
             break;
         }
         struct pollfd pf[4];
@@ -178,7 +182,7 @@ cJSON *zyg_execute(zyg_child *c, int cell_mode, const char *job_hdr, const unsig
             if (fds[i] >= 0) pf[np] = (struct pollfd){fds[i], POLLIN, 0}, map[np++] = i;
         if (fsent < flen && c->jw >= 0) pf[np] = (struct pollfd){c->jw, POLLOUT, 0}, map[np++] = 3;
         int ms = (int)(left * 1000) + 1;
-        if (ended && ms > 2) ms = 2; /* an end line came first: look again shortly whether the child is waiting */
+        if (ended && ms > 1) ms = 1; /* an end line came first: look again shortly whether the child is waiting */
         int r = poll(pf, (nfds_t)np, ms);
         if (r < 0 && errno == EINTR) continue;
         if (r < 0) break;
