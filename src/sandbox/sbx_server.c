@@ -387,10 +387,8 @@ static void jupyter_work(sbx_server *s, conn_ctx *ctx, uint64_t id) {
         total.err_len += r.err_len;
         sbx_status rs = r.status;
         if (rs == SBX_OUTPUT_LIMIT && room < (1 << 20))
-            snprintf(message, sizeof message,
-                     "cell %zu: output-limit: cells' output reached the cap of %zu bytes for one "
-                     "request",
-                     i, answer_cap);
+            snprintf(message, sizeof message, "cell %zu: output-limit: %s of %zu bytes for one request", i,
+                     "cells' output reached the cap", answer_cap);
         else if (rs != SBX_OK)
             snprintf(message, sizeof message, "cell %zu: %s%s%s", i, sbx_status_name(rs), r.message[0] ? ": " : "",
                      r.message);
