@@ -1,3 +1,4 @@
+#include <malloc.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -58,6 +59,11 @@ int cmd_sandbox_serve(int argc, char **argv) {
     sigaddset(&set, SIGINT);
     pthread_sigmask(SIG_BLOCK, &set, NULL);
     signal(SIGPIPE, SIG_IGN);
+    /* Fixed thresholds (glibc otherwise raises both after each large free, up to 32 and 64 MiB): buffers of 256 KiB or
+     * more are mapped and unmapped on their own, and a thread arena's free top past 1 MiB goes back to the system, so
+     * the server's RSS returns near its idle size after a burst of large requests (docs/SANDBOX.md). */
+    mallopt(M_MMAP_THRESHOLD, 256 << 10);
+    mallopt(M_TRIM_THRESHOLD, 1 << 20);
     rt_error err;
     rt_err_clear(&err);
     sbx_audit *audit = NULL;
