@@ -1,3 +1,4 @@
+#include <malloc.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -11,7 +12,8 @@
 
 int cmd_sandbox_serve(int argc, char **argv) {
     const char *host = "127.0.0.1", *audit_path = NULL, *weaker = NULL;
-    long long port = 8080, workers = 2, light = 2, queue = 0, max_body_mb = 16, memory = 1024, uid_base = 0x70000000;
+    long long port = 8080, workers = 2, light = 2, queue = 0, max_body_mb = 16, memory = 1024, max_memory = 2048,
+              max_fetch_mb = 8, max_answer_mb = 8, client_conns = 32, read_timeout = 30, uid_base = 0x70000000;
     const cli_flag flags[] = {
         {"host", CLI_FLAG_STRING, &host, "ADDR", "IPv4 address to listen on (default 127.0.0.1)"},
         {"port", CLI_FLAG_INT, &port, "PORT", "port (default 8080; 0 picks a free one and prints it)"},
@@ -29,6 +31,14 @@ int cmd_sandbox_serve(int argc, char **argv) {
          "`retool sandbox doctor`)"},
         {"uid-base", CLI_FLAG_INT, &uid_base, "UID",
          "first host uid of the workers, as root: 2 per worker (default 1879048192; must not overlap /etc/subuid)"},
+        {"max-memory-mb", CLI_FLAG_INT, &max_memory, "MB",
+         "largest memory_limit_MB a request may ask for (default 2048)"},
+        {"max-fetch-mb", CLI_FLAG_INT, &max_fetch_mb, "MB", "fetch_files of one request, all together (default 8)"},
+        {"max-answer-mb", CLI_FLAG_INT, &max_answer_mb, "MB",
+         "stdout + stderr of all cells of one /run_jupyter request (default 8)"},
+        {"client-connections", CLI_FLAG_INT, &client_conns, "N", "connections from one address at once (default 32)"},
+        {"read-timeout", CLI_FLAG_INT, &read_timeout, "S",
+         "drop a connection idle this long, or a body not in this long after its headers (default 30)"},
     };
     cli_args args;
     int rc = cli_parse(argc, argv, "retool sandbox serve [--host ADDR] [--port PORT] [--workers N] [--audit-log FILE]",
@@ -47,6 +57,12 @@ int cmd_sandbox_serve(int argc, char **argv) {
     rt_error perr;
     if (sbx_weaker_parse(weaker, &allow_weaker, &perr))
         return cli_fail("sandbox serve", CLI_EXIT_USAGE, "%s", perr.msg);
+    if (memory < 16 || max_memory < memory)
+        return cli_fail("sandbox serve", CLI_EXIT_USAGE, "--memory-mb must be at least 16 and at most --max-memory-mb");
+    if (max_fetch_mb < 1 || max_fetch_mb > 1024 || max_answer_mb < 1 || max_answer_mb > 1024)
+        return cli_fail("sandbox serve", CLI_EXIT_USAGE, "--max-fetch-mb and --max-answer-mb must be 1..1024");
+    if (client_conns < 1 || read_timeout < 1)
+        return cli_fail("sandbox serve", CLI_EXIT_USAGE, "--client-connections and --read-timeout must be at least 1");
     /* Block the stop signals before any thread starts, so only sigwait below receives them. */
     sigset_t set;
     sigemptyset(&set);
@@ -54,6 +70,11 @@ int cmd_sandbox_serve(int argc, char **argv) {
     sigaddset(&set, SIGINT);
     pthread_sigmask(SIG_BLOCK, &set, NULL);
     signal(SIGPIPE, SIG_IGN);
+    /* Fixed thresholds (glibc otherwise raises both after each large free, up to 32 and 64 MiB): buffers of 256 KiB or
+     * more are mapped and unmapped on their own, and a thread arena's free top past 1 MiB goes back to the system, so
+     * the server's RSS returns near its idle size after a burst of large requests (docs/SANDBOX.md). */
+    mallopt(M_MMAP_THRESHOLD, 256 << 10);
+    mallopt(M_TRIM_THRESHOLD, 1 << 20);
     rt_error err;
     rt_err_clear(&err);
     sbx_audit *audit = NULL;
@@ -77,6 +98,11 @@ int cmd_sandbox_serve(int argc, char **argv) {
     scfg.audit = audit;
     scfg.max_body_bytes = (size_t)max_body_mb << 20;
     scfg.default_memory_mb = memory;
+    scfg.max_memory_mb = max_memory;
+    scfg.max_fetch_bytes = max_fetch_mb << 20;
+    scfg.max_answer_bytes = max_answer_mb << 20;
+    scfg.max_client_conns = (int)client_conns;
+    scfg.read_timeout_s = (double)read_timeout;
     sbx_server *srv;
     if (sbx_server_start(&srv, pool, &scfg, &err)) {
         sbx_pool_free(pool);

@@ -24,10 +24,20 @@ typedef struct sbx_fusion_req {
     char language[64];
 } sbx_fusion_req;
 
+/* The most JSON values (and fetch_files names) a request may hold: a body past it is refused before it is parsed,
+ * so that the parse costs at most a few MiB whatever the body (a 16 MiB array of zeros would cost ~730 MB). */
+#define SBX_FUSION_MAX_VALUES 65536
+#define SBX_FUSION_MAX_FETCH 1024
+
 /* Parses a /run_code body (jupyter = 0) or a /run_jupyter body (jupyter = 1). RT_EINVAL names the bad field;
- * RT_EUNSUPPORTED when the language (or kernel) is not python. default_memory_mb replaces memory_limit_MB = -1. */
-rt_status sbx_fusion_parse(const char *body, size_t len, int jupyter, int64_t default_memory_mb, sbx_fusion_req *req,
-                           rt_error *err);
+ * RT_EUNSUPPORTED when the language (or kernel) is not python. default_memory_mb replaces memory_limit_MB = -1;
+ * a memory_limit_MB over max_memory_mb is refused (RT_EINVAL naming the cap). */
+rt_status sbx_fusion_parse(const char *body, size_t len, int jupyter, int64_t default_memory_mb, int64_t max_memory_mb,
+                           sbx_fusion_req *req, rt_error *err);
+
+/* An upper bound on the JSON values in s (stops counting past max): one per '[', '{', ',' and ':' outside strings,
+ * plus one. Linear, no allocation. */
+size_t sbx_json_count_values(const char *s, size_t len, size_t max);
 
 /* Frees a parsed request. */
 void sbx_fusion_req_free(sbx_fusion_req *req);

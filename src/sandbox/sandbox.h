@@ -28,6 +28,7 @@ typedef struct sbx_limits {
     int64_t output_bytes; /* cap per stream, stdout and stderr each (1 MiB) */
     int64_t file_bytes;   /* largest file the program may write (16 MiB) */
     int64_t nproc;        /* processes and threads (64) */
+    int64_t fetch_bytes;  /* all fetched files together (8 MiB); each one is also capped at output_bytes */
 } sbx_limits;
 
 /* A file placed in the work dir before the run, or fetched from it after. name is relative, without "..". */

@@ -92,6 +92,9 @@ static rt_status parse_files(const cJSON *root, sbx_fusion_req *r, rt_error *err
     if (fetch && !cJSON_IsNull(fetch)) {
         if (!cJSON_IsArray(fetch)) return rt_err_set(err, RT_EINVAL, "field 'fetch_files': expected an array");
         int n = cJSON_GetArraySize(fetch);
+        if (n > SBX_FUSION_MAX_FETCH)
+            return rt_err_set(err, RT_EINVAL, "field 'fetch_files': %d names, over the cap of %d", n,
+                              SBX_FUSION_MAX_FETCH);
         r->fetch = calloc((size_t)n + 1, sizeof *r->fetch);
         if (!r->fetch) return rt_err_set(err, RT_ENOMEM, "fetch_files: out of memory");
         const cJSON *f;
@@ -104,9 +107,31 @@ static rt_status parse_files(const cJSON *root, sbx_fusion_req *r, rt_error *err
     return RT_OK;
 }
 
-rt_status sbx_fusion_parse(const char *body, size_t len, int jupyter, int64_t default_memory_mb, sbx_fusion_req *r,
-                           rt_error *err) {
+size_t sbx_json_count_values(const char *s, size_t len, size_t max) {
+    size_t n = 1;
+    int in_str = 0;
+    for (size_t i = 0; i < len && n <= max; i++) {
+        char c = s[i];
+        if (in_str) {
+            if (c == '\\')
+                i++;
+            else if (c == '"')
+                in_str = 0;
+        } else if (c == '"') {
+            in_str = 1;
+        } else if (c == '[' || c == '{' || c == ',' || c == ':') {
+            n++;
+        }
+    }
+    return n;
+}
+
+rt_status sbx_fusion_parse(const char *body, size_t len, int jupyter, int64_t default_memory_mb, int64_t max_memory_mb,
+                           sbx_fusion_req *r, rt_error *err) {
     memset(r, 0, sizeof *r);
+    if (sbx_json_count_values(body, len, SBX_FUSION_MAX_VALUES) > SBX_FUSION_MAX_VALUES)
+        return rt_err_set(err, RT_EINVAL, "request body: more than %d JSON values (the cap on one request)",
+                          SBX_FUSION_MAX_VALUES);
     cJSON *root = cJSON_ParseWithLength(body, len);
     if (!root) return rt_err_set(err, RT_EINVAL, "request body is not valid JSON");
     rt_status st = RT_OK;
@@ -157,6 +182,10 @@ rt_status sbx_fusion_parse(const char *body, size_t len, int jupyter, int64_t de
         st = rt_err_set(err, RT_EINVAL, "field 'total_timeout': %g is not in (0, 3600] seconds", r->total_timeout_s);
     if (!st && mem != -1 && (mem < 16 || mem > 1 << 20))
         st = rt_err_set(err, RT_EINVAL, "field 'memory_limit_MB': %g is not -1 or in [16, 1048576]", mem);
+    if (!st && max_memory_mb > 0 && mem > (double)max_memory_mb)
+        st = rt_err_set(err, RT_EINVAL,
+                        "field 'memory_limit_MB': %g is over this server's cap of %lld (--max-memory-mb)", mem,
+                        (long long)max_memory_mb);
     cJSON_Delete(root);
     if (st) {
         sbx_fusion_req_free(r);
@@ -195,7 +224,9 @@ static void add_files(cJSON *resp, const sbx_result *res) {
     cJSON *files = cJSON_AddObjectToObject(resp, "files");
     for (size_t i = 0; res && i < res->nfiles; i++) {
         char *b = sbx_b64_encode(res->files[i].data, res->files[i].len);
-        if (b) cJSON_AddStringToObject(files, res->files[i].name, b);
+        char *name = sbx_utf8_sanitize(res->files[i].name, strlen(res->files[i].name));
+        if (b && name) cJSON_AddStringToObject(files, name, b);
+        free(name);
         free(b);
     }
 }
@@ -203,7 +234,7 @@ static void add_files(cJSON *resp, const sbx_result *res) {
 cJSON *sbx_fusion_error_response(const char *message) {
     cJSON *o = cJSON_CreateObject();
     cJSON_AddStringToObject(o, "status", "SandboxError");
-    cJSON_AddStringToObject(o, "message", message);
+    add_text(o, "message", message, strlen(message)); /* it may quote the request's own bytes */
     cJSON_AddNullToObject(o, "compile_result");
     cJSON_AddNullToObject(o, "run_result");
     cJSON_AddStringToObject(o, "executor_pod_name", "retool-sandbox");
@@ -215,7 +246,7 @@ cJSON *sbx_fusion_run_response(const sbx_result *res) {
     if (res->status == SBX_SANDBOX_ERROR) return sbx_fusion_error_response(res->message);
     cJSON *o = cJSON_CreateObject();
     cJSON_AddStringToObject(o, "status", res->status == SBX_OK ? "Success" : "Failed");
-    cJSON_AddStringToObject(o, "message", res->message);
+    add_text(o, "message", res->message, strlen(res->message));
     cJSON_AddNullToObject(o, "compile_result");
     cJSON *rr = cJSON_AddObjectToObject(o, "run_result");
     cJSON_AddStringToObject(rr, "status", res->status == SBX_TIMEOUT ? "TimeLimitExceeded" : "Finished");
@@ -256,7 +287,8 @@ void sbx_fusion_add_cell(cJSON *cells, const sbx_result *res) {
             ename = last;
         }
         cJSON_AddStringToObject(e, "ename", ename);
-        cJSON_AddStringToObject(e, "evalue", colon && res->status == SBX_ERROR ? colon + 2 : res->message);
+        const char *evalue = colon && res->status == SBX_ERROR ? colon + 2 : res->message;
+        add_text(e, "evalue", evalue, strlen(evalue));
         cJSON *tb = cJSON_AddArrayToObject(e, "traceback");
         char *full = sbx_utf8_sanitize(res->err ? res->err : "", res->err ? res->err_len : 0);
         cJSON_AddItemToArray(tb, cJSON_CreateString(full ? full : ""));

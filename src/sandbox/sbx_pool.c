@@ -42,6 +42,7 @@ void sbx_limits_default(sbx_limits *lim) {
     lim->output_bytes = 1 << 20;
     lim->file_bytes = 16 << 20;
     lim->nproc = 64;
+    lim->fetch_bytes = 8 << 20;
 }
 
 const char *sbx_status_name(sbx_status status) {
@@ -207,6 +208,7 @@ static void limits_fill(sbx_limits *out, const sbx_limits *in) {
     if (out->output_bytes <= 0) out->output_bytes = d.output_bytes;
     if (out->file_bytes <= 0) out->file_bytes = d.file_bytes;
     if (out->nproc <= 0) out->nproc = d.nproc;
+    if (out->fetch_bytes <= 0) out->fetch_bytes = d.fetch_bytes;
 }
 
 static rt_status limits_check(const sbx_limits *l, rt_error *err) {
@@ -216,6 +218,8 @@ static rt_status limits_check(const sbx_limits *l, rt_error *err) {
         return rt_err_set(err, RT_EINVAL, "limits.memory_mb: %lld is not -1 or 1..1048576", (long long)l->memory_mb);
     if (l->output_bytes > (1ll << 30))
         return rt_err_set(err, RT_EINVAL, "limits.output_bytes: %lld is over 1 GiB", (long long)l->output_bytes);
+    if (l->fetch_bytes > (1ll << 30))
+        return rt_err_set(err, RT_EINVAL, "limits.fetch_bytes: %lld is over 1 GiB", (long long)l->fetch_bytes);
     if (l->nproc > 4096) return rt_err_set(err, RT_EINVAL, "limits.nproc: %lld is over 4096", (long long)l->nproc);
     return RT_OK;
 }
@@ -228,6 +232,7 @@ static cJSON *limits_json(const sbx_limits *l) {
     cJSON_AddNumberToObject(o, "out_cap", (double)l->output_bytes);
     cJSON_AddNumberToObject(o, "fsize", (double)l->file_bytes);
     cJSON_AddNumberToObject(o, "nproc", (double)l->nproc);
+    cJSON_AddNumberToObject(o, "fetch_cap", (double)l->fetch_bytes);
     return o;
 }
 

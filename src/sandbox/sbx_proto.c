@@ -64,6 +64,9 @@ int sbx_proto_send(int fd, const char *json, const void *const *blobs, const siz
     return sbx_send_iov(fd, iov, n);
 }
 
+/* A reader's buffer past this size is released once it is empty (the next frame starts a new one). */
+#define SBX_READER_KEEP ((size_t)256 << 10)
+
 int sbx_reader_fill(sbx_reader *r, int fd) {
     for (;;) {
         if (r->cap - r->len < 65536) {
@@ -110,6 +113,7 @@ int sbx_reader_next(sbx_reader *r, char **hdr, unsigned char **body, size_t *bod
     *body_len = bl;
     memmove(r->buf, r->buf + 4 + n, r->len - 4 - n);
     r->len -= 4 + n;
+    if (!r->len && r->cap > SBX_READER_KEEP) sbx_reader_free(r); /* one large answer does not pin its buffer */
     return 1;
 }
 

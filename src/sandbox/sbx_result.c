@@ -33,12 +33,14 @@ void sbx_result_from_worker(sbx_job *job, const cJSON *hdr, const unsigned char 
                             int64_t oom_kills) {
     sbx_result *r = &job->res;
     const cJSON *blobs = cJSON_GetObjectItemCaseSensitive(hdr, "blobs");
-    size_t lo = 0, le = 0;
-    if (cJSON_GetArraySize(blobs) == 2) {
+    size_t lo = 0, le = 0, lf = 0;
+    int nb = cJSON_GetArraySize(blobs);
+    if (nb == 2 || nb == 3) {
         lo = (size_t)cJSON_GetArrayItem(blobs, 0)->valuedouble;
         le = (size_t)cJSON_GetArrayItem(blobs, 1)->valuedouble;
+        if (nb == 3) lf = (size_t)cJSON_GetArrayItem(blobs, 2)->valuedouble;
     }
-    if (lo + le > body_len) lo = le = 0;
+    if (lo > body_len || le > body_len - lo || lf > body_len - lo - le) lo = le = lf = 0;
     r->out = take(body, lo);
     r->out_len = r->out ? lo : 0;
     r->err = take(body + lo, le);
@@ -49,29 +51,38 @@ void sbx_result_from_worker(sbx_job *job, const cJSON *hdr, const unsigned char 
     r->signal = (int)num(hdr, "sig", 0);
     r->wall_s = num(hdr, "wall", 0);
     r->cpu_s = num(hdr, "cpu", 0);
+    /* Fetched files: [name, length] entries, their bytes one after the other in the third blob. */
     const cJSON *files = cJSON_GetObjectItemCaseSensitive(hdr, "files");
     int nf = cJSON_GetArraySize(files);
+    size_t off = lo + le, end = off + lf;
     if (nf > 0 && (r->files = calloc((size_t)nf, sizeof *r->files))) {
         const cJSON *f;
         cJSON_ArrayForEach(f, files) {
-            if (!cJSON_IsString(f) || !f->string) continue;
+            const cJSON *nm = cJSON_GetArrayItem(f, 0), *ln = cJSON_GetArrayItem(f, 1);
+            if (!cJSON_IsString(nm) || !cJSON_IsNumber(ln) || ln->valuedouble < 0 ||
+                ln->valuedouble > (double)(end - off))
+                break;
+            size_t n = (size_t)ln->valuedouble;
             sbx_file *o = &r->files[r->nfiles];
-            if (sbx_b64_decode(f->valuestring, strlen(f->valuestring), &o->data, &o->len)) continue;
-            o->name = strdup(f->string);
-            if (!o->name) {
+            o->data = (unsigned char *)take(body + off, n);
+            o->name = strdup(nm->valuestring);
+            off += n;
+            if (!o->data || !o->name) {
                 free(o->data);
+                free(o->name);
                 continue;
             }
+            o->len = n;
             r->nfiles++;
         }
     }
     const cJSON *missing = cJSON_GetObjectItemCaseSensitive(hdr, "missing");
     const cJSON *m;
-    size_t off = 0;
+    size_t moff = 0;
     cJSON_ArrayForEach(m, missing) {
-        if (cJSON_IsString(m) && off < sizeof r->message)
-            off += (size_t)snprintf(r->message + off, sizeof r->message - off, "%sfetch %s", off ? "; " : "",
-                                    m->valuestring);
+        if (cJSON_IsString(m) && moff < sizeof r->message)
+            moff += (size_t)snprintf(r->message + moff, sizeof r->message - moff, "%sfetch %s", moff ? "; " : "",
+                                     m->valuestring);
     }
     const char *why = str(hdr, "why"), *exc = str(hdr, "exc");
     if (!strcmp(why, "timeout")) {

@@ -112,9 +112,8 @@ rt_status sbx_seccomp_build(int strict, struct sock_filter **prog, size_t *len, 
         if (!(ns_flags & f)) continue;
         rc = seccomp_rule_add(ctx, SCMP_ACT_ERRNO(EPERM), SCMP_SYS(clone), 1, arg0(SCMP_CMP_MASKED_EQ, f, f));
     }
-    if (!strict && !rc) /* the worker may unshare anything but a user namespace */
-        rc = seccomp_rule_add(ctx, SCMP_ACT_ERRNO(EPERM), SCMP_SYS(unshare), 1,
-                              arg0(SCMP_CMP_MASKED_EQ, CLONE_NEWUSER, CLONE_NEWUSER));
+    /* The worker may unshare a user namespace: a session child takes one of its own before its code runs, so that its
+     * processes count against a process limit of its own (zyg_child.c). User code never can (deny_strict). */
     if (rc) {
         seccomp_release(ctx);
         return rt_err_set(err, RT_EINTERNAL, "building the seccomp filter: %s", strerror(-rc));

@@ -326,6 +326,8 @@ static void settle_dead_sessions(sbx_pool *p) {
     }
 }
 
+#define LIGHT_WAIT_S 0.05
+
 /* The job idle worker w takes next (lock held): a full worker serves its own sessions first, then the queue's head;
  * a light worker takes the first queued run that the light tier may serve; full workers leave those runs to it. */
 static sbx_job *next_job(sbx_pool *p, sbx_worker *w) {
@@ -349,8 +351,12 @@ static sbx_job *next_job(sbx_pool *p, sbx_worker *w) {
     int light_alive = 0; /* light runs wait for the light tier while it is up: on a full worker they cost more */
     for (int i = p->cfg.workers; i < p->nw; i++)
         light_alive |= p->w[i].state != SBX_W_DEAD;
+    /* ... but not for long: when the light workers are all held (one client's slow runs), a light run that has
+     * waited LIGHT_WAIT_S goes to an idle full worker, so that the others' quick runs are not stuck behind them. */
+    double stale = rt_time_now() - LIGHT_WAIT_S;
     for (sbx_job *j = p->qhead; j; j = j->next)
-        if ((j->kind != SBX_JOB_OPEN || w->nsessions < p->cfg.sessions_per_worker) && !(j->light_ok && light_alive)) {
+        if ((j->kind != SBX_JOB_OPEN || w->nsessions < p->cfg.sessions_per_worker) &&
+            !(j->light_ok && light_alive && j->t_submit > stale)) {
             sbx_queue_remove(p, j);
             return j;
         }

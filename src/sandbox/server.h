@@ -10,13 +10,20 @@
 #include "sandbox/audit.h"
 #include "sandbox/sandbox.h"
 
+/* Everything one request can make the server hold is capped here (docs/SANDBOX.md, "Limits per client"). */
 typedef struct sbx_server_config {
     const char *host;          /* IPv4 address to bind ("127.0.0.1") */
     int port;                  /* 0 picks a free port */
-    size_t max_body_bytes;     /* larger bodies get 413 (16 MiB) */
+    size_t max_body_bytes;     /* larger bodies get 413, before they are read when Content-Length says so (16 MiB) */
     int max_connections;       /* concurrent connections (256) */
+    int max_client_conns;      /* concurrent connections from one peer address (32) */
+    double read_timeout_s;     /* a connection idle this long, or a body not in this long after its headers, is
+                                  dropped (30); a request waiting on the sandbox never times out this way */
     int64_t default_memory_mb; /* used for memory_limit_MB = -1 (1024) */
-    double max_run_timeout_s;  /* run_timeout is capped to this (300) */
+    int64_t max_memory_mb;     /* memory_limit_MB over this gets 400 (2048) */
+    double max_run_timeout_s;  /* run_timeout, total_timeout and cell_timeout are capped to this (300) */
+    int64_t max_fetch_bytes;   /* fetch_files of one request, all files together (8 MiB) */
+    int64_t max_answer_bytes;  /* stdout + stderr of all cells of one /run_jupyter request (8 MiB) */
     sbx_audit *audit;          /* may be NULL */
 } sbx_server_config;
 

@@ -147,9 +147,10 @@ def child_run(kind):
         n = OUT[4]
         code = CODE_BUF[:n] if n <= len(CODE_BUF) else ctypes.string_at(OUT[3], n)
         rc, exc = run_code(code.decode("utf-8", "replace"), glb)
-        ru = resource.getrusage(resource.RUSAGE_SELF)
+        ru, rc_ = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+        cpu = ru.ru_utime + ru.ru_stime + rc_.ru_utime + rc_.ru_stime  # with the processes it waited for
         try:  # the exit report (one write) lets the worker answer before the namespaces are torn down
-            os.write(sw, ("E%s\nX%d %.6f\n" % (exc, rc, ru.ru_utime + ru.ru_stime)).encode())
+            os.write(sw, ("E%s\nX%d %.6f\n" % (exc, rc, cpu)).encode())
         except OSError:
             pass
         os._exit(rc)

@@ -31,6 +31,7 @@ typedef struct zyg_child {
     int kind;
     pid_t pid;
     int jw, sr, outr, errr, workfd;
+    int jr_child; /* the job pipe's descriptor number in the child */
     char *status; /* status-pipe bytes not yet consumed */
     size_t slen, scap;
     int alive;
@@ -65,8 +66,11 @@ cJSON *zyg_execute(zyg_child *c, int cell_mode, const char *job_hdr, const unsig
  * accepts) under root, making missing directories when create; *leaf is that last component. -1 with errno. */
 int zyg_open_parent(int root, const char *name, int create, const char **leaf);
 
-/* Reads the requested work-dir files of a finished run through workfd (never following a link). */
-void zyg_fetch(int workfd, const cJSON *names, size_t cap, cJSON *files, cJSON *missing);
+/* Reads the requested work-dir files of a finished run through workfd (never following a link): each up to cap bytes,
+ * all together up to total_cap, their bytes appended to data and [name, length] to files (an array); a file past
+ * either cap is listed in missing with the reason. */
+void zyg_fetch(int workfd, const cJSON *names, size_t cap, size_t total_cap, cJSON *files, zyg_buf *data,
+               cJSON *missing);
 
 /* Appends n bytes to b, at most up to cap bytes in all; returns 1 when some did not fit. */
 int zyg_buf_add(zyg_buf *b, const void *p, size_t n, size_t cap);

@@ -136,6 +136,7 @@ static void set_stdin(int sw, const char *b64) {
 void zyg_child_setup(const zyg_cfg *cfg, int kind, int jr, int sw, int ow, int ew) {
     if (setsid() < 0) fail(sw, "setsid", NULL, errno); /* kill(0, ...) reaches nothing outside this run */
     signal(SIGTERM, SIG_DFL);
+    /* (The worker is already in a cgroup namespace rooted at its own cgroup: /proc/self/cgroup shows "/".) */
     if (unshare(CLONE_NEWNS | CLONE_NEWIPC | (kind == ZYG_SESSION ? CLONE_NEWNET : 0)))
         fail(sw, "unshare", NULL, errno);
     static const char *const dirs[] = {"/tmp", "/work", "/dev/shm"};
@@ -147,6 +148,10 @@ void zyg_child_setup(const zyg_cfg *cfg, int kind, int jr, int sw, int ow, int e
     }
     if (mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL)) fail(sw, "mount", "/proc", errno);
     if (cfg->run_uid && chown("/work", 1000, 1000)) fail(sw, "chown", "/work", errno);
+    /* A session's processes must not eat the process count that every run of this worker shares (uid 1000's, under
+     * RLIMIT_NPROC): in a user namespace of its own, the session's uid 1000 is counted apart, and the namespace itself
+     * against the worker's root. The worker writes its uid and gid maps on "M", before the job (and the uid switch). */
+    if (kind == ZYG_SESSION && unshare(CLONE_NEWUSER)) fail(sw, "unshare", "user namespace", errno);
     if (zyg_write_all(sw, "M\n", 2)) _exit(125);
     unsigned char *frame;
     size_t flen;
@@ -186,6 +191,27 @@ void zyg_child_setup(const zyg_cfg *cfg, int kind, int jr, int sw, int ow, int e
     cfg->out[4] = (int64_t)code_len;
     if (code_len <= cfg->code_cap) memcpy(cfg->code_buf, nl + 1, code_len);
     cJSON_Delete(job);
+}
+
+/* Maps root and uid/gid 1000 of a session child's own user namespace onto the worker's (the same ids); root only
+ * where the worker's namespace maps just one id (run_uid 0). */
+static int map_ids(pid_t pid, int run_uid, char *msg, size_t msg_len) {
+    static const char *const files[] = {"uid_map", "gid_map"};
+    const char *map = run_uid ? "0 0 1\n1000 1000 1\n" : "0 0 1\n";
+    size_t len = strlen(map);
+    for (int i = 0; i < 2; i++) {
+        char path[64];
+        snprintf(path, sizeof path, "/proc/%d/%s", (int)pid, files[i]);
+        int fd = open(path, O_WRONLY | O_CLOEXEC);
+        int bad = fd < 0 || write(fd, map, len) != (ssize_t)len;
+        int e = errno;
+        if (fd >= 0) close(fd);
+        if (bad) {
+            snprintf(msg, msg_len, "child setup failed: writing %s: %s", path, strerror(e));
+            return -1;
+        }
+    }
+    return 0;
 }
 
 int zyg_child_new(const zyg_cfg *cfg, zyg_child *c, int kind, char *msg, size_t msg_len) {
@@ -233,6 +259,7 @@ int zyg_child_new(const zyg_cfg *cfg, zyg_child *c, int kind, char *msg, size_t 
     c->pid = pid;
     c->alive = 1;
     c->jw = p[0][1];
+    c->jr_child = p[0][0];
     c->sr = p[1][0];
     c->outr = p[2][0];
     c->errr = p[3][0];
@@ -273,6 +300,7 @@ int zyg_child_new(const zyg_cfg *cfg, zyg_child *c, int kind, char *msg, size_t 
             c->status = malloc(rest);
             if (c->status) memcpy(c->status, eol + 1, rest), c->slen = c->scap = rest;
         }
+        if (kind == ZYG_SESSION && map_ids(pid, cfg->run_uid, msg, msg_len)) break;
         char path[64];
         snprintf(path, sizeof path, "/proc/%d/root/work", (int)pid);
         c->workfd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);

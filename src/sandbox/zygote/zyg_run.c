@@ -5,11 +5,13 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/uio.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -84,6 +86,49 @@ int zyg_read_frame(int fd, unsigned char **body, size_t *len) {
     return 0;
 }
 
+/* The job frame (length, header, newline, payload) in one buffer, to be written piece by piece. */
+static unsigned char *frame_bytes(const char *hdr, const unsigned char *payload, size_t plen, size_t *len) {
+    size_t hl = strlen(hdr), total = hl + 1 + plen;
+    unsigned char *f = zyg_malloc(4 + total);
+    if (!f) return NULL;
+    for (int i = 0; i < 4; i++)
+        f[i] = (unsigned char)(total >> (8 * i));
+    memcpy(f + 4, hdr, hl);
+    f[4 + hl] = '\n';
+    if (plen) memcpy(f + 5 + hl, payload, plen);
+    *len = 4 + total;
+    return f;
+}
+
+/* Writes what the pipe takes now of f[*sent..n) (fd is non-blocking); -1 when the reader is gone. */
+static int feed(int fd, const unsigned char *f, size_t n, size_t *sent) {
+    while (*sent < n) {
+        ssize_t k = write(fd, f + *sent, n - *sent);
+        if (k < 0 && errno == EINTR) continue;
+        if (k < 0) return errno == EAGAIN ? 0 : -1;
+        *sent += (size_t)k;
+    }
+    return 0;
+}
+
+/* 1 when the child's main thread is blocked reading its job pipe (fd jr in the child): a session's cell has really
+ * ended, whatever its code wrote to the status pipe before. Read from /proc/PID/syscall ("NR arg1 ..."); 1 also when
+ * the kernel does not offer that file (the status line is then taken as it is). */
+static int waiting_for_job(pid_t pid, int jr) {
+    char path[64], buf[128];
+    snprintf(path, sizeof path, "/proc/%d/syscall", (int)pid);
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return 1;
+    ssize_t n = read(fd, buf, sizeof buf - 1);
+    close(fd);
+    if (n <= 0) return 1;
+    buf[n] = 0;
+    long nr = -1;
+    unsigned long a1 = 0;
+    if (sscanf(buf, "%ld %lx", &nr, &a1) != 2) return 0; /* "running" */
+    return nr == SYS_read && a1 == (unsigned long)jr;
+}
+
 /* Takes what the pipe holds now (non-blocking), up to cap; returns 1 when some did not fit. */
 static int drain_now(int fd, zyg_buf *b, size_t cap) {
     unsigned char tmp[65536];
@@ -102,15 +147,21 @@ cJSON *zyg_execute(zyg_child *c, int cell_mode, const char *job_hdr, const unsig
     double wall = zyg_num(lim, "wall", 10);
     int trunc_out = 0, trunc_err = 0;
     double t0 = now(), deadline = t0 + wall;
-    (void)zyg_send_frame(c->jw, job_hdr, payload, plen); /* a child that died early shows below as EOF */
-    if (!cell_mode) {
+    /* The job goes in without blocking the worker: a session child that does not read it (its last cell's code still
+     * running after a forged end line) stalls only its own cell, never the worker and the other sessions on it. */
+    size_t flen = 0, fsent = 0;
+    unsigned char *frame = frame_bytes(job_hdr, payload, plen, &flen);
+    fcntl(c->jw, F_SETFL, fcntl(c->jw, F_GETFL) | O_NONBLOCK);
+    if (!frame || feed(c->jw, frame, flen, &fsent)) fsent = flen; /* a child that died early shows below as EOF */
+    if (!cell_mode && fsent == flen) {
         close(c->jw);
         c->jw = -1;
     }
+    c->slen = 0; /* status lines of an earlier cell that were still in the buffer say nothing about this one */
     int fds[3] = {c->outr, c->errr, c->sr}, open_fds = 3;
     const char *why = "";
     char exc[256] = "";
-    int done = 0, exited = 0, x_rc = 0;
+    int done = 0, exited = 0, x_rc = 0, ended = 0;
     double x_cpu = 0;
     unsigned char tmp[65536];
     while (open_fds && !done && !why[0]) {
@@ -119,16 +170,34 @@ cJSON *zyg_execute(zyg_child *c, int cell_mode, const char *job_hdr, const unsig
             why = "timeout";
             break;
         }
-        struct pollfd pf[3];
-        int map[3], np = 0;
+        int waiting = 0; /* the cell's end line, and the child is back waiting for the next cell */
+        for (int k = 0; ended && !waiting && k < 3; k++)
+            if (!(waiting = waiting_for_job(c->pid, c->jr_child))) sched_yield(); /* it is on its way there */
+        if (waiting) {
+            done = 1;
+            break;
+        }
+        struct pollfd pf[4];
+        int map[4], np = 0;
         for (int i = 0; i < 3; i++)
             if (fds[i] >= 0) pf[np] = (struct pollfd){fds[i], POLLIN, 0}, map[np++] = i;
-        int r = poll(pf, (nfds_t)np, (int)(left * 1000) + 1);
+        if (fsent < flen && c->jw >= 0) pf[np] = (struct pollfd){c->jw, POLLOUT, 0}, map[np++] = 3;
+        int ms = (int)(left * 1000) + 1;
+        if (ended && ms > 1) ms = 1; /* an end line came first: look again shortly whether the child is waiting */
+        int r = poll(pf, (nfds_t)np, ms);
         if (r < 0 && errno == EINTR) continue;
         if (r < 0) break;
         for (int k = 0; k < np && !why[0]; k++) {
             if (!pf[k].revents) continue;
             int i = map[k];
+            if (i == 3) {
+                if (feed(c->jw, frame, flen, &fsent)) fsent = flen;
+                if (!cell_mode && fsent == flen) {
+                    close(c->jw);
+                    c->jw = -1;
+                }
+                continue;
+            }
             ssize_t n = read(fds[i], tmp, sizeof tmp);
             if (n <= 0) {
                 fds[i] = -1;
@@ -164,7 +233,7 @@ cJSON *zyg_execute(zyg_child *c, int cell_mode, const char *job_hdr, const unsig
                 char *line = c->status;
                 if (line[0] == 'E') {
                     snprintf(exc, sizeof exc, "%s", line + 1);
-                    done = cell_mode;
+                    ended = cell_mode && fsent == flen;
                 } else if (line[0] == 'S') {
                     snprintf(exc, sizeof exc, "SandboxSetup");
                     zyg_buf_add(err, line + 1, strlen(line + 1), cap);
@@ -186,6 +255,7 @@ cJSON *zyg_execute(zyg_child *c, int cell_mode, const char *job_hdr, const unsig
             }
         }
     }
+    zyg_free(frame);
     cJSON *res = cJSON_CreateObject();
     cJSON_AddNumberToObject(res, "wall", now() - t0);
     cJSON_AddStringToObject(res, "exc", exc);
@@ -251,8 +321,10 @@ int zyg_open_parent(int root, const char *name, int create, const char **leaf) {
     return d;
 }
 
-void zyg_fetch(int workfd, const cJSON *names, size_t cap, cJSON *files, cJSON *missing) {
+void zyg_fetch(int workfd, const cJSON *names, size_t cap, size_t total_cap, cJSON *files, zyg_buf *data,
+               cJSON *missing) {
     const cJSON *nm;
+    size_t total = 0;
     cJSON_ArrayForEach(nm, names) {
         if (!cJSON_IsString(nm)) continue;
         const char *name = nm->valuestring, *why = NULL, *leaf;
@@ -276,16 +348,21 @@ void zyg_fetch(int workfd, const cJSON *names, size_t cap, cJSON *files, cJSON *
             snprintf(reason, sizeof reason, "not a regular file of at most %zu bytes", cap);
             why = reason;
         }
-        if (!why) {
-            zyg_buf b = {0};
+        if (!why && (size_t)st.st_size > total_cap - total) {
+            snprintf(reason, sizeof reason, "over the cap of %zu bytes for all fetched files together", total_cap);
+            why = reason;
+        }
+        if (!why) { /* the bytes go as a blob of the answer frame: no base64, nothing for the supervisor to parse */
             unsigned char tmp[65536];
             ssize_t k;
+            size_t room = total_cap - total < cap ? total_cap - total : cap, start = data->n;
             while ((k = read(fd, tmp, sizeof tmp)) > 0)
-                if (zyg_buf_add(&b, tmp, (size_t)k, cap)) break;
-            char *enc = sbx_b64_encode(b.p ? b.p : (unsigned char *)"", b.n);
-            if (enc) cJSON_AddStringToObject(files, name, enc);
-            free(enc);
-            zyg_free(b.p);
+                if (zyg_buf_add(data, tmp, (size_t)k, start + room)) break;
+            total += data->n - start;
+            cJSON *entry = cJSON_CreateArray();
+            cJSON_AddItemToArray(entry, cJSON_CreateString(name));
+            cJSON_AddItemToArray(entry, cJSON_CreateNumber((double)(data->n - start)));
+            cJSON_AddItemToArray(files, entry);
         }
         if (fd >= 0) close(fd);
         if (why) {

@@ -15,18 +15,20 @@
 
 #define MAX_SESSIONS 64
 
-static int send_frame(int fd, cJSON *hdr, const zyg_buf *out, const zyg_buf *err) {
+/* Sends hdr with blobs: none, or stdout and stderr, or those and the fetched files' bytes (one after the other). */
+static int send_frame(int fd, cJSON *hdr, const zyg_buf *out, const zyg_buf *err, const zyg_buf *files) {
     cJSON *blobs = cJSON_AddArrayToObject(hdr, "blobs");
     size_t nb = 0;
-    if (out && err) {
-        cJSON_AddItemToArray(blobs, cJSON_CreateNumber((double)out->n));
-        cJSON_AddItemToArray(blobs, cJSON_CreateNumber((double)err->n));
-        nb = 2;
+    const zyg_buf *b[3] = {out, err, files};
+    const void *bp[3];
+    size_t bl[3];
+    for (int i = 0; i < 3 && out && err && b[i]; i++) {
+        cJSON_AddItemToArray(blobs, cJSON_CreateNumber((double)b[i]->n));
+        bp[nb] = b[i]->p;
+        bl[nb++] = b[i]->n;
     }
     char *text = cJSON_PrintUnformatted(hdr);
     if (!text) return -1;
-    const void *bp[2] = {out ? out->p : NULL, err ? err->p : NULL};
-    size_t bl[2] = {out ? out->n : 0, err ? err->n : 0};
     int rc = sbx_proto_send(fd, text, bp, bl, nb);
     zyg_free(text);
     return rc;
@@ -42,7 +44,7 @@ static void send_simple(int fd, const char *type, const cJSON *id, const char *m
     cJSON_AddStringToObject(h, "t", type);
     add_id(h, id);
     if (message) cJSON_AddStringToObject(h, "message", message);
-    send_frame(fd, h, NULL, NULL);
+    send_frame(fd, h, NULL, NULL, NULL);
     cJSON_Delete(h);
 }
 
@@ -65,14 +67,16 @@ static void session_drop(zyg_state *s, zyg_child *c) {
     *c = s->sessions[--s->nsessions];
 }
 
-/* Sends the "done" answer res (taken) to request id, with out and err as its blobs (taken; may be NULL). */
-static void answer(zyg_state *s, cJSON *res, const cJSON *id, zyg_buf *out, zyg_buf *err) {
+/* Sends the "done" answer res (taken) to request id, with out, err and the fetched files' bytes as its blobs (taken;
+ * may be NULL). */
+static void answer(zyg_state *s, cJSON *res, const cJSON *id, zyg_buf *out, zyg_buf *err, zyg_buf *files) {
     cJSON_AddStringToObject(res, "t", "done");
     add_id(res, id);
-    send_frame(s->cfg.ctl, res, out, err);
+    send_frame(s->cfg.ctl, res, out, err, files);
     cJSON_Delete(res);
     if (out) zyg_free(out->p);
     if (err) zyg_free(err->p);
+    if (files) zyg_free(files->p);
 }
 
 /* A child's setup frame header from a run or open message: its limits, files and stdin (a session's has none). */
@@ -99,12 +103,14 @@ static void do_run(zyg_state *s, const cJSON *msg, const unsigned char *payload,
     zyg_buf out = {0}, err = {0};
     cJSON *res = zyg_execute(&c, 0, hdr ? hdr : "{}", payload, plen, lim, &out, &err);
     zyg_free(hdr);
-    cJSON *files_out = cJSON_AddObjectToObject(res, "files"), *missing = cJSON_AddArrayToObject(res, "missing");
+    cJSON *files_out = cJSON_AddArrayToObject(res, "files"), *missing = cJSON_AddArrayToObject(res, "missing");
     const cJSON *fetch = cJSON_GetObjectItemCaseSensitive(msg, "fetch");
+    zyg_buf fetched = {0};
     if (cJSON_GetArraySize(fetch) > 0 && workfd >= 0)
-        zyg_fetch(workfd, fetch, (size_t)zyg_num(lim, "out_cap", 1 << 20), files_out, missing);
+        zyg_fetch(workfd, fetch, (size_t)zyg_num(lim, "out_cap", 1 << 20), (size_t)zyg_num(lim, "fetch_cap", 8 << 20),
+                  files_out, &fetched, missing);
     if (workfd >= 0) close(workfd);
-    answer(s, res, cJSON_GetObjectItemCaseSensitive(msg, "id"), &out, &err);
+    answer(s, res, cJSON_GetObjectItemCaseSensitive(msg, "id"), &out, &err, &fetched);
     zyg_child_kill(&c);
     zyg_child_reap(&c, NULL, NULL);
 }
@@ -118,14 +124,14 @@ static void do_cell(zyg_state *s, const cJSON *msg, const unsigned char *payload
         cJSON_AddStringToObject(h, "exc", "");
         cJSON_AddNumberToObject(h, "rc", -1);
         cJSON_AddFalseToObject(h, "session_alive");
-        answer(s, h, id, NULL, NULL);
+        answer(s, h, id, NULL, NULL, NULL);
         return;
     }
     zyg_buf out = {0}, err = {0};
     const cJSON *lim = cJSON_GetObjectItemCaseSensitive(msg, "limits");
     cJSON *res = zyg_execute(c, 1, "{}", payload, plen, lim, &out, &err);
     if (!cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(res, "session_alive"))) session_drop(s, c);
-    answer(s, res, id, &out, &err);
+    answer(s, res, id, &out, &err, NULL);
 }
 
 /* Returns 1 in the new session child. */
@@ -206,7 +212,7 @@ int sbx_zygote_serve(int ctl, const char *init_json, const unsigned char *bpf, s
     cJSON_AddStringToObject(ready, "t", "ready");
     cJSON_AddNumberToObject(ready, "base_vm", (double)base_vm);
     cJSON_AddNumberToObject(ready, "pid", (double)getpid());
-    send_frame(ctl, ready, NULL, NULL);
+    send_frame(ctl, ready, NULL, NULL, NULL);
     cJSON_Delete(ready);
     for (;;) {
         unsigned char *body;
