@@ -295,6 +295,10 @@ int64_t data_parquet_row_no(const data_parquet *pq) {
 static rt_status more(data_parquet *pq, size_t l, int64_t rg_rows, rt_error *err) {
     pq_column *col = &pq->cols[l];
     rt_status st = pq_column_more(col, err);
+    if (st && err) { /* the row being read (1-based over the file), as a JSONL reader names the line */
+        size_t n = strlen(err->msg);
+        snprintf(err->msg + n, sizeof err->msg - n, " (reading row %lld)", (long long)pq->row_no + 1);
+    }
     if (st) return st;
     if (col->rows > rg_rows || (col->done && col->rows != rg_rows))
         return rt_err_set(err, RT_EFORMAT,
