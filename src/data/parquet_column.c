@@ -362,6 +362,7 @@ static rt_status levels_v1(ctx *c, pq_src *src, size_t n, int max, int16_t *out,
 }
 
 static void page_end(pq_page *pg) {
+    free(pg->lens);
     free(pg->def);
     free(pg->rep);
     free(pg->vals);
@@ -476,7 +477,13 @@ static rt_status page_begin(ctx *c, pq_column *col, const pq_page_header *h, con
     if (!st && li->max_rep > 0 && n > 0 && col->base + col->n == 0 && pg->rep[0] != 0)
         st = fail(c, RT_EFORMAT, "the first value of the column chunk continues a row (repetition level %d)",
                   pg->rep[0]);
-    if (st || (!buf && h->encoding == PQ_ENC_PLAIN)) {
+    int delta_len = h->encoding == PQ_ENC_DELTA_LENGTH_BYTE_ARRAY &&
+                    (li->type == PQ_BYTE_ARRAY || li->type == PQ_FIXED_LEN_BYTE_ARRAY);
+    if (!st && !buf && delta_len) { /* the lengths now, the bytes as the values are read */
+        if (!(pg->lens = malloc((pg->nv ? pg->nv : 1) * sizeof *pg->lens))) return fail(c, RT_ENOMEM, "out of memory");
+        if (pg->nv && pq_delta_decode_src(&pg->src, pg->nv, pg->lens, c->err)) st = where(c);
+    }
+    if (st || (!buf && (h->encoding == PQ_ENC_PLAIN || delta_len))) {
         free(buf);
         pg->streaming = !st;
         return st;
@@ -552,15 +559,22 @@ static rt_status stream_value(ctx *c, pq_column *col, pq_value *v, size_t *bytes
         }
         break;
     default: { /* BYTE_ARRAY, FIXED_LEN_BYTE_ARRAY */
-        uint32_t l = (uint32_t)c->li->type_length;
-        if (c->li->type == PQ_BYTE_ARRAY) {
+        uint64_t l = (uint64_t)c->li->type_length;
+        if (pg->lens) { /* DELTA_LENGTH_BYTE_ARRAY */
+            int64_t dl = pg->lens[pg->vnext];
+            if (dl < 0 || (c->li->type == PQ_FIXED_LEN_BYTE_ARRAY && (uint64_t)dl != l))
+                return fail(c, RT_EFORMAT, "value %zu: length %lld%s", pg->vnext, (long long)dl,
+                            dl < 0 ? "" : " in a FIXED_LEN_BYTE_ARRAY of another length");
+            l = (uint64_t)dl;
+        } else if (c->li->type == PQ_BYTE_ARRAY) {
             if (s->total - s->pos < 4)
                 return fail(c, RT_EFORMAT, "value %zu: byte array length runs past the end", pg->vnext);
             if ((st = pq_src_read(s, b, 4, c->err))) break;
             l = le32(b);
         }
         if (s->total - s->pos < l)
-            return fail(c, RT_EFORMAT, "value %zu: byte array of %u bytes runs past the end", pg->vnext, l);
+            return fail(c, RT_EFORMAT, "value %zu: byte array of %llu bytes runs past the end", pg->vnext,
+                        (unsigned long long)l);
         uint8_t *p = store_alloc(&col->store, l);
         if (!p) return fail(c, RT_ENOMEM, "out of memory");
         if ((st = pq_src_read(s, p, l, c->err))) break;

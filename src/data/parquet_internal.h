@@ -184,7 +184,8 @@ rt_status pq_src_finish(pq_src *s, rt_error *err);
 void pq_src_close(pq_src *s);
 
 /* The data page being decoded: its levels (all of them, decoded when the page begins) and its values, either all
- * decoded when the page begins (vals) or read one at a time from the streaming source (PLAIN on large pages). */
+ * decoded when the page begins (vals) or read one at a time from the streaming source (PLAIN and
+ * DELTA_LENGTH_BYTE_ARRAY on large pages). */
 typedef struct pq_page {
     int active;
     int32_t encoding;
@@ -192,6 +193,7 @@ typedef struct pq_page {
     size_t n, next; /* entries; the next to hand to the column */
     pq_value *vals; /* NULL while streaming */
     size_t nv, vnext;
+    int64_t *lens; /* streamed DELTA_LENGTH_BYTE_ARRAY: every value's length, read when the page begins */
     pq_src src;
     int streaming;
     uint8_t bits; /* PLAIN booleans read from the stream: the current byte and how many of its bits are used */
@@ -254,6 +256,8 @@ rt_status pq_rle_get(pq_rle *r, uint32_t *out, size_t n, rt_error *err);
 /* DELTA_BINARY_PACKED: decodes exactly n values (int64, the caller narrows for INT32) from [p, p+len); *used gets the
  * bytes consumed. */
 rt_status pq_delta_decode(const uint8_t *p, size_t len, size_t n, int64_t *out, size_t *used, rt_error *err);
+/* The same, reading from a page's stream, which is left just after the values. */
+rt_status pq_delta_decode_src(pq_src *src, size_t n, int64_t *out, rt_error *err);
 
 /* Pages whose values decompress to at most this many bytes are decompressed whole (the libraries' fastest path);
  * larger ones are streamed. */
