@@ -286,3 +286,91 @@ Test(parquet_codec, streams_of_every_codec_and_lying_sizes) {
     free(g);
     free(in);
 }
+
+/* A DELTA_BINARY_PACKED encoder written from Encodings.md (blocks of 128 deltas, 4 miniblocks of 32, the last block
+ * padded); returns the bytes written to out. */
+static size_t put_uvarint(uint8_t *out, uint64_t v) {
+    size_t k = 0;
+    while (v >= 0x80) {
+        out[k++] = (uint8_t)(v | 0x80);
+        v >>= 7;
+    }
+    out[k++] = (uint8_t)v;
+    return k;
+}
+
+static uint64_t zigzag(int64_t v) {
+    return ((uint64_t)v << 1) ^ (uint64_t)(v >> 63);
+}
+
+static size_t delta_encode(const int64_t *v, size_t n, uint8_t *out) {
+    size_t k = put_uvarint(out, 128);
+    k += put_uvarint(out + k, 4);
+    k += put_uvarint(out + k, n);
+    k += put_uvarint(out + k, zigzag(n ? v[0] : 0));
+    for (size_t b = 1; b < n; b += 128) {
+        uint64_t d[128] = {0};
+        size_t nd = n - b < 128 ? n - b : 128;
+        int64_t min = INT64_MAX;
+        for (size_t i = 0; i < nd; i++) {
+            int64_t x = (int64_t)((uint64_t)v[b + i] - (uint64_t)v[b + i - 1]);
+            if (x < min) min = x;
+        }
+        for (size_t i = 0; i < nd; i++)
+            d[i] = (uint64_t)v[b + i] - (uint64_t)v[b + i - 1] - (uint64_t)min;
+        k += put_uvarint(out + k, zigzag(min));
+        uint8_t *widths = out + k;
+        k += 4;
+        for (int m = 0; m < 4; m++) {
+            uint64_t mx = 0;
+            for (int i = 0; i < 32; i++)
+                if (m * 32 + i < (int)nd && d[m * 32 + i] > mx) mx = d[m * 32 + i];
+            int bw = 0;
+            while (bw < 64 && (mx >> bw))
+                bw++;
+            widths[m] = (uint8_t)bw;
+            memset(out + k, 0, (size_t)bw * 4);
+            for (int i = 0; i < 32; i++)
+                for (int bit = 0; bit < bw; bit++)
+                    if ((d[m * 32 + i] >> bit) & 1)
+                        out[k + (size_t)(i * bw + bit) / 8] |= (uint8_t)(1 << ((i * bw + bit) % 8));
+            k += (size_t)bw * 4;
+        }
+    }
+    return k;
+}
+
+/* The buffer decoder and the stream decoder (the page read through pq_src) against the encoder: the same values,
+ * and every truncation an error for both. */
+Test(parquet_codec, delta_binary_packed_from_a_buffer_and_from_a_stream) {
+    size_t n = 1000;
+    int64_t *v = malloc(n * sizeof *v), *got = malloc(n * sizeof *got);
+    for (size_t i = 0; i < n; i++)
+        v[i] = i % 97 == 0 ? (int64_t)rnd() << 20 : (i ? v[i - 1] : 0) + (int64_t)(rnd() % 1000) - 300;
+    v[500] = INT64_MIN;
+    v[501] = INT64_MAX;
+    uint8_t *enc = malloc(n * 10 + 1024);
+    size_t len = delta_encode(v, n, enc), used;
+    rt_error err;
+    cr_assert_eq(pq_delta_decode(enc, len, n, got, &used, &err), RT_OK, "%s", err.msg);
+    cr_expect_eq(used, len);
+    cr_expect(memcmp(got, v, n * sizeof *v) == 0, "buffer decoder");
+    pq_src s;
+    cr_assert_eq(pq_src_open(&s, PQ_CODEC_UNCOMPRESSED, enc, len, len, &err), RT_OK);
+    memset(got, 0, n * sizeof *got);
+    cr_assert_eq(pq_delta_decode_src(&s, n, got, &err), RT_OK, "%s", err.msg);
+    cr_expect_eq(s.pos, len, "the stream is left after the values");
+    cr_expect(memcmp(got, v, n * sizeof *v) == 0, "stream decoder");
+    pq_src_close(&s);
+    for (size_t cut = 0; cut < len; cut++) {
+        rt_status a = pq_delta_decode(enc, cut, n, got, &used, &err);
+        cr_assert_eq(pq_src_open(&s, PQ_CODEC_UNCOMPRESSED, enc, cut, cut, &err), RT_OK);
+        rt_status b = pq_delta_decode_src(&s, n, got, &err);
+        pq_src_close(&s);
+        cr_assert(a != RT_OK && b != RT_OK, "cut at %zu of %zu: buffer %d, stream %d", cut, len, a, b);
+        cr_assert(strstr(err.msg, "DELTA_BINARY_PACKED") || strstr(err.msg, "varint"), "%s", err.msg);
+    }
+    free(enc);
+    free(got);
+    free(v);
+}
