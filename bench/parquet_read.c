@@ -1,14 +1,14 @@
 /* Read throughput of retool's Parquet reader vs DuckDB's node package (@duckdb/node-api), same file, same run.
  *   build/bench/parquet_read [FILE.parquet|- [ROWS]]   (default: 100,000-row DAPO-Math-17k-shaped files)
  * Without FILE (or with -), writes ROWS (default 100000) DAPO-Math-17k-shaped rows (prompt: list<struct{content,
- * role}>, data_source, ability, reward_model: struct{ground_truth, style}, extra_info: struct{index, split}) twice
- * through tests/node/parquet-writers/parquet_bench.mjs: with DuckDB's defaults (one row group, one page per column
- * chunk), then with arrow-rs's (parquet-wasm: pages of about 1 MB); it installs that folder's npm packages first when
- * they are missing (`npm ci` there). For each file: reads every row as a cJSON object with retool (one thread), then
- * every row as a JS object with DuckDB, once with one thread and once with its default thread count, and prints
- * rows/s, MB/s (file bytes), CPU time, peak RSS (retool: this process's VmHWM, reset before each file through
- * /proc/self/clear_refs; DuckDB: node's max RSS) and the ratios by wall time and by CPU time. Fails when the row
- * counts differ. */
+ * role}>, data_source, ability, reward_model: struct{ground_truth, style}, extra_info: struct{index, split}) three
+ * times through tests/node/parquet-writers/parquet_bench.mjs: with DuckDB's defaults (one row group, one page per
+ * column chunk), with DuckDB's PARQUET_VERSION v2 (data pages v2, strings DELTA_LENGTH_BYTE_ARRAY), then with
+ * arrow-rs's (parquet-wasm: pages of about 1 MB); it installs that folder's npm packages first when they are missing
+ * (`npm ci` there). For each file: reads every row as a cJSON object with retool (one thread), then every row as a JS
+ * object with DuckDB, once with one thread and once with its default thread count, and prints rows/s, MB/s (file
+ * bytes), CPU time, peak RSS (retool: this process's VmHWM, reset before each file through /proc/self/clear_refs;
+ * DuckDB: node's max RSS) and the ratios by wall time and by CPU time. Fails when the row counts differ. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -146,11 +146,11 @@ int main(int argc, char **argv) {
         return 1;
     }
     if (argc > 1 && strcmp(argv[1], "-") != 0) return bench_file(argv[1], NULL);
-    static const char *const modes[][2] = {{"write", "DuckDB"}, {"write-rs", "arrow-rs"}};
+    static const char *const modes[][2] = {{"write", "DuckDB"}, {"write-v2", "DuckDB-v2"}, {"write-rs", "arrow-rs"}};
     char dir[] = "/tmp/retool-bench-pq-XXXXXX";
     if (!mkdtemp(dir)) return 1;
     int rc = 0;
-    for (int m = 0; m < 2; m++) {
+    for (int m = 0; m < 3; m++) {
         char gen[256], cmd[512];
         snprintf(gen, sizeof gen, "%s/dapo-%s.parquet", dir, modes[m][1]);
         snprintf(cmd, sizeof cmd, "cd " WRITERS " && node parquet_bench.mjs %s '%s' %ld", modes[m][0], gen, rows_want);

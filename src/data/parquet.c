@@ -46,6 +46,7 @@ struct data_parquet {
     size_t *cursor;          /* per leaf: the next entry */
     size_t *s, *e;           /* per leaf: the entries of the row being assembled */
     int64_t row_no;
+    size_t stream_min; /* pages whose values are larger are streamed */
 };
 
 static int read_at(int fd, void *buf, size_t n, uint64_t off) {
@@ -176,6 +177,7 @@ rt_status data_parquet_open(const char *path, data_parquet **out, rt_error *err)
         free(pq);
         return rt_err_set(err, RT_ENOMEM, "out of memory");
     }
+    pq->stream_min = PQ_STREAM_MIN_DEFAULT;
     pq->fd = open(path, O_RDONLY | O_CLOEXEC);
     rt_status st = RT_OK;
     struct stat sb;
@@ -276,6 +278,10 @@ done:
     return RT_OK;
 }
 
+void pq_set_stream_min(data_parquet *pq, size_t bytes) {
+    pq->stream_min = bytes;
+}
+
 int64_t data_parquet_num_rows(const data_parquet *pq) {
     return pq->meta.num_rows;
 }
@@ -289,6 +295,10 @@ int64_t data_parquet_row_no(const data_parquet *pq) {
 static rt_status more(data_parquet *pq, size_t l, int64_t rg_rows, rt_error *err) {
     pq_column *col = &pq->cols[l];
     rt_status st = pq_column_more(col, err);
+    if (st && err) { /* the row being read (1-based over the file), as a JSONL reader names the line */
+        size_t n = strlen(err->msg);
+        snprintf(err->msg + n, sizeof err->msg - n, " (reading row %lld)", (long long)pq->row_no + 1);
+    }
     if (st) return st;
     if (col->rows > rg_rows || (col->done && col->rows != rg_rows))
         return rt_err_set(err, RT_EFORMAT,
@@ -329,7 +339,7 @@ static rt_status load_group(data_parquet *pq, size_t g, rt_error *err) {
             return rt_err_errno(err, RT_EIO, errno, "%s: row group %zu, column '%s': cannot read", pq->path, g,
                                 nd->path);
         }
-        pq_leaf_info li = {nd->el->type, nd->el->type_length, nd->def, nd->rep, pq->path, nd->path, g};
+        pq_leaf_info li = {nd->el->type, nd->el->type_length, nd->def, nd->rep, pq->path, nd->path, g, pq->stream_min};
         rt_status st = pq_column_begin(&li, cc, buf, len, &pq->cols[l], err); /* takes buf */
         if (!st) st = more(pq, l, rg->num_rows, err); /* the first page: most faults show before any row */
         if (st) return st;

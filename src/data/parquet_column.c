@@ -4,18 +4,20 @@
  * DELTA_LENGTH_BYTE_ARRAY, DELTA_BYTE_ARRAY, BYTE_STREAM_SPLIT). Byte array values point into the page buffers (no
  * copy), which are kept until the entries pointing into them are dropped. Every error names the file, row group,
  * column and page. */
-#include <snappy-c.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <zlib.h>
-#include <zstd.h>
 
 #include "data/parquet_internal.h"
 
-/* At most this many entries (values and nulls) in one column chunk: the memory bound of a row group. */
-#define PQ_MAX_CHUNK_ENTRIES ((size_t)1 << 27)
+/* At most this many entries (values and nulls) in one data page, and held at once by a column (a row's and a
+ * batch's): the memory bound of a page's levels and values. */
+#define PQ_MAX_ENTRIES ((size_t)1 << 27)
+/* A batch of entries handed to the row assembler stops at this many entries, or once it holds this many bytes of
+ * streamed values. */
+#define PQ_BATCH_ENTRIES 4096
+#define PQ_BATCH_BYTES ((size_t)1 << 20)
 
 typedef struct ctx {
     const pq_leaf_info *li;
@@ -93,107 +95,6 @@ static void store_clear(pq_store *st) {
     st->n = 0;
     st->block = NULL;
     st->block_len = st->block_cap = 0;
-}
-
-static const char *codec_name(int32_t codec) {
-    switch (codec) {
-    case PQ_CODEC_UNCOMPRESSED:
-        return "UNCOMPRESSED";
-    case PQ_CODEC_SNAPPY:
-        return "SNAPPY";
-    case PQ_CODEC_GZIP:
-        return "GZIP";
-    case PQ_CODEC_ZSTD:
-        return "ZSTD";
-    case 3:
-        return "LZO";
-    case 4:
-        return "BROTLI";
-    case 5:
-        return "LZ4";
-    case 7:
-        return "LZ4_RAW";
-    default:
-        return "unknown";
-    }
-}
-
-/* Checks a declared decompressed size against what the compressed data can hold before the buffer for it is
- * allocated, so that a lying header cannot make the reader allocate gigabytes for a few bytes. */
-static rt_status plausible(ctx *c, int32_t codec, const uint8_t *src, size_t slen, size_t dlen) {
-    size_t n;
-    unsigned long long fs;
-    switch (codec) {
-    case PQ_CODEC_UNCOMPRESSED:
-        if (slen != dlen) return fail(c, RT_EFORMAT, "uncompressed page of %zu bytes declares %zu", slen, dlen);
-        return RT_OK;
-    case PQ_CODEC_SNAPPY:
-        if (snappy_uncompressed_length((const char *)src, slen, &n) != SNAPPY_OK)
-            return fail(c, RT_EFORMAT, "snappy data is malformed");
-        if (n != dlen) return fail(c, RT_EFORMAT, "snappy data holds %zu bytes where the header declares %zu", n, dlen);
-        return RT_OK;
-    case PQ_CODEC_ZSTD:
-        fs = ZSTD_getFrameContentSize(src, slen);
-        if (fs == ZSTD_CONTENTSIZE_ERROR) return fail(c, RT_EFORMAT, "zstd data is malformed");
-        if (fs != ZSTD_CONTENTSIZE_UNKNOWN && fs != dlen)
-            return fail(c, RT_EFORMAT, "zstd data holds %llu bytes where the header declares %zu", fs, dlen);
-        return RT_OK;
-    case PQ_CODEC_GZIP: /* deflate expands at most 1032 to 1 */
-        if (dlen / 1032 > slen + 64)
-            return fail(c, RT_EFORMAT, "gzip data of %zu bytes cannot hold the %zu the header declares", slen, dlen);
-        return RT_OK;
-    default:
-        return RT_OK; /* decompress() names the unsupported codec */
-    }
-}
-
-/* Decompresses [src, src+slen) into exactly dlen bytes at dst; the declared size must be the true one. */
-static rt_status decompress(ctx *c, int32_t codec, const uint8_t *src, size_t slen, uint8_t *dst, size_t dlen) {
-    if (codec == PQ_CODEC_UNCOMPRESSED) {
-        if (slen != dlen) return fail(c, RT_EFORMAT, "uncompressed page of %zu bytes declares %zu", slen, dlen);
-        if (dlen) memcpy(dst, src, dlen);
-        return RT_OK;
-    }
-    if (codec == PQ_CODEC_SNAPPY) {
-        size_t n;
-        if (snappy_uncompressed_length((const char *)src, slen, &n) != SNAPPY_OK)
-            return fail(c, RT_EFORMAT, "snappy data is malformed");
-        if (n != dlen) return fail(c, RT_EFORMAT, "snappy data holds %zu bytes where the header declares %zu", n, dlen);
-        if (snappy_uncompress((const char *)src, slen, (char *)dst, &n) != SNAPPY_OK || n != dlen)
-            return fail(c, RT_EFORMAT, "snappy data is malformed");
-        return RT_OK;
-    }
-    if (codec == PQ_CODEC_ZSTD) {
-        unsigned long long fs = ZSTD_getFrameContentSize(src, slen);
-        if (fs == ZSTD_CONTENTSIZE_ERROR) return fail(c, RT_EFORMAT, "zstd data is malformed");
-        if (fs != ZSTD_CONTENTSIZE_UNKNOWN && fs != dlen)
-            return fail(c, RT_EFORMAT, "zstd data holds %llu bytes where the header declares %zu", fs, dlen);
-        size_t r = ZSTD_decompress(dst, dlen, src, slen);
-        if (ZSTD_isError(r)) return fail(c, RT_EFORMAT, "zstd: %s", ZSTD_getErrorName(r));
-        if (r != dlen) return fail(c, RT_EFORMAT, "zstd data holds %zu bytes where the header declares %zu", r, dlen);
-        return RT_OK;
-    }
-    if (codec == PQ_CODEC_GZIP) {
-        z_stream zs;
-        memset(&zs, 0, sizeof zs);
-        if (inflateInit2(&zs, 15 + 32) != Z_OK) return fail(c, RT_ENOMEM, "gzip: cannot start inflate");
-        zs.next_in = (Bytef *)(uintptr_t)src;
-        zs.avail_in = (uInt)slen;
-        zs.next_out = dst;
-        zs.avail_out = (uInt)dlen;
-        int r = inflate(&zs, Z_FINISH);
-        size_t out = zs.total_out;
-        uInt left = zs.avail_out;
-        inflateEnd(&zs);
-        if (r == Z_STREAM_END && out == dlen) return RT_OK;
-        if (r == Z_BUF_ERROR && left == 0)
-            return fail(c, RT_EFORMAT, "gzip data holds more than the %zu bytes the header declares", dlen);
-        if (r == Z_STREAM_END)
-            return fail(c, RT_EFORMAT, "gzip data holds %zu bytes where the header declares %zu", out, dlen);
-        return fail(c, RT_EFORMAT, "gzip data is malformed or truncated");
-    }
-    return fail(c, RT_EUNSUPPORTED, "compression codec %s (%d) is not supported (UNCOMPRESSED, SNAPPY, GZIP, ZSTD are)",
-                codec_name(codec), codec);
 }
 
 static int type_width(const pq_leaf_info *li) {
@@ -401,8 +302,8 @@ static rt_status values(ctx *c, int32_t enc, const uint8_t *p, size_t len, size_
 
 static rt_status grow(ctx *c, pq_column *col, size_t extra) {
     if (col->cap && col->n + extra <= col->cap) return RT_OK;
-    if (col->n + extra > PQ_MAX_CHUNK_ENTRIES)
-        return fail(c, RT_ERANGE, "more than %zu entries in one column chunk", PQ_MAX_CHUNK_ENTRIES);
+    if (col->n + extra > PQ_MAX_ENTRIES)
+        return fail(c, RT_ERANGE, "more than %zu entries held at once (one row's and a batch's)", PQ_MAX_ENTRIES);
     size_t cap = col->cap ? col->cap : 1024;
     while (cap < col->n + extra)
         cap *= 2;
@@ -444,18 +345,36 @@ static rt_status levels(ctx *c, const uint8_t *p, size_t len, size_t n, int max,
     return RT_OK;
 }
 
-/* v1 levels: a 4-byte length, then the RLE data; advances *p. */
-static rt_status levels_v1(ctx *c, const uint8_t **p, const uint8_t *end, size_t n, int max, int16_t *out, int32_t enc,
-                           const char *what) {
+/* v1 levels from the page's decompressed bytes: a 4-byte length, then the RLE data. */
+static rt_status levels_v1(ctx *c, pq_src *src, size_t n, int max, int16_t *out, int32_t enc, const char *what) {
     if (max == 0) return levels(c, NULL, 0, n, 0, out, what);
     if (enc != PQ_ENC_RLE) return fail(c, RT_EUNSUPPORTED, "%s level encoding %d (only RLE is supported)", what, enc);
-    if (end - *p < 4) return fail(c, RT_EFORMAT, "%s levels: no length", what);
-    uint32_t l = le32(*p);
-    *p += 4;
-    if ((size_t)(end - *p) < l) return fail(c, RT_EFORMAT, "%s levels: length %u runs past the page", what, l);
-    rt_status st = levels(c, *p, l, n, max, out, what);
-    *p += l;
+    uint8_t lb[4];
+    if (src->total - src->pos < 4) return fail(c, RT_EFORMAT, "%s levels: no length", what);
+    if (pq_src_read(src, lb, 4, c->err)) return where(c);
+    uint32_t l = le32(lb);
+    if (src->total - src->pos < l) return fail(c, RT_EFORMAT, "%s levels: length %u runs past the page", what, l);
+    uint8_t *tmp = malloc(l ? l : 1);
+    if (!tmp) return fail(c, RT_ENOMEM, "out of memory");
+    rt_status st = pq_src_read(src, tmp, l, c->err) ? where(c) : levels(c, tmp, l, n, max, out, what);
+    free(tmp);
     return st;
+}
+
+static void page_end(pq_page *pg) {
+    free(pg->lens);
+    free(pg->def);
+    free(pg->rep);
+    free(pg->vals);
+    pq_src_close(&pg->src);
+    memset(pg, 0, sizeof *pg);
+}
+
+/* Sets until for the store's buffers from index from on, and extends the arena block's to end. */
+static void store_until(pq_store *st, size_t from, uint64_t end) {
+    for (size_t i = from; i < st->n; i++)
+        st->until[i] = end;
+    if (st->block && st->block_idx < from && st->until[st->block_idx] < end) st->until[st->block_idx] = end;
 }
 
 void pq_column_free(pq_column *col) {
@@ -467,6 +386,7 @@ void pq_column_free(pq_column *col) {
     free(col->store.until);
     free(col->chunk);
     free(col->dict);
+    page_end(&col->pg);
     memset(col, 0, sizeof *col);
 }
 
@@ -498,85 +418,205 @@ void pq_column_drop(pq_column *col, size_t upto) {
     st->n = k;
 }
 
-static rt_status data_page(ctx *c, const pq_chunk *cc, const pq_page_header *h, const uint8_t *body, pq_column *col,
-                           const pq_value *dict, size_t dict_n, int have_dict) {
+/* Begins data page h (body: its compressed_size bytes): decompresses it whole when its values are small (or
+ * starts streaming it), decodes all its levels, and decodes all its values unless they stream (PLAIN). */
+static rt_status page_begin(ctx *c, pq_column *col, const pq_page_header *h, const uint8_t *body) {
     const pq_leaf_info *li = c->li;
+    pq_page *pg = &col->pg;
     size_t n = (size_t)h->num_values;
-    rt_status st = grow(c, col, n);
-    if (st) return st;
-    int16_t *def = col->def + col->n, *rep = col->rep + col->n;
-    uint8_t *buf = NULL;
-    const uint8_t *vp, *vend;
+    if (n > PQ_MAX_ENTRIES) return fail(c, RT_ERANGE, "%zu values in one page (at most %zu)", n, PQ_MAX_ENTRIES);
+    memset(pg, 0, sizeof *pg);
+    pg->active = 1;
+    pg->encoding = h->encoding;
+    pg->n = n;
+    pg->nbits = 8;
+    pg->def = malloc((n ? n : 1) * sizeof *pg->def);
+    pg->rep = malloc((n ? n : 1) * sizeof *pg->rep);
+    if (!pg->def || !pg->rep) return fail(c, RT_ENOMEM, "out of memory");
     size_t usize = (size_t)h->uncompressed_size, csize = (size_t)h->compressed_size;
-    if (h->type == PQ_PAGE_DATA) {
-        if ((st = plausible(c, cc->codec, body, csize, usize))) return st;
-        buf = malloc(usize ? usize : 1);
-        if (!buf) return fail(c, RT_ENOMEM, "out of memory (%zu bytes)", usize);
-        st = decompress(c, cc->codec, body, csize, buf, usize);
-        const uint8_t *p = buf, *end = buf + usize;
-        if (!st) st = levels_v1(c, &p, end, n, li->max_rep, rep, h->rep_encoding, "repetition");
-        if (!st) st = levels_v1(c, &p, end, n, li->max_def, def, h->def_encoding, "definition");
-        vp = p;
-        vend = end;
-    } else {
+    const uint8_t *vin = body;
+    size_t vc = csize, vu = usize;
+    int32_t codec = col->cc->codec;
+    rt_status st;
+    if (h->type == PQ_PAGE_DATA_V2) {
         size_t lv = (size_t)h->rep_length + (size_t)h->def_length;
         if (lv > csize || lv > usize)
             return fail(c, RT_EFORMAT, "levels of %zu bytes exceed the page (%zu compressed, %zu uncompressed)", lv,
                         csize, usize);
         if (h->num_nulls > h->num_values) return fail(c, RT_EFORMAT, "more nulls than values");
-        st = levels(c, body, (size_t)h->rep_length, n, li->max_rep, rep, "repetition");
-        if (!st) st = levels(c, body + h->rep_length, (size_t)h->def_length, n, li->max_def, def, "definition");
-        if (st) return st;
-        size_t vu = usize - lv, vc = csize - lv;
-        int32_t codec = h->is_compressed ? cc->codec : PQ_CODEC_UNCOMPRESSED;
-        if ((st = plausible(c, codec, body + lv, vc, vu))) return st;
-        buf = malloc(vu ? vu : 1);
-        if (!buf) return fail(c, RT_ENOMEM, "out of memory (%zu bytes)", vu);
-        st = decompress(c, codec, body + lv, vc, buf, vu);
-        vp = buf;
-        vend = buf + vu;
+        if ((st = levels(c, body, (size_t)h->rep_length, n, li->max_rep, pg->rep, "repetition"))) return st;
+        if ((st = levels(c, body + h->rep_length, (size_t)h->def_length, n, li->max_def, pg->def, "definition")))
+            return st;
+        vin = body + lv;
+        vc = csize - lv;
+        vu = usize - lv;
+        if (!h->is_compressed) codec = PQ_CODEC_UNCOMPRESSED;
     }
-    size_t nv = 0;
+    /* small: decompressed whole, values pointing into the buffer; large: streamed */
+    uint8_t *buf = NULL;
+    if (vu <= li->stream_min) {
+        if (pq_codec_check(codec, vin, vc, vu, c->err)) return where(c);
+        if (!(buf = malloc(vu ? vu : 1))) return fail(c, RT_ENOMEM, "out of memory (%zu bytes)", vu);
+        st = pq_decompress(codec, vin, vc, buf, vu, c->err);
+        if (!st) st = pq_src_open(&pg->src, PQ_CODEC_UNCOMPRESSED, buf, vu, vu, c->err);
+    } else {
+        st = pq_src_open(&pg->src, codec, vin, vc, vu, c->err);
+    }
+    if (st) {
+        free(buf);
+        return where(c);
+    }
+    if (h->type == PQ_PAGE_DATA) {
+        st = levels_v1(c, &pg->src, n, li->max_rep, pg->rep, h->rep_encoding, "repetition");
+        if (!st) st = levels_v1(c, &pg->src, n, li->max_def, pg->def, h->def_encoding, "definition");
+    }
     for (size_t i = 0; !st && i < n; i++)
-        nv += def[i] == li->max_def;
-    if (!st && h->type == PQ_PAGE_DATA_V2 && (size_t)h->num_nulls != n - nv)
-        st = fail(c, RT_EFORMAT, "the header counts %d nulls where the levels give %zu", h->num_nulls, n - nv);
-    if (!st && li->max_rep > 0 && n > 0 && col->base + col->n == 0 && rep[0] != 0)
-        st = fail(c, RT_EFORMAT, "the first value of the column chunk continues a row (repetition level %d)", rep[0]);
-    pq_value *tmp = NULL;
-    if (!st) {
-        tmp = malloc((nv ? nv : 1) * sizeof *tmp);
-        if (!tmp) st = fail(c, RT_ENOMEM, "out of memory");
+        pg->nv += pg->def[i] == li->max_def;
+    if (!st && h->type == PQ_PAGE_DATA_V2 && (size_t)h->num_nulls != n - pg->nv)
+        st = fail(c, RT_EFORMAT, "the header counts %d nulls where the levels give %zu", h->num_nulls, n - pg->nv);
+    if (!st && li->max_rep > 0 && n > 0 && col->base + col->n == 0 && pg->rep[0] != 0)
+        st = fail(c, RT_EFORMAT, "the first value of the column chunk continues a row (repetition level %d)",
+                  pg->rep[0]);
+    int delta_len = h->encoding == PQ_ENC_DELTA_LENGTH_BYTE_ARRAY &&
+                    (li->type == PQ_BYTE_ARRAY || li->type == PQ_FIXED_LEN_BYTE_ARRAY);
+    if (!st && !buf && delta_len) { /* the lengths now, the bytes as the values are read */
+        if (!(pg->lens = malloc((pg->nv ? pg->nv : 1) * sizeof *pg->lens))) return fail(c, RT_ENOMEM, "out of memory");
+        if (pg->nv && pq_delta_decode_src(&pg->src, pg->nv, pg->lens, c->err)) st = where(c);
+    }
+    if (st || (!buf && (h->encoding == PQ_ENC_PLAIN || delta_len))) {
+        free(buf);
+        pg->streaming = !st;
+        return st;
+    }
+    /* every value now: from the small page's buffer, or from the rest of a large page read whole (encodings other
+     * than PLAIN) */
+    size_t rest = pg->src.total - pg->src.pos;
+    const uint8_t *vp;
+    if (buf) {
+        vp = buf + pg->src.pos;
+    } else {
+        if (!(buf = malloc(rest ? rest : 1))) return fail(c, RT_ENOMEM, "out of memory (%zu bytes)", rest);
+        st = pq_src_read(&pg->src, buf, rest, c->err);
+        if (!st) st = pq_src_finish(&pg->src, c->err);
+        if (st) {
+            free(buf);
+            return where(c);
+        }
+        vp = buf;
+    }
+    pq_src_close(&pg->src);
+    if (!(pg->vals = malloc((pg->nv ? pg->nv : 1) * sizeof *pg->vals))) {
+        free(buf);
+        return fail(c, RT_ENOMEM, "out of memory");
     }
     size_t kept0 = col->store.n;
-    if (!st) st = values(c, h->encoding, vp, (size_t)(vend - vp), nv, tmp, &col->store, dict, dict_n, have_dict);
-    if (!st) {
-        pq_value *val = col->val + col->n;
-        size_t k = 0;
-        for (size_t i = 0; i < n; i++) {
-            if (def[i] == li->max_def)
-                val[i] = tmp[k++];
-            else
-                memset(&val[i], 0, sizeof val[i]);
-        }
-        col->n += n;
-    }
-    free(tmp);
-    /* byte arrays decoded without a dictionary point into the page's buffer: keep it with the row group */
+    st = values(c, h->encoding, vp, rest, pg->nv, pg->vals, &col->store, col->dict, col->dict_n, col->have_dict);
+    /* byte arrays decoded without a dictionary point into the buffer: kept until the page's entries are dropped */
     int keep = !st && (li->type == PQ_BYTE_ARRAY || li->type == PQ_FIXED_LEN_BYTE_ARRAY) &&
                h->encoding != PQ_ENC_PLAIN_DICTIONARY && h->encoding != PQ_ENC_RLE_DICTIONARY;
     if (!keep)
         free(buf);
     else if (store_keep(&col->store, buf))
         st = fail(c, RT_ENOMEM, "out of memory");
-    if (!st) { /* what this page's values point into lives until they are dropped */
-        uint64_t end = col->base + col->n;
-        pq_store *sto = &col->store;
-        for (size_t i = kept0; i < sto->n; i++)
-            sto->until[i] = end;
-        if (sto->block && sto->block_idx < kept0 && sto->until[sto->block_idx] < end) sto->until[sto->block_idx] = end;
-    }
+    if (!st) store_until(&col->store, kept0, col->base + col->n + n);
     return st;
+}
+
+/* The next PLAIN value of a streamed page; *bytes counts the bytes of byte arrays. */
+static rt_status stream_value(ctx *c, pq_column *col, pq_value *v, size_t *bytes) {
+    pq_page *pg = &col->pg;
+    pq_src *s = &pg->src;
+    uint8_t b[8];
+    rt_status st = RT_OK;
+    switch (c->li->type) {
+    case PQ_BOOLEAN:
+        if (pg->nbits == 8) {
+            st = pq_src_read(s, &pg->bits, 1, c->err);
+            pg->nbits = 0;
+        }
+        v->i = (pg->bits >> pg->nbits++) & 1;
+        break;
+    case PQ_INT32:
+    case PQ_FLOAT:
+        if (!(st = pq_src_read(s, b, 4, c->err))) {
+            uint32_t u = le32(b);
+            float f;
+            memcpy(&f, &u, 4);
+            if (c->li->type == PQ_INT32)
+                v->i = (int32_t)u;
+            else
+                v->d = f;
+        }
+        break;
+    case PQ_INT64:
+    case PQ_DOUBLE:
+        if (!(st = pq_src_read(s, b, 8, c->err))) {
+            uint64_t u = le64(b);
+            if (c->li->type == PQ_INT64)
+                v->i = (int64_t)u;
+            else
+                memcpy(&v->d, &u, 8);
+        }
+        break;
+    default: { /* BYTE_ARRAY, FIXED_LEN_BYTE_ARRAY */
+        uint64_t l = (uint64_t)c->li->type_length;
+        if (pg->lens) { /* DELTA_LENGTH_BYTE_ARRAY */
+            int64_t dl = pg->lens[pg->vnext];
+            if (dl < 0 || (c->li->type == PQ_FIXED_LEN_BYTE_ARRAY && (uint64_t)dl != l))
+                return fail(c, RT_EFORMAT, "value %zu: length %lld%s", pg->vnext, (long long)dl,
+                            dl < 0 ? "" : " in a FIXED_LEN_BYTE_ARRAY of another length");
+            l = (uint64_t)dl;
+        } else if (c->li->type == PQ_BYTE_ARRAY) {
+            if (s->total - s->pos < 4)
+                return fail(c, RT_EFORMAT, "value %zu: byte array length runs past the end", pg->vnext);
+            if ((st = pq_src_read(s, b, 4, c->err))) break;
+            l = le32(b);
+        }
+        if (s->total - s->pos < l)
+            return fail(c, RT_EFORMAT, "value %zu: byte array of %llu bytes runs past the end", pg->vnext,
+                        (unsigned long long)l);
+        uint8_t *p = store_alloc(&col->store, l);
+        if (!p) return fail(c, RT_ENOMEM, "out of memory");
+        if ((st = pq_src_read(s, p, l, c->err))) break;
+        v->s.p = p;
+        v->s.len = l;
+        *bytes += l;
+    }
+    }
+    if (st) {
+        rt_err_prefix(c->err, "value %zu", pg->vnext);
+        return where(c);
+    }
+    return RT_OK;
+}
+
+/* Hands the page's next batch of entries to the column; ends the page after its last. */
+static rt_status page_batch(ctx *c, pq_column *col) {
+    pq_page *pg = &col->pg;
+    size_t want = pg->n - pg->next < PQ_BATCH_ENTRIES ? pg->n - pg->next : PQ_BATCH_ENTRIES;
+    rt_status st = grow(c, col, want);
+    if (st) return st;
+    size_t kept0 = col->store.n, bytes = 0, k = 0;
+    for (; !st && k < want && bytes < PQ_BATCH_BYTES; k++) {
+        size_t i = pg->next + k, o = col->n + k;
+        col->def[o] = pg->def[i];
+        col->rep[o] = pg->rep[i];
+        col->rows += pg->rep[i] == 0;
+        if (pg->def[i] != c->li->max_def)
+            memset(&col->val[o], 0, sizeof col->val[o]);
+        else if (pg->vals)
+            col->val[o] = pg->vals[pg->vnext++];
+        else if (!(st = stream_value(c, col, &col->val[o], &bytes)))
+            pg->vnext++;
+    }
+    if (st) return st;
+    col->n += k;
+    pg->next += k;
+    store_until(&col->store, kept0, col->base + col->n);
+    if (pg->next < pg->n) return RT_OK;
+    if (pg->streaming && pq_src_finish(&pg->src, c->err)) return where(c);
+    page_end(pg);
+    return RT_OK;
 }
 
 rt_status pq_column_begin(const pq_leaf_info *li, const pq_chunk *cc, uint8_t *chunk, size_t len, pq_column *col,
@@ -588,12 +628,13 @@ rt_status pq_column_begin(const pq_leaf_info *li, const pq_chunk *cc, uint8_t *c
     store_clear(&col->store);
     free(col->chunk);
     free(col->dict);
+    page_end(&col->pg);
     col->li = *li;
     col->cc = cc;
     col->chunk = chunk;
     col->chunk_len = len;
     col->pos = 0;
-    col->page = 0;
+    col->page = -1;
     col->seen = 0;
     col->dict = NULL;
     col->dict_n = 0;
@@ -601,11 +642,30 @@ rt_status pq_column_begin(const pq_leaf_info *li, const pq_chunk *cc, uint8_t *c
     ctx c = {&col->li, -1, err};
     if (cc->type != li->type)
         return fail(&c, RT_EFORMAT, "chunk type %d differs from the schema's type %d", cc->type, li->type);
-    if (cc->num_values < 0 || (uint64_t)cc->num_values > PQ_MAX_CHUNK_ENTRIES)
-        return fail(&c, RT_ERANGE, "%lld values in one column chunk (at most %zu)", (long long)cc->num_values,
-                    PQ_MAX_CHUNK_ENTRIES);
+    if (cc->num_values < 0) return fail(&c, RT_EFORMAT, "%lld values in the column chunk", (long long)cc->num_values);
     col->done = cc->num_values == 0;
     return RT_OK;
+}
+
+/* Reads the dictionary page h (body: its compressed bytes). */
+static rt_status dict_page(ctx *c, pq_column *col, const pq_page_header *h, const uint8_t *body) {
+    if (!h->has_dict) return fail(c, RT_EFORMAT, "dictionary page without its header");
+    if (col->have_dict) return fail(c, RT_EFORMAT, "a second dictionary page");
+    if (h->encoding != PQ_ENC_PLAIN && h->encoding != PQ_ENC_PLAIN_DICTIONARY)
+        return fail(c, RT_EUNSUPPORTED, "dictionary encoding %d (PLAIN expected)", h->encoding);
+    size_t us = (size_t)h->uncompressed_size;
+    if (pq_codec_check(col->cc->codec, body, (size_t)h->compressed_size, us, c->err)) return where(c);
+    if ((uint64_t)h->num_values > (uint64_t)us * 8) /* a value takes at least one bit */
+        return fail(c, RT_EFORMAT, "dictionary of %d values in %zu bytes", h->num_values, us);
+    uint8_t *buf = malloc(us ? us : 1);
+    col->dict = malloc(((size_t)h->num_values ? (size_t)h->num_values : 1) * sizeof *col->dict);
+    rt_status st = !buf || !col->dict ? fail(c, RT_ENOMEM, "out of memory") : RT_OK;
+    if (!st && pq_decompress(col->cc->codec, body, (size_t)h->compressed_size, buf, us, c->err)) st = where(c);
+    if (!st) st = plain(c, buf, us, (size_t)h->num_values, col->dict);
+    if (buf && store_keep(&col->store, buf) && !st) st = fail(c, RT_ENOMEM, "out of memory");
+    col->dict_n = (size_t)h->num_values;
+    col->have_dict = 1;
+    return st;
 }
 
 rt_status pq_column_more(pq_column *col, rt_error *err) {
@@ -614,8 +674,10 @@ rt_status pq_column_more(pq_column *col, rt_error *err) {
     size_t len = col->chunk_len;
     ctx c = {&col->li, col->page, err};
     rt_status st = RT_OK;
-    int got_data = 0;
-    for (; !st && !got_data && col->seen < (uint64_t)cc->num_values; c.page = ++col->page) {
+    if (col->pg.active) st = page_batch(&c, col);
+    /* otherwise the next data page (after any dictionary and index pages), and its first batch */
+    while (!st && !col->pg.active && col->seen < (uint64_t)cc->num_values) {
+        c.page = ++col->page;
         if (col->pos >= len) {
             st = fail(&c, RT_EFORMAT, "column chunk ends after %llu of %lld values", (unsigned long long)col->seen,
                       (long long)cc->num_values);
@@ -636,27 +698,7 @@ rt_status pq_column_more(pq_column *col, rt_error *err) {
         const uint8_t *body = chunk + col->pos;
         col->pos += (size_t)h.compressed_size;
         if (h.type == PQ_PAGE_DICTIONARY) {
-            if (!h.has_dict)
-                st = fail(&c, RT_EFORMAT, "dictionary page without its header");
-            else if (col->have_dict)
-                st = fail(&c, RT_EFORMAT, "a second dictionary page");
-            else if (h.encoding != PQ_ENC_PLAIN && h.encoding != PQ_ENC_PLAIN_DICTIONARY)
-                st = fail(&c, RT_EUNSUPPORTED, "dictionary encoding %d (PLAIN expected)", h.encoding);
-            if (st) break;
-            size_t us = (size_t)h.uncompressed_size;
-            if ((st = plausible(&c, cc->codec, body, (size_t)h.compressed_size, us))) break;
-            if ((uint64_t)h.num_values > (uint64_t)us * 8) { /* a value takes at least one bit */
-                st = fail(&c, RT_EFORMAT, "dictionary of %d values in %zu bytes", h.num_values, us);
-                break;
-            }
-            uint8_t *buf = malloc(us ? us : 1);
-            col->dict = malloc(((size_t)h.num_values ? (size_t)h.num_values : 1) * sizeof *col->dict);
-            if (!buf || !col->dict) st = fail(&c, RT_ENOMEM, "out of memory");
-            if (!st) st = decompress(&c, cc->codec, body, (size_t)h.compressed_size, buf, us);
-            if (!st) st = plain(&c, buf, us, (size_t)h.num_values, col->dict);
-            if (buf && store_keep(&col->store, buf) && !st) st = fail(&c, RT_ENOMEM, "out of memory");
-            col->dict_n = (size_t)h.num_values;
-            col->have_dict = 1;
+            st = dict_page(&c, col, &h, body);
         } else if (h.type == PQ_PAGE_DATA || h.type == PQ_PAGE_DATA_V2) {
             if (h.type == PQ_PAGE_DATA ? !h.has_data : !h.has_v2) {
                 st = fail(&c, RT_EFORMAT, "data page without its header");
@@ -667,17 +709,15 @@ rt_status pq_column_more(pq_column *col, rt_error *err) {
                           h.num_values, (unsigned long long)((uint64_t)cc->num_values - col->seen));
                 break;
             }
-            size_t n0 = col->n;
-            st = data_page(&c, cc, &h, body, col, col->dict, col->dict_n, col->have_dict);
             col->seen += (uint64_t)h.num_values;
-            for (size_t k = n0; !st && k < col->n; k++)
-                col->rows += col->rep[k] == 0;
-            got_data = 1;
+            st = page_begin(&c, col, &h, body);
+            if (!st) st = page_batch(&c, col);
+            break;
         } else if (h.type != PQ_PAGE_INDEX) {
             st = fail(&c, RT_EFORMAT, "unknown page type %d", h.type);
         }
     }
-    if (!st && col->seen >= (uint64_t)cc->num_values) {
+    if (!st && !col->pg.active && col->seen >= (uint64_t)cc->num_values) {
         col->done = 1;
         free(col->chunk); /* every page decoded: the compressed bytes are no longer needed */
         col->chunk = NULL;

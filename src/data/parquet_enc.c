@@ -1,6 +1,7 @@
 /* Parquet's integer encodings: the RLE / bit-packed hybrid (levels, dictionary indices, booleans) and
  * DELTA_BINARY_PACKED (integers, byte array lengths), as Encodings.md defines them. Every read is bounds-checked;
  * the arithmetic of deltas wraps in unsigned integers as the format intends. */
+#include <stdlib.h>
 #include <string.h>
 
 #include "data/parquet_internal.h"
@@ -100,11 +101,61 @@ rt_status pq_rle_get(pq_rle *r, uint32_t *out, size_t n, rt_error *err) {
     return RT_OK;
 }
 
-rt_status pq_delta_decode(const uint8_t *p, size_t len, size_t n, int64_t *out, size_t *used, rt_error *err) {
-    const uint8_t *q = p, *end = p + len;
+/* Where DELTA_BINARY_PACKED bytes come from: a buffer, or a page's decompressing stream (then miniblocks are read
+ * into scratch). */
+typedef struct reader {
+    const uint8_t *p, *end;
+    pq_src *src;
+    uint8_t *scratch;
+    size_t scratch_cap;
+} reader;
+
+static size_t left(const reader *r) {
+    return r->src ? r->src->total - r->src->pos : (size_t)(r->end - r->p);
+}
+
+/* The next n bytes (NULL with err set when they are not there). */
+static const uint8_t *take(reader *r, size_t n, rt_error *err) {
+    if (left(r) < n) {
+        rt_err_set(err, RT_EFORMAT, "DELTA_BINARY_PACKED runs past the end of the data");
+        return NULL;
+    }
+    if (!r->src) {
+        const uint8_t *q = r->p;
+        r->p += n;
+        return q;
+    }
+    if (n > r->scratch_cap) {
+        uint8_t *b = realloc(r->scratch, n);
+        if (!b) {
+            rt_err_set(err, RT_ENOMEM, "out of memory");
+            return NULL;
+        }
+        r->scratch = b;
+        r->scratch_cap = n;
+    }
+    return pq_src_read(r->src, r->scratch, n, err) ? NULL : r->scratch;
+}
+
+static rt_status rd_uvarint(reader *r, uint64_t *out, rt_error *err) {
+    if (!r->src) return uvarint(&r->p, r->end, out, err);
+    uint64_t v = 0;
+    for (int shift = 0; shift < 64; shift += 7) {
+        const uint8_t *b = take(r, 1, err);
+        if (!b) return rt_err_set(err, RT_EFORMAT, "varint runs past the end of the data");
+        v |= (uint64_t)(*b & 0x7f) << shift;
+        if (!(*b & 0x80)) {
+            *out = v;
+            return RT_OK;
+        }
+    }
+    return rt_err_set(err, RT_EFORMAT, "varint longer than 64 bits");
+}
+
+static rt_status delta(reader *r, size_t n, int64_t *out, rt_error *err) {
     uint64_t block, minis, total, first_u;
-    if (uvarint(&q, end, &block, err) || uvarint(&q, end, &minis, err) || uvarint(&q, end, &total, err) ||
-        uvarint(&q, end, &first_u, err))
+    if (rd_uvarint(r, &block, err) || rd_uvarint(r, &minis, err) || rd_uvarint(r, &total, err) ||
+        rd_uvarint(r, &first_u, err))
         return rt_err_prefix(err, "DELTA_BINARY_PACKED header");
     if (block == 0 || block % 128 || block > 65536 || minis == 0 || block % minis || (block / minis) % 32)
         return rt_err_set(err, RT_EFORMAT, "DELTA_BINARY_PACKED: block size %llu with %llu miniblocks is invalid",
@@ -114,30 +165,42 @@ rt_status pq_delta_decode(const uint8_t *p, size_t len, size_t n, int64_t *out, 
                           (unsigned long long)total, n);
     uint64_t per_mini = block / minis;
     uint64_t cur = (first_u >> 1) ^ (uint64_t) - (int64_t)(first_u & 1);
+    uint8_t widths[65536 / 32];
     size_t i = 0;
     if (n > 0) out[i++] = (int64_t)cur;
     while (i < n) {
         uint64_t md_u;
-        if (uvarint(&q, end, &md_u, err)) return rt_err_prefix(err, "DELTA_BINARY_PACKED block");
+        if (rd_uvarint(r, &md_u, err)) return rt_err_prefix(err, "DELTA_BINARY_PACKED block");
         uint64_t min_delta = (md_u >> 1) ^ (uint64_t) - (int64_t)(md_u & 1);
-        if ((uint64_t)(end - q) < minis)
-            return rt_err_set(err, RT_EFORMAT, "DELTA_BINARY_PACKED: bit widths truncated");
-        const uint8_t *widths = q;
-        q += minis;
+        const uint8_t *w = take(r, minis, err);
+        if (!w) return rt_err_prefix(err, "DELTA_BINARY_PACKED: bit widths");
+        memcpy(widths, w, minis);
         for (uint64_t m = 0; m < minis && i < n; m++) {
             int bw = widths[m];
             if (bw > 64) return rt_err_set(err, RT_EFORMAT, "DELTA_BINARY_PACKED: bit width %d", bw);
             uint64_t nbytes = per_mini * (uint64_t)bw / 8;
-            if ((uint64_t)(end - q) < nbytes)
-                return rt_err_set(err, RT_EFORMAT, "DELTA_BINARY_PACKED: miniblock runs past the end");
+            const uint8_t *q = take(r, nbytes, err);
+            if (!q) return rt_err_prefix(err, "DELTA_BINARY_PACKED: miniblock");
             for (uint64_t k = 0; k < per_mini && i < n; k++) {
                 uint64_t d = bw ? bits_at(q, q + nbytes, k * (uint64_t)bw, bw) : 0;
                 cur = cur + min_delta + d;
                 out[i++] = (int64_t)cur;
             }
-            q += nbytes;
         }
     }
-    *used = (size_t)(q - p);
     return RT_OK;
+}
+
+rt_status pq_delta_decode(const uint8_t *p, size_t len, size_t n, int64_t *out, size_t *used, rt_error *err) {
+    reader r = {p, p + len, NULL, NULL, 0};
+    rt_status st = delta(&r, n, out, err);
+    if (!st) *used = (size_t)(r.p - p);
+    return st;
+}
+
+rt_status pq_delta_decode_src(pq_src *src, size_t n, int64_t *out, rt_error *err) {
+    reader r = {NULL, NULL, src, NULL, 0};
+    rt_status st = delta(&r, n, out, err);
+    free(r.scratch);
+    return st;
 }

@@ -147,6 +147,7 @@ Test(data_cli, json_check_reads_parquet_and_names_where_it_breaks) {
     snprintf(cmd, sizeof cmd, "json check %s", path);
     cr_expect_eq(run_cli(cmd, out, sizeof out), 1, "%s", out);
     cr_expect(strstr(out, "bad.parquet: row group 0, column 'id', page 0") != NULL, "%s", out);
+    cr_expect(strstr(out, "(reading row 1)") != NULL, "the row being read: %s", out);
     test_rmdir(dir);
 }
 

@@ -1,6 +1,6 @@
-/* The Parquet reader against two independent writers (DuckDB and arrow-rs, tests/node/parquet-writers/parquet_fixtures.mjs): every
- * row equals the writer's own read-back; and malformed files (every truncation, every flipped byte, bad magic) are
- * errors naming the file, never crashes. */
+/* The Parquet reader against two independent writers (DuckDB and arrow-rs,
+ * tests/node/parquet-writers/parquet_fixtures.mjs): every row equals the writer's own read-back; and malformed files
+ * (every truncation, every flipped byte, bad magic) are errors naming the file, never crashes. */
 #include <criterion/criterion.h>
 #include <math.h>
 #include <stdio.h>
@@ -11,6 +11,7 @@
 #include "base/fileio.h"
 #include "base/json.h"
 #include "data/parquet.h"
+#include "data/parquet_internal.h"
 
 #define PQDIR RETOOL_FIXTURES "/parquet/"
 
@@ -69,14 +70,16 @@ static int json_eq(const cJSON *a, const cJSON *b, char *why, size_t n, const ch
     return 1; /* null, true, false: the type matched */
 }
 
-/* Reads name.parquet row by row and compares with name.jsonl; returns the rows read. */
-static size_t compare_with_readback(const char *name) {
+/* Reads name.parquet row by row, streaming every page whose values exceed stream_min bytes, and compares with
+ * name.jsonl; returns the rows read. */
+static size_t compare_streamed(const char *name, size_t stream_min) {
     char pq_path[512], js_path[512];
     snprintf(pq_path, sizeof pq_path, PQDIR "%s.parquet", name);
     snprintf(js_path, sizeof js_path, PQDIR "%s.jsonl", name);
     rt_error err;
     data_parquet *pq;
     cr_assert_eq(data_parquet_open(pq_path, &pq, &err), RT_OK, "%s", err.msg);
+    pq_set_stream_min(pq, stream_min);
     rt_jsonl_reader r;
     cr_assert_eq(rt_jsonl_open(&r, js_path, RT_JSONL_STOP, &err), RT_OK, "%s", err.msg);
     size_t rows = 0;
@@ -95,7 +98,7 @@ static size_t compare_with_readback(const char *name) {
         int ok = json_eq(got, want, why, sizeof why, at);
         cJSON_Delete(want);
         cJSON_Delete(got);
-        cr_assert(ok, "%s: %s (retool vs the writer)", name, why);
+        cr_assert(ok, "%s (streaming above %zu bytes): %s (retool vs the writer)", name, stream_min, why);
         rows++;
     }
     cr_expect_eq((int64_t)rows, data_parquet_num_rows(pq));
@@ -103,6 +106,10 @@ static size_t compare_with_readback(const char *name) {
     rt_jsonl_close(&r);
     data_parquet_close(pq);
     return rows;
+}
+
+static size_t compare_with_readback(const char *name) {
+    return compare_streamed(name, PQ_STREAM_MIN_DEFAULT);
 }
 
 Test(parquet, duckdb_every_type_and_codec) {
@@ -143,13 +150,45 @@ Test(parquet, arrow_rs_nested) {
     cr_expect_eq(compare_with_readback("tiny_snappy"), 20);
 }
 
-/* Reads every row of path; returns the status of the first failure (RT_OK when all rows read); *rows (when not
- * NULL) gets the rows delivered. */
-static rt_status read_all_n(const char *path, rt_error *err, size_t *rows) {
+/* Every fixture with every page streamed (what the reader does with pages over 1 MiB): every codec through the
+ * streaming decoders, every encoding after a streamed page's levels, PLAIN values read one at a time. */
+Test(parquet, every_fixture_streamed) {
+    const char *names[] = {"duck_types_uncompressed",
+                           "duck_types_snappy",
+                           "duck_types_gzip",
+                           "duck_types_zstd",
+                           "duck_types_v2",
+                           "duck_nested",
+                           "duck_nested_v2",
+                           "dapo_shaped",
+                           "aime_shaped",
+                           "gsm8k_shaped",
+                           "retool_sft_shaped",
+                           "rs_plain_v1_snappy",
+                           "rs_dict_v1_gzip",
+                           "rs_delta_v2_zstd",
+                           "rs_dict_v2_uncompressed",
+                           "rs_nested_v1",
+                           "rs_nested_v2",
+                           "rs_nested_small_pages_v1",
+                           "rs_nested_small_pages_v2",
+                           "rs_required_v1",
+                           "rs_required_v2",
+                           "tiny_dict_v1",
+                           "tiny_delta_v2",
+                           "tiny_snappy"};
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
+        cr_expect_gt(compare_streamed(names[i], 0), 0, "%s", names[i]);
+}
+
+/* Reads every row of path, streaming pages larger than stream_min; returns the status of the first failure (RT_OK
+ * when all rows read); *rows (when not NULL) gets the rows delivered. */
+static rt_status read_all_streamed(const char *path, size_t stream_min, rt_error *err, size_t *rows) {
     data_parquet *pq;
     if (rows) *rows = 0;
     rt_status st = data_parquet_open(path, &pq, err);
     if (st) return st;
+    pq_set_stream_min(pq, stream_min);
     for (;;) {
         cJSON *row;
         st = data_parquet_next(pq, &row, err);
@@ -162,7 +201,7 @@ static rt_status read_all_n(const char *path, rt_error *err, size_t *rows) {
 }
 
 static rt_status read_all(const char *path, rt_error *err) {
-    return read_all_n(path, err, NULL);
+    return read_all_streamed(path, PQ_STREAM_MIN_DEFAULT, err, NULL);
 }
 
 static char *load(const char *name, size_t *len) {
@@ -213,9 +252,9 @@ Test(parquet, bad_magic) {
     test_rmdir(dir);
 }
 
-/* Flips every byte of a file in turn (three ways): each read either succeeds or fails with a message naming the
- * file, and the errors include the classes the reader promises to catch. */
-static void sweep(const char *name, const char *const *must_see, size_t n_must) {
+/* Flips every byte of a file in turn (n_flips ways, at most three): each read either succeeds or fails with a message
+ * naming the file, and the errors include the classes the reader promises to catch. */
+static void sweep(const char *name, size_t stream_min, size_t n_flips, const char *const *must_see, size_t n_must) {
     char dir[64], path[600];
     test_tmpdir(dir, sizeof dir);
     size_t len;
@@ -225,13 +264,13 @@ static void sweep(const char *name, const char *const *must_see, size_t n_must) 
     size_t errors = 0;
     const unsigned char flips[] = {0xff, 0x01, 0x80};
     for (size_t at = 0; at < len; at++)
-        for (size_t f = 0; f < sizeof flips; f++) {
+        for (size_t f = 0; f < n_flips && f < sizeof flips; f++) {
             memcpy(copy, data, len);
             copy[at] = (char)(copy[at] ^ flips[f]);
             test_write(dir, "f.parquet", copy, len, path, sizeof path);
             rt_error err;
             size_t rows;
-            if (read_all_n(path, &err, &rows) == RT_OK) continue;
+            if (read_all_streamed(path, stream_min, &err, &rows) == RT_OK) continue;
             errors++;
             /* row groups are read one at a time: a fault in the second (of 10 rows each) comes after the first's
              * rows were delivered */
@@ -254,15 +293,21 @@ static void sweep(const char *name, const char *const *must_see, size_t n_must) 
 Test(parquet, flipped_bytes_dictionary_file, .timeout = 120) {
     const char *must[] = {"dictionary index",    "exceeds the column's maximum",          "page header",
                           "row group 1, column", "runs past the end of the column chunk", ", page "};
-    sweep("tiny_dict_v1", must, sizeof must / sizeof must[0]);
+    sweep("tiny_dict_v1", PQ_STREAM_MIN_DEFAULT, 3, must, sizeof must / sizeof must[0]);
 }
 
 Test(parquet, flipped_bytes_delta_file, .timeout = 120) {
     const char *must[] = {"DELTA_BINARY_PACKED", "file metadata"};
-    sweep("tiny_delta_v2", must, sizeof must / sizeof must[0]);
+    sweep("tiny_delta_v2", PQ_STREAM_MIN_DEFAULT, 3, must, sizeof must / sizeof must[0]);
 }
 
 Test(parquet, flipped_bytes_snappy_file, .timeout = 120) {
     const char *must[] = {"snappy", "where the header declares"};
-    sweep("tiny_snappy", must, sizeof must / sizeof must[0]);
+    sweep("tiny_snappy", PQ_STREAM_MIN_DEFAULT, 3, must, sizeof must / sizeof must[0]);
+}
+
+/* The same file with every page streamed: the hand-written snappy decoder meets each byte flipped (one way). */
+Test(parquet, flipped_bytes_snappy_file_streamed, .timeout = 120) {
+    const char *must[] = {"snappy data", "value "};
+    sweep("tiny_snappy", 0, 1, must, sizeof must / sizeof must[0]);
 }

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Fuzzes the Parquet reader for ~60 s (FUZZ_SECONDS) with libFuzzer + ASan + UBSan, seeded with the small fixtures
+# Fuzzes the Parquet reader (and its streaming snappy decoder against libsnappy) for ~60 s (FUZZ_SECONDS) with libFuzzer + ASan + UBSan, seeded with the small fixtures
 # of the two independent writers (tests/fixtures/parquet). Any crash, sanitizer report, or broken property (see
 # tests/fuzz/fuzz_parquet.c) fails the check; the crashing input is kept in build/fuzz/ (crash-*) for reproduction:
 # build/fuzz/fuzz_parquet build/fuzz/crash-...
@@ -10,8 +10,7 @@ out=build/fuzz
 mkdir -p "$out"
 corpus="$out/corpus-parquet"
 rm -rf "$corpus" && mkdir -p "$corpus"
-src=(tests/fuzz/fuzz_parquet.c src/data/parquet.c src/data/parquet_column.c src/data/parquet_enc.c
-     src/data/parquet_thrift.c src/base/*.c)
+src=(tests/fuzz/fuzz_parquet.c src/data/parquet*.c src/base/*.c)
 # shellcheck disable=SC2046
 clang -std=c17 -D_GNU_SOURCE -DRETOOL_FUZZ -O1 -g -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
     -Isrc $(pkg-config --cflags libcjson libzstd zlib) "${src[@]}" $(pkg-config --libs libcjson libzstd zlib) \

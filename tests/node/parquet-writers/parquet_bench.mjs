@@ -1,6 +1,8 @@
 // DuckDB's side of bench/parquet_read.c (and the writer of the file it reads):
 //   node parquet_bench.mjs write FILE [ROWS]   a DAPO-Math-17k-shaped file of ROWS rows (default 100000), DuckDB's
 //                                              defaults (snappy, row groups of 122880 rows); deterministic
+//   node parquet_bench.mjs write-v2 FILE [ROWS] the same rows written by DuckDB with PARQUET_VERSION v2 (data pages
+//                                              v2, strings DELTA_LENGTH_BYTE_ARRAY; snappy)
 //   node parquet_bench.mjs write-rs FILE [ROWS] the same rows written by arrow-rs (parquet-wasm) with its defaults
 //                                              but snappy: pages of about 1 MB, row groups of up to 1,048,576 rows
 //   node parquet_bench.mjs read FILE [THREADS] reads every row into a JS object (DuckDB's own conversion of each
@@ -10,13 +12,13 @@
 import { DuckDBInstance } from '@duckdb/node-api';
 
 const [mode, file, arg] = process.argv.slice(2);
-if (!file || !['write', 'write-rs', 'read'].includes(mode)) {
-    console.error('usage: node parquet_bench.mjs write|write-rs FILE [ROWS] | read FILE [THREADS]');
+if (!file || !['write', 'write-v2', 'write-rs', 'read'].includes(mode)) {
+    console.error('usage: node parquet_bench.mjs write|write-v2|write-rs FILE [ROWS] | read FILE [THREADS]');
     process.exit(2);
 }
 const esc = (s) => s.replace(/'/g, "''");
 
-if (mode === 'write') {
+if (mode === 'write' || mode === 'write-v2') {
     const rows = Number(arg || 100000);
     const db = await DuckDBInstance.create(':memory:');
     const con = await db.connect();
@@ -33,7 +35,7 @@ if (mode === 'write') {
         {'ground_truth': ((i * 7919) % 100003)::VARCHAR, 'style': 'rule-lighteval/MATH_v2'} AS reward_model,
         {'index': printf('%08x-%04x-4%03x-a%03x-%012x', i * 2654435761 % 4294967296, i % 65536, i % 4096,
             (i * 7) % 4096, i * 11400714819323198485 % 281474976710656), 'split': 'train'} AS extra_info
-      FROM range(${rows}) r(i)) TO '${esc(file)}' (FORMAT parquet)`);
+      FROM range(${rows}) r(i)) TO '${esc(file)}' (FORMAT parquet${mode === 'write-v2' ? ', PARQUET_VERSION v2' : ''})`);
     con.closeSync?.();
     process.exit(0);
 }
