@@ -242,36 +242,3 @@ rt_status lora_backward(model *m, float *dx, const float *dy, const float *x, in
     if ((st = kern_mm_dw(KERN_F32, m->grads + g->part[0].a, lo->du, x, M, R, K, 1, err)) != RT_OK) return st;
     return dx ? kern_mm_dx(KERN_F32, dx, lo->du, A, M, R, K, 1, err) : RT_OK;
 }
-
-rt_status model_lora_merge_into(const model *lm, model *full, rt_error *err) {
-    if (!lm->lora || full->base || full->cfg.num_layers != lm->cfg.num_layers)
-        return rt_err_set(err, RT_EINVAL, "merge: needs a LoRA model and a full model of the same shape");
-    int64_t r = lm->lora->cfg.rank;
-    float *sb = NULL;
-    rt_status st = RT_OK;
-    for (int64_t l = 0; l < lm->cfg.num_layers && !st; l++)
-        for (int w = 0; w < 4 && !st; w++) {
-            const lora_group *g = group_of(lm, l, (model_wkind)w);
-            if (!g) continue;
-            int64_t N, K;
-            model_wshape(lm, (model_wkind)w, &N, &K);
-            const model_layer *L = &full->p.layers[l];
-            float *W = w == MODEL_W_QKV ? L->qkv_w : w == MODEL_W_O ? L->o_w : w == MODEL_W_GU ? L->gu_w : L->down_w;
-            for (int i = 0; i < g->n && !st; i++) {
-                const lora_part *p = &g->part[i];
-                float *nb = realloc(sb, (size_t)(p->rows * r) * sizeof(float));
-                if (!nb) {
-                    st = rt_err_set(err, RT_ENOMEM, "merge: no memory");
-                    break;
-                }
-                sb = nb;
-                for (int64_t j = 0; j < p->rows * r; j++)
-                    sb[j] = lm->params[p->b + (size_t)j] * lm->lora->scale;
-                /* W[row0 .. row0+rows, :] += (s B) A */
-                st = gemm(0, 0, p->rows, K, r, sb, r, lm->params + p->a, K, W + p->row0 * K, K, 1, err);
-            }
-        }
-    free(sb);
-    if (!st) model_sync_bf16(full);
-    return st;
-}

@@ -56,7 +56,4 @@ rt_status lora_forward(const model *m, float *out, const float *x, int64_t l, mo
 rt_status lora_backward(model *m, float *dx, const float *dy, const float *x, int64_t l, model_wkind w, int64_t M,
                         rt_error *err);
 
-/* W += (alpha/r) B A for every adapter of lora_model, into the f32 weights of full (same config, not frozen). */
-rt_status model_lora_merge_into(const model *lora_model, model *full, rt_error *err);
-
 #endif

@@ -183,12 +183,13 @@ Test(lora, merged_model_equals_adapters) {
     model lm, full;
     lora_model(&lm, dir, MODEL_LORA_ALL & ~MODEL_LORA_V, MODEL_PREC_F32, 0);
     rt_error err;
-    model_opts fo = {.prec = MODEL_PREC_F32};
-    cr_assert_eq(model_load(&full, dir, &fo, &err), RT_OK, "%s", err.msg);
-    cr_assert_eq(model_lora_merge_into(&lm, &full, &err), RT_OK, "%s", err.msg);
+    char ad[512];
+    snprintf(ad, sizeof ad, "%s/adapter", dir);
+    cr_assert_eq(model_save(&lm, ad, 0, &err), RT_OK, "%s", err.msg);
     snprintf(out, sizeof out, "%s/merged", dir);
-    cr_assert_eq(model_save(&full, out, 0, &err), RT_OK, "%s", err.msg);
-    model_free(&full);
+    cr_assert_eq(model_peft_merge(dir, ad, out, &err), RT_OK, "%s", err.msg);
+    cr_assert_neq(model_peft_merge(dir, ad, out, &err), RT_OK, "an existing folder is never overwritten");
+    model_opts fo = {.prec = MODEL_PREC_F32};
     cr_assert_eq(model_load(&full, out, &fo, &err), RT_OK, "%s", err.msg);
     int32_t tokens[NTOK], targets[NTOK];
     int64_t start[NSEQ + 1];
