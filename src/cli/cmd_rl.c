@@ -11,25 +11,20 @@ int cmd_rl(int argc, char **argv) {
     train_rl_config c = train_rl_defaults();
     cli_lora_flags lora = {0};
     const char *algo = "ppo", *tools = "python", *mode = "stateless", *tmpl = "auto", *resume = NULL, *kl = "k3";
-    long long steps = 0, ppp = c.prompts_per_step, samples = c.samples,
-              max_tokens = (long long)c.rollout.budget.max_response_tokens,
-              max_calls = (long long)c.rollout.budget.max_tool_calls,
-              max_interp = (long long)c.rollout.budget.max_interpreter_tokens, top_k = 0,
-              conc = (long long)c.rollout.max_concurrent, warmup = 0, cwarm = 0, epochs = c.ppo_epochs,
+    long long steps = 0, ppp = c.prompts_per_step, samples = c.samples, max_tokens = (long long)c.rollout.budget.max_response_tokens,
+              max_calls = (long long)c.rollout.budget.max_tool_calls, max_interp = (long long)c.rollout.budget.max_interpreter_tokens,
+              top_k = 0, conc = (long long)c.rollout.max_concurrent, warmup = 0, cwarm = 0, epochs = c.ppo_epochs,
               mbs = c.minibatches, save_every = 0, keep = c.keep_last, seed = (long long)c.seed, threads = c.threads,
               workers = c.sandbox_workers;
-    double temp = c.rollout.sampling.temperature, top_p = c.rollout.sampling.top_p,
-           timeout = c.rollout.budget.call_timeout_s, lr = c.lr, clr = c.critic_lr, wd = c.weight_decay,
-           clip = c.clip_norm, clow = c.clip_low, chigh = c.clip_high, vclip = c.value_clip, gamma = c.gamma,
-           lambda = c.lambda, klc = 0, ent = 0;
+    double temp = c.rollout.sampling.temperature, top_p = c.rollout.sampling.top_p, timeout = c.rollout.budget.call_timeout_s,
+           lr = c.lr, clr = c.critic_lr, wd = c.weight_decay, clip = c.clip_norm, clow = c.clip_low, chigh = c.clip_high,
+           vclip = c.value_clip, gamma = c.gamma, lambda = c.lambda, klc = 0, ent = 0;
     int no_whiten = 0, drop_flat = 0, drop_void = 0, no_std = 0, resample = 0;
     const cli_flag flags[] = {
         {"algo", CLI_FLAG_STRING, &algo, "ppo|grpo", "PPO with a critic (default) or GRPO"},
         {"model", CLI_FLAG_STRING, &c.model_dir, "DIR", "starting policy (usually the cold-start SFT model)"},
-        {"critic", CLI_FLAG_STRING, &c.critic_dir, "DIR",
-         "starting critic (default: the policy with a new value head)"},
-        {"data", CLI_FLAG_STRING, &c.data_path, "FILE",
-         "problems, JSONL or Parquet (retool, DAPO, AIME, MATH, GSM8K layouts)"},
+        {"critic", CLI_FLAG_STRING, &c.critic_dir, "DIR", "starting critic (default: the policy with a new value head)"},
+        {"data", CLI_FLAG_STRING, &c.data_path, "FILE", "problems, JSONL or Parquet (retool, DAPO, AIME, MATH, GSM8K layouts)"},
         {"format", CLI_FLAG_STRING, &c.format, "NAME", "layout of --data (default auto)"},
         {"out", CLI_FLAG_STRING, &c.out_dir, "RUN", "run directory"},
         {"resume", CLI_FLAG_STRING, &resume, "RUN", "continue RUN with its own config.json (--steps N sets the total)"},
@@ -37,11 +32,9 @@ int cmd_rl(int argc, char **argv) {
         {"prompts-per-step", CLI_FLAG_INT, &ppp, "N", "problems per step (default 8)"},
         {"samples", CLI_FLAG_INT, &samples, "K", "trajectories per problem (default 4)"},
         {"tools", CLI_FLAG_STRING, &tools, "python|none", "tool-integrated (default) or text-only RL"},
-        {"mode", CLI_FLAG_STRING, &mode, "stateless|stateful",
-         "code blocks alone (default) or one session per trajectory"},
+        {"mode", CLI_FLAG_STRING, &mode, "stateless|stateful", "code blocks alone (default) or one session per trajectory"},
         {"sandbox", CLI_FLAG_STRING, &c.sandbox, "SPEC", "local (default) or SandboxFusion URLs separated by commas"},
-        {"workers", CLI_FLAG_INT, &workers, "N",
-         "local sandbox workers with numpy/sympy (default 2; 2 light ones serve other code)"},
+        {"workers", CLI_FLAG_INT, &workers, "N", "local sandbox workers with numpy/sympy (default 2; 2 light ones serve other code)"},
         {"template", CLI_FLAG_STRING, &tmpl, "NAME", CLI_TEMPLATE_HELP},
         {"temperature", CLI_FLAG_DOUBLE, &temp, "T", "rollout temperature (default 1)"},
         {"top-p", CLI_FLAG_DOUBLE, &top_p, "P", "rollout top-p (default 1)"},
@@ -83,15 +76,13 @@ int cmd_rl(int argc, char **argv) {
         CLI_LORA_FLAG_ENTRIES(lora),
     };
     cli_args args;
-    int rc = cli_parse(
-        argc, argv,
-        "retool rl --algo ppo|grpo --model DIR --data PROBLEMS.{jsonl,parquet} --steps N --out RUN [flags]\n"
-        "       retool rl --resume RUN [--steps N]",
-        "RL with tool-integrated rollouts: K trajectories per problem through the sandbox, outcome reward "
-        "+1/-1, PPO (critic, GAE) or GRPO updates with interpreter tokens masked from every loss. Data parallel "
-        "under mpirun (mpirun -np N retool rl ...): each rank rolls out its share of each step's prompts; "
-        "gradients are summed; rank 0 writes the run.",
-        flags, sizeof flags / sizeof flags[0], &args);
+    int rc = cli_parse(argc, argv, "retool rl --algo ppo|grpo --model DIR --data PROBLEMS.{jsonl,parquet} --steps N --out RUN [flags]\n"
+                                   "       retool rl --resume RUN [--steps N]",
+                       "RL with tool-integrated rollouts: K trajectories per problem through the sandbox, outcome reward "
+                       "+1/-1, PPO (critic, GAE) or GRPO updates with interpreter tokens masked from every loss. Data parallel "
+                       "under mpirun (mpirun -np N retool rl ...): each rank rolls out its share of each step's prompts; "
+                       "gradients are summed; rank 0 writes the run.",
+                       flags, sizeof flags / sizeof flags[0], &args);
     if (rc) return rc;
     int npos = args.npositional;
     cli_args_free(&args);
@@ -106,18 +97,12 @@ int cmd_rl(int argc, char **argv) {
         if (steps <= 0) c.steps = 10;
         rt_error aerr;
         if (train_algo_parse(algo, &c.algo, &aerr)) return cli_fail("rl", CLI_EXIT_USAGE, "--algo: %s", aerr.msg);
-        if (strcmp(tools, "none") == 0)
-            c.rollout.tools = ROLLOUT_TOOLS_NONE;
-        else if (strcmp(tools, "python") != 0)
-            return cli_fail("rl", CLI_EXIT_USAGE, "--tools: '%s' is not python or none", tools);
-        else if (strcmp(mode, "stateful") == 0)
-            c.rollout.tools = ROLLOUT_TOOLS_STATEFUL;
-        else if (strcmp(mode, "stateless") != 0)
-            return cli_fail("rl", CLI_EXIT_USAGE, "--mode: '%s' is not stateless or stateful", mode);
-        if (strcmp(kl, "k1") == 0)
-            c.kl_kind = TRAIN_KL_K1;
-        else if (strcmp(kl, "k3") != 0)
-            return cli_fail("rl", CLI_EXIT_USAGE, "--kl: '%s' is not k1 or k3", kl);
+        if (strcmp(tools, "none") == 0) c.rollout.tools = ROLLOUT_TOOLS_NONE;
+        else if (strcmp(tools, "python") != 0) return cli_fail("rl", CLI_EXIT_USAGE, "--tools: '%s' is not python or none", tools);
+        else if (strcmp(mode, "stateful") == 0) c.rollout.tools = ROLLOUT_TOOLS_STATEFUL;
+        else if (strcmp(mode, "stateless") != 0) return cli_fail("rl", CLI_EXIT_USAGE, "--mode: '%s' is not stateless or stateful", mode);
+        if (strcmp(kl, "k1") == 0) c.kl_kind = TRAIN_KL_K1;
+        else if (strcmp(kl, "k3") != 0) return cli_fail("rl", CLI_EXIT_USAGE, "--kl: '%s' is not k1 or k3", kl);
         rt_error err;
         if (rollout_template_parse(tmpl, &c.template_kind, &err)) return cli_fail_err("rl", &err);
         if (ppp < 1 || samples < 1 || max_tokens < 1 || conc < 1 || threads < 1 || epochs < 1 || mbs < 1)

@@ -43,13 +43,12 @@ int cmd_sft(int argc, char **argv) {
         CLI_LORA_FLAG_ENTRIES(lora),
     };
     cli_args args;
-    int rc =
-        cli_parse(argc, argv, "retool sft --model DIR --data TRACES.jsonl --out RUN [flags]",
-                  "Supervised fine-tuning on trajectories; only tokens the model wrote are learned (prompt and "
-                  "interpreter output are context). Writes RUN/config.json, metrics.jsonl, checkpoints/ and the "
-                  "final model folder RUN/model. Data parallel under mpirun (mpirun -np N retool sft ...): each rank "
-                  "trains on its share of every batch; gradients are summed; rank 0 writes the run.",
-                  flags, sizeof flags / sizeof flags[0], &args);
+    int rc = cli_parse(argc, argv, "retool sft --model DIR --data TRACES.jsonl --out RUN [flags]",
+                       "Supervised fine-tuning on trajectories; only tokens the model wrote are learned (prompt and "
+                       "interpreter output are context). Writes RUN/config.json, metrics.jsonl, checkpoints/ and the "
+                       "final model folder RUN/model. Data parallel under mpirun (mpirun -np N retool sft ...): each rank "
+                       "trains on its share of every batch; gradients are summed; rank 0 writes the run.",
+                       flags, sizeof flags / sizeof flags[0], &args);
     if (rc) return rc;
     int npos = args.npositional;
     cli_args_free(&args);
@@ -92,8 +91,8 @@ int cmd_sft(int argc, char **argv) {
     }
     if (dist_finalize(&err)) return cli_fail_err("sft", &err);
     if (rank != 0) return CLI_EXIT_OK;
-    printf("sft: %lld steps on %zu samples (%zu held out, %zu cut to the context); loss %.4f -> %.4f",
-           (long long)r.steps, r.train_samples, r.eval_samples, r.truncated, r.first_loss, r.last_loss);
+    printf("sft: %lld steps on %zu samples (%zu held out, %zu cut to the context); loss %.4f -> %.4f", (long long)r.steps,
+           r.train_samples, r.eval_samples, r.truncated, r.first_loss, r.last_loss);
     if (!isnan(r.eval_loss)) printf(", held-out %.4f", r.eval_loss);
     printf("\n%s: %s/model\n", c.lora.rank ? "adapter (PEFT layout)" : "model", out);
     return CLI_EXIT_OK;

@@ -30,43 +30,43 @@ const char *train_algo_name(train_algo a);
 typedef double (*train_reward_fn)(void *ctx, const rollout_trajectory *t, const char *truth);
 
 typedef struct train_rl_config {
-    const char *model_dir;  /* starting policy (and critic, unless critic_dir) with its tokenizer */
-    const char *critic_dir; /* critic's starting model; NULL = a copy of the policy with a value head */
-    const char *data_path;  /* problems JSONL */
-    const char *format;     /* its layout ("auto") */
-    const char *out_dir;    /* run directory */
-    const char *sandbox;    /* "local", URLs, or "none" (text-only RL) */
+    const char *model_dir;       /* starting policy (and critic, unless critic_dir) with its tokenizer */
+    const char *critic_dir;      /* critic's starting model; NULL = a copy of the policy with a value head */
+    const char *data_path;       /* problems JSONL */
+    const char *format;          /* its layout ("auto") */
+    const char *out_dir;         /* run directory */
+    const char *sandbox;         /* "local", URLs, or "none" (text-only RL) */
     int sandbox_workers;
-    int resume; /* continue the run in out_dir (its config.json is used) */
+    int resume;                  /* continue the run in out_dir (its config.json is used) */
     train_algo algo;
-    int64_t steps; /* total steps */
+    int64_t steps;               /* total steps */
     int64_t prompts_per_step;
-    int64_t samples;                /* K per prompt */
+    int64_t samples;             /* K per prompt */
     rollout_template template_kind; /* AUTO (default): the model folder's; resolved before config.json is written */
-    rollout_config rollout;         /* tools mode, budgets, sampling, concurrency */
+    rollout_config rollout;      /* tools mode, budgets, sampling, concurrency */
     double lr, critic_lr, weight_decay, clip_norm;
-    int64_t warmup_steps;  /* learning-rate warm-up of the policy */
-    int64_t critic_warmup; /* steps that update only the critic (PPO) */
-    int64_t ppo_epochs;    /* passes over a step's trajectories */
-    int64_t minibatches;   /* optimizer steps per pass */
+    int64_t warmup_steps;        /* learning-rate warm-up of the policy */
+    int64_t critic_warmup;       /* steps that update only the critic (PPO) */
+    int64_t ppo_epochs;          /* passes over a step's trajectories */
+    int64_t minibatches;         /* optimizer steps per pass */
     float clip_low, clip_high, value_clip;
     float gamma, lambda;
-    int whiten;     /* whiten PPO advantages over the batch */
-    double kl_coef; /* KL penalty to the frozen starting policy (0 = none: no reference is loaded) */
+    int whiten;                  /* whiten PPO advantages over the batch */
+    double kl_coef;              /* KL penalty to the frozen starting policy (0 = none: no reference is loaded) */
     train_kl_kind kl_kind;
     double entropy_coef;
-    int grpo_scale_std;      /* GRPO: divide by the group's std (default 1) */
-    int drop_flat_groups;    /* skip groups whose rewards are all equal (no signal) */
-    int drop_void;           /* drop trajectories with neither code nor a final answer */
-    int resample_on_correct; /* rStar2-Agent: roll out 2K per prompt, train on K (train_roc_select) */
+    int grpo_scale_std;          /* GRPO: divide by the group's std (default 1) */
+    int drop_flat_groups;        /* skip groups whose rewards are all equal (no signal) */
+    int drop_void;               /* drop trajectories with neither code nor a final answer */
+    int resample_on_correct;     /* rStar2-Agent: roll out 2K per prompt, train on K (train_roc_select) */
     int64_t save_every, keep_last;
     uint64_t seed;
     int threads;
     int f32;
     int quiet;
-    model_lora_cfg lora;       /* rank > 0: policy and critic train LoRA adapters on one shared frozen bf16 base;
-                                * the KL reference is that base with the adapters off */
-    train_reward_fn reward_fn; /* NULL: boxed-answer equivalence, +1 / -1 */
+    model_lora_cfg lora;         /* rank > 0: policy and critic train LoRA adapters on one shared frozen bf16 base;
+                                  * the KL reference is that base with the adapters off */
+    train_reward_fn reward_fn;   /* NULL: boxed-answer equivalence, +1 / -1 */
     void *reward_ctx;
 } train_rl_config;
 
@@ -80,7 +80,7 @@ rt_status train_rl_config_from_json(const cJSON *o, train_rl_config *c, rt_error
 
 typedef struct train_rl_result {
     int64_t steps;
-    double first_reward, last_reward; /* mean reward of the first and the last step run */
+    double first_reward, last_reward;  /* mean reward of the first and the last step run */
     double first_accuracy, last_accuracy;
 } train_rl_result;
 
