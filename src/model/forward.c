@@ -21,12 +21,10 @@
 void model_acts_free(model *m) {
     model_acts *a = m->acts;
     if (!a) return;
-    void *ptrs[] = {a->start, a->pos,    a->tokens, a->targets, a->xs,   a->xmid, a->h1,  a->h2,
-                    a->rstd1, a->rstd2,  a->qkv,    a->att,     a->lse,  a->gu,   a->act, a->hf,
-                    a->rstdf, a->lm_lse, a->ent,    a->logits,  a->bf_a, a->bf_b, a->dx,  a->dh,
-                    a->dqkv,  a->datt,   a->dgu,    a->da,      a->dnorm};
-    for (size_t i = 0; i < sizeof ptrs / sizeof ptrs[0]; i++)
-        free(ptrs[i]);
+    void *ptrs[] = {a->start, a->pos, a->tokens, a->targets, a->xs, a->xmid, a->h1, a->h2, a->rstd1, a->rstd2,
+                    a->qkv, a->att, a->lse, a->gu, a->act, a->hf, a->rstdf, a->lm_lse, a->ent, a->logits, a->bf_a,
+                    a->bf_b, a->dx, a->dh, a->dqkv, a->datt, a->dgu, a->da, a->dnorm};
+    for (size_t i = 0; i < sizeof ptrs / sizeof ptrs[0]; i++) free(ptrs[i]);
     free(a);
     m->acts = NULL;
 }
@@ -118,10 +116,8 @@ static const uint16_t *view_mat16(const model *m, int64_t l, model_wkind w) {
 void model_embed_rows(const model *m, float *out, const int32_t *tokens, int64_t n) {
     int64_t C = C_;
     for (int64_t r = 0; r < n; r++) {
-        if (m->base && !m->base->f32)
-            kern_from_bf16(out + r * C, m->w16.embed + (size_t)tokens[r] * (size_t)C, C);
-        else
-            memcpy(out + r * C, model_fixed(m)->embed + (size_t)tokens[r] * (size_t)C, (size_t)C * sizeof(float));
+        if (m->base && !m->base->f32) kern_from_bf16(out + r * C, m->w16.embed + (size_t)tokens[r] * (size_t)C, C);
+        else memcpy(out + r * C, model_fixed(m)->embed + (size_t)tokens[r] * (size_t)C, (size_t)C * sizeof(float));
     }
 }
 
@@ -168,8 +164,7 @@ static rt_status lin_bwd(model *m, float *dx, int dx_acc, const float *dy, const
 
 static void add_bias(float *y, const float *b, int64_t M, int64_t N) {
     for (int64_t r = 0; r < M; r++)
-        for (int64_t j = 0; j < N; j++)
-            y[r * N + j] += b[j];
+        for (int64_t j = 0; j < N; j++) y[r * N + j] += b[j];
 }
 
 static rt_status check_batch(const model *m, const model_batch *b, rt_error *err) {
@@ -179,15 +174,14 @@ static rt_status check_batch(const model *m, const model_batch *b, rt_error *err
         int64_t len = b->start[s + 1] - b->start[s];
         if (len <= 0) return rt_err_set(err, RT_EINVAL, "batch: sequence %lld is empty", (long long)s);
         if (len > m->rope.max_pos)
-            return rt_err_set(err, RT_ERANGE,
-                              "batch: sequence %lld has %lld tokens, above max_position_embeddings %lld", (long long)s,
-                              (long long)len, (long long)m->rope.max_pos);
+            return rt_err_set(err, RT_ERANGE, "batch: sequence %lld has %lld tokens, above max_position_embeddings %lld",
+                              (long long)s, (long long)len, (long long)m->rope.max_pos);
     }
     int64_t N = b->start[b->nseq];
     for (int64_t r = 0; r < N; r++) {
         if (b->tokens[r] < 0 || b->tokens[r] >= V_)
-            return rt_err_set(err, RT_ERANGE, "batch: token %lld is %d, outside the vocabulary [0, %lld)", (long long)r,
-                              b->tokens[r], (long long)V_);
+            return rt_err_set(err, RT_ERANGE, "batch: token %lld is %d, outside the vocabulary [0, %lld)",
+                              (long long)r, b->tokens[r], (long long)V_);
     }
     for (int64_t r = 0; b->targets && r < N; r++) {
         if ((b->targets[r] < -1 || b->targets[r] >= V_))
@@ -267,10 +261,8 @@ static rt_status load_batch(model *m, const model_batch *b, rt_error *err) {
     memcpy(a->start, b->start, (size_t)(b->nseq + 1) * sizeof(int64_t));
     memcpy(a->tokens, b->tokens, (size_t)N * sizeof(int32_t));
     for (int64_t s = 0; s < b->nseq; s++)
-        for (int64_t r = b->start[s]; r < b->start[s + 1]; r++)
-            a->pos[r] = r - b->start[s];
-    for (int64_t r = 0; r < N; r++)
-        a->targets[r] = b->targets ? b->targets[r] : -1;
+        for (int64_t r = b->start[s]; r < b->start[s + 1]; r++) a->pos[r] = r - b->start[s];
+    for (int64_t r = 0; r < N; r++) a->targets[r] = b->targets ? b->targets[r] : -1;
     a->valid = 0;
     return RT_OK;
 }
@@ -282,8 +274,7 @@ static rt_status head_logits(model *m, int64_t r0, int64_t rows, rt_error *err) 
 }
 
 rt_status model_forward(model *m, const model_batch *b, float *logp, float *entropy, float *value, rt_error *err) {
-    if (value && !m->value_head)
-        return rt_err_set(err, RT_EINVAL, "model: values asked of a model without a value head");
+    if (value && !m->value_head) return rt_err_set(err, RT_EINVAL, "model: values asked of a model without a value head");
     rt_status st = load_batch(m, b, err);
     if (st != RT_OK) return st;
     model_acts *a = m->acts;
@@ -297,8 +288,7 @@ rt_status model_forward(model *m, const model_batch *b, float *logp, float *entr
     if (value) {
         for (int64_t r = 0; r < a->N; r++) {
             double s = m->p.value_b[0];
-            for (int64_t i = 0; i < C_; i++)
-                s += (double)a->hf[(size_t)r * C_ + i] * m->p.value_w[i];
+            for (int64_t i = 0; i < C_; i++) s += (double)a->hf[(size_t)r * C_ + i] * m->p.value_w[i];
             value[r] = (float)s;
         }
     }
@@ -323,8 +313,7 @@ rt_status model_backward(model *m, const float *dlogp, const float *dent, const 
     model_acts *a = m->acts;
     if (!m->grads) return rt_err_set(err, RT_EINVAL, "model: backward before model_train_init");
     if (!a || !a->valid) return rt_err_set(err, RT_EINVAL, "model: backward without a forward before it");
-    if (dvalue && !m->value_head)
-        return rt_err_set(err, RT_EINVAL, "model: value gradients for a model without a value head");
+    if (dvalue && !m->value_head) return rt_err_set(err, RT_EINVAL, "model: value gradients for a model without a value head");
     int64_t N = a->N, C = C_, Q = m->qkv_dim, A = NH_ * HS_, I = I_;
     size_t nc = (size_t)N * (size_t)C;
     rt_status st;
@@ -351,7 +340,8 @@ rt_status model_backward(model *m, const float *dlogp, const float *dent, const 
     memset(a->dx, 0, nc * sizeof(float));
     const model_views *F = model_fixed(m);
     int frozen = m->base != NULL; /* norms, biases and embeddings untrained: their gradients go to scratch */
-    kern_rmsnorm_bwd(a->dx, frozen ? a->dnorm : m->g.final_norm, a->dh, a->xs + L_ * nc, F->final_norm, a->rstdf, N, C);
+    kern_rmsnorm_bwd(a->dx, frozen ? a->dnorm : m->g.final_norm, a->dh, a->xs + L_ * nc, F->final_norm, a->rstdf, N,
+                     C);
     kern_packing pk = {a->nseq, a->start, a->pos};
     for (int64_t l = L_ - 1; l >= 0; l--) {
         const model_layer *P = &F->layers[l];
@@ -374,16 +364,14 @@ rt_status model_backward(model *m, const float *dlogp, const float *dent, const 
         kern_rope_bwd(&m->rope, a->dqkv + A, Q, N, KVH_, a->pos);
         if (!frozen && G->qkv_b)
             for (int64_t r = 0; r < N; r++)
-                for (int64_t j = 0; j < Q; j++)
-                    G->qkv_b[j] += a->dqkv[(size_t)r * Q + j];
+                for (int64_t j = 0; j < Q; j++) G->qkv_b[j] += a->dqkv[(size_t)r * Q + j];
         if ((st = lin_bwd(m, a->dh, 0, a->dqkv, h1, l, MODEL_W_QKV, N, err)) != RT_OK) return st;
         kern_rmsnorm_bwd(a->dx, frozen ? a->dnorm : G->ln1, a->dh, x, P->ln1, a->rstd1 + l * N, N, C);
     }
     for (int64_t r = 0; r < N && !frozen; r++) {
         float *d = m->g.embed + (size_t)a->tokens[r] * (size_t)C;
         const float *s = a->dx + (size_t)r * C;
-        for (int64_t i = 0; i < C; i++)
-            d[i] += s[i];
+        for (int64_t i = 0; i < C; i++) d[i] += s[i];
     }
     a->valid = 0;
     return RT_OK;

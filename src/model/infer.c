@@ -1,6 +1,6 @@
 /* The KV cache (per sequence, per layer: keys transposed [KVH*HS][cap] so that decoding scores are long vector
- * operations, values as rows [cap][KVH*HS]; grown by doubling) and the batched inference forward over new tokens of
- * many sequences. */
+ * operations, values as rows [cap][KVH*HS]; grown by doubling) and the batched inference forward over new tokens of many
+ * sequences. */
 #include "model/infer.h"
 
 #include <math.h>
@@ -52,10 +52,9 @@ static void seq_release(model_kv *kv, kv_seq *s) {
 }
 
 static void ws_free(model_kv *kv) {
-    void *p[] = {kv->x,    kv->h,   kv->qkv,    kv->att, kv->gu,  kv->act, kv->hl,
-                 kv->rstd, kv->pos, kv->seq_of, kv->bf,  kv->blk, kv->dec};
-    for (size_t i = 0; i < sizeof p / sizeof p[0]; i++)
-        free(p[i]);
+    void *p[] = {kv->x,   kv->h,      kv->qkv, kv->att,     kv->gu, kv->act,
+                 kv->hl,  kv->rstd,   kv->pos, kv->seq_of,  kv->bf, kv->blk, kv->dec};
+    for (size_t i = 0; i < sizeof p / sizeof p[0]; i++) free(p[i]);
     kv->x = kv->h = kv->qkv = kv->att = kv->gu = kv->act = kv->hl = kv->rstd = NULL;
     kv->pos = kv->seq_of = NULL;
     kv->bf = NULL;
@@ -66,8 +65,7 @@ static void ws_free(model_kv *kv) {
 
 void model_kv_free(model_kv *kv) {
     if (!kv) return;
-    for (int64_t i = 0; i < kv->nseqs; i++)
-        seq_release(kv, &kv->seqs[i]);
+    for (int64_t i = 0; i < kv->nseqs; i++) seq_release(kv, &kv->seqs[i]);
     free(kv->seqs);
     ws_free(kv);
     free(kv->cvt);
@@ -79,9 +77,7 @@ static size_t row_floats(const model *m) {
 }
 
 /* Bytes of one cached element. */
-static size_t elem_size(const model_kv *kv) {
-    return kv->bf16 ? sizeof(uint16_t) : sizeof(float);
-}
+static size_t elem_size(const model_kv *kv) { return kv->bf16 ? sizeof(uint16_t) : sizeof(float); }
 
 rt_status model_kv_set_bf16(model_kv *kv, int on, rt_error *err) {
     for (int64_t i = 0; i < kv->nseqs; i++)
@@ -92,15 +88,12 @@ rt_status model_kv_set_bf16(model_kv *kv, int on, rt_error *err) {
     return RT_OK;
 }
 
-int model_kv_is_bf16(const model_kv *kv) {
-    return kv->bf16;
-}
+int model_kv_is_bf16(const model_kv *kv) { return kv->bf16; }
 
 static rt_status seq_reserve(model_kv *kv, kv_seq *s, int64_t need, rt_error *err) {
     if (need <= s->cap) return RT_OK;
     int64_t cap = s->cap ? s->cap : 64;
-    while (cap < need)
-        cap *= 2;
+    while (cap < need) cap *= 2;
     size_t L = (size_t)kv->m->cfg.num_layers, rf = row_floats(kv->m), es = elem_size(kv);
     for (size_t l = 0; l < L; l++) {
         void *kt = NULL;
@@ -120,8 +113,7 @@ static rt_status seq_reserve(model_kv *kv, kv_seq *s, int64_t need, rt_error *er
 
 rt_status model_seq_new(model_kv *kv, int64_t *id, rt_error *err) {
     int64_t i = 0;
-    while (i < kv->nseqs && kv->seqs[i].live)
-        i++;
+    while (i < kv->nseqs && kv->seqs[i].live) i++;
     if (i == kv->nseqs) {
         if (kv->nseqs == kv->seqs_cap) {
             int64_t cap = kv->seqs_cap ? 2 * kv->seqs_cap : 16;
@@ -234,11 +226,9 @@ rt_status model_infer(model *m, model_kv *kv, int64_t n, const int64_t *ids, con
         kv_seq *s = seq_get(kv, ids[i]);
         if (!s) return rt_err_set(err, RT_EINVAL, "inference: sequence %lld is not live", (long long)ids[i]);
         for (int64_t j = 0; j < i; j++)
-            if (ids[j] == ids[i])
-                return rt_err_set(err, RT_EINVAL, "inference: sequence %lld given twice", (long long)ids[i]);
+            if (ids[j] == ids[i]) return rt_err_set(err, RT_EINVAL, "inference: sequence %lld given twice", (long long)ids[i]);
         int64_t cnt = off[i + 1] - off[i];
-        if (cnt <= 0)
-            return rt_err_set(err, RT_EINVAL, "inference: no new tokens for sequence %lld", (long long)ids[i]);
+        if (cnt <= 0) return rt_err_set(err, RT_EINVAL, "inference: no new tokens for sequence %lld", (long long)ids[i]);
         if (s->len + cnt > m->rope.max_pos)
             return rt_err_set(err, RT_ERANGE, "inference: sequence %lld would reach %lld tokens, above %lld positions",
                               (long long)ids[i], (long long)(s->len + cnt), (long long)m->rope.max_pos);
@@ -280,8 +270,7 @@ rt_status model_infer(model *m, model_kv *kv, int64_t n, const int64_t *ids, con
         if ((st = model_lin(m, kv->qkv, kv->h, l, MODEL_W_QKV, nt, 0, kv->bf, err)) != RT_OK) return st;
         if (P->qkv_b)
             for (int64_t r = 0; r < nt; r++)
-                for (int64_t j = 0; j < Q; j++)
-                    kv->qkv[r * Q + j] += P->qkv_b[j];
+                for (int64_t j = 0; j < Q; j++) kv->qkv[r * Q + j] += P->qkv_b[j];
         kern_rope_fwd(&m->rope, kv->qkv, Q, nt, NH, kv->pos);
         kern_rope_fwd(&m->rope, kv->qkv + A, Q, nt, KVH, kv->pos);
         for (int64_t r = 0; r < nt; r++) {
@@ -290,13 +279,11 @@ rt_status model_infer(model *m, model_kv *kv, int64_t n, const int64_t *ids, con
             if (kv->bf16) {
                 uint16_t *kb = kv->bf, *kt = s->kt[l]; /* bf: scratch of at least Q values between products */
                 kern_to_bf16(kb, k, rf);
-                for (int64_t j = 0; j < rf; j++)
-                    kt[j * s->cap + kv->pos[r]] = kb[j];
+                for (int64_t j = 0; j < rf; j++) kt[j * s->cap + kv->pos[r]] = kb[j];
                 kern_to_bf16((uint16_t *)s->v[l] + kv->pos[r] * rf, k + rf, rf);
             } else {
                 float *kt = s->kt[l];
-                for (int64_t j = 0; j < rf; j++)
-                    kt[j * s->cap + kv->pos[r]] = k[j];
+                for (int64_t j = 0; j < rf; j++) kt[j * s->cap + kv->pos[r]] = k[j];
                 memcpy((float *)s->v[l] + kv->pos[r] * rf, k + rf, (size_t)rf * sizeof(float));
             }
         }
@@ -307,15 +294,8 @@ rt_status model_infer(model *m, model_kv *kv, int64_t n, const int64_t *ids, con
             int64_t cnt = off[i + 1] - off[i];
             kv_seq *s = &kv->seqs[ids[i]];
             if (cnt >= 4) {
-                kern_attn_seq d = {.q = kv->qkv + off[i] * Q,
-                                   .q_ld = Q,
-                                   .v = s->v[l],
-                                   .kv_ld = rf,
-                                   .kt = s->kt[l],
-                                   .kt_ld = s->cap,
-                                   .p0 = kv->pos[off[i]],
-                                   .nq = cnt,
-                                   .out = kv->att + off[i] * A,
+                kern_attn_seq d = {.q = kv->qkv + off[i] * Q, .q_ld = Q, .v = s->v[l], .kv_ld = rf, .kt = s->kt[l],
+                                   .kt_ld = s->cap, .p0 = kv->pos[off[i]], .nq = cnt, .out = kv->att + off[i] * A,
                                    .out_ld = A};
                 if (kv->bf16) { /* the blocked kernel reads f32: an f32 copy of what this run attends to */
                     int64_t nk = d.p0 + cnt, ld = (nk + 15) / 16 * 16;
@@ -331,15 +311,10 @@ rt_status model_infer(model *m, model_kv *kv, int64_t n, const int64_t *ids, con
                 kv->blk[nblk++] = d;
             } else {
                 for (int64_t r = off[i]; r < off[i + 1]; r++) {
-                    kern_attn_dec d = {.q = kv->qkv + r * Q,
-                                       .kt_ld = s->cap,
-                                       .v_ld = rf,
-                                       .nk = kv->pos[r] + 1,
+                    kern_attn_dec d = {.q = kv->qkv + r * Q, .kt_ld = s->cap, .v_ld = rf, .nk = kv->pos[r] + 1,
                                        .out = kv->att + r * A};
-                    if (kv->bf16)
-                        d.kt16 = s->kt[l], d.v16 = s->v[l];
-                    else
-                        d.kt = s->kt[l], d.v = s->v[l];
+                    if (kv->bf16) d.kt16 = s->kt[l], d.v16 = s->v[l];
+                    else d.kt = s->kt[l], d.v = s->v[l];
                     kv->dec[ndec++] = d;
                 }
             }
@@ -352,8 +327,7 @@ rt_status model_infer(model *m, model_kv *kv, int64_t n, const int64_t *ids, con
         kern_swiglu_fwd(kv->act, kv->gu, nt, I);
         if ((st = model_lin(m, kv->x, kv->act, l, MODEL_W_DOWN, nt, 1, kv->bf, err)) != RT_OK) return st;
     }
-    for (int64_t i = 0; i < n; i++)
-        kv->seqs[ids[i]].len += off[i + 1] - off[i];
+    for (int64_t i = 0; i < n; i++) kv->seqs[ids[i]].len += off[i + 1] - off[i];
     if (all_logits) {
         kern_rmsnorm_fwd(kv->h, kv->rstd, kv->x, F->final_norm, nt, C, eps);
         if ((st = model_lin(m, all_logits, kv->h, 0, MODEL_W_HEAD, nt, 0, kv->bf, err)) != RT_OK) return st;
@@ -372,8 +346,7 @@ rt_status model_decode(model *m, model_kv *kv, int64_t n, const int64_t *ids, co
                        rt_error *err) {
     int64_t small[65] = {0}, *off = n < 65 ? small : malloc((size_t)(n + 1) * sizeof(int64_t));
     if (!off) return rt_err_set(err, RT_ENOMEM, "decode: no memory");
-    for (int64_t i = 0; i <= n; i++)
-        off[i] = i;
+    for (int64_t i = 0; i <= n; i++) off[i] = i;
     rt_status st = model_infer(m, kv, n, ids, off, tokens, logits, NULL, err);
     if (off != small) free(off);
     return st;

@@ -35,8 +35,7 @@ static rt_status build_table(model *m, rt_error *err) {
     m->tensors = calloc(cap, sizeof *m->tensors);
     m->p.layers = calloc((size_t)c->num_layers, sizeof(model_layer));
     m->g.layers = calloc((size_t)c->num_layers, sizeof(model_layer));
-    if (!m->tensors || !m->p.layers || !m->g.layers)
-        return rt_err_set(err, RT_ENOMEM, "model: no memory for the tensor table");
+    if (!m->tensors || !m->p.layers || !m->g.layers) return rt_err_set(err, RT_ENOMEM, "model: no memory for the tensor table");
     size_t off = 0;
     char name[96];
     model_add_tensor(m, &off, "model.embed_tokens.weight", 2, c->vocab_size, C, 1);
@@ -156,9 +155,8 @@ rt_status model_init(model *m, const model_config *cfg, const model_opts *opts, 
     memset(m, 0, sizeof *m);
     rt_status st = model_config_validate(cfg, "model config", err);
     if (st != RT_OK) return st;
-    if (cfg->head_dim % 2)
-        return rt_err_set(err, RT_EUNSUPPORTED, "model: head_dim %lld is odd (RoPE needs pairs)",
-                          (long long)cfg->head_dim);
+    if (cfg->head_dim % 2) return rt_err_set(err, RT_EUNSUPPORTED, "model: head_dim %lld is odd (RoPE needs pairs)",
+                                             (long long)cfg->head_dim);
     m->cfg = *cfg;
     m->prec = opts ? opts->prec : MODEL_PREC_BF16;
     m->value_head = opts ? opts->value_head : 0;
@@ -196,9 +194,8 @@ rt_status model_init_frozen(model *m, model_base *base, const model_opts *opts, 
     if ((prec == MODEL_PREC_F32) != base->f32)
         return rt_err_set(err, RT_EINVAL, "model: the frozen base is held in %s, the model asks %s products",
                           base->f32 ? "f32" : "bf16", prec == MODEL_PREC_F32 ? "f32" : "bf16");
-    if (cfg->head_dim % 2)
-        return rt_err_set(err, RT_EUNSUPPORTED, "model: head_dim %lld is odd (RoPE needs pairs)",
-                          (long long)cfg->head_dim);
+    if (cfg->head_dim % 2) return rt_err_set(err, RT_EUNSUPPORTED, "model: head_dim %lld is odd (RoPE needs pairs)",
+                                             (long long)cfg->head_dim);
     m->cfg = *cfg;
     m->prec = prec;
     m->value_head = opts ? opts->value_head : 0;
@@ -238,10 +235,8 @@ fail:
 void model_free(model *m) {
     model_acts_free(m);
     model_lora_free(m);
-    if (m->base)
-        model_base_release(m->base);
-    else
-        free(m->w16.layers);
+    if (m->base) model_base_release(m->base);
+    else free(m->w16.layers);
     kern_rope_free(&m->rope);
     free(m->params);
     free(m->grads);
@@ -267,10 +262,8 @@ rt_status model_train_init(model *m, rt_error *err) {
         return rt_err_set(err, RT_ENOMEM, "model: no memory for gradients and AdamW state (%.1f MiB)",
                           (double)m->nparams * 12 / 1048576.0);
     }
-    if (m->base)
-        set_frozen_views(m, m->grads, &m->g);
-    else
-        set_views(m, m->grads, &m->g);
+    if (m->base) set_frozen_views(m, m->grads, &m->g);
+    else set_views(m, m->grads, &m->g);
     return RT_OK;
 }
 
@@ -303,11 +296,9 @@ void model_init_random(model *m, uint64_t seed, double std) {
         if (t->ndim == 2) {
             int is_out = strstr(t->name, "o_proj") || strstr(t->name, "down_proj");
             double s = is_out ? out_std : std;
-            for (size_t j = 0; j < t->numel; j++)
-                p[j] = (float)(rt_rng_normal(&r) * s);
+            for (size_t j = 0; j < t->numel; j++) p[j] = (float)(rt_rng_normal(&r) * s);
         } else if (strstr(t->name, "norm")) {
-            for (size_t j = 0; j < t->numel; j++)
-                p[j] = 1.0f;
+            for (size_t j = 0; j < t->numel; j++) p[j] = 1.0f;
         } else {
             memset(p, 0, t->numel * sizeof(float));
         }

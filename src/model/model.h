@@ -48,15 +48,15 @@ typedef struct model_views16 {
 } model_views16;
 
 typedef struct model_acts model_acts; /* forward activations kept for backward (model.c) */
-typedef struct model_base model_base; /* a frozen bf16 base (model/frozen.h) */
+typedef struct model_base model_base; /* a frozen base (model/frozen.h) */
 typedef struct model_lora model_lora; /* LoRA adapters on a frozen base (model/lora.h) */
 
 /* LoRA settings: effective weight W + (alpha / rank) B A on each targeted projection (PEFT's formula). */
 typedef struct model_lora_cfg {
     int rank;         /* 0: no adapters */
     double alpha;     /* scale numerator (alpha / rank) */
-    unsigned targets; /* MODEL_LORA_Q | ... (lora.h) */
-    double dropout;   /* dropout on the adapters' input while training, 0 <= p < 1 */
+    unsigned targets; /* MODEL_LORA_Q | ... (model/lora.h) */
+    double dropout;   /* recorded in adapter_config.json; retool trains with 0 */
 } model_lora_cfg;
 
 typedef struct model {
@@ -66,17 +66,17 @@ typedef struct model {
     int64_t qkv_dim; /* (NH + 2*KVH) * HS */
     model_tensor *tensors;
     size_t ntensors;
-    size_t nparams; /* floats in each buffer */
-    float *params;  /* f32 master weights */
-    float *grads;   /* allocated by model_train_init */
+    size_t nparams;     /* floats in each buffer */
+    float *params;      /* f32 master weights */
+    float *grads;       /* allocated by model_train_init */
     float *adam_m, *adam_v;
     uint16_t *params_bf16; /* bf16 copy used by the products (MODEL_PREC_BF16); refresh with model_sync_bf16 */
     model_views p, g;
-    model_views16 w16; /* the matrices as the products read them (into params_bf16 or the frozen base) */
-    model_base *base;  /* frozen mode: the bf16 base (shared, refcounted); params/grads then hold only the
-                        * trainable tensors (LoRA adapters, value head) */
-    model_lora *lora;  /* adapters (frozen mode with a LoRA rank), or NULL */
-    int lora_off;      /* non-zero: products skip the adapters (the frozen base alone, e.g. the KL reference) */
+    model_views16 w16;     /* the matrices as bf16 products read them (into params_bf16 or the frozen base) */
+    model_base *base;      /* frozen mode: the base weights (shared, refcounted); params / grads / adam then hold
+                            * only the trainable tensors (LoRA adapters, value head) */
+    model_lora *lora;      /* adapters (frozen mode with a LoRA rank), or NULL */
+    int lora_off;          /* non-zero: products skip the adapters (the base alone, e.g. the KL reference) */
     kern_rope rope;
     model_acts *acts;
     int64_t adam_step;
@@ -86,11 +86,11 @@ typedef struct model {
 typedef struct model_opts {
     model_precision prec;
     int value_head;      /* add a scalar value head ([C] weight + bias on the final normed hidden state) */
-    int frozen;          /* model_load only: hold the base as bf16 only (memory-mapped where the file allows), no f32
-                          * copy, no gradients for it; needs MODEL_PREC_BF16 (docs/ENGINE.md) */
+    int frozen;          /* model_load: hold the base frozen, as bf16 only (memory-mapped where the file allows; f32
+                          * with MODEL_PREC_F32), no f32 master copy, no gradients for it (docs/ENGINE.md) */
     model_lora_cfg lora; /* rank > 0: LoRA adapters on the frozen base (implies frozen) */
-    model_base *share;   /* frozen mode: use this already loaded base instead of reading one (PPO's critic) */
-    const char *adapter; /* frozen mode: a PEFT adapter folder to load (its config sets lora when rank is 0) */
+    model_base *share;   /* frozen mode: use this loaded base instead of reading one (PPO's critic) */
+    const char *adapter; /* frozen mode: a PEFT adapter folder to load (its config gives lora when rank is 0) */
 } model_opts;
 
 /* Allocates a model for cfg with zeroed parameters (validates cfg first). */
@@ -106,7 +106,8 @@ void model_init_random(model *m, uint64_t seed, double std);
 
 /* Loads config.json and the weights (any float dtype, sharded or not) of a model folder; a missing or misshaped
  * tensor is an error naming the folder and the tensor. A value head, when requested, is read from value_head.weight /
- * value_head.bias if present, else zero. */
+ * value_head.bias if present, else zero. With opts->frozen, a LoRA rank, an adapter, or when dir is itself a PEFT
+ * adapter folder (its base then comes from base_model_name_or_path), the base is loaded frozen (model/frozen.h). */
 rt_status model_load(model *m, const char *dir, const model_opts *opts, rt_error *err);
 
 /* Writes config.json and model.safetensors (F32, or BF16 when bf16 is set) into dir (created if needed), atomically.
@@ -155,6 +156,7 @@ void model_zero_grad(model *m);
 
 /* Cross-entropy step on a batch: forward, then backward of loss = -sum_r weight[r] * logp[r] (weights [N], e.g. 0 on
  * interpreter output, 1/count elsewhere). Returns the loss in *loss; logp may be NULL. */
-rt_status model_xent_step(model *m, const model_batch *b, const float *weight, float *loss, float *logp, rt_error *err);
+rt_status model_xent_step(model *m, const model_batch *b, const float *weight, float *loss, float *logp,
+                          rt_error *err);
 
 #endif

@@ -11,30 +11,30 @@ struct model_acts {
     int64_t cap, N, nseq, seq_cap;
     int64_t *start, *pos;
     int32_t *tokens, *targets;
-    float *xs;                               /* [L+1, N, C] residual stream */
-    float *xmid;                             /* [L, N, C] after attention */
-    float *h1, *h2;                          /* [L, N, C] normed inputs of attention and MLP */
-    float *rstd1, *rstd2;                    /* [L, N] */
-    float *qkv;                              /* [L, N, QKV] after RoPE */
-    float *att;                              /* [L, N, NH*HS] */
-    float *lse;                              /* [L, N, NH] */
-    float *gu;                               /* [L, N, 2I] */
-    float *act;                              /* [L, N, I] */
-    float *hf, *rstdf;                       /* [N, C], [N] final norm */
-    float *lm_lse, *ent;                     /* [N] */
-    int64_t rows;                            /* lm head rows per chunk */
-    float *logits;                           /* [rows, V] */
-    uint16_t *bf_a, *bf_b;                   /* bf16 scratch, [N * widest] and [rows * V] */
+    float *xs;           /* [L+1, N, C] residual stream */
+    float *xmid;         /* [L, N, C] after attention */
+    float *h1, *h2;      /* [L, N, C] normed inputs of attention and MLP */
+    float *rstd1, *rstd2;/* [L, N] */
+    float *qkv;          /* [L, N, QKV] after RoPE */
+    float *att;          /* [L, N, NH*HS] */
+    float *lse;          /* [L, N, NH] */
+    float *gu;           /* [L, N, 2I] */
+    float *act;          /* [L, N, I] */
+    float *hf, *rstdf;   /* [N, C], [N] final norm */
+    float *lm_lse, *ent; /* [N] */
+    int64_t rows;        /* lm head rows per chunk */
+    float *logits;       /* [rows, V] */
+    uint16_t *bf_a, *bf_b; /* bf16 scratch, [N * widest] and [rows * V] */
     float *dx, *dh, *dqkv, *datt, *dgu, *da; /* gradient scratch */
-    float *dnorm;                            /* [C] frozen mode: where the untrained norms' gradients go */
-    int valid;                               /* a forward ran since the last backward */
+    float *dnorm;        /* [C] frozen mode: where the untrained norms' gradients go */
+    int valid;           /* a forward ran since the last backward */
 };
 
 /* Appends a tensor to m's table at float offset *off (advanced past it, padded to 16 floats); returns its offset. */
 size_t model_add_tensor(model *m, size_t *off, const char *name, int ndim, int64_t d0, int64_t d1, int decay);
 
-/* Creates a frozen-mode model on base (taking a reference): trainable tensors are the LoRA adapters of opts->lora
- * (zero) and the value head (zero) when asked. */
+/* Creates a frozen-mode model on base (taking a reference): the trainable tensors are the LoRA adapters of opts->lora
+ * and the value head when asked (zero). */
 rt_status model_init_frozen(model *m, model_base *base, const model_opts *opts, rt_error *err);
 
 /* Frees the activations. */
@@ -52,11 +52,9 @@ rt_status model_lin(const model *m, float *out, const float *x, int64_t l, model
                     uint16_t *scratch, rt_error *err);
 
 /* The f32 views of the norms and biases: the model's own, or its frozen base's. */
-static inline const model_views *model_fixed(const model *m) {
-    return m->base ? &m->base->p : &m->p;
-}
+static inline const model_views *model_fixed(const model *m) { return m->base ? &m->base->p : &m->p; }
 
-/* Copies the embedding rows of tokens[0..n) into out [n, C] (f32; widened from bf16 in frozen mode). */
+/* Copies the embedding rows of tokens[0..n) into out [n, C] (f32; widened from bf16 for a bf16 frozen base). */
 void model_embed_rows(const model *m, float *out, const int32_t *tokens, int64_t n);
 
 #endif

@@ -107,8 +107,7 @@ rt_status model_load(model *m, const char *dir, const model_opts *opts, rt_error
 rt_status model_save(const model *m, const char *dir, int bf16, rt_error *err) {
     if (m->lora) return model_peft_save(m, dir, m->base->dir, err);
     if (m->base)
-        return rt_err_set(err, RT_EINVAL, "saving %s: a frozen base without adapters has nothing of its own to save",
-                          dir);
+        return rt_err_set(err, RT_EINVAL, "saving %s: a frozen base without adapters has nothing of its own to save", dir);
     rt_status st = rt_mkdir_p(dir, err);
     if (st != RT_OK) return st;
     char path[4096];
@@ -131,8 +130,7 @@ rt_status model_save(const model *m, const char *dir, int bf16, rt_error *err) {
         ts[i].shape[0] = t->shape[0];
         ts[i].shape[1] = t->shape[1];
         if (bf16) {
-            for (size_t j = 0; j < t->numel; j++)
-                conv[t->offset + j] = st_f32_to_bf16(m->params[t->offset + j]);
+            for (size_t j = 0; j < t->numel; j++) conv[t->offset + j] = st_f32_to_bf16(m->params[t->offset + j]);
             ts[i].data = conv + t->offset;
             ts[i].nbytes = t->numel * 2;
         } else {
