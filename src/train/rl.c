@@ -15,6 +15,7 @@
 #include "data/dataset.h"
 #include "kernels/pool.h"
 #include "model/modeldir.h"
+#include "model/peft.h"
 #include "rollout/exec_spec.h"
 #include "rollout/bind.h"
 #include "rollout/score.h"
@@ -107,6 +108,11 @@ static rt_status open_run(rl_run *r, const train_rl_config *in, rt_error *err) {
         if (!st && r->policy.lora) model_init_random(&r->policy, c->seed, 0); /* the adapters (PEFT's init) */
         if (!st) st = model_train_init(&r->policy, err);
         co.share = r->policy.base; /* LoRA: the critic's adapters sit on the policy's frozen base */
+        if (!st && r->has_critic && r->policy.lora && c->critic_dir && !model_peft_is_adapter(c->critic_dir))
+            st = rt_err_set(err, RT_EINVAL,
+                            "--critic %s: with --lora-rank the critic shares the policy's base; give an adapter folder "
+                            "(a LoRA critic checkpoint) or no --critic",
+                            c->critic_dir);
         if (!st && r->has_critic) st = model_load(&r->critic, c->critic_dir ? c->critic_dir : c->model_dir, &co, err);
         if (!st && r->has_critic && r->critic.lora) model_init_random(&r->critic, c->seed + 1, 0);
         if (!st && r->has_critic) st = model_train_init(&r->critic, err);
