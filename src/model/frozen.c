@@ -48,7 +48,9 @@ static rt_status to_bf16(const st_tensor *t, uint16_t *out, rt_error *err) {
 static int mappable(const group *g) {
     for (int i = 0; i < g->n; i++) {
         if (g->t[i]->dtype != ST_BF16 || !st_aligned(g->t[i])) return 0;
-        if (i && (const char *)g->t[i - 1]->data + g->t[i - 1]->nbytes != (const char *)g->t[i]->data) return 0;
+        if (i && (g->t[i - 1]->file != g->t[i]->file ||
+                  (const char *)g->t[i - 1]->data + g->t[i - 1]->nbytes != (const char *)g->t[i]->data))
+            return 0;
     }
     return 1;
 }
