@@ -129,7 +129,7 @@ int main(int argc, char **argv) {
         model_config cfg = bench_config(512, 8, 8192, 1408, 4096);
         cfg.num_kv_heads = 2;
         model m;
-        model_opts o = {MODEL_PREC_BF16, 0};
+        model_opts o = {.prec = MODEL_PREC_BF16, .value_head = 0};
         bench_ok(model_init(&m, &cfg, &o, &err), &err, "model");
         fill(&m);
         model_kv *kv;
@@ -167,7 +167,7 @@ int main(int argc, char **argv) {
         cfg.tie_word_embeddings = 1;
         cfg.rope_theta = 1000000;
         model m;
-        model_opts o = {MODEL_PREC_BF16, 0};
+        model_opts o = {.prec = MODEL_PREC_BF16, .value_head = 0};
         bench_ok(model_init(&m, &cfg, &o, &err), &err, "model");
         fill(&m);
         int64_t nparams = model_config_param_count(&cfg);

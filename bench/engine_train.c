@@ -47,7 +47,7 @@ int main(int argc, char **argv) {
     bench_ok(kern_init(threads, &err), &err, "threads");
     model_config cfg = bench_config(C, L, V, I, T + 1);
     model m;
-    model_opts o = {strcmp(prec, "f32") ? MODEL_PREC_BF16 : MODEL_PREC_F32, 0};
+    model_opts o = {.prec = strcmp(prec, "f32") ? MODEL_PREC_BF16 : MODEL_PREC_F32};
     bench_ok(model_init(&m, &cfg, &o, &err), &err, "model");
     model_init_random(&m, 1, 0.02);
     bench_ok(model_train_init(&m, &err), &err, "train init");

@@ -68,7 +68,7 @@ int cmd_chat(int argc, char **argv) {
     tok_tokenizer *tok = NULL;
     model m;
     memset(&m, 0, sizeof m);
-    model_opts mo = {.prec = MODEL_PREC_BF16}; /* bf16 products on every CPU (docs/ENGINE.md) */
+    model_opts mo = {.prec = MODEL_PREC_BF16, .frozen = 1}; /* bf16 weights only (docs/ENGINE.md) */
     rollout_exec_spec *ex = NULL;
     rollout_model_policy *pol = NULL;
     rt_status st = tok_load(model_dir, &tok, &err);

@@ -209,6 +209,7 @@ int cmd_model(int argc, char **argv) {
     static const cli_command subs[] = {
         {"init", "write a randomly initialised model folder from a config.json", model_init},
         {"info", "describe a model: architecture, parameters, memory for inference and training", model_info},
+        {"merge", "merge a PEFT LoRA adapter into its base, writing a plain model folder", cmd_model_merge},
         {NULL, NULL, NULL},
     };
     return cli_dispatch_sub("model", argc, argv, subs);

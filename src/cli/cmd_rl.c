@@ -3,11 +3,13 @@
 
 #include "cli/cli.h"
 #include "cli/commands.h"
+#include "cli/lora_flags.h"
 #include "train/dist.h"
 #include "train/rl.h"
 
 int cmd_rl(int argc, char **argv) {
     train_rl_config c = train_rl_defaults();
+    cli_lora_flags lora = {0};
     const char *algo = "ppo", *tools = "python", *mode = "stateless", *tmpl = "auto", *resume = NULL, *kl = "k3";
     long long steps = 0, ppp = c.prompts_per_step, samples = c.samples, max_tokens = (long long)c.rollout.budget.max_response_tokens,
               max_calls = (long long)c.rollout.budget.max_tool_calls, max_interp = (long long)c.rollout.budget.max_interpreter_tokens,
@@ -71,6 +73,7 @@ int cmd_rl(int argc, char **argv) {
         {"threads", CLI_FLAG_INT, &threads, "N", "compute threads (default 2)"},
         {"f32", CLI_FLAG_BOOL, &c.f32, NULL, "f32 matrix products (default bf16)"},
         {"quiet", CLI_FLAG_BOOL, &c.quiet, NULL, "no progress bar"},
+        CLI_LORA_FLAG_ENTRIES(lora),
     };
     cli_args args;
     int rc = cli_parse(argc, argv, "retool rl --algo ppo|grpo --model DIR --data PROBLEMS.{jsonl,parquet} --steps N --out RUN [flags]\n"
@@ -115,6 +118,7 @@ int cmd_rl(int argc, char **argv) {
         c.rollout.budget.max_interpreter_tokens = (size_t)max_interp;
         c.rollout.budget.call_timeout_s = timeout;
         c.rollout.max_concurrent = (size_t)conc;
+        if (cli_lora_resolve("rl", &lora, &c.lora)) return CLI_EXIT_USAGE;
         c.lr = lr;
         c.critic_lr = clr;
         c.warmup_steps = warmup;

@@ -57,7 +57,7 @@ int cmd_score(int argc, char **argv) {
     rt_error err;
     if (kern_init((int)threads, &err) != RT_OK) return cli_fail_err("score", &err);
     model m;
-    model_opts o = {strcmp(prec, "bf16") ? MODEL_PREC_F32 : MODEL_PREC_BF16, 0};
+    model_opts o = {.prec = strcmp(prec, "bf16") ? MODEL_PREC_F32 : MODEL_PREC_BF16, .frozen = !strcmp(prec, "bf16")};
     if (model_load(&m, dir, &o, &err) != RT_OK) return cli_fail_err("score", &err);
     model_kv *kv = NULL;
     float *logits = malloc((size_t)chunk * (size_t)m.cfg.vocab_size * sizeof(float));

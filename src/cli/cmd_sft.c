@@ -3,6 +3,7 @@
 
 #include "cli/cli.h"
 #include "cli/commands.h"
+#include "cli/lora_flags.h"
 #include "kernels/pool.h"
 #include "train/dist.h"
 #include "train/sft.h"
@@ -15,6 +16,7 @@ int cmd_sft(int argc, char **argv) {
     double lr = c.lr, min_lr = c.min_lr, wd = c.weight_decay, clip = c.clip_norm, eval_frac = c.eval_frac;
     int resume = 0, constant = 0, f32 = 0, quiet = 0;
     long long threads = 2;
+    cli_lora_flags lora = {0};
     const cli_flag flags[] = {
         {"model", CLI_FLAG_STRING, &model, "DIR", "starting model folder (Hugging Face layout)"},
         {"data", CLI_FLAG_STRING, &data, "FILE", "trajectory JSONL (cold-start traces or rollouts)"},
@@ -38,6 +40,7 @@ int cmd_sft(int argc, char **argv) {
         {"f32", CLI_FLAG_BOOL, &f32, NULL, "pure f32 matrix products (default: bf16 with f32 accumulation)"},
         {"threads", CLI_FLAG_INT, &threads, "N", "compute threads (default 2)"},
         {"quiet", CLI_FLAG_BOOL, &quiet, NULL, "no progress bar"},
+        CLI_LORA_FLAG_ENTRIES(lora),
     };
     cli_args args;
     int rc = cli_parse(argc, argv, "retool sft --model DIR --data TRACES.jsonl --out RUN [flags]",
@@ -51,6 +54,7 @@ int cmd_sft(int argc, char **argv) {
     cli_args_free(&args);
     if (npos) return cli_fail("sft", CLI_EXIT_USAGE, "unexpected argument (all inputs are flags; see --help)");
     if (!model || !data || !out) return cli_fail("sft", CLI_EXIT_USAGE, "--model, --data and --out are required");
+    if (cli_lora_resolve("sft", &lora, &c.lora)) return CLI_EXIT_USAGE;
     c.model_dir = model;
     c.data_path = data;
     c.out_dir = out;
@@ -90,6 +94,6 @@ int cmd_sft(int argc, char **argv) {
     printf("sft: %lld steps on %zu samples (%zu held out, %zu cut to the context); loss %.4f -> %.4f", (long long)r.steps,
            r.train_samples, r.eval_samples, r.truncated, r.first_loss, r.last_loss);
     if (!isnan(r.eval_loss)) printf(", held-out %.4f", r.eval_loss);
-    printf("\nmodel: %s/model\n", out);
+    printf("\n%s: %s/model\n", c.lora.rank ? "adapter (PEFT layout)" : "model", out);
     return CLI_EXIT_OK;
 }

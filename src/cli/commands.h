@@ -24,6 +24,9 @@ int cmd_json(int argc, char **argv);
 /* `retool model init|info`: random model folders from a config.json; architecture, parameters and memory. */
 int cmd_model(int argc, char **argv);
 
+/* `retool model merge` (cmd_model_merge.c). */
+int cmd_model_merge(int argc, char **argv);
+
 /* `retool report RUN...`: one self-contained HTML report of runs' curves and sample trajectories. */
 int cmd_report(int argc, char **argv);
 

@@ -210,18 +210,45 @@ static const float *widen(gemm_cache *c, int w, const uint16_t *src, int64_t row
 
 static rt_status gemm_one(const gemm_key *k, const void *A, const void *B, float *C, rt_error *err);
 
-/* A bf16 product on a CPU without a oneDNN bf16 matmul: both operands widened to f32 (packed), then the f32 matmul. */
+/* Floats in one widened operand at most: larger products run block by block (bounded memory: the lm head of a
+ * 150k-token vocabulary widened whole would take 4 bytes a weight). */
+#define WIDE_MAX ((int64_t)1 << 22)
+
+/* Rows of a block of a dimension of size n whose operand rows are k floats long: all of n when it fits. */
+static int64_t wide_block(int64_t n, int64_t k) {
+    if (n * k <= WIDE_MAX) return n;
+    int64_t b = WIDE_MAX / k / 16 * 16;
+    return b < 16 ? 16 : b;
+}
+
+/* A bf16 product on a CPU without a oneDNN bf16 matmul: both operands widened to f32 (packed), then the f32 matmul,
+ * in blocks of rows of C (M) and columns (N) so that neither widened operand exceeds WIDE_MAX floats; each output
+ * element still sums over all of K at once. */
 static rt_status gemm_widened(gemm_cache *c, const gemm_key *k, const void *A, const void *B, float *C, rt_error *err) {
-    gemm_key f = *k;
-    f.dtype = KERN_F32;
-    int64_t a_rows = k->trans_a ? k->K : k->M, a_cols = k->trans_a ? k->M : k->K;
-    int64_t b_rows = k->trans_b ? k->N : k->K, b_cols = k->trans_b ? k->K : k->N;
-    f.lda = a_cols;
-    f.ldb = b_cols;
-    const float *wa = widen(c, 0, A, a_rows, a_cols, k->lda), *wb = wa ? widen(c, 1, B, b_rows, b_cols, k->ldb) : NULL;
-    if (!wb) return rt_err_set(err, RT_ENOMEM, "no memory to widen a %lldx%lldx%lld bf16 product to f32",
-                               (long long)k->M, (long long)k->N, (long long)k->K);
-    return gemm_one(&f, wa, wb, C, err);
+    int64_t bm = wide_block(k->M, k->K), bn = wide_block(k->N, k->K);
+    rt_status st = RT_OK;
+    for (int64_t n0 = 0; n0 < k->N && st == RT_OK; n0 += bn) {
+        const float *wb = NULL;
+        for (int64_t m0 = 0; m0 < k->M && st == RT_OK; m0 += bm) {
+            gemm_key f = *k;
+            f.dtype = KERN_F32;
+            f.M = k->M - m0 < bm ? k->M - m0 : bm;
+            f.N = k->N - n0 < bn ? k->N - n0 : bn;
+            const uint16_t *a = (const uint16_t *)A + (k->trans_a ? m0 : m0 * k->lda);
+            const uint16_t *b = (const uint16_t *)B + (k->trans_b ? n0 * k->ldb : n0);
+            int64_t a_rows = k->trans_a ? k->K : f.M, a_cols = k->trans_a ? f.M : k->K;
+            int64_t b_rows = k->trans_b ? f.N : k->K, b_cols = k->trans_b ? k->K : f.N;
+            f.lda = a_cols;
+            f.ldb = b_cols;
+            const float *wa = widen(c, 0, a, a_rows, a_cols, k->lda);
+            if (wa && !wb) wb = widen(c, 1, b, b_rows, b_cols, k->ldb); /* once per column block */
+            if (!wa || !wb)
+                return rt_err_set(err, RT_ENOMEM, "no memory to widen a %lldx%lldx%lld bf16 product to f32",
+                                  (long long)k->M, (long long)k->N, (long long)k->K);
+            st = gemm_one(&f, wa, wb, C + m0 * k->ldc + n0, err);
+        }
+    }
+    return st;
 }
 
 /* Runs one slice on the calling thread. */

@@ -7,6 +7,7 @@
 #include "kernels/matmul.h"
 #include "kernels/ops.h"
 #include "kernels/pool.h"
+#include "model/lora.h"
 #include "model/model_internal.h"
 
 #define L_ (m->cfg.num_layers)
@@ -22,7 +23,7 @@ void model_acts_free(model *m) {
     if (!a) return;
     void *ptrs[] = {a->start, a->pos, a->tokens, a->targets, a->xs, a->xmid, a->h1, a->h2, a->rstd1, a->rstd2,
                     a->qkv, a->att, a->lse, a->gu, a->act, a->hf, a->rstdf, a->lm_lse, a->ent, a->logits, a->bf_a,
-                    a->bf_b, a->dx, a->dh, a->dqkv, a->datt, a->dgu, a->da};
+                    a->bf_b, a->dx, a->dh, a->dqkv, a->datt, a->dgu, a->da, a->dnorm};
     for (size_t i = 0; i < sizeof ptrs / sizeof ptrs[0]; i++) free(ptrs[i]);
     free(a);
     m->acts = NULL;
@@ -80,6 +81,7 @@ static rt_status acts_reserve(model *m, int64_t N, int64_t nseq, rt_error *err) 
     ALLOC(a->datt, n * (size_t)(NH_ * HS_));
     ALLOC(a->dgu, n * (size_t)(2 * I_));
     ALLOC(a->da, n * (size_t)I_);
+    ALLOC(a->dnorm, C);
 #undef ALLOC
     if (!ok) {
         model_acts_free(m);
@@ -88,26 +90,76 @@ static rt_status acts_reserve(model *m, int64_t N, int64_t nseq, rt_error *err) 
     return RT_OK;
 }
 
-rt_status model_lin(const model *m, float *out, const float *x, const float *W, int64_t M, int64_t N, int64_t K,
-                    int accumulate, uint16_t *scratch, rt_error *err) {
-    if (m->prec == MODEL_PREC_F32) return kern_mm_xwt(KERN_F32, out, x, W, M, N, K, accumulate, err);
-    kern_to_bf16(scratch, x, M * K);
-    return kern_mm_xwt(KERN_BF16, out, scratch, model_bf16_of(m, W), M, N, K, accumulate, err);
+void model_wshape(const model *m, model_wkind w, int64_t *N, int64_t *K) {
+    int64_t C = C_, A = NH_ * HS_;
+    const int64_t n[5] = {m->qkv_dim, C, 2 * I_, C, V_}, k[5] = {C, A, C, I_, C};
+    *N = n[w];
+    *K = k[w];
 }
 
-/* dW[N,K] += dy[M,N]^T . x[M,K]; dx[M,K] (+)= dy . W (dx may be NULL). */
-static rt_status lin_bwd(model *m, float *dx, int dx_acc, float *dW, const float *dy, const float *x, const float *W,
-                         int64_t M, int64_t N, int64_t K, rt_error *err) {
-    model_acts *a = m->acts;
+/* The f32 matrix w of layer l in views v (params or grads), or NULL (none: frozen mode's grads, bf16 bases). */
+static float *view_mat(const model *m, const model_views *v, int64_t l, model_wkind w) {
+    if (m->base && v == &m->p) v = &m->base->p;
+    if (!v->embed) return NULL;
+    const model_layer *L = w == MODEL_W_HEAD ? NULL : &v->layers[l];
+    float *const p[5] = {L ? L->qkv_w : NULL, L ? L->o_w : NULL, L ? L->gu_w : NULL, L ? L->down_w : NULL, v->lm_head};
+    return p[w];
+}
+
+static const uint16_t *view_mat16(const model *m, int64_t l, model_wkind w) {
+    if (w == MODEL_W_HEAD) return m->w16.lm_head;
+    const model_layer16 *L = &m->w16.layers[l];
+    const uint16_t *const p[4] = {L->qkv_w, L->o_w, L->gu_w, L->down_w};
+    return p[w];
+}
+
+void model_embed_rows(const model *m, float *out, const int32_t *tokens, int64_t n) {
+    int64_t C = C_;
+    for (int64_t r = 0; r < n; r++) {
+        if (m->base && !m->base->f32) kern_from_bf16(out + r * C, m->w16.embed + (size_t)tokens[r] * (size_t)C, C);
+        else memcpy(out + r * C, model_fixed(m)->embed + (size_t)tokens[r] * (size_t)C, (size_t)C * sizeof(float));
+    }
+}
+
+rt_status model_lin(const model *m, float *out, const float *x, int64_t l, model_wkind w, int64_t M, int accumulate,
+                    uint16_t *scratch, rt_error *err) {
+    int64_t N, K;
+    model_wshape(m, w, &N, &K);
     rt_status st;
     if (m->prec == MODEL_PREC_F32) {
-        if ((st = kern_mm_dw(KERN_F32, dW, dy, x, M, N, K, 1, err)) != RT_OK) return st;
-        return dx ? kern_mm_dx(KERN_F32, dx, dy, W, M, N, K, dx_acc, err) : RT_OK;
+        st = kern_mm_xwt(KERN_F32, out, x, view_mat(m, &m->p, l, w), M, N, K, accumulate, err);
+    } else {
+        kern_to_bf16(scratch, x, M * K);
+        st = kern_mm_xwt(KERN_BF16, out, scratch, view_mat16(m, l, w), M, N, K, accumulate, err);
     }
-    kern_to_bf16(a->bf_a, dy, M * N);
-    kern_to_bf16(a->bf_b, x, M * K);
-    if ((st = kern_mm_dw(KERN_BF16, dW, a->bf_a, a->bf_b, M, N, K, 1, err)) != RT_OK) return st;
-    return dx ? kern_mm_dx(KERN_BF16, dx, a->bf_a, model_bf16_of(m, W), M, N, K, dx_acc, err) : RT_OK;
+    if (st == RT_OK && m->lora && !m->lora_off) st = lora_forward(m, out, x, l, w, M, err);
+    return st;
+}
+
+/* For matrix w of layer l, given dy[M,N] and its input x[M,K]: dW += dy^T . x (when the matrix is trained),
+ * dx (+)= dy . W (dx may be NULL), and the adapters' gradients and input gradient when the model has them. */
+static rt_status lin_bwd(model *m, float *dx, int dx_acc, const float *dy, const float *x, int64_t l, model_wkind w,
+                         int64_t M, rt_error *err) {
+    model_acts *a = m->acts;
+    int64_t N, K;
+    model_wshape(m, w, &N, &K);
+    float *dW = view_mat(m, &m->g, l, w);
+    rt_status st = RT_OK;
+    if (m->prec == MODEL_PREC_F32) {
+        if (dW && (st = kern_mm_dw(KERN_F32, dW, dy, x, M, N, K, 1, err)) != RT_OK) return st;
+        if (dx && (st = kern_mm_dx(KERN_F32, dx, dy, view_mat(m, &m->p, l, w), M, N, K, dx_acc, err)) != RT_OK)
+            return st;
+    } else {
+        kern_to_bf16(a->bf_a, dy, M * N);
+        if (dW) {
+            kern_to_bf16(a->bf_b, x, M * K);
+            if ((st = kern_mm_dw(KERN_BF16, dW, a->bf_a, a->bf_b, M, N, K, 1, err)) != RT_OK) return st;
+        }
+        if (dx && (st = kern_mm_dx(KERN_BF16, dx, a->bf_a, view_mat16(m, l, w), M, N, K, dx_acc, err)) != RT_OK)
+            return st;
+    }
+    if (m->lora && !m->lora_off) st = lora_backward(m, dx, dy, x, l, w, M, err);
+    return st;
 }
 
 static void add_bias(float *y, const float *b, int64_t M, int64_t N) {
@@ -171,30 +223,30 @@ static rt_status body_forward(model *m, rt_error *err) {
     model_acts *a = m->acts;
     int64_t N = a->N, C = C_, Q = m->qkv_dim, A = NH_ * HS_, I = I_;
     size_t nc = (size_t)N * (size_t)C;
-    for (int64_t r = 0; r < N; r++)
-        memcpy(a->xs + (size_t)r * C, m->p.embed + (size_t)a->tokens[r] * (size_t)C, (size_t)C * sizeof(float));
+    model_embed_rows(m, a->xs, a->tokens, N);
+    const model_views *F = model_fixed(m);
     kern_packing pk = {a->nseq, a->start, a->pos};
     rt_status st;
     for (int64_t l = 0; l < L_; l++) {
-        const model_layer *P = &m->p.layers[l];
+        const model_layer *P = &F->layers[l];
         float *x = a->xs + l * nc, *xmid = a->xmid + l * nc, *h1 = a->h1 + l * nc, *h2 = a->h2 + l * nc;
         float *qkv = a->qkv + (size_t)l * N * Q, *att = a->att + (size_t)l * N * A, *gu = a->gu + (size_t)l * N * 2 * I;
         float *act = a->act + (size_t)l * N * I, *xout = a->xs + (l + 1) * nc;
         kern_rmsnorm_fwd(h1, a->rstd1 + l * N, x, P->ln1, N, C, (float)m->cfg.rms_norm_eps);
-        if ((st = model_lin(m, qkv, h1, P->qkv_w, N, Q, C, 0, a->bf_a, err)) != RT_OK) return st;
+        if ((st = model_lin(m, qkv, h1, l, MODEL_W_QKV, N, 0, a->bf_a, err)) != RT_OK) return st;
         if (P->qkv_b) add_bias(qkv, P->qkv_b, N, Q);
         kern_rope_fwd(&m->rope, qkv, Q, N, NH_, a->pos);
         kern_rope_fwd(&m->rope, qkv + A, Q, N, KVH_, a->pos);
         if ((st = kern_attn_fwd(att, a->lse + (size_t)l * N * NH_, qkv, &pk, NH_, KVH_, HS_, err)) != RT_OK) return st;
         memcpy(xmid, x, nc * sizeof(float));
-        if ((st = model_lin(m, xmid, att, P->o_w, N, C, A, 1, a->bf_a, err)) != RT_OK) return st;
+        if ((st = model_lin(m, xmid, att, l, MODEL_W_O, N, 1, a->bf_a, err)) != RT_OK) return st;
         kern_rmsnorm_fwd(h2, a->rstd2 + l * N, xmid, P->ln2, N, C, (float)m->cfg.rms_norm_eps);
-        if ((st = model_lin(m, gu, h2, P->gu_w, N, 2 * I, C, 0, a->bf_a, err)) != RT_OK) return st;
+        if ((st = model_lin(m, gu, h2, l, MODEL_W_GU, N, 0, a->bf_a, err)) != RT_OK) return st;
         kern_swiglu_fwd(act, gu, N, I);
         memcpy(xout, xmid, nc * sizeof(float));
-        if ((st = model_lin(m, xout, act, P->down_w, N, C, I, 1, a->bf_a, err)) != RT_OK) return st;
+        if ((st = model_lin(m, xout, act, l, MODEL_W_DOWN, N, 1, a->bf_a, err)) != RT_OK) return st;
     }
-    kern_rmsnorm_fwd(a->hf, a->rstdf, a->xs + L_ * nc, m->p.final_norm, N, C, (float)m->cfg.rms_norm_eps);
+    kern_rmsnorm_fwd(a->hf, a->rstdf, a->xs + L_ * nc, F->final_norm, N, C, (float)m->cfg.rms_norm_eps);
     return RT_OK;
 }
 
@@ -218,7 +270,7 @@ static rt_status load_batch(model *m, const model_batch *b, rt_error *err) {
 /* logits[rows, V] of rows [r0, r0+rows) of the final hidden states. */
 static rt_status head_logits(model *m, int64_t r0, int64_t rows, rt_error *err) {
     model_acts *a = m->acts;
-    return model_lin(m, a->logits, a->hf + (size_t)r0 * C_, m->p.lm_head, rows, V_, C_, 0, a->bf_a, err);
+    return model_lin(m, a->logits, a->hf + (size_t)r0 * C_, 0, MODEL_W_HEAD, rows, 0, a->bf_a, err);
 }
 
 rt_status model_forward(model *m, const model_batch *b, float *logp, float *entropy, float *value, rt_error *err) {
@@ -271,8 +323,8 @@ rt_status model_backward(model *m, const float *dlogp, const float *dent, const 
         if ((st = head_logits(m, r0, rows, err)) != RT_OK) return st;
         head_ctx hc = {m, r0, NULL, NULL, dlogp, dent, 1};
         kern_parallel_for(rows, 4, head_task, &hc);
-        if ((st = lin_bwd(m, a->dh + (size_t)r0 * C, 0, m->g.lm_head, a->logits, a->hf + (size_t)r0 * C, m->p.lm_head,
-                          rows, V_, C, err)) != RT_OK)
+        if ((st = lin_bwd(m, a->dh + (size_t)r0 * C, 0, a->logits, a->hf + (size_t)r0 * C, 0, MODEL_W_HEAD, rows,
+                          err)) != RT_OK)
             return st;
     }
     if (dvalue) {
@@ -286,34 +338,37 @@ rt_status model_backward(model *m, const float *dlogp, const float *dent, const 
         }
     }
     memset(a->dx, 0, nc * sizeof(float));
-    kern_rmsnorm_bwd(a->dx, m->g.final_norm, a->dh, a->xs + L_ * nc, m->p.final_norm, a->rstdf, N, C);
+    const model_views *F = model_fixed(m);
+    int frozen = m->base != NULL; /* norms, biases and embeddings untrained: their gradients go to scratch */
+    kern_rmsnorm_bwd(a->dx, frozen ? a->dnorm : m->g.final_norm, a->dh, a->xs + L_ * nc, F->final_norm, a->rstdf, N,
+                     C);
     kern_packing pk = {a->nseq, a->start, a->pos};
     for (int64_t l = L_ - 1; l >= 0; l--) {
-        const model_layer *P = &m->p.layers[l];
+        const model_layer *P = &F->layers[l];
         model_layer *G = &m->g.layers[l];
         float *x = a->xs + l * nc, *xmid = a->xmid + l * nc, *h1 = a->h1 + l * nc, *h2 = a->h2 + l * nc;
         float *qkv = a->qkv + (size_t)l * N * Q, *att = a->att + (size_t)l * N * A, *gu = a->gu + (size_t)l * N * 2 * I;
         float *act = a->act + (size_t)l * N * I;
         /* MLP: xout = xmid + down(swiglu(gu(norm(xmid)))) */
-        if ((st = lin_bwd(m, a->da, 0, G->down_w, a->dx, act, P->down_w, N, C, I, err)) != RT_OK) return st;
+        if ((st = lin_bwd(m, a->da, 0, a->dx, act, l, MODEL_W_DOWN, N, err)) != RT_OK) return st;
         kern_swiglu_bwd(a->dgu, a->da, gu, N, I);
-        if ((st = lin_bwd(m, a->dh, 0, G->gu_w, a->dgu, h2, P->gu_w, N, 2 * I, C, err)) != RT_OK) return st;
-        kern_rmsnorm_bwd(a->dx, G->ln2, a->dh, xmid, P->ln2, a->rstd2 + l * N, N, C);
+        if ((st = lin_bwd(m, a->dh, 0, a->dgu, h2, l, MODEL_W_GU, N, err)) != RT_OK) return st;
+        kern_rmsnorm_bwd(a->dx, frozen ? a->dnorm : G->ln2, a->dh, xmid, P->ln2, a->rstd2 + l * N, N, C);
         /* attention: xmid = x + o(attn(rope(qkv(norm(x))))) */
-        if ((st = lin_bwd(m, a->datt, 0, G->o_w, a->dx, att, P->o_w, N, C, A, err)) != RT_OK) return st;
+        if ((st = lin_bwd(m, a->datt, 0, a->dx, att, l, MODEL_W_O, N, err)) != RT_OK) return st;
         memset(a->dqkv, 0, (size_t)N * (size_t)Q * sizeof(float));
         if ((st = kern_attn_bwd(a->dqkv, a->datt, att, a->lse + (size_t)l * N * NH_, qkv, &pk, NH_, KVH_, HS_, err)) !=
             RT_OK)
             return st;
         kern_rope_bwd(&m->rope, a->dqkv, Q, N, NH_, a->pos);
         kern_rope_bwd(&m->rope, a->dqkv + A, Q, N, KVH_, a->pos);
-        if (G->qkv_b)
+        if (!frozen && G->qkv_b)
             for (int64_t r = 0; r < N; r++)
                 for (int64_t j = 0; j < Q; j++) G->qkv_b[j] += a->dqkv[(size_t)r * Q + j];
-        if ((st = lin_bwd(m, a->dh, 0, G->qkv_w, a->dqkv, h1, P->qkv_w, N, Q, C, err)) != RT_OK) return st;
-        kern_rmsnorm_bwd(a->dx, G->ln1, a->dh, x, P->ln1, a->rstd1 + l * N, N, C);
+        if ((st = lin_bwd(m, a->dh, 0, a->dqkv, h1, l, MODEL_W_QKV, N, err)) != RT_OK) return st;
+        kern_rmsnorm_bwd(a->dx, frozen ? a->dnorm : G->ln1, a->dh, x, P->ln1, a->rstd1 + l * N, N, C);
     }
-    for (int64_t r = 0; r < N; r++) {
+    for (int64_t r = 0; r < N && !frozen; r++) {
         float *d = m->g.embed + (size_t)a->tokens[r] * (size_t)C;
         const float *s = a->dx + (size_t)r * C;
         for (int64_t i = 0; i < C; i++) d[i] += s[i];

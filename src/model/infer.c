@@ -261,13 +261,13 @@ rt_status model_infer(model *m, model_kv *kv, int64_t n, const int64_t *ids, con
             kv->cvt_cap = need;
         }
     }
-    for (int64_t r = 0; r < nt; r++)
-        memcpy(kv->x + r * C, m->p.embed + (size_t)tokens[r] * (size_t)C, (size_t)C * sizeof(float));
+    model_embed_rows(m, kv->x, tokens, nt);
+    const model_views *F = model_fixed(m);
     float eps = (float)cfg->rms_norm_eps;
     for (int64_t l = 0; l < cfg->num_layers; l++) {
-        const model_layer *P = &m->p.layers[l];
+        const model_layer *P = &F->layers[l];
         kern_rmsnorm_fwd(kv->h, kv->rstd, kv->x, P->ln1, nt, C, eps);
-        if ((st = model_lin(m, kv->qkv, kv->h, P->qkv_w, nt, Q, C, 0, kv->bf, err)) != RT_OK) return st;
+        if ((st = model_lin(m, kv->qkv, kv->h, l, MODEL_W_QKV, nt, 0, kv->bf, err)) != RT_OK) return st;
         if (P->qkv_b)
             for (int64_t r = 0; r < nt; r++)
                 for (int64_t j = 0; j < Q; j++) kv->qkv[r * Q + j] += P->qkv_b[j];
@@ -321,23 +321,23 @@ rt_status model_infer(model *m, model_kv *kv, int64_t n, const int64_t *ids, con
         }
         if (nblk && (st = kern_attn_seqs_fwd(kv->blk, nblk, NH, KVH, HS, err)) != RT_OK) return st;
         if (ndec && (st = kern_attn_decode(kv->dec, ndec, NH, KVH, HS, err)) != RT_OK) return st;
-        if ((st = model_lin(m, kv->x, kv->att, P->o_w, nt, C, A, 1, kv->bf, err)) != RT_OK) return st;
+        if ((st = model_lin(m, kv->x, kv->att, l, MODEL_W_O, nt, 1, kv->bf, err)) != RT_OK) return st;
         kern_rmsnorm_fwd(kv->h, kv->rstd, kv->x, P->ln2, nt, C, eps);
-        if ((st = model_lin(m, kv->gu, kv->h, P->gu_w, nt, 2 * I, C, 0, kv->bf, err)) != RT_OK) return st;
+        if ((st = model_lin(m, kv->gu, kv->h, l, MODEL_W_GU, nt, 0, kv->bf, err)) != RT_OK) return st;
         kern_swiglu_fwd(kv->act, kv->gu, nt, I);
-        if ((st = model_lin(m, kv->x, kv->act, P->down_w, nt, C, I, 1, kv->bf, err)) != RT_OK) return st;
+        if ((st = model_lin(m, kv->x, kv->act, l, MODEL_W_DOWN, nt, 1, kv->bf, err)) != RT_OK) return st;
     }
     for (int64_t i = 0; i < n; i++) kv->seqs[ids[i]].len += off[i + 1] - off[i];
     if (all_logits) {
-        kern_rmsnorm_fwd(kv->h, kv->rstd, kv->x, m->p.final_norm, nt, C, eps);
-        if ((st = model_lin(m, all_logits, kv->h, m->p.lm_head, nt, V, C, 0, kv->bf, err)) != RT_OK) return st;
+        kern_rmsnorm_fwd(kv->h, kv->rstd, kv->x, F->final_norm, nt, C, eps);
+        if ((st = model_lin(m, all_logits, kv->h, 0, MODEL_W_HEAD, nt, 0, kv->bf, err)) != RT_OK) return st;
     }
     if (logits) {
         /* gather each sequence's last row, then norm and lm head over the n rows */
         for (int64_t i = 0; i < n; i++)
             memcpy(kv->hl + i * C, kv->x + (off[i + 1] - 1) * C, (size_t)C * sizeof(float));
-        kern_rmsnorm_fwd(kv->h, kv->rstd, kv->hl, m->p.final_norm, n, C, eps);
-        if ((st = model_lin(m, logits, kv->h, m->p.lm_head, n, V, C, 0, kv->bf, err)) != RT_OK) return st;
+        kern_rmsnorm_fwd(kv->h, kv->rstd, kv->hl, F->final_norm, n, C, eps);
+        if ((st = model_lin(m, logits, kv->h, 0, MODEL_W_HEAD, n, 0, kv->bf, err)) != RT_OK) return st;
     }
     return RT_OK;
 }

@@ -8,11 +8,12 @@
 #include <string.h>
 
 #include "base/rng.h"
+#include "model/lora.h"
 #include "model/model_internal.h"
 
 #define ALIGN_FLOATS 16
 
-static size_t add_tensor(model *m, size_t *off, const char *name, int ndim, int64_t d0, int64_t d1, int decay) {
+size_t model_add_tensor(model *m, size_t *off, const char *name, int ndim, int64_t d0, int64_t d1, int decay) {
     model_tensor *t = &m->tensors[m->ntensors++];
     snprintf(t->name, sizeof t->name, "%s", name);
     t->ndim = ndim;
@@ -37,17 +38,17 @@ static rt_status build_table(model *m, rt_error *err) {
     if (!m->tensors || !m->p.layers || !m->g.layers) return rt_err_set(err, RT_ENOMEM, "model: no memory for the tensor table");
     size_t off = 0;
     char name[96];
-    add_tensor(m, &off, "model.embed_tokens.weight", 2, c->vocab_size, C, 1);
+    model_add_tensor(m, &off, "model.embed_tokens.weight", 2, c->vocab_size, C, 1);
     for (int64_t l = 0; l < c->num_layers; l++) {
         snprintf(name, sizeof name, "model.layers.%lld.input_layernorm.weight", (long long)l);
-        add_tensor(m, &off, name, 1, C, 0, 0);
+        model_add_tensor(m, &off, name, 1, C, 0, 0);
         /* q, k, v weights back to back (sizes are multiples of C; padding only after v). */
         const char *qkv[3] = {"q", "k", "v"};
         int64_t rows[3] = {NH * HS, KVH * HS, KVH * HS};
         for (int i = 0; i < 3; i++) {
             snprintf(name, sizeof name, "model.layers.%lld.self_attn.%s_proj.weight", (long long)l, qkv[i]);
             size_t o = off;
-            add_tensor(m, &off, name, 2, rows[i], C, 1);
+            model_add_tensor(m, &off, name, 2, rows[i], C, 1);
             if (i < 2) off = o + (size_t)(rows[i] * C);
         }
         off = (m->tensors[m->ntensors - 1].offset + m->tensors[m->ntensors - 1].numel + ALIGN_FLOATS - 1) /
@@ -56,30 +57,30 @@ static rt_status build_table(model *m, rt_error *err) {
             for (int i = 0; i < 3; i++) {
                 snprintf(name, sizeof name, "model.layers.%lld.self_attn.%s_proj.bias", (long long)l, qkv[i]);
                 size_t o = off;
-                add_tensor(m, &off, name, 1, rows[i], 0, 0);
+                model_add_tensor(m, &off, name, 1, rows[i], 0, 0);
                 if (i < 2) off = o + (size_t)rows[i];
             }
             off = (m->tensors[m->ntensors - 1].offset + m->tensors[m->ntensors - 1].numel + ALIGN_FLOATS - 1) /
                   ALIGN_FLOATS * ALIGN_FLOATS;
         }
         snprintf(name, sizeof name, "model.layers.%lld.self_attn.o_proj.weight", (long long)l);
-        add_tensor(m, &off, name, 2, C, NH * HS, 1);
+        model_add_tensor(m, &off, name, 2, C, NH * HS, 1);
         snprintf(name, sizeof name, "model.layers.%lld.post_attention_layernorm.weight", (long long)l);
-        add_tensor(m, &off, name, 1, C, 0, 0);
+        model_add_tensor(m, &off, name, 1, C, 0, 0);
         snprintf(name, sizeof name, "model.layers.%lld.mlp.gate_proj.weight", (long long)l);
         size_t o = off;
-        add_tensor(m, &off, name, 2, I, C, 1);
+        model_add_tensor(m, &off, name, 2, I, C, 1);
         off = o + (size_t)(I * C);
         snprintf(name, sizeof name, "model.layers.%lld.mlp.up_proj.weight", (long long)l);
-        add_tensor(m, &off, name, 2, I, C, 1);
+        model_add_tensor(m, &off, name, 2, I, C, 1);
         snprintf(name, sizeof name, "model.layers.%lld.mlp.down_proj.weight", (long long)l);
-        add_tensor(m, &off, name, 2, C, I, 1);
+        model_add_tensor(m, &off, name, 2, C, I, 1);
     }
-    add_tensor(m, &off, "model.norm.weight", 1, C, 0, 0);
-    if (!c->tie_word_embeddings) add_tensor(m, &off, "lm_head.weight", 2, c->vocab_size, C, 1);
+    model_add_tensor(m, &off, "model.norm.weight", 1, C, 0, 0);
+    if (!c->tie_word_embeddings) model_add_tensor(m, &off, "lm_head.weight", 2, c->vocab_size, C, 1);
     if (m->value_head) {
-        add_tensor(m, &off, "value_head.weight", 1, C, 0, 0);
-        add_tensor(m, &off, "value_head.bias", 1, 1, 0, 0);
+        model_add_tensor(m, &off, "value_head.weight", 1, C, 0, 0);
+        model_add_tensor(m, &off, "value_head.bias", 1, 1, 0, 0);
     }
     m->nparams = off;
     return RT_OK;
@@ -120,6 +121,29 @@ static void set_views(const model *m, float *base, model_views *v) {
     }
 }
 
+/* Points the bf16 matrix views at params_bf16 (same offsets as the f32 views). */
+static rt_status set_views16(model *m, rt_error *err) {
+    m->w16.layers = calloc((size_t)m->cfg.num_layers, sizeof *m->w16.layers);
+    if (!m->w16.layers) return rt_err_set(err, RT_ENOMEM, "model: no memory for the weight views");
+#define B16(f) (m->params_bf16 + (f - m->params))
+    m->w16.embed = B16(m->p.embed);
+    m->w16.lm_head = B16(m->p.lm_head);
+    for (int64_t l = 0; l < m->cfg.num_layers; l++) {
+        const model_layer *L = &m->p.layers[l];
+        m->w16.layers[l] = (model_layer16){B16(L->qkv_w), B16(L->o_w), B16(L->gu_w), B16(L->down_w)};
+    }
+#undef B16
+    return RT_OK;
+}
+
+/* Frozen mode's views of a trainable buffer: only the value head (the adapters are reached through m->lora). */
+static void set_frozen_views(const model *m, float *base, model_views *v) {
+    v->value_w = v->value_b = NULL;
+    if (!base || !m->value_head) return;
+    v->value_w = base + m->tensors[m->ntensors - 2].offset;
+    v->value_b = base + m->tensors[m->ntensors - 1].offset;
+}
+
 static float *alloc_floats(size_t n) {
     void *p = NULL;
     if (posix_memalign(&p, 64, n * sizeof(float) + 64) != 0) return NULL;
@@ -153,7 +177,53 @@ rt_status model_init(model *m, const model_config *cfg, const model_opts *opts, 
         }
         memset(p, 0, m->nparams * sizeof(uint16_t));
         m->params_bf16 = p;
+        if ((st = set_views16(m, err)) != RT_OK) goto fail;
     }
+    int64_t maxpos = cfg->max_position_embeddings > 0 ? cfg->max_position_embeddings : 4096;
+    if ((st = kern_rope_init(&m->rope, cfg->head_dim, cfg->rope_theta, maxpos, err)) != RT_OK) goto fail;
+    return RT_OK;
+fail:
+    model_free(m);
+    return st;
+}
+
+rt_status model_init_frozen(model *m, model_base *base, const model_opts *opts, rt_error *err) {
+    memset(m, 0, sizeof *m);
+    const model_config *cfg = &base->cfg;
+    model_precision prec = opts ? opts->prec : MODEL_PREC_BF16;
+    if ((prec == MODEL_PREC_F32) != base->f32)
+        return rt_err_set(err, RT_EINVAL, "model: the frozen base is held in %s, the model asks %s products",
+                          base->f32 ? "f32" : "bf16", prec == MODEL_PREC_F32 ? "f32" : "bf16");
+    if (cfg->head_dim % 2) return rt_err_set(err, RT_EUNSUPPORTED, "model: head_dim %lld is odd (RoPE needs pairs)",
+                                             (long long)cfg->head_dim);
+    m->cfg = *cfg;
+    m->prec = prec;
+    m->value_head = opts ? opts->value_head : 0;
+    m->qkv_dim = (cfg->num_heads + 2 * cfg->num_kv_heads) * cfg->head_dim;
+    m->base = base;
+    base->refs++;
+    m->w16 = base->w;
+    rt_status st = RT_OK;
+    const model_lora_cfg *lc = opts && opts->lora.rank > 0 ? &opts->lora : NULL;
+    size_t cap = 2 + (lc ? model_lora_ntensors(m, lc) : 0), off = 0;
+    m->tensors = calloc(cap, sizeof *m->tensors);
+    m->p.layers = calloc((size_t)cfg->num_layers, sizeof(model_layer));
+    m->g.layers = calloc((size_t)cfg->num_layers, sizeof(model_layer));
+    if (!m->tensors || !m->p.layers || !m->g.layers) {
+        st = rt_err_set(err, RT_ENOMEM, "model: no memory for the tensor table");
+        goto fail;
+    }
+    if (lc && (st = model_lora_build(m, lc, &off, err)) != RT_OK) goto fail;
+    if (m->value_head) {
+        model_add_tensor(m, &off, "value_head.weight", 1, cfg->hidden_size, 0, 0);
+        model_add_tensor(m, &off, "value_head.bias", 1, 1, 0, 0);
+    }
+    m->nparams = off;
+    if (!(m->params = alloc_floats(m->nparams))) {
+        st = rt_err_set(err, RT_ENOMEM, "model: no memory for %zu trainable parameters", m->nparams);
+        goto fail;
+    }
+    set_frozen_views(m, m->params, &m->p);
     int64_t maxpos = cfg->max_position_embeddings > 0 ? cfg->max_position_embeddings : 4096;
     if ((st = kern_rope_init(&m->rope, cfg->head_dim, cfg->rope_theta, maxpos, err)) != RT_OK) goto fail;
     return RT_OK;
@@ -164,6 +234,9 @@ fail:
 
 void model_free(model *m) {
     model_acts_free(m);
+    model_lora_free(m);
+    if (m->base) model_base_release(m->base);
+    else free(m->w16.layers);
     kern_rope_free(&m->rope);
     free(m->params);
     free(m->grads);
@@ -189,7 +262,8 @@ rt_status model_train_init(model *m, rt_error *err) {
         return rt_err_set(err, RT_ENOMEM, "model: no memory for gradients and AdamW state (%.1f MiB)",
                           (double)m->nparams * 12 / 1048576.0);
     }
-    set_views(m, m->grads, &m->g);
+    if (m->base) set_frozen_views(m, m->grads, &m->g);
+    else set_views(m, m->grads, &m->g);
     return RT_OK;
 }
 
@@ -208,6 +282,10 @@ void model_sync_bf16(model *m) {
 }
 
 void model_init_random(model *m, uint64_t seed, double std) {
+    if (m->base) { /* frozen: only the adapters are this model's (the value head stays zero) */
+        model_lora_init_random(m, seed);
+        return;
+    }
     rt_rng root;
     rt_rng_seed(&root, seed);
     double out_std = std / sqrt(2.0 * (double)m->cfg.num_layers);

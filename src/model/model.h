@@ -36,7 +36,28 @@ typedef struct model_tensor {
     int decay;
 } model_tensor;
 
+/* bf16 views of one layer's matrices as the products read them (q/k/v and gate/up fused as above). */
+typedef struct model_layer16 {
+    const uint16_t *qkv_w, *o_w, *gu_w, *down_w;
+} model_layer16;
+
+/* bf16 views of every matrix (lm_head equals embed when tied). */
+typedef struct model_views16 {
+    const uint16_t *embed, *lm_head;
+    model_layer16 *layers;
+} model_views16;
+
 typedef struct model_acts model_acts; /* forward activations kept for backward (model.c) */
+typedef struct model_base model_base; /* a frozen base (model/frozen.h) */
+typedef struct model_lora model_lora; /* LoRA adapters on a frozen base (model/lora.h) */
+
+/* LoRA settings: effective weight W + (alpha / rank) B A on each targeted projection (PEFT's formula). */
+typedef struct model_lora_cfg {
+    int rank;         /* 0: no adapters */
+    double alpha;     /* scale numerator (alpha / rank) */
+    unsigned targets; /* MODEL_LORA_Q | ... (model/lora.h) */
+    double dropout;   /* recorded in adapter_config.json; retool trains with 0 */
+} model_lora_cfg;
 
 typedef struct model {
     model_config cfg;
@@ -51,6 +72,11 @@ typedef struct model {
     float *adam_m, *adam_v;
     uint16_t *params_bf16; /* bf16 copy used by the products (MODEL_PREC_BF16); refresh with model_sync_bf16 */
     model_views p, g;
+    model_views16 w16;     /* the matrices as bf16 products read them (into params_bf16 or the frozen base) */
+    model_base *base;      /* frozen mode: the base weights (shared, refcounted); params / grads / adam then hold
+                            * only the trainable tensors (LoRA adapters, value head) */
+    model_lora *lora;      /* adapters (frozen mode with a LoRA rank), or NULL */
+    int lora_off;          /* non-zero: products skip the adapters (the base alone, e.g. the KL reference) */
     kern_rope rope;
     model_acts *acts;
     int64_t adam_step;
@@ -59,7 +85,12 @@ typedef struct model {
 /* Options for creating a model. */
 typedef struct model_opts {
     model_precision prec;
-    int value_head; /* add a scalar value head ([C] weight + bias on the final normed hidden state) */
+    int value_head;      /* add a scalar value head ([C] weight + bias on the final normed hidden state) */
+    int frozen;          /* model_load: hold the base frozen, as bf16 only (memory-mapped where the file allows; f32
+                          * with MODEL_PREC_F32), no f32 master copy, no gradients for it (docs/ENGINE.md) */
+    model_lora_cfg lora; /* rank > 0: LoRA adapters on the frozen base (implies frozen) */
+    model_base *share;   /* frozen mode: use this loaded base instead of reading one (PPO's critic) */
+    const char *adapter; /* frozen mode: a PEFT adapter folder to load (its config gives lora when rank is 0) */
 } model_opts;
 
 /* Allocates a model for cfg with zeroed parameters (validates cfg first). */
@@ -69,15 +100,19 @@ rt_status model_init(model *m, const model_config *cfg, const model_opts *opts, 
 void model_free(model *m);
 
 /* Fills the parameters like Hugging Face's initialisation: normal(0, std) matrices (output projections scaled by
- * 1/sqrt(2*layers)), unit norms, zero biases; deterministic in seed. */
+ * 1/sqrt(2*layers)), unit norms, zero biases; deterministic in seed. A frozen-mode model initialises its LoRA
+ * adapters instead (model_lora_init_random). */
 void model_init_random(model *m, uint64_t seed, double std);
 
 /* Loads config.json and the weights (any float dtype, sharded or not) of a model folder; a missing or misshaped
  * tensor is an error naming the folder and the tensor. A value head, when requested, is read from value_head.weight /
- * value_head.bias if present, else zero. */
+ * value_head.bias if present, else zero. With opts->frozen, a LoRA rank, an adapter, or when dir is itself a PEFT
+ * adapter folder (its base then comes from base_model_name_or_path), the base is loaded frozen (model/frozen.h). */
 rt_status model_load(model *m, const char *dir, const model_opts *opts, rt_error *err);
 
-/* Writes config.json and model.safetensors (F32, or BF16 when bf16 is set) into dir (created if needed), atomically. */
+/* Writes config.json and model.safetensors (F32, or BF16 when bf16 is set) into dir (created if needed), atomically.
+ * A LoRA model writes its adapters in PEFT's layout instead (model/peft.h), plus value_head.safetensors when it has a
+ * value head. */
 rt_status model_save(const model *m, const char *dir, int bf16, rt_error *err);
 
 /* Writes the AdamW moments and step count to path (safetensors: adam_m.<name>, adam_v.<name>; metadata format

@@ -3,6 +3,7 @@
 #define RETOOL_MODEL_MODEL_INTERNAL_H
 
 #include "kernels/matmul.h"
+#include "model/frozen.h"
 #include "model/model.h"
 
 /* Forward activations kept for backward, sized for cap tokens (grown when a batch is larger). */
@@ -25,20 +26,35 @@ struct model_acts {
     float *logits;       /* [rows, V] */
     uint16_t *bf_a, *bf_b; /* bf16 scratch, [N * widest] and [rows * V] */
     float *dx, *dh, *dqkv, *datt, *dgu, *da; /* gradient scratch */
+    float *dnorm;        /* [C] frozen mode: where the untrained norms' gradients go */
     int valid;           /* a forward ran since the last backward */
 };
+
+/* Appends a tensor to m's table at float offset *off (advanced past it, padded to 16 floats); returns its offset. */
+size_t model_add_tensor(model *m, size_t *off, const char *name, int ndim, int64_t d0, int64_t d1, int decay);
+
+/* Creates a frozen-mode model on base (taking a reference): the trainable tensors are the LoRA adapters of opts->lora
+ * and the value head when asked (zero). */
+rt_status model_init_frozen(model *m, model_base *base, const model_opts *opts, rt_error *err);
 
 /* Frees the activations. */
 void model_acts_free(model *m);
 
-/* out[M,N] (+)= x[M,K] . W^T in the model's precision (W is a parameter: its bf16 copy is used); scratch holds M*K
- * bf16 values. */
-rt_status model_lin(const model *m, float *out, const float *x, const float *W, int64_t M, int64_t N, int64_t K,
-                    int accumulate, uint16_t *scratch, rt_error *err);
+/* The matrices a product reads: layer l's fused q/k/v, o, fused gate/up, down, or the lm head (l ignored). */
+typedef enum model_wkind { MODEL_W_QKV = 0, MODEL_W_O, MODEL_W_GU, MODEL_W_DOWN, MODEL_W_HEAD } model_wkind;
 
-/* The bf16 copy of parameter pointer p. */
-static inline const uint16_t *model_bf16_of(const model *m, const float *p) {
-    return m->params_bf16 + (p - m->params);
-}
+/* The shape [N, K] of matrix kind w. */
+void model_wshape(const model *m, model_wkind w, int64_t *N, int64_t *K);
+
+/* out[M,N] (+)= x[M,K] . W^T for matrix w of layer l in the model's precision (bf16: its bf16 view), plus the LoRA
+ * adapters' product when the model has them for w (and lora_off is 0); scratch holds M*K bf16 values. */
+rt_status model_lin(const model *m, float *out, const float *x, int64_t l, model_wkind w, int64_t M, int accumulate,
+                    uint16_t *scratch, rt_error *err);
+
+/* The f32 views of the norms and biases: the model's own, or its frozen base's. */
+static inline const model_views *model_fixed(const model *m) { return m->base ? &m->base->p : &m->p; }
+
+/* Copies the embedding rows of tokens[0..n) into out [n, C] (f32; widened from bf16 for a bf16 frozen base). */
+void model_embed_rows(const model *m, float *out, const int32_t *tokens, int64_t n);
 
 #endif

@@ -5,10 +5,71 @@
 #include <string.h>
 
 #include "base/fileio.h"
+#include "model/frozen.h"
+#include "model/lora.h"
 #include "model/model.h"
+#include "model/peft.h"
 #include "model/safetensors.h"
 
+/* Reads value_head.weight / value_head.bias from the model folder dir into a frozen model's value head when present. */
+static rt_status load_value_head(model *m, const char *dir, rt_error *err) {
+    st_set set;
+    rt_status st = st_open_dir(dir, &set, err);
+    if (st) return st;
+    const char *names[2] = {"value_head.weight", "value_head.bias"};
+    for (int i = 0; i < 2 && !st; i++) {
+        const model_tensor *t = model_find_tensor(m, names[i]);
+        const st_tensor *found;
+        if (!st_find(&set, names[i])) continue;
+        st = st_expect(&set, names[i], t->ndim, t->shape, &found, err);
+        if (!st) st = st_to_f32(found, m->params + t->offset, err);
+    }
+    st_close(&set);
+    return st;
+}
+
+/* Frozen mode: the bf16 base of dir (or of the adapter's base_model_name_or_path when dir is an adapter folder, or
+ * opts->share), adapters from opts->adapter or dir, fresh adapters (PEFT's initialisation) otherwise. */
+static rt_status load_frozen(model *m, const char *dir, const model_opts *opts, rt_error *err) {
+    model_opts o = opts ? *opts : (model_opts){.prec = MODEL_PREC_BF16};
+    const char *adapter = o.adapter, *base_dir = dir;
+    char from_cfg[4096] = "";
+    rt_status st = RT_OK;
+    if (!adapter && model_peft_is_adapter(dir)) adapter = dir;
+    if (adapter) {
+        model_lora_cfg file;
+        if ((st = model_peft_read_config(adapter, &file, from_cfg, sizeof from_cfg, err)) != RT_OK) return st;
+        if (o.lora.rank > 0 && (o.lora.rank != file.rank || o.lora.targets != file.targets))
+            return rt_err_set(err, RT_EINVAL,
+                              "%s: adapter has rank %d and other targets than asked (rank %d); drop --lora-* or "
+                              "match them",
+                              adapter, file.rank, o.lora.rank);
+        o.lora = file;
+        if (adapter == dir) {
+            if (!o.share && !from_cfg[0])
+                return rt_err_set(err, RT_EINVAL, "%s: adapter_config.json names no base_model_name_or_path", dir);
+            base_dir = from_cfg;
+        }
+    }
+    model_base *base = o.share;
+    if (!base && (st = model_base_load(&base, base_dir, o.prec == MODEL_PREC_F32, err)) != RT_OK) return st;
+    if (o.share) base->refs++;
+    st = model_init_frozen(m, base, &o, err);
+    model_base_release(base); /* the model holds its own reference */
+    if (st) return st;
+    if (m->lora) model_lora_init_random(m, 0);
+    if (!st && m->value_head && base_dir != from_cfg) st = load_value_head(m, base_dir, err);
+    if (!st && adapter) st = model_peft_load(m, adapter, err);
+    if (st) {
+        model_free(m);
+        return rt_err_prefix(err, "loading %s", dir);
+    }
+    return RT_OK;
+}
+
 rt_status model_load(model *m, const char *dir, const model_opts *opts, rt_error *err) {
+    if ((opts && (opts->frozen || opts->lora.rank > 0 || opts->adapter || opts->share)) || model_peft_is_adapter(dir))
+        return load_frozen(m, dir, opts, err);
     char path[4096];
     snprintf(path, sizeof path, "%s/config.json", dir);
     model_config cfg;
@@ -44,6 +105,9 @@ rt_status model_load(model *m, const char *dir, const model_opts *opts, rt_error
 }
 
 rt_status model_save(const model *m, const char *dir, int bf16, rt_error *err) {
+    if (m->lora) return model_peft_save(m, dir, m->base->dir, err);
+    if (m->base)
+        return rt_err_set(err, RT_EINVAL, "saving %s: a frozen base without adapters has nothing of its own to save", dir);
     rt_status st = rt_mkdir_p(dir, err);
     if (st != RT_OK) return st;
     char path[4096];

@@ -38,7 +38,7 @@ rt_status pipe_rewriter_local_open(const char *model_dir, pipe_rewriter_local **
     rt_error ignored;
     rt_err_clear(&ignored);
     if (!st && tok_template_read(model_dir, &r->tmpl, &ignored)) r->tmpl = 0;
-    model_opts mo = {.prec = MODEL_PREC_BF16};
+    model_opts mo = {.prec = MODEL_PREC_BF16, .frozen = 1};
     if (!st) st = model_load(&r->m, model_dir, &mo, err);
     if (!st && tok_vocab_size(r->tok) > (size_t)r->m.cfg.vocab_size)
         st = rt_err_set(err, RT_EINVAL, "%s: the tokenizer has %zu ids but the model only %lld", model_dir,

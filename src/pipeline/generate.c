@@ -56,7 +56,7 @@ rt_status pipe_generate(const pipe_generate_config *cfg, pipe_generate_summary *
     st = data_format_parse(cfg->format, &fmt, err);
     if (!st) st = tok_load(cfg->model_dir, &tok, err);
     if (!st) st = rollout_template_resolve(cfg->model_dir, cfg->template_kind, &sum->template_kind, err);
-    model_opts mo = {.prec = cfg->f32 ? MODEL_PREC_F32 : MODEL_PREC_BF16};
+    model_opts mo = {.prec = cfg->f32 ? MODEL_PREC_F32 : MODEL_PREC_BF16, .frozen = !cfg->f32}; /* bf16 only */
     if (!st) st = model_load(&m, cfg->model_dir, &mo, err);
     if (!st && tok_vocab_size(tok) > (size_t)m.cfg.vocab_size)
         st = rt_err_set(err, RT_EINVAL, "%s: the tokenizer has %zu ids but the model only %lld", cfg->model_dir,

@@ -64,7 +64,7 @@ rt_status serve_model_backend_open(const char *dir, size_t max_seqs, rollout_tem
     rollout_template resolved;
     if (!st) st = rollout_template_resolve(dir, tmpl, &resolved, err);
     if (!st) st = rollout_template_family(b->tok, resolved, &b->tmpl, err);
-    model_opts mo = {.prec = f32 ? MODEL_PREC_F32 : MODEL_PREC_BF16};
+    model_opts mo = {.prec = f32 ? MODEL_PREC_F32 : MODEL_PREC_BF16, .frozen = !f32}; /* bf16 only */
     if (!st) st = model_load(&b->m, dir, &mo, err);
     if (!st && tok_vocab_size(b->tok) > (size_t)b->m.cfg.vocab_size)
         st = rt_err_set(err, RT_EINVAL, "%s: the tokenizer has %zu ids but the model only %lld", dir,

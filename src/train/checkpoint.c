@@ -132,7 +132,9 @@ rt_status train_checkpoint_load(const char *dir, model *policy, const model_opts
     st = load_model(policy, sub, opts, err);
     if (!st && critic) {
         snprintf(sub, sizeof sub, "%s/critic", dir);
-        st = load_model(critic, sub, critic_opts, err);
+        model_opts co = *critic_opts;
+        co.share = policy->base; /* LoRA: the critic's adapters sit on the policy's frozen base */
+        st = load_model(critic, sub, &co, err);
         if (st) model_free(policy);
     }
     if (st) return rt_err_prefix(err, "checkpoint %s", dir);

@@ -15,6 +15,7 @@
 #include "data/dataset.h"
 #include "kernels/pool.h"
 #include "model/modeldir.h"
+#include "model/peft.h"
 #include "rollout/exec_spec.h"
 #include "rollout/bind.h"
 #include "rollout/score.h"
@@ -36,6 +37,7 @@ typedef struct rl_run {
     data_dataset ds;
     model policy, critic, ref;
     int has_critic, has_ref;
+    int ref_is_base; /* LoRA: the KL reference is the policy with its adapters off */
     tok_template family; /* the prompt template, recorded in the checkpoints and the output model */
     train_rundir rd;
     rollout_exec_spec *exec;
@@ -89,8 +91,8 @@ static rt_status open_run(rl_run *r, const train_rl_config *in, rt_error *err) {
     st = train_dist_rundir_open(&r->rd, c->out_dir, c->resume ? NULL : cj, err);
     cJSON_Delete(cj);
     if (st) return st;
-    model_opts po = {.prec = c->f32 ? MODEL_PREC_F32 : MODEL_PREC_BF16};
-    model_opts co = {.prec = po.prec, .value_head = 1};
+    model_opts po = {.prec = c->f32 ? MODEL_PREC_F32 : MODEL_PREC_BF16, .lora = c->lora};
+    model_opts co = {.prec = po.prec, .value_head = 1, .lora = c->lora};
     r->has_critic = c->algo == TRAIN_ALGO_PPO;
     rt_rng_seed(&r->state.rng, c->seed);
     int64_t latest = -1;
@@ -103,8 +105,16 @@ static rt_status open_run(rl_run *r, const train_rl_config *in, rt_error *err) {
         if (!st && dist_rank() == 0) rt_log_info("rl: resuming %s at step %lld", c->out_dir, (long long)r->state.step);
     } else if (!st) {
         st = model_load(&r->policy, c->model_dir, &po, err);
+        if (!st && r->policy.lora) model_init_random(&r->policy, c->seed, 0); /* the adapters (PEFT's init) */
         if (!st) st = model_train_init(&r->policy, err);
+        co.share = r->policy.base; /* LoRA: the critic's adapters sit on the policy's frozen base */
+        if (!st && r->has_critic && r->policy.lora && c->critic_dir && !model_peft_is_adapter(c->critic_dir))
+            st = rt_err_set(err, RT_EINVAL,
+                            "--critic %s: with --lora-rank the critic shares the policy's base; give an adapter folder "
+                            "(a LoRA critic checkpoint) or no --critic",
+                            c->critic_dir);
         if (!st && r->has_critic) st = model_load(&r->critic, c->critic_dir ? c->critic_dir : c->model_dir, &co, err);
+        if (!st && r->has_critic && r->critic.lora) model_init_random(&r->critic, c->seed + 1, 0);
         if (!st && r->has_critic) st = model_train_init(&r->critic, err);
     }
     if (st) {
@@ -117,7 +127,9 @@ static rt_status open_run(rl_run *r, const train_rl_config *in, rt_error *err) {
         st = train_dist_check_model(&r->critic, latest >= 0 ? "checkpoint critic parameters" : "starting critic parameters", err);
     if (!st) st = train_dist_check_state(&r->state, err);
     if (st) return st;
-    if (c->kl_coef != 0) {
+    if (c->kl_coef != 0 && r->policy.lora) {
+        r->ref_is_base = 1; /* the frozen base with the adapters off: no second model */
+    } else if (c->kl_coef != 0) {
         st = model_load(&r->ref, c->model_dir, &po, err);
         if (st) return rt_err_prefix(err, "reference policy");
         r->has_ref = 1;
@@ -307,7 +319,7 @@ static rt_status make_items(rl_run *r, rollout_trajectory *t, size_t n, rl_item 
         st = train_filter_group(grp, k, &fo, keep, dropped, err);
         for (size_t s = 0; !st && s < k; s++) {
             if (!keep[s]) continue;
-            st = rl_item_init(&items[m], &grp[s], r->has_ref, err);
+            st = rl_item_init(&items[m], &grp[s], r->has_ref || r->ref_is_base, err);
             if (!st) m++;
         }
     }
@@ -322,9 +334,12 @@ static rt_status update(rl_run *r, rl_item *items, size_t n, rl_update_stats *us
     if (!lp) return rt_err_set(err, RT_ENOMEM, "out of memory");
     for (size_t i = 0; i < n; i++) lp[i] = items[i].old_logp;
     rt_status st = rl_forward(&r->policy, items, n, r->max_len, 8192, lp, NULL, NULL, NULL, err);
-    if (!st && r->has_ref) {
+    if (!st && (r->has_ref || r->ref_is_base)) {
         for (size_t i = 0; i < n; i++) lp[i] = items[i].ref_logp;
-        st = rl_forward(&r->ref, items, n, r->max_len, 8192, lp, NULL, NULL, NULL, err);
+        model *ref = r->ref_is_base ? &r->policy : &r->ref;
+        ref->lora_off = r->ref_is_base;
+        st = rl_forward(ref, items, n, r->max_len, 8192, lp, NULL, NULL, NULL, err);
+        ref->lora_off = 0;
     }
     free(lp);
     if (!st) st = advantages(r, items, n, err);

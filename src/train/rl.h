@@ -11,6 +11,7 @@
 #include <cjson/cJSON.h>
 
 #include "base/error.h"
+#include "model/model.h"
 #include "rollout/engine.h"
 #include "rollout/prompt.h"
 #include "train/policy_loss.h"
@@ -63,6 +64,8 @@ typedef struct train_rl_config {
     int threads;
     int f32;
     int quiet;
+    model_lora_cfg lora;         /* rank > 0: policy and critic train LoRA adapters on one shared frozen bf16 base;
+                                  * the KL reference is that base with the adapters off */
     train_reward_fn reward_fn;   /* NULL: boxed-answer equivalence, +1 / -1 */
     void *reward_ctx;
 } train_rl_config;

@@ -10,6 +10,7 @@
 #include "base/log.h"
 #include "base/progress.h"
 #include "base/rng.h"
+#include "train/lora_config.h"
 #include "base/timer.h"
 #include "model/modeldir.h"
 #include "model/optim.h"
@@ -59,6 +60,7 @@ static cJSON *config_json(const train_sft_config *c) {
     cJSON_AddNumberToObject(o, "keep_last", (double)c->keep_last);
     cJSON_AddNumberToObject(o, "seed", (double)c->seed);
     cJSON_AddStringToObject(o, "precision", c->f32 ? "f32" : "bf16");
+    if (c->lora.rank) train_lora_config_json(o, &c->lora);
     return o;
 }
 
@@ -142,7 +144,7 @@ rt_status train_sft_run(const train_sft_config *cfg, train_sft_result *res, rt_e
     }
     model m;
     memset(&m, 0, sizeof m);
-    model_opts opts = {.prec = cfg->f32 ? MODEL_PREC_F32 : MODEL_PREC_BF16, .value_head = 0};
+    model_opts opts = {.prec = cfg->f32 ? MODEL_PREC_F32 : MODEL_PREC_BF16, .value_head = 0, .lora = cfg->lora};
     train_state state;
     memset(&state, 0, sizeof state);
     rt_rng_seed(&state.rng, cfg->seed);
@@ -156,6 +158,7 @@ rt_status train_sft_run(const train_sft_config *cfg, train_sft_result *res, rt_e
         if (!st && root) rt_log_info("sft: resuming %s from step %lld", cfg->out_dir, (long long)state.step);
     } else if (!st) {
         st = model_load(&m, cfg->model_dir, &opts, err);
+        if (!st && m.lora) model_init_random(&m, cfg->seed, 0); /* the adapters: PEFT's initialisation */
         if (!st) st = model_train_init(&m, err);
     }
     if (!st) st = train_dist_check_model(&m, latest >= 0 ? "checkpoint parameters" : "starting parameters", err);

@@ -8,6 +8,7 @@
 #include <stdint.h>
 
 #include "base/error.h"
+#include "model/model.h"
 
 typedef struct train_sft_config {
     const char *model_dir;     /* starting model folder (with its tokenizer, copied into checkpoints) */
@@ -28,6 +29,7 @@ typedef struct train_sft_config {
     uint64_t seed;
     int f32;                   /* pure-f32 products instead of bf16 */
     int quiet;                 /* no progress bar */
+    model_lora_cfg lora;       /* rank > 0: LoRA adapters on the frozen base; RUN/model is then a PEFT adapter */
 } train_sft_config;
 
 /* Defaults: 1 epoch, 4096 tokens a batch, lr 1e-4 cosine to 1e-5, 10 warm-up steps, weight decay 0.01, clip 1.0,

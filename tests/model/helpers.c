@@ -35,7 +35,7 @@ double th_rel_err(const float *a, const float *b, int64_t n) {
 
 void th_ref_model(const char *dir, const char *arch, int seed, model_precision prec, int value_head, model *m) {
     th_sh("/usr/bin/python3 tests/model/ref_model.py init %s %s %d", dir, arch, seed);
-    model_opts o = {prec, value_head};
+    model_opts o = {.prec = prec, .value_head = value_head};
     rt_error err;
     cr_assert_eq(model_load(m, dir, &o, &err), RT_OK, "%s", err.msg);
 }

@@ -7,9 +7,13 @@ on its own, so nothing can attend across sequences. safetensors are read and wri
 
   ref_model.py init DIR ARCH SEED      writes DIR/config.json and DIR/model.safetensors (f32, random weights);
                                        ARCH is qwen2 (bias, GQA, tied) or llama (no bias, GQA, untied)
-  ref_model.py run DIR BATCH OUT       BATCH: JSON {"seqs": [[ids...], ...], "weights": [[w...], ...]};
+  ref_model.py run DIR BATCH OUT [ADAPTER]
+                                       BATCH: JSON {"seqs": [[ids...], ...], "weights": [[w...], ...]};
                                        OUT (safetensors): logits [N,V], logp [N], entropy [N], loss [1] and
-                                       grad.<name> for every parameter of loss = -sum w * logp(next token)
+                                       grad.<name> for every parameter of loss = -sum w * logp(next token);
+                                       with ADAPTER (a PEFT LoRA folder: adapter_config.json and
+                                       adapter_model.safetensors), each targeted projection reads
+                                       W + (lora_alpha / r) B A, and grad.<name> covers the adapters too
 """
 import json
 import struct
@@ -128,6 +132,20 @@ def rotate_half(x):
     return torch.cat((-x[..., h:], x[..., :h]), dim=-1)
 
 
+def lora_weights(P, adapter):
+    """PEFT's formula written out: W + (alpha / r) B A for every adapted module; returns the effective weights."""
+    with open(f"{adapter}/adapter_config.json") as f:
+        acfg = json.load(f)
+    scale = acfg["lora_alpha"] / acfg["r"]
+    W = dict(P)
+    for name in P:
+        if name.startswith("base_model.model.") and name.endswith(".lora_A.weight"):
+            module = name[len("base_model.model."):-len(".lora_A.weight")]
+            B = P[name.replace(".lora_A.", ".lora_B.")]
+            W[module + ".weight"] = P[module + ".weight"] + scale * (B @ P[name])
+    return W
+
+
 def forward_seq(P, cfg, ids):
     C, NH, KVH = cfg["hidden_size"], cfg["num_attention_heads"], cfg["num_key_value_heads"]
     HS, T = C // NH, len(ids)
@@ -166,16 +184,18 @@ def forward_seq(P, cfg, ids):
     return hf @ lm.T
 
 
-def run(d, batch_path, out_path):
+def run(d, batch_path, out_path, adapter=None):
     with open(f"{d}/config.json") as f:
         cfg = json.load(f)
     raw = read_st(f"{d}/model.safetensors")
+    if adapter:
+        raw.update(read_st(f"{adapter}/adapter_model.safetensors"))
     P = {k: torch.tensor(v, dtype=torch.float64, requires_grad=True) for k, v in raw.items()}
     with open(batch_path) as f:
         batch = json.load(f)
     logits_all, logp_all, ent_all, loss = [], [], [], 0
     for ids, w in zip(batch["seqs"], batch["weights"]):
-        z = forward_seq(P, cfg, ids)
+        z = forward_seq(lora_weights(P, adapter) if adapter else P, cfg, ids)
         lsm = torch.log_softmax(z, dim=-1)
         tgt = torch.tensor(ids[1:] + [0])
         lp = lsm.gather(1, tgt[:, None])[:, 0]
@@ -197,6 +217,6 @@ if __name__ == "__main__":
     if sys.argv[1] == "init":
         init(sys.argv[2], sys.argv[3], int(sys.argv[4]))
     elif sys.argv[1] == "run":
-        run(sys.argv[2], sys.argv[3], sys.argv[4])
+        run(sys.argv[2], sys.argv[3], sys.argv[4], sys.argv[5] if len(sys.argv) > 5 else None)
     else:
         sys.exit(f"unknown command {sys.argv[1]}")

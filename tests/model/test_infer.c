@@ -38,7 +38,7 @@ static void tiny(model *m, int seed) {
     c.tie_word_embeddings = 1;
     c.attention_bias = 1;
     c.bos_token_id = c.eos_token_id = -1;
-    model_opts o = {MODEL_PREC_F32, 0};
+    model_opts o = {.prec = MODEL_PREC_F32, .value_head = 0};
     rt_error err;
     cr_assert_eq(model_init(m, &c, &o, &err), RT_OK, "%s", err.msg);
     model_init_random(m, (uint64_t)seed, 0.3);
@@ -310,7 +310,7 @@ Test(infer, wide_heads_groups_of_five_and_cache_growth) {
     c.rope_theta = 10000;
     c.bos_token_id = c.eos_token_id = -1;
     model m;
-    model_opts o = {MODEL_PREC_F32, 0};
+    model_opts o = {.prec = MODEL_PREC_F32, .value_head = 0};
     rt_error err;
     cr_assert_eq(model_init(&m, &c, &o, &err), RT_OK, "%s", err.msg);
     model_init_random(&m, 12, 0.3);
@@ -346,7 +346,7 @@ Test(infer, bf16_decoding_matches_bf16_forward) {
     model f;
     tiny(&f, 5);
     model m;
-    model_opts o = {MODEL_PREC_BF16, 0};
+    model_opts o = {.prec = MODEL_PREC_BF16, .value_head = 0};
     rt_error err;
     cr_assert_eq(model_init(&m, &f.cfg, &o, &err), RT_OK, "%s", err.msg);
     memcpy(m.params, f.params, f.nparams * sizeof(float));

@@ -37,7 +37,7 @@ static void make(model *m, int64_t heads, int64_t kv_heads) {
     c.rms_norm_eps = 1e-6;
     c.rope_theta = 10000;
     c.bos_token_id = c.eos_token_id = -1;
-    model_opts o = {MODEL_PREC_F32, 0};
+    model_opts o = {.prec = MODEL_PREC_F32, .value_head = 0};
     rt_error err;
     cr_assert_eq(model_init(m, &c, &o, &err), RT_OK, "%s", err.msg);
     model_init_random(m, 21, 0.1);

@@ -134,6 +134,9 @@ Test(kernels, gemm_bf16) {
     check_gemm(KERN_BF16, 0, 1, 64, 96, 48, 0);
     check_gemm(KERN_BF16, 1, 0, 150, 70, 120, 1);
     check_gemm(KERN_BF16, 0, 0, 2, 257, 64, 0);
+    /* operands above the widening block (4M floats a thread, where bf16 is widened): blocked over N, then over M */
+    check_gemm(KERN_BF16, 0, 1, 3, 40000, 300, 1);
+    check_gemm(KERN_BF16, 1, 0, 40000, 3, 300, 0);
 }
 
 Test(kernels, simd_versions_agree) {

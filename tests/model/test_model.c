@@ -47,7 +47,7 @@ Test(model, tensor_table_matches_layout) {
     for (int v = 0; v < 4; v++) {
         model_config c = tiny_config(v & 1, v >> 1);
         model m;
-        model_opts o = {MODEL_PREC_F32, 0};
+        model_opts o = {.prec = MODEL_PREC_F32, .value_head = 0};
         rt_error err;
         cr_assert_eq(model_init(&m, &c, &o, &err), RT_OK, "%s", err.msg);
         size_t n = model_tensor_specs(&c, NULL);
@@ -89,7 +89,7 @@ Test(model, whole_model_finite_differences) {
     for (int v = 0; v < 2; v++) {
         model_config c = tiny_config(v, v);
         model m;
-        model_opts o = {MODEL_PREC_F32, 1};
+        model_opts o = {.prec = MODEL_PREC_F32, .value_head = 1};
         rt_error err;
         cr_assert_eq(model_init(&m, &c, &o, &err), RT_OK, "%s", err.msg);
         model_init_random(&m, 7 + v, 0.3);
@@ -134,7 +134,7 @@ Test(model, whole_model_finite_differences) {
 Test(model, adamw_matches_formula_and_decays_only_matrices) {
     model_config c = tiny_config(0, 1);
     model m;
-    model_opts o = {MODEL_PREC_F32, 0};
+    model_opts o = {.prec = MODEL_PREC_F32, .value_head = 0};
     rt_error err;
     cr_assert_eq(model_init(&m, &c, &o, &err), RT_OK, "%s", err.msg);
     model_init_random(&m, 1, 0.02);
@@ -182,7 +182,7 @@ Test(model, adamw_matches_formula_and_decays_only_matrices) {
 Test(model, clipping_and_schedules) {
     model_config c = tiny_config(1, 0);
     model m;
-    model_opts o = {MODEL_PREC_F32, 0};
+    model_opts o = {.prec = MODEL_PREC_F32, .value_head = 0};
     rt_error err;
     cr_assert_eq(model_init(&m, &c, &o, &err), RT_OK, "%s", err.msg);
     cr_assert_eq(model_train_init(&m, &err), RT_OK);
@@ -207,7 +207,7 @@ Test(model, clipping_and_schedules) {
 Test(model, gradient_accumulation_equals_one_batch) {
     model_config c = tiny_config(1, 1);
     model m;
-    model_opts o = {MODEL_PREC_F32, 0};
+    model_opts o = {.prec = MODEL_PREC_F32, .value_head = 0};
     rt_error err;
     cr_assert_eq(model_init(&m, &c, &o, &err), RT_OK, "%s", err.msg);
     model_init_random(&m, 2, 0.2);
@@ -238,7 +238,7 @@ Test(model, gradient_accumulation_equals_one_batch) {
 Test(model, save_load_round_trip_f32_and_bf16) {
     model_config c = tiny_config(0, 1);
     model m, m2;
-    model_opts o = {MODEL_PREC_F32, 0};
+    model_opts o = {.prec = MODEL_PREC_F32, .value_head = 0};
     rt_error err;
     cr_assert_eq(model_init(&m, &c, &o, &err), RT_OK, "%s", err.msg);
     model_init_random(&m, 4, 0.02);
@@ -267,7 +267,7 @@ Test(model, bad_inputs_name_the_problem) {
     th_tmpdir(dir, sizeof dir);
     model m;
     rt_error err;
-    model_opts o = {MODEL_PREC_F32, 0};
+    model_opts o = {.prec = MODEL_PREC_F32, .value_head = 0};
     th_sh("/usr/bin/python3 tests/model/ref_model.py init %s llama 1", dir);
     /* a wrongly shaped tensor: rewrite the file without lm_head */
     th_sh("/usr/bin/python3 -c \"import sys; sys.path.insert(0,'tests/model'); import ref_model as r; "
@@ -297,7 +297,7 @@ Test(model, bad_inputs_name_the_problem) {
 static void learns(model_precision prec) {
     model_config c = tiny_config(1, 1);
     model m;
-    model_opts o = {prec, 0};
+    model_opts o = {.prec = prec};
     rt_error err;
     cr_assert_eq(model_init(&m, &c, &o, &err), RT_OK, "%s", err.msg);
     model_init_random(&m, 3, 0.05);

@@ -9,6 +9,7 @@
 #include "base/json.h"
 #include "base/log.h"
 #include "kernels/pool.h"
+#include "model/lora.h"
 #include "model/model.h"
 #include "model/modeldir.h"
 #include "tokenizer/tokenizer.h"
@@ -204,6 +205,61 @@ Test(rl, resume_is_bit_exact) {
     cr_expect_eq(memcmp(wa, wb, la), 0, "resumed RL weights differ from the straight run");
     free(wa);
     free(wb);
+}
+
+/* LoRA PPO: adapters on one frozen base shared by policy and critic, the KL reference being that base with the
+ * adapters off (so the KL is exactly 0 at the first step, where B = 0, and not after); PEFT adapters only are
+ * written, and a resumed run is bit-exact. */
+Test(rl, ppo_lora_reference_is_the_base_and_resume_is_bit_exact) {
+    char a[300], b[300], pa[400], pb[400];
+    snprintf(a, sizeof a, "%s/lora", dir);
+    snprintf(b, sizeof b, "%s/lora-resumed", dir);
+    rt_error e;
+    train_rl_result r;
+    train_rl_config c = bandit_cfg(a, TRAIN_ALGO_PPO);
+    c.lora = (model_lora_cfg){4, 8.0, MODEL_LORA_ALL, 0.0};
+    c.kl_coef = 1e-2;
+    c.steps = 4;
+    cr_assert_eq(train_rl_run(&c, &r, &e), RT_OK, "%s", e.msg);
+    snprintf(pa, sizeof pa, "%s/model/adapter_model.safetensors", a);
+    cr_expect(rt_path_exists(pa));
+    snprintf(pa, sizeof pa, "%s/model/model.safetensors", a);
+    cr_expect(!rt_path_exists(pa), "a LoRA run writes adapters, not a model");
+    snprintf(pa, sizeof pa, "%s/metrics.jsonl", a);
+    rt_jsonl_reader rd;
+    cr_assert_eq(rt_jsonl_open(&rd, pa, RT_JSONL_STOP, &e), RT_OK);
+    cJSON *o;
+    double kl[4] = {-1, -1, -1, -1};
+    for (int i = 0; i < 4 && rt_jsonl_next(&rd, &o, &e) == RT_OK && o; i++) {
+        kl[i] = cJSON_GetObjectItemCaseSensitive(o, "kl")->valuedouble;
+        cJSON_Delete(o);
+    }
+    rt_jsonl_close(&rd);
+    cr_expect_eq(kl[0], 0.0, "step 1: the policy is the base (B = 0), KL %g", kl[0]);
+    cr_expect_gt(kl[3], 0.0, "step 4: the adapters moved the policy off the base");
+    c.out_dir = b;
+    c.steps = 2;
+    cr_assert_eq(train_rl_run(&c, &r, &e), RT_OK, "%s", e.msg);
+    train_rl_config again = bandit_cfg(b, TRAIN_ALGO_PPO);
+    again.resume = 1;
+    again.steps = 4;
+    again.lora = c.lora;
+    again.kl_coef = c.kl_coef;
+    cr_assert_eq(train_rl_run(&again, &r, &e), RT_OK, "%s", e.msg);
+    const char *files[] = {"model/adapter_model.safetensors", "checkpoints/step-4/critic/adapter_model.safetensors",
+                           "checkpoints/step-4/critic/value_head.safetensors"};
+    for (int i = 0; i < 3; i++) {
+        snprintf(pa, sizeof pa, "%s/%s", a, files[i]);
+        snprintf(pb, sizeof pb, "%s/%s", b, files[i]);
+        char *wa, *wb;
+        size_t la, lb;
+        cr_assert_eq(rt_file_read_all(pa, &wa, &la, &e), RT_OK, "%s", e.msg);
+        cr_assert_eq(rt_file_read_all(pb, &wb, &lb, &e), RT_OK, "%s", e.msg);
+        cr_assert_eq(la, lb);
+        cr_expect_eq(memcmp(wa, wb, la), 0, "%s: resumed LoRA run differs from the straight one", files[i]);
+        free(wa);
+        free(wb);
+    }
 }
 
 Test(rl, output_folders_record_the_template_rl_ran_with) {
