@@ -45,7 +45,8 @@ static void trajectory(const char *s, dash_call *c) {
     c->sample = (uint16_t)k;
 }
 
-static rt_status line(void *ctx, size_t line_no, const char *text, size_t len, rt_error *err) {
+static rt_status line(void *ctx, size_t line_no, const char *text, size_t len, const void *rec, rt_error *err) {
+    (void)rec;
     seg_ctx *sc = ctx;
     dash_audit *a = sc->a;
     const char *path = a->seg[sc->s].path;
@@ -161,7 +162,7 @@ rt_status dash_audit_refresh(dash_audit *a, rt_error *err) {
         for (size_t s = 0; s < a->nseg && !st; s++) {
             if (s) a->first[s] = a->first[s - 1] + a->seg[s - 1].n;
             seg_ctx sc = {a, s, 0};
-            dash_lines_ops ops = {reset, line, &sc};
+            dash_lines_ops ops = {.reset = reset, .line = line, .ctx = &sc};
             st = dash_lines_refresh(&a->seg[s], &ops, err);
             again |= sc.reset && s + 1 < a->nseg;
         }

@@ -40,7 +40,9 @@ typedef struct dash_queue {
     size_t nd, dcap;
     char *ids; /* every id, NUL-terminated, back to back */
     size_t ids_len, ids_cap;
-    uint32_t *slots; /* id hash: entry index + 1, 0 = empty */
+    struct dash_slot {
+        uint32_t entry, hash; /* entry index + 1 (0 = empty) and the id's hash, compared before the id */
+    } * slots;                /* id hash table, open addressing */
     size_t nslots;
     char *tags[DASH_MAX_TAGS];
     size_t ntags;

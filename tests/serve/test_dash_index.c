@@ -260,6 +260,49 @@ Test(dash_index, queue_view_follows_appends_like_the_loader) {
     dash_queue_free(&v);
 }
 
+/* Read in chunks of any size (lines longer than a chunk, lines across chunk ends, chunks of thousands of lines
+ * parsed on two threads), the view holds what the generator wrote and what the loader reads. */
+Test(dash_index, queue_view_is_the_same_for_any_chunk_size) {
+    char path[128];
+    snprintf(path, sizeof path, "%s/q.jsonl", dir);
+    FILE *fp = fopen(path, "w");
+    cr_assert(fp);
+    enum { N = 3000 };
+    for (int i = 0; i < N; i++) {
+        cJSON *o = entry(i, 1u << (i % 5), i % 4 ? (i % 4 == 1 ? "famA" : "famB") : NULL);
+        char *t = cJSON_PrintUnformatted(o);
+        fprintf(fp, "%s\n%s", t, i % 50 == 0 ? "\n" : "");
+        free(t);
+        cJSON_Delete(o);
+        if (i % 3 == 2)
+            fprintf(fp, "{\"kind\":\"decision\",\"id\":\"chatcmpl-t-%d\",\"decision\":\"%s\"}\n", i / 2,
+                    i % 4 ? "approved" : "rejected");
+    }
+    fclose(fp);
+    static const size_t chunks[] = {700, 5000, DASH_LINES_CHUNK};
+    for (size_t c = 0; c < 3; c++) {
+        dash_queue v;
+        rt_error e;
+        cr_assert_eq(dash_queue_init(&v, path, &e), RT_OK);
+        v.lines.chunk = chunks[c];
+        cr_assert_eq(dash_queue_refresh(&v, &e), RT_OK, "%s", e.msg);
+        agrees(&v, path);
+        cr_assert_eq(v.n, N);
+        cr_assert_eq(v.nd, N / 3);
+        for (int i = 0; i < N; i++) {
+            const dash_entry *x = &v.e[i];
+            cr_assert_eq(x->request, (uint32_t)i);
+            cr_assert_eq(x->time, 1700000000.0 + i);
+            cr_assert_eq(x->samples, 1 + i % 3, "chunk %zu entry %d", chunks[c], i);
+            cr_assert_eq(x->tool_calls, (i % 3) * (i % 3 + 1) / 2);
+            cr_assert_eq(x->wall_s, 0.25f * (float)(i % 3 + 1));
+            cr_assert_eq(x->reasons, 1u << (i % 5));
+            cr_assert_str_eq(v.tags[x->tag], i % 4 ? (i % 4 == 1 ? "famA" : "famB") : "");
+        }
+        dash_queue_free(&v);
+    }
+}
+
 Test(dash_index, malformed_lines_are_named) {
     static const char *const bad[] = {
         "{\"kind\": \"entry\", \"id\": \"a\"}\n{\"kind\": \"entry\", \"id\": \"a\"}\n",
