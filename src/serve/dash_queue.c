@@ -4,7 +4,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/log.h"
 #include "serve/dash_jscan.h"
+#include "serve/dash_qsave.h"
 #include "serve/review.h"
 
 const char *dash_status_name(int status) {
@@ -18,6 +20,7 @@ static void reset(void *ctx) {
     for (size_t i = 1; i < q->ntags; i++)
         free(q->tags[i]);
     q->ntags = 1;
+    q->saved = 0;
 }
 
 rt_status dash_queue_init(dash_queue *q, const char *path, rt_error *err) {
@@ -25,6 +28,7 @@ rt_status dash_queue_init(dash_queue *q, const char *path, rt_error *err) {
     q->tags[0] = "";
     q->ntags = 1;
     q->nslots = 1024;
+    q->save_every = DASH_QSAVE_BYTES;
     q->slots = calloc(q->nslots, sizeof *q->slots);
     if (!q->slots) return rt_err_set(err, RT_ENOMEM, "out of memory");
     rt_status st = dash_lines_init(&q->lines, path, err);
@@ -64,6 +68,14 @@ static size_t probe(const dash_queue *q, const char *id, uint32_t h) {
 
 long dash_queue_find(const dash_queue *q, const char *id) {
     return (long)q->slots[probe(q, id, hash(id))].entry - 1;
+}
+
+void dash_queue_slot_insert(dash_queue *q, size_t i) {
+    uint32_t h = hash(dash_queue_id(q, i));
+    size_t k = h & (q->nslots - 1);
+    while (q->slots[k].entry)
+        k = (k + 1) & (q->nslots - 1);
+    q->slots[k] = (struct dash_slot){(uint32_t)i + 1, h};
 }
 
 static rt_status rehash(dash_queue *q, rt_error *err) {
@@ -332,9 +344,22 @@ static rt_status line(void *ctx, size_t line_no, const char *text, size_t len, c
 }
 
 rt_status dash_queue_refresh(dash_queue *q, rt_error *err) {
+    if (!q->save_tried) {
+        q->save_tried = 1;
+        if (dash_qsave_read(q, err) < 0) return err->status;
+    }
     /* A malformed line is not indexed: each refresh reads it again and reports it, until the file is replaced. */
     dash_lines_ops ops = {reset, parse, sizeof(queue_rec), line, q};
-    return dash_lines_refresh(&q->lines, &ops, err);
+    rt_status st = dash_lines_refresh(&q->lines, &ops, err);
+    if (st || q->save_failed || q->lines.off[q->lines.n] < q->saved + q->save_every) return st;
+    rt_error e;
+    if (dash_qsave_write(q, &e)) {
+        q->save_failed = 1;
+        rt_log_warn("dashboard: cannot save the index of %s (kept in memory only): %s", q->lines.path, e.msg);
+    } else {
+        q->saved = q->lines.off[q->lines.n];
+    }
+    return RT_OK;
 }
 
 rt_status dash_queue_entry_json(const dash_queue *q, size_t i, cJSON **out, rt_error *err) {
