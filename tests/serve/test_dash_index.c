@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "../base/tmpdir.h"
 #include "serve/audit.h"
@@ -473,6 +474,44 @@ Test(dash_index, audit_view_follows_rotation) {
 }
 
 /* Numbers read exactly as strtod reads them (the scanner's fast path and its fallback alike). */
+/* Text search reads the log in blocks: it finds every line the generator put the text in, across block ends; a log
+ * cut shorter after it was indexed is an error naming the file (never a crash), and the next refresh reads it anew. */
+Test(dash_index, audit_text_search_survives_a_cut_log) {
+    char path[128];
+    snprintf(path, sizeof path, "%s/audit.jsonl", dir);
+    FILE *fp = fopen(path, "w");
+    cr_assert(fp);
+    enum { N = 20000 };
+    for (int i = 0; i < N; i++)
+        fprintf(fp,
+                "{\"time\":%d,\"trajectory\":\"p%d-s0\",\"call\":0,\"code\":\"print(%d)  # padding padding "
+                "padding padding padding\",\"output\":\"%s\",\"status\":\"ok\",\"latency_s\":0.1}\n",
+                1000 + i, i, i, i % 997 == 5 ? "a needle here" : "12");
+    fclose(fp);
+    dash_audit a;
+    rt_error e;
+    cr_assert_eq(dash_audit_init(&a, path, &e), RT_OK);
+    cr_assert_eq(dash_audit_refresh(&a, &e), RT_OK, "%s", e.msg);
+    cr_assert_gt(dash_audit_bytes(&a), 2u << 20, "the log spans several read blocks");
+    dash_audit_filter f = {-1, 0, 0, -1, "needle"};
+    int want = 0, want_half = 0;
+    for (int i = 0; i < N; i++)
+        want += i % 997 == 5, want_half += i % 997 == 5 && i < N / 2;
+    cJSON *o;
+    cr_assert_eq(dash_audit_search(&a, &f, 0, 5, &o, &e), RT_OK, "%s", e.msg);
+    cr_assert_eq(cJSON_GetObjectItem(o, "total")->valueint, want);
+    cJSON_Delete(o);
+    cr_assert_eq(truncate(path, (off_t)a.seg[0].off[N / 2]), 0);
+    cr_assert_eq(dash_audit_search(&a, &f, 0, 5, &o, &e), RT_EIO, "a search of a cut log succeeded");
+    cr_assert(strstr(e.msg, path) && strstr(e.msg, "cut shorter"), "%s", e.msg);
+    cr_assert_eq(dash_audit_refresh(&a, &e), RT_OK, "%s", e.msg);
+    cr_assert_eq(a.n, N / 2);
+    cr_assert_eq(dash_audit_search(&a, &f, 0, 5, &o, &e), RT_OK, "%s", e.msg);
+    cr_assert_eq(cJSON_GetObjectItem(o, "total")->valueint, want_half);
+    cJSON_Delete(o);
+    dash_audit_free(&a);
+}
+
 Test(dash_index, numbers_read_as_strtod_reads_them) {
     static const char *const fixed[] = {"0",
                                         "-0",
