@@ -473,7 +473,6 @@ Test(dash_index, audit_view_follows_rotation) {
     serve_audit_close(&au);
 }
 
-/* Numbers read exactly as strtod reads them (the scanner's fast path and its fallback alike). */
 /* Text search reads the log in blocks: it finds every line the generator put the text in, across block ends; a log
  * cut shorter after it was indexed is an error naming the file (never a crash), and the next refresh reads it anew. */
 Test(dash_index, audit_text_search_survives_a_cut_log) {
@@ -512,6 +511,7 @@ Test(dash_index, audit_text_search_survives_a_cut_log) {
     dash_audit_free(&a);
 }
 
+/* Numbers read exactly as strtod reads them (the scanner's fast path and its fallback alike). */
 Test(dash_index, numbers_read_as_strtod_reads_them) {
     static const char *const fixed[] = {"0",
                                         "-0",
