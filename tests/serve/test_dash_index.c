@@ -261,13 +261,19 @@ Test(dash_index, queue_view_follows_appends_like_the_loader) {
     dash_queue_free(&v);
 }
 
+/* A new file dir/name for writing (its path in path). */
+static FILE *create(const char *name, char *path, size_t cap) {
+    snprintf(path, cap, "%s/%s", dir, name);
+    FILE *fp = fopen(path, "w");
+    cr_assert(fp, "%s", path);
+    return fp;
+}
+
 /* Read in chunks of any size (lines longer than a chunk, lines across chunk ends, chunks of thousands of lines
  * parsed on two threads), the view holds what the generator wrote and what the loader reads. */
 Test(dash_index, queue_view_is_the_same_for_any_chunk_size) {
     char path[128];
-    snprintf(path, sizeof path, "%s/q.jsonl", dir);
-    FILE *fp = fopen(path, "w");
-    cr_assert(fp);
+    FILE *fp = create("q.jsonl", path, sizeof path);
     enum { N = 3000 };
     for (int i = 0; i < N; i++) {
         cJSON *o = entry(i, 1u << (i % 5), i % 4 ? (i % 4 == 1 ? "famA" : "famB") : NULL);
@@ -477,9 +483,7 @@ Test(dash_index, audit_view_follows_rotation) {
  * cut shorter after it was indexed is an error naming the file (never a crash), and the next refresh reads it anew. */
 Test(dash_index, audit_text_search_survives_a_cut_log) {
     char path[128];
-    snprintf(path, sizeof path, "%s/audit.jsonl", dir);
-    FILE *fp = fopen(path, "w");
-    cr_assert(fp);
+    FILE *fp = create("audit.jsonl", path, sizeof path);
     enum { N = 20000 };
     for (int i = 0; i < N; i++)
         fprintf(fp,
