@@ -23,6 +23,7 @@ rt_status dash_lines_init(dash_lines *x, const char *path, rt_error *err) {
     x->cap = 15;
     x->off[0] = 0;
     x->chunk = DASH_LINES_CHUNK;
+    x->threads = 2;
     return RT_OK;
 }
 
@@ -110,7 +111,7 @@ static void parse_lines(dash_lines *x, const dash_lines_ops *ops, size_t n) {
     parse_job j = {ops, x->buf, x->span, x->rec, n, 0};
     pthread_t t;
     /* Without a second thread (none could be started) this one parses every line: the same records, later. */
-    int two = n >= 4 * PARSE_BLOCK && pthread_create(&t, NULL, parse_some, &j) == 0;
+    int two = x->threads > 1 && n >= 4 * PARSE_BLOCK && pthread_create(&t, NULL, parse_some, &j) == 0;
     parse_some(&j);
     if (two) pthread_join(t, NULL);
 }

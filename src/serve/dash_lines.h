@@ -34,6 +34,7 @@ typedef struct dash_lines {
     char *buf; /* read buffer */
     size_t buf_cap;
     size_t chunk;           /* bytes read at a time (DASH_LINES_CHUNK; tests make it small) */
+    int threads;            /* threads that run ops->parse: 2, or 1 (a bench compares them) */
     size_t *span, span_cap; /* per line of the chunk: its start in buf and its end */
     char *rec;              /* per line of the chunk: what ops->parse made of it */
     size_t rec_cap;
