@@ -4,7 +4,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -45,7 +44,8 @@ static void trajectory(const char *s, dash_call *c) {
     c->sample = (uint16_t)k;
 }
 
-static rt_status line(void *ctx, size_t line_no, const char *text, size_t len, rt_error *err) {
+static rt_status line(void *ctx, size_t line_no, const char *text, size_t len, const void *rec, rt_error *err) {
+    (void)rec;
     seg_ctx *sc = ctx;
     dash_audit *a = sc->a;
     const char *path = a->seg[sc->s].path;
@@ -161,7 +161,7 @@ rt_status dash_audit_refresh(dash_audit *a, rt_error *err) {
         for (size_t s = 0; s < a->nseg && !st; s++) {
             if (s) a->first[s] = a->first[s - 1] + a->seg[s - 1].n;
             seg_ctx sc = {a, s, 0};
-            dash_lines_ops ops = {reset, line, &sc};
+            dash_lines_ops ops = {.reset = reset, .line = line, .ctx = &sc};
             st = dash_lines_refresh(&a->seg[s], &ops, err);
             again |= sc.reset && s + 1 < a->nseg;
         }
@@ -246,6 +246,45 @@ static int holds(text_search *t, const char *p, size_t len) {
     return text_in(p, p + len, t->text, t->buf, t->buf_cap);
 }
 
+/* The part of one file a text search has read: lines are visited newest first, so each read is a block that ends
+ * with the line asked for. */
+typedef struct window {
+    char *buf;
+    size_t cap;
+    uint64_t from, to; /* file offsets of buf[0] and of its end */
+} window;
+
+#define SEARCH_BLOCK (1u << 20)
+
+/* The text of line ln of x (with its newline), read through w; NULL with err set when it cannot be read, as when the
+ * file was cut shorter since it was indexed. */
+static const char *window_line(window *w, const dash_lines *x, size_t ln, rt_error *err) {
+    uint64_t a = x->off[ln], b = x->off[ln + 1];
+    if (a >= w->from && b <= w->to) return w->buf + (a - w->from);
+    uint64_t from = b > SEARCH_BLOCK ? b - SEARCH_BLOCK : 0;
+    if (from > a) from = a;
+    size_t n = (size_t)(b - from), got = 0;
+    if (n > w->cap) {
+        char *nb = realloc(w->buf, n);
+        if (!nb) return rt_err_set(err, RT_ENOMEM, "out of memory"), NULL;
+        w->buf = nb;
+        w->cap = n;
+    }
+    w->from = w->to = 0;
+    while (got < n) {
+        ssize_t r = pread(x->fd, w->buf + got, n - got, (off_t)(from + got));
+        if (r < 0) return rt_err_errno(err, RT_EIO, errno, "reading %s", x->path), NULL;
+        if (r == 0)
+            return rt_err_set(err, RT_EIO, "%s was cut shorter while it was searched (line %zu is gone); search again",
+                              x->path, ln + 1),
+                   NULL;
+        got += (size_t)r;
+    }
+    w->from = from;
+    w->to = b;
+    return w->buf + (a - from);
+}
+
 rt_status dash_audit_search(dash_audit *a, const dash_audit_filter *f, size_t offset, size_t limit, cJSON **out,
                             rt_error *err) {
     text_search t = {f->text && *f->text ? f->text : NULL, NULL, NULL, 0, 0};
@@ -260,21 +299,14 @@ rt_status dash_audit_search(dash_audit *a, const dash_audit_filter *f, size_t of
     /* Newest first: the files from FILE back to the oldest rotated one, each from its end. */
     for (size_t s = a->nseg; s-- > 0 && !st;) {
         const dash_lines *x = &a->seg[s];
-        size_t map_len = x->n ? (size_t)x->off[x->n] : 0;
-        const char *map = NULL;
-        if (t.text && map_len) {
-            void *m = mmap(NULL, map_len, PROT_READ, MAP_PRIVATE, x->fd, 0);
-            if (m == MAP_FAILED) {
-                st = rt_err_errno(err, RT_EIO, errno, "cannot map %s", x->path);
-                break;
-            }
-            map = m;
-        }
+        window w = {NULL, 0, 0, 0};
         for (size_t ln = x->n; ln-- > 0 && !st;) {
             size_t i = a->first[s] + ln;
             if (!passes(&a->c[i], f)) continue;
             if (t.text) {
-                int h = map ? holds(&t, map + x->off[ln], (size_t)(x->off[ln + 1] - x->off[ln])) : 0;
+                const char *p = window_line(&w, x, ln, err);
+                int h = p ? holds(&t, p, (size_t)(x->off[ln + 1] - x->off[ln])) : 0;
+                if (!p) st = err->status;
                 if (h < 0) st = rt_err_set(err, RT_ENOMEM, "out of memory");
                 if (h <= 0) continue;
             }
@@ -287,7 +319,7 @@ rt_status dash_audit_search(dash_audit *a, const dash_audit_filter *f, size_t of
             }
             total++;
         }
-        if (map) munmap((void *)map, map_len);
+        free(w.buf);
     }
     free(t.needle);
     free(t.buf);

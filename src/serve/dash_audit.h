@@ -2,7 +2,8 @@
  * was rotated into (FILE.K, ..., FILE.1, FILE: oldest first; serve/audit.h): per call its time, request, sample,
  * status and latency, kept in memory and extended as lines are appended to FILE; when FILE is rotated (another
  * inode) every file is indexed anew. Searches filter on the summaries and read only the lines they must (text search
- * scans the files' bytes once, then decodes the code and output of the lines that contain the text). Not
+ * reads the files in blocks, then decodes the code and output of the lines that contain the text; a file cut
+ * shorter during a search makes it an error, not a crash). Not
  * thread-safe: the owner locks. */
 #ifndef RETOOL_SERVE_DASH_AUDIT_H
 #define RETOOL_SERVE_DASH_AUDIT_H

@@ -2,12 +2,14 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
-#define DASH_LINES_CHUNK (1u << 20)
+#define PARSE_BLOCK 64 /* lines a parsing thread takes at a time */
 
 rt_status dash_lines_init(dash_lines *x, const char *path, rt_error *err) {
     memset(x, 0, sizeof *x);
@@ -20,6 +22,8 @@ rt_status dash_lines_init(dash_lines *x, const char *path, rt_error *err) {
     }
     x->cap = 15;
     x->off[0] = 0;
+    x->chunk = DASH_LINES_CHUNK;
+    x->threads = 2;
     return RT_OK;
 }
 
@@ -28,6 +32,8 @@ void dash_lines_free(dash_lines *x) {
     free(x->path);
     free(x->off);
     free(x->buf);
+    free(x->span);
+    free(x->rec);
     memset(x, 0, sizeof *x);
     x->fd = -1;
 }
@@ -79,6 +85,73 @@ static rt_status reopen(dash_lines *x, const dash_lines_ops *ops, struct stat *s
     return RT_OK;
 }
 
+/* The lines of one chunk being parsed: each of two threads takes PARSE_BLOCK lines at a time until none are left,
+ * so a thread the machine's other work holds up leaves its share to the other. */
+typedef struct parse_job {
+    const dash_lines_ops *ops;
+    const char *buf;
+    const size_t *span;
+    char *rec;
+    size_t n;
+    atomic_size_t next;
+} parse_job;
+
+static void *parse_some(void *arg) {
+    parse_job *j = arg;
+    for (;;) {
+        size_t i = atomic_fetch_add(&j->next, PARSE_BLOCK), e = i + PARSE_BLOCK < j->n ? i + PARSE_BLOCK : j->n;
+        if (i >= j->n) return NULL;
+        for (; i < e; i++)
+            j->ops->parse(j->buf + j->span[2 * i], j->span[2 * i + 1] - j->span[2 * i], j->rec + i * j->ops->rec_size);
+    }
+}
+
+/* Runs ops->parse over the n lines of buf, on a second thread too when there are enough of them. */
+static void parse_lines(dash_lines *x, const dash_lines_ops *ops, size_t n) {
+    parse_job j = {ops, x->buf, x->span, x->rec, n, 0};
+    pthread_t t;
+    /* Without a second thread (none could be started) this one parses every line: the same records, later. */
+    int two = x->threads > 1 && n >= 4 * PARSE_BLOCK && pthread_create(&t, NULL, parse_some, &j) == 0;
+    parse_some(&j);
+    if (two) pthread_join(t, NULL);
+}
+
+/* Indexes the whole lines of buf[0, len), which starts at file offset pos; *used gets the bytes they span. */
+static rt_status index_chunk(dash_lines *x, const dash_lines_ops *ops, uint64_t pos, size_t len, size_t *used,
+                             rt_error *err) {
+    size_t n = 0, start = 0;
+    for (char *nl; (nl = memchr(x->buf + start, '\n', len - start)); start = (size_t)(nl - x->buf) + 1) {
+        if (2 * n + 2 > x->span_cap) {
+            size_t nc = x->span_cap ? x->span_cap * 2 : 2048;
+            size_t *ns = realloc(x->span, nc * sizeof *ns);
+            if (!ns) return rt_err_set(err, RT_ENOMEM, "out of memory indexing %s", x->path);
+            x->span = ns;
+            x->span_cap = nc;
+        }
+        x->span[2 * n] = start;
+        x->span[2 * n + 1] = (size_t)(nl - x->buf);
+        n++;
+    }
+    *used = start;
+    if (ops->parse && n) {
+        if (n * ops->rec_size > x->rec_cap) {
+            char *nr = realloc(x->rec, n * ops->rec_size);
+            if (!nr) return rt_err_set(err, RT_ENOMEM, "out of memory indexing %s", x->path);
+            x->rec = nr;
+            x->rec_cap = n * ops->rec_size;
+        }
+        parse_lines(x, ops, n);
+    }
+    for (size_t i = 0; i < n; i++) {
+        size_t b = x->span[2 * i], e = x->span[2 * i + 1];
+        const void *rec = ops->parse ? x->rec + i * ops->rec_size : NULL;
+        rt_status s = ops->line(ops->ctx, x->n, x->buf + b, e - b, rec, err);
+        if (!s) s = push(x, pos + e + 1, err);
+        if (s) return s;
+    }
+    return RT_OK;
+}
+
 rt_status dash_lines_refresh(dash_lines *x, const dash_lines_ops *ops, rt_error *err) {
     struct stat st;
     int gone;
@@ -87,7 +160,7 @@ rt_status dash_lines_refresh(dash_lines *x, const dash_lines_ops *ops, rt_error 
     uint64_t size = (uint64_t)st.st_size, pos = x->off[x->n];
     size_t have = 0; /* bytes of a line begun in an earlier chunk, at the start of buf */
     while (pos + have < size) {
-        size_t want = DASH_LINES_CHUNK;
+        size_t want = x->chunk;
         if (have + want > x->buf_cap) {
             size_t nc = (have + want) * 2;
             char *nb = realloc(x->buf, nc);
@@ -99,19 +172,11 @@ rt_status dash_lines_refresh(dash_lines *x, const dash_lines_ops *ops, rt_error 
         ssize_t r = pread(x->fd, x->buf + have, want, (off_t)(pos + have));
         if (r < 0) return rt_err_errno(err, RT_EIO, errno, "reading %s", x->path);
         if (r == 0) break;
-        size_t len = have + (size_t)r, start = 0;
-        for (;;) {
-            char *nl = memchr(x->buf + start, '\n', len - start);
-            if (!nl) break;
-            size_t end = (size_t)(nl - x->buf);
-            s = ops->line(ops->ctx, x->n, x->buf + start, end - start, err);
-            if (!s) s = push(x, pos + end + 1, err);
-            if (s) return s;
-            start = end + 1;
-        }
-        memmove(x->buf, x->buf + start, len - start);
-        pos += start;
-        have = len - start;
+        size_t len = have + (size_t)r, used = 0;
+        if ((s = index_chunk(x, ops, pos, len, &used, err))) return s;
+        memmove(x->buf, x->buf + used, len - used);
+        pos += used;
+        have = len - used;
     }
     return RT_OK;
 }

@@ -14,8 +14,13 @@
 /* What the owner does with lines as they are indexed. */
 typedef struct dash_lines_ops {
     void (*reset)(void *ctx); /* the file was replaced: forget every line seen */
-    /* Line number line_no (0-based) with its text (no newline); an error stops the refresh at this line. */
-    rt_status (*line)(void *ctx, size_t line_no, const char *text, size_t len, rt_error *err);
+    /* Optional (NULL: none): reads a line's text into rec (rec_size bytes) without changing anything else. Called
+     * on two threads at once over the lines of a chunk read, before line() is called on each of them in order. */
+    void (*parse)(const char *text, size_t len, void *rec);
+    size_t rec_size;
+    /* Line number line_no (0-based) with its text (no newline) and what parse made of it (NULL without parse); an
+     * error stops the refresh at this line. */
+    rt_status (*line)(void *ctx, size_t line_no, const char *text, size_t len, const void *rec, rt_error *err);
     void *ctx;
 } dash_lines_ops;
 
@@ -28,7 +33,14 @@ typedef struct dash_lines {
     size_t n, cap;
     char *buf; /* read buffer */
     size_t buf_cap;
+    size_t chunk;           /* bytes read at a time (DASH_LINES_CHUNK; tests make it small) */
+    int threads;            /* threads that run ops->parse: 2, or 1 (a bench compares them) */
+    size_t *span, span_cap; /* per line of the chunk: its start in buf and its end */
+    char *rec;              /* per line of the chunk: what ops->parse made of it */
+    size_t rec_cap;
 } dash_lines;
+
+#define DASH_LINES_CHUNK (4u << 20)
 
 /* Sets up an empty index of path (nothing read yet). */
 rt_status dash_lines_init(dash_lines *x, const char *path, rt_error *err);

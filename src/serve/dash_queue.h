@@ -40,18 +40,30 @@ typedef struct dash_queue {
     size_t nd, dcap;
     char *ids; /* every id, NUL-terminated, back to back */
     size_t ids_len, ids_cap;
-    uint32_t *slots; /* id hash: entry index + 1, 0 = empty */
+    struct dash_slot {
+        uint32_t entry, hash; /* entry index + 1 (0 = empty) and the id's hash, compared before the id */
+    } * slots;                /* id hash table, open addressing */
     size_t nslots;
     char *tags[DASH_MAX_TAGS];
     size_t ntags;
+    uint64_t saved;      /* bytes of the queue its saved index (dash_qsave.h) covers */
+    uint64_t save_every; /* the saved index is written again once this many more bytes are indexed */
+    int save_tried, save_failed;
 } dash_queue;
 
-/* Sets up the view of path (read on the first refresh). */
+#define DASH_QSAVE_BYTES (64u << 20)
+
+/* Sets up the view of path (read on the first refresh, from the index saved beside it when that still matches it;
+ * see dash_qsave.h). */
 rt_status dash_queue_init(dash_queue *q, const char *path, rt_error *err);
 
-/* Reads what was appended. A malformed line is an error naming path:line (reported again on every refresh until
- * the file is replaced). */
+/* Reads what was appended, and saves the index once DASH_QSAVE_BYTES more of the queue are indexed (a failure to
+ * save is logged once, and the view goes on in memory). A malformed line is an error naming path:line (reported again
+ * on every refresh until the file is replaced). */
 rt_status dash_queue_refresh(dash_queue *q, rt_error *err);
+
+/* Puts entry i into the id hash (for a view loaded from a saved index). */
+void dash_queue_slot_insert(dash_queue *q, size_t i);
 
 /* The entry with this id, or -1. */
 long dash_queue_find(const dash_queue *q, const char *id);

@@ -9,6 +9,7 @@
 
 #include "base/json.h"
 #include "base/timer.h"
+#include "serve/dash_jscan.h"
 
 rt_status serve_queue_append(const char *path, const cJSON *obj, rt_error *err) {
     char *text = cJSON_PrintUnformatted(obj);
@@ -86,8 +87,9 @@ static rt_status add_line(serve_queue *q, cJSON *o, size_t *cap, const char *pat
     if (!strcmp(kind->valuestring, "decision")) {
         serve_queue_item *it = (serve_queue_item *)serve_queue_find(q, id->valuestring);
         const cJSON *d = cJSON_GetObjectItemCaseSensitive(o, "decision");
-        if (!it) return rt_err_set(err, RT_EFORMAT, "%s:%zu: decision on %s, which has no entry before it", path, line,
-                                   id->valuestring);
+        if (!it)
+            return rt_err_set(err, RT_EFORMAT, "%s:%zu: decision on %s, which has no entry before it", path, line,
+                              id->valuestring);
         if (!cJSON_IsString(d) || (strcmp(d->valuestring, "approved") && strcmp(d->valuestring, "rejected")))
             return rt_err_set(err, RT_EFORMAT, "%s:%zu: field 'decision' must be \"approved\" or \"rejected\"", path,
                               line);
@@ -137,15 +139,71 @@ rt_status serve_queue_append_decision(const char *path, const char *id, const ch
     return st;
 }
 
+/* Sets *found when line line_no [p, end) of path is the entry id (got: a buffer of strlen(id) + 2 bytes); a line that
+ * is no object with string kind and id is an error naming it. */
+static rt_status line_is_entry(const char *path, size_t line_no, const char *p, const char *end, const char *id,
+                               char *got, int *found, rt_error *err) {
+    p = dash_js_ws(p, end);
+    if (p == end) return RT_OK; /* blank line */
+    int bad = 0;
+    char kind[16];
+    const char *k = dash_js_get(p, end, "kind", &bad), *i = dash_js_get(p, end, "id", &bad);
+    if (bad || *p != '{') return rt_err_set(err, RT_EFORMAT, "%s:%zu: not a JSON object", path, line_no);
+    /* got holds one byte more than id: a longer id is cut there and compares unequal. */
+    if (!k || !i || !dash_js_str(k, end, kind, sizeof kind) || !dash_js_str(i, end, got, strlen(id) + 2))
+        return rt_err_set(err, RT_EFORMAT, "%s:%zu: field 'kind' and 'id' must be strings", path, line_no);
+    *found = !strcmp(kind, "entry") && !strcmp(got, id);
+    return RT_OK;
+}
+
+/* Sets *found when path has an entry with this id, reading its lines in blocks up to that entry (a missing file has
+ * none). */
+static rt_status find_entry(const char *path, const char *id, int *found, rt_error *err) {
+    *found = 0;
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return errno == ENOENT ? RT_OK : rt_err_errno(err, RT_EIO, errno, "cannot open review queue %s", path);
+    size_t cap = 1u << 20, have = 0, line_no = 0;
+    char *buf = malloc(cap), *got = malloc(strlen(id) + 2);
+    rt_status st = buf && got ? RT_OK : rt_err_set(err, RT_ENOMEM, "out of memory");
+    while (!st && !*found) {
+        if (have == cap) {
+            char *nb = realloc(buf, cap * 2);
+            if (!nb) {
+                st = rt_err_set(err, RT_ENOMEM, "out of memory reading %s", path);
+                break;
+            }
+            buf = nb, cap *= 2;
+        }
+        ssize_t r = read(fd, buf + have, cap - have);
+        if (r < 0) {
+            st = rt_err_errno(err, RT_EIO, errno, "reading review queue %s", path);
+            break;
+        }
+        size_t len = have + (size_t)r, start = 0;
+        for (char *nl; !st && !*found && (nl = memchr(buf + start, '\n', len - start)); start = (size_t)(nl - buf) + 1)
+            st = line_is_entry(path, ++line_no, buf + start, nl, id, got, found, err);
+        /* The last line may have no newline. */
+        if (r == 0) {
+            if (!st && !*found && start < len)
+                st = line_is_entry(path, ++line_no, buf + start, buf + len, id, got, found, err);
+            break;
+        }
+        memmove(buf, buf + start, len - start);
+        have = len - start;
+    }
+    free(buf);
+    free(got);
+    close(fd);
+    return st;
+}
+
 rt_status serve_queue_decide(const char *path, const char *id, const char *decision, const char *note,
                              const char *reviewer, rt_error *err) {
     if (strcmp(decision, "approved") && strcmp(decision, "rejected"))
         return rt_err_set(err, RT_EINVAL, "decision must be approved or rejected, not %s", decision);
-    serve_queue q;
-    rt_status st = serve_queue_load(path, &q, err);
+    int found;
+    rt_status st = find_entry(path, id, &found, err);
     if (st) return st;
-    int found = serve_queue_find(&q, id) != NULL;
-    serve_queue_free(&q);
     if (!found) return rt_err_set(err, RT_ENOTFOUND, "%s has no entry %s", path, id);
     return serve_queue_append_decision(path, id, decision, note, reviewer, err);
 }

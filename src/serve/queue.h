@@ -16,10 +16,10 @@
 rt_status serve_queue_append(const char *path, const cJSON *obj, rt_error *err);
 
 typedef struct serve_queue_item {
-    cJSON *entry;           /* the entry object (owned) */
-    const char *id;         /* entry's id (inside entry) */
-    const char *status;     /* "pending", "approved" or "rejected" */
-    cJSON *decisions;       /* array of the decision objects on this id, oldest first (owned) */
+    cJSON *entry;       /* the entry object (owned) */
+    const char *id;     /* entry's id (inside entry) */
+    const char *status; /* "pending", "approved" or "rejected" */
+    cJSON *decisions;   /* array of the decision objects on this id, oldest first (owned) */
 } serve_queue_item;
 
 typedef struct serve_queue {
@@ -38,7 +38,8 @@ const serve_queue_item *serve_queue_find(const serve_queue *q, const char *id);
 void serve_queue_free(serve_queue *q);
 
 /* Records a decision ("approved" or "rejected") on id with an optional note and reviewer; RT_ENOTFOUND when the queue
- * has no entry with that id. */
+ * has no entry with that id. The queue is read line by line up to that entry (a line before it that is no object with
+ * string kind and id is an error naming it; the lines after it are not read). */
 rt_status serve_queue_decide(const char *path, const char *id, const char *decision, const char *note,
                              const char *reviewer, rt_error *err);
 

@@ -138,7 +138,11 @@ Test(dash_api, refusals_change_nothing) {
     char *csrf = csrf_of(bearer);
     char csrf_hdr[120], bad_csrf[120];
     snprintf(csrf_hdr, sizeof csrf_hdr, "X-CSRF-Token: %s", csrf);
-    snprintf(bad_csrf, sizeof bad_csrf, "X-CSRF-Token: %.63s0", csrf);
+    /* The session's token with its last character changed (never the same one: a token ending in the character
+     * written instead would be the right token, and the request rightly accepted). */
+    size_t clen = strlen(csrf);
+    cr_assert_gt(clen, 8);
+    snprintf(bad_csrf, sizeof bad_csrf, "X-CSRF-Token: %.*s%c", (int)clen - 1, csrf, csrf[clen - 1] == '0' ? '1' : '0');
     const char *none[] = {csrf_hdr, NULL};
     const char *wrong[] = {"Authorization: Bearer s3cret-token-0123456788", csrf_hdr, NULL};
     const char *prefix[] = {"Authorization: Bearer s3cret", csrf_hdr, NULL};

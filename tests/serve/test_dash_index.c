@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "../base/tmpdir.h"
 #include "serve/audit.h"
@@ -260,6 +261,55 @@ Test(dash_index, queue_view_follows_appends_like_the_loader) {
     dash_queue_free(&v);
 }
 
+/* A new file dir/name for writing (its path in path). */
+static FILE *create(const char *name, char *path, size_t cap) {
+    snprintf(path, cap, "%s/%s", dir, name);
+    FILE *fp = fopen(path, "w");
+    cr_assert(fp, "%s", path);
+    return fp;
+}
+
+/* Read in chunks of any size (lines longer than a chunk, lines across chunk ends, chunks of thousands of lines
+ * parsed on two threads), the view holds what the generator wrote and what the loader reads. */
+Test(dash_index, queue_view_is_the_same_for_any_chunk_size) {
+    char path[128];
+    FILE *fp = create("q.jsonl", path, sizeof path);
+    enum { N = 3000 };
+    for (int i = 0; i < N; i++) {
+        cJSON *o = entry(i, 1u << (i % 5), i % 4 ? (i % 4 == 1 ? "famA" : "famB") : NULL);
+        char *t = cJSON_PrintUnformatted(o);
+        fprintf(fp, "%s\n%s", t, i % 50 == 0 ? "\n" : "");
+        free(t);
+        cJSON_Delete(o);
+        if (i % 3 == 2)
+            fprintf(fp, "{\"kind\":\"decision\",\"id\":\"chatcmpl-t-%d\",\"decision\":\"%s\"}\n", i / 2,
+                    i % 4 ? "approved" : "rejected");
+    }
+    fclose(fp);
+    static const size_t chunks[] = {700, 5000, DASH_LINES_CHUNK};
+    for (size_t c = 0; c < 3; c++) {
+        dash_queue v;
+        rt_error e;
+        cr_assert_eq(dash_queue_init(&v, path, &e), RT_OK);
+        v.lines.chunk = chunks[c];
+        cr_assert_eq(dash_queue_refresh(&v, &e), RT_OK, "%s", e.msg);
+        agrees(&v, path);
+        cr_assert_eq(v.n, N);
+        cr_assert_eq(v.nd, N / 3);
+        for (int i = 0; i < N; i++) {
+            const dash_entry *x = &v.e[i];
+            cr_assert_eq(x->request, (uint32_t)i);
+            cr_assert_eq(x->time, 1700000000.0 + i);
+            cr_assert_eq(x->samples, 1 + i % 3, "chunk %zu entry %d", chunks[c], i);
+            cr_assert_eq(x->tool_calls, (i % 3) * (i % 3 + 1) / 2);
+            cr_assert_eq(x->wall_s, 0.25f * (float)(i % 3 + 1));
+            cr_assert_eq(x->reasons, 1u << (i % 5));
+            cr_assert_str_eq(v.tags[x->tag], i % 4 ? (i % 4 == 1 ? "famA" : "famB") : "");
+        }
+        dash_queue_free(&v);
+    }
+}
+
 Test(dash_index, malformed_lines_are_named) {
     static const char *const bad[] = {
         "{\"kind\": \"entry\", \"id\": \"a\"}\n{\"kind\": \"entry\", \"id\": \"a\"}\n",
@@ -427,6 +477,42 @@ Test(dash_index, audit_view_follows_rotation) {
     cr_assert_gt(a.nseg, 3, "the test never saw the rotated files");
     dash_audit_free(&a);
     serve_audit_close(&au);
+}
+
+/* Text search reads the log in blocks: it finds every line the generator put the text in, across block ends; a log
+ * cut shorter after it was indexed is an error naming the file (never a crash), and the next refresh reads it anew. */
+Test(dash_index, audit_text_search_survives_a_cut_log) {
+    char path[128];
+    FILE *fp = create("audit.jsonl", path, sizeof path);
+    enum { N = 20000 };
+    for (int i = 0; i < N; i++)
+        fprintf(fp,
+                "{\"time\":%d,\"trajectory\":\"p%d-s0\",\"call\":0,\"code\":\"print(%d)  # padding padding "
+                "padding padding padding\",\"output\":\"%s\",\"status\":\"ok\",\"latency_s\":0.1}\n",
+                1000 + i, i, i, i % 997 == 5 ? "a needle here" : "12");
+    fclose(fp);
+    dash_audit a;
+    rt_error e;
+    cr_assert_eq(dash_audit_init(&a, path, &e), RT_OK);
+    cr_assert_eq(dash_audit_refresh(&a, &e), RT_OK, "%s", e.msg);
+    cr_assert_gt(dash_audit_bytes(&a), 2u << 20, "the log spans several read blocks");
+    dash_audit_filter f = {-1, 0, 0, -1, "needle"};
+    int want = 0, want_half = 0;
+    for (int i = 0; i < N; i++)
+        want += i % 997 == 5, want_half += i % 997 == 5 && i < N / 2;
+    cJSON *o;
+    cr_assert_eq(dash_audit_search(&a, &f, 0, 5, &o, &e), RT_OK, "%s", e.msg);
+    cr_assert_eq(cJSON_GetObjectItem(o, "total")->valueint, want);
+    cJSON_Delete(o);
+    cr_assert_eq(truncate(path, (off_t)a.seg[0].off[N / 2]), 0);
+    cr_assert_eq(dash_audit_search(&a, &f, 0, 5, &o, &e), RT_EIO, "a search of a cut log succeeded");
+    cr_assert(strstr(e.msg, path) && strstr(e.msg, "cut shorter"), "%s", e.msg);
+    cr_assert_eq(dash_audit_refresh(&a, &e), RT_OK, "%s", e.msg);
+    cr_assert_eq(a.n, N / 2);
+    cr_assert_eq(dash_audit_search(&a, &f, 0, 5, &o, &e), RT_OK, "%s", e.msg);
+    cr_assert_eq(cJSON_GetObjectItem(o, "total")->valueint, want_half);
+    cJSON_Delete(o);
+    dash_audit_free(&a);
 }
 
 /* Numbers read exactly as strtod reads them (the scanner's fast path and its fallback alike). */

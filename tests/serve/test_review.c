@@ -28,7 +28,10 @@ static void make(rollout_trajectory *t, const char *text, const char *calls, rol
 
 Test(review, unrepaired_tool_failure) {
     rollout_trajectory t;
-    const struct { const char *calls; int failed; } cases[] = {
+    const struct {
+        const char *calls;
+        int failed;
+    } cases[] = {
         {"", 0}, {"o", 0}, {"e", 1}, {"t", 1}, {"eo", 0}, {"oe", 1}, {"eoe", 1}, {"eor", 0}, {"er", 1}, {"r", 0},
     };
     for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
@@ -108,7 +111,8 @@ Test(review, self_consistency_threshold) {
     cr_assert_float_eq(rv.agreement, 0.75, 1e-12);
     cr_assert_str_eq(rv.consensus, "1/2");
     cr_assert_eq(rv.any, (uint32_t)SERVE_REVIEW_DISAGREE);
-    for (int i = 0; i < 4; i++) cr_assert_eq(rv.reasons[i], (uint32_t)SERVE_REVIEW_DISAGREE);
+    for (int i = 0; i < 4; i++)
+        cr_assert_eq(rv.reasons[i], (uint32_t)SERVE_REVIEW_DISAGREE);
     serve_review_free(&rv);
     cfg.min_agreement = 0.75;
     rv = judge(&cfg, t, 4);
@@ -129,7 +133,8 @@ Test(review, self_consistency_threshold) {
     cr_assert_eq(rv.reasons[0], 0u);
     cr_assert_eq(rv.reasons[1], (uint32_t)SERVE_REVIEW_NO_ANSWER);
     serve_review_free(&rv);
-    for (int i = 0; i < 4; i++) rollout_trajectory_free(&t[i]);
+    for (int i = 0; i < 4; i++)
+        rollout_trajectory_free(&t[i]);
 }
 
 static char qdir[64], qpath[128];
@@ -188,6 +193,54 @@ Test(queue, decisions_keep_every_entry, .init = qsetup, .fini = qteardown) {
     fclose(fp);
     cr_assert_eq(lines, 6);
     cr_assert_eq(last, '\n');
+}
+
+/* decide reads only up to the entry it looks for: it finds exactly the ids the loader finds (ids that are
+ * prefixes of others, ids written with escapes, ids that only a decision or another field names, lines longer than its
+ * read block), and records the decision the loader then reports. */
+Test(queue, decide_finds_what_the_loader_finds, .init = qsetup, .fini = qteardown) {
+    FILE *fp = fopen(qpath, "w");
+    char *big = malloc(3u << 20);
+    memset(big, 'x', (3u << 20) - 1);
+    big[(3u << 20) - 1] = 0;
+    for (int i = 0; i < 400; i++) {
+        fprintf(fp, "{\"kind\": \"entry\", \"id\": \"r-%d\", \"answer\": \"%s\"}\n", i * 10,
+                i == 7 ? big : "id r-5 and r-3 are only here");
+        if (i % 4 == 3) fprintf(fp, "\n{\"kind\":\"decision\",\"id\":\"r-%d\",\"decision\":\"approved\"}\n", i * 10);
+    }
+    fprintf(fp, "{\"answer\": \"1\", \"id\": \"\\u0071\\\"uote\\u00e9\", \"kind\": \"entry\"}\n");
+    fprintf(fp, "{\"kind\": \"entry\", \"id\": \"last\"}\n");
+    fclose(fp);
+    free(big);
+    static const char *const ids[] = {"r-0",   "r-10", "r-1", "r-3990", "r-39900", "r-5", "r-3", "q\"uote\xc3\xa9",
+                                      "quote", "last", "las", "r-70",   "r-80"};
+    for (size_t k = 0; k < sizeof ids / sizeof ids[0]; k++) {
+        serve_queue q;
+        rt_error e;
+        cr_assert_eq(serve_queue_load(qpath, &q, &e), RT_OK, "%s", e.msg);
+        const serve_queue_item *it = serve_queue_find(&q, ids[k]);
+        int present = it != NULL;
+        size_t before = present ? (size_t)cJSON_GetArraySize(it->decisions) : 0;
+        serve_queue_free(&q);
+        rt_status st = serve_queue_decide(qpath, ids[k], "rejected", "looked", "ann", &e);
+        cr_assert_eq(st, present ? RT_OK : RT_ENOTFOUND, "%s: %s", ids[k], st ? e.msg : "found");
+        cr_assert_eq(serve_queue_load(qpath, &q, &e), RT_OK, "%s", e.msg);
+        it = serve_queue_find(&q, ids[k]);
+        if (present) {
+            cr_assert_str_eq(it->status, "rejected");
+            cr_assert_eq((size_t)cJSON_GetArraySize(it->decisions), before + 1);
+            cr_assert_str_eq(cJSON_GetObjectItem(cJSON_GetArrayItem(it->decisions, (int)before), "note")->valuestring,
+                             "looked");
+        }
+        serve_queue_free(&q);
+    }
+    /* A malformed line before the entry is named. */
+    fp = fopen(qpath, "w");
+    fprintf(fp, "{\"kind\": \"entry\", \"id\": \"a\"}\nnot json\n{\"kind\": \"entry\", \"id\": \"b\"}\n");
+    fclose(fp);
+    rt_error e;
+    cr_assert_eq(serve_queue_decide(qpath, "b", "approved", NULL, NULL, &e), RT_EFORMAT);
+    cr_assert(strstr(e.msg, qpath) && strstr(e.msg, ":2:"), "%s", e.msg);
 }
 
 Test(queue, bad_lines_are_named, .init = qsetup, .fini = qteardown) {
