@@ -38,7 +38,8 @@ static int64_t widest(const model *m) {
 
 static rt_status acts_reserve(model *m, int64_t N, int64_t nseq, rt_error *err) {
     model_acts *a = m->acts;
-    if (a && a->cap >= N && a->seq_cap >= nseq) return RT_OK;
+    int64_t want_rows = model_head_rows(m);
+    if (a && a->cap >= N && a->seq_cap >= nseq && a->rows == (want_rows < a->cap ? want_rows : a->cap)) return RT_OK;
     int64_t cap = a && a->cap > N ? a->cap : N, scap = a && a->seq_cap > nseq ? a->seq_cap : nseq;
     model_acts_free(m);
     a = m->acts = calloc(1, sizeof *a);
@@ -46,9 +47,7 @@ static rt_status acts_reserve(model *m, int64_t N, int64_t nseq, rt_error *err) 
     a->cap = cap;
     a->seq_cap = scap;
     size_t n = (size_t)cap, L = (size_t)L_, C = (size_t)C_, W = (size_t)widest(m);
-    a->rows = (int64_t)((1 << 24) / V_);
-    if (a->rows < 16) a->rows = 16;
-    if (a->rows > cap) a->rows = cap;
+    a->rows = want_rows < cap ? want_rows : cap;
     size_t bfn = n * W > (size_t)a->rows * (size_t)V_ ? n * W : (size_t)a->rows * (size_t)V_;
     int ok = 1;
 #define ALLOC(p, cnt) ok &= ((p) = malloc((size_t)(cnt) * sizeof *(p) + 64)) != NULL
@@ -95,8 +94,7 @@ rt_status model_lin(const model *m, float *out, const float *x, const float *W, 
     return kern_mm_xwt(KERN_BF16, out, scratch, model_bf16_of(m, W), M, N, K, accumulate, err);
 }
 
-/* dW[N,K] += dy[M,N]^T . x[M,K]; dx[M,K] (+)= dy . W (dx may be NULL). */
-static rt_status lin_bwd(model *m, float *dx, int dx_acc, float *dW, const float *dy, const float *x, const float *W,
+rt_status model_lin_bwd(model *m, float *dx, int dx_acc, float *dW, const float *dy, const float *x, const float *W,
                          int64_t M, int64_t N, int64_t K, rt_error *err) {
     model_acts *a = m->acts;
     rt_status st;
@@ -137,33 +135,6 @@ static rt_status check_batch(const model *m, const model_batch *b, rt_error *err
                               b->targets[r], (long long)V_);
     }
     return RT_OK;
-}
-
-typedef struct head_ctx {
-    model *m;
-    int64_t r0;
-    float *logp, *ent_out;
-    const float *dlogp, *dent;
-    int grad;
-} head_ctx;
-
-static void head_task(void *vc, int64_t b, int64_t e, int tid) {
-    (void)tid;
-    head_ctx *c = vc;
-    model *m = c->m;
-    model_acts *a = m->acts;
-    for (int64_t i = b; i < e; i++) {
-        int64_t r = c->r0 + i;
-        float *z = a->logits + i * V_;
-        if (!c->grad) {
-            float lp = kern_logits_stats(z, V_, a->targets[r], &a->ent[r], &a->lm_lse[r]);
-            if (c->logp) c->logp[r] = lp;
-            if (c->ent_out) c->ent_out[r] = a->ent[r];
-        } else {
-            kern_logits_grad(z, V_, a->targets[r], a->lm_lse[r], a->ent[r], c->dlogp ? c->dlogp[r] : 0.0f,
-                             c->dent ? c->dent[r] : 0.0f);
-        }
-    }
 }
 
 /* Runs the layers and the final norm on the batch copied into acts. */
@@ -215,24 +186,15 @@ static rt_status load_batch(model *m, const model_batch *b, rt_error *err) {
     return RT_OK;
 }
 
-/* logits[rows, V] of rows [r0, r0+rows) of the final hidden states. */
-static rt_status head_logits(model *m, int64_t r0, int64_t rows, rt_error *err) {
-    model_acts *a = m->acts;
-    return model_lin(m, a->logits, a->hf + (size_t)r0 * C_, m->p.lm_head, rows, V_, C_, 0, a->bf_a, err);
-}
-
 rt_status model_forward(model *m, const model_batch *b, float *logp, float *entropy, float *value, rt_error *err) {
     if (value && !m->value_head) return rt_err_set(err, RT_EINVAL, "model: values asked of a model without a value head");
     rt_status st = load_batch(m, b, err);
     if (st != RT_OK) return st;
     model_acts *a = m->acts;
     if ((st = body_forward(m, err)) != RT_OK) return st;
-    for (int64_t r0 = 0; r0 < a->N; r0 += a->rows) {
-        int64_t rows = a->N - r0 < a->rows ? a->N - r0 : a->rows;
-        if ((st = head_logits(m, r0, rows, err)) != RT_OK) return st;
-        head_ctx hc = {m, r0, logp, entropy, NULL, NULL, 0};
-        kern_parallel_for(rows, 4, head_task, &hc);
-    }
+    /* A forward asked for neither log-probs nor entropy (a critic's) skips the lm_head; its backward must too. */
+    a->head = logp || entropy || !value;
+    if (a->head && (st = model_head_forward(m, logp, entropy, err)) != RT_OK) return st;
     if (value) {
         for (int64_t r = 0; r < a->N; r++) {
             double s = m->p.value_b[0];
@@ -251,8 +213,9 @@ rt_status model_logits(model *m, const model_batch *b, float *logits, rt_error *
     model_acts *a = m->acts;
     for (int64_t r0 = 0; r0 < a->N; r0 += a->rows) {
         int64_t rows = a->N - r0 < a->rows ? a->N - r0 : a->rows;
-        if ((st = head_logits(m, r0, rows, err)) != RT_OK) return st;
-        memcpy(logits + (size_t)r0 * V_, a->logits, (size_t)rows * (size_t)V_ * sizeof(float));
+        if ((st = model_lin(m, logits + (size_t)r0 * V_, a->hf + (size_t)r0 * C_, m->p.lm_head, rows, V_, C_, 0,
+                            a->bf_a, err)) != RT_OK)
+            return st;
     }
     return RT_OK;
 }
@@ -265,15 +228,12 @@ rt_status model_backward(model *m, const float *dlogp, const float *dent, const 
     int64_t N = a->N, C = C_, Q = m->qkv_dim, A = NH_ * HS_, I = I_;
     size_t nc = (size_t)N * (size_t)C;
     rt_status st;
-    /* lm head, chunk by chunk: logits recomputed, turned into their gradient in place. */
-    for (int64_t r0 = 0; r0 < N; r0 += a->rows) {
-        int64_t rows = N - r0 < a->rows ? N - r0 : a->rows;
-        if ((st = head_logits(m, r0, rows, err)) != RT_OK) return st;
-        head_ctx hc = {m, r0, NULL, NULL, dlogp, dent, 1};
-        kern_parallel_for(rows, 4, head_task, &hc);
-        if ((st = lin_bwd(m, a->dh + (size_t)r0 * C, 0, m->g.lm_head, a->logits, a->hf + (size_t)r0 * C, m->p.lm_head,
-                          rows, V_, C, err)) != RT_OK)
-            return st;
+    if ((dlogp || dent) && !a->head)
+        return rt_err_set(err, RT_EINVAL, "model: log-prob or entropy gradients after a forward that skipped the lm_head");
+    if (dlogp || dent) {
+        if ((st = model_head_backward(m, dlogp, dent, err)) != RT_OK) return st;
+    } else {
+        memset(a->dh, 0, nc * sizeof(float));
     }
     if (dvalue) {
         for (int64_t r = 0; r < N; r++) {
@@ -295,12 +255,12 @@ rt_status model_backward(model *m, const float *dlogp, const float *dent, const 
         float *qkv = a->qkv + (size_t)l * N * Q, *att = a->att + (size_t)l * N * A, *gu = a->gu + (size_t)l * N * 2 * I;
         float *act = a->act + (size_t)l * N * I;
         /* MLP: xout = xmid + down(swiglu(gu(norm(xmid)))) */
-        if ((st = lin_bwd(m, a->da, 0, G->down_w, a->dx, act, P->down_w, N, C, I, err)) != RT_OK) return st;
+        if ((st = model_lin_bwd(m, a->da, 0, G->down_w, a->dx, act, P->down_w, N, C, I, err)) != RT_OK) return st;
         kern_swiglu_bwd(a->dgu, a->da, gu, N, I);
-        if ((st = lin_bwd(m, a->dh, 0, G->gu_w, a->dgu, h2, P->gu_w, N, 2 * I, C, err)) != RT_OK) return st;
+        if ((st = model_lin_bwd(m, a->dh, 0, G->gu_w, a->dgu, h2, P->gu_w, N, 2 * I, C, err)) != RT_OK) return st;
         kern_rmsnorm_bwd(a->dx, G->ln2, a->dh, xmid, P->ln2, a->rstd2 + l * N, N, C);
         /* attention: xmid = x + o(attn(rope(qkv(norm(x))))) */
-        if ((st = lin_bwd(m, a->datt, 0, G->o_w, a->dx, att, P->o_w, N, C, A, err)) != RT_OK) return st;
+        if ((st = model_lin_bwd(m, a->datt, 0, G->o_w, a->dx, att, P->o_w, N, C, A, err)) != RT_OK) return st;
         memset(a->dqkv, 0, (size_t)N * (size_t)Q * sizeof(float));
         if ((st = kern_attn_bwd(a->dqkv, a->datt, att, a->lse + (size_t)l * N * NH_, qkv, &pk, NH_, KVH_, HS_, err)) !=
             RT_OK)
@@ -310,7 +270,7 @@ rt_status model_backward(model *m, const float *dlogp, const float *dent, const 
         if (G->qkv_b)
             for (int64_t r = 0; r < N; r++)
                 for (int64_t j = 0; j < Q; j++) G->qkv_b[j] += a->dqkv[(size_t)r * Q + j];
-        if ((st = lin_bwd(m, a->dh, 0, G->qkv_w, a->dqkv, h1, P->qkv_w, N, Q, C, err)) != RT_OK) return st;
+        if ((st = model_lin_bwd(m, a->dh, 0, G->qkv_w, a->dqkv, h1, P->qkv_w, N, Q, C, err)) != RT_OK) return st;
         kern_rmsnorm_bwd(a->dx, G->ln1, a->dh, x, P->ln1, a->rstd1 + l * N, N, C);
     }
     for (int64_t r = 0; r < N; r++) {

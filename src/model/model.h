@@ -54,7 +54,11 @@ typedef struct model {
     kern_rope rope;
     model_acts *acts;
     int64_t adam_step;
+    int64_t head_rows; /* lm_head rows per chunk in training (0: MODEL_HEAD_BYTES of f32 logits) */
 } model;
+
+/* The f32 logits a training forward or backward holds at once (one chunk of rows of the lm_head). */
+#define MODEL_HEAD_BYTES ((uint64_t)128 << 20)
 
 /* Options for creating a model. */
 typedef struct model_opts {

@@ -316,18 +316,47 @@ static rt_status make_items(rl_run *r, rollout_trajectory *t, size_t n, rl_item 
     return st;
 }
 
+/* The critic's hook of an on-policy update: GAE on the old values its forward just filled. */
+typedef struct gae_hook {
+    rl_run *r;
+    rl_item *items;
+    size_t n;
+    int done;
+} gae_hook;
+
+static rt_status gae_ready(void *ctx, rt_error *err) {
+    gae_hook *h = ctx;
+    const train_rl_config *c = &h->r->cfg;
+    for (size_t i = 0; i < h->n; i++)
+        train_gae(h->items[i].old_value, h->items[i].t->mask, h->items[i].t->n_response, (float)h->items[i].t->reward,
+                  c->gamma, c->lambda, h->items[i].adv, h->items[i].ret);
+    h->done = 1;
+    return c->whiten ? whiten(h->items, h->n, err) : RT_OK;
+}
+
 static rt_status update(rl_run *r, rl_item *items, size_t n, rl_update_stats *us, rt_error *err) {
     const train_rl_config *c = &r->cfg;
+    /* On-policy (one pass, one minibatch): the policy and the critic are still the sampling ones when their update's
+     * forward runs, so that forward gives the old log-probs and old values; no separate forward. Several processes
+     * keep the separate forwards (whitening is collective, and a rank may have nothing to train). */
+    int onpolicy = c->ppo_epochs == 1 && c->minibatches == 1, critic_hook = onpolicy && r->has_critic && dist_size() == 1;
     float **lp = malloc((n ? n : 1) * sizeof *lp);
     if (!lp) return rt_err_set(err, RT_ENOMEM, "out of memory");
     for (size_t i = 0; i < n; i++) lp[i] = items[i].old_logp;
-    rt_status st = rl_forward(&r->policy, items, n, r->max_len, 8192, lp, NULL, NULL, NULL, err);
+    double t0 = rt_time_now();
+    rt_status st = onpolicy ? RT_OK : rl_forward(&r->policy, items, n, r->max_len, 8192, lp, NULL, NULL, NULL, err);
     if (!st && r->has_ref) {
         for (size_t i = 0; i < n; i++) lp[i] = items[i].ref_logp;
         st = rl_forward(&r->ref, items, n, r->max_len, 8192, lp, NULL, NULL, NULL, err);
     }
     free(lp);
-    if (!st) st = advantages(r, items, n, err);
+    double t1 = rt_time_now();
+    if (!st && !critic_hook) st = advantages(r, items, n, err);
+    double t2 = rt_time_now();
+    gae_hook hook = {r, items, n, 0};
+    us->t_forward += t2 - t0; /* old log-probs, reference log-probs, old values */
+    us->t_policy += t1 - t0;
+    us->t_critic += t2 - t1;
     size_t *idx = malloc((n ? n : 1) * sizeof *idx);
     if (!st && !idx) st = rt_err_set(err, RT_ENOMEM, "out of memory");
     rl_policy_hp hp = {.clip_low = c->clip_low,
@@ -336,7 +365,8 @@ static rt_status update(rl_run *r, rl_item *items, size_t n, rl_update_stats *us
                        .kl_kind = c->kl_kind,
                        .entropy_coef = c->entropy_coef,
                        .clip_norm = c->clip_norm,
-                       .opt = model_adamw_defaults()};
+                       .opt = model_adamw_defaults(),
+                       .old_from_update = onpolicy};
     hp.opt.weight_decay = c->weight_decay;
     model_lr_schedule sched = {.kind = MODEL_LR_CONSTANT, .peak = c->lr, .warmup_steps = c->warmup_steps,
                                .total_steps = c->steps};
@@ -359,10 +389,15 @@ static rt_status update(rl_run *r, rl_item *items, size_t n, rl_update_stats *us
         size_t mb = (double)c->minibatches < n_all ? (size_t)c->minibatches : (size_t)n_all;
         for (size_t b = 0; !st && b < mb; b++) {
             size_t lo = b * n / mb, hi = (b + 1) * n / mb;
+            double u0 = rt_time_now();
             if (r->has_critic)
                 st = rl_critic_update(&r->critic, items, idx + lo, hi - lo, r->max_len, c->value_clip, c->clip_norm,
-                                      c->critic_lr, &copt, us, err);
+                                      c->critic_lr, &copt, critic_hook ? gae_ready : NULL, &hook, us, err);
+            if (!st && critic_hook && !hook.done) st = advantages(r, items, n, err); /* nothing trained: still needed */
+            double u1 = rt_time_now();
             if (!st && policy_on) st = rl_policy_update(&r->policy, items, idx + lo, hi - lo, r->max_len, &hp, us, err);
+            us->t_critic += u1 - u0;
+            us->t_policy += rt_time_now() - u1;
         }
     }
     free(idx);
@@ -496,6 +531,15 @@ rt_status train_rl_run(const train_rl_config *cfg, train_rl_result *res, rt_erro
             cJSON_AddNumberToObject(m, "time_fused_s", rs.t_fused); /* calls that decoded and prefilled together */
             cJSON_AddNumberToObject(m, "time_scoring_s", t2 - t1);
             cJSON_AddNumberToObject(m, "time_update_s", t3 - t2);
+            cJSON_AddNumberToObject(m, "time_forward_s", us.t_forward);
+            cJSON_AddNumberToObject(m, "time_backward_s", us.t_backward);
+            cJSON_AddNumberToObject(m, "time_optimizer_s", us.t_optim);
+            cJSON_AddNumberToObject(m, "time_policy_s", us.t_policy);
+            cJSON_AddNumberToObject(m, "policy_tokens", us.policy_tokens);
+            if (r.has_critic) {
+                cJSON_AddNumberToObject(m, "time_critic_s", us.t_critic);
+                cJSON_AddNumberToObject(m, "critic_tokens", us.critic_tokens);
+            }
             const cJSON *acc = cJSON_GetObjectItemCaseSensitive(m, "accuracy");
             const cJSON *rew = cJSON_GetObjectItemCaseSensitive(m, "reward");
             if (r.state.step == first + 1) {

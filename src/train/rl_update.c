@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/timer.h"
 #include "train/dist.h"
 #include "train/dist_train.h"
 #include "train/guard.h"
@@ -113,7 +114,9 @@ rt_status rl_policy_update(model *m, rl_item *items, const size_t *idx, size_t n
     float *lp = calloc(maxT + 1, sizeof(float)), *d = calloc(maxT + 1, sizeof(float));
     if (!logp || !ent || !dlogp || (hp->entropy_coef != 0 && !dent) || !lp || !d)
         st = rt_err_set(err, RT_ENOMEM, "out of memory");
+    double t0 = rt_time_now();
     if (!st && p.n_rows > 0) st = model_forward(m, &p.batch, logp, ent, NULL, err);
+    stats->t_forward += rt_time_now() - t0;
     double loss = 0, clip_frac = 0, approx_kl = 0, kl = 0, entropy = 0;
     for (size_t s = 0; !st && s < (size_t)p.batch.nseq; s++) {
         rl_item *it = &items[idx[s]];
@@ -127,6 +130,7 @@ rt_status rl_policy_update(model *m, rl_item *items, const size_t *idx, size_t n
             int64_t r = row_of(&p, s, j);
             mask[j] = r >= 0 && t->mask[j];
             lp[j] = mask[j] ? logp[r] : 0.0f;
+            if (hp->old_from_update) it->old_logp[j] = lp[j];
             d[j] = 0.0f;
             if (mask[j]) entropy += ent[r];
         }
@@ -146,10 +150,12 @@ rt_status rl_policy_update(model *m, rl_item *items, const size_t *idx, size_t n
         }
         free(mask);
     }
+    t0 = rt_time_now();
     if (!st) {
         model_zero_grad(m);
         if (p.n_rows > 0) st = model_backward(m, dlogp, dent, NULL, err);
     }
+    stats->t_backward += rt_time_now() - t0;
     if (!st && dist_size() > 1) {
         double sums[5] = {loss, clip_frac, approx_kl, kl, entropy};
         st = dist_allreduce_f64(sums, 5, err);
@@ -162,9 +168,12 @@ rt_status rl_policy_update(model *m, rl_item *items, const size_t *idx, size_t n
     }
     if (!st) st = train_guard(m, loss, "policy update", (int64_t)stats->updates + 1, err);
     if (!st) {
+        t0 = rt_time_now();
         double gn = model_clip_grad(m, hp->clip_norm);
         model_adamw_step(m, &hp->opt, hp->lr);
+        stats->t_optim += rt_time_now() - t0;
         stats->grad_norm += gn;
+        stats->policy_tokens += (double)p.n_rows;
     }
     if (!st) {
         stats->policy_loss += loss;
@@ -186,7 +195,7 @@ rt_status rl_policy_update(model *m, rl_item *items, const size_t *idx, size_t n
 
 rt_status rl_critic_update(model *critic, rl_item *items, const size_t *idx, size_t n, size_t max_len,
                            float value_clip, double clip_norm, double lr, const model_adamw *opt,
-                           rl_update_stats *stats, rt_error *err) {
+                           rl_values_ready_fn values_ready, void *ctx, rl_update_stats *stats, rt_error *err) {
     train_packed p;
     memset(&p, 0, sizeof p);
     rt_status st = RT_OK;
@@ -205,7 +214,17 @@ rt_status rl_critic_update(model *critic, rl_item *items, const size_t *idx, siz
     float *v = calloc(maxT + 1, sizeof(float)), *dv = calloc(maxT + 1, sizeof(float));
     uint8_t *mask = calloc(maxT + 1, 1);
     if (!val || !dval || !v || !dv || !mask) st = rt_err_set(err, RT_ENOMEM, "out of memory");
+    double t0 = rt_time_now();
     if (!st && p.n_rows > 0) st = model_forward(critic, &p.batch, NULL, NULL, val, err);
+    for (size_t s = 0; !st && values_ready && s < (size_t)p.batch.nseq; s++) {
+        rl_item *it = &items[idx[s]];
+        for (size_t j = 0; j < it->t->n_response; j++) {
+            int64_t r = row_of(&p, s, j);
+            it->old_value[j] = r >= 0 ? val[r] : 0.0f;
+        }
+    }
+    if (!st && values_ready) st = values_ready(ctx, err);
+    stats->t_forward += rt_time_now() - t0;
     double loss = 0;
     for (size_t s = 0; !st && s < (size_t)p.batch.nseq; s++) {
         rl_item *it = &items[idx[s]];
@@ -218,18 +237,23 @@ rt_status rl_critic_update(model *critic, rl_item *items, const size_t *idx, siz
         for (size_t j = 0; j < it->t->n_response; j++)
             if (mask[j]) dval[row_of(&p, s, j)] = dv[j];
     }
+    t0 = rt_time_now();
     if (!st) {
         model_zero_grad(critic);
         if (p.n_rows > 0) st = model_backward(critic, NULL, NULL, dval, err);
     }
+    stats->t_backward += rt_time_now() - t0;
     if (!st && dist_size() > 1) {
         st = dist_allreduce_f64(&loss, 1, err);
         if (!st) st = train_dist_sum_grads(critic, err);
     }
     if (!st) st = train_guard(critic, loss, "critic update", 0, err);
     if (!st) {
+        t0 = rt_time_now();
         double gn = model_clip_grad(critic, clip_norm);
         model_adamw_step(critic, opt, lr);
+        stats->t_optim += rt_time_now() - t0;
+        stats->critic_tokens += (double)p.n_rows;
         stats->value_loss += loss;
         stats->value_grad_norm += gn;
         stats->value_updates++;

@@ -42,12 +42,19 @@ typedef struct rl_policy_hp {
     double clip_norm;
     double lr;
     model_adamw opt;
+    int old_from_update; /* on-policy (one epoch, one minibatch): the old log-probs are this update's own forward's */
 } rl_policy_hp;
+
+/* Called by rl_critic_update between its forward and its loss when it fills the old values itself. */
+typedef rt_status (*rl_values_ready_fn)(void *ctx, rt_error *err);
 
 typedef struct rl_update_stats {
     double policy_loss, clip_frac, approx_kl, kl, entropy, grad_norm, value_loss, value_grad_norm;
     size_t updates;       /* policy optimizer steps taken */
     size_t value_updates; /* critic optimizer steps taken (a minibatch with no trained token takes none) */
+    double t_forward, t_backward, t_optim; /* seconds in model forwards, backwards, clipping + AdamW */
+    double t_policy, t_critic;             /* seconds spent on each model (their forwards, updates) in rl.c */
+    double policy_tokens, critic_tokens;   /* rows each model trained on */
 } rl_update_stats;
 
 /* One optimizer step of the policy on items[idx[0..n)] (token-level normalisation over their model-written tokens).
@@ -57,9 +64,11 @@ rt_status rl_policy_update(model *m, rl_item *items, const size_t *idx, size_t n
                            const rl_policy_hp *hp, rl_update_stats *st, rt_error *err);
 
 /* One optimizer step of the critic (value head) on items[idx[0..n)], clipped value loss against the returns (data
- * parallel like rl_policy_update). */
+ * parallel like rl_policy_update). With values_ready (on-policy, one process), the forward's values become the items'
+ * old values and values_ready(ctx) runs (it computes the advantages and returns) before the loss; it is not called
+ * when the items hold no trained token. */
 rt_status rl_critic_update(model *critic, rl_item *items, const size_t *idx, size_t n, size_t max_len,
-                           float value_clip, double clip_norm, double lr, const model_adamw *opt, rl_update_stats *st,
-                           rt_error *err);
+                           float value_clip, double clip_norm, double lr, const model_adamw *opt,
+                           rl_values_ready_fn values_ready, void *ctx, rl_update_stats *st, rt_error *err);
 
 #endif

@@ -102,6 +102,35 @@ static rt_status eval_loss(model *m, const rollout_trajectory *data, const int64
     return st;
 }
 
+typedef struct step_times {
+    double forward, backward, optim; /* seconds */
+} step_times;
+
+/* Forward, then backward of loss = -sum_r weight[r] * logp[r]; the loss in *loss, the times in *tm. */
+static rt_status xent_step(model *m, const model_batch *b, const float *weight, float *loss, step_times *tm,
+                           rt_error *err) {
+    int64_t N = b->start[b->nseq];
+    float *lp = malloc((size_t)N * 2 * sizeof(float));
+    if (!lp) return rt_err_set(err, RT_ENOMEM, "sft: no memory for %lld log-probs", (long long)N);
+    float *dl = lp + N;
+    double t0 = rt_time_now();
+    rt_status st = model_forward(m, b, lp, NULL, NULL, err);
+    double t1 = rt_time_now();
+    if (st == RT_OK) {
+        double s = 0;
+        for (int64_t r = 0; r < N; r++) {
+            s -= (double)weight[r] * lp[r];
+            dl[r] = -weight[r];
+        }
+        *loss = (float)s;
+        st = model_backward(m, dl, NULL, NULL, err);
+    }
+    tm->forward += t1 - t0;
+    tm->backward += rt_time_now() - t1;
+    free(lp);
+    return st;
+}
+
 int64_t train_sft_total_steps(int64_t steps_per_epoch, int64_t epochs, int64_t max_steps) {
     if (steps_per_epoch < 0) steps_per_epoch = 0;
     if (epochs < 0) epochs = 0;
@@ -212,6 +241,7 @@ rt_status train_sft_run(const train_sft_config *cfg, train_sft_result *res, rt_e
                 break;
             }
             double t0 = rt_time_now();
+            step_times tm = {0, 0, 0};
             train_packed_reset(&p);
             size_t truncated = 0;
             while ((size_t)state.data_pos < n_train) {
@@ -251,7 +281,7 @@ rt_status train_sft_run(const train_sft_config *cfg, train_sft_result *res, rt_e
                 weight[r] = mine->targets[r] >= 0 ? 1.0f / (float)p.n_targets : 0.0f;
             model_zero_grad(&m);
             float loss = 0;
-            if (mine->n_rows > 0) st = model_xent_step(&m, &mine->batch, weight, &loss, NULL, err);
+            if (mine->n_rows > 0) st = xent_step(&m, &mine->batch, weight, &loss, &tm, err);
             if (st) break;
             if (world > 1) {
                 double l = loss;
@@ -262,9 +292,11 @@ rt_status train_sft_run(const train_sft_config *cfg, train_sft_result *res, rt_e
             }
             st = train_guard(&m, loss, "sft", state.step + 1, err);
             if (st) break;
+            double o0 = rt_time_now();
             double gnorm = model_clip_grad(&m, cfg->clip_norm);
             double lr = model_lr_at(&sched, state.step);
             model_adamw_step(&m, &opt, lr);
+            tm.optim = rt_time_now() - o0;
             state.step++;
             double dt = rt_time_now() - t0;
             if (state.step == first_step + 1) res->first_loss = loss;
@@ -278,6 +310,9 @@ rt_status train_sft_run(const train_sft_config *cfg, train_sft_result *res, rt_e
             cJSON_AddNumberToObject(mj, "targets", (double)p.n_targets);
             cJSON_AddNumberToObject(mj, "tokens_per_s", (double)p.n_rows / dt);
             cJSON_AddNumberToObject(mj, "step_s", dt);
+            cJSON_AddNumberToObject(mj, "time_forward_s", tm.forward);
+            cJSON_AddNumberToObject(mj, "time_backward_s", tm.backward);
+            cJSON_AddNumberToObject(mj, "time_optimizer_s", tm.optim);
             if (root && cfg->eval_every > 0 && state.step % cfg->eval_every == 0 && n_eval > 0) {
                 double el;
                 st = eval_loss(&m, data, eval_idx, n_eval, max_len, (size_t)cfg->batch_tokens, &el, err);
