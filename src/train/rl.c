@@ -22,6 +22,7 @@
 #include "train/advantage.h"
 #include "train/checkpoint.h"
 #include "train/filter.h"
+#include "train/memplan.h"
 #include "train/dist.h"
 #include "train/dist_train.h"
 #include "train/rl_metrics.h"
@@ -57,6 +58,23 @@ static int64_t next_problem(rl_run *r) {
     return r->order[r->state.data_pos++];
 }
 
+/* Refuses, before anything is loaded, a run whose step will not fit in memory (train/memplan.h). Rollouts are
+ * planned at their budget: a 1024-token prompt allowance, the response and the interpreter output. */
+static rt_status check_memory(const train_rl_config *c, rt_error *err) {
+    model_config mc;
+    char path[4200];
+    snprintf(path, sizeof path, "%s/config.json", c->model_dir);
+    rt_status st = model_config_load(path, &mc, err);
+    if (st) return st;
+    int64_t n = c->prompts_per_step * c->samples * (c->resample_on_correct ? 2 : 1);
+    int64_t len = 1024 + (int64_t)c->rollout.budget.max_response_tokens + (int64_t)c->rollout.budget.max_interpreter_tokens;
+    if (len > mc.max_position_embeddings) len = mc.max_position_embeddings;
+    int64_t live = (int64_t)c->rollout.max_concurrent < n ? (int64_t)c->rollout.max_concurrent : n;
+    int64_t rows = n * len < c->micro_tokens ? n * len : c->micro_tokens;
+    train_mem_req q = {c->algo == TRAIN_ALGO_PPO ? 2 : 1, c->kl_coef != 0, rows, live, len};
+    return train_mem_check(&mc, &q, c->algo == TRAIN_ALGO_PPO ? "rl (PPO)" : "rl (GRPO)", err);
+}
+
 static rt_status open_run(rl_run *r, const train_rl_config *in, rt_error *err) {
     r->cfg = *in;
     rt_status st = RT_OK;
@@ -74,9 +92,12 @@ static rt_status open_run(rl_run *r, const train_rl_config *in, rt_error *err) {
         if (in->steps > 0) r->cfg.steps = in->steps;
     }
     train_rl_config *c = &r->cfg;
-    if (c->samples < 1 || c->prompts_per_step < 1 || c->steps < 0 || c->ppo_epochs < 1 || c->minibatches < 1)
-        return rt_err_set(err, RT_EINVAL, "samples, prompts per step, PPO epochs and minibatches must be >= 1");
+    if (c->samples < 1 || c->prompts_per_step < 1 || c->steps < 0 || c->ppo_epochs < 1 || c->minibatches < 1 ||
+        c->micro_tokens < 1)
+        return rt_err_set(err, RT_EINVAL,
+                          "samples, prompts per step, PPO epochs, minibatches and micro-batch tokens must be >= 1");
     st = kern_init(c->threads, err);
+    if (!st) st = check_memory(c, err);
     if (!st) st = tok_load(c->model_dir, &r->tok, err);
     if (!st) st = rollout_template_resolve(c->model_dir, c->template_kind, &c->template_kind, err);
     if (!st) st = rollout_template_family(r->tok, c->template_kind, &r->family, err);
@@ -276,7 +297,7 @@ static rt_status advantages(rl_run *r, rl_item *items, size_t n, rt_error *err) 
     float **vals = malloc((n ? n : 1) * sizeof *vals);
     if (!vals) return rt_err_set(err, RT_ENOMEM, "out of memory");
     for (size_t i = 0; i < n; i++) vals[i] = items[i].old_value;
-    st = rl_forward(&r->critic, items, n, r->max_len, 8192, NULL, vals, NULL, NULL, err);
+    st = rl_forward(&r->critic, items, n, r->max_len, (size_t)c->micro_tokens, NULL, vals, NULL, NULL, err);
     free(vals);
     if (st) return st;
     for (size_t i = 0; i < n; i++)
@@ -324,14 +345,13 @@ typedef struct gae_hook {
     int done;
 } gae_hook;
 
-static rt_status gae_ready(void *ctx, rt_error *err) {
+static rt_status gae_ready(void *ctx, rl_item *it, rt_error *err) {
+    (void)err;
     gae_hook *h = ctx;
     const train_rl_config *c = &h->r->cfg;
-    for (size_t i = 0; i < h->n; i++)
-        train_gae(h->items[i].old_value, h->items[i].t->mask, h->items[i].t->n_response, (float)h->items[i].t->reward,
-                  c->gamma, c->lambda, h->items[i].adv, h->items[i].ret);
+    train_gae(it->old_value, it->t->mask, it->t->n_response, (float)it->t->reward, c->gamma, c->lambda, it->adv, it->ret);
     h->done = 1;
-    return c->whiten ? whiten(h->items, h->n, err) : RT_OK;
+    return RT_OK;
 }
 
 static rt_status update(rl_run *r, rl_item *items, size_t n, rl_update_stats *us, rt_error *err) {
@@ -344,16 +364,17 @@ static rt_status update(rl_run *r, rl_item *items, size_t n, rl_update_stats *us
     if (!lp) return rt_err_set(err, RT_ENOMEM, "out of memory");
     for (size_t i = 0; i < n; i++) lp[i] = items[i].old_logp;
     double t0 = rt_time_now();
-    rt_status st = onpolicy ? RT_OK : rl_forward(&r->policy, items, n, r->max_len, 8192, lp, NULL, NULL, NULL, err);
+    rt_status st = onpolicy ? RT_OK : rl_forward(&r->policy, items, n, r->max_len, (size_t)c->micro_tokens, lp, NULL, NULL, NULL, err);
     if (!st && r->has_ref) {
         for (size_t i = 0; i < n; i++) lp[i] = items[i].ref_logp;
-        st = rl_forward(&r->ref, items, n, r->max_len, 8192, lp, NULL, NULL, NULL, err);
+        st = rl_forward(&r->ref, items, n, r->max_len, (size_t)c->micro_tokens, lp, NULL, NULL, NULL, err);
     }
     free(lp);
     double t1 = rt_time_now();
     if (!st && !critic_hook) st = advantages(r, items, n, err);
     double t2 = rt_time_now();
     gae_hook hook = {r, items, n, 0};
+    size_t micro = (size_t)c->micro_tokens;
     us->t_forward += t2 - t0; /* old log-probs, reference log-probs, old values */
     us->t_policy += t1 - t0;
     us->t_critic += t2 - t1;
@@ -391,11 +412,12 @@ static rt_status update(rl_run *r, rl_item *items, size_t n, rl_update_stats *us
             size_t lo = b * n / mb, hi = (b + 1) * n / mb;
             double u0 = rt_time_now();
             if (r->has_critic)
-                st = rl_critic_update(&r->critic, items, idx + lo, hi - lo, r->max_len, c->value_clip, c->clip_norm,
-                                      c->critic_lr, &copt, critic_hook ? gae_ready : NULL, &hook, us, err);
+                st = rl_critic_update(&r->critic, items, idx + lo, hi - lo, r->max_len, micro, c->value_clip,
+                                      c->clip_norm, c->critic_lr, &copt, critic_hook ? gae_ready : NULL, &hook, us, err);
             if (!st && critic_hook && !hook.done) st = advantages(r, items, n, err); /* nothing trained: still needed */
+            else if (!st && critic_hook && c->whiten) st = whiten(items, n, err); /* GAE ran item by item */
             double u1 = rt_time_now();
-            if (!st && policy_on) st = rl_policy_update(&r->policy, items, idx + lo, hi - lo, r->max_len, &hp, us, err);
+            if (!st && policy_on) st = rl_policy_update(&r->policy, items, idx + lo, hi - lo, r->max_len, micro, &hp, us, err);
             us->t_critic += u1 - u0;
             us->t_policy += rt_time_now() - u1;
         }

@@ -48,6 +48,7 @@ typedef struct train_rl_config {
     int64_t critic_warmup;       /* steps that update only the critic (PPO) */
     int64_t ppo_epochs;          /* passes over a step's trajectories */
     int64_t minibatches;         /* optimizer steps per pass */
+    int64_t micro_tokens;        /* rows of one forward/backward (gradients accumulate over them; bounds activations) */
     float clip_low, clip_high, value_clip;
     float gamma, lambda;
     int whiten;                  /* whiten PPO advantages over the batch */

@@ -21,6 +21,7 @@ train_rl_config train_rl_defaults(void) {
     c.clip_norm = 1.0;
     c.ppo_epochs = 1;
     c.minibatches = 1;
+    c.micro_tokens = 2048;
     c.clip_low = 0.2f;
     c.clip_high = 0.28f;
     c.value_clip = 0.5f;
@@ -71,6 +72,7 @@ cJSON *train_rl_config_to_json(const train_rl_config *c) {
     cJSON_AddNumberToObject(o, "critic_warmup", (double)c->critic_warmup);
     cJSON_AddNumberToObject(o, "ppo_epochs", (double)c->ppo_epochs);
     cJSON_AddNumberToObject(o, "minibatches", (double)c->minibatches);
+    cJSON_AddNumberToObject(o, "micro_tokens", (double)c->micro_tokens);
     cJSON_AddNumberToObject(o, "clip_low", c->clip_low);
     cJSON_AddNumberToObject(o, "clip_high", c->clip_high);
     cJSON_AddNumberToObject(o, "value_clip", c->value_clip);
@@ -128,6 +130,7 @@ rt_status train_rl_config_from_json(const cJSON *o, train_rl_config *c, rt_error
     if (!st) st = get_i64(o, "critic_warmup", &c->critic_warmup, err);
     if (!st) st = get_i64(o, "ppo_epochs", &c->ppo_epochs, err);
     if (!st) st = get_i64(o, "minibatches", &c->minibatches, err);
+    if (!st) st = rt_json_opt_int(o, "micro_tokens", &c->micro_tokens, err); /* runs before it: the default */
     if (!st) st = rt_json_get_double(o, "clip_low", &clow, err);
     if (!st) st = rt_json_get_double(o, "clip_high", &chigh, err);
     if (!st) st = rt_json_get_double(o, "value_clip", &vclip, err);

@@ -18,6 +18,7 @@
 #include "train/dist.h"
 #include "train/dist_train.h"
 #include "train/guard.h"
+#include "train/memplan.h"
 #include "train/pack.h"
 #include "train/rundir.h"
 
@@ -143,9 +144,17 @@ rt_status train_sft_run(const train_sft_config *cfg, train_sft_result *res, rt_e
     res->eval_loss = NAN;
     if (cfg->epochs < 1 || cfg->batch_tokens < 2)
         return rt_err_set(err, RT_EINVAL, "epochs must be >= 1 and batch tokens >= 2");
+    /* Refused before any work when the step will not fit in memory (train/memplan.h). */
+    model_config mc;
+    char mc_path[4200];
+    snprintf(mc_path, sizeof mc_path, "%s/config.json", cfg->model_dir);
+    rt_status st = model_config_load(mc_path, &mc, err);
+    train_mem_req q = {1, 0, cfg->batch_tokens, 0, 0};
+    if (!st) st = train_mem_check(&mc, &q, "sft", err);
+    if (st) return st;
     rollout_trajectory *data = NULL;
     size_t n = 0;
-    rt_status st = rollout_trajectory_read_file(cfg->data_path, &data, &n, err);
+    st = rollout_trajectory_read_file(cfg->data_path, &data, &n, err);
     if (st) return st;
     if (n == 0) {
         rollout_trajectories_free(data, n);

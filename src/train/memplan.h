@@ -1,0 +1,44 @@
+/* What a training step needs in memory, from the architecture and the batch alone (before anything is loaded), and
+ * whether that fits in the memory this process may use (MemAvailable, and the cgroup's memory.max when set). */
+#ifndef RETOOL_TRAIN_MEMPLAN_H
+#define RETOOL_TRAIN_MEMPLAN_H
+
+#include <stdint.h>
+
+#include "base/error.h"
+#include "model/config.h"
+
+/* A training run's shape. */
+typedef struct train_mem_req {
+    int trained;         /* models trained with AdamW (SFT and GRPO 1; PPO 2: policy and critic) */
+    int frozen;          /* frozen models in memory (the KL reference) */
+    int64_t tokens;      /* rows of the largest forward/backward (SFT's batch, RL's micro-batch) */
+    int64_t rollouts;    /* sequences decoded at once (0: no rollouts) */
+    int64_t rollout_len; /* tokens each may cache (prompt, response and interpreter output) */
+} train_mem_req;
+
+/* Bytes, by what holds them. */
+typedef struct train_mem_plan {
+    double weights;   /* f32 master weights and the bf16 copy (6 bytes a parameter), every model */
+    double grads;     /* f32 gradients (4), trained models */
+    double optim;     /* AdamW m and v (8), trained models */
+    double acts;      /* activations kept for backward and gradient scratch, every model (each keeps its own) */
+    double head;      /* one chunk of lm_head logits, f32 and bf16, every model */
+    double scratch;   /* matrix-product scratch (bf16 operands widened to f32 where the CPU has no bf16 matmul) */
+    double kv;        /* rollouts: KV cache (f32) and a row of logits per live sequence */
+    double runtime;   /* tokenizer, libraries, buffers: a fixed allowance */
+    double total;
+} train_mem_plan;
+
+/* Fills *p for configuration c and request q. */
+void train_mem_plan_make(const model_config *c, const train_mem_req *q, train_mem_plan *p);
+
+/* Bytes this process can still use: the smaller of /proc/meminfo's MemAvailable and the cgroup's memory.max minus
+ * memory.current (cgroup v2); 0 when neither can be read. */
+uint64_t train_mem_available(void);
+
+/* RT_ENOMEM with a message naming what (e.g. "sft"), the plan's total and its largest parts, and the memory
+ * available, when the plan does not fit; RT_OK otherwise (and when the available memory cannot be read). */
+rt_status train_mem_check(const model_config *c, const train_mem_req *q, const char *what, rt_error *err);
+
+#endif
