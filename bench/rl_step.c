@@ -151,6 +151,7 @@ static void print_row(const row *r, const model_config *c, double ceil, double s
 }
 
 int main(int argc, char **argv) {
+    setvbuf(stdout, NULL, _IOLBF, 0);
     const char *config = bench_flag_s(argc, argv, "--config", "configs/model-qwen2.5-0.5b.json");
     int prompts = (int)bench_flag(argc, argv, "--prompts", 2), samples = (int)bench_flag(argc, argv, "--samples", 4);
     int max_tokens = (int)bench_flag(argc, argv, "--max-tokens", 64), steps = (int)bench_flag(argc, argv, "--steps", 2);

@@ -28,8 +28,8 @@ int cmd_model_info_plan(const model_config *c, const char *train, long long toke
     plan_line("weights", p.weights, "f32 master + bf16 copy, 6 bytes a parameter, every model");
     plan_line("gradients", p.grads, "f32, trained models");
     plan_line("AdamW m and v", p.optim, "f32, trained models");
-    plan_line("activations", p.acts, "kept for backward + gradient scratch, every model");
-    plan_line("lm_head chunk", p.head, "f32 logits of one row chunk, every model");
+    plan_line("activations", p.acts, "kept for backward + gradient scratch, one model at a time");
+    plan_line("lm_head chunk", p.head, "f32 logits of one row chunk");
     plan_line("product scratch", p.scratch,
               kern_bf16_native() ? "none: native bf16 products" : "bf16 operands widened to f32 (no bf16 matmul)");
     plan_line("rollout KV cache", p.kv, "f32 keys and values at the budget, and logits, per live sequence");

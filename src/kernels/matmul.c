@@ -210,18 +210,40 @@ static const float *widen(gemm_cache *c, int w, const uint16_t *src, int64_t row
 
 static rt_status gemm_one(const gemm_key *k, const void *A, const void *B, float *C, rt_error *err);
 
-/* A bf16 product on a CPU without a oneDNN bf16 matmul: both operands widened to f32 (packed), then the f32 matmul. */
+/* Widened B blocks of at most this many bytes (stay in L2 between widening and use) for products of few rows. */
+#define WIDE_BLOCK_BYTES ((int64_t)256 << 10)
+#define WIDE_BLOCK_MAX_M 256
+
+/* A bf16 product on a CPU without a oneDNN bf16 matmul: both operands widened to f32 (packed), then the f32 matmul.
+ * With few rows (decoding, an lm_head chunk) the product is compute-light and B (the weight) large: B is widened and
+ * multiplied a block of columns at a time, so that the widened copy never leaves the cache. */
 static rt_status gemm_widened(gemm_cache *c, const gemm_key *k, const void *A, const void *B, float *C, rt_error *err) {
     gemm_key f = *k;
     f.dtype = KERN_F32;
     int64_t a_rows = k->trans_a ? k->K : k->M, a_cols = k->trans_a ? k->M : k->K;
-    int64_t b_rows = k->trans_b ? k->N : k->K, b_cols = k->trans_b ? k->K : k->N;
     f.lda = a_cols;
-    f.ldb = b_cols;
-    const float *wa = widen(c, 0, A, a_rows, a_cols, k->lda), *wb = wa ? widen(c, 1, B, b_rows, b_cols, k->ldb) : NULL;
-    if (!wb) return rt_err_set(err, RT_ENOMEM, "no memory to widen a %lldx%lldx%lld bf16 product to f32",
+    int64_t nb = k->N;
+    if (k->M <= WIDE_BLOCK_MAX_M) {
+        nb = WIDE_BLOCK_BYTES / (k->K * (int64_t)sizeof(float)) / 16 * 16;
+        if (nb < 16) nb = 16;
+        if (nb > k->N) nb = k->N;
+    }
+    const float *wa = widen(c, 0, A, a_rows, a_cols, k->lda);
+    if (!wa) return rt_err_set(err, RT_ENOMEM, "no memory to widen a %lldx%lldx%lld bf16 product to f32",
                                (long long)k->M, (long long)k->N, (long long)k->K);
-    return gemm_one(&f, wa, wb, C, err);
+    const uint16_t *b16 = B;
+    for (int64_t n0 = 0; n0 < k->N; n0 += nb) {
+        f.N = k->N - n0 < nb ? k->N - n0 : nb;
+        /* B is [N,K] (trans_b: rows n0.. of it) or [K,N] (columns n0.. of it) */
+        int64_t b_rows = k->trans_b ? f.N : k->K, b_cols = k->trans_b ? k->K : f.N;
+        f.ldb = b_cols;
+        const float *wb = widen(c, 1, b16 + (k->trans_b ? n0 * k->ldb : n0), b_rows, b_cols, k->ldb);
+        if (!wb) return rt_err_set(err, RT_ENOMEM, "no memory to widen a %lldx%lldx%lld bf16 product to f32",
+                                   (long long)k->M, (long long)k->N, (long long)k->K);
+        rt_status st = gemm_one(&f, wa, wb, C + n0, err);
+        if (st != RT_OK) return st;
+    }
+    return RT_OK;
 }
 
 /* Runs one slice on the calling thread. */

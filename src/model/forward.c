@@ -28,6 +28,10 @@ void model_acts_free(model *m) {
     m->acts = NULL;
 }
 
+void model_release_activations(model *m) {
+    model_acts_free(m);
+}
+
 static int64_t widest(const model *m) {
     int64_t w = C_;
     if (m->qkv_dim > w) w = m->qkv_dim;

@@ -117,6 +117,10 @@ rt_status model_backward(model *m, const float *dlogp, const float *dent, const 
 /* The full logits [N, V] of a batch (no activations kept for backward); for tests and scoring small vocabularies. */
 rt_status model_logits(model *m, const model_batch *b, float *logits, rt_error *err);
 
+/* Frees the activations the last forward kept (the next forward allocates them again); a backward needs a forward
+ * after it. RL releases each model's after its part of a step, so that only one model's are live at a time. */
+void model_release_activations(model *m);
+
 /* Allocates gradients and AdamW moments (zeroed). */
 rt_status model_train_init(model *m, rt_error *err);
 

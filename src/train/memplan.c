@@ -35,8 +35,8 @@ void train_mem_plan_make(const model_config *c, const train_mem_req *q, train_me
     p->weights = 6.0 * P * models;
     p->grads = 4.0 * P * q->trained;
     p->optim = 8.0 * P * q->trained;
-    p->acts = acts_bytes(c, n, rows) * models;
-    p->head = 4.0 * rows * V * models;
+    p->acts = acts_bytes(c, n, rows); /* RL releases each model's after its part of the step */
+    p->head = 4.0 * rows * V;
     if (!kern_bf16_native()) {
         /* both operands of the largest product, widened: the lm_head's weight and a chunk of logits, or an MLP's */
         double lm = rows * V + V * C, mlp = n * 2 * I + 2 * I * C;

@@ -414,10 +414,12 @@ static rt_status update(rl_run *r, rl_item *items, size_t n, rl_update_stats *us
             if (r->has_critic)
                 st = rl_critic_update(&r->critic, items, idx + lo, hi - lo, r->max_len, micro, c->value_clip,
                                       c->clip_norm, c->critic_lr, &copt, critic_hook ? gae_ready : NULL, &hook, us, err);
+            if (r->has_critic) model_release_activations(&r->critic);
             if (!st && critic_hook && !hook.done) st = advantages(r, items, n, err); /* nothing trained: still needed */
             else if (!st && critic_hook && c->whiten) st = whiten(items, n, err); /* GAE ran item by item */
             double u1 = rt_time_now();
             if (!st && policy_on) st = rl_policy_update(&r->policy, items, idx + lo, hi - lo, r->max_len, micro, &hp, us, err);
+            model_release_activations(&r->policy);
             us->t_critic += u1 - u0;
             us->t_policy += rt_time_now() - u1;
         }

@@ -134,6 +134,9 @@ Test(kernels, gemm_bf16) {
     check_gemm(KERN_BF16, 0, 1, 64, 96, 48, 0);
     check_gemm(KERN_BF16, 1, 0, 150, 70, 120, 1);
     check_gemm(KERN_BF16, 0, 0, 2, 257, 64, 0);
+    /* few rows and a long K: where bf16 is widened, B goes a block of 32 columns at a time (9 blocks and a tail) */
+    for (int ta = 0; ta < 2; ta++)
+        for (int tb = 0; tb < 2; tb++) check_gemm(KERN_BF16, ta, tb, 5, 300, 2000, tb);
 }
 
 Test(kernels, simd_versions_agree) {
