@@ -34,7 +34,8 @@ static double run_retool(double *rss_gb, const char *fmt, ...) {
     char *argv[64];
     int argc = 0;
     argv[argc++] = (char *)g_bin;
-    for (char *tok = strtok(line, " "); tok && argc < 63; tok = strtok(NULL, " ")) argv[argc++] = tok;
+    for (char *tok = strtok(line, " "); tok && argc < 63; tok = strtok(NULL, " "))
+        argv[argc++] = tok;
     argv[argc] = NULL;
     double t0 = rt_time_now();
     pid_t pid = fork();
@@ -95,9 +96,12 @@ static double time_linear(int64_t M, int64_t N, int64_t K, double *flops) {
         fprintf(stderr, "rl_step: no memory for a %lldx%lldx%lld product\n", (long long)M, (long long)N, (long long)K);
         exit(1);
     }
-    for (int64_t i = 0; i < M * K; i++) x[i] = 0x3f80 ^ (uint16_t)(i & 7);
-    for (int64_t i = 0; i < N * K; i++) w[i] = 0x3c00 ^ (uint16_t)(i & 15);
-    for (int64_t i = 0; i < M * N; i++) dy[i] = 0x3a00 ^ (uint16_t)(i & 3);
+    for (int64_t i = 0; i < M * K; i++)
+        x[i] = 0x3f80 ^ (uint16_t)(i & 7);
+    for (int64_t i = 0; i < N * K; i++)
+        w[i] = 0x3c00 ^ (uint16_t)(i & 15);
+    for (int64_t i = 0; i < M * N; i++)
+        dy[i] = 0x3a00 ^ (uint16_t)(i & 3);
     rt_error err;
     double best = 1e30;
     for (int r = 0; r < 3; r++) {
@@ -176,8 +180,9 @@ int main(int argc, char **argv) {
     printf("rl_step: %s, %d prompts x %d samples x %d tokens, %d steps, %d threads, work %s\n", config, prompts,
            samples, max_tokens, steps, g_threads, work);
     double rss;
-    run_retool(&rss, "model init --config %s --out %s/model --tokenizer %s/tokenizers/qwen3 --template chatml --dtype "
-                     "bf16 --force",
+    run_retool(&rss,
+               "model init --config %s --out %s/model --tokenizer %s/tokenizers/qwen3 --template chatml --dtype "
+               "bf16 --force",
                config, work, RETOOL_FIXTURES);
     run_retool(NULL, "data gen --n %d --out %s/problems.jsonl --seed 1", prompts * steps, work);
     const char *rl_args = "--model %s/model --data %s/problems.jsonl --steps %d --prompts-per-step %d --samples %d "
@@ -192,8 +197,16 @@ int main(int argc, char **argv) {
     char run[4200];
     snprintf(run, sizeof run, "%s/grpo", work);
     cJSON *g = last_metrics(run);
-    row gr = {"grpo policy", num(g, "policy_tokens"), num(g, "time_policy_s"), num(g, "time_forward_s"),
-              num(g, "time_backward_s"), num(g, "time_optimizer_s"), num(g, "time_rollout_s"), 0, rss, 0};
+    row gr = {"grpo policy",
+              num(g, "policy_tokens"),
+              num(g, "time_policy_s"),
+              num(g, "time_forward_s"),
+              num(g, "time_backward_s"),
+              num(g, "time_optimizer_s"),
+              num(g, "time_rollout_s"),
+              0,
+              rss,
+              0};
     gr.other = num(g, "time_update_s") - gr.fwd - gr.bwd - gr.opt;
     printf("grpo command: %.1f s wall\n", wall);
     cJSON_Delete(g);
@@ -204,8 +217,16 @@ int main(int argc, char **argv) {
                       work, work, steps, work, steps, steps, g_threads);
     snprintf(run, sizeof run, "%s/sft", work);
     cJSON *s = last_metrics(run);
-    row sr = {"sft", num(s, "tokens"), num(s, "step_s"), num(s, "time_forward_s"), num(s, "time_backward_s"),
-              num(s, "time_optimizer_s"), 0, 0, rss, 0};
+    row sr = {"sft",
+              num(s, "tokens"),
+              num(s, "step_s"),
+              num(s, "time_forward_s"),
+              num(s, "time_backward_s"),
+              num(s, "time_optimizer_s"),
+              0,
+              0,
+              rss,
+              0};
     sr.other = sr.seconds - sr.fwd - sr.bwd - sr.opt;
     printf("sft command: %.1f s wall\n", wall);
     cJSON_Delete(s);
@@ -218,8 +239,16 @@ int main(int argc, char **argv) {
         cJSON *p = last_metrics(run);
         double upd = num(p, "time_update_s"), f = num(p, "time_forward_s"), b = num(p, "time_backward_s"),
                o = num(p, "time_optimizer_s");
-        row pp = {"ppo policy", num(p, "policy_tokens"), num(p, "time_policy_s"), f, b, o, num(p, "time_rollout_s"),
-                  upd - f - b - o, rss, 0};
+        row pp = {"ppo policy",
+                  num(p, "policy_tokens"),
+                  num(p, "time_policy_s"),
+                  f,
+                  b,
+                  o,
+                  num(p, "time_rollout_s"),
+                  upd - f - b - o,
+                  rss,
+                  0};
         row pc = {"ppo critic", num(p, "critic_tokens"), num(p, "time_critic_s"), 0, 0, 0, 0, 0, rss, 1};
         printf("ppo command: %.1f s wall (fwd/bwd/opt below: both models)\n", wall);
         cJSON_Delete(p);
@@ -230,6 +259,7 @@ int main(int argc, char **argv) {
     printf("bf16 matmul ceiling at %0.f rows: %.1f GFLOP/s (%s); %.0f parameters in products\n", sr.tokens, ceil,
            kern_gemm_impl_name(KERN_BF16), P);
     double sft_tps = sr.tokens / sr.seconds;
-    for (int i = 0; i < nrows; i++) print_row(&rows[i], &cfg, ceil, sft_tps);
+    for (int i = 0; i < nrows; i++)
+        print_row(&rows[i], &cfg, ceil, sft_tps);
     return 0;
 }

@@ -8,7 +8,8 @@
 
 float kern_logits_stats(const float *z, int64_t V, int64_t target, float *entropy, float *lse) {
     float mx = -INFINITY;
-    for (int64_t i = 0; i < V; i++) mx = z[i] > mx ? z[i] : mx;
+    for (int64_t i = 0; i < V; i++)
+        mx = z[i] > mx ? z[i] : mx;
     double sum = 0, sz = 0; /* sum e^(z-mx), sum e^(z-mx) * (z-mx) */
     for (int64_t i = 0; i < V; i++) {
         double d = (double)z[i] - mx, e = exp(d);
@@ -33,14 +34,16 @@ void kern_logits_grad(float *z, int64_t V, int64_t target, float lse, float entr
 
 void kern_softmax(float *x, int64_t n) {
     float mx = -INFINITY;
-    for (int64_t i = 0; i < n; i++) mx = x[i] > mx ? x[i] : mx;
+    for (int64_t i = 0; i < n; i++)
+        mx = x[i] > mx ? x[i] : mx;
     double s = 0;
     for (int64_t i = 0; i < n; i++) {
         x[i] = expf(x[i] - mx);
         s += x[i];
     }
     float inv = (float)(1.0 / s);
-    for (int64_t i = 0; i < n; i++) x[i] *= inv;
+    for (int64_t i = 0; i < n; i++)
+        x[i] *= inv;
 }
 
 /* ---- row batches, vectorised 16 lanes at a time (one source, compiled per ISA) ---- */
@@ -68,8 +71,10 @@ V16_INLINE void stats_body(void *vc, int64_t b, int64_t e, int tid) {
             vm = v16_select(x > vm, x, vm);
         }
         float mx = -INFINITY;
-        for (int k = 0; k < 16; k++) mx = vm[k] > mx ? vm[k] : mx;
-        for (; i < V; i++) mx = z[i] > mx ? z[i] : mx;
+        for (int k = 0; k < 16; k++)
+            mx = vm[k] > mx ? vm[k] : mx;
+        for (; i < V; i++)
+            mx = z[i] > mx ? z[i] : mx;
         double sum = 0, sz = 0;
         const v16 vmx = v16_splat(mx), lo = v16_splat(-87.0f);
         for (i = 0; i + 16 <= V;) {

@@ -79,7 +79,8 @@ static void entry_free(gemm_entry *e) {
 void kern_gemm_cache_clear(void) {
     pthread_mutex_lock(&g_reg_mu);
     for (size_t i = 0; i < g_ncaches; i++) {
-        for (size_t s = 0; s < CACHE_SLOTS; s++) entry_free(&g_caches[i]->slots[s]);
+        for (size_t s = 0; s < CACHE_SLOTS; s++)
+            entry_free(&g_caches[i]->slots[s]);
         g_caches[i]->nused = 0;
         for (int w = 0; w < 2; w++) {
             free(g_caches[i]->wide[w]);
@@ -93,7 +94,8 @@ void kern_gemm_cache_clear(void) {
 static uint64_t key_hash(const gemm_key *k) {
     const int64_t v[10] = {k->M, k->N, k->K, k->lda, k->ldb, k->ldc, k->dtype, k->trans_a, k->trans_b, k->accumulate};
     uint64_t h = 1469598103934665603ull;
-    for (int i = 0; i < 10; i++) h = (h ^ (uint64_t)v[i]) * 1099511628211ull;
+    for (int i = 0; i < 10; i++)
+        h = (h ^ (uint64_t)v[i]) * 1099511628211ull;
     return h ^ (h >> 29);
 }
 
@@ -137,7 +139,8 @@ static rt_status entry_create(gemm_entry *e, const gemm_key *k, rt_error *err) {
         snprintf(g_impl[k->dtype], sizeof g_impl[k->dtype], "%s", impl);
     st = dnnl_primitive_create(&e->prim, pd);
     dnnl_primitive_desc_destroy(pd);
-    if (st != dnnl_success) return rt_err_set(err, RT_EINTERNAL, "oneDNN primitive creation failed (status %d)", (int)st);
+    if (st != dnnl_success)
+        return rt_err_set(err, RT_EINTERNAL, "oneDNN primitive creation failed (status %d)", (int)st);
     if (dnnl_memory_create(&e->a, &a_md, g_engine, DNNL_MEMORY_NONE) != dnnl_success ||
         dnnl_memory_create(&e->b, &b_md, g_engine, DNNL_MEMORY_NONE) != dnnl_success ||
         dnnl_memory_create(&e->c, &c_md, g_engine, DNNL_MEMORY_NONE) != dnnl_success) {
@@ -229,8 +232,9 @@ static rt_status gemm_widened(gemm_cache *c, const gemm_key *k, const void *A, c
         if (nb > k->N) nb = k->N;
     }
     const float *wa = widen(c, 0, A, a_rows, a_cols, k->lda);
-    if (!wa) return rt_err_set(err, RT_ENOMEM, "no memory to widen a %lldx%lldx%lld bf16 product to f32",
-                               (long long)k->M, (long long)k->N, (long long)k->K);
+    if (!wa)
+        return rt_err_set(err, RT_ENOMEM, "no memory to widen a %lldx%lldx%lld bf16 product to f32", (long long)k->M,
+                          (long long)k->N, (long long)k->K);
     const uint16_t *b16 = B;
     for (int64_t n0 = 0; n0 < k->N; n0 += nb) {
         f.N = k->N - n0 < nb ? k->N - n0 : nb;
@@ -238,8 +242,9 @@ static rt_status gemm_widened(gemm_cache *c, const gemm_key *k, const void *A, c
         int64_t b_rows = k->trans_b ? f.N : k->K, b_cols = k->trans_b ? k->K : f.N;
         f.ldb = b_cols;
         const float *wb = widen(c, 1, b16 + (k->trans_b ? n0 * k->ldb : n0), b_rows, b_cols, k->ldb);
-        if (!wb) return rt_err_set(err, RT_ENOMEM, "no memory to widen a %lldx%lldx%lld bf16 product to f32",
-                                   (long long)k->M, (long long)k->N, (long long)k->K);
+        if (!wb)
+            return rt_err_set(err, RT_ENOMEM, "no memory to widen a %lldx%lldx%lld bf16 product to f32",
+                              (long long)k->M, (long long)k->N, (long long)k->K);
         rt_status st = gemm_one(&f, wa, wb, C + n0, err);
         if (st != RT_OK) return st;
     }
@@ -267,7 +272,8 @@ static rt_status gemm_one(const gemm_key *k, const void *A, const void *B, float
     }
     if (!e || (!e->used && c->nused >= CACHE_SLOTS / 2)) {
         /* Full: RL batches change shape every step, so drop everything and start over rather than grow forever. */
-        for (size_t s = 0; s < CACHE_SLOTS; s++) entry_free(&c->slots[s]);
+        for (size_t s = 0; s < CACHE_SLOTS; s++)
+            entry_free(&c->slots[s]);
         c->nused = 0;
         e = &c->slots[slot];
     }
@@ -334,7 +340,8 @@ rt_status kern_gemm_run(const kern_gemm *g, rt_error *err) {
     if (g->M <= 0 || g->N <= 0) return RT_OK;
     if (g->K <= 0) {
         if (!g->accumulate)
-            for (int64_t m = 0; m < g->M; m++) memset(g->C + m * g->ldc, 0, (size_t)g->N * sizeof(float));
+            for (int64_t m = 0; m < g->M; m++)
+                memset(g->C + m * g->ldc, 0, (size_t)g->N * sizeof(float));
         return RT_OK;
     }
     int nt = kern_threads();

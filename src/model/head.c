@@ -1,6 +1,6 @@
-/* The lm_head fused with the softmax over the vocabulary, in row chunks: a chunk's logits [rows, V] are computed, turned
- * into log-probs, entropies and log-sum-exps (forward) or into their own gradient (backward, recomputed), and dropped
- * before the next chunk, so no batch ever holds N x V logits. */
+/* The lm_head fused with the softmax over the vocabulary, in row chunks: a chunk's logits [rows, V] are computed,
+ * turned into log-probs, entropies and log-sum-exps (forward) or into their own gradient (backward, recomputed), and
+ * dropped before the next chunk, so no batch ever holds N x V logits. */
 #include <string.h>
 
 #include "kernels/ops.h"
@@ -42,8 +42,8 @@ rt_status model_head_backward(model *m, const float *dlogp, const float *dent, r
         if (st != RT_OK) return st;
         kern_logits_grad_rows(a->logits, rows, V, a->targets + r0, a->lm_lse + r0, a->ent + r0,
                               dlogp ? dlogp + r0 : NULL, dent ? dent + r0 : NULL);
-        st = model_lin_bwd(m, a->dh + (size_t)r0 * C, 0, m->g.lm_head, a->logits, a->hf + (size_t)r0 * C,
-                           m->p.lm_head, rows, V, C, err);
+        st = model_lin_bwd(m, a->dh + (size_t)r0 * C, 0, m->g.lm_head, a->logits, a->hf + (size_t)r0 * C, m->p.lm_head,
+                           rows, V, C, err);
         if (st != RT_OK) return st;
     }
     return RT_OK;

@@ -27,8 +27,10 @@ static size_t tensor_at(const model *m, size_t i) {
     size_t lo = 0, hi = m->ntensors;
     while (hi - lo > 1) {
         size_t mid = (lo + hi) / 2;
-        if (m->tensors[mid].offset <= i) lo = mid;
-        else hi = mid;
+        if (m->tensors[mid].offset <= i)
+            lo = mid;
+        else
+            hi = mid;
     }
     return lo;
 }
@@ -38,7 +40,8 @@ static void adam_task(void *vc, int64_t b, int64_t e, int tid) {
     adam_ctx *c = vc;
     model *m = c->m;
     const float b1 = (float)c->o->beta1, b2 = (float)c->o->beta2, eps = (float)c->o->eps;
-    size_t lo = (size_t)(b * OPT_BLOCK), end = (size_t)(e * OPT_BLOCK) < m->nparams ? (size_t)(e * OPT_BLOCK) : m->nparams;
+    size_t lo = (size_t)(b * OPT_BLOCK),
+           end = (size_t)(e * OPT_BLOCK) < m->nparams ? (size_t)(e * OPT_BLOCK) : m->nparams;
     for (size_t ti = tensor_at(m, lo); lo < end && ti < m->ntensors; ti++) {
         const model_tensor *t = &m->tensors[ti];
         size_t hi = t->offset + t->numel < end ? t->offset + t->numel : end;
@@ -80,9 +83,11 @@ static void norm_task(void *vc, int64_t b, int64_t e, int tid) {
     (void)tid;
     norm_ctx *c = vc;
     for (int64_t k = b; k < e; k++) {
-        size_t lo = (size_t)(k * OPT_BLOCK), hi = lo + (size_t)OPT_BLOCK < c->m->nparams ? lo + (size_t)OPT_BLOCK : c->m->nparams;
+        size_t lo = (size_t)(k * OPT_BLOCK),
+               hi = lo + (size_t)OPT_BLOCK < c->m->nparams ? lo + (size_t)OPT_BLOCK : c->m->nparams;
         double s = 0;
-        for (size_t j = lo; j < hi; j++) s += (double)c->m->grads[j] * c->m->grads[j];
+        for (size_t j = lo; j < hi; j++)
+            s += (double)c->m->grads[j] * c->m->grads[j];
         c->part[k] = s;
     }
 }
@@ -92,12 +97,14 @@ double model_grad_norm(const model *m) {
     int64_t nb = nblocks(m);
     double *part = calloc((size_t)nb, sizeof *part), s = 0;
     if (!part) { /* no memory for the partial sums: one pass on this thread */
-        for (size_t j = 0; j < m->nparams; j++) s += (double)m->grads[j] * m->grads[j];
+        for (size_t j = 0; j < m->nparams; j++)
+            s += (double)m->grads[j] * m->grads[j];
         return sqrt(s);
     }
     norm_ctx c = {m, part, 1.0f};
     kern_parallel_for(nb, 1, norm_task, &c);
-    for (int64_t k = 0; k < nb; k++) s += part[k];
+    for (int64_t k = 0; k < nb; k++)
+        s += part[k];
     free(part);
     return sqrt(s);
 }
@@ -106,8 +113,10 @@ static void scale_task(void *vc, int64_t b, int64_t e, int tid) {
     (void)tid;
     norm_ctx *c = vc;
     float *g = c->m->grads;
-    size_t lo = (size_t)(b * OPT_BLOCK), hi = (size_t)(e * OPT_BLOCK) < c->m->nparams ? (size_t)(e * OPT_BLOCK) : c->m->nparams;
-    for (size_t i = lo; i < hi; i++) g[i] *= c->scale;
+    size_t lo = (size_t)(b * OPT_BLOCK),
+           hi = (size_t)(e * OPT_BLOCK) < c->m->nparams ? (size_t)(e * OPT_BLOCK) : c->m->nparams;
+    for (size_t i = lo; i < hi; i++)
+        g[i] *= c->scale;
 }
 
 void model_scale_grad(model *m, float s) {

@@ -16,11 +16,11 @@ static double acts_bytes(const model_config *c, double n, double head_rows) {
     double NH = (double)c->num_heads, V = (double)c->vocab_size;
     double W = C > Q ? C : Q;
     if (2 * I > W) W = 2 * I;
-    double per_row = 16                                                     /* pos, tokens, targets */
+    double per_row = 16 /* pos, tokens, targets */
                      + 4 * ((L + 1) * C + 3 * L * C + 2 * L + L * Q + L * A + L * NH + L * 2 * I + L * I) /* kept */
-                     + 4 * (C + 3)                                          /* final norm, lse, entropy */
-                     + 4 * (2 * C + Q + A + 2 * I + I);                     /* gradient scratch */
-    double bf = n * W > head_rows * V ? n * W : head_rows * V;             /* two bf16 scratch buffers */
+                     + 4 * (C + 3)                             /* final norm, lse, entropy */
+                     + 4 * (2 * C + Q + A + 2 * I + I);        /* gradient scratch */
+    double bf = n * W > head_rows * V ? n * W : head_rows * V; /* two bf16 scratch buffers */
     return n * per_row + 2 * 2 * bf;
 }
 

@@ -19,14 +19,14 @@ typedef struct train_mem_req {
 
 /* Bytes, by what holds them. */
 typedef struct train_mem_plan {
-    double weights;   /* f32 master weights and the bf16 copy (6 bytes a parameter), every model */
-    double grads;     /* f32 gradients (4), trained models */
-    double optim;     /* AdamW m and v (8), trained models */
-    double acts;      /* activations kept for backward and gradient scratch (one model's live at a time) */
-    double head;      /* one chunk of f32 lm_head logits */
-    double scratch;   /* matrix-product scratch (bf16 operands widened to f32 where the CPU has no bf16 matmul) */
-    double kv;        /* rollouts: KV cache (f32) and a row of logits per live sequence */
-    double runtime;   /* tokenizer, libraries, buffers: a fixed allowance */
+    double weights; /* f32 master weights and the bf16 copy (6 bytes a parameter), every model */
+    double grads;   /* f32 gradients (4), trained models */
+    double optim;   /* AdamW m and v (8), trained models */
+    double acts;    /* activations kept for backward and gradient scratch (one model's live at a time) */
+    double head;    /* one chunk of f32 lm_head logits */
+    double scratch; /* matrix-product scratch (bf16 operands widened to f32 where the CPU has no bf16 matmul) */
+    double kv;      /* rollouts: KV cache (f32) and a row of logits per live sequence */
+    double runtime; /* tokenizer, libraries, buffers: a fixed allowance */
     double total;
 } train_mem_plan;
 

@@ -25,8 +25,10 @@ TestSuite(head, .init = init2, .fini = fini);
 /* a * logp[t] + b * entropy of the row z[V], in float64 from the definition. */
 static double row_loss(const float *z, int64_t V, int32_t t, double a, double b, double *logp, double *ent) {
     double mx = -INFINITY, s = 0, h = 0;
-    for (int64_t i = 0; i < V; i++) mx = fmax(mx, z[i]);
-    for (int64_t i = 0; i < V; i++) s += exp(z[i] - mx);
+    for (int64_t i = 0; i < V; i++)
+        mx = fmax(mx, z[i]);
+    for (int64_t i = 0; i < V; i++)
+        s += exp(z[i] - mx);
     double lse = mx + log(s);
     for (int64_t i = 0; i < V; i++)
         if (z[i] > -INFINITY) h -= exp(z[i] - lse) * (z[i] - lse);
@@ -42,7 +44,8 @@ Test(head, row_kernels_match_float64_and_finite_differences) {
     rt_rng r;
     rt_rng_seed(&r, 8);
     float *z = malloc((size_t)(R * V) * 4), *g = malloc((size_t)(R * V) * 4);
-    for (int64_t i = 0; i < R * V; i++) z[i] = (float)(3.0 * rt_rng_normal(&r));
+    for (int64_t i = 0; i < R * V; i++)
+        z[i] = (float)(3.0 * rt_rng_normal(&r));
     z[V + 7] = -INFINITY; /* a masked-out logit: probability 0, gradient 0 */
     int32_t tg[3] = {5, -1, 1040};
     float dl[3] = {0.7f, -0.4f, 1.1f}, de[3] = {-1.3f, 0.9f, 0.25f};
@@ -170,10 +173,12 @@ Test(head, a_value_only_forward_skips_the_lm_head) {
     th_batch(2, lens, m.cfg.vocab_size, 9, tokens, targets, start);
     rt_error err;
     cr_assert_eq(model_train_init(&m, &err), RT_OK);
-    for (int64_t i = 0; i < m.cfg.hidden_size; i++) m.p.value_w[i] = 0.1f * (float)(i % 7 - 3); /* loaded as zero */
+    for (int64_t i = 0; i < m.cfg.hidden_size; i++)
+        m.p.value_w[i] = 0.1f * (float)(i % 7 - 3); /* loaded as zero */
     model_batch b = {2, start, tokens, targets};
     float v1[12], v2[12], lp[12], dv[12];
-    for (int64_t i = 0; i < N; i++) dv[i] = 0.1f * (float)(i % 5) - 0.2f;
+    for (int64_t i = 0; i < N; i++)
+        dv[i] = 0.1f * (float)(i % 5) - 0.2f;
     float *g = malloc(m.nparams * 4);
     /* with the lm_head run (log-probs asked for) and no log-prob gradient */
     model_zero_grad(&m);
@@ -188,7 +193,8 @@ Test(head, a_value_only_forward_skips_the_lm_head) {
     cr_assert(th_rel_err(m.grads, g, (int64_t)m.nparams) < 1e-6);
     const model_tensor *t = model_find_tensor(&m, "lm_head.weight");
     cr_assert_not_null(t);
-    for (size_t i = 0; i < t->numel; i++) cr_assert_eq(m.grads[t->offset + i], 0.0f);
+    for (size_t i = 0; i < t->numel; i++)
+        cr_assert_eq(m.grads[t->offset + i], 0.0f);
     /* a log-prob gradient after such a forward is refused */
     cr_assert_eq(model_forward(&m, &b, NULL, NULL, v2, &err), RT_OK, "%s", err.msg);
     cr_assert_eq(model_backward(&m, dv, NULL, NULL, &err), RT_EINVAL);

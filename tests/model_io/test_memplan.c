@@ -54,8 +54,9 @@ Test(memplan, parts_match_hand_computed_sizes) {
 }
 
 Test(memplan, info_prints_the_step_plan) {
-    snprintf(args, sizeof args, "model info configs/model-tiny.json --train ppo --tokens 100 --kl --rollouts 3 "
-                                "--rollout-tokens 50");
+    snprintf(args, sizeof args,
+             "model info configs/model-tiny.json --train ppo --tokens 100 --kl --rollouts 3 "
+             "--rollout-tokens 50");
     cr_assert_eq(mio_cli(args, out, sizeof out), 0, "%s", out);
     cr_expect(mio_has(out, "memory for one ppo step (policy and critic, 100 rows a forward/backward, KL reference, 3 "
                            "rollouts of 50 tokens)"),
