@@ -215,7 +215,6 @@ static rt_status gemm_one(const gemm_key *k, const void *A, const void *B, float
 
 /* Widened B blocks of at most this many bytes (stay in L2 between widening and use) for products of few rows. */
 #define WIDE_BLOCK_BYTES ((int64_t)256 << 10)
-#define WIDE_BLOCK_MAX_M 256
 
 /* A bf16 product on a CPU without a oneDNN bf16 matmul: both operands widened to f32 (packed), then the f32 matmul.
  * With few rows (decoding, an lm_head chunk) the product is compute-light and B (the weight) large: B is widened and
@@ -226,7 +225,7 @@ static rt_status gemm_widened(gemm_cache *c, const gemm_key *k, const void *A, c
     int64_t a_rows = k->trans_a ? k->K : k->M, a_cols = k->trans_a ? k->M : k->K;
     f.lda = a_cols;
     int64_t nb = k->N;
-    if (k->M <= WIDE_BLOCK_MAX_M) {
+    if (k->M <= KERN_WIDE_BLOCK_MAX_M) {
         nb = WIDE_BLOCK_BYTES / (k->K * (int64_t)sizeof(float)) / 16 * 16;
         if (nb < 16) nb = 16;
         if (nb > k->N) nb = k->N;

@@ -38,8 +38,9 @@ void train_mem_plan_make(const model_config *c, const train_mem_req *q, train_me
     p->acts = acts_bytes(c, n, rows); /* RL releases each model's after its part of the step */
     p->head = 4.0 * rows * V;
     if (!kern_bf16_native()) {
-        /* both operands of the largest product, widened: the lm_head's weight and a chunk of logits, or an MLP's */
-        double lm = rows * V + V * C, mlp = n * 2 * I + 2 * I * C;
+        /* both operands of the largest product, widened: a chunk of logits (the lm_head's weight gradient) and the
+         * lm_head's weight unless a chunk is few enough rows to widen it block by block, or an MLP's */
+        double lm = rows * V + (rows <= KERN_WIDE_BLOCK_MAX_M ? rows * C : V * C), mlp = n * 2 * I + 2 * I * C;
         p->scratch = 4.0 * (lm > mlp ? lm : mlp);
     }
     if (q->rollouts > 0) {
