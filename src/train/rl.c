@@ -368,6 +368,7 @@ static rt_status update(rl_run *r, rl_item *items, size_t n, rl_update_stats *us
     if (!st && r->has_ref) {
         for (size_t i = 0; i < n; i++) lp[i] = items[i].ref_logp;
         st = rl_forward(&r->ref, items, n, r->max_len, (size_t)c->micro_tokens, lp, NULL, NULL, NULL, err);
+        model_release_activations(&r->ref); /* with several models, one model's activations live at a time */
     }
     free(lp);
     double t1 = rt_time_now();
@@ -419,7 +420,7 @@ static rt_status update(rl_run *r, rl_item *items, size_t n, rl_update_stats *us
             else if (!st && critic_hook && c->whiten) st = whiten(items, n, err); /* GAE ran item by item */
             double u1 = rt_time_now();
             if (!st && policy_on) st = rl_policy_update(&r->policy, items, idx + lo, hi - lo, r->max_len, micro, &hp, us, err);
-            model_release_activations(&r->policy);
+            if (r->has_critic || r->has_ref) model_release_activations(&r->policy);
             us->t_critic += u1 - u0;
             us->t_policy += rt_time_now() - u1;
         }

@@ -89,7 +89,6 @@ rt_status rl_forward(model *m, rl_item *items, size_t n, size_t max_len, size_t 
     free(ent);
     free(val);
     train_packed_free(&p);
-    model_release_activations(m); /* forward only: one model's activations live at a time */
     return st;
 }
 

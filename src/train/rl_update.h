@@ -28,7 +28,7 @@ rt_status rl_item_init(rl_item *it, rollout_trajectory *t, int need_ref, rt_erro
 /* Frees an item's arrays (not the trajectory). */
 void rl_item_free(rl_item *it);
 
-/* Teacher-forced forward over items[0, n) in packs of at most max_tokens (m's activations released after); fills, per item and response token, the
+/* Teacher-forced forward over items[0, n) in packs of at most max_tokens; fills, per item and response token, the
  * log-prob (into logp_out[i] when not NULL) and the value (value_out[i]); entropy_sum/count accumulate the mean
  * entropy over model-written tokens (may be NULL). */
 rt_status rl_forward(model *m, rl_item *items, size_t n, size_t max_len, size_t max_tokens, float **logp_out,
