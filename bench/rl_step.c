@@ -213,11 +213,11 @@ int main(int argc, char **argv) {
     gr.other = num(g, "time_update_s") - gr.fwd - gr.bwd - gr.opt;
     printf("grpo command: %.1f s wall\n", wall);
     cJSON_Delete(g);
-    /* SFT on the trajectories GRPO sampled at its last step, all in one batch, as many steps as RL took */
+    /* SFT on the trajectories GRPO sampled at its last step, all in one batch (its rows), as many steps as RL took */
     wall = run_retool(&rss,
                       "sft --model %s/model --data %s/grpo/rollouts/step-%d.jsonl --out %s/sft --epochs %d --max-steps "
-                      "%d --batch-tokens 1000000 --eval-frac 0 --warmup 0 --quiet --threads %d",
-                      work, work, steps, work, steps, steps, g_threads);
+                      "%d --batch-tokens %.0f --eval-frac 0 --warmup 0 --quiet --threads %d",
+                      work, work, steps, work, steps, steps, gr.tokens, g_threads);
     snprintf(run, sizeof run, "%s/sft", work);
     cJSON *s = last_metrics(run);
     row sr = {"sft",

@@ -11,20 +11,20 @@ static void plan_line(const char *label, double bytes, const char *what) {
     printf("  %-28s %8.2f GiB  (%s)\n", label, bytes / (1024.0 * 1024 * 1024), what);
 }
 
-int cmd_model_info_plan(const model_config *c, const char *train, long long tokens, int kl, long long rollouts,
-                        long long rollout_tokens) {
+int cmd_model_info_plan(const model_config *c, const char *train, long long tokens, int kl, int recompute,
+                        long long rollouts, long long rollout_tokens) {
     int ppo = !strcmp(train, "ppo");
     if (!ppo && strcmp(train, "sft") && strcmp(train, "grpo"))
         return cli_fail("model info", CLI_EXIT_USAGE, "--train must be sft, grpo or ppo, not '%s'", train);
     if (tokens < 1 || rollouts < 0 || rollout_tokens < 0)
         return cli_fail("model info", CLI_EXIT_USAGE, "--tokens must be >= 1, --rollouts and --rollout-tokens >= 0");
     int is_sft = !strcmp(train, "sft");
-    train_mem_req q = {ppo ? 2 : 1, kl && !is_sft, tokens, is_sft ? 0 : rollouts, rollout_tokens};
+    train_mem_req q = {ppo ? 2 : 1, kl && !is_sft, tokens, is_sft ? 0 : rollouts, rollout_tokens, recompute};
     train_mem_plan p;
     train_mem_plan_make(c, &q, &p);
-    printf("memory for one %s step (%s%lld rows a forward/backward%s, %lld rollouts of %lld tokens):\n", train,
-           ppo ? "policy and critic, " : "", tokens, q.frozen ? ", KL reference" : "", (long long)q.rollouts,
-           (long long)q.rollout_len);
+    printf("memory for one %s step (%s%lld rows a forward/backward%s%s, %lld rollouts of %lld tokens):\n", train,
+           ppo ? "policy and critic, " : "", tokens, recompute ? " recomputed" : "", q.frozen ? ", KL reference" : "",
+           (long long)q.rollouts, (long long)q.rollout_len);
     plan_line("weights", p.weights, "f32 master + bf16 copy, 6 bytes a parameter, every model");
     plan_line("gradients", p.grads, "f32, trained models");
     plan_line("AdamW m and v", p.optim, "f32, trained models");

@@ -71,6 +71,7 @@ int cmd_rl(int argc, char **argv) {
         {"seed", CLI_FLAG_INT, &seed, "S", "seed of data order and sampling (default 1)"},
         {"threads", CLI_FLAG_INT, &threads, "N", "compute threads (default 2)"},
         {"f32", CLI_FLAG_BOOL, &c.f32, NULL, "f32 matrix products (default bf16)"},
+        {"recompute", CLI_FLAG_BOOL, &c.recompute, NULL, "keep each layer's input only, recompute the rest in backward"},
         {"quiet", CLI_FLAG_BOOL, &c.quiet, NULL, "no progress bar"},
     };
     cli_args args;

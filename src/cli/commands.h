@@ -27,9 +27,10 @@ int cmd_json(int argc, char **argv);
 int cmd_model(int argc, char **argv);
 
 /* Prints `model info`'s memory plan of a training step (train sft|grpo|ppo, tokens rows a forward/backward, kl: a
- * reference model, rollouts live sequences of rollout_tokens) and whether it fits now; returns an exit code. */
-int cmd_model_info_plan(const model_config *c, const char *train, long long tokens, int kl, long long rollouts,
-                        long long rollout_tokens);
+ * reference model, recompute: activation recomputation, rollouts live sequences of rollout_tokens) and whether it
+ * fits now; returns an exit code. */
+int cmd_model_info_plan(const model_config *c, const char *train, long long tokens, int kl, int recompute,
+                        long long rollouts, long long rollout_tokens);
 
 /* `retool report RUN...`: one self-contained HTML report of runs' curves and sample trajectories. */
 int cmd_report(int argc, char **argv);

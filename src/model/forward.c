@@ -43,14 +43,18 @@ static int64_t widest(const model *m) {
 static rt_status acts_reserve(model *m, int64_t N, int64_t nseq, rt_error *err) {
     model_acts *a = m->acts;
     int64_t want_rows = model_head_rows(m);
-    if (a && a->cap >= N && a->seq_cap >= nseq && a->rows == (want_rows < a->cap ? want_rows : a->cap)) return RT_OK;
+    if (a && a->cap >= N && a->seq_cap >= nseq && a->rows == (want_rows < a->cap ? want_rows : a->cap) &&
+        a->recompute == (m->recompute != 0))
+        return RT_OK;
     int64_t cap = a && a->cap > N ? a->cap : N, scap = a && a->seq_cap > nseq ? a->seq_cap : nseq;
     model_acts_free(m);
     a = m->acts = calloc(1, sizeof *a);
     if (!a) return rt_err_set(err, RT_ENOMEM, "model: no memory for activations");
     a->cap = cap;
     a->seq_cap = scap;
-    size_t n = (size_t)cap, L = (size_t)L_, C = (size_t)C_, W = (size_t)widest(m);
+    a->recompute = m->recompute != 0;
+    /* L: layers whose internals are kept (one slot, refilled layer by layer in backward, when recomputing) */
+    size_t n = (size_t)cap, L = a->recompute ? 1 : (size_t)L_, C = (size_t)C_, W = (size_t)widest(m);
     a->rows = want_rows < cap ? want_rows : cap;
     size_t bfn = n * W > (size_t)a->rows * (size_t)V_ ? n * W : (size_t)a->rows * (size_t)V_;
     int ok = 1;
@@ -59,7 +63,7 @@ static rt_status acts_reserve(model *m, int64_t N, int64_t nseq, rt_error *err) 
     ALLOC(a->pos, n);
     ALLOC(a->tokens, n);
     ALLOC(a->targets, n);
-    ALLOC(a->xs, (L + 1) * n * C);
+    ALLOC(a->xs, ((size_t)L_ + 1) * n * C);
     ALLOC(a->xmid, L * n * C);
     ALLOC(a->h1, L * n * C);
     ALLOC(a->h2, L * n * C);
@@ -141,34 +145,44 @@ static rt_status check_batch(const model *m, const model_batch *b, rt_error *err
     return RT_OK;
 }
 
+/* Layer l on the residual stream xs[l]: its internals into its slot (slot 0 for all when recomputing) and, with
+ * out, xs[l+1]. Backward reruns it (without out) when recomputing: the same inputs give the same internals. */
+static rt_status layer_forward(model *m, int64_t l, int out, rt_error *err) {
+    model_acts *a = m->acts;
+    int64_t N = a->N, C = C_, Q = m->qkv_dim, A = NH_ * HS_, I = I_, k = a->recompute ? 0 : l;
+    size_t nc = (size_t)N * (size_t)C;
+    kern_packing pk = {a->nseq, a->start, a->pos};
+    rt_status st;
+    const model_layer *P = &m->p.layers[l];
+    float *x = a->xs + l * nc, *xmid = a->xmid + k * nc, *h1 = a->h1 + k * nc, *h2 = a->h2 + k * nc;
+    float *qkv = a->qkv + (size_t)k * N * Q, *att = a->att + (size_t)k * N * A, *gu = a->gu + (size_t)k * N * 2 * I;
+    float *act = a->act + (size_t)k * N * I, *xout = a->xs + (l + 1) * nc;
+    kern_rmsnorm_fwd(h1, a->rstd1 + k * N, x, P->ln1, N, C, (float)m->cfg.rms_norm_eps);
+    if ((st = model_lin(m, qkv, h1, P->qkv_w, N, Q, C, 0, a->bf_a, err)) != RT_OK) return st;
+    if (P->qkv_b) add_bias(qkv, P->qkv_b, N, Q);
+    kern_rope_fwd(&m->rope, qkv, Q, N, NH_, a->pos);
+    kern_rope_fwd(&m->rope, qkv + A, Q, N, KVH_, a->pos);
+    if ((st = kern_attn_fwd(att, a->lse + (size_t)k * N * NH_, qkv, &pk, NH_, KVH_, HS_, err)) != RT_OK) return st;
+    memcpy(xmid, x, nc * sizeof(float));
+    if ((st = model_lin(m, xmid, att, P->o_w, N, C, A, 1, a->bf_a, err)) != RT_OK) return st;
+    kern_rmsnorm_fwd(h2, a->rstd2 + k * N, xmid, P->ln2, N, C, (float)m->cfg.rms_norm_eps);
+    if ((st = model_lin(m, gu, h2, P->gu_w, N, 2 * I, C, 0, a->bf_a, err)) != RT_OK) return st;
+    kern_swiglu_fwd(act, gu, N, I);
+    if (!out) return RT_OK;
+    memcpy(xout, xmid, nc * sizeof(float));
+    return model_lin(m, xout, act, P->down_w, N, C, I, 1, a->bf_a, err);
+}
+
 /* Runs the layers and the final norm on the batch copied into acts. */
 static rt_status body_forward(model *m, rt_error *err) {
     model_acts *a = m->acts;
-    int64_t N = a->N, C = C_, Q = m->qkv_dim, A = NH_ * HS_, I = I_;
+    int64_t N = a->N, C = C_;
     size_t nc = (size_t)N * (size_t)C;
     for (int64_t r = 0; r < N; r++)
         memcpy(a->xs + (size_t)r * C, m->p.embed + (size_t)a->tokens[r] * (size_t)C, (size_t)C * sizeof(float));
-    kern_packing pk = {a->nseq, a->start, a->pos};
     rt_status st;
-    for (int64_t l = 0; l < L_; l++) {
-        const model_layer *P = &m->p.layers[l];
-        float *x = a->xs + l * nc, *xmid = a->xmid + l * nc, *h1 = a->h1 + l * nc, *h2 = a->h2 + l * nc;
-        float *qkv = a->qkv + (size_t)l * N * Q, *att = a->att + (size_t)l * N * A, *gu = a->gu + (size_t)l * N * 2 * I;
-        float *act = a->act + (size_t)l * N * I, *xout = a->xs + (l + 1) * nc;
-        kern_rmsnorm_fwd(h1, a->rstd1 + l * N, x, P->ln1, N, C, (float)m->cfg.rms_norm_eps);
-        if ((st = model_lin(m, qkv, h1, P->qkv_w, N, Q, C, 0, a->bf_a, err)) != RT_OK) return st;
-        if (P->qkv_b) add_bias(qkv, P->qkv_b, N, Q);
-        kern_rope_fwd(&m->rope, qkv, Q, N, NH_, a->pos);
-        kern_rope_fwd(&m->rope, qkv + A, Q, N, KVH_, a->pos);
-        if ((st = kern_attn_fwd(att, a->lse + (size_t)l * N * NH_, qkv, &pk, NH_, KVH_, HS_, err)) != RT_OK) return st;
-        memcpy(xmid, x, nc * sizeof(float));
-        if ((st = model_lin(m, xmid, att, P->o_w, N, C, A, 1, a->bf_a, err)) != RT_OK) return st;
-        kern_rmsnorm_fwd(h2, a->rstd2 + l * N, xmid, P->ln2, N, C, (float)m->cfg.rms_norm_eps);
-        if ((st = model_lin(m, gu, h2, P->gu_w, N, 2 * I, C, 0, a->bf_a, err)) != RT_OK) return st;
-        kern_swiglu_fwd(act, gu, N, I);
-        memcpy(xout, xmid, nc * sizeof(float));
-        if ((st = model_lin(m, xout, act, P->down_w, N, C, I, 1, a->bf_a, err)) != RT_OK) return st;
-    }
+    for (int64_t l = 0; l < L_; l++)
+        if ((st = layer_forward(m, l, 1, err)) != RT_OK) return st;
     kern_rmsnorm_fwd(a->hf, a->rstdf, a->xs + L_ * nc, m->p.final_norm, N, C, (float)m->cfg.rms_norm_eps);
     return RT_OK;
 }
@@ -255,18 +269,20 @@ rt_status model_backward(model *m, const float *dlogp, const float *dent, const 
     for (int64_t l = L_ - 1; l >= 0; l--) {
         const model_layer *P = &m->p.layers[l];
         model_layer *G = &m->g.layers[l];
-        float *x = a->xs + l * nc, *xmid = a->xmid + l * nc, *h1 = a->h1 + l * nc, *h2 = a->h2 + l * nc;
-        float *qkv = a->qkv + (size_t)l * N * Q, *att = a->att + (size_t)l * N * A, *gu = a->gu + (size_t)l * N * 2 * I;
-        float *act = a->act + (size_t)l * N * I;
+        int64_t k = a->recompute ? 0 : l; /* the layer's slot */
+        if (a->recompute && (st = layer_forward(m, l, 0, err)) != RT_OK) return st;
+        float *x = a->xs + l * nc, *xmid = a->xmid + k * nc, *h1 = a->h1 + k * nc, *h2 = a->h2 + k * nc;
+        float *qkv = a->qkv + (size_t)k * N * Q, *att = a->att + (size_t)k * N * A, *gu = a->gu + (size_t)k * N * 2 * I;
+        float *act = a->act + (size_t)k * N * I;
         /* MLP: xout = xmid + down(swiglu(gu(norm(xmid)))) */
         if ((st = model_lin_bwd(m, a->da, 0, G->down_w, a->dx, act, P->down_w, N, C, I, err)) != RT_OK) return st;
         kern_swiglu_bwd(a->dgu, a->da, gu, N, I);
         if ((st = model_lin_bwd(m, a->dh, 0, G->gu_w, a->dgu, h2, P->gu_w, N, 2 * I, C, err)) != RT_OK) return st;
-        kern_rmsnorm_bwd(a->dx, G->ln2, a->dh, xmid, P->ln2, a->rstd2 + l * N, N, C);
+        kern_rmsnorm_bwd(a->dx, G->ln2, a->dh, xmid, P->ln2, a->rstd2 + k * N, N, C);
         /* attention: xmid = x + o(attn(rope(qkv(norm(x))))) */
         if ((st = model_lin_bwd(m, a->datt, 0, G->o_w, a->dx, att, P->o_w, N, C, A, err)) != RT_OK) return st;
         memset(a->dqkv, 0, (size_t)N * (size_t)Q * sizeof(float));
-        if ((st = kern_attn_bwd(a->dqkv, a->datt, att, a->lse + (size_t)l * N * NH_, qkv, &pk, NH_, KVH_, HS_, err)) !=
+        if ((st = kern_attn_bwd(a->dqkv, a->datt, att, a->lse + (size_t)k * N * NH_, qkv, &pk, NH_, KVH_, HS_, err)) !=
             RT_OK)
             return st;
         kern_rope_bwd(&m->rope, a->dqkv, Q, N, NH_, a->pos);
@@ -275,7 +291,7 @@ rt_status model_backward(model *m, const float *dlogp, const float *dent, const 
             for (int64_t r = 0; r < N; r++)
                 for (int64_t j = 0; j < Q; j++) G->qkv_b[j] += a->dqkv[(size_t)r * Q + j];
         if ((st = model_lin_bwd(m, a->dh, 0, G->qkv_w, a->dqkv, h1, P->qkv_w, N, Q, C, err)) != RT_OK) return st;
-        kern_rmsnorm_bwd(a->dx, G->ln1, a->dh, x, P->ln1, a->rstd1 + l * N, N, C);
+        kern_rmsnorm_bwd(a->dx, G->ln1, a->dh, x, P->ln1, a->rstd1 + k * N, N, C);
     }
     for (int64_t r = 0; r < N; r++) {
         float *d = m->g.embed + (size_t)a->tokens[r] * (size_t)C;

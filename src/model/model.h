@@ -55,6 +55,8 @@ typedef struct model {
     model_acts *acts;
     int64_t adam_step;
     int64_t head_rows; /* lm_head rows per chunk in training (0: MODEL_HEAD_BYTES of f32 logits) */
+    int recompute;     /* keep only each layer's input; backward recomputes the rest (one more forward, ~1/L of the
+                          activations) */
 } model;
 
 /* The f32 logits a training forward or backward holds at once (one chunk of rows of the lm_head). */

@@ -27,6 +27,7 @@ struct model_acts {
     float *dx, *dh, *dqkv, *datt, *dgu, *da; /* gradient scratch */
     int valid;           /* a forward ran since the last backward */
     int head;            /* that forward ran the lm_head (lm_lse and ent are set) */
+    int recompute;       /* one layer slot; backward recomputes each layer's internals from xs */
 };
 
 /* Frees the activations. */

@@ -10,14 +10,14 @@
 
 /* Bytes of the activations and gradient scratch one model keeps for n rows (as model/forward.c allocates them,
  * without the lm_head chunk). */
-static double acts_bytes(const model_config *c, double n, double head_rows) {
-    double L = (double)c->num_layers, C = (double)c->hidden_size, I = (double)c->intermediate_size;
+static double acts_bytes(const model_config *c, double n, double head_rows, int recompute) {
+    double L = recompute ? 1.0 : (double)c->num_layers, LX = (double)c->num_layers, C = (double)c->hidden_size, I = (double)c->intermediate_size;
     double A = (double)(c->num_heads * c->head_dim), Q = A + 2.0 * (double)(c->num_kv_heads * c->head_dim);
     double NH = (double)c->num_heads, V = (double)c->vocab_size;
     double W = C > Q ? C : Q;
     if (2 * I > W) W = 2 * I;
     double per_row = 16 /* pos, tokens, targets */
-                     + 4 * ((L + 1) * C + 3 * L * C + 2 * L + L * Q + L * A + L * NH + L * 2 * I + L * I) /* kept */
+                     + 4 * ((LX + 1) * C + 3 * L * C + 2 * L + L * Q + L * A + L * NH + L * 2 * I + L * I) /* kept */
                      + 4 * (C + 3)                             /* final norm, lse, entropy */
                      + 4 * (2 * C + Q + A + 2 * I + I);        /* gradient scratch */
     double bf = n * W > head_rows * V ? n * W : head_rows * V; /* two bf16 scratch buffers */
@@ -35,7 +35,7 @@ void train_mem_plan_make(const model_config *c, const train_mem_req *q, train_me
     p->weights = 6.0 * P * models;
     p->grads = 4.0 * P * q->trained;
     p->optim = 8.0 * P * q->trained;
-    p->acts = acts_bytes(c, n, rows); /* RL releases each model's after its part of the step */
+    p->acts = acts_bytes(c, n, rows, q->recompute); /* RL releases each model's after its part of the step */
     p->head = 4.0 * rows * V;
     if (!kern_bf16_native()) {
         /* both operands of the largest product, widened: a chunk of logits (the lm_head's weight gradient) and the

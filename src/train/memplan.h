@@ -15,6 +15,7 @@ typedef struct train_mem_req {
     int64_t tokens;      /* rows of the largest forward/backward (SFT's batch, RL's micro-batch) */
     int64_t rollouts;    /* sequences decoded at once (0: no rollouts) */
     int64_t rollout_len; /* tokens each may cache (prompt, response and interpreter output) */
+    int recompute;       /* activation recomputation: each layer's input kept, one layer's internals at a time */
 } train_mem_req;
 
 /* Bytes, by what holds them. */

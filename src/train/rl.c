@@ -71,7 +71,7 @@ static rt_status check_memory(const train_rl_config *c, rt_error *err) {
     if (len > mc.max_position_embeddings) len = mc.max_position_embeddings;
     int64_t live = (int64_t)c->rollout.max_concurrent < n ? (int64_t)c->rollout.max_concurrent : n;
     int64_t rows = n * len < c->micro_tokens ? n * len : c->micro_tokens;
-    train_mem_req q = {c->algo == TRAIN_ALGO_PPO ? 2 : 1, c->kl_coef != 0, rows, live, len};
+    train_mem_req q = {c->algo == TRAIN_ALGO_PPO ? 2 : 1, c->kl_coef != 0, rows, live, len, c->recompute};
     return train_mem_check(&mc, &q, c->algo == TRAIN_ALGO_PPO ? "rl (PPO)" : "rl (GRPO)", err);
 }
 
@@ -132,6 +132,7 @@ static rt_status open_run(rl_run *r, const train_rl_config *in, rt_error *err) {
         r->has_critic = 0;
         return st;
     }
+    r->policy.recompute = r->critic.recompute = c->recompute;
     /* Data parallel: every rank must start from the same models and state (rank 0 only writes them). */
     st = train_dist_check_model(&r->policy, latest >= 0 ? "checkpoint policy parameters" : "starting policy parameters", err);
     if (!st && r->has_critic)

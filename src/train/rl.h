@@ -63,6 +63,7 @@ typedef struct train_rl_config {
     uint64_t seed;
     int threads;
     int f32;
+    int recompute;               /* keep only each layer's input; backward recomputes the rest */
     int quiet;
     train_reward_fn reward_fn;   /* NULL: boxed-answer equivalence, +1 / -1 */
     void *reward_ctx;

@@ -91,6 +91,7 @@ cJSON *train_rl_config_to_json(const train_rl_config *c) {
     cJSON_AddNumberToObject(o, "seed", (double)c->seed);
     cJSON_AddNumberToObject(o, "threads", c->threads);
     cJSON_AddBoolToObject(o, "f32", c->f32);
+    cJSON_AddBoolToObject(o, "recompute", c->recompute);
     return o;
 }
 
@@ -149,6 +150,7 @@ rt_status train_rl_config_from_json(const cJSON *o, train_rl_config *c, rt_error
     if (!st) st = get_i64(o, "seed", &seed, err);
     if (!st) st = get_i64(o, "threads", &threads, err);
     if (!st) st = rt_json_get_bool(o, "f32", &c->f32, err);
+    if (!st) st = rt_json_opt_bool(o, "recompute", &c->recompute, err); /* runs before it: off */
     if (st) return st;
     if (train_algo_parse(algo, &c->algo, err)) return rt_err_prefix(err, "field 'algo'");
     st = rollout_template_parse(tmpl, &c->template_kind, err);

@@ -60,6 +60,7 @@ static cJSON *config_json(const train_sft_config *c) {
     cJSON_AddNumberToObject(o, "keep_last", (double)c->keep_last);
     cJSON_AddNumberToObject(o, "seed", (double)c->seed);
     cJSON_AddStringToObject(o, "precision", c->f32 ? "f32" : "bf16");
+    cJSON_AddBoolToObject(o, "recompute", c->recompute);
     return o;
 }
 
@@ -149,7 +150,7 @@ rt_status train_sft_run(const train_sft_config *cfg, train_sft_result *res, rt_e
     char mc_path[4200];
     snprintf(mc_path, sizeof mc_path, "%s/config.json", cfg->model_dir);
     rt_status st = model_config_load(mc_path, &mc, err);
-    train_mem_req q = {1, 0, cfg->batch_tokens, 0, 0};
+    train_mem_req q = {1, 0, cfg->batch_tokens, 0, 0, cfg->recompute};
     if (!st) st = train_mem_check(&mc, &q, "sft", err);
     if (st) return st;
     rollout_trajectory *data = NULL;
@@ -196,6 +197,7 @@ rt_status train_sft_run(const train_sft_config *cfg, train_sft_result *res, rt_e
         st = model_load(&m, cfg->model_dir, &opts, err);
         if (!st) st = model_train_init(&m, err);
     }
+    m.recompute = cfg->recompute;
     if (!st) st = train_dist_check_model(&m, latest >= 0 ? "checkpoint parameters" : "starting parameters", err);
     if (!st) st = train_dist_check_state(&state, err);
     if (st) {

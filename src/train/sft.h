@@ -27,6 +27,7 @@ typedef struct train_sft_config {
     int64_t keep_last;         /* checkpoints kept (default 2) */
     uint64_t seed;
     int f32;                   /* pure-f32 products instead of bf16 */
+    int recompute;             /* keep only each layer's input; backward recomputes the rest */
     int quiet;                 /* no progress bar */
 } train_sft_config;
 

@@ -30,7 +30,7 @@ Test(memplan, parts_match_hand_computed_sizes) {
     rt_error err;
     cr_assert_eq(model_config_load("configs/model-tiny.json", &c, &err), RT_OK, "%s", err.msg);
     /* tiny: 857216 parameters (test_cli_model); PPO trains two models and keeps a reference */
-    train_mem_req q = {2, 1, 100, 3, 50};
+    train_mem_req q = {2, 1, 100, 3, 50, 0};
     train_mem_plan p;
     train_mem_plan_make(&c, &q, &p);
     cr_expect_eq(p.weights, 6.0 * 857216 * 3, "f32 + bf16 for policy, critic and reference");
@@ -49,6 +49,12 @@ Test(memplan, parts_match_hand_computed_sizes) {
     train_mem_plan_make(&c, &q3, &p3);
     cr_expect(fabs((p3.acts - p2.acts) - (p2.acts - p.acts)) < 1e-6 * p3.acts, "activations linear in rows");
     cr_expect((p2.acts - p.acts) / 100 > 4.0 * 5 * 128, "per row: more than the residual stream");
+    /* recomputation keeps the residual stream of every layer but the internals of one */
+    train_mem_req qr = q;
+    qr.recompute = 1;
+    train_mem_plan pr;
+    train_mem_plan_make(&c, &qr, &pr);
+    cr_expect(pr.acts < p.acts && pr.acts > 100.0 * 4 * 5 * 128, "recomputed %g, kept %g", pr.acts, p.acts);
     double sum = p.weights + p.grads + p.optim + p.acts + p.head + p.scratch + p.kv + p.runtime;
     cr_expect(fabs(p.total - sum) < 1e-6 * sum);
 }
