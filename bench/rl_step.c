@@ -3,10 +3,11 @@
  * run as the CLI runs it. Reports, from each run's metrics.jsonl (its last step, so that one-time costs such as first
  * page faults and oneDNN primitive creation stay out): tokens/s of every trained model, GFLOP/s (6 x the parameters in
  * matrix products x tokens), against the bf16 matmul ceiling measured in the same run at the model's shapes and the
- * batch's row count, the RL/SFT ratio, the time split and the command's peak RSS (wait4).
+ * batch's row count, the RL/SFT ratio (by wall time, and by CPU time, which other processes on a shared machine do not
+ * inflate), the time split and the command's peak RSS (wait4).
  *
  *   build/bench/rl_step [--config configs/model-qwen2.5-0.5b.json] [--prompts 2] [--samples 4] [--max-tokens 64]
- *                       [--steps 2] [--threads 2] [--work DIR] [--ppo 1]
+ *                       [--steps 2] [--threads 2] [--work DIR] [--ppo 1] [--micro-tokens 1024]
  *
  * Runs of a real model's shape need several GB: run it under `flock /tmp/retool-bigmem.lock`. */
 #include <errno.h>
@@ -143,15 +144,16 @@ typedef struct row {
     const char *name;
     double tokens, seconds, fwd, bwd, opt, rollout, other, rss;
     int no_head; /* a critic: its value head replaces the lm_head's product */
+    double cpu;  /* CPU seconds (all threads) of the same work: what other processes on the cores do not inflate */
 } row;
 
-static void print_row(const row *r, const model_config *c, double ceil, double sft_tps) {
+static void print_row(const row *r, const model_config *c, double ceil, const row *sft) {
     double P = matmul_params(c) - (r->no_head ? (double)c->vocab_size * (double)c->hidden_size : 0.0);
-    double tps = r->tokens / r->seconds, gf = 6.0 * P * r->tokens / r->seconds / 1e9;
-    printf("%-16s %7.0f tok %8.2f s %8.1f tok/s %7.1f GFLOP/s %5.1f%% of ceiling %5.2fx SFT | fwd %.2f bwd %.2f opt "
-           "%.2f other %.2f s | rollout %.2f s | peak RSS %.2f GB\n",
-           r->name, r->tokens, r->seconds, tps, gf, 100.0 * gf / ceil, sft_tps > 0 ? tps / sft_tps : 1.0, r->fwd,
-           r->bwd, r->opt, r->other, r->rollout, r->rss);
+    double tps = r->tokens / r->seconds, gf = 6.0 * P * r->tokens / r->seconds / 1e9, tpc = r->tokens / r->cpu;
+    printf("%-12s %5.0f tok %7.2f s %6.1f tok/s %6.1f GFLOP/s %5.1f%% of ceiling %5.2fx SFT | %6.2f CPU-s %5.2fx SFT "
+           "by CPU | fwd %.2f bwd %.2f opt %.2f other %.2f s | rollout %.2f s | peak RSS %.2f GB\n",
+           r->name, r->tokens, r->seconds, tps, gf, 100.0 * gf / ceil, tps / (sft->tokens / sft->seconds), r->cpu,
+           tpc / (sft->tokens / sft->cpu), r->fwd, r->bwd, r->opt, r->other, r->rollout, r->rss);
 }
 
 int main(int argc, char **argv) {
@@ -159,7 +161,7 @@ int main(int argc, char **argv) {
     const char *config = bench_flag_s(argc, argv, "--config", "configs/model-qwen2.5-0.5b.json");
     int prompts = (int)bench_flag(argc, argv, "--prompts", 2), samples = (int)bench_flag(argc, argv, "--samples", 4);
     int max_tokens = (int)bench_flag(argc, argv, "--max-tokens", 64), steps = (int)bench_flag(argc, argv, "--steps", 2);
-    int ppo = (int)bench_flag(argc, argv, "--ppo", 1);
+    int ppo = (int)bench_flag(argc, argv, "--ppo", 1), micro = (int)bench_flag(argc, argv, "--micro-tokens", 1024);
     g_threads = (int)bench_flag(argc, argv, "--threads", 2);
     g_bin = getenv("RETOOL_BIN") ? getenv("RETOOL_BIN") : "build/retool";
     char work[4096];
@@ -189,14 +191,14 @@ int main(int argc, char **argv) {
                config, work, RETOOL_FIXTURES);
     run_retool(NULL, "data gen --n %d --out %s/problems.jsonl --seed 1", prompts * steps, work);
     const char *rl_args = "--model %s/model --data %s/problems.jsonl --steps %d --prompts-per-step %d --samples %d "
-                          "--max-tokens %d --tools none --quiet --threads %d --out %s/%s";
+                          "--max-tokens %d --tools none --quiet --threads %d --micro-tokens %d --out %s/%s";
     char fmt[1024];
     row rows[4];
     int nrows = 0;
     double P = matmul_params(&cfg);
     /* GRPO */
     snprintf(fmt, sizeof fmt, "rl --algo grpo %s", rl_args);
-    double wall = run_retool(&rss, fmt, work, work, steps, prompts, samples, max_tokens, g_threads, work, "grpo");
+    double wall = run_retool(&rss, fmt, work, work, steps, prompts, samples, max_tokens, g_threads, micro, work, "grpo");
     char run[4200];
     snprintf(run, sizeof run, "%s/grpo", work);
     cJSON *g = last_metrics(run);
@@ -209,8 +211,10 @@ int main(int argc, char **argv) {
               num(g, "time_rollout_s"),
               0,
               rss,
+              0,
               0};
     gr.other = num(g, "time_update_s") - gr.fwd - gr.bwd - gr.opt;
+    gr.cpu = num(g, "cpu_policy_s");
     printf("grpo command: %.1f s wall\n", wall);
     cJSON_Delete(g);
     /* SFT on the trajectories GRPO sampled at its last step, all in one batch (its rows), as many steps as RL took */
@@ -229,15 +233,17 @@ int main(int argc, char **argv) {
               0,
               0,
               rss,
+              0,
               0};
     sr.other = sr.seconds - sr.fwd - sr.bwd - sr.opt;
+    sr.cpu = num(s, "step_cpu_s");
     printf("sft command: %.1f s wall\n", wall);
     cJSON_Delete(s);
     rows[nrows++] = sr;
     rows[nrows++] = gr;
     if (ppo) {
         snprintf(fmt, sizeof fmt, "rl --algo ppo %s", rl_args);
-        wall = run_retool(&rss, fmt, work, work, steps, prompts, samples, max_tokens, g_threads, work, "ppo");
+        wall = run_retool(&rss, fmt, work, work, steps, prompts, samples, max_tokens, g_threads, micro, work, "ppo");
         snprintf(run, sizeof run, "%s/ppo", work);
         cJSON *p = last_metrics(run);
         double upd = num(p, "time_update_s"), f = num(p, "time_forward_s"), b = num(p, "time_backward_s"),
@@ -251,8 +257,11 @@ int main(int argc, char **argv) {
                   num(p, "time_rollout_s"),
                   upd - f - b - o,
                   rss,
+                  0,
                   0};
-        row pc = {"ppo critic", num(p, "critic_tokens"), num(p, "time_critic_s"), 0, 0, 0, 0, 0, rss, 1};
+        row pc = {"ppo critic", num(p, "critic_tokens"), num(p, "time_critic_s"), 0, 0, 0, 0, 0, rss, 1, 0};
+        pp.cpu = num(p, "cpu_policy_s");
+        pc.cpu = num(p, "cpu_critic_s");
         printf("ppo command: %.1f s wall (fwd/bwd/opt below: both models)\n", wall);
         cJSON_Delete(p);
         rows[nrows++] = pp;
@@ -262,8 +271,6 @@ int main(int argc, char **argv) {
     printf("bf16 matmul ceiling at %0.f rows: %.1f GFLOP/s (before the runs %.1f, after %.1f; %s); %.0f parameters in "
            "products\n",
            sr.tokens, ceil, ceil0, ceil1, kern_gemm_impl_name(KERN_BF16), P);
-    double sft_tps = sr.tokens / sr.seconds;
-    for (int i = 0; i < nrows; i++)
-        print_row(&rows[i], &cfg, ceil, sft_tps);
+    for (int i = 0; i < nrows; i++) print_row(&rows[i], &cfg, ceil, &sr);
     return 0;
 }

@@ -364,7 +364,7 @@ static rt_status update(rl_run *r, rl_item *items, size_t n, rl_update_stats *us
     float **lp = malloc((n ? n : 1) * sizeof *lp);
     if (!lp) return rt_err_set(err, RT_ENOMEM, "out of memory");
     for (size_t i = 0; i < n; i++) lp[i] = items[i].old_logp;
-    double t0 = rt_time_now();
+    double t0 = rt_time_now(), c0 = rt_time_cpu();
     rt_status st = onpolicy ? RT_OK : rl_forward(&r->policy, items, n, r->max_len, (size_t)c->micro_tokens, lp, NULL, NULL, NULL, err);
     if (!st && r->has_ref) {
         for (size_t i = 0; i < n; i++) lp[i] = items[i].ref_logp;
@@ -372,9 +372,11 @@ static rt_status update(rl_run *r, rl_item *items, size_t n, rl_update_stats *us
         model_release_activations(&r->ref); /* with several models, one model's activations live at a time */
     }
     free(lp);
-    double t1 = rt_time_now();
+    double t1 = rt_time_now(), c1 = rt_time_cpu();
     if (!st && !critic_hook) st = advantages(r, items, n, err);
-    double t2 = rt_time_now();
+    double t2 = rt_time_now(), c2 = rt_time_cpu();
+    us->cpu_policy += c1 - c0;
+    us->cpu_critic += c2 - c1;
     gae_hook hook = {r, items, n, 0};
     size_t micro = (size_t)c->micro_tokens;
     us->t_forward += t2 - t0; /* old log-probs, reference log-probs, old values */
@@ -412,18 +414,20 @@ static rt_status update(rl_run *r, rl_item *items, size_t n, rl_update_stats *us
         size_t mb = (double)c->minibatches < n_all ? (size_t)c->minibatches : (size_t)n_all;
         for (size_t b = 0; !st && b < mb; b++) {
             size_t lo = b * n / mb, hi = (b + 1) * n / mb;
-            double u0 = rt_time_now();
+            double u0 = rt_time_now(), v0 = rt_time_cpu();
             if (r->has_critic)
                 st = rl_critic_update(&r->critic, items, idx + lo, hi - lo, r->max_len, micro, c->value_clip,
                                       c->clip_norm, c->critic_lr, &copt, critic_hook ? gae_ready : NULL, &hook, us, err);
             if (r->has_critic) model_release_activations(&r->critic);
             if (!st && critic_hook && !hook.done) st = advantages(r, items, n, err); /* nothing trained: still needed */
             else if (!st && critic_hook && c->whiten) st = whiten(items, n, err); /* GAE ran item by item */
-            double u1 = rt_time_now();
+            double u1 = rt_time_now(), v1 = rt_time_cpu();
             if (!st && policy_on) st = rl_policy_update(&r->policy, items, idx + lo, hi - lo, r->max_len, micro, &hp, us, err);
             if (r->has_critic || r->has_ref) model_release_activations(&r->policy);
             us->t_critic += u1 - u0;
             us->t_policy += rt_time_now() - u1;
+            us->cpu_critic += v1 - v0;
+            us->cpu_policy += rt_time_cpu() - v1;
         }
     }
     free(idx);
@@ -561,9 +565,11 @@ rt_status train_rl_run(const train_rl_config *cfg, train_rl_result *res, rt_erro
             cJSON_AddNumberToObject(m, "time_backward_s", us.t_backward);
             cJSON_AddNumberToObject(m, "time_optimizer_s", us.t_optim);
             cJSON_AddNumberToObject(m, "time_policy_s", us.t_policy);
+            cJSON_AddNumberToObject(m, "cpu_policy_s", us.cpu_policy);
             cJSON_AddNumberToObject(m, "policy_tokens", us.policy_tokens);
             if (r.has_critic) {
                 cJSON_AddNumberToObject(m, "time_critic_s", us.t_critic);
+                cJSON_AddNumberToObject(m, "cpu_critic_s", us.cpu_critic);
                 cJSON_AddNumberToObject(m, "critic_tokens", us.critic_tokens);
             }
             const cJSON *acc = cJSON_GetObjectItemCaseSensitive(m, "accuracy");

@@ -55,6 +55,7 @@ typedef struct rl_update_stats {
     size_t value_updates; /* critic optimizer steps taken (a minibatch with no trained token takes none) */
     double t_forward, t_backward, t_optim; /* seconds in model forwards, backwards, clipping + AdamW */
     double t_policy, t_critic;             /* seconds spent on each model (their forwards, updates) in rl.c */
+    double cpu_policy, cpu_critic;         /* the same in CPU seconds (all threads) */
     double policy_tokens, critic_tokens;   /* rows each model trained on */
 } rl_update_stats;
 

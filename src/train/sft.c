@@ -251,7 +251,7 @@ rt_status train_sft_run(const train_sft_config *cfg, train_sft_result *res, rt_e
                 stopped = 1;
                 break;
             }
-            double t0 = rt_time_now();
+            double t0 = rt_time_now(), c0 = rt_time_cpu();
             step_times tm = {0, 0, 0};
             train_packed_reset(&p);
             size_t truncated = 0;
@@ -321,6 +321,7 @@ rt_status train_sft_run(const train_sft_config *cfg, train_sft_result *res, rt_e
             cJSON_AddNumberToObject(mj, "targets", (double)p.n_targets);
             cJSON_AddNumberToObject(mj, "tokens_per_s", (double)p.n_rows / dt);
             cJSON_AddNumberToObject(mj, "step_s", dt);
+            cJSON_AddNumberToObject(mj, "step_cpu_s", rt_time_cpu() - c0);
             cJSON_AddNumberToObject(mj, "time_forward_s", tm.forward);
             cJSON_AddNumberToObject(mj, "time_backward_s", tm.backward);
             cJSON_AddNumberToObject(mj, "time_optimizer_s", tm.optim);
