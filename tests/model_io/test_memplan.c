@@ -30,7 +30,7 @@ Test(memplan, parts_match_hand_computed_sizes) {
     rt_error err;
     cr_assert_eq(model_config_load("configs/model-tiny.json", &c, &err), RT_OK, "%s", err.msg);
     /* tiny: 857216 parameters (test_cli_model); PPO trains two models and keeps a reference */
-    train_mem_req q = {2, 1, 100, 3, 50, 0};
+    train_mem_req q = {2, 1, 100, 3, 50, 0, 0, 0};
     train_mem_plan p;
     train_mem_plan_make(&c, &q, &p);
     cr_expect_eq(p.weights, 6.0 * 857216 * 3, "f32 + bf16 for policy, critic and reference");
@@ -57,6 +57,29 @@ Test(memplan, parts_match_hand_computed_sizes) {
     cr_expect(pr.acts < p.acts && pr.acts > 100.0 * 4 * 5 * 128, "recomputed %g, kept %g", pr.acts, p.acts);
     double sum = p.weights + p.grads + p.optim + p.acts + p.head + p.scratch + p.kv + p.runtime;
     cr_expect(fabs(p.total - sum) < 1e-6 * sum);
+}
+
+Test(memplan, lora_plans_the_base_once_and_the_adapters_state) {
+    model_config c;
+    rt_error err;
+    cr_assert_eq(model_config_load("configs/model-tiny.json", &c, &err), RT_OK, "%s", err.msg);
+    /* tiny: C 128, I 344, 4 heads and 4 KV heads of 32, 4 layers: rank 8 on q,k,v,o (in + out = 256 each), gate, up,
+     * down (in + out = 472 each): 8 x (4 x 256 + 3 x 472) x 4 layers */
+    double T = 8.0 * (4 * 256 + 3 * 472) * 4;
+    cr_expect_eq(train_mem_lora_params(&c, 8, 0), T);
+    cr_expect_eq(train_mem_lora_params(&c, 8, 1u << 0), 8.0 * 256 * 4, "q only");
+    /* PPO with a KL reference: the bf16 base once (the reference is that base), f32 adapters of policy and critic */
+    train_mem_req q = {2, 1, 100, 3, 50, 0, 8, 0};
+    train_mem_plan p;
+    train_mem_plan_make(&c, &q, &p);
+    cr_expect_eq(p.weights, 2.0 * 857216 + 4.0 * T * 2);
+    cr_expect_eq(p.grads, 4.0 * T * 2);
+    cr_expect_eq(p.optim, 8.0 * T * 2);
+    train_mem_req full = q;
+    full.lora_rank = 0;
+    train_mem_plan pf;
+    train_mem_plan_make(&c, &full, &pf);
+    cr_expect_eq(p.acts, pf.acts, "activations do not depend on what is trained");
 }
 
 Test(memplan, info_prints_the_step_plan) {
