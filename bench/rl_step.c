@@ -8,6 +8,7 @@
  *
  *   build/bench/rl_step [--config configs/model-qwen2.5-0.5b.json] [--prompts 2] [--samples 4] [--max-tokens 64]
  *                       [--steps 2] [--threads 2] [--work DIR] [--ppo 1] [--micro-tokens 1024]
+ *   build/bench/rl_step --ceiling-rows N [--config ...]    (the ceiling alone)
  *
  * Runs of a real model's shape need several GB: run it under `flock /tmp/retool-bigmem.lock`. */
 #include <errno.h>
@@ -119,7 +120,7 @@ static double time_linear(int64_t M, int64_t N, int64_t K, double *flops) {
 }
 
 /* GFLOP/s of one layer's products and the lm_head, forward and backward, at M rows (the training ceiling). */
-static double ceiling_gflops(const model_config *c, int64_t M) {
+static double ceiling_gflops(const model_config *c, int64_t M, double *flops_run) {
     int64_t C = c->hidden_size, A = c->num_heads * c->head_dim, Q = A + 2 * c->num_kv_heads * c->head_dim;
     int64_t I = c->intermediate_size;
     double flops = 0, t = 0;
@@ -130,6 +131,7 @@ static double ceiling_gflops(const model_config *c, int64_t M) {
     /* the lm_head as the model runs it: row chunks of at most model_head_rows */
     double hf = 0, ht = 0;
     ht = time_linear(M, c->vocab_size, C, &hf);
+    if (flops_run) *flops_run = 3.0 * (flops + hf); /* each product ran 3 times */
     return (flops * (double)c->num_layers + hf) / (t * (double)c->num_layers + ht) / 1e9;
 }
 
@@ -179,9 +181,17 @@ int main(int argc, char **argv) {
     model_config cfg;
     bench_ok(model_config_load(config, &cfg, &err), &err, "config");
     bench_ok(kern_init(g_threads, &err), &err, "threads");
+    int64_t only = bench_flag(argc, argv, "--ceiling-rows", 0); /* only the ceiling at that many rows */
+    if (only > 0) {
+        ceiling_gflops(&cfg, only, NULL); /* creates the primitives */
+        double fl = 0, c0 = rt_time_cpu(), gf = ceiling_gflops(&cfg, only, &fl), cpu = rt_time_cpu() - c0;
+        printf("bf16 matmul ceiling at %lld rows: %.1f GFLOP/s by wall (best of 3), %.1f GFLOP per CPU-second (%s)\n",
+               (long long)only, gf, fl / cpu / 1e9, kern_gemm_impl_name(KERN_BF16));
+        return 0;
+    }
     /* the ceiling before the runs and after them (the better of the two: the machine may be shared), at the rows of
      * the batch: prompts x samples x (a 64-token prompt allowance + max_tokens) before the runs say */
-    double ceil0 = ceiling_gflops(&cfg, (int64_t)prompts * samples * (64 + max_tokens));
+    double ceil0 = ceiling_gflops(&cfg, (int64_t)prompts * samples * (64 + max_tokens), NULL);
     printf("rl_step: %s, %d prompts x %d samples x %d tokens, %d steps, %d threads, work %s\n", config, prompts,
            samples, max_tokens, steps, g_threads, work);
     double rss;
@@ -267,7 +277,7 @@ int main(int argc, char **argv) {
         rows[nrows++] = pp;
         rows[nrows++] = pc;
     }
-    double ceil1 = ceiling_gflops(&cfg, (int64_t)sr.tokens), ceil = ceil0 > ceil1 ? ceil0 : ceil1;
+    double ceil1 = ceiling_gflops(&cfg, (int64_t)sr.tokens, NULL), ceil = ceil0 > ceil1 ? ceil0 : ceil1;
     printf("bf16 matmul ceiling at %0.f rows: %.1f GFLOP/s (before the runs %.1f, after %.1f; %s); %.0f parameters in "
            "products\n",
            sr.tokens, ceil, ceil0, ceil1, kern_gemm_impl_name(KERN_BF16), P);
