@@ -10,6 +10,10 @@ double rt_time_now(void);
 /* Nanoseconds since an arbitrary fixed point, from CLOCK_MONOTONIC. */
 uint64_t rt_time_now_ns(void);
 
+/* CPU seconds used so far by all threads of this process (CLOCK_PROCESS_CPUTIME_ID): a duration measure that other
+ * processes competing for the cores do not inflate. */
+double rt_time_cpu(void);
+
 /* Seconds since the Unix epoch (wall clock), for timestamps in files. */
 double rt_time_wall(void);
 

@@ -14,7 +14,7 @@ int cmd_rl(int argc, char **argv) {
     long long steps = 0, ppp = c.prompts_per_step, samples = c.samples, max_tokens = (long long)c.rollout.budget.max_response_tokens,
               max_calls = (long long)c.rollout.budget.max_tool_calls, max_interp = (long long)c.rollout.budget.max_interpreter_tokens,
               top_k = 0, conc = (long long)c.rollout.max_concurrent, warmup = 0, cwarm = 0, epochs = c.ppo_epochs,
-              mbs = c.minibatches, save_every = 0, keep = c.keep_last, seed = (long long)c.seed, threads = c.threads,
+              mbs = c.minibatches, micro = c.micro_tokens, save_every = 0, keep = c.keep_last, seed = (long long)c.seed, threads = c.threads,
               workers = c.sandbox_workers;
     double temp = c.rollout.sampling.temperature, top_p = c.rollout.sampling.top_p, timeout = c.rollout.budget.call_timeout_s,
            lr = c.lr, clr = c.critic_lr, wd = c.weight_decay, clip = c.clip_norm, clow = c.clip_low, chigh = c.clip_high,
@@ -52,6 +52,7 @@ int cmd_rl(int argc, char **argv) {
         {"clip", CLI_FLAG_DOUBLE, &clip, "X", "gradient-norm clip (default 1)"},
         {"ppo-epochs", CLI_FLAG_INT, &epochs, "N", "passes over a step's trajectories (default 1)"},
         {"minibatches", CLI_FLAG_INT, &mbs, "N", "optimizer steps per pass (default 1)"},
+        {"micro-tokens", CLI_FLAG_INT, &micro, "N", "rows of one forward/backward; gradients accumulate (default 2048)"},
         {"clip-low", CLI_FLAG_DOUBLE, &clow, "X", "ratio clip below 1 (default 0.2)"},
         {"clip-high", CLI_FLAG_DOUBLE, &chigh, "X", "ratio clip above 1 (default 0.28)"},
         {"value-clip", CLI_FLAG_DOUBLE, &vclip, "X", "value clip (default 0.5; 0 = off)"},
@@ -72,6 +73,7 @@ int cmd_rl(int argc, char **argv) {
         {"seed", CLI_FLAG_INT, &seed, "S", "seed of data order and sampling (default 1)"},
         {"threads", CLI_FLAG_INT, &threads, "N", "compute threads (default 2)"},
         {"f32", CLI_FLAG_BOOL, &c.f32, NULL, "f32 matrix products (default bf16)"},
+        {"recompute", CLI_FLAG_BOOL, &c.recompute, NULL, "keep each layer's input only, recompute the rest in backward"},
         {"quiet", CLI_FLAG_BOOL, &c.quiet, NULL, "no progress bar"},
         CLI_LORA_FLAG_ENTRIES(lora),
     };
@@ -127,6 +129,7 @@ int cmd_rl(int argc, char **argv) {
         c.clip_norm = clip;
         c.ppo_epochs = epochs;
         c.minibatches = mbs;
+        c.micro_tokens = micro;
         c.clip_low = (float)clow;
         c.clip_high = (float)chigh;
         c.value_clip = (float)vclip;

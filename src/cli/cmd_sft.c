@@ -14,7 +14,7 @@ int cmd_sft(int argc, char **argv) {
     long long epochs = c.epochs, batch = c.batch_tokens, max_len = 0, warmup = c.warmup_steps, eval_every = 0,
               save_every = 0, keep = c.keep_last, seed = (long long)c.seed, max_steps = 0;
     double lr = c.lr, min_lr = c.min_lr, wd = c.weight_decay, clip = c.clip_norm, eval_frac = c.eval_frac;
-    int resume = 0, constant = 0, f32 = 0, quiet = 0;
+    int resume = 0, constant = 0, f32 = 0, quiet = 0, recompute = 0;
     long long threads = 2;
     cli_lora_flags lora = {0};
     const cli_flag flags[] = {
@@ -38,6 +38,7 @@ int cmd_sft(int argc, char **argv) {
         {"keep-last", CLI_FLAG_INT, &keep, "N", "checkpoints kept (default 2)"},
         {"seed", CLI_FLAG_INT, &seed, "S", "data order and held-out split (default 1)"},
         {"f32", CLI_FLAG_BOOL, &f32, NULL, "pure f32 matrix products (default: bf16 with f32 accumulation)"},
+        {"recompute", CLI_FLAG_BOOL, &recompute, NULL, "keep each layer's input only, recompute the rest in backward"},
         {"threads", CLI_FLAG_INT, &threads, "N", "compute threads (default 2)"},
         {"quiet", CLI_FLAG_BOOL, &quiet, NULL, "no progress bar"},
         CLI_LORA_FLAG_ENTRIES(lora),
@@ -75,6 +76,7 @@ int cmd_sft(int argc, char **argv) {
     c.keep_last = keep;
     c.seed = (uint64_t)seed;
     c.f32 = f32;
+    c.recompute = recompute;
     c.quiet = quiet;
     train_sft_result r;
     rt_error err;

@@ -3,6 +3,8 @@
 #ifndef RETOOL_CLI_COMMANDS_H
 #define RETOOL_CLI_COMMANDS_H
 
+#include "model/config.h"
+
 /* `retool demo`: the default demo (docs/ARCHITECTURE.md, "The default demo"). */
 int cmd_demo(int argc, char **argv);
 
@@ -26,6 +28,12 @@ int cmd_model(int argc, char **argv);
 
 /* `retool model merge` (cmd_model_merge.c). */
 int cmd_model_merge(int argc, char **argv);
+/* Prints `model info`'s memory plan of a training step (train sft|grpo|ppo, tokens rows a forward/backward, kl: a
+ * reference model, recompute: activation recomputation, rollouts live sequences of rollout_tokens, lora_rank > 0:
+ * LoRA adapters on a frozen base) and whether it
+ * fits now; returns an exit code. */
+int cmd_model_info_plan(const model_config *c, const char *train, long long tokens, int kl, int recompute,
+                        long long rollouts, long long rollout_tokens, long long lora_rank);
 
 /* `retool report RUN...`: one self-contained HTML report of runs' curves and sample trajectories. */
 int cmd_report(int argc, char **argv);

@@ -79,7 +79,8 @@ static void entry_free(gemm_entry *e) {
 void kern_gemm_cache_clear(void) {
     pthread_mutex_lock(&g_reg_mu);
     for (size_t i = 0; i < g_ncaches; i++) {
-        for (size_t s = 0; s < CACHE_SLOTS; s++) entry_free(&g_caches[i]->slots[s]);
+        for (size_t s = 0; s < CACHE_SLOTS; s++)
+            entry_free(&g_caches[i]->slots[s]);
         g_caches[i]->nused = 0;
         for (int w = 0; w < 2; w++) {
             free(g_caches[i]->wide[w]);
@@ -93,7 +94,8 @@ void kern_gemm_cache_clear(void) {
 static uint64_t key_hash(const gemm_key *k) {
     const int64_t v[10] = {k->M, k->N, k->K, k->lda, k->ldb, k->ldc, k->dtype, k->trans_a, k->trans_b, k->accumulate};
     uint64_t h = 1469598103934665603ull;
-    for (int i = 0; i < 10; i++) h = (h ^ (uint64_t)v[i]) * 1099511628211ull;
+    for (int i = 0; i < 10; i++)
+        h = (h ^ (uint64_t)v[i]) * 1099511628211ull;
     return h ^ (h >> 29);
 }
 
@@ -137,7 +139,8 @@ static rt_status entry_create(gemm_entry *e, const gemm_key *k, rt_error *err) {
         snprintf(g_impl[k->dtype], sizeof g_impl[k->dtype], "%s", impl);
     st = dnnl_primitive_create(&e->prim, pd);
     dnnl_primitive_desc_destroy(pd);
-    if (st != dnnl_success) return rt_err_set(err, RT_EINTERNAL, "oneDNN primitive creation failed (status %d)", (int)st);
+    if (st != dnnl_success)
+        return rt_err_set(err, RT_EINTERNAL, "oneDNN primitive creation failed (status %d)", (int)st);
     if (dnnl_memory_create(&e->a, &a_md, g_engine, DNNL_MEMORY_NONE) != dnnl_success ||
         dnnl_memory_create(&e->b, &b_md, g_engine, DNNL_MEMORY_NONE) != dnnl_success ||
         dnnl_memory_create(&e->c, &c_md, g_engine, DNNL_MEMORY_NONE) != dnnl_success) {
@@ -221,27 +224,35 @@ static int64_t wide_block(int64_t n, int64_t k) {
     return b < 16 ? 16 : b;
 }
 
+/* Widened B blocks of at most this many bytes (stay in L2 between widening and use) for products of few rows. */
+#define WIDE_BLOCK_BYTES ((int64_t)256 << 10)
+
 /* A bf16 product on a CPU without a oneDNN bf16 matmul: both operands widened to f32 (packed), then the f32 matmul,
  * in blocks of rows of C (M) and columns (N) so that neither widened operand exceeds WIDE_MAX floats; each output
- * element still sums over all of K at once. */
+ * element still sums over all of K at once. With few rows (decoding, an lm_head chunk) the product is compute-light
+ * and B (the weight) large: B's column blocks are then small enough that the widened copy never leaves the cache. */
 static rt_status gemm_widened(gemm_cache *c, const gemm_key *k, const void *A, const void *B, float *C, rt_error *err) {
     int64_t bm = wide_block(k->M, k->K), bn = wide_block(k->N, k->K);
+    if (k->M <= KERN_WIDE_BLOCK_MAX_M) {
+        int64_t nb = WIDE_BLOCK_BYTES / (k->K * (int64_t)sizeof(float)) / 16 * 16;
+        if (nb < 16) nb = 16;
+        if (nb < bn) bn = nb;
+    }
     rt_status st = RT_OK;
-    for (int64_t n0 = 0; n0 < k->N && st == RT_OK; n0 += bn) {
-        const float *wb = NULL;
-        for (int64_t m0 = 0; m0 < k->M && st == RT_OK; m0 += bm) {
-            gemm_key f = *k;
-            f.dtype = KERN_F32;
-            f.M = k->M - m0 < bm ? k->M - m0 : bm;
+    for (int64_t m0 = 0; m0 < k->M && st == RT_OK; m0 += bm) {
+        gemm_key f = *k;
+        f.dtype = KERN_F32;
+        f.M = k->M - m0 < bm ? k->M - m0 : bm;
+        const uint16_t *a = (const uint16_t *)A + (k->trans_a ? m0 : m0 * k->lda);
+        int64_t a_rows = k->trans_a ? k->K : f.M, a_cols = k->trans_a ? f.M : k->K;
+        f.lda = a_cols;
+        const float *wa = widen(c, 0, a, a_rows, a_cols, k->lda); /* once per row block */
+        for (int64_t n0 = 0; n0 < k->N && st == RT_OK; n0 += bn) {
             f.N = k->N - n0 < bn ? k->N - n0 : bn;
-            const uint16_t *a = (const uint16_t *)A + (k->trans_a ? m0 : m0 * k->lda);
             const uint16_t *b = (const uint16_t *)B + (k->trans_b ? n0 * k->ldb : n0);
-            int64_t a_rows = k->trans_a ? k->K : f.M, a_cols = k->trans_a ? f.M : k->K;
             int64_t b_rows = k->trans_b ? f.N : k->K, b_cols = k->trans_b ? k->K : f.N;
-            f.lda = a_cols;
             f.ldb = b_cols;
-            const float *wa = widen(c, 0, a, a_rows, a_cols, k->lda);
-            if (wa && !wb) wb = widen(c, 1, b, b_rows, b_cols, k->ldb); /* once per column block */
+            const float *wb = wa ? widen(c, 1, b, b_rows, b_cols, k->ldb) : NULL;
             if (!wa || !wb)
                 return rt_err_set(err, RT_ENOMEM, "no memory to widen a %lldx%lldx%lld bf16 product to f32",
                                   (long long)k->M, (long long)k->N, (long long)k->K);
@@ -272,7 +283,8 @@ static rt_status gemm_one(const gemm_key *k, const void *A, const void *B, float
     }
     if (!e || (!e->used && c->nused >= CACHE_SLOTS / 2)) {
         /* Full: RL batches change shape every step, so drop everything and start over rather than grow forever. */
-        for (size_t s = 0; s < CACHE_SLOTS; s++) entry_free(&c->slots[s]);
+        for (size_t s = 0; s < CACHE_SLOTS; s++)
+            entry_free(&c->slots[s]);
         c->nused = 0;
         e = &c->slots[slot];
     }
@@ -339,7 +351,8 @@ rt_status kern_gemm_run(const kern_gemm *g, rt_error *err) {
     if (g->M <= 0 || g->N <= 0) return RT_OK;
     if (g->K <= 0) {
         if (!g->accumulate)
-            for (int64_t m = 0; m < g->M; m++) memset(g->C + m * g->ldc, 0, (size_t)g->N * sizeof(float));
+            for (int64_t m = 0; m < g->M; m++)
+                memset(g->C + m * g->ldc, 0, (size_t)g->N * sizeof(float));
         return RT_OK;
     }
     int nt = kern_threads();

@@ -27,6 +27,10 @@ typedef struct kern_gemm {
     int accumulate; /* 1: C += product; 0: C = product */
 } kern_gemm;
 
+/* Where bf16 is widened, a product of at most this many rows widens its B operand a cache-sized block at a time
+ * (larger ones widen both operands whole). */
+#define KERN_WIDE_BLOCK_MAX_M 256
+
 /* Runs the product on the pool's threads. bf16 products run on every CPU: natively where oneDNN has a bf16 matmul
  * for it (AVX-512 and newer), else with both operands widened to f32 (exact) and oneDNN's f32 matmul (the same
  * products, f32 accumulation as natively; kern_gemm_impl_name says which). Fails only when oneDNN cannot create or

@@ -126,6 +126,15 @@ float kern_logits_stats(const float *z, int64_t V, int64_t target, float *entrop
 /* Overwrites z[V] with d/dz of (dlogp * logp[target] + dent * entropy), using lse and entropy from kern_logits_stats. */
 void kern_logits_grad(float *z, int64_t V, int64_t target, float lse, float entropy, float dlogp, float dent);
 
+/* kern_logits_stats over rows [rows, V] in parallel, f32 exponentials (16 lanes) summed blockwise into doubles: lse and
+ * entropy [rows]; logp [rows] (may be NULL) of targets [rows] (NULL or -1: 0). */
+void kern_logits_stats_rows(const float *z, int64_t rows, int64_t V, const int32_t *targets, float *logp,
+                            float *entropy, float *lse);
+
+/* kern_logits_grad over rows [rows, V] in parallel (dlogp, dent [rows], either may be NULL meaning zero). */
+void kern_logits_grad_rows(float *z, int64_t rows, int64_t V, const int32_t *targets, const float *lse,
+                           const float *entropy, const float *dlogp, const float *dent);
+
 /* In place softmax of x[n]. */
 void kern_softmax(float *x, int64_t n);
 

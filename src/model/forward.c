@@ -29,6 +29,10 @@ void model_acts_free(model *m) {
     m->acts = NULL;
 }
 
+void model_release_activations(model *m) {
+    model_acts_free(m);
+}
+
 static int64_t widest(const model *m) {
     int64_t w = C_;
     if (m->qkv_dim > w) w = m->qkv_dim;
@@ -39,17 +43,20 @@ static int64_t widest(const model *m) {
 
 static rt_status acts_reserve(model *m, int64_t N, int64_t nseq, rt_error *err) {
     model_acts *a = m->acts;
-    if (a && a->cap >= N && a->seq_cap >= nseq) return RT_OK;
+    int64_t want_rows = model_head_rows(m);
+    if (a && a->cap >= N && a->seq_cap >= nseq && a->rows == (want_rows < a->cap ? want_rows : a->cap) &&
+        a->recompute == (m->recompute != 0))
+        return RT_OK;
     int64_t cap = a && a->cap > N ? a->cap : N, scap = a && a->seq_cap > nseq ? a->seq_cap : nseq;
     model_acts_free(m);
     a = m->acts = calloc(1, sizeof *a);
     if (!a) return rt_err_set(err, RT_ENOMEM, "model: no memory for activations");
     a->cap = cap;
     a->seq_cap = scap;
-    size_t n = (size_t)cap, L = (size_t)L_, C = (size_t)C_, W = (size_t)widest(m);
-    a->rows = (int64_t)((1 << 24) / V_);
-    if (a->rows < 16) a->rows = 16;
-    if (a->rows > cap) a->rows = cap;
+    a->recompute = m->recompute != 0;
+    /* L: layers whose internals are kept (one slot, refilled layer by layer in backward, when recomputing) */
+    size_t n = (size_t)cap, L = a->recompute ? 1 : (size_t)L_, C = (size_t)C_, W = (size_t)widest(m);
+    a->rows = want_rows < cap ? want_rows : cap;
     size_t bfn = n * W > (size_t)a->rows * (size_t)V_ ? n * W : (size_t)a->rows * (size_t)V_;
     int ok = 1;
 #define ALLOC(p, cnt) ok &= ((p) = malloc((size_t)(cnt) * sizeof *(p) + 64)) != NULL
@@ -57,7 +64,7 @@ static rt_status acts_reserve(model *m, int64_t N, int64_t nseq, rt_error *err) 
     ALLOC(a->pos, n);
     ALLOC(a->tokens, n);
     ALLOC(a->targets, n);
-    ALLOC(a->xs, (L + 1) * n * C);
+    ALLOC(a->xs, ((size_t)L_ + 1) * n * C);
     ALLOC(a->xmid, L * n * C);
     ALLOC(a->h1, L * n * C);
     ALLOC(a->h2, L * n * C);
@@ -136,10 +143,8 @@ rt_status model_lin(const model *m, float *out, const float *x, int64_t l, model
     return st;
 }
 
-/* For matrix w of layer l, given dy[M,N] and its input x[M,K]: dW += dy^T . x (when the matrix is trained),
- * dx (+)= dy . W (dx may be NULL), and the adapters' gradients and input gradient when the model has them. */
-static rt_status lin_bwd(model *m, float *dx, int dx_acc, const float *dy, const float *x, int64_t l, model_wkind w,
-                         int64_t M, rt_error *err) {
+rt_status model_lin_bwd(model *m, float *dx, int dx_acc, const float *dy, const float *x, int64_t l, model_wkind w,
+                        int64_t M, rt_error *err) {
     model_acts *a = m->acts;
     int64_t N, K;
     model_wshape(m, w, &N, &K);
@@ -191,62 +196,44 @@ static rt_status check_batch(const model *m, const model_batch *b, rt_error *err
     return RT_OK;
 }
 
-typedef struct head_ctx {
-    model *m;
-    int64_t r0;
-    float *logp, *ent_out;
-    const float *dlogp, *dent;
-    int grad;
-} head_ctx;
-
-static void head_task(void *vc, int64_t b, int64_t e, int tid) {
-    (void)tid;
-    head_ctx *c = vc;
-    model *m = c->m;
+/* Layer l on the residual stream xs[l]: its internals into its slot (slot 0 for all when recomputing) and, with
+ * out, xs[l+1]. Backward reruns it (without out) when recomputing: the same inputs give the same internals. */
+static rt_status layer_forward(model *m, int64_t l, int out, rt_error *err) {
     model_acts *a = m->acts;
-    for (int64_t i = b; i < e; i++) {
-        int64_t r = c->r0 + i;
-        float *z = a->logits + i * V_;
-        if (!c->grad) {
-            float lp = kern_logits_stats(z, V_, a->targets[r], &a->ent[r], &a->lm_lse[r]);
-            if (c->logp) c->logp[r] = lp;
-            if (c->ent_out) c->ent_out[r] = a->ent[r];
-        } else {
-            kern_logits_grad(z, V_, a->targets[r], a->lm_lse[r], a->ent[r], c->dlogp ? c->dlogp[r] : 0.0f,
-                             c->dent ? c->dent[r] : 0.0f);
-        }
-    }
+    int64_t N = a->N, C = C_, Q = m->qkv_dim, A = NH_ * HS_, I = I_, k = a->recompute ? 0 : l;
+    size_t nc = (size_t)N * (size_t)C;
+    kern_packing pk = {a->nseq, a->start, a->pos};
+    rt_status st;
+    const model_layer *P = &model_fixed(m)->layers[l];
+    float *x = a->xs + l * nc, *xmid = a->xmid + k * nc, *h1 = a->h1 + k * nc, *h2 = a->h2 + k * nc;
+    float *qkv = a->qkv + (size_t)k * N * Q, *att = a->att + (size_t)k * N * A, *gu = a->gu + (size_t)k * N * 2 * I;
+    float *act = a->act + (size_t)k * N * I, *xout = a->xs + (l + 1) * nc;
+    kern_rmsnorm_fwd(h1, a->rstd1 + k * N, x, P->ln1, N, C, (float)m->cfg.rms_norm_eps);
+    if ((st = model_lin(m, qkv, h1, l, MODEL_W_QKV, N, 0, a->bf_a, err)) != RT_OK) return st;
+    if (P->qkv_b) add_bias(qkv, P->qkv_b, N, Q);
+    kern_rope_fwd(&m->rope, qkv, Q, N, NH_, a->pos);
+    kern_rope_fwd(&m->rope, qkv + A, Q, N, KVH_, a->pos);
+    if ((st = kern_attn_fwd(att, a->lse + (size_t)k * N * NH_, qkv, &pk, NH_, KVH_, HS_, err)) != RT_OK) return st;
+    memcpy(xmid, x, nc * sizeof(float));
+    if ((st = model_lin(m, xmid, att, l, MODEL_W_O, N, 1, a->bf_a, err)) != RT_OK) return st;
+    kern_rmsnorm_fwd(h2, a->rstd2 + k * N, xmid, P->ln2, N, C, (float)m->cfg.rms_norm_eps);
+    if ((st = model_lin(m, gu, h2, l, MODEL_W_GU, N, 0, a->bf_a, err)) != RT_OK) return st;
+    kern_swiglu_fwd(act, gu, N, I);
+    if (!out) return RT_OK;
+    memcpy(xout, xmid, nc * sizeof(float));
+    return model_lin(m, xout, act, l, MODEL_W_DOWN, N, 1, a->bf_a, err);
 }
 
 /* Runs the layers and the final norm on the batch copied into acts. */
 static rt_status body_forward(model *m, rt_error *err) {
     model_acts *a = m->acts;
-    int64_t N = a->N, C = C_, Q = m->qkv_dim, A = NH_ * HS_, I = I_;
+    int64_t N = a->N, C = C_;
     size_t nc = (size_t)N * (size_t)C;
     model_embed_rows(m, a->xs, a->tokens, N);
-    const model_views *F = model_fixed(m);
-    kern_packing pk = {a->nseq, a->start, a->pos};
     rt_status st;
-    for (int64_t l = 0; l < L_; l++) {
-        const model_layer *P = &F->layers[l];
-        float *x = a->xs + l * nc, *xmid = a->xmid + l * nc, *h1 = a->h1 + l * nc, *h2 = a->h2 + l * nc;
-        float *qkv = a->qkv + (size_t)l * N * Q, *att = a->att + (size_t)l * N * A, *gu = a->gu + (size_t)l * N * 2 * I;
-        float *act = a->act + (size_t)l * N * I, *xout = a->xs + (l + 1) * nc;
-        kern_rmsnorm_fwd(h1, a->rstd1 + l * N, x, P->ln1, N, C, (float)m->cfg.rms_norm_eps);
-        if ((st = model_lin(m, qkv, h1, l, MODEL_W_QKV, N, 0, a->bf_a, err)) != RT_OK) return st;
-        if (P->qkv_b) add_bias(qkv, P->qkv_b, N, Q);
-        kern_rope_fwd(&m->rope, qkv, Q, N, NH_, a->pos);
-        kern_rope_fwd(&m->rope, qkv + A, Q, N, KVH_, a->pos);
-        if ((st = kern_attn_fwd(att, a->lse + (size_t)l * N * NH_, qkv, &pk, NH_, KVH_, HS_, err)) != RT_OK) return st;
-        memcpy(xmid, x, nc * sizeof(float));
-        if ((st = model_lin(m, xmid, att, l, MODEL_W_O, N, 1, a->bf_a, err)) != RT_OK) return st;
-        kern_rmsnorm_fwd(h2, a->rstd2 + l * N, xmid, P->ln2, N, C, (float)m->cfg.rms_norm_eps);
-        if ((st = model_lin(m, gu, h2, l, MODEL_W_GU, N, 0, a->bf_a, err)) != RT_OK) return st;
-        kern_swiglu_fwd(act, gu, N, I);
-        memcpy(xout, xmid, nc * sizeof(float));
-        if ((st = model_lin(m, xout, act, l, MODEL_W_DOWN, N, 1, a->bf_a, err)) != RT_OK) return st;
-    }
-    kern_rmsnorm_fwd(a->hf, a->rstdf, a->xs + L_ * nc, F->final_norm, N, C, (float)m->cfg.rms_norm_eps);
+    for (int64_t l = 0; l < L_; l++)
+        if ((st = layer_forward(m, l, 1, err)) != RT_OK) return st;
+    kern_rmsnorm_fwd(a->hf, a->rstdf, a->xs + L_ * nc, model_fixed(m)->final_norm, N, C, (float)m->cfg.rms_norm_eps);
     return RT_OK;
 }
 
@@ -267,24 +254,15 @@ static rt_status load_batch(model *m, const model_batch *b, rt_error *err) {
     return RT_OK;
 }
 
-/* logits[rows, V] of rows [r0, r0+rows) of the final hidden states. */
-static rt_status head_logits(model *m, int64_t r0, int64_t rows, rt_error *err) {
-    model_acts *a = m->acts;
-    return model_lin(m, a->logits, a->hf + (size_t)r0 * C_, 0, MODEL_W_HEAD, rows, 0, a->bf_a, err);
-}
-
 rt_status model_forward(model *m, const model_batch *b, float *logp, float *entropy, float *value, rt_error *err) {
     if (value && !m->value_head) return rt_err_set(err, RT_EINVAL, "model: values asked of a model without a value head");
     rt_status st = load_batch(m, b, err);
     if (st != RT_OK) return st;
     model_acts *a = m->acts;
     if ((st = body_forward(m, err)) != RT_OK) return st;
-    for (int64_t r0 = 0; r0 < a->N; r0 += a->rows) {
-        int64_t rows = a->N - r0 < a->rows ? a->N - r0 : a->rows;
-        if ((st = head_logits(m, r0, rows, err)) != RT_OK) return st;
-        head_ctx hc = {m, r0, logp, entropy, NULL, NULL, 0};
-        kern_parallel_for(rows, 4, head_task, &hc);
-    }
+    /* A forward asked for neither log-probs nor entropy (a critic's) skips the lm_head; its backward must too. */
+    a->head = logp || entropy || !value;
+    if (a->head && (st = model_head_forward(m, logp, entropy, err)) != RT_OK) return st;
     if (value) {
         for (int64_t r = 0; r < a->N; r++) {
             double s = m->p.value_b[0];
@@ -303,8 +281,9 @@ rt_status model_logits(model *m, const model_batch *b, float *logits, rt_error *
     model_acts *a = m->acts;
     for (int64_t r0 = 0; r0 < a->N; r0 += a->rows) {
         int64_t rows = a->N - r0 < a->rows ? a->N - r0 : a->rows;
-        if ((st = head_logits(m, r0, rows, err)) != RT_OK) return st;
-        memcpy(logits + (size_t)r0 * V_, a->logits, (size_t)rows * (size_t)V_ * sizeof(float));
+        if ((st = model_lin(m, logits + (size_t)r0 * V_, a->hf + (size_t)r0 * C_, 0, MODEL_W_HEAD, rows, 0, a->bf_a,
+                            err)) != RT_OK)
+            return st;
     }
     return RT_OK;
 }
@@ -317,15 +296,12 @@ rt_status model_backward(model *m, const float *dlogp, const float *dent, const 
     int64_t N = a->N, C = C_, Q = m->qkv_dim, A = NH_ * HS_, I = I_;
     size_t nc = (size_t)N * (size_t)C;
     rt_status st;
-    /* lm head, chunk by chunk: logits recomputed, turned into their gradient in place. */
-    for (int64_t r0 = 0; r0 < N; r0 += a->rows) {
-        int64_t rows = N - r0 < a->rows ? N - r0 : a->rows;
-        if ((st = head_logits(m, r0, rows, err)) != RT_OK) return st;
-        head_ctx hc = {m, r0, NULL, NULL, dlogp, dent, 1};
-        kern_parallel_for(rows, 4, head_task, &hc);
-        if ((st = lin_bwd(m, a->dh + (size_t)r0 * C, 0, a->logits, a->hf + (size_t)r0 * C, 0, MODEL_W_HEAD, rows,
-                          err)) != RT_OK)
-            return st;
+    if ((dlogp || dent) && !a->head)
+        return rt_err_set(err, RT_EINVAL, "model: log-prob or entropy gradients after a forward that skipped the lm_head");
+    if (dlogp || dent) {
+        if ((st = model_head_backward(m, dlogp, dent, err)) != RT_OK) return st;
+    } else {
+        memset(a->dh, 0, nc * sizeof(float));
     }
     if (dvalue) {
         for (int64_t r = 0; r < N; r++) {
@@ -346,18 +322,20 @@ rt_status model_backward(model *m, const float *dlogp, const float *dent, const 
     for (int64_t l = L_ - 1; l >= 0; l--) {
         const model_layer *P = &F->layers[l];
         model_layer *G = &m->g.layers[l];
-        float *x = a->xs + l * nc, *xmid = a->xmid + l * nc, *h1 = a->h1 + l * nc, *h2 = a->h2 + l * nc;
-        float *qkv = a->qkv + (size_t)l * N * Q, *att = a->att + (size_t)l * N * A, *gu = a->gu + (size_t)l * N * 2 * I;
-        float *act = a->act + (size_t)l * N * I;
+        int64_t k = a->recompute ? 0 : l; /* the layer's slot */
+        if (a->recompute && (st = layer_forward(m, l, 0, err)) != RT_OK) return st;
+        float *x = a->xs + l * nc, *xmid = a->xmid + k * nc, *h1 = a->h1 + k * nc, *h2 = a->h2 + k * nc;
+        float *qkv = a->qkv + (size_t)k * N * Q, *att = a->att + (size_t)k * N * A, *gu = a->gu + (size_t)k * N * 2 * I;
+        float *act = a->act + (size_t)k * N * I;
         /* MLP: xout = xmid + down(swiglu(gu(norm(xmid)))) */
-        if ((st = lin_bwd(m, a->da, 0, a->dx, act, l, MODEL_W_DOWN, N, err)) != RT_OK) return st;
+        if ((st = model_lin_bwd(m, a->da, 0, a->dx, act, l, MODEL_W_DOWN, N, err)) != RT_OK) return st;
         kern_swiglu_bwd(a->dgu, a->da, gu, N, I);
-        if ((st = lin_bwd(m, a->dh, 0, a->dgu, h2, l, MODEL_W_GU, N, err)) != RT_OK) return st;
-        kern_rmsnorm_bwd(a->dx, frozen ? a->dnorm : G->ln2, a->dh, xmid, P->ln2, a->rstd2 + l * N, N, C);
+        if ((st = model_lin_bwd(m, a->dh, 0, a->dgu, h2, l, MODEL_W_GU, N, err)) != RT_OK) return st;
+        kern_rmsnorm_bwd(a->dx, frozen ? a->dnorm : G->ln2, a->dh, xmid, P->ln2, a->rstd2 + k * N, N, C);
         /* attention: xmid = x + o(attn(rope(qkv(norm(x))))) */
-        if ((st = lin_bwd(m, a->datt, 0, a->dx, att, l, MODEL_W_O, N, err)) != RT_OK) return st;
+        if ((st = model_lin_bwd(m, a->datt, 0, a->dx, att, l, MODEL_W_O, N, err)) != RT_OK) return st;
         memset(a->dqkv, 0, (size_t)N * (size_t)Q * sizeof(float));
-        if ((st = kern_attn_bwd(a->dqkv, a->datt, att, a->lse + (size_t)l * N * NH_, qkv, &pk, NH_, KVH_, HS_, err)) !=
+        if ((st = kern_attn_bwd(a->dqkv, a->datt, att, a->lse + (size_t)k * N * NH_, qkv, &pk, NH_, KVH_, HS_, err)) !=
             RT_OK)
             return st;
         kern_rope_bwd(&m->rope, a->dqkv, Q, N, NH_, a->pos);
@@ -365,8 +343,8 @@ rt_status model_backward(model *m, const float *dlogp, const float *dent, const 
         if (!frozen && G->qkv_b)
             for (int64_t r = 0; r < N; r++)
                 for (int64_t j = 0; j < Q; j++) G->qkv_b[j] += a->dqkv[(size_t)r * Q + j];
-        if ((st = lin_bwd(m, a->dh, 0, a->dqkv, h1, l, MODEL_W_QKV, N, err)) != RT_OK) return st;
-        kern_rmsnorm_bwd(a->dx, frozen ? a->dnorm : G->ln1, a->dh, x, P->ln1, a->rstd1 + l * N, N, C);
+        if ((st = model_lin_bwd(m, a->dh, 0, a->dqkv, h1, l, MODEL_W_QKV, N, err)) != RT_OK) return st;
+        kern_rmsnorm_bwd(a->dx, frozen ? a->dnorm : G->ln1, a->dh, x, P->ln1, a->rstd1 + k * N, N, C);
     }
     for (int64_t r = 0; r < N && !frozen; r++) {
         float *d = m->g.embed + (size_t)a->tokens[r] * (size_t)C;

@@ -80,7 +80,13 @@ typedef struct model {
     kern_rope rope;
     model_acts *acts;
     int64_t adam_step;
+    int64_t head_rows; /* lm_head rows per chunk in training (0: MODEL_HEAD_BYTES of f32 logits) */
+    int recompute;     /* keep only each layer's input; backward recomputes the rest (one more forward, ~1/L of the
+                          activations) */
 } model;
+
+/* The f32 logits a training forward or backward holds at once (one chunk of rows of the lm_head). */
+#define MODEL_HEAD_BYTES ((uint64_t)128 << 20)
 
 /* Options for creating a model. */
 typedef struct model_opts {
@@ -147,6 +153,10 @@ rt_status model_backward(model *m, const float *dlogp, const float *dent, const 
 
 /* The full logits [N, V] of a batch (no activations kept for backward); for tests and scoring small vocabularies. */
 rt_status model_logits(model *m, const model_batch *b, float *logits, rt_error *err);
+
+/* Frees the activations the last forward kept (the next forward allocates them again); a backward needs a forward
+ * after it. RL releases each model's after its part of a step, so that only one model's are live at a time. */
+void model_release_activations(model *m);
 
 /* Allocates gradients and AdamW moments (zeroed). */
 rt_status model_train_init(model *m, rt_error *err);

@@ -28,6 +28,8 @@ struct model_acts {
     float *dx, *dh, *dqkv, *datt, *dgu, *da; /* gradient scratch */
     float *dnorm;        /* [C] frozen mode: where the untrained norms' gradients go */
     int valid;           /* a forward ran since the last backward */
+    int head;            /* that forward ran the lm_head (lm_lse and ent are set) */
+    int recompute;       /* one layer slot; backward recomputes each layer's internals from xs */
 };
 
 /* Appends a tensor to m's table at float offset *off (advanced past it, padded to 16 floats); returns its offset. */
@@ -56,5 +58,23 @@ static inline const model_views *model_fixed(const model *m) { return m->base ? 
 
 /* Copies the embedding rows of tokens[0..n) into out [n, C] (f32; widened from bf16 for a bf16 frozen base). */
 void model_embed_rows(const model *m, float *out, const int32_t *tokens, int64_t n);
+
+/* For matrix w of layer l, given dy[M,N] and its input x[M,K]: dW += dy^T . x (when the matrix is trained),
+ * dx (+)= dy . W (dx may be NULL), and the adapters' gradients and input gradient when the model has them (uses acts'
+ * scratch). */
+rt_status model_lin_bwd(model *m, float *dx, int dx_acc, const float *dy, const float *x, int64_t l, model_wkind w,
+                        int64_t M, rt_error *err);
+
+/* Rows of the lm_head computed at once: m->head_rows, or MODEL_HEAD_BYTES of f32 logits (at least 16). */
+int64_t model_head_rows(const model *m);
+
+/* The lm_head over the final hidden states of the last forward, chunk by chunk: acts' lm_lse and ent [N], logp of the
+ * targets and entropy [N] (either may be NULL). */
+rt_status model_head_forward(model *m, float *logp, float *entropy, rt_error *err);
+
+/* Its backward: acts' dh [N, C] (written) and the lm_head gradient (accumulated) for dlogp, dent [N] (either NULL =
+ * zero); the logits are recomputed chunk by chunk. */
+rt_status model_head_backward(model *m, const float *dlogp, const float *dent, rt_error *err);
+
 
 #endif

@@ -23,6 +23,7 @@
 #include "train/advantage.h"
 #include "train/checkpoint.h"
 #include "train/filter.h"
+#include "train/memplan.h"
 #include "train/dist.h"
 #include "train/dist_train.h"
 #include "train/rl_metrics.h"
@@ -59,6 +60,23 @@ static int64_t next_problem(rl_run *r) {
     return r->order[r->state.data_pos++];
 }
 
+/* Refuses, before anything is loaded, a run whose step will not fit in memory (train/memplan.h). Rollouts are
+ * planned at their budget: a 1024-token prompt allowance, the response and the interpreter output. */
+static rt_status check_memory(const train_rl_config *c, rt_error *err) {
+    model_config mc;
+    int rank = c->lora.rank;
+    unsigned targets = c->lora.targets;
+    rt_status st = train_mem_model_config(c->model_dir, &mc, &rank, &targets, err);
+    if (st) return st;
+    int64_t n = c->prompts_per_step * c->samples * (c->resample_on_correct ? 2 : 1);
+    int64_t len = 1024 + (int64_t)c->rollout.budget.max_response_tokens + (int64_t)c->rollout.budget.max_interpreter_tokens;
+    if (len > mc.max_position_embeddings) len = mc.max_position_embeddings;
+    int64_t live = (int64_t)c->rollout.max_concurrent < n ? (int64_t)c->rollout.max_concurrent : n;
+    int64_t rows = n * len < c->micro_tokens ? n * len : c->micro_tokens;
+    train_mem_req q = {c->algo == TRAIN_ALGO_PPO ? 2 : 1, c->kl_coef != 0, rows, live, len, c->recompute, rank, targets};
+    return train_mem_check(&mc, &q, c->algo == TRAIN_ALGO_PPO ? "rl (PPO)" : "rl (GRPO)", err);
+}
+
 static rt_status open_run(rl_run *r, const train_rl_config *in, rt_error *err) {
     r->cfg = *in;
     rt_status st = RT_OK;
@@ -76,9 +94,12 @@ static rt_status open_run(rl_run *r, const train_rl_config *in, rt_error *err) {
         if (in->steps > 0) r->cfg.steps = in->steps;
     }
     train_rl_config *c = &r->cfg;
-    if (c->samples < 1 || c->prompts_per_step < 1 || c->steps < 0 || c->ppo_epochs < 1 || c->minibatches < 1)
-        return rt_err_set(err, RT_EINVAL, "samples, prompts per step, PPO epochs and minibatches must be >= 1");
+    if (c->samples < 1 || c->prompts_per_step < 1 || c->steps < 0 || c->ppo_epochs < 1 || c->minibatches < 1 ||
+        c->micro_tokens < 1)
+        return rt_err_set(err, RT_EINVAL,
+                          "samples, prompts per step, PPO epochs, minibatches and micro-batch tokens must be >= 1");
     st = kern_init(c->threads, err);
+    if (!st) st = check_memory(c, err);
     if (!st) st = tok_load(c->model_dir, &r->tok, err);
     if (!st) st = rollout_template_resolve(c->model_dir, c->template_kind, &c->template_kind, err);
     if (!st) st = rollout_template_family(r->tok, c->template_kind, &r->family, err);
@@ -121,6 +142,7 @@ static rt_status open_run(rl_run *r, const train_rl_config *in, rt_error *err) {
         r->has_critic = 0;
         return st;
     }
+    r->policy.recompute = r->critic.recompute = c->recompute;
     /* Data parallel: every rank must start from the same models and state (rank 0 only writes them). */
     st = train_dist_check_model(&r->policy, latest >= 0 ? "checkpoint policy parameters" : "starting policy parameters", err);
     if (!st && r->has_critic)
@@ -288,7 +310,7 @@ static rt_status advantages(rl_run *r, rl_item *items, size_t n, rt_error *err) 
     float **vals = malloc((n ? n : 1) * sizeof *vals);
     if (!vals) return rt_err_set(err, RT_ENOMEM, "out of memory");
     for (size_t i = 0; i < n; i++) vals[i] = items[i].old_value;
-    st = rl_forward(&r->critic, items, n, r->max_len, 8192, NULL, vals, NULL, NULL, err);
+    st = rl_forward(&r->critic, items, n, r->max_len, (size_t)c->micro_tokens, NULL, vals, NULL, NULL, err);
     free(vals);
     if (st) return st;
     for (size_t i = 0; i < n; i++)
@@ -328,21 +350,54 @@ static rt_status make_items(rl_run *r, rollout_trajectory *t, size_t n, rl_item 
     return st;
 }
 
+/* The critic's hook of an on-policy update: GAE on the old values its forward just filled. */
+typedef struct gae_hook {
+    rl_run *r;
+    rl_item *items;
+    size_t n;
+    int done;
+} gae_hook;
+
+static rt_status gae_ready(void *ctx, rl_item *it, rt_error *err) {
+    (void)err;
+    gae_hook *h = ctx;
+    const train_rl_config *c = &h->r->cfg;
+    train_gae(it->old_value, it->t->mask, it->t->n_response, (float)it->t->reward, c->gamma, c->lambda, it->adv, it->ret);
+    h->done = 1;
+    return RT_OK;
+}
+
 static rt_status update(rl_run *r, rl_item *items, size_t n, rl_update_stats *us, rt_error *err) {
     const train_rl_config *c = &r->cfg;
+    /* On-policy (one pass, one minibatch): the policy and the critic are still the sampling ones when their update's
+     * forward runs, so that forward gives the old log-probs and old values; no separate forward. Several processes
+     * keep the separate forwards (whitening is collective, and a rank may have nothing to train). */
+    int onpolicy = c->ppo_epochs == 1 && c->minibatches == 1, critic_hook = onpolicy && r->has_critic && dist_size() == 1;
     float **lp = malloc((n ? n : 1) * sizeof *lp);
     if (!lp) return rt_err_set(err, RT_ENOMEM, "out of memory");
     for (size_t i = 0; i < n; i++) lp[i] = items[i].old_logp;
-    rt_status st = rl_forward(&r->policy, items, n, r->max_len, 8192, lp, NULL, NULL, NULL, err);
+    double t0 = rt_time_now(), c0 = rt_time_cpu();
+    size_t micro_rows = (size_t)c->micro_tokens;
+    rt_status st = onpolicy ? RT_OK : rl_forward(&r->policy, items, n, r->max_len, micro_rows, lp, NULL, NULL, NULL, err);
     if (!st && (r->has_ref || r->ref_is_base)) {
         for (size_t i = 0; i < n; i++) lp[i] = items[i].ref_logp;
         model *ref = r->ref_is_base ? &r->policy : &r->ref;
         ref->lora_off = r->ref_is_base;
-        st = rl_forward(ref, items, n, r->max_len, 8192, lp, NULL, NULL, NULL, err);
+        st = rl_forward(ref, items, n, r->max_len, micro_rows, lp, NULL, NULL, NULL, err);
         ref->lora_off = 0;
+        if (r->has_ref) model_release_activations(&r->ref); /* with several models, one model's activations at a time */
     }
     free(lp);
-    if (!st) st = advantages(r, items, n, err);
+    double t1 = rt_time_now(), c1 = rt_time_cpu();
+    if (!st && !critic_hook) st = advantages(r, items, n, err);
+    double t2 = rt_time_now(), c2 = rt_time_cpu();
+    us->cpu_policy += c1 - c0;
+    us->cpu_critic += c2 - c1;
+    gae_hook hook = {r, items, n, 0};
+    size_t micro = (size_t)c->micro_tokens;
+    us->t_forward += t2 - t0; /* old log-probs, reference log-probs, old values */
+    us->t_policy += t1 - t0;
+    us->t_critic += t2 - t1;
     size_t *idx = malloc((n ? n : 1) * sizeof *idx);
     if (!st && !idx) st = rt_err_set(err, RT_ENOMEM, "out of memory");
     rl_policy_hp hp = {.clip_low = c->clip_low,
@@ -351,7 +406,8 @@ static rt_status update(rl_run *r, rl_item *items, size_t n, rl_update_stats *us
                        .kl_kind = c->kl_kind,
                        .entropy_coef = c->entropy_coef,
                        .clip_norm = c->clip_norm,
-                       .opt = model_adamw_defaults()};
+                       .opt = model_adamw_defaults(),
+                       .old_from_update = onpolicy};
     hp.opt.weight_decay = c->weight_decay;
     model_lr_schedule sched = {.kind = MODEL_LR_CONSTANT, .peak = c->lr, .warmup_steps = c->warmup_steps,
                                .total_steps = c->steps};
@@ -374,10 +430,20 @@ static rt_status update(rl_run *r, rl_item *items, size_t n, rl_update_stats *us
         size_t mb = (double)c->minibatches < n_all ? (size_t)c->minibatches : (size_t)n_all;
         for (size_t b = 0; !st && b < mb; b++) {
             size_t lo = b * n / mb, hi = (b + 1) * n / mb;
+            double u0 = rt_time_now(), v0 = rt_time_cpu();
             if (r->has_critic)
-                st = rl_critic_update(&r->critic, items, idx + lo, hi - lo, r->max_len, c->value_clip, c->clip_norm,
-                                      c->critic_lr, &copt, us, err);
-            if (!st && policy_on) st = rl_policy_update(&r->policy, items, idx + lo, hi - lo, r->max_len, &hp, us, err);
+                st = rl_critic_update(&r->critic, items, idx + lo, hi - lo, r->max_len, micro, c->value_clip,
+                                      c->clip_norm, c->critic_lr, &copt, critic_hook ? gae_ready : NULL, &hook, us, err);
+            if (r->has_critic) model_release_activations(&r->critic);
+            if (!st && critic_hook && !hook.done) st = advantages(r, items, n, err); /* nothing trained: still needed */
+            else if (!st && critic_hook && c->whiten) st = whiten(items, n, err); /* GAE ran item by item */
+            double u1 = rt_time_now(), v1 = rt_time_cpu();
+            if (!st && policy_on) st = rl_policy_update(&r->policy, items, idx + lo, hi - lo, r->max_len, micro, &hp, us, err);
+            if (r->has_critic || r->has_ref) model_release_activations(&r->policy);
+            us->t_critic += u1 - u0;
+            us->t_policy += rt_time_now() - u1;
+            us->cpu_critic += v1 - v0;
+            us->cpu_policy += rt_time_cpu() - v1;
         }
     }
     free(idx);
@@ -511,6 +577,17 @@ rt_status train_rl_run(const train_rl_config *cfg, train_rl_result *res, rt_erro
             cJSON_AddNumberToObject(m, "time_fused_s", rs.t_fused); /* calls that decoded and prefilled together */
             cJSON_AddNumberToObject(m, "time_scoring_s", t2 - t1);
             cJSON_AddNumberToObject(m, "time_update_s", t3 - t2);
+            cJSON_AddNumberToObject(m, "time_forward_s", us.t_forward);
+            cJSON_AddNumberToObject(m, "time_backward_s", us.t_backward);
+            cJSON_AddNumberToObject(m, "time_optimizer_s", us.t_optim);
+            cJSON_AddNumberToObject(m, "time_policy_s", us.t_policy);
+            cJSON_AddNumberToObject(m, "cpu_policy_s", us.cpu_policy);
+            cJSON_AddNumberToObject(m, "policy_tokens", us.policy_tokens);
+            if (r.has_critic) {
+                cJSON_AddNumberToObject(m, "time_critic_s", us.t_critic);
+                cJSON_AddNumberToObject(m, "cpu_critic_s", us.cpu_critic);
+                cJSON_AddNumberToObject(m, "critic_tokens", us.critic_tokens);
+            }
             const cJSON *acc = cJSON_GetObjectItemCaseSensitive(m, "accuracy");
             const cJSON *rew = cJSON_GetObjectItemCaseSensitive(m, "reward");
             if (r.state.step == first + 1) {

@@ -49,6 +49,7 @@ typedef struct train_rl_config {
     int64_t critic_warmup;       /* steps that update only the critic (PPO) */
     int64_t ppo_epochs;          /* passes over a step's trajectories */
     int64_t minibatches;         /* optimizer steps per pass */
+    int64_t micro_tokens;        /* rows of one forward/backward (gradients accumulate over them; bounds activations) */
     float clip_low, clip_high, value_clip;
     float gamma, lambda;
     int whiten;                  /* whiten PPO advantages over the batch */
@@ -63,6 +64,7 @@ typedef struct train_rl_config {
     uint64_t seed;
     int threads;
     int f32;
+    int recompute;               /* keep only each layer's input; backward recomputes the rest */
     int quiet;
     model_lora_cfg lora;         /* rank > 0: policy and critic train LoRA adapters on one shared frozen bf16 base;
                                   * the KL reference is that base with the adapters off */

@@ -22,6 +22,7 @@ train_rl_config train_rl_defaults(void) {
     c.clip_norm = 1.0;
     c.ppo_epochs = 1;
     c.minibatches = 1;
+    c.micro_tokens = 2048;
     c.clip_low = 0.2f;
     c.clip_high = 0.28f;
     c.value_clip = 0.5f;
@@ -72,6 +73,7 @@ cJSON *train_rl_config_to_json(const train_rl_config *c) {
     cJSON_AddNumberToObject(o, "critic_warmup", (double)c->critic_warmup);
     cJSON_AddNumberToObject(o, "ppo_epochs", (double)c->ppo_epochs);
     cJSON_AddNumberToObject(o, "minibatches", (double)c->minibatches);
+    cJSON_AddNumberToObject(o, "micro_tokens", (double)c->micro_tokens);
     cJSON_AddNumberToObject(o, "clip_low", c->clip_low);
     cJSON_AddNumberToObject(o, "clip_high", c->clip_high);
     cJSON_AddNumberToObject(o, "value_clip", c->value_clip);
@@ -91,6 +93,7 @@ cJSON *train_rl_config_to_json(const train_rl_config *c) {
     cJSON_AddNumberToObject(o, "threads", c->threads);
     cJSON_AddBoolToObject(o, "f32", c->f32);
     if (c->lora.rank) train_lora_config_json(o, &c->lora);
+    cJSON_AddBoolToObject(o, "recompute", c->recompute);
     return o;
 }
 
@@ -130,6 +133,7 @@ rt_status train_rl_config_from_json(const cJSON *o, train_rl_config *c, rt_error
     if (!st) st = get_i64(o, "critic_warmup", &c->critic_warmup, err);
     if (!st) st = get_i64(o, "ppo_epochs", &c->ppo_epochs, err);
     if (!st) st = get_i64(o, "minibatches", &c->minibatches, err);
+    if (!st) st = rt_json_opt_int(o, "micro_tokens", &c->micro_tokens, err); /* runs before it: the default */
     if (!st) st = rt_json_get_double(o, "clip_low", &clow, err);
     if (!st) st = rt_json_get_double(o, "clip_high", &chigh, err);
     if (!st) st = rt_json_get_double(o, "value_clip", &vclip, err);
@@ -149,6 +153,7 @@ rt_status train_rl_config_from_json(const cJSON *o, train_rl_config *c, rt_error
     if (!st) st = get_i64(o, "threads", &threads, err);
     if (!st) st = rt_json_get_bool(o, "f32", &c->f32, err);
     if (!st) st = train_lora_config_from_json(o, &c->lora, err);
+    if (!st) st = rt_json_opt_bool(o, "recompute", &c->recompute, err); /* runs before it: off */
     if (st) return st;
     if (train_algo_parse(algo, &c->algo, err)) return rt_err_prefix(err, "field 'algo'");
     st = rollout_template_parse(tmpl, &c->template_kind, err);

@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/timer.h"
 #include "train/dist.h"
 #include "train/dist_train.h"
 #include "train/guard.h"
@@ -91,154 +92,195 @@ rt_status rl_forward(model *m, rl_item *items, size_t n, size_t max_len, size_t 
     return st;
 }
 
-rt_status rl_policy_update(model *m, rl_item *items, const size_t *idx, size_t n, size_t max_len,
-                           const rl_policy_hp *hp, rl_update_stats *stats, rt_error *err) {
+/* Model-written tokens of items[idx[0..n)] as packed (cut to max_len), summed over every rank: the loss's normaliser. */
+static rt_status count_targets(rl_item *items, const size_t *idx, size_t n, size_t max_len, double *norm,
+                               rt_error *err) {
     train_packed p;
     memset(&p, 0, sizeof p);
     rt_status st = RT_OK;
     for (size_t k = 0; !st && k < n; k++) st = train_packed_add(&p, items[idx[k]].t, (int64_t)idx[k], max_len, NULL, err);
-    /* Token-level normalisation over the minibatch of every rank (data parallel: this rank holds its share). */
-    double norm = (double)p.n_targets;
-    if (!st) st = dist_allreduce_f64(&norm, 1, err);
-    if (st || norm == 0) {
-        train_packed_free(&p);
-        return st;
+    *norm = (double)p.n_targets;
+    train_packed_free(&p);
+    return st ? st : dist_allreduce_f64(norm, 1, err);
+}
+
+/* Packs the next micro-batch of items[idx[*k..n)] into p (at least one item, then up to micro_tokens rows); *k moves
+ * past it and *first is where it began. */
+static rt_status next_micro(train_packed *p, rl_item *items, const size_t *idx, size_t n, size_t *k, size_t *first,
+                            size_t max_len, size_t micro_tokens, rt_error *err) {
+    train_packed_reset(p);
+    *first = *k;
+    rt_status st = RT_OK;
+    while (!st && *k < n &&
+           (p->n_rows == 0 || p->n_rows + train_packed_len(items[idx[*k]].t, max_len) <= micro_tokens)) {
+        st = train_packed_add(p, items[idx[*k]].t, (int64_t)idx[*k], max_len, NULL, err);
+        (*k)++;
     }
-    size_t N = p.n_rows ? p.n_rows : 1;
+    return st;
+}
+
+/* Sums of one policy update's statistics over its micro-batches. */
+typedef struct policy_sums {
+    double loss, clip_frac, approx_kl, kl, entropy;
+} policy_sums;
+
+/* Forward and backward (gradients accumulated) of the policy loss on one packed micro-batch whose sequence s is item
+ * idx[s]. */
+static rt_status policy_micro(model *m, rl_item *items, const size_t *idx, const train_packed *p, double norm,
+                              const rl_policy_hp *hp, policy_sums *sum, rl_update_stats *stats, rt_error *err) {
+    size_t N = p->n_rows ? p->n_rows : 1, maxT = 0;
+    for (size_t s = 0; s < (size_t)p->batch.nseq; s++)
+        if (items[idx[s]].t->n_response > maxT) maxT = items[idx[s]].t->n_response;
     float *logp = calloc(N, sizeof(float)), *ent = calloc(N, sizeof(float)), *dlogp = calloc(N, sizeof(float)),
           *dent = hp->entropy_coef != 0 ? calloc(N, sizeof(float)) : NULL;
-    size_t maxT = 0;
-    for (size_t k = 0; k < n; k++)
-        if (items[idx[k]].t->n_response > maxT) maxT = items[idx[k]].t->n_response;
     float *lp = calloc(maxT + 1, sizeof(float)), *d = calloc(maxT + 1, sizeof(float));
-    if (!logp || !ent || !dlogp || (hp->entropy_coef != 0 && !dent) || !lp || !d)
+    uint8_t *mask = malloc(maxT + 1);
+    rt_status st = RT_OK;
+    if (!logp || !ent || !dlogp || (hp->entropy_coef != 0 && !dent) || !lp || !d || !mask)
         st = rt_err_set(err, RT_ENOMEM, "out of memory");
-    if (!st && p.n_rows > 0) st = model_forward(m, &p.batch, logp, ent, NULL, err);
-    double loss = 0, clip_frac = 0, approx_kl = 0, kl = 0, entropy = 0;
-    for (size_t s = 0; !st && s < (size_t)p.batch.nseq; s++) {
+    double t0 = rt_time_now();
+    if (!st) st = model_forward(m, &p->batch, logp, ent, NULL, err);
+    stats->t_forward += rt_time_now() - t0;
+    for (size_t s = 0; !st && s < (size_t)p->batch.nseq; s++) {
         rl_item *it = &items[idx[s]];
         const rollout_trajectory *t = it->t;
-        uint8_t *mask = malloc(t->n_response ? t->n_response : 1);
-        if (!mask) {
-            st = rt_err_set(err, RT_ENOMEM, "out of memory");
-            break;
-        }
         for (size_t j = 0; j < t->n_response; j++) {
-            int64_t r = row_of(&p, s, j);
+            int64_t r = row_of(p, s, j);
             mask[j] = r >= 0 && t->mask[j];
             lp[j] = mask[j] ? logp[r] : 0.0f;
+            if (hp->old_from_update) it->old_logp[j] = lp[j];
             d[j] = 0.0f;
-            if (mask[j]) entropy += ent[r];
+            if (mask[j]) sum->entropy += ent[r];
         }
         train_pg_stats ps;
         train_ppo_policy_loss(lp, it->old_logp, it->adv, mask, t->n_response, hp->clip_low, hp->clip_high, norm, d,
                               &ps);
-        loss += ps.loss;
-        clip_frac += ps.clip_frac * (double)ps.tokens;
-        approx_kl += ps.approx_kl * (double)ps.tokens;
+        sum->loss += ps.loss;
+        sum->clip_frac += ps.clip_frac * (double)ps.tokens;
+        sum->approx_kl += ps.approx_kl * (double)ps.tokens;
         if (hp->kl_coef != 0 && it->ref_logp)
-            kl += train_kl_penalty(lp, it->ref_logp, mask, t->n_response, hp->kl_kind, (float)hp->kl_coef, norm, d);
+            sum->kl += train_kl_penalty(lp, it->ref_logp, mask, t->n_response, hp->kl_kind, (float)hp->kl_coef, norm, d);
         for (size_t j = 0; j < t->n_response; j++) {
             if (!mask[j]) continue;
-            int64_t r = row_of(&p, s, j);
+            int64_t r = row_of(p, s, j);
             dlogp[r] = d[j];
             if (dent) dent[r] = (float)(-hp->entropy_coef / norm); /* loss -= coef * mean entropy */
         }
-        free(mask);
     }
-    if (!st) {
-        model_zero_grad(m);
-        if (p.n_rows > 0) st = model_backward(m, dlogp, dent, NULL, err);
+    t0 = rt_time_now();
+    if (!st) st = model_backward(m, dlogp, dent, NULL, err);
+    stats->t_backward += rt_time_now() - t0;
+    stats->policy_tokens += (double)p->n_rows;
+    free(logp), free(ent), free(dlogp), free(dent), free(lp), free(d), free(mask);
+    return st;
+}
+
+rt_status rl_policy_update(model *m, rl_item *items, const size_t *idx, size_t n, size_t max_len, size_t micro_tokens,
+                           const rl_policy_hp *hp, rl_update_stats *stats, rt_error *err) {
+    /* Token-level normalisation over the minibatch of every rank (data parallel: this rank holds its share). */
+    double norm = 0;
+    rt_status st = count_targets(items, idx, n, max_len, &norm, err);
+    if (st || norm == 0) return st;
+    model_zero_grad(m);
+    policy_sums sum = {0, 0, 0, 0, 0};
+    train_packed p;
+    memset(&p, 0, sizeof p);
+    for (size_t k = 0, first = 0; !st && k < n;) {
+        st = next_micro(&p, items, idx, n, &k, &first, max_len, micro_tokens, err);
+        if (!st) st = policy_micro(m, items, idx + first, &p, norm, hp, &sum, stats, err);
     }
+    train_packed_free(&p);
     if (!st && dist_size() > 1) {
-        double sums[5] = {loss, clip_frac, approx_kl, kl, entropy};
+        double sums[5] = {sum.loss, sum.clip_frac, sum.approx_kl, sum.kl, sum.entropy};
         st = dist_allreduce_f64(sums, 5, err);
         if (!st) st = train_dist_sum_grads(m, err);
-        loss = sums[0];
-        clip_frac = sums[1];
-        approx_kl = sums[2];
-        kl = sums[3];
-        entropy = sums[4];
+        sum = (policy_sums){sums[0], sums[1], sums[2], sums[3], sums[4]};
     }
-    if (!st) st = train_guard(m, loss, "policy update", (int64_t)stats->updates + 1, err);
+    if (!st) st = train_guard(m, sum.loss, "policy update", (int64_t)stats->updates + 1, err);
     if (!st) {
+        double t0 = rt_time_now();
         double gn = model_clip_grad(m, hp->clip_norm);
         model_adamw_step(m, &hp->opt, hp->lr);
+        stats->t_optim += rt_time_now() - t0;
         stats->grad_norm += gn;
-    }
-    if (!st) {
-        stats->policy_loss += loss;
-        stats->clip_frac += clip_frac / norm;
-        stats->approx_kl += approx_kl / norm;
-        stats->kl += kl;
-        stats->entropy += entropy / norm;
+        stats->policy_loss += sum.loss;
+        stats->clip_frac += sum.clip_frac / norm;
+        stats->approx_kl += sum.approx_kl / norm;
+        stats->kl += sum.kl;
+        stats->entropy += sum.entropy / norm;
         stats->updates++;
     }
-    free(logp);
-    free(ent);
-    free(dlogp);
-    free(dent);
-    free(lp);
-    free(d);
-    train_packed_free(&p);
+    return st;
+}
+
+/* Forward and backward (gradients accumulated) of the critic's clipped value loss on one packed micro-batch; adds the
+ * loss to *loss. With values_ready, the forward's values become the old values first. */
+static rt_status critic_micro(model *critic, rl_item *items, const size_t *idx, const train_packed *p, double norm,
+                              float value_clip, rl_values_ready_fn values_ready, void *ctx, double *loss,
+                              rl_update_stats *stats, rt_error *err) {
+    size_t N = p->n_rows ? p->n_rows : 1, maxT = 0;
+    for (size_t s = 0; s < (size_t)p->batch.nseq; s++)
+        if (items[idx[s]].t->n_response > maxT) maxT = items[idx[s]].t->n_response;
+    float *val = calloc(N, sizeof(float)), *dval = calloc(N, sizeof(float));
+    float *v = calloc(maxT + 1, sizeof(float)), *dv = calloc(maxT + 1, sizeof(float));
+    uint8_t *mask = calloc(maxT + 1, 1);
+    rt_status st = RT_OK;
+    if (!val || !dval || !v || !dv || !mask) st = rt_err_set(err, RT_ENOMEM, "out of memory");
+    double t0 = rt_time_now();
+    if (!st) st = model_forward(critic, &p->batch, NULL, NULL, val, err);
+    stats->t_forward += rt_time_now() - t0;
+    for (size_t s = 0; !st && s < (size_t)p->batch.nseq; s++) {
+        rl_item *it = &items[idx[s]];
+        for (size_t j = 0; values_ready && j < it->t->n_response; j++) {
+            int64_t r = row_of(p, s, j);
+            it->old_value[j] = r >= 0 ? val[r] : 0.0f;
+        }
+        if (values_ready) st = values_ready(ctx, it, err);
+        for (size_t j = 0; j < it->t->n_response; j++) {
+            int64_t r = row_of(p, s, j);
+            mask[j] = r >= 0 && it->t->mask[j];
+            v[j] = mask[j] ? val[r] : 0.0f;
+        }
+        *loss += train_value_loss(v, it->old_value, it->ret, mask, it->t->n_response, value_clip, norm, dv);
+        for (size_t j = 0; j < it->t->n_response; j++)
+            if (mask[j]) dval[row_of(p, s, j)] = dv[j];
+    }
+    t0 = rt_time_now();
+    if (!st) st = model_backward(critic, NULL, NULL, dval, err);
+    stats->t_backward += rt_time_now() - t0;
+    stats->critic_tokens += (double)p->n_rows;
+    free(val), free(dval), free(v), free(dv), free(mask);
     return st;
 }
 
 rt_status rl_critic_update(model *critic, rl_item *items, const size_t *idx, size_t n, size_t max_len,
-                           float value_clip, double clip_norm, double lr, const model_adamw *opt,
-                           rl_update_stats *stats, rt_error *err) {
+                           size_t micro_tokens, float value_clip, double clip_norm, double lr, const model_adamw *opt,
+                           rl_values_ready_fn values_ready, void *ctx, rl_update_stats *stats, rt_error *err) {
+    double norm = 0; /* over every rank's share of the minibatch */
+    rt_status st = count_targets(items, idx, n, max_len, &norm, err);
+    if (st || norm == 0) return st;
+    model_zero_grad(critic);
+    double loss = 0;
     train_packed p;
     memset(&p, 0, sizeof p);
-    rt_status st = RT_OK;
-    for (size_t k = 0; !st && k < n; k++) st = train_packed_add(&p, items[idx[k]].t, (int64_t)idx[k], max_len, NULL, err);
-    double norm = (double)p.n_targets; /* over every rank's share of the minibatch */
-    if (!st) st = dist_allreduce_f64(&norm, 1, err);
-    if (st || norm == 0) {
-        train_packed_free(&p);
-        return st;
+    for (size_t k = 0, first = 0; !st && k < n;) {
+        st = next_micro(&p, items, idx, n, &k, &first, max_len, micro_tokens, err);
+        if (!st) st = critic_micro(critic, items, idx + first, &p, norm, value_clip, values_ready, ctx, &loss, stats, err);
     }
-    size_t N = p.n_rows ? p.n_rows : 1;
-    float *val = calloc(N, sizeof(float)), *dval = calloc(N, sizeof(float));
-    size_t maxT = 0;
-    for (size_t k = 0; k < n; k++)
-        if (items[idx[k]].t->n_response > maxT) maxT = items[idx[k]].t->n_response;
-    float *v = calloc(maxT + 1, sizeof(float)), *dv = calloc(maxT + 1, sizeof(float));
-    uint8_t *mask = calloc(maxT + 1, 1);
-    if (!val || !dval || !v || !dv || !mask) st = rt_err_set(err, RT_ENOMEM, "out of memory");
-    if (!st && p.n_rows > 0) st = model_forward(critic, &p.batch, NULL, NULL, val, err);
-    double loss = 0;
-    for (size_t s = 0; !st && s < (size_t)p.batch.nseq; s++) {
-        rl_item *it = &items[idx[s]];
-        for (size_t j = 0; j < it->t->n_response; j++) {
-            int64_t r = row_of(&p, s, j);
-            mask[j] = r >= 0 && it->t->mask[j];
-            v[j] = mask[j] ? val[r] : 0.0f;
-        }
-        loss += train_value_loss(v, it->old_value, it->ret, mask, it->t->n_response, value_clip, norm, dv);
-        for (size_t j = 0; j < it->t->n_response; j++)
-            if (mask[j]) dval[row_of(&p, s, j)] = dv[j];
-    }
-    if (!st) {
-        model_zero_grad(critic);
-        if (p.n_rows > 0) st = model_backward(critic, NULL, NULL, dval, err);
-    }
+    train_packed_free(&p);
     if (!st && dist_size() > 1) {
         st = dist_allreduce_f64(&loss, 1, err);
         if (!st) st = train_dist_sum_grads(critic, err);
     }
     if (!st) st = train_guard(critic, loss, "critic update", 0, err);
     if (!st) {
+        double t0 = rt_time_now();
         double gn = model_clip_grad(critic, clip_norm);
         model_adamw_step(critic, opt, lr);
+        stats->t_optim += rt_time_now() - t0;
         stats->value_loss += loss;
         stats->value_grad_norm += gn;
         stats->value_updates++;
     }
-    free(val);
-    free(dval);
-    free(v);
-    free(dv);
-    free(mask);
-    train_packed_free(&p);
     return st;
 }

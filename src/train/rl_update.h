@@ -42,24 +42,37 @@ typedef struct rl_policy_hp {
     double clip_norm;
     double lr;
     model_adamw opt;
+    int old_from_update; /* on-policy (one epoch, one minibatch): the old log-probs are this update's own forward's */
 } rl_policy_hp;
+
+/* Called by rl_critic_update for each item, between its micro-batch's forward and loss, when the forward's values
+ * are the item's old values (it computes the item's advantages and returns). */
+typedef rt_status (*rl_values_ready_fn)(void *ctx, rl_item *it, rt_error *err);
 
 typedef struct rl_update_stats {
     double policy_loss, clip_frac, approx_kl, kl, entropy, grad_norm, value_loss, value_grad_norm;
     size_t updates;       /* policy optimizer steps taken */
     size_t value_updates; /* critic optimizer steps taken (a minibatch with no trained token takes none) */
+    double t_forward, t_backward, t_optim; /* seconds in model forwards, backwards, clipping + AdamW */
+    double t_policy, t_critic;             /* seconds spent on each model (their forwards, updates) in rl.c */
+    double cpu_policy, cpu_critic;         /* the same in CPU seconds (all threads) */
+    double policy_tokens, critic_tokens;   /* rows each model trained on */
 } rl_update_stats;
 
-/* One optimizer step of the policy on items[idx[0..n)] (token-level normalisation over their model-written tokens).
- * Under mpirun every rank calls it with its share of the minibatch (possibly empty): the normalisation counts every
- * rank's tokens, gradients and statistics are summed over ranks before the clip and the step. */
-rt_status rl_policy_update(model *m, rl_item *items, const size_t *idx, size_t n, size_t max_len,
+/* One optimizer step of the policy on items[idx[0..n)] (token-level normalisation over their model-written tokens),
+ * gradients accumulated over micro-batches of at most micro_tokens rows (one item alone may be longer), so that
+ * activations are bounded by micro_tokens whatever the minibatch. Under mpirun every rank calls it with its share of
+ * the minibatch (possibly empty): the normalisation counts every rank's tokens, gradients and statistics are summed
+ * over ranks before the clip and the step. */
+rt_status rl_policy_update(model *m, rl_item *items, const size_t *idx, size_t n, size_t max_len, size_t micro_tokens,
                            const rl_policy_hp *hp, rl_update_stats *st, rt_error *err);
 
-/* One optimizer step of the critic (value head) on items[idx[0..n)], clipped value loss against the returns (data
- * parallel like rl_policy_update). */
+/* One optimizer step of the critic (value head) on items[idx[0..n)], clipped value loss against the returns, in
+ * micro-batches (data parallel like rl_policy_update). With values_ready (on-policy), the forward's values become each
+ * item's old values and values_ready(ctx, item) runs before its loss; it is not called when the items hold no trained
+ * token. */
 rt_status rl_critic_update(model *critic, rl_item *items, const size_t *idx, size_t n, size_t max_len,
-                           float value_clip, double clip_norm, double lr, const model_adamw *opt, rl_update_stats *st,
-                           rt_error *err);
+                           size_t micro_tokens, float value_clip, double clip_norm, double lr, const model_adamw *opt,
+                           rl_values_ready_fn values_ready, void *ctx, rl_update_stats *st, rt_error *err);
 
 #endif

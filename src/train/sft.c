@@ -19,6 +19,7 @@
 #include "train/dist.h"
 #include "train/dist_train.h"
 #include "train/guard.h"
+#include "train/memplan.h"
 #include "train/pack.h"
 #include "train/rundir.h"
 
@@ -61,6 +62,7 @@ static cJSON *config_json(const train_sft_config *c) {
     cJSON_AddNumberToObject(o, "seed", (double)c->seed);
     cJSON_AddStringToObject(o, "precision", c->f32 ? "f32" : "bf16");
     if (c->lora.rank) train_lora_config_json(o, &c->lora);
+    cJSON_AddBoolToObject(o, "recompute", c->recompute);
     return o;
 }
 
@@ -104,6 +106,35 @@ static rt_status eval_loss(model *m, const rollout_trajectory *data, const int64
     return st;
 }
 
+typedef struct step_times {
+    double forward, backward, optim; /* seconds */
+} step_times;
+
+/* Forward, then backward of loss = -sum_r weight[r] * logp[r]; the loss in *loss, the times in *tm. */
+static rt_status xent_step(model *m, const model_batch *b, const float *weight, float *loss, step_times *tm,
+                           rt_error *err) {
+    int64_t N = b->start[b->nseq];
+    float *lp = malloc((size_t)N * 2 * sizeof(float));
+    if (!lp) return rt_err_set(err, RT_ENOMEM, "sft: no memory for %lld log-probs", (long long)N);
+    float *dl = lp + N;
+    double t0 = rt_time_now();
+    rt_status st = model_forward(m, b, lp, NULL, NULL, err);
+    double t1 = rt_time_now();
+    if (st == RT_OK) {
+        double s = 0;
+        for (int64_t r = 0; r < N; r++) {
+            s -= (double)weight[r] * lp[r];
+            dl[r] = -weight[r];
+        }
+        *loss = (float)s;
+        st = model_backward(m, dl, NULL, NULL, err);
+    }
+    tm->forward += t1 - t0;
+    tm->backward += rt_time_now() - t1;
+    free(lp);
+    return st;
+}
+
 int64_t train_sft_total_steps(int64_t steps_per_epoch, int64_t epochs, int64_t max_steps) {
     if (steps_per_epoch < 0) steps_per_epoch = 0;
     if (epochs < 0) epochs = 0;
@@ -116,9 +147,17 @@ rt_status train_sft_run(const train_sft_config *cfg, train_sft_result *res, rt_e
     res->eval_loss = NAN;
     if (cfg->epochs < 1 || cfg->batch_tokens < 2)
         return rt_err_set(err, RT_EINVAL, "epochs must be >= 1 and batch tokens >= 2");
+    /* Refused before any work when the step will not fit in memory (train/memplan.h). */
+    model_config mc;
+    int lora_rank = cfg->lora.rank;
+    unsigned lora_targets = cfg->lora.targets;
+    rt_status st = train_mem_model_config(cfg->model_dir, &mc, &lora_rank, &lora_targets, err);
+    train_mem_req q = {1, 0, cfg->batch_tokens, 0, 0, cfg->recompute, lora_rank, lora_targets};
+    if (!st) st = train_mem_check(&mc, &q, "sft", err);
+    if (st) return st;
     rollout_trajectory *data = NULL;
     size_t n = 0;
-    rt_status st = rollout_trajectory_read_file(cfg->data_path, &data, &n, err);
+    st = rollout_trajectory_read_file(cfg->data_path, &data, &n, err);
     if (st) return st;
     if (n == 0) {
         rollout_trajectories_free(data, n);
@@ -161,6 +200,7 @@ rt_status train_sft_run(const train_sft_config *cfg, train_sft_result *res, rt_e
         if (!st && m.lora) model_init_random(&m, cfg->seed, 0); /* the adapters: PEFT's initialisation */
         if (!st) st = model_train_init(&m, err);
     }
+    m.recompute = cfg->recompute;
     if (!st) st = train_dist_check_model(&m, latest >= 0 ? "checkpoint parameters" : "starting parameters", err);
     if (!st) st = train_dist_check_state(&state, err);
     if (st) {
@@ -214,7 +254,8 @@ rt_status train_sft_run(const train_sft_config *cfg, train_sft_result *res, rt_e
                 stopped = 1;
                 break;
             }
-            double t0 = rt_time_now();
+            double t0 = rt_time_now(), c0 = rt_time_cpu();
+            step_times tm = {0, 0, 0};
             train_packed_reset(&p);
             size_t truncated = 0;
             while ((size_t)state.data_pos < n_train) {
@@ -254,7 +295,7 @@ rt_status train_sft_run(const train_sft_config *cfg, train_sft_result *res, rt_e
                 weight[r] = mine->targets[r] >= 0 ? 1.0f / (float)p.n_targets : 0.0f;
             model_zero_grad(&m);
             float loss = 0;
-            if (mine->n_rows > 0) st = model_xent_step(&m, &mine->batch, weight, &loss, NULL, err);
+            if (mine->n_rows > 0) st = xent_step(&m, &mine->batch, weight, &loss, &tm, err);
             if (st) break;
             if (world > 1) {
                 double l = loss;
@@ -265,9 +306,11 @@ rt_status train_sft_run(const train_sft_config *cfg, train_sft_result *res, rt_e
             }
             st = train_guard(&m, loss, "sft", state.step + 1, err);
             if (st) break;
+            double o0 = rt_time_now();
             double gnorm = model_clip_grad(&m, cfg->clip_norm);
             double lr = model_lr_at(&sched, state.step);
             model_adamw_step(&m, &opt, lr);
+            tm.optim = rt_time_now() - o0;
             state.step++;
             double dt = rt_time_now() - t0;
             if (state.step == first_step + 1) res->first_loss = loss;
@@ -281,6 +324,10 @@ rt_status train_sft_run(const train_sft_config *cfg, train_sft_result *res, rt_e
             cJSON_AddNumberToObject(mj, "targets", (double)p.n_targets);
             cJSON_AddNumberToObject(mj, "tokens_per_s", (double)p.n_rows / dt);
             cJSON_AddNumberToObject(mj, "step_s", dt);
+            cJSON_AddNumberToObject(mj, "step_cpu_s", rt_time_cpu() - c0);
+            cJSON_AddNumberToObject(mj, "time_forward_s", tm.forward);
+            cJSON_AddNumberToObject(mj, "time_backward_s", tm.backward);
+            cJSON_AddNumberToObject(mj, "time_optimizer_s", tm.optim);
             if (root && cfg->eval_every > 0 && state.step % cfg->eval_every == 0 && n_eval > 0) {
                 double el;
                 st = eval_loss(&m, data, eval_idx, n_eval, max_len, (size_t)cfg->batch_tokens, &el, err);

@@ -28,6 +28,7 @@ typedef struct train_sft_config {
     int64_t keep_last;         /* checkpoints kept (default 2) */
     uint64_t seed;
     int f32;                   /* pure-f32 products instead of bf16 */
+    int recompute;             /* keep only each layer's input; backward recomputes the rest */
     int quiet;                 /* no progress bar */
     model_lora_cfg lora;       /* rank > 0: LoRA adapters on the frozen base; RUN/model is then a PEFT adapter */
 } train_sft_config;

@@ -137,6 +137,9 @@ Test(kernels, gemm_bf16) {
     /* operands above the widening block (4M floats a thread, where bf16 is widened): blocked over N, then over M */
     check_gemm(KERN_BF16, 0, 1, 3, 40000, 300, 1);
     check_gemm(KERN_BF16, 1, 0, 40000, 3, 300, 0);
+    /* few rows and a long K: where bf16 is widened, B goes a block of 32 columns at a time (9 blocks and a tail) */
+    for (int ta = 0; ta < 2; ta++)
+        for (int tb = 0; tb < 2; tb++) check_gemm(KERN_BF16, ta, tb, 5, 300, 2000, tb);
 }
 
 Test(kernels, simd_versions_agree) {

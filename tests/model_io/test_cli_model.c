@@ -42,7 +42,7 @@ Test(cli_model, init_then_info_tiny) {
 }
 
 Test(cli_model, info_qwen2_config_file) {
-    cr_assert_eq(cli("model info configs/model-qwen2-0.5b.json%s%s", "", ""), 0, "%s", out);
+    cr_assert_eq(cli("model info configs/model-qwen2.5-0.5b.json%s%s", "", ""), 0, "%s", out);
     cr_expect(mio_has(out, "Qwen2ForCausalLM"), "%s", out);
     cr_expect(mio_has(out, "494032768"), "Qwen2.5-0.5B's published parameter count: %s", out);
     cr_expect(mio_has(out, "2 kv heads, q/k/v bias"), "%s", out);

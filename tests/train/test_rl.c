@@ -1,6 +1,7 @@
 /* RL learns a one-token bandit (PPO and GRPO raise the reward from chance to > 0.9), resumes bit-exactly, and logs
  * the method's metrics each step. Text-only rollouts here; tool-integrated rollouts are tested in tests/rollout. */
 #include <criterion/criterion.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -235,8 +236,10 @@ Test(rl, ppo_lora_reference_is_the_base_and_resume_is_bit_exact) {
         cJSON_Delete(o);
     }
     rt_jsonl_close(&rd);
-    cr_expect_eq(kl[0], 0.0, "step 1: the policy is the base (B = 0), KL %g", kl[0]);
-    cr_expect_gt(kl[3], 0.0, "step 4: the adapters moved the policy off the base");
+    /* step 1: the policy is the base (B = 0); the reference's forward and the update's pack the sequences in other
+     * orders and micro-batches, so the two log-probs may differ by rounding alone */
+    cr_expect(fabs(kl[0]) < 1e-9, "step 1: the policy is the base (B = 0), KL %g", kl[0]);
+    cr_expect_gt(kl[3], 1e-6, "step 4: the adapters moved the policy off the base (KL %g)", kl[3]);
     c.out_dir = b;
     c.steps = 2;
     cr_assert_eq(train_rl_run(&c, &r, &e), RT_OK, "%s", e.msg);
