@@ -1,9 +1,10 @@
 /* Sandbox latency and throughput through the HTTP API (loopback), against the fresh-interpreter method SandboxFusion
  * uses (a shell starting python3 per request, no isolation), served by the same HTTP front end in the same run.
  *   build/bench/sandbox_latency [--workers N] [--light-workers N] [--requests N] [--seconds S] [--clients N]
- * Prints p50/p99 of print(1) back to back, p50 of a sympy snippet, and executions per second with C concurrent
- * clients for both methods (with p50/p99 under that load), for three programs: print(1) (served by the light tier),
- * a numpy one and a sympy one (served by the full tier; the fresh interpreter has to import the package each time). */
+ * Prints p50/p99 of print(1) back to back (and the p50 of a fresh `/usr/bin/python3 -c 'print(1)'` beside it), p50
+ * of a sympy snippet, and executions per second with C concurrent clients for both methods (with p50/p99 under that
+ * load), for three programs: print(1) (served by the light tier), a numpy one and a sympy one (served by the full
+ * tier; the fresh interpreter has to import the package each time). */
 #include <fcntl.h>
 #include <microhttpd.h>
 #include <poll.h>
@@ -289,8 +290,7 @@ int main(int argc, char **argv) {
     }
     int port = sbx_server_port(srv);
     printf("sandbox_latency: %d full + %d light workers, HTTP on 127.0.0.1:%d, %ld cores online\n", workers,
-           light_workers > 0 ? light_workers : 0, port,
-           sysconf(_SC_NPROCESSORS_ONLN));
+           light_workers > 0 ? light_workers : 0, port, sysconf(_SC_NPROCESSORS_ONLN));
     const char *p1 = "{\"code\": \"print(1)\", \"language\": \"python\"}";
     const char *sy = "{\"code\": \"import sympy; print(sympy.factorint(2**64+1))\", \"language\": \"python\"}";
     for (int i = 0; i < 20; i++)
