@@ -274,6 +274,36 @@ Test(pool, nothing_persists_between_runs, .timeout = 60) {
     sbx_pool_free(pool);
 }
 
+/* A run's daemonised grandchild (killed only when its pid namespace's init has exited) holds an abstract socket in the
+ * network namespace that every run of the worker shares: the next run on that worker, started at once, must never
+ * reach it (the worker reaps the last run's whole tree before it reads the next job). 20 pairs, back to back. */
+Test(pool, a_runs_grandchild_is_gone_before_the_next_run, .timeout = 60) {
+    sbx_pool *pool = start(1, NULL);
+    const char *a = "import os, socket, time\n"
+                    "r, w = os.pipe()\n"
+                    "if os.fork() == 0:\n"
+                    "    os.setsid()\n"
+                    "    if os.fork() == 0:\n"
+                    "        s = socket.socket(socket.AF_UNIX); s.bind('\\0retool-linger'); s.listen()\n"
+                    "        os.write(w, b'b')\n"
+                    "        while True: pass\n"
+                    "    os._exit(0)\n"
+                    "print(os.read(r, 1) == b'b')\n";
+    const char *b = "import socket\n"
+                    "s = socket.socket(socket.AF_UNIX)\n"
+                    "try:\n    s.connect('\\0retool-linger'); print('connected')\n"
+                    "except OSError: print('refused')\n";
+    for (int i = 0; i < 20; i++) {
+        sbx_result r = th_run(pool, a, 5);
+        cr_assert_str_eq(r.out, "True\n", "pair %d: the grandchild never bound its socket: %s", i, r.err);
+        sbx_result_free(&r);
+        r = th_run(pool, b, 5);
+        cr_assert_str_eq(r.out, "refused\n", "pair %d: the next run reached the last run's grandchild: %s", i, r.err);
+        sbx_result_free(&r);
+    }
+    sbx_pool_free(pool);
+}
+
 Test(pool, free_leaves_nothing, .timeout = 60) {
     int fds = th_count_fds();
     sbx_config cfg;
@@ -356,7 +386,8 @@ Test(pool, light_tier_routing, .timeout = 120) {
     /* Many light runs at once: every one answers, none waits on the full worker. */
     sbx_job *jobs[12];
     sbx_request req = {.code = "print(sum(range(10)))", .code_len = 21};
-    for (int i = 0; i < 12; i++) cr_assert_eq(sbx_pool_submit(pool, &req, NULL, NULL, &jobs[i], &err), RT_OK);
+    for (int i = 0; i < 12; i++)
+        cr_assert_eq(sbx_pool_submit(pool, &req, NULL, NULL, &jobs[i], &err), RT_OK);
     for (int i = 0; i < 12; i++) {
         cr_assert(sbx_job_wait(jobs[i], 30));
         cr_expect_str_eq(sbx_job_result(jobs[i])->out, "45\n");

@@ -57,6 +57,9 @@ void zyg_child_kill(zyg_child *c);
 /* Waits for a killed or exited child and closes its descriptors; *status and *ru when it was alive (else -1). */
 int zyg_child_reap(zyg_child *c, int *status, struct rusage *ru);
 
+/* Closes the worker's descriptors to the child (pipes, its /work), frees its status buffer; the child may still run. */
+void zyg_child_close(zyg_child *c);
+
 /* Runs a job on child c (a run, or a session cell when cell_mode) and returns the result header (the caller adds
  * t, id, files); out and err receive the bytes. */
 cJSON *zyg_execute(zyg_child *c, int cell_mode, const char *job_hdr, const unsigned char *payload, size_t plen,

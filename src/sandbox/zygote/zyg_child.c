@@ -331,6 +331,11 @@ int zyg_child_reap(zyg_child *c, int *status, struct rusage *ru) {
         c->alive = 0;
         rc = 0;
     }
+    zyg_child_close(c);
+    return rc;
+}
+
+void zyg_child_close(zyg_child *c) {
     int *fds[] = {&c->jw, &c->sr, &c->outr, &c->errr, &c->workfd};
     for (size_t i = 0; i < sizeof fds / sizeof *fds; i++)
         if (*fds[i] >= 0) {
@@ -340,5 +345,4 @@ int zyg_child_reap(zyg_child *c, int *status, struct rusage *ru) {
     free(c->status);
     c->status = NULL;
     c->slen = c->scap = 0;
-    return rc;
 }

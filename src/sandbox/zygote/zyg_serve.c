@@ -53,6 +53,7 @@ typedef struct zyg_state {
     zyg_child pre;
     zyg_child sessions[MAX_SESSIONS];
     int nsessions;
+    zyg_child dying; /* the last run's child: killed, descriptors closed, reaped after the next pre-fork */
 } zyg_state;
 
 static zyg_child *session_find(zyg_state *s, uint64_t sid) {
@@ -93,7 +94,8 @@ static char *job_header(const cJSON *msg) {
     return hdr;
 }
 
-/* A stateless run on the pre-forked child: result first, then the reap (the whole tree is gone before the next job). */
+/* A stateless run on the pre-forked child: the result, then the kill; the reap waits until the next child is forked
+ * (the loop reaps it before it reads the next job, so the whole tree is gone before any other code runs). */
 static void do_run(zyg_state *s, const cJSON *msg, const unsigned char *payload, size_t plen) {
     zyg_child c = s->pre;
     s->pre.alive = 0;
@@ -112,7 +114,8 @@ static void do_run(zyg_state *s, const cJSON *msg, const unsigned char *payload,
     if (workfd >= 0) close(workfd);
     answer(s, res, cJSON_GetObjectItemCaseSensitive(msg, "id"), &out, &err, &fetched);
     zyg_child_kill(&c);
-    zyg_child_reap(&c, NULL, NULL);
+    zyg_child_close(&c);
+    s->dying = c;
 }
 
 static void do_cell(zyg_state *s, const cJSON *msg, const unsigned char *payload, size_t plen) {
@@ -188,6 +191,7 @@ int sbx_zygote_serve(int ctl, const char *init_json, const unsigned char *bpf, s
                      int64_t *out, unsigned char *code_buf, size_t code_cap) {
     static zyg_state s; /* static: the children inherit it, Python's heap stays untouched */
     memset(&s, 0, sizeof s);
+    s.dying.jw = s.dying.sr = s.dying.outr = s.dying.errr = s.dying.workfd = -1;
     cJSON *init = cJSON_Parse(init_json);
     s.cfg.ctl = ctl;
     s.cfg.bpf = bpf;
@@ -253,14 +257,17 @@ int sbx_zygote_serve(int ctl, const char *init_json, const unsigned char *bpf, s
         }
         cJSON_Delete(msg);
         zyg_free(body);
-        if (!s.pre.alive) {
-            r = prefork(&s);
-            if (r > 0) return ZYG_RUN;
-            if (r < 0) return -1; /* the supervisor restarts a worker that cannot fork */
-        }
+        /* The next child is forked while the last run's child exits (its address space, mounts and namespaces go on
+         * the other core), then that child is reaped: the pid namespace's init has exited only when every process
+         * of its tree has, so nothing of the last run is left when the next job is read. */
+        r = s.pre.alive ? 0 : prefork(&s);
+        if (r > 0) return ZYG_RUN;
+        zyg_child_reap(&s.dying, NULL, NULL);
+        if (r < 0) return -1; /* the supervisor restarts a worker that cannot fork */
     }
     zyg_child_kill(&s.pre);
     zyg_child_reap(&s.pre, NULL, NULL);
+    zyg_child_reap(&s.dying, NULL, NULL);
     while (s.nsessions)
         session_drop(&s, &s.sessions[0]);
     return 0;
