@@ -209,8 +209,8 @@ Test(rl, resume_is_bit_exact) {
 }
 
 /* LoRA PPO: adapters on one frozen base shared by policy and critic, the KL reference being that base with the
- * adapters off (so the KL is exactly 0 at the first step, where B = 0, and not after); PEFT adapters only are
- * written, and a resumed run is bit-exact. */
+ * adapters off (so the KL is 0 up to rounding at the first step, where B = 0, and not after); PEFT adapters only are
+ * written, a resumed run is bit-exact, and a new run starts from the adapter folder (its base planned and loaded). */
 Test(rl, ppo_lora_reference_is_the_base_and_resume_is_bit_exact) {
     char a[300], b[300], pa[400], pb[400];
     snprintf(a, sizeof a, "%s/lora", dir);
@@ -263,6 +263,16 @@ Test(rl, ppo_lora_reference_is_the_base_and_resume_is_bit_exact) {
         free(wa);
         free(wb);
     }
+    /* GRPO from the adapter folder, no --lora-rank: the adapters' settings and base come from adapter_config.json */
+    char from[400], next[300];
+    snprintf(from, sizeof from, "%s/model", a);
+    snprintf(next, sizeof next, "%s/lora-next", dir);
+    train_rl_config g = bandit_cfg(next, TRAIN_ALGO_GRPO);
+    g.model_dir = from;
+    g.steps = 1;
+    cr_assert_eq(train_rl_run(&g, &r, &e), RT_OK, "%s", e.msg);
+    snprintf(pa, sizeof pa, "%s/model/adapter_model.safetensors", next);
+    cr_expect(rt_path_exists(pa), "a run from an adapter folder writes adapters");
 }
 
 Test(rl, output_folders_record_the_template_rl_ran_with) {
