@@ -28,12 +28,12 @@ rt_status rollout_exec_spec_open(const char *spec, int workers, rollout_exec_spe
     if (!spec || strcmp(spec, "none") == 0) return RT_OK;
     rollout_exec_spec *x = calloc(1, sizeof *x);
     if (!x) return rt_err_set(err, RT_ENOMEM, "out of memory");
-    if (strcmp(spec, "local") == 0 || strncmp(spec, LOCAL_WEAKER, strlen(LOCAL_WEAKER)) == 0) {
+    const char *weaker = strncmp(spec, LOCAL_WEAKER, strlen(LOCAL_WEAKER)) == 0 ? spec + strlen(LOCAL_WEAKER) : NULL;
+    if (strcmp(spec, "local") == 0 || weaker) {
         sbx_config sc;
         sbx_config_default(&sc);
         if (workers > 0) sc.workers = workers;
-        rt_status st = RT_OK;
-        if (spec[5] == ':') st = sbx_weaker_parse(spec + strlen(LOCAL_WEAKER), &sc.allow_weaker, err);
+        rt_status st = weaker ? sbx_weaker_parse(weaker, &sc.allow_weaker, err) : RT_OK;
         if (!st) st = sbx_pool_init(&x->pool, &sc, err);
         if (!st) st = rollout_sandbox_exec_init(&x->local, x->pool, 0, 0, err);
         if (st) {

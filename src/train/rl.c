@@ -377,13 +377,13 @@ static rt_status update(rl_run *r, rl_item *items, size_t n, rl_update_stats *us
     if (!lp) return rt_err_set(err, RT_ENOMEM, "out of memory");
     for (size_t i = 0; i < n; i++) lp[i] = items[i].old_logp;
     double t0 = rt_time_now(), c0 = rt_time_cpu();
-    size_t micro_rows = (size_t)c->micro_tokens;
-    rt_status st = onpolicy ? RT_OK : rl_forward(&r->policy, items, n, r->max_len, micro_rows, lp, NULL, NULL, NULL, err);
+    size_t micro = (size_t)c->micro_tokens; /* rows of one forward/backward */
+    rt_status st = onpolicy ? RT_OK : rl_forward(&r->policy, items, n, r->max_len, micro, lp, NULL, NULL, NULL, err);
     if (!st && (r->has_ref || r->ref_is_base)) {
         for (size_t i = 0; i < n; i++) lp[i] = items[i].ref_logp;
         model *ref = r->ref_is_base ? &r->policy : &r->ref;
         ref->lora_off = r->ref_is_base;
-        st = rl_forward(ref, items, n, r->max_len, micro_rows, lp, NULL, NULL, NULL, err);
+        st = rl_forward(ref, items, n, r->max_len, micro, lp, NULL, NULL, NULL, err);
         ref->lora_off = 0;
         if (r->has_ref) model_release_activations(&r->ref); /* with several models, one model's activations at a time */
     }
@@ -394,7 +394,6 @@ static rt_status update(rl_run *r, rl_item *items, size_t n, rl_update_stats *us
     us->cpu_policy += c1 - c0;
     us->cpu_critic += c2 - c1;
     gae_hook hook = {r, items, n, 0};
-    size_t micro = (size_t)c->micro_tokens;
     us->t_forward += t2 - t0; /* old log-probs, reference log-probs, old values */
     us->t_policy += t1 - t0;
     us->t_critic += t2 - t1;

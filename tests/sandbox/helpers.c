@@ -125,6 +125,22 @@ int th_cgroup2_dir(char *out, size_t n) {
     return found;
 }
 
+th_server th_server_start(const sbx_config *cfg, const sbx_server_config *scfg) {
+    th_server s;
+    rt_error err;
+    cr_assert_eq(sbx_pool_init(&s.pool, cfg, &err), RT_OK, "%s", err.msg);
+    sbx_server_config sc = *scfg;
+    sc.port = 0;
+    cr_assert_eq(sbx_server_start(&s.srv, s.pool, &sc, &err), RT_OK, "%s", err.msg);
+    s.port = sbx_server_port(s.srv);
+    return s;
+}
+
+void th_server_stop(th_server *s) {
+    sbx_server_stop(s->srv);
+    sbx_pool_free(s->pool);
+}
+
 sbx_result th_run(sbx_pool *pool, const char *code, double wall_s) {
     sbx_request req = {.code = code, .code_len = strlen(code)};
     req.limits.wall_s = wall_s;

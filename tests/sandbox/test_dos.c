@@ -23,34 +23,21 @@
 /* What another client may see while an attack runs (the target is 1 s; this bound leaves room for a busy machine). */
 #define VICTIM_BOUND_S 5.0
 
-typedef struct fixture {
-    sbx_pool *pool;
-    sbx_server *srv;
-    int port;
-} fixture;
+typedef th_server fixture;
 
 static fixture fx_start(const sbx_server_config *over, int light) {
-    fixture f;
     sbx_config cfg;
     th_config(&cfg, 1);
     if (light) cfg.light_workers = 1;
-    rt_error err;
-    cr_assert_eq(sbx_pool_init(&f.pool, &cfg, &err), RT_OK, "%s", err.msg);
     sbx_server_config scfg;
     if (over)
         scfg = *over;
     else
         sbx_server_config_default(&scfg);
-    scfg.port = 0;
-    cr_assert_eq(sbx_server_start(&f.srv, f.pool, &scfg, &err), RT_OK, "%s", err.msg);
-    f.port = sbx_server_port(f.srv);
-    return f;
+    return th_server_start(&cfg, &scfg);
 }
 
-static void fx_stop(fixture *f) {
-    sbx_server_stop(f->srv);
-    sbx_pool_free(f->pool);
-}
+static void fx_stop(fixture *f) { th_server_stop(f); }
 
 static long rss_kb(void) {
     FILE *fp = fopen("/proc/self/status", "r");

@@ -19,33 +19,20 @@
 #include "helpers.h"
 #include "sandbox/server.h"
 
-typedef struct fixture {
-    sbx_pool *pool;
-    sbx_server *srv;
-    int port;
-} fixture;
+typedef th_server fixture;
 
 static fixture fx_start(int workers, int queue_max, size_t max_body, sbx_audit *audit) {
-    fixture f;
     sbx_config cfg;
     th_config(&cfg, workers);
     if (queue_max) cfg.queue_max = queue_max;
-    rt_error err;
-    cr_assert_eq(sbx_pool_init(&f.pool, &cfg, &err), RT_OK, "%s", err.msg);
     sbx_server_config scfg;
     sbx_server_config_default(&scfg);
-    scfg.port = 0;
     scfg.audit = audit;
     if (max_body) scfg.max_body_bytes = max_body;
-    cr_assert_eq(sbx_server_start(&f.srv, f.pool, &scfg, &err), RT_OK, "%s", err.msg);
-    f.port = sbx_server_port(f.srv);
-    return f;
+    return th_server_start(&cfg, &scfg);
 }
 
-static void fx_stop(fixture *f) {
-    sbx_server_stop(f->srv);
-    sbx_pool_free(f->pool);
-}
+static void fx_stop(fixture *f) { th_server_stop(f); }
 
 static cJSON *post(int port, const char *path, const char *body, int *status) {
     char *resp;
