@@ -36,7 +36,9 @@ static void path_join(char *buf, const char *a, const char *b) {
 }
 
 /* The tool pipeline's sandbox spec. */
-static const char *demo_sandbox(const pipe_demo_config *c) { return c->sandbox ? c->sandbox : "local"; }
+static const char *demo_sandbox(const pipe_demo_config *c) {
+    return c->sandbox ? c->sandbox : "local";
+}
 
 static void stage(const pipe_demo_config *c, const char *fmt, const char *what) {
     if (c->quiet) return;

@@ -69,7 +69,8 @@ rt_status rollout_exec_spec_open(const char *spec, int workers, rollout_exec_spe
         return RT_OK;
     }
     free(x);
-    return rt_err_set(err, RT_EINVAL, "sandbox '%s': expected none, local, local:allow-weaker=NAME,..., or http(s):// URLs "
+    return rt_err_set(err, RT_EINVAL,
+                      "sandbox '%s': expected none, local, local:allow-weaker=NAME,..., or http(s):// URLs "
                       "separated by commas",
                       spec);
 }

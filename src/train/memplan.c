@@ -13,7 +13,8 @@
 /* Bytes of the activations and gradient scratch one model keeps for n rows (as model/forward.c allocates them,
  * without the lm_head chunk). */
 static double acts_bytes(const model_config *c, double n, double head_rows, int recompute) {
-    double L = recompute ? 1.0 : (double)c->num_layers, LX = (double)c->num_layers, C = (double)c->hidden_size, I = (double)c->intermediate_size;
+    double L = recompute ? 1.0 : (double)c->num_layers, LX = (double)c->num_layers, C = (double)c->hidden_size,
+           I = (double)c->intermediate_size;
     double A = (double)(c->num_heads * c->head_dim), Q = A + 2.0 * (double)(c->num_kv_heads * c->head_dim);
     double NH = (double)c->num_heads, V = (double)c->vocab_size;
     double W = C > Q ? C : Q;

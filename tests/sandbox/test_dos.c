@@ -37,7 +37,9 @@ static fixture fx_start(const sbx_server_config *over, int light) {
     return th_server_start(&cfg, &scfg);
 }
 
-static void fx_stop(fixture *f) { th_server_stop(f); }
+static void fx_stop(fixture *f) {
+    th_server_stop(f);
+}
 
 static long rss_kb(void) {
     FILE *fp = fopen("/proc/self/status", "r");

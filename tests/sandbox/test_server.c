@@ -32,7 +32,9 @@ static fixture fx_start(int workers, int queue_max, size_t max_body, sbx_audit *
     return th_server_start(&cfg, &scfg);
 }
 
-static void fx_stop(fixture *f) { th_server_stop(f); }
+static void fx_stop(fixture *f) {
+    th_server_stop(f);
+}
 
 static cJSON *post(int port, const char *path, const char *body, int *status) {
     char *resp;
