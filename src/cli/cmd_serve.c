@@ -148,7 +148,8 @@ int cmd_serve(int argc, char **argv) {
     if (!st && dsh) dash_set_live(dsh, serve_server_metrics(srv));
     if (st) {
         dash_close(dsh);
-        serve_audit_close(&audit);
+        rt_error cerr;
+        if (serve_audit_close(&audit, &cerr)) rt_log_error("serve: %s", cerr.msg);
         rollout_exec_spec_close(exec);
         serve_model_backend_close(mb);
         return cli_fail_err(cmd, &err);
@@ -162,8 +163,8 @@ int cmd_serve(int argc, char **argv) {
     rt_log_info("serve: signal %d, shutting down", sig);
     serve_server_stop(srv);
     dash_close(dsh);
-    serve_audit_close(&audit);
+    st = serve_audit_close(&audit, &err);
     rollout_exec_spec_close(exec);
     serve_model_backend_close(mb);
-    return CLI_EXIT_OK;
+    return st ? cli_fail_err(cmd, &err) : CLI_EXIT_OK;
 }

@@ -52,12 +52,14 @@ rt_status serve_audit_maybe_rotate(serve_audit *a, rt_error *err) {
     return st;
 }
 
-void serve_audit_close(serve_audit *a) {
+rt_status serve_audit_close(serve_audit *a, rt_error *err) {
+    rt_status st = RT_OK;
     if (a->fp) {
-        fflush(a->fp);
-        fsync(fileno(a->fp));
-        fclose(a->fp);
+        if (fflush(a->fp) != 0) st = rt_err_errno(err, RT_EIO, errno, "writing audit log %s", a->path);
+        if (!st && fsync(fileno(a->fp)) != 0) st = rt_err_errno(err, RT_EIO, errno, "fsync of audit log %s", a->path);
+        if (fclose(a->fp) != 0 && !st) st = rt_err_errno(err, RT_EIO, errno, "closing audit log %s", a->path);
     }
     free(a->path);
     memset(a, 0, sizeof *a);
+    return st;
 }

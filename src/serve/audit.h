@@ -22,7 +22,7 @@ rt_status serve_audit_open(serve_audit *a, const char *path, int64_t max_bytes, 
 /* Rotates when the file has reached max_bytes; the FILE* changes (callers re-read a->fp). */
 rt_status serve_audit_maybe_rotate(serve_audit *a, rt_error *err);
 
-/* Flushes and closes. */
-void serve_audit_close(serve_audit *a);
+/* Flushes, syncs and closes (always frees); an error says the file's last lines may not be on disk. */
+rt_status serve_audit_close(serve_audit *a, rt_error *err);
 
 #endif

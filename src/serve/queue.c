@@ -15,20 +15,33 @@ rt_status serve_queue_append(const char *path, const cJSON *obj, rt_error *err) 
     char *text = cJSON_PrintUnformatted(obj);
     if (!text) return rt_err_set(err, RT_ENOMEM, "out of memory");
     size_t len = strlen(text);
-    char *line = realloc(text, len + 2);
-    if (!line) {
+    /* One byte of room in front: a newline when the file's last line was torn (a crash mid-write). */
+    char *buf = malloc(len + 3);
+    if (!buf) {
         free(text);
         return rt_err_set(err, RT_ENOMEM, "out of memory");
     }
-    line[len++] = '\n';
-    line[len] = 0;
-    int fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
+    buf[0] = '\n';
+    memcpy(buf + 1, text, len);
+    free(text);
+    buf[1 + len++] = '\n';
+    buf[1 + len] = 0;
+    char *line = buf + 1;
+    int fd = open(path, O_RDWR | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
     if (fd < 0) {
-        free(line);
+        free(buf);
         return rt_err_errno(err, RT_EIO, errno, "cannot open review queue %s", path);
     }
     rt_status st = RT_OK;
     if (flock(fd, LOCK_EX) != 0) st = rt_err_errno(err, RT_EIO, errno, "cannot lock review queue %s", path);
+    off_t size = st ? 0 : lseek(fd, 0, SEEK_END);
+    char last = '\n';
+    if (!st && size > 0 && pread(fd, &last, 1, size - 1) != 1)
+        st = rt_err_errno(err, RT_EIO, errno, "reading review queue %s", path);
+    if (!st && last != '\n') { /* the torn line stays a line of its own (load names it), this one stays whole */
+        line = buf;
+        len++;
+    }
     ssize_t w = st ? 0 : write(fd, line, len);
     if (!st && (w < 0 || (size_t)w != len)) {
         st = rt_err_errno(err, RT_EIO, w < 0 ? errno : ENOSPC, "writing review queue %s", path);
@@ -41,7 +54,7 @@ rt_status serve_queue_append(const char *path, const cJSON *obj, rt_error *err) 
     if (!st && fsync(fd) != 0) st = rt_err_errno(err, RT_EIO, errno, "fsync of review queue %s", path);
     flock(fd, LOCK_UN);
     close(fd);
-    free(line);
+    free(buf);
     return st;
 }
 

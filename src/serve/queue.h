@@ -12,7 +12,8 @@
 
 #include "base/error.h"
 
-/* Appends obj as one line to path (created if missing): one write under flock, then fsync. */
+/* Appends obj as one line to path (created if missing): one write under flock, then fsync; after a torn last line
+ * (no newline: a crash mid-write) it starts a new line, so only the torn line is malformed. */
 rt_status serve_queue_append(const char *path, const cJSON *obj, rt_error *err);
 
 typedef struct serve_queue_item {

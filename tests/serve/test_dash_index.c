@@ -476,7 +476,7 @@ Test(dash_index, audit_view_follows_rotation) {
     }
     cr_assert_gt(a.nseg, 3, "the test never saw the rotated files");
     dash_audit_free(&a);
-    serve_audit_close(&au);
+    cr_assert_eq(serve_audit_close(&au, &e), RT_OK, "%s", e.msg);
 }
 
 /* Text search reads the log in blocks: it finds every line the generator put the text in, across block ends; a log

@@ -55,7 +55,8 @@ static void start(int max_concurrent, int64_t audit_bytes) {
 static void setup(void) { start(8, 0); }
 static void stop(void) {
     serve_server_stop(srv);
-    serve_audit_close(&audit);
+    rt_error e;
+    cr_assert_eq(serve_audit_close(&audit, &e), RT_OK, "%s", e.msg);
     rollout_exec_spec_close(exec);
     exec = NULL;
     char cmd[128];
@@ -506,7 +507,8 @@ Test(load, sixty_four_clients_nothing_lost) {
     /* Stop the server so every audit line is flushed, then count lines over the rotated files too. */
     serve_server_stop(srv);
     srv = NULL;
-    serve_audit_close(&audit);
+    rt_error ce;
+    cr_assert_eq(serve_audit_close(&audit, &ce), RT_OK, "%s", ce.msg);
     int lines = 0, files = 0;
     char *seen = NULL;
     size_t seen_len = 0;

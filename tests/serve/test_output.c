@@ -209,7 +209,7 @@ Test(output, audit_log_rotates_by_size) {
         for (int i = 0; i < 3; i++) fprintf(a.fp, "{\"batch\": %d, \"line\": %d, \"pad\": \"x\"}\n", b, i);
         cr_assert_eq(serve_audit_maybe_rotate(&a, &e), RT_OK, "%s", e.msg);
     }
-    serve_audit_close(&a);
+    cr_assert_eq(serve_audit_close(&a, &e), RT_OK, "%s", e.msg);
     struct { const char *suffix; int first_batch; long size; } want[] = {{"", -1, 0}, {".1", 2, 0}, {".2", 0, 0}};
     for (int k = 0; k < 3; k++) {
         snprintf(p, sizeof p, "%s%s", path, want[k].suffix);

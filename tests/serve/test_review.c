@@ -264,6 +264,35 @@ Test(queue, bad_lines_are_named, .init = qsetup, .fini = qteardown) {
     cr_assert(strstr(e.msg, ":2"), "%s", e.msg);
 }
 
+/* A crash mid-append leaves a torn last line without its newline: the next append starts a line of its own, so the
+ * torn line is the one the loader names and the new line is whole (not glued onto the torn one). */
+Test(queue, an_append_after_a_torn_line_stays_whole, .init = qsetup, .fini = qteardown) {
+    add_entry("a", "1");
+    FILE *fp = fopen(qpath, "a");
+    fprintf(fp, "{\"kind\": \"entry\", \"id\": \"b\", \"ans");
+    fclose(fp);
+    add_entry("c", "3");
+    fp = fopen(qpath, "r");
+    char line[256];
+    int n = 0;
+    while (fgets(line, sizeof line, fp)) {
+        n++;
+        cr_assert_eq(line[strlen(line) - 1], '\n', "line %d has no newline", n);
+        if (n == 3) {
+            cJSON *o = cJSON_Parse(line);
+            cr_assert_not_null(o, "the appended line was glued to the torn one: %s", line);
+            cr_assert_str_eq(cJSON_GetObjectItem(o, "id")->valuestring, "c");
+            cJSON_Delete(o);
+        }
+    }
+    fclose(fp);
+    cr_assert_eq(n, 3);
+    serve_queue q;
+    rt_error e;
+    cr_assert_eq(serve_queue_load(qpath, &q, &e), RT_EFORMAT);
+    cr_assert(strstr(e.msg, ":2"), "the torn line is named: %s", e.msg);
+}
+
 /* The answer is what the model wrote: an answer block printed by a program (inside <interpreter>) is no answer, read
  * from the token mask (model_text) when the engine set it, else from the text less its interpreter blocks. */
 Test(review, an_answer_printed_by_a_program_is_not_the_models) {
