@@ -79,6 +79,18 @@ static int pid_of_uid(unsigned uid) {
     return -1;
 }
 
+/* Submits code (wall limit wall_s) and finds its running process on the host (*child, by the code's host uid). */
+static sbx_job *submit_running(sbx_pool *pool, const sbx_config *cfg, const char *code, double wall_s, int *child) {
+    sbx_request req = {.code = code, .code_len = strlen(code)};
+    req.limits.wall_s = wall_s;
+    sbx_job *job;
+    rt_error err;
+    cr_assert_eq(sbx_pool_submit(pool, &req, NULL, NULL, &job, &err), RT_OK, "%s", err.msg);
+    *child = pid_of_uid(cfg->uid_base + 1);
+    cr_assert_gt(*child, 0, "the running program (host uid %u) was not found", cfg->uid_base + 1);
+    return job;
+}
+
 Test(host, cgroup_count_sees_a_leaked_v2_cgroup) {
     char dir[1024], leak[1200];
     if (!th_cgroup2_dir(dir, sizeof dir)) cr_skip("no cgroup2 file system is mounted on this host");
@@ -104,6 +116,10 @@ Test(host, cgroup2_tree_limits_and_oom, .timeout = 60) {
     put(wdir, "memory.swap.max", "max\n");
     put(wdir, "pids.max", "max\n");
     put(wdir, "memory.events", "low 0\nhigh 0\nmax 0\noom 0\noom_kill 0\noom_group_kill 0\n");
+    char rdir[300]; /* the runs' cgroup, where each run accounts its CPU */
+    snprintf(rdir, sizeof rdir, "%s/run", wdir);
+    fake_cgroup(rdir, "");
+    put(rdir, "cpu.stat", "usage_usec 0\nuser_usec 0\nsystem_usec 0\n");
     sbx_config cfg;
     th_config(&cfg, 1);
     cfg.cgroup_root = root;
@@ -130,13 +146,8 @@ Test(host, cgroup2_tree_limits_and_oom, .timeout = 60) {
     get(wdir, "cgroup.procs", text, sizeof text);
     cr_expect_eq(atoi(text), wpid, "the worker joined its cgroup: %s vs %d", text, wpid);
     /* What the kernel does on an OOM kill: count it in memory.events, then SIGKILL the process. */
-    sbx_request req = {.code = "import time\ntime.sleep(20)\n"};
-    req.code_len = strlen(req.code);
-    req.limits.wall_s = 30;
-    sbx_job *job;
-    cr_assert_eq(sbx_pool_submit(pool, &req, NULL, NULL, &job, &err), RT_OK, "%s", err.msg);
-    int child = pid_of_uid(cfg.uid_base + 1);
-    cr_assert_gt(child, 0, "the running program (host uid %u) was not found", cfg.uid_base + 1);
+    int child;
+    sbx_job *job = submit_running(pool, &cfg, "import time\ntime.sleep(20)\n", 30, &child);
     put(wdir, "memory.events", "low 0\nhigh 0\nmax 3\noom 1\noom_kill 1\noom_group_kill 0\n");
     kill(child, SIGKILL);
     cr_assert(sbx_job_wait(job, 20));
@@ -235,6 +246,187 @@ Test(host, cgroup2_real_memory_kill, .timeout = 90) {
     sbx_result_free(&r);
     sbx_pool_free(pool);
     cr_expect_eq(th_count_cgroups(), 0, "no cgroup is left");
+}
+
+/* Waits up to 5 s for a v2 cgroup's cgroup.events to say "populated 0"; returns the last value read. */
+static int wait_unpopulated(const char *dir) {
+    int v = -1;
+    for (double end = rt_time_now() + 5; (v = sbx_cgroup_populated(dir)) == 1 && rt_time_now() < end;)
+        usleep(10000);
+    return v;
+}
+
+/* Non-zero when the cgroup folder's cgroup.procs lists pid. */
+static int procs_has(const char *dir, int pid) {
+    char text[4096];
+    get(dir, "cgroup.procs", text, sizeof text);
+    for (char *save, *t = strtok_r(text, "\n", &save); t; t = strtok_r(NULL, "\n", &save))
+        if (atoi(t) == pid) return 1;
+    return 0;
+}
+
+Test(host, cgroup2_real_subtree, .timeout = 90) {
+    /* The v2 code against the kernel: a fresh subtree of the real cgroup2 mount is the pool's cgroup root. */
+    char dir[1024], root[1200], ctl[256];
+    if (!th_cgroup2_dir(dir, sizeof dir)) cr_skip("no cgroup2 file system is mounted on this host");
+    snprintf(root, sizeof root, "%s/retool-sbx-%d-real", dir, (int)getpid());
+    if (mkdir(root, 0755)) cr_skip("cgroup2 at %s is not writable by this user (%s)", dir, strerror(errno));
+    get(root, "cgroup.controllers", ctl, sizeof ctl);
+    int has_ctl = strstr(ctl, "memory") && strstr(ctl, "pids");
+    sbx_config cfg;
+    th_config(&cfg, 1);
+    cfg.cgroup_root = root;
+    sbx_pool *pool;
+    rt_error err;
+    if (!has_ctl) { /* never silently without a memory limit: refused, naming what is missing and the flag */
+        cr_expect_eq(sbx_pool_init(&pool, &cfg, &err), RT_EUNSUPPORTED, "%s lacks memory/pids ('%s')", root, ctl);
+        cr_expect(strstr(err.msg, "cgroup-memory") && strstr(err.msg, "cgroup-pids") &&
+                      strstr(err.msg, "does not offer") && strstr(err.msg, "--allow-weaker-isolation"),
+                  "%s", err.msg);
+        cr_expect_eq(th_count_cgroups_in(root), 0, "a refused pool leaves no cgroup in %s", root);
+        cfg.allow_weaker = SBX_WEAK_CGROUP_MEMORY | SBX_WEAK_CGROUP_PIDS;
+    }
+    cr_assert_eq(sbx_pool_init(&pool, &cfg, &err), RT_OK, "%s", err.msg);
+    sbx_stats st;
+    sbx_pool_stats(pool, &st);
+    cr_expect_eq(st.cgroup_memory, has_ctl ? SBX_CG_V2 : SBX_CG_NONE);
+    cr_expect_eq(st.weaker & SBX_WEAK_CGROUP_MEMORY, has_ctl ? 0u : (unsigned)SBX_WEAK_CGROUP_MEMORY,
+                 "a missing memory limit is named, not silent");
+    cr_expect_eq(st.cgroup_cpu, SBX_CG_V2, "CPU accounting in the v2 subtree: %s", st.cgroup_why[2]);
+    char w[1400], run[1500], text[256];
+    snprintf(w, sizeof w, "%s/retool-sbx-%d-0", root, (int)getpid());
+    snprintf(run, sizeof run, "%s/run", w);
+    int wpid = 0;
+    cr_assert_eq(sbx_pool_worker_pids(pool, &wpid, 1), 1);
+    cr_expect(procs_has(w, wpid), "the kernel lists the worker (%d) in %s/cgroup.procs", wpid, w);
+    if (has_ctl) {
+        get(w, "memory.max", text, sizeof text);
+        cr_expect_eq(strtoll(text, NULL, 10), cfg.worker_memory_mb << 20, "memory.max: %s", text);
+        get(root, "cgroup.subtree_control", text, sizeof text);
+        cr_expect(strstr(text, "memory") && strstr(text, "pids"), "subtree_control: %s", text);
+    }
+    /* A run (and a grandchild it leaves behind) sits in the run cgroup, the worker does not. */
+    int child;
+    sbx_job *job = submit_running(
+        pool, &cfg, "import os, time\nif os.fork() == 0:\n    time.sleep(30)\ntime.sleep(20)\n", 1, &child);
+    cr_expect(procs_has(run, child), "the run's process %d is in %s", child, run);
+    cr_expect(!procs_has(run, wpid), "the worker is not in the run cgroup");
+    cr_assert(sbx_job_wait(job, 20));
+    cr_expect_eq(sbx_job_result(job)->status, SBX_TIMEOUT);
+    sbx_job_free(job);
+    cr_expect_eq(wait_unpopulated(run), 0, "the kernel says %s is empty after the run (grandchild included)", run);
+    sbx_result r = th_run(pool, "print(6*7)", 10);
+    cr_expect_str_eq(r.out, "42\n");
+    sbx_result_free(&r);
+    sbx_pool_free(pool);
+    cr_expect_eq(access(w, F_OK), -1, "%s is removed with the pool", w);
+    cr_expect_eq(sbx_cgroup_populated(root), 0, "nothing is left in %s", root);
+    cr_expect_eq(th_count_cgroups(), 1, "the leftover count sees the subtree root, and nothing else");
+    if (has_ctl) {
+        get(root, "cgroup.subtree_control", text, sizeof text);
+        text[strcspn(text, "\n")] = 0;
+        cr_expect_str_eq(text, "", "what was enabled is disabled again");
+    }
+    cr_expect_eq(rmdir(root), 0, "%s: %s", root, strerror(errno));
+    cr_expect_eq(th_count_cgroups(), 0);
+}
+
+Test(host, cgroup2_real_leaf_move, .timeout = 60) {
+    /* The "no internal processes" rule on the kernel: enabling a controller for the children of a cgroup that holds
+     * this process moves it into a leaf first, and back; another process there makes it refuse. The controllers the
+     * mount offers are used (on this kind of machine only hugetlb: the pool's memory and pids are bound to v1). */
+    char dir[1024], d[1200], leaf[1300], ctl[256], sub[256];
+    if (!th_cgroup2_dir(dir, sizeof dir)) cr_skip("no cgroup2 file system is mounted on this host");
+    get(dir, "cgroup.controllers", ctl, sizeof ctl);
+    ctl[strcspn(ctl, " \n")] = 0;
+    if (!ctl[0]) cr_skip("cgroup2 at %s offers no controller to enable", dir);
+    get(dir, "cgroup.subtree_control", sub, sizeof sub);
+    int enabled_here = 0;
+    if (!strstr(sub, ctl)) {
+        char add[300];
+        snprintf(add, sizeof add, "+%s", ctl);
+        FILE *f = fopen(strcat(strcpy(sub, dir), "/cgroup.subtree_control"), "w");
+        enabled_here = f && fputs(add, f) >= 0;
+        if (f && fclose(f)) enabled_here = 0;
+        if (!enabled_here) cr_skip("cannot enable %s for the children of %s (%s)", ctl, dir, strerror(errno));
+    }
+    snprintf(d, sizeof d, "%s/retool-sbx-%d-leaf", dir, (int)getpid());
+    snprintf(leaf, sizeof leaf, "%s/retool-sbx-%d-server", d, (int)getpid());
+    cr_assert_eq(mkdir(d, 0755), 0, "%s: %s", d, strerror(errno));
+    put(d, "cgroup.procs", "0"); /* this process into d */
+    int me = (int)getpid();
+    char why[400] = "";
+    cr_expect_eq(sbx_cgroup_v2_claim(d, ctl, why, sizeof why), 0, "%s", why);
+    cr_expect(procs_has(leaf, me), "moved into the leaf %s", leaf);
+    cr_expect(!procs_has(d, me), "%s holds no process any more", d);
+    get(d, "cgroup.subtree_control", sub, sizeof sub);
+    cr_expect(strstr(sub, ctl), "%s enabled in %s: '%s'", ctl, d, sub);
+    sbx_cgroup_v2_unclaim();
+    get(d, "cgroup.subtree_control", sub, sizeof sub);
+    sub[strcspn(sub, "\n")] = 0;
+    cr_expect_str_eq(sub, "", "disabled again");
+    cr_expect(procs_has(d, me), "back in %s", d);
+    cr_expect_eq(access(leaf, F_OK), -1, "the leaf is removed");
+    /* Another process in d: the kernel refuses even after the move; nothing is left changed. */
+    pid_t other = fork();
+    if (other == 0) {
+        pause();
+        _exit(0);
+    }
+    cr_expect_eq(sbx_cgroup_v2_claim(d, ctl, why, sizeof why), -1);
+    char pid_text[32];
+    snprintf(pid_text, sizeof pid_text, "pid %d", (int)other);
+    cr_expect(strstr(why, "holds other processes") && strstr(why, pid_text) && strstr(why, "Delegate=yes"), "%s", why);
+    cr_expect(procs_has(d, me) && procs_has(d, other), "both still in %s", d);
+    cr_expect_eq(access(leaf, F_OK), -1, "no leaf is left");
+    kill(other, SIGKILL);
+    waitpid(other, NULL, 0);
+    put(dir, "cgroup.procs", "0");
+    cr_expect_eq(rmdir(d), 0, "%s: %s", d, strerror(errno));
+    if (enabled_here) {
+        char del[300];
+        snprintf(del, sizeof del, "-%s", ctl);
+        put(dir, "cgroup.subtree_control", del);
+    }
+}
+
+/* A run's CPU counts its orphaned and auto-reaped descendants: each burns a measured amount of CPU that the run's
+ * process never waits for (getrusage cannot see it). */
+Test(host, cpu_of_descendants_not_waited_for, .timeout = 60) {
+    sbx_config cfg;
+    th_config(&cfg, 1);
+    sbx_pool *pool;
+    rt_error err;
+    cr_assert_eq(sbx_pool_init(&pool, &cfg, &err), RT_OK, "%s", err.msg);
+    sbx_stats st;
+    sbx_pool_stats(pool, &st);
+    if (!st.cgroup_cpu) {
+        sbx_pool_free(pool);
+        cr_skip("no cgroup accounts a run's CPU on this host: %s", st.cgroup_why[2]);
+    }
+    const char *code = "import os, signal, time\n"
+                       "def burn(s, w):\n"
+                       "    t = time.process_time()\n"
+                       "    while time.process_time() - t < s: pass\n"
+                       "    os.write(w, b'%.3f\\n' % time.process_time())\n"
+                       "    os._exit(0)\n"
+                       "r, w = os.pipe()\n"
+                       "if os.fork() == 0:\n" /* a grandchild, orphaned: reparented, never waited for */
+                       "    if os.fork() == 0: burn(0.4, w)\n"
+                       "    os._exit(0)\n"
+                       "os.wait()\n"
+                       "signal.signal(signal.SIGCHLD, signal.SIG_IGN)\n" /* a child the kernel reaps itself */
+                       "if os.fork() == 0: burn(0.3, w)\n"
+                       "got = [float(x) for x in (os.read(r, 64) + os.read(r, 64)).split()]\n"
+                       "print(sum(got))\n";
+    sbx_result r = th_run(pool, code, 20);
+    cr_assert_eq(r.status, SBX_OK, "%s %s", sbx_status_name(r.status), r.err);
+    double burned = atof(r.out);
+    cr_expect_geq(burned, 0.69, "the descendants report their own CPU: %s", r.out);
+    cr_expect_geq(r.cpu_s, burned, "cpu_s %.3f s counts the %.3f s the descendants burned", r.cpu_s, burned);
+    cr_expect_lt(r.cpu_s, burned + 1.0, "cpu_s %.3f s: not much more than the run burned", r.cpu_s);
+    sbx_result_free(&r);
+    sbx_pool_free(pool);
 }
 
 Test(host, worker_uids_against_subuid) {
