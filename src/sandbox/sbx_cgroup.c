@@ -67,7 +67,7 @@ static int cg_own_dir(const char *ctl, char *out, size_t n) {
         char *b = a ? strchr(a + 1, ':') : NULL;
         if (!b) continue;
         *b = 0;
-        if (ctl ? has_word(a + 1, ctl) : !a[1] && !strcmp(line, "0")) {
+        if (ctl ? has_word(a + 1, ctl) : !a[1] && a == line + 1 && line[0] == '0') { /* v2: "0::/path" */
             snprintf(path, sizeof path, "%s", b + 1);
             found = 1;
         }

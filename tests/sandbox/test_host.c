@@ -265,6 +265,17 @@ static int procs_has(const char *dir, int pid) {
     return 0;
 }
 
+Test(host, finds_its_own_cgroup2_folder) {
+    /* The pool's own look-up (/proc/self/cgroup's "0::" line, then /proc/self/mountinfo) against the tests'. */
+    char dir[1024];
+    if (!th_cgroup2_dir(dir, sizeof dir)) cr_skip("no cgroup2 file system is mounted on this host");
+    sbx_cgroup_host h;
+    sbx_cgroup_host_acquire(&h, NULL);
+    cr_expect_eq(h.cpu, SBX_CG_V2, "CPU accounting on the mounted cgroup2: %s", h.why_cpu);
+    cr_expect_str_eq(h.cpu_parent, dir);
+    sbx_cgroup_host_release(&h);
+}
+
 Test(host, cgroup2_real_subtree, .timeout = 90) {
     /* The v2 code against the kernel: a fresh subtree of the real cgroup2 mount is the pool's cgroup root. */
     char dir[1024], root[1200], ctl[256];
