@@ -338,6 +338,29 @@ Test(host, cgroup2_real_subtree, .timeout = 90) {
         text[strcspn(text, "\n")] = 0;
         cr_expect_str_eq(text, "", "what was enabled is disabled again");
     }
+    /* What the pool's cleanup does with a process still inside (cgroup.kill, then "populated 0", then rmdir). */
+    sbx_cgroup_host h;
+    sbx_cgroup_host_acquire(&h, root);
+    sbx_cgroup cg;
+    char why[3][300], name[64];
+    snprintf(name, sizeof name, "retool-sbx-%d-kill", (int)getpid());
+    sbx_cgroup_create(&cg, &h, name, 100, 10, why[0], why[1], why[2], sizeof why[0]);
+    cr_assert(cg.cpu[0], "%s", why[2]);
+    pid_t left = fork();
+    if (left == 0) {
+        pause();
+        _exit(0);
+    }
+    cr_assert_eq(sbx_cgroup_attach(&cg, left), 0, "%s", strerror(errno));
+    cr_expect(procs_has(cg.cpu, left));
+    char folder[512];
+    snprintf(folder, sizeof folder, "%s", cg.cpu);
+    sbx_cgroup_destroy(&cg);
+    int wst = 0;
+    cr_expect_eq(waitpid(left, &wst, 0), left);
+    cr_expect(WIFSIGNALED(wst), "the process left in %s was killed with it (wait status %d)", folder, wst);
+    cr_expect_eq(access(folder, F_OK), -1, "%s is removed", folder);
+    sbx_cgroup_host_release(&h);
     cr_expect_eq(rmdir(root), 0, "%s: %s", root, strerror(errno));
     cr_expect_eq(th_count_cgroups(), 0);
 }
