@@ -208,10 +208,15 @@ static const adv_case cases[] = {
      "        if os.path.exists(p)]\n"
      "if tried(lambda: open('/etc/shadow').read()): bad.append('read /etc/shadow')\n"
      "ov = int(open('/proc/sys/kernel/overflowuid').read())\n"
-     "for p in ('/usr', '/usr/bin', '/etc/ld.so.cache'):\n"
-     "    if os.stat(p).st_uid != ov: bad.append('%s owned by uid %d inside' % (p, os.stat(p).st_uid))\n"
-     "    for f in (lambda: os.chmod(p, 0o6777), lambda: os.chown(p, os.getuid(), os.getgid()),\n"
-     "              lambda: os.utime(p, (0, 0)), lambda: open(p + ('/x' if os.path.isdir(p) else ''), 'ab')):\n"
+     "for p in ('/usr', '/usr/bin', '/etc/ld.so.cache', '/dev/null'):\n"
+     "    st = os.stat(p)\n"
+     "    if st.st_uid != ov: bad.append('%s owned by uid %d inside' % (p, st.st_uid))\n"
+     /* /dev/null is on a writable mount: only changes that need ownership, each to the value it already has */
+     "    changes = [lambda: os.chmod(p, st.st_mode & 0o7777), lambda: os.utime(p, (st.st_atime, st.st_mtime))]\n"
+     "    if not p.startswith('/dev'):\n"
+     "        changes += [lambda: os.chown(p, os.getuid(), os.getgid()),\n"
+     "                    lambda: open(p + ('/x' if os.path.isdir(p) else ''), 'ab')]\n"
+     "    for f in changes:\n"
      "        if tried(f): bad.append('changed ' + p)\n"
      "print('ESCAPED', bad) if bad else print('CONTAINED')\n",
      5, OK, "CONTAINED", 0, 0},
