@@ -310,6 +310,7 @@ Test(host, cgroup2_real_subtree, .timeout = 90) {
     int wpid = 0;
     cr_assert_eq(sbx_pool_worker_pids(pool, &wpid, 1), 1);
     cr_expect(procs_has(w, wpid), "the kernel lists the worker (%d) in %s/cgroup.procs", wpid, w);
+    cr_expect_eq(th_count_cgroups(), 2, "the leftover count sees the worker's folder inside the subtree");
     if (has_ctl) {
         get(w, "memory.max", text, sizeof text);
         cr_expect_eq(strtoll(text, NULL, 10), cfg.worker_memory_mb << 20, "memory.max: %s", text);
