@@ -54,35 +54,44 @@ static void rm_tree(const char *dir) {
     cr_assert_eq(system(cmd), 0);
 }
 
-/* The host pid of the process whose real uid is uid (waits up to 5 s for it to appear); -1 if none. */
-static int pid_of_uid(unsigned uid) {
-    for (double end = rt_time_now() + 5; rt_time_now() < end; usleep(20000)) {
-        DIR *d = opendir("/proc");
-        struct dirent *e;
-        int found = -1;
-        while (d && found < 0 && (e = readdir(d))) {
-            char path[300], line[256];
-            snprintf(path, sizeof path, "/proc/%s/status", e->d_name);
-            FILE *f = e->d_name[0] >= '1' && e->d_name[0] <= '9' ? fopen(path, "r") : NULL;
-            while (f && fgets(line, sizeof line, f)) {
-                unsigned u;
-                if (sscanf(line, "Uid: %u", &u) == 1) {
-                    if (u == uid) found = atoi(e->d_name);
-                    break;
-                }
+/* Host processes whose real uid is uid: how many, and the first one's pid in *first (-1 when none). */
+static int uid_procs(unsigned uid, int *first) {
+    DIR *d = opendir("/proc");
+    struct dirent *e;
+    int n = 0;
+    *first = -1;
+    while (d && (e = readdir(d))) {
+        char path[300], line[256];
+        snprintf(path, sizeof path, "/proc/%s/status", e->d_name);
+        FILE *f = e->d_name[0] >= '1' && e->d_name[0] <= '9' ? fopen(path, "r") : NULL;
+        while (f && fgets(line, sizeof line, f)) {
+            unsigned u;
+            if (sscanf(line, "Uid: %u", &u) == 1) {
+                if (u == uid && !n++) *first = atoi(e->d_name);
+                break;
             }
-            if (f) fclose(f);
         }
-        if (d) closedir(d);
-        if (found > 0) return found;
+        if (f) fclose(f);
     }
-    return -1;
+    if (d) closedir(d);
+    return n;
 }
 
-/* Submits code (wall limit wall_s) and finds its running process on the host (*child, by the code's host uid). */
-static sbx_job *submit_running(sbx_pool *pool, const sbx_config *cfg, const char *code, double wall_s, int *child) {
+/* The host pid of the process whose real uid is uid (waits up to 5 s for it to appear); -1 if none. */
+static int pid_of_uid(unsigned uid) {
+    int pid = -1;
+    for (double end = rt_time_now() + 5; rt_time_now() < end && !uid_procs(uid, &pid); usleep(20000)) {
+    }
+    return pid;
+}
+
+/* Submits code (wall and CPU limits wall_s, cpu_s; 0: the default) and finds its running process on the host
+ * (*child, by the code's host uid). */
+static sbx_job *submit_running(sbx_pool *pool, const sbx_config *cfg, const char *code, double wall_s, double cpu_s,
+                               int *child) {
     sbx_request req = {.code = code, .code_len = strlen(code)};
     req.limits.wall_s = wall_s;
+    req.limits.cpu_s = cpu_s;
     sbx_job *job;
     rt_error err;
     cr_assert_eq(sbx_pool_submit(pool, &req, NULL, NULL, &job, &err), RT_OK, "%s", err.msg);
@@ -147,13 +156,25 @@ Test(host, cgroup2_tree_limits_and_oom, .timeout = 60) {
     cr_expect_eq(atoi(text), wpid, "the worker joined its cgroup: %s vs %d", text, wpid);
     /* What the kernel does on an OOM kill: count it in memory.events, then SIGKILL the process. */
     int child;
-    sbx_job *job = submit_running(pool, &cfg, "import time\ntime.sleep(20)\n", 30, &child);
+    /* Two children burn 0.6 s of CPU each and are waited for, so the run's cpu_s passes its 1 s CPU limit although
+     * no process reached its own RLIMIT_CPU: the OOM kill must still be reported as memory, not as the CPU limit. */
+    const char *code = "import os, time\ndef burn():\n    t = time.process_time()\n"
+                       "    while time.process_time() - t < 0.6: pass\n    os._exit(0)\n"
+                       "for i in range(2):\n    if os.fork() == 0: burn()\nos.wait()\nos.wait()\ntime.sleep(20)\n";
+    sbx_job *job = submit_running(pool, &cfg, code, 30, 1, &child);
+    double end = rt_time_now() + 20;
+    while (uid_procs(cfg.uid_base + 1, &child) < 3 && rt_time_now() < end) /* the children are running */
+        usleep(5000);
+    while (uid_procs(cfg.uid_base + 1, &child) > 1 && rt_time_now() < end) /* they are done and waited for */
+        usleep(20000);
+    cr_assert_gt(child, 0);
     put(wdir, "memory.events", "low 0\nhigh 0\nmax 3\noom 1\noom_kill 1\noom_group_kill 0\n");
     kill(child, SIGKILL);
     cr_assert(sbx_job_wait(job, 20));
     const sbx_result *r = sbx_job_result(job);
     cr_expect_eq(r->status, SBX_MEMORY, "an OOM kill counted in memory.events is a memory error: %s %s",
                  sbx_status_name(r->status), r->message);
+    cr_expect_geq(r->cpu_s, 1.1, "the children's 1.2 s are in cpu_s (%.3f s)", r->cpu_s);
     sbx_job_free(job);
     sbx_result r2 = th_run(pool, "print(6*7)", 10);
     cr_expect_str_eq(r2.out, "42\n", "the next run is not blamed for the old kill");
@@ -320,7 +341,7 @@ Test(host, cgroup2_real_subtree, .timeout = 90) {
     /* A run (and a grandchild it leaves behind) sits in the run cgroup, the worker does not. */
     int child;
     sbx_job *job = submit_running(
-        pool, &cfg, "import os, time\nif os.fork() == 0:\n    time.sleep(30)\ntime.sleep(20)\n", 1, &child);
+        pool, &cfg, "import os, time\nif os.fork() == 0:\n    time.sleep(30)\ntime.sleep(20)\n", 1, 0, &child);
     cr_expect(procs_has(run, child), "the run's process %d is in %s", child, run);
     cr_expect(!procs_has(run, wpid), "the worker is not in the run cgroup");
     cr_assert(sbx_job_wait(job, 20));
