@@ -662,6 +662,51 @@ Test(host, memory_limit_same_on_both_tiers, .timeout = 120) {
     sbx_pool_free(pool);
 }
 
+Test(host, ordinary_user_in_a_delegated_cgroup2, .timeout = 120) {
+    /* An ordinary user's server in a cgroup2 folder delegated to it (owned by it, as systemd's Delegate=yes does):
+     * it finds that folder as its own, makes its workers' accounting cgroups there, and a run's cpu_s counts a
+     * grandchild it never waited for; nothing is left in the folder afterwards. */
+    const char *bin = getenv("RETOOL_BIN");
+    if (!bin) cr_skip("RETOOL_BIN is not set (the test runs the CLI as another user)");
+    if (geteuid() != 0) cr_skip("not root: cannot delegate a cgroup to a throwaway user (uid 65534)");
+    char dir[1024], d[1200], out[8192], cmd[4096];
+    if (!th_cgroup2_dir(dir, sizeof dir)) cr_skip("no cgroup2 file system is mounted on this host");
+    if (sh("setpriv --reuid=65534 --regid=65534 --clear-groups unshare -U -r -m -p -f --mount-proc true 2>&1", out,
+           sizeof out))
+        cr_skip("this host does not let uid 65534 create user, mount and pid namespaces: %s", out);
+    snprintf(d, sizeof d, "%s/retool-sbx-%d-deleg", dir, (int)getpid());
+    cr_assert_eq(mkdir(d, 0755), 0, "%s: %s", d, strerror(errno));
+    const char *owned[] = {"", "/cgroup.procs", "/cgroup.subtree_control", "/cgroup.threads"};
+    for (size_t i = 0; i < sizeof owned / sizeof *owned; i++) {
+        char p[1300];
+        snprintf(p, sizeof p, "%s%s", d, owned[i]);
+        cr_assert_eq(chown(p, 65534, 65534), 0, "%s: %s", p, strerror(errno));
+    }
+    char prog[] = "/tmp/retool-deleg-XXXXXX";
+    int fd = mkstemp(prog);
+    cr_assert(fd >= 0);
+    const char *code = "import os, time\nr, w = os.pipe()\nif os.fork() == 0:\n    if os.fork() == 0:\n"
+                       "        t = time.process_time()\n        while time.process_time() - t < 0.4: pass\n"
+                       "        os.write(w, b'%.3f' % time.process_time())\n        os._exit(0)\n    os._exit(0)\n"
+                       "os.wait()\nprint('burned', os.read(r, 64).decode())\n";
+    cr_assert_eq(write(fd, code, strlen(code)), (ssize_t)strlen(code));
+    close(fd);
+    chmod(prog, 0644);
+    snprintf(cmd, sizeof cmd,
+             "sh -c 'echo $$ > %s/cgroup.procs && exec setpriv --reuid=65534 --regid=65534 --clear-groups %s sandbox "
+             "run --allow-weaker-isolation uid-separation,cgroup-memory,cgroup-pids %s' 2>&1",
+             d, bin, prog);
+    int rc = sh(cmd, out, sizeof out);
+    unlink(prog);
+    cr_expect_eq(rc, 0, "%s", out);
+    const char *b = strstr(out, "burned "), *c = strstr(out, " cpu=");
+    cr_assert(b && c, "%s", out);
+    double burned = atof(b + 7), cpu = atof(c + 5);
+    cr_expect_geq(burned, 0.39, "%s", out);
+    cr_expect_geq(cpu, burned, "cpu_s counts the grandchild's %.3f s: %s", burned, out);
+    cr_expect_eq(rmdir(d), 0, "no folder or process is left in the delegated folder %s: %s", d, strerror(errno));
+}
+
 Test(host, ordinary_user_with_subuid, .timeout = 120) {
     const char *bin = getenv("RETOOL_BIN");
     if (!bin) cr_skip("RETOOL_BIN is not set (the test runs the CLI as another user)");
