@@ -170,7 +170,7 @@ static const adv_case cases[] = {
      "open('/tmp/retool-adv-escape', 'w').write('x')\nprint('ESCAPED', bad) if bad else print('CONTAINED')\n",
      5, OK, "CONTAINED", 0, 0},
     {"host and project paths",
-     "import os\nseen = [p for p in ('/root', '/home', '/var', '/work/wt', '/work/shared', '/etc/shadow', '/srv',\n"
+     "import os\nseen = [p for p in ('/root', '/home', '/var', '/work/wt', '/etc/shadow', '/srv',\n"
      "        '/dev/mem', '/dev/vda', '/dev/kmsg', '/sys', '/run', '/opt') if os.path.exists(p)]\n"
      "print('ESCAPED', seen) if seen else print('CONTAINED')\n",
      5, OK, "CONTAINED", 0, 0},
@@ -204,7 +204,7 @@ static const adv_case cases[] = {
      "if int(open('/proc/self/status').read().split('CapEff:')[1].split()[0], 16): bad.append('capabilities')\n"
      "for line in open('/proc/self/uid_map'):\n    i, h, n = map(int, line.split())\n"
      "    if h == 0: bad.append('host root mapped')\n"
-     "bad += [p for p in ('/etc/shadow', '/root', '/home', '/var', '/work/shared', '/.old', '/proc/1/root/etc/shadow')\n"
+     "bad += [p for p in ('/etc/shadow', '/root', '/home', '/var', '/srv', '/.old', '/proc/1/root/etc/shadow')\n"
      "        if os.path.exists(p)]\n"
      "if tried(lambda: open('/etc/shadow').read()): bad.append('read /etc/shadow')\n"
      "ov = int(open('/proc/sys/kernel/overflowuid').read())\n"
