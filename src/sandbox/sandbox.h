@@ -181,11 +181,12 @@ typedef struct sbx_stats {
     int sessions;
     int64_t submitted, completed, rejected_busy, worker_restarts;
     int cgroup_memory, cgroup_pids; /* the worker cgroups' mechanism: 0 none, 1 cgroup v1, 2 cgroup v2 */
+    int cgroup_cpu;                 /* the cgroup that accounts a run's CPU (cpu_s): 0 none, 1 v1 cpuacct, 2 v2 */
     int uid_mode;                   /* SBX_UIDS_* */
     unsigned code_uid;              /* the host uid worker 0's code runs as */
     unsigned weaker;                /* SBX_WEAK_* protections not in force (the pool was allowed to start without) */
     char weaker_why[700];           /* why each is missing */
-    char cgroup_why[2][400];        /* why the memory / pids cgroups are not in force ("" when they are) */
+    char cgroup_why[3][400];        /* why the memory / pids / CPU cgroups are not in force ("" when they are) */
 } sbx_stats;
 
 /* How the workers' uids are mapped: root: each worker a pair of host uids of its own (uid_base + 2i: its root, +1:

@@ -67,7 +67,7 @@ static int cg_own_dir(const char *ctl, char *out, size_t n) {
         char *b = a ? strchr(a + 1, ':') : NULL;
         if (!b) continue;
         *b = 0;
-        if (ctl ? has_word(a + 1, ctl) : !a[1] && !strcmp(line, "0")) {
+        if (ctl ? has_word(a + 1, ctl) : !a[1] && a == line + 1 && line[0] == '0') { /* v2: "0::/path" */
             snprintf(path, sizeof path, "%s", b + 1);
             found = 1;
         }
@@ -174,6 +174,28 @@ static void v2_restore(void) {
     memset(&v2, 0, sizeof v2);
 }
 
+int sbx_cgroup_v2_claim(const char *dir, const char *want, char *why, size_t why_len) {
+    pthread_mutex_lock(&v2_mu);
+    if (v2.refs == 0) {
+        memset(&v2, 0, sizeof v2);
+        snprintf(v2.dir, sizeof v2.dir, "%s", dir);
+    }
+    v2_change other = {0};
+    int tracked = !strcmp(v2.dir, dir);
+    int rc = v2_enable(tracked ? &v2 : &other, dir, want, why, why_len);
+    if (!rc && tracked) v2.refs++;
+    if (!rc && !tracked) rc = 1; /* enabled (or already so) in another folder: nothing to undo later */
+    if (v2.refs == 0) memset(&v2, 0, sizeof v2);
+    pthread_mutex_unlock(&v2_mu);
+    return rc;
+}
+
+void sbx_cgroup_v2_unclaim(void) {
+    pthread_mutex_lock(&v2_mu);
+    if (v2.refs > 0 && --v2.refs == 0) v2_restore();
+    pthread_mutex_unlock(&v2_mu);
+}
+
 /* ---- the host's mechanism per controller ---- */
 
 void sbx_cgroup_host_acquire(sbx_cgroup_host *h, const char *root) {
@@ -209,41 +231,40 @@ void sbx_cgroup_host_acquire(sbx_cgroup_host *h, const char *root) {
                      "no %s controller: no v1 hierarchy has it and no cgroup2 file system is mounted", names[i]);
         }
     }
-    if (!want[0]) return;
-    pthread_mutex_lock(&v2_mu);
-    char why[400] = "";
-    if (v2.refs == 0) {
-        memset(&v2, 0, sizeof v2);
-        snprintf(v2.dir, sizeof v2.dir, "%s", v2dir);
+    /* CPU accounting: any v2 cgroup has cpu.stat (no controller needed), else a v1 hierarchy with cpuacct. */
+    if (v2dir[0]) {
+        h->cpu = SBX_CG_V2;
+        snprintf(h->cpu_parent, sizeof h->cpu_parent, "%s", v2dir);
+    } else if (!root && !cg_own_dir("cpuacct", h->cpu_parent, sizeof h->cpu_parent)) {
+        h->cpu = SBX_CG_V1;
+    } else {
+        snprintf(h->why_cpu, sizeof h->why_cpu, "no cgroup2 file system is mounted and no v1 hierarchy has cpuacct");
     }
-    v2_change other = {0};
-    int tracked = !strcmp(v2.dir, v2dir);
-    if (v2_enable(tracked ? &v2 : &other, v2dir, want, why, sizeof why)) {
+    if (!want[0]) return;
+    char why[400] = "";
+    int rc = sbx_cgroup_v2_claim(v2dir, want, why, sizeof why);
+    if (rc < 0) {
         for (int i = 0; i < 2; i++)
             if (*mech[i] == SBX_CG_V2) {
                 *mech[i] = SBX_CG_NONE;
                 dirs[i][0] = 0;
                 snprintf(whys[i], sizeof h->why_mem, "%s", why);
             }
-    } else if (tracked) {
-        v2.refs++;
-        h->v2_held = 1;
+    } else {
+        h->v2_held = rc == 0;
     }
-    if (v2.refs == 0) memset(&v2, 0, sizeof v2);
-    pthread_mutex_unlock(&v2_mu);
 }
 
 void sbx_cgroup_host_release(sbx_cgroup_host *h) {
     if (!h->v2_held) return;
-    pthread_mutex_lock(&v2_mu);
-    if (--v2.refs == 0) v2_restore();
-    pthread_mutex_unlock(&v2_mu);
+    sbx_cgroup_v2_unclaim();
     h->v2_held = 0;
 }
 
 /* ---- worker cgroups ---- */
 
-/* Makes parent/name (out) with limit file=value; 0, or -1 with a reason in why (out is "" when nothing was made). */
+/* Makes parent/name (out) with limit file=value (none when file is NULL); 0, or -1 with a reason in why (out is ""
+ * when nothing was made). */
 static int cg_make(const char *parent, const char *name, const char *file, const char *value, char *out, size_t n,
                    char *why, size_t why_len) {
     if ((size_t)snprintf(out, n, "%s/%s", parent, name) >= n) {
@@ -256,15 +277,35 @@ static int cg_make(const char *parent, const char *name, const char *file, const
         out[0] = 0;
         return -1;
     }
-    if (cg_write(out, file, value)) {
+    if (file && cg_write(out, file, value)) {
         snprintf(why, why_len, "cannot set %s/%s: %s", out, file, strerror(errno));
         return -1; /* out stays: the caller removes it */
     }
     return 0;
 }
 
+/* The distinct folders of cg (at most 3); returns how many. */
+static int cg_dirs(sbx_cgroup *cg, char **out) {
+    char *all[3] = {cg->mem, cg->pids, cg->cpu};
+    int n = 0;
+    for (int i = 0; i < 3; i++) {
+        int seen = !all[i][0];
+        for (int k = 0; k < n && !seen; k++)
+            seen = !strcmp(out[k], all[i]);
+        if (!seen) out[n++] = all[i];
+    }
+    return n;
+}
+
+/* Non-zero when dir is a folder of a v2 hierarchy (it has cgroup.events). */
+static int cg_is_v2(const char *dir) {
+    char path[700];
+    snprintf(path, sizeof path, "%s/cgroup.events", dir);
+    return access(path, F_OK) == 0;
+}
+
 int sbx_cgroup_create(sbx_cgroup *cg, const sbx_cgroup_host *h, const char *name, int64_t mem_mb, int64_t pids,
-                      char *why_mem, char *why_pids, size_t why_len) {
+                      char *why_mem, char *why_pids, char *why_cpu, size_t why_len) {
     memset(cg, 0, sizeof *cg);
     char v[64];
     int rc = 0;
@@ -290,24 +331,41 @@ int sbx_cgroup_create(sbx_cgroup *cg, const sbx_cgroup_host *h, const char *name
             rc = -1;
         }
     }
+    if (h->cpu) {
+        cg->cpu_v2 = h->cpu == SBX_CG_V2;
+        if (cg_make(h->cpu_parent, name, NULL, NULL, cg->cpu, sizeof cg->cpu, why_cpu, why_len) ||
+            cg_make(cg->cpu, "run", NULL, NULL, cg->run, sizeof cg->run, why_cpu, why_len)) {
+            if (cg->cpu[0] && strcmp(cg->cpu, cg->mem) && strcmp(cg->cpu, cg->pids)) rmdir(cg->cpu);
+            cg->cpu[0] = cg->run[0] = 0;
+            rc = -1;
+        }
+    }
     return rc;
 }
 
-void sbx_cgroup_drop(sbx_cgroup *cg, int mem, int pids) {
-    int shared = cg->mem[0] && !strcmp(cg->mem, cg->pids);
-    char *dirs[2] = {mem ? cg->mem : NULL, pids ? cg->pids : NULL};
-    for (int i = 0; i < 2; i++) {
-        if (!dirs[i] || !dirs[i][0]) continue;
-        if (!shared || !(i == 0 ? cg->pids : cg->mem)[0]) rmdir(dirs[i]);
-        dirs[i][0] = 0;
-    }
+void sbx_cgroup_drop(sbx_cgroup *cg, int mem, int pids, int cpu) {
+    char *before[3];
+    char copy[3][512];
+    int n = cg_dirs(cg, before);
+    for (int i = 0; i < n; i++)
+        snprintf(copy[i], sizeof copy[i], "%s", before[i]);
+    if (mem && cg->mem[0] && cg->mem_v2) cg_write(cg->mem, "memory.max", "max"); /* the folder may stay (cpu) */
+    if (pids && cg->pids[0] && cg_is_v2(cg->pids)) cg_write(cg->pids, "pids.max", "max");
+    if (mem) cg->mem[0] = 0;
+    if (pids) cg->pids[0] = 0;
+    if (cpu && cg->run[0]) rmdir(cg->run);
+    if (cpu) cg->cpu[0] = cg->run[0] = 0;
+    for (int i = 0; i < n; i++)
+        if (strcmp(copy[i], cg->mem) && strcmp(copy[i], cg->pids) && strcmp(copy[i], cg->cpu)) rmdir(copy[i]);
 }
 
 int sbx_cgroup_attach(const sbx_cgroup *cg, pid_t pid) {
     char v[32];
     snprintf(v, sizeof v, "%d", (int)pid);
-    if (cg->mem[0] && cg_write(cg->mem, "cgroup.procs", v)) return -1;
-    if (cg->pids[0] && strcmp(cg->pids, cg->mem) && cg_write(cg->pids, "cgroup.procs", v)) return -1;
+    char *dirs[3];
+    int n = cg_dirs((sbx_cgroup *)cg, dirs);
+    for (int i = 0; i < n; i++)
+        if (cg_write(dirs[i], "cgroup.procs", v)) return -1;
     return 0;
 }
 
@@ -319,15 +377,30 @@ int64_t sbx_cgroup_oom_kills(const sbx_cgroup *cg) {
     return p && (p == text || p[-1] == '\n') ? strtoll(p + 9, NULL, 10) : -1;
 }
 
+int sbx_cgroup_populated(const char *dir) {
+    char text[256];
+    if (cg_read(dir, "cgroup.events", text, sizeof text)) return -1;
+    const char *p = strstr(text, "populated ");
+    return p && (p == text || p[-1] == '\n') ? atoi(p + 10) : -1;
+}
+
 void sbx_cgroup_destroy(sbx_cgroup *cg) {
-    char *dirs[2] = {cg->mem, cg->pids};
-    for (int i = 0; i < 2; i++) {
+    char *dirs[4] = {cg->run}; /* the runs' folder first: a folder goes only once its children have */
+    int n = cg_dirs(cg, dirs + 1) + 1;
+    for (int i = 0; i < n; i++) {
         if (!dirs[i][0]) continue;
+        if (cg_is_v2(dirs[i])) {
+            /* Whatever is left in it dies (cgroup.kill, kernel 5.14+); then wait until the kernel says it is empty. */
+            cg_write(dirs[i], "cgroup.kill", "1");
+            for (int tries = 0; tries < 200 && sbx_cgroup_populated(dirs[i]) == 1; tries++) {
+                struct timespec ts = {0, 5 * 1000 * 1000};
+                nanosleep(&ts, NULL);
+            }
+        }
         for (int tries = 0; tries < 200 && rmdir(dirs[i]) && errno == EBUSY; tries++) {
             struct timespec ts = {0, 5 * 1000 * 1000};
             nanosleep(&ts, NULL);
         }
-        if (i == 0 && !strcmp(cg->mem, cg->pids)) cg->pids[0] = 0;
-        dirs[i][0] = 0;
     }
+    cg->mem[0] = cg->pids[0] = cg->cpu[0] = cg->run[0] = 0;
 }

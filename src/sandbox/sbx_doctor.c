@@ -163,6 +163,15 @@ static void limit_lines(FILE *out, int *missing, const sbx_stats *st, const sbx_
                  "request's limit; a light-tier program that imports numpy/sympy/mpmath is rerun on the full tier)\n");
     fprintf(out, "limit    processes per run: rlimit (RLIMIT_NPROC, per uid of the worker's user namespace)\n");
     fprintf(out, "limit    CPU per run: rlimit (RLIMIT_CPU); wall clock: the worker's deadline\n");
+    if (st->cgroup_cpu)
+        fprintf(out, "account  CPU per run (cpu_s): %s (%s of the worker's run cgroup: every process of the run)\n",
+                sbx_cg_mech_name((sbx_cg_mech)st->cgroup_cpu),
+                st->cgroup_cpu == SBX_CG_V2 ? "cpu.stat usage_usec" : "cpuacct.usage");
+    else
+        fprintf(out,
+                "account  CPU per run (cpu_s): getrusage only (the run's process and the children it waited for; "
+                "no cgroup: %s)\n",
+                st->cgroup_why[2]);
     for (unsigned bit = 1; bit <= SBX_WEAK_UID_SEPARATION; bit <<= 1)
         if (st->weaker & bit) {
             snprintf(d, sizeof d, "%s; the server refuses to start unless --allow-weaker-isolation %s names it",

@@ -31,9 +31,10 @@ const char *sbx_cg_mech_name(sbx_cg_mech m);
 /* Where the worker cgroups go: per controller, the mechanism and the parent folder. */
 typedef struct sbx_cgroup_host {
     sbx_cg_mech mem, pids;
-    char mem_parent[512], pids_parent[512];
-    char why_mem[400], why_pids[400]; /* why a controller is not used ("" when it is) */
-    int v2_held;                      /* holds a reference on the v2 subtree_control change */
+    sbx_cg_mech cpu; /* CPU accounting of each worker and its runs: a v2 cgroup (cpu.stat) or v1 cpuacct */
+    char mem_parent[512], pids_parent[512], cpu_parent[512];
+    char why_mem[400], why_pids[400], why_cpu[400]; /* why a controller is not used ("" when it is) */
+    int v2_held;                                    /* holds a reference on the v2 subtree_control change */
 } sbx_cgroup_host;
 
 /* Finds the mechanism of the memory and pids controllers: a v1 hierarchy that has it, else the v2 unified hierarchy
@@ -48,20 +49,35 @@ void sbx_cgroup_host_acquire(sbx_cgroup_host *h, const char *root);
  * cgroup). */
 void sbx_cgroup_host_release(sbx_cgroup_host *h);
 
+/* Enables the v2 controllers want ("memory pids") in dir's cgroup.subtree_control, first moving this process into a
+ * leaf dir/retool-sbx-PID-server when dir holds processes (the "no internal processes" rule). 0: enabled, and a
+ * reference is held that sbx_cgroup_v2_unclaim drops (the last one disables what was enabled and moves this process
+ * back); 1: enabled in a folder other than the one this process already holds (nothing to undo); -1: refused, the
+ * reason in why (nothing is left changed). */
+int sbx_cgroup_v2_claim(const char *dir, const char *want, char *why, size_t why_len);
+
+/* Drops a reference sbx_cgroup_v2_claim took. */
+void sbx_cgroup_v2_unclaim(void);
+
 typedef struct sbx_cgroup {
     char mem[512];  /* folder of the memory cgroup, "" when none */
     char pids[512]; /* folder of the pids cgroup, "" when none (the same folder as mem on v2) */
+    char cpu[512];  /* folder that accounts the CPU of the worker and its runs, "" when none (mem's on v2) */
+    char run[520];  /* cpu/run: each run's process joins it (the worker's session children do not) */
     int mem_v2;     /* mem is a v2 cgroup (memory.max, memory.events) */
+    int cpu_v2;     /* cpu is a v2 cgroup (cpu.stat), else v1 (cpuacct.usage) */
 } sbx_cgroup;
 
 /* Creates the worker cgroup name under h's parents with memory.max (or memory.limit_in_bytes) = mem_mb MiB,
- * memory.swap.max = 0 (v1: swappiness 0) and pids.max = pids. 0, or -1 when a controller could not be set up: its
- * folder is left "" (nothing made) and the reason is in why_mem or why_pids. */
+ * memory.swap.max = 0 (v1: swappiness 0) and pids.max = pids, and its CPU-accounting cgroup. 0, or -1 when a
+ * controller could not be set up: its folder is left "" (nothing made) and the reason is in why_mem, why_pids or
+ * why_cpu. */
 int sbx_cgroup_create(sbx_cgroup *cg, const sbx_cgroup_host *h, const char *name, int64_t mem_mb, int64_t pids,
-                      char *why_mem, char *why_pids, size_t why_len);
+                      char *why_mem, char *why_pids, char *why_cpu, size_t why_len);
 
-/* Gives up the memory and/or pids cgroup of cg before any process joined it (removes the folder once unused). */
-void sbx_cgroup_drop(sbx_cgroup *cg, int mem, int pids);
+/* Gives up the memory, pids and/or CPU-accounting cgroup of cg before any process joined it (removes each folder
+ * once no other of the three uses it; a v2 folder kept for another has its memory.max / pids.max reset to max). */
+void sbx_cgroup_drop(sbx_cgroup *cg, int mem, int pids, int cpu);
 
 /* Moves pid into the cgroups; returns 0, or -1 with errno. */
 int sbx_cgroup_attach(const sbx_cgroup *cg, pid_t pid);
@@ -69,7 +85,11 @@ int sbx_cgroup_attach(const sbx_cgroup *cg, pid_t pid);
 /* How many processes the memory cgroup's OOM killer has killed so far (-1 when unknown). */
 int64_t sbx_cgroup_oom_kills(const sbx_cgroup *cg);
 
-/* Removes the cgroups (after their processes are gone); retries briefly while the kernel releases them. */
+/* A v2 cgroup's "populated" (cgroup.events): 1 while it or a descendant holds a process, 0 when not, -1 unknown. */
+int sbx_cgroup_populated(const char *dir);
+
+/* Removes the cgroups (after their processes are gone; on v2 whatever is left is killed through cgroup.kill and the
+ * kernel's "populated 0" awaited first); retries briefly while the kernel releases them. */
 void sbx_cgroup_destroy(sbx_cgroup *cg);
 
 /* ---- worker launch (sbx_launch.c) ---- */
@@ -115,7 +135,8 @@ void sbx_launch_free(sbx_launch *l);
 
 /* Starts worker number index (its host uids are uid_base + 2 * index and the next) in new user, pid, mount, net, ipc
  * and uts namespaces; *fd is the supervisor's end of its control socket. cg (may be NULL) is joined before the worker
- * runs anything. Must be called from the thread that outlives the worker (the worker dies with it). */
+ * runs anything; where cg has a run folder the worker gets its cgroup.procs as fd 6 and its CPU usage file (v2
+ * cpu.stat, v1 cpuacct.usage) as fd 7. Must be called from the thread that outlives the worker (it dies with it). */
 rt_status sbx_launch_worker(const sbx_launch *l, int index, const sbx_cgroup *cg, pid_t *pid, int *fd, rt_error *err);
 
 /* The zygote shared object (src/sandbox/zygote/, built by the Makefile), embedded by sbx_zygote_blob.c. */

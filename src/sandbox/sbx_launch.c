@@ -196,10 +196,14 @@ static void child_mkdir(int errfd, const char *path, mode_t mode) {
     if (mkdir(path, mode) && errno != EEXIST) child_fail(errfd, "mkdir", path);
 }
 
-static void child_main(const sbx_launch *l, int syncfd, int errfd, int sock) {
+static void child_main(const sbx_launch *l, int syncfd, int errfd, int sock, const int *acct) {
     char b;
     if (read(syncfd, &b, 1) != 1) _exit(126); /* the supervisor failed to map our ids */
     close(syncfd);
+    int acct_hi[2] = {-1, -1}; /* out of the way of the numbers 0-7 assigned below */
+    for (int i = 0; i < 2; i++)
+        if (acct[i] >= 0 && (acct_hi[i] = fcntl(acct[i], F_DUPFD_CLOEXEC, 20)) < 0)
+            child_fail(errfd, "fcntl", "run cgroup");
     /* Now that the supervisor has moved us into the worker cgroup: it becomes our cgroup root, so /proc/self/cgroup
      * shows "/" instead of the host's path (which names the server's pid). */
     if (unshare(CLONE_NEWCGROUP)) child_fail(errfd, "unshare the cgroup namespace", NULL);
@@ -262,7 +266,10 @@ static void child_main(const sbx_launch *l, int syncfd, int errfd, int sock) {
     errfd = 4;
     if (nul > 4) close(nul);
     if (dup2(l->zygote_fd, 5) != 5 || fcntl(5, F_SETFD, 0)) child_fail(errfd, "dup2", "zygote");
-    if (syscall(SYS_close_range, 6, ~0u, 0)) child_fail(errfd, "close_range", NULL);
+    /* fd 6: the run cgroup's cgroup.procs (each run's process moves itself there), 7: its CPU usage (zyg_run.c) */
+    for (int i = 0; i < 2; i++)
+        if (acct_hi[i] >= 0 && dup2(acct_hi[i], 6 + i) != 6 + i) child_fail(errfd, "dup2", "run cgroup");
+    if (syscall(SYS_close_range, acct_hi[0] >= 0 ? 8 : 6, ~0u, 0)) child_fail(errfd, "close_range", NULL);
     if (prctl(PR_SET_PDEATHSIG, SIGKILL)) child_fail(errfd, "PR_SET_PDEATHSIG", NULL);
     if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0)) child_fail(errfd, "PR_SET_NO_NEW_PRIVS", NULL);
     struct sock_fprog fp = {(unsigned short)l->prog_len, l->prog};
@@ -318,16 +325,35 @@ rt_status sbx_launch_worker(const sbx_launch *l, int index, const sbx_cgroup *cg
         close(syncp[1]);
         return rt_err_errno(err, RT_EIO, errno, "pipe for a sandbox worker");
     }
+    /* The run cgroup's files, opened here (by the host's user): a worker in its namespaces could not open them. */
+    int acct[2] = {-1, -1};
+    if (cg && cg->run[0]) {
+        char path[600];
+        snprintf(path, sizeof path, "%s/cgroup.procs", cg->run);
+        acct[0] = open(path, O_WRONLY | O_CLOEXEC);
+        if (acct[0] >= 0) {
+            snprintf(path, sizeof path, "%s/%s", cg->run, cg->cpu_v2 ? "cpu.stat" : "cpuacct.usage");
+            acct[1] = open(path, O_RDONLY | O_CLOEXEC);
+        }
+        if (acct[1] < 0) {
+            int e = errno;
+            if (acct[0] >= 0) close(acct[0]);
+            close(sv[0]), close(sv[1]), close(syncp[0]), close(syncp[1]), close(errp[0]), close(errp[1]);
+            return rt_err_errno(err, RT_EIO, e, "opening %s", path);
+        }
+    }
     long flags = CLONE_NEWUSER | CLONE_NEWPID | CLONE_NEWNS | CLONE_NEWNET | CLONE_NEWIPC | CLONE_NEWUTS | SIGCHLD;
     pid_t pid = (pid_t)syscall(SYS_clone, flags, NULL, NULL, NULL, NULL);
     if (pid == 0) {
         close(sv[0]);
         close(syncp[1]);
         close(errp[0]);
-        child_main(l, syncp[0], errp[1], sv[1]);
+        child_main(l, syncp[0], errp[1], sv[1], acct);
         _exit(127);
     }
     int clone_errno = errno;
+    for (int i = 0; i < 2; i++)
+        if (acct[i] >= 0) close(acct[i]);
     close(sv[1]);
     close(syncp[0]);
     close(errp[1]);

@@ -73,7 +73,7 @@ rt_status sbx_pool_init(sbx_pool **out, const sbx_config *cfg_in, rt_error *err)
         pool_destroy(p);
         return st;
     }
-    char why_mem[300] = "", why_pids[300] = "";
+    char why_mem[300] = "", why_pids[300] = "", why_cpu[300] = "";
     sbx_cgroup_host_acquire(&p->cgh, cfg.cgroup_root);
     for (int i = 0; i < p->nw; i++) {
         sbx_worker *w = &p->w[i];
@@ -83,18 +83,20 @@ rt_status sbx_pool_init(sbx_pool **out, const sbx_config *cfg_in, rt_error *err)
         w->state = SBX_W_DEAD;
         char name[64];
         snprintf(name, sizeof name, "retool-sbx-%d-%d", (int)getpid(), i);
-        sbx_cgroup_create(&w->cg, &p->cgh, name, cfg.worker_memory_mb, cfg.worker_pids, why_mem, why_pids,
+        sbx_cgroup_create(&w->cg, &p->cgh, name, cfg.worker_memory_mb, cfg.worker_pids, why_mem, why_pids, why_cpu,
                           sizeof why_mem);
     }
     /* A controller is in force only when every worker has it (on v2 both share one folder: both or neither). */
-    int mem_ok = p->cgh.mem != SBX_CG_NONE, pids_ok = p->cgh.pids != SBX_CG_NONE;
+    int mem_ok = p->cgh.mem != SBX_CG_NONE, pids_ok = p->cgh.pids != SBX_CG_NONE, cpu_ok = p->cgh.cpu != SBX_CG_NONE;
     for (int i = 0; i < p->nw; i++) {
         mem_ok &= p->w[i].cg.mem[0] != 0;
         pids_ok &= p->w[i].cg.pids[0] != 0;
+        cpu_ok &= p->w[i].cg.cpu[0] != 0;
     }
     if (p->cgh.mem == SBX_CG_V2 && p->cgh.pids == SBX_CG_V2) mem_ok = pids_ok = mem_ok && pids_ok;
     for (int i = 0; i < p->nw; i++)
-        sbx_cgroup_drop(&p->w[i].cg, !mem_ok, !pids_ok);
+        sbx_cgroup_drop(&p->w[i].cg, !mem_ok, !pids_ok, !cpu_ok);
+    if (!cpu_ok && !p->cgh.why_cpu[0]) snprintf(p->cgh.why_cpu, sizeof p->cgh.why_cpu, "%s", why_cpu);
     if (!mem_ok && !p->cgh.why_mem[0])
         snprintf(p->cgh.why_mem, sizeof p->cgh.why_mem, "%s", why_mem[0] ? why_mem : why_pids);
     if (!pids_ok && !p->cgh.why_pids[0])
@@ -158,6 +160,7 @@ void sbx_pool_stats(sbx_pool *p, sbx_stats *st) {
     st->worker_restarts = p->restarts;
     st->cgroup_memory = p->w[0].cg.mem[0] ? (int)p->cgh.mem : 0;
     st->cgroup_pids = p->w[0].cg.pids[0] ? (int)p->cgh.pids : 0;
+    st->cgroup_cpu = p->w[0].cg.cpu[0] ? (int)p->cgh.cpu : 0;
     st->uid_mode = p->launch.uid_mode;
     st->code_uid = p->launch.uid_mode == SBX_UIDS_SELF     ? p->launch.own_uid
                    : p->launch.uid_mode == SBX_UIDS_SUBUID ? p->launch.sub_uid
@@ -166,6 +169,7 @@ void sbx_pool_stats(sbx_pool *p, sbx_stats *st) {
     snprintf(st->weaker_why, sizeof st->weaker_why, "%s", p->weaker_why);
     snprintf(st->cgroup_why[0], sizeof st->cgroup_why[0], "%s", p->cgh.why_mem);
     snprintf(st->cgroup_why[1], sizeof st->cgroup_why[1], "%s", p->cgh.why_pids);
+    snprintf(st->cgroup_why[2], sizeof st->cgroup_why[2], "%s", p->cgh.why_cpu);
     pthread_mutex_unlock(&p->mu);
 }
 

@@ -101,12 +101,14 @@ void sbx_result_from_worker(sbx_job *job, const cJSON *hdr, const unsigned char 
     } else if (!strcmp(exc, "SandboxSetup")) {
         r->status = SBX_SANDBOX_ERROR;
         snprintf(r->message, sizeof r->message, "sandbox setup failed: %.400s", r->err ? r->err : "");
+    } else if (!strcmp(exc, "MemoryError") || (r->signal == SIGKILL && oom_kills > 0)) {
+        /* before the CPU guess below: an OOM kill counted during this job is evidence, and cpu_s sums every process
+         * of the run (the run cgroup), while RLIMIT_CPU applies to each process alone */
+        r->status = SBX_MEMORY;
+        snprintf(r->message, sizeof r->message, "memory limit of %lld MiB reached", (long long)job->limits.memory_mb);
     } else if (r->signal == SIGXCPU || (r->signal == SIGKILL && r->cpu_s >= job->limits.cpu_s - 0.05)) {
         r->status = SBX_TIMEOUT;
         snprintf(r->message, sizeof r->message, "CPU limit of %g s reached", job->limits.cpu_s);
-    } else if (!strcmp(exc, "MemoryError") || (r->signal == SIGKILL && oom_kills > 0)) {
-        r->status = SBX_MEMORY;
-        snprintf(r->message, sizeof r->message, "memory limit of %lld MiB reached", (long long)job->limits.memory_mb);
     } else if (r->exit_code == 0 && r->signal == 0 && !exc[0]) {
         r->status = SBX_OK;
     } else {

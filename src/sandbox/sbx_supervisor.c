@@ -108,16 +108,17 @@ static void worker_start(sbx_pool *p, sbx_worker *w) {
     rt_error err;
     rt_err_clear(&err);
     pthread_mutex_unlock(&p->mu);
-    rt_status st =
-        sbx_launch_worker(&p->launch, w->idx, (w->cg.mem[0] || w->cg.pids[0]) ? &w->cg : NULL, &pid, &fd, &err);
+    rt_status st = sbx_launch_worker(&p->launch, w->idx,
+                                     (w->cg.mem[0] || w->cg.pids[0] || w->cg.cpu[0]) ? &w->cg : NULL, &pid, &fd, &err);
     if (!st) {
         char init[512];
         const char *ct = getenv("OPENBLAS_CORETYPE"), *l2 = getenv("OPENBLAS_L2_SIZE");
-        snprintf(
-            init, sizeof init, "{\"t\":\"init\",\"full\":%s,\"tmpfs_mb\":%lld,\"uid\":%d,\"env\":{%s%s%s%s%s%s%s}}",
-            w->light ? "false" : "true", (long long)p->cfg.tmpfs_mb, p->launch.uid_mode == SBX_UIDS_SELF ? 0 : 1000,
-            ct ? "\"OPENBLAS_CORETYPE\":\"" : "", ct ? ct : "", ct ? "\"" : "", ct && l2 ? "," : "",
-            l2 ? "\"OPENBLAS_L2_SIZE\":\"" : "", l2 ? l2 : "", l2 ? "\"" : "");
+        snprintf(init, sizeof init,
+                 "{\"t\":\"init\",\"full\":%s,\"tmpfs_mb\":%lld,\"uid\":%d,\"acct\":%d,\"env\":{%s%s%s%s%s%s%s}}",
+                 w->light ? "false" : "true", (long long)p->cfg.tmpfs_mb,
+                 p->launch.uid_mode == SBX_UIDS_SELF ? 0 : 1000, w->cg.run[0] != 0,
+                 ct ? "\"OPENBLAS_CORETYPE\":\"" : "", ct ? ct : "", ct ? "\"" : "", ct && l2 ? "," : "",
+                 l2 ? "\"OPENBLAS_L2_SIZE\":\"" : "", l2 ? l2 : "", l2 ? "\"" : "");
         const void *blobs[1] = {p->child_prog};
         size_t lens[1] = {p->child_prog_len * sizeof *p->child_prog};
         if (sbx_proto_send(fd, init, blobs, lens, 1)) {

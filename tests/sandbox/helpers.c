@@ -82,16 +82,26 @@ static int th_cgroup_dir(const char *ctls, const char *path, char *out, size_t n
     return found;
 }
 
-int th_count_cgroups_in(const char *dir) {
-    char prefix[64];
-    snprintf(prefix, sizeof prefix, "retool-sbx-%d-", (int)getpid());
+/* Folders named prefix* in dir and below (depth levels down): a leaked worker cgroup may sit in a subtree. */
+static int count_prefixed(const char *dir, const char *prefix, int depth) {
     int n = 0;
     DIR *d = opendir(dir);
     struct dirent *e;
-    while (d && (e = readdir(d)))
-        if (!strncmp(e->d_name, prefix, strlen(prefix))) n++;
+    while (d && (e = readdir(d))) {
+        if (e->d_type != DT_DIR || e->d_name[0] == '.') continue;
+        n += !strncmp(e->d_name, prefix, strlen(prefix));
+        char sub[1400];
+        if (depth > 0 && (size_t)snprintf(sub, sizeof sub, "%s/%s", dir, e->d_name) < sizeof sub)
+            n += count_prefixed(sub, prefix, depth - 1);
+    }
     if (d) closedir(d);
     return n;
+}
+
+int th_count_cgroups_in(const char *dir) {
+    char prefix[64];
+    snprintf(prefix, sizeof prefix, "retool-sbx-%d-", (int)getpid());
+    return count_prefixed(dir, prefix, 3);
 }
 
 int th_count_cgroups(void) {
@@ -103,8 +113,8 @@ int th_count_cgroups(void) {
         char *a = strchr(line, ':'), *b = a ? strchr(a + 1, ':') : NULL;
         if (!b) continue;
         *b = 0;
-        /* v2 ("0::/path") and the v1 memory and pids hierarchies */
-        if (a[1] && !strstr(a + 1, "memory") && !strstr(a + 1, "pids")) continue;
+        /* v2 ("0::/path") and the v1 memory, pids and cpuacct hierarchies */
+        if (a[1] && !strstr(a + 1, "memory") && !strstr(a + 1, "pids") && !strstr(a + 1, "cpuacct")) continue;
         char dir[1200];
         if (th_cgroup_dir(a + 1, b + 1, dir, sizeof dir)) n += th_count_cgroups_in(dir);
     }

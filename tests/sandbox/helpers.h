@@ -17,11 +17,11 @@ int th_count_uid_procs(uint32_t uid_base);
 /* Open file descriptors of this process. */
 int th_count_fds(void);
 
-/* Number of cgroup folders named retool-sbx-<our pid>-* under our cgroups: the v1 memory and pids hierarchies and
- * the v2 unified one (each found through /proc/self/cgroup and /proc/self/mountinfo). */
+/* Number of cgroup folders named retool-sbx-<our pid>-* under our cgroups, up to 3 levels down: the v1 memory, pids
+ * and cpuacct hierarchies and the v2 unified one (each found through /proc/self/cgroup and /proc/self/mountinfo). */
 int th_count_cgroups(void);
 
-/* Number of folders named retool-sbx-<our pid>-* in dir. */
+/* Number of folders named retool-sbx-<our pid>-* in dir and up to 3 levels below it. */
 int th_count_cgroups_in(const char *dir);
 
 /* The folder of our cgroup in the mounted cgroup2 hierarchy; 0 when none is mounted. */

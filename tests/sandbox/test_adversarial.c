@@ -170,7 +170,7 @@ static const adv_case cases[] = {
      "open('/tmp/retool-adv-escape', 'w').write('x')\nprint('ESCAPED', bad) if bad else print('CONTAINED')\n",
      5, OK, "CONTAINED", 0, 0},
     {"host and project paths",
-     "import os\nseen = [p for p in ('/root', '/home', '/var', '/work/wt', '/work/shared', '/etc/shadow', '/srv',\n"
+     "import os\nseen = [p for p in ('/root', '/home', '/var', '/work/wt', '/etc/shadow', '/srv',\n"
      "        '/dev/mem', '/dev/vda', '/dev/kmsg', '/sys', '/run', '/opt') if os.path.exists(p)]\n"
      "print('ESCAPED', seen) if seen else print('CONTAINED')\n",
      5, OK, "CONTAINED", 0, 0},
@@ -190,9 +190,35 @@ static const adv_case cases[] = {
      "try:\n    open('big', 'wb').write(b'z' * (64 << 20)); print('ESCAPED')\nexcept OSError as e:\n"
      "    print('CONTAINED', e.errno)\n",
      10, OK | MEM, 0, 0, 0},
+    /* What matters is not the uid inside (an ordinary user's sandbox code is uid 0 of its own user namespace) but
+     * what it can reach: after setuid/setgid/chroot games (and the chroot-and-climb escape) no capability, no host
+     * root in its uid map (host root's files show as the overflow uid), no host file outside the sandbox's root, no
+     * /etc/shadow, and no host-root-owned file it can change. */
     {"setuid and chroot",
-     "import os\nbad = 0\nfor f in (lambda: os.setuid(0), lambda: os.chroot('/tmp'), lambda: os.setgid(0)):\n"
-     "    try:\n        f(); bad += 1\n    except OSError:\n        pass\nprint('ESCAPED' if bad else 'CONTAINED')\n",
+     "import os\nbad = []\ndef tried(f):\n    try:\n        f(); return 1\n    except OSError:\n        return 0\n"
+     "for f in (lambda: os.setuid(0), lambda: os.setgid(0), lambda: os.setuid(12345), lambda: os.chroot('/tmp')):\n"
+     "    tried(f)\n"
+     "def climb():\n    os.makedirs('/tmp/j', exist_ok=True); os.chroot('/tmp/j')\n"
+     "    for i in range(64): os.chdir('..')\n    os.chroot('.')\n"
+     "tried(climb)\n"
+     "if int(open('/proc/self/status').read().split('CapEff:')[1].split()[0], 16): bad.append('capabilities')\n"
+     "for line in open('/proc/self/uid_map'):\n    i, h, n = map(int, line.split())\n"
+     "    if h == 0: bad.append('host root mapped')\n"
+     "bad += [p for p in ('/etc/shadow', '/root', '/home', '/var', '/srv', '/.old', '/proc/1/root/etc/shadow')\n"
+     "        if os.path.exists(p)]\n"
+     "if tried(lambda: open('/etc/shadow').read()): bad.append('read /etc/shadow')\n"
+     "ov = int(open('/proc/sys/kernel/overflowuid').read())\n"
+     "for p in ('/usr', '/usr/bin', '/etc/ld.so.cache', '/dev/null'):\n"
+     "    st = os.stat(p)\n"
+     "    if st.st_uid != ov: bad.append('%s owned by uid %d inside' % (p, st.st_uid))\n"
+     /* /dev/null is on a writable mount: only changes that need ownership, each to the value it already has */
+     "    changes = [lambda: os.chmod(p, st.st_mode & 0o7777), lambda: os.utime(p, (st.st_atime, st.st_mtime))]\n"
+     "    if not p.startswith('/dev'):\n"
+     "        changes += [lambda: os.chown(p, os.getuid(), os.getgid()),\n"
+     "                    lambda: open(p + ('/x' if os.path.isdir(p) else ''), 'ab')]\n"
+     "    for f in changes:\n"
+     "        if tried(f): bad.append('changed ' + p)\n"
+     "print('ESCAPED', bad) if bad else print('CONTAINED')\n",
      5, OK, "CONTAINED", 0, 0},
     {"descriptors and limits",
      "import os, resource\nfds = os.listdir('/proc/self/fd')\ncore = resource.getrlimit(resource.RLIMIT_CORE)\n"
@@ -294,6 +320,9 @@ Test(adversarial, suite_is_contained) {
     th_config(&cfg, 2);
     cfg.light_workers = 2; /* hostile programs that name no numpy run on the light tier: both tiers are checked */
     cfg.queue_max = 128;
+    /* Run as an ordinary user (tests/long/sandbox_nonroot.sh), the host cannot give these: every case must still be
+     * contained without them. */
+    if (geteuid() != 0) cfg.allow_weaker = SBX_WEAK_CGROUP_MEMORY | SBX_WEAK_CGROUP_PIDS | SBX_WEAK_UID_SEPARATION;
     sbx_pool *pool;
     rt_error err;
     cr_assert_eq(sbx_pool_init(&pool, &cfg, &err), RT_OK, "%s", err.msg);

@@ -22,6 +22,7 @@ typedef struct zyg_cfg {
     int run_uid;              /* the uid code runs as: 1000, or 0 (without capabilities) where only one uid is mapped */
     long long base_vm;        /* the worker's address space, added to each run's memory limit */
     int self_pidns;           /* the worker's own pid namespace */
+    int acct;                 /* fds 6 and 7: the run cgroup's cgroup.procs and CPU usage file (sbx_launch.c) */
     int64_t *out;             /* Python's: a child writes kind, status fd, job fd, code address, code length */
     unsigned char *code_buf;  /* Python's: a child copies its code here when it fits */
     size_t code_cap;
@@ -32,6 +33,7 @@ typedef struct zyg_child {
     pid_t pid;
     int jw, sr, outr, errr, workfd;
     int jr_child; /* the job pipe's descriptor number in the child */
+    int acct_fd;  /* a run child's cgroup CPU usage file (the worker's fd 7), -1 when none */
     char *status; /* status-pipe bytes not yet consumed */
     size_t slen, scap;
     int alive;
@@ -61,7 +63,9 @@ int zyg_child_reap(zyg_child *c, int *status, struct rusage *ru);
 void zyg_child_close(zyg_child *c);
 
 /* Runs a job on child c (a run, or a session cell when cell_mode) and returns the result header (the caller adds
- * t, id, files); out and err receive the bytes. */
+ * t, id, files); out and err receive the bytes. A run's "cpu" is the CPU its cgroup counted (every process of the
+ * run, reaped or not) where c->acct_fd is set, and never less than what the run's process reported for itself and
+ * the children it waited for. */
 cJSON *zyg_execute(zyg_child *c, int cell_mode, const char *job_hdr, const unsigned char *payload, size_t plen,
                    const cJSON *limits, zyg_buf *out, zyg_buf *err);
 

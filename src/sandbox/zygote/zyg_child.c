@@ -216,7 +216,7 @@ static int map_ids(pid_t pid, int run_uid, char *msg, size_t msg_len) {
 
 int zyg_child_new(const zyg_cfg *cfg, zyg_child *c, int kind, char *msg, size_t msg_len) {
     memset(c, 0, sizeof *c);
-    c->jw = c->sr = c->outr = c->errr = c->workfd = -1;
+    c->jw = c->sr = c->outr = c->errr = c->workfd = c->acct_fd = -1;
     int p[4][2];
     for (int i = 0; i < 4; i++)
         if (pipe2(p[i], O_CLOEXEC)) {
@@ -238,6 +238,12 @@ int zyg_child_new(const zyg_cfg *cfg, zyg_child *c, int kind, char *msg, size_t 
         zyg_arena_leave(); /* not inherited: the child allocates with malloc */
         PyOS_AfterFork_Child();
         int jr = p[0][0], sw = p[1][1], ow = p[2][1], ew = p[3][1];
+        if (kind == ZYG_RUN && cfg->acct) {
+            /* Into the run cgroup ("0": this process), which every process of the run then inherits: its CPU is
+             * counted there whatever becomes of them; then a cgroup namespace rooted there ("/" inside). */
+            if (write(6, "0", 1) != 1) fail(sw, "join the run cgroup", NULL, errno);
+            if (unshare(CLONE_NEWCGROUP)) fail(sw, "unshare", "cgroup namespace", errno);
+        }
         int keep[4] = {jr, sw, ow, ew};
         sort_fds(keep, 4);
         close_except(keep, 4); /* the control socket, other children's pipes, the namespace fd */
@@ -257,6 +263,7 @@ int zyg_child_new(const zyg_cfg *cfg, zyg_child *c, int kind, char *msg, size_t 
     }
     c->kind = kind;
     c->pid = pid;
+    c->acct_fd = kind == ZYG_RUN && cfg->acct ? 7 : -1;
     c->alive = 1;
     c->jw = p[0][1];
     c->jr_child = p[0][0];

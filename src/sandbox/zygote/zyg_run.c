@@ -129,6 +129,18 @@ static int waiting_for_job(pid_t pid, int jr) {
     return nr == SYS_read && a1 == (unsigned long)jr;
 }
 
+/* CPU seconds counted so far in a cgroup's usage file (v2 cpu.stat usage_usec, v1 cpuacct.usage in ns); -1 when
+ * unreadable. */
+static double cgroup_cpu(int fd) {
+    char text[512];
+    ssize_t n = fd >= 0 ? pread(fd, text, sizeof text - 1, 0) : -1;
+    if (n <= 0) return -1;
+    text[n] = 0;
+    const char *p = strstr(text, "usage_usec ");
+    if (p && (p == text || p[-1] == '\n')) return 1e-6 * strtod(p + 11, NULL);
+    return text[0] >= '0' && text[0] <= '9' ? 1e-9 * strtod(text, NULL) : -1;
+}
+
 /* Takes what the pipe holds now (non-blocking), up to cap; returns 1 when some did not fit. */
 static int drain_now(int fd, zyg_buf *b, size_t cap) {
     unsigned char tmp[65536];
@@ -149,6 +161,7 @@ cJSON *zyg_execute(zyg_child *c, int cell_mode, const char *job_hdr, const unsig
     double t0 = now(), deadline = t0 + wall;
     /* The job goes in without blocking the worker: a session child that does not read it (its last cell's code still
      * running after a forged end line) stalls only its own cell, never the worker and the other sessions on it. */
+    double cg_start = cell_mode ? -1 : cgroup_cpu(c->acct_fd); /* the child has done nothing of its job yet */
     size_t flen = 0, fsent = 0;
     unsigned char *frame = frame_bytes(job_hdr, payload, plen, &flen);
     fcntl(c->jw, F_SETFL, fcntl(c->jw, F_GETFL) | O_NONBLOCK);
@@ -256,6 +269,8 @@ cJSON *zyg_execute(zyg_child *c, int cell_mode, const char *job_hdr, const unsig
         }
     }
     zyg_free(frame);
+    double cg_end = -1; /* read before the kill: nothing after the run's end is its own */
+    if (!cell_mode && cg_start >= 0 && exited && !why[0]) cg_end = cgroup_cpu(c->acct_fd);
     cJSON *res = cJSON_CreateObject();
     cJSON_AddNumberToObject(res, "wall", now() - t0);
     cJSON_AddStringToObject(res, "exc", exc);
@@ -286,7 +301,11 @@ cJSON *zyg_execute(zyg_child *c, int cell_mode, const char *job_hdr, const unsig
         cpu = (double)ru.ru_utime.tv_sec + 1e-6 * (double)ru.ru_utime.tv_usec + (double)ru.ru_stime.tv_sec +
               1e-6 * (double)ru.ru_stime.tv_usec;
         cJSON_AddNumberToObject(res, "maxrss_kb", (double)ru.ru_maxrss);
+        if (!cell_mode && cg_start >= 0) cg_end = cgroup_cpu(c->acct_fd); /* the whole tree has been reaped */
     }
+    /* The cgroup also counts processes the run never waited for (orphans, auto-reaped children); what the run's
+     * process reported is the floor (a still-running process's last slice may not be in the cgroup's sum yet). */
+    if (cg_start >= 0 && cg_end >= cg_start && cg_end - cg_start > cpu) cpu = cg_end - cg_start;
     cJSON_AddStringToObject(res, "why", why);
     cJSON_AddBoolToObject(res, "out_trunc", trunc_out);
     cJSON_AddBoolToObject(res, "err_trunc", trunc_err);

@@ -198,6 +198,7 @@ int sbx_zygote_serve(int ctl, const char *init_json, const unsigned char *bpf, s
     s.cfg.bpf_len = bpf_len;
     s.cfg.tmpfs_mb = (long)zyg_num(init, "tmpfs_mb", 64);
     s.cfg.run_uid = (int)zyg_num(init, "uid", 1000);
+    s.cfg.acct = zyg_num(init, "acct", 0) != 0;
     s.cfg.base_vm = base_vm;
     s.cfg.out = out;
     s.cfg.code_buf = code_buf;
