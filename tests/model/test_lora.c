@@ -310,7 +310,8 @@ Test(lora, merged_model_equals_adapters) {
     th_sh("printf '{\\n  \"do_sample\": true,\\n  \"top_p\": 0.8\\n}\\n' > %s/generation_config.json", dir);
     cr_assert_eq(model_peft_merge(dir, ad, out, &err), RT_OK, "%s", err.msg);
     /* the base's sampling defaults, copied as they are */
-    th_sh("cmp %s/generation_config.json %s/generation_config.json && grep -q top_p %s/generation_config.json", dir, out, out);
+    th_sh("cmp %s/generation_config.json %s/generation_config.json && grep -q top_p %s/generation_config.json", dir,
+          out, out);
     cr_assert_neq(model_peft_merge(dir, ad, out, &err), RT_OK, "an existing folder is never overwritten");
     model_opts fo = {.prec = MODEL_PREC_F32};
     cr_assert_eq(model_load(&full, out, &fo, &err), RT_OK, "%s", err.msg);
