@@ -39,6 +39,13 @@ const char *model_lora_target_name(int i) {
     return i >= 0 && i < MODEL_LORA_NTARGETS ? target_names[i] : "?";
 }
 
+void model_lora_targets_str(unsigned targets, char *out, size_t cap) {
+    size_t n = 0;
+    out[0] = 0;
+    for (int i = 0; i < MODEL_LORA_NTARGETS && n < cap; i++)
+        if (targets & (1u << i)) n += (size_t)snprintf(out + n, cap - n, "%s%s", n ? "," : "", target_names[i]);
+}
+
 rt_status model_lora_parse_targets(const char *list, unsigned *out, rt_error *err) {
     *out = 0;
     const char *p = list;

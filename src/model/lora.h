@@ -24,6 +24,9 @@ enum {
 /* PEFT's module name of target bit i (0 .. MODEL_LORA_NTARGETS-1): "q_proj", ..., "down_proj". */
 const char *model_lora_target_name(int i);
 
+/* Writes the targets' PEFT module names, comma-separated ("q_proj,v_proj"), into out (cap bytes). */
+void model_lora_targets_str(unsigned targets, char *out, size_t cap);
+
 /* Parses a comma-separated target list ("q,k,v,o,gate,up,down" or PEFT names "q_proj,..."); errors name the bad
  * entry. */
 rt_status model_lora_parse_targets(const char *list, unsigned *out, rt_error *err);

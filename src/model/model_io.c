@@ -39,11 +39,15 @@ static rt_status load_frozen(model *m, const char *dir, const model_opts *opts, 
     if (adapter) {
         model_lora_cfg file;
         if ((st = model_peft_read_config(adapter, &file, from_cfg, sizeof from_cfg, err)) != RT_OK) return st;
-        if (o.lora.rank > 0 && (o.lora.rank != file.rank || o.lora.targets != file.targets))
+        if (o.lora.rank > 0 && (o.lora.rank != file.rank || o.lora.targets != file.targets)) {
+            char have[128], want[128];
+            model_lora_targets_str(file.targets, have, sizeof have);
+            model_lora_targets_str(o.lora.targets, want, sizeof want);
             return rt_err_set(err, RT_EINVAL,
-                              "%s: adapter has rank %d and other targets than asked (rank %d); drop --lora-* or "
-                              "match them",
-                              adapter, file.rank, o.lora.rank);
+                              "%s: the adapter has rank %d on %s, not the rank %d on %s asked for; drop --lora-rank "
+                              "and --lora-targets (the adapter's own are used) or match them",
+                              adapter, file.rank, have, o.lora.rank, want);
+        }
         double dropout = o.lora.dropout; /* a training setting: the flags' when given, else the file's */
         o.lora = file;
         if (opts && opts->lora.rank > 0) o.lora.dropout = dropout;

@@ -381,6 +381,11 @@ Test(lora, peft_layout_read_back_independently) {
                      "%s differs after the round trip", t->name);
     }
     model_free(&back);
+    /* other LoRA settings than the adapter's: an error naming both */
+    model_opts other = {.prec = MODEL_PREC_F32, .lora = {8, 16.0, MODEL_LORA_ALL, 0.0}};
+    cr_assert_neq(model_load(&back, ad, &other, &err), RT_OK);
+    cr_assert(strstr(err.msg, "rank 4 on q_proj,v_proj,down_proj, not the rank 8 on q_proj,k_proj,v_proj,o_proj"), "%s",
+              err.msg);
     /* a misshaped tensor is an error naming it */
     th_sh("/usr/bin/python3 -c '"
           "import json,struct,sys\n"
