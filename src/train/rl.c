@@ -129,8 +129,7 @@ static rt_status open_run(rl_run *r, const train_rl_config *in, rt_error *err) {
         if (!st && dist_rank() == 0) rt_log_info("rl: resuming %s at step %lld", c->out_dir, (long long)r->state.step);
     } else if (!st) {
         st = model_load(&r->policy, c->model_dir, &po, err);
-        /* fresh adapters get PEFT's initialisation from the seed; an adapter folder's (e.g. cold-start SFT's) are kept
-         */
+        /* fresh adapters: PEFT's initialisation from the seed; an adapter folder's (cold-start SFT's) are kept */
         if (!st && r->policy.lora && !model_peft_is_adapter(c->model_dir)) model_init_random(&r->policy, c->seed, 0);
         if (!st) st = model_train_init(&r->policy, err);
         co.share = r->policy.base; /* LoRA: the critic's adapters sit on the policy's frozen base */
