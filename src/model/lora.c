@@ -28,6 +28,8 @@ struct model_lora {
     lora_group *groups; /* [L * 4]: qkv, o, gu, down of each layer */
     float *u, *du;      /* scratch [M, 3r] */
     size_t cap;
+    float *xd; /* scratch [M, K]: one adapter's dropped-out input (dropout only) */
+    size_t xcap;
 };
 
 static const char *const target_names[MODEL_LORA_NTARGETS] = {"q_proj",    "k_proj",  "v_proj",   "o_proj",
@@ -35,6 +37,13 @@ static const char *const target_names[MODEL_LORA_NTARGETS] = {"q_proj",    "k_pr
 
 const char *model_lora_target_name(int i) {
     return i >= 0 && i < MODEL_LORA_NTARGETS ? target_names[i] : "?";
+}
+
+void model_lora_targets_str(unsigned targets, char *out, size_t cap) {
+    size_t n = 0;
+    out[0] = 0;
+    for (int i = 0; i < MODEL_LORA_NTARGETS && n < cap; i++)
+        if (targets & (1u << i)) n += (size_t)snprintf(out + n, cap - n, "%s%s", n ? "," : "", target_names[i]);
 }
 
 rt_status model_lora_parse_targets(const char *list, unsigned *out, rt_error *err) {
@@ -154,6 +163,7 @@ void model_lora_free(model *m) {
     free(m->lora->groups);
     free(m->lora->u);
     free(m->lora->du);
+    free(m->lora->xd);
     free(m->lora);
     m->lora = NULL;
 }
@@ -199,6 +209,60 @@ static rt_status gemm(int ta, int tb, int64_t M, int64_t N, int64_t K, const flo
     return kern_gemm_run(&g, err);
 }
 
+/* SplitMix64's finaliser: a bijective mix of 64 bits. */
+static uint64_t mix64(uint64_t z) {
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+    return z ^ (z >> 31);
+}
+
+void lora_dropout_apply(uint64_t key, double p, int64_t l, int target, int64_t M, int64_t K, const float *x,
+                        float *out) {
+    /* element (r, c) is kept when 32 bits hashed from (key, l, target, r, c / 2) are >= p * 2^32 */
+    uint64_t thr = (uint64_t)(p * 4294967296.0), base = mix64(key ^ mix64(((uint64_t)l << 8 | (uint64_t)target) + 1));
+    float keep = (float)(1.0 / (1.0 - p));
+    for (int64_t r = 0; r < M; r++) {
+        uint64_t rk = mix64(base + (uint64_t)r * 0x9e3779b97f4a7c15ull);
+        const float *xr = x ? x + r * K : NULL;
+        float *o = out + r * K;
+        for (int64_t c = 0; c < K; c += 2) {
+            uint64_t h = mix64(rk ^ ((uint64_t)c * 0xd1b54a32d192ed03ull));
+            o[c] = (h & 0xffffffffull) >= thr ? (xr ? xr[c] * keep : keep) : 0.0f;
+            if (c + 1 < K) o[c + 1] = (h >> 32) >= thr ? (xr ? xr[c + 1] * keep : keep) : 0.0f;
+        }
+    }
+}
+
+/* Whether m's products apply LoRA dropout now (a training pass with a key and a positive probability). */
+static int dropping(const model *m) {
+    return m->lora_dropout_key != 0 && m->lora->cfg.dropout > 0;
+}
+
+static rt_status scratch_x(model_lora *lo, size_t n, rt_error *err) {
+    if (n <= lo->xcap) return RT_OK;
+    free(lo->xd);
+    lo->xd = malloc(n * sizeof(float));
+    lo->xcap = lo->xd ? n : 0;
+    if (!lo->xcap) return rt_err_set(err, RT_ENOMEM, "no memory for the LoRA dropout input");
+    return RT_OK;
+}
+
+/* u_i [M, r] = (alpha/r) dropout_i(x) A_i^T for each adapter i of g, at lo->u + i M r (each its own mask, as PEFT's
+ * one nn.Dropout per module). */
+static rt_status dropped_products(const model *m, const lora_group *g, const float *x, int64_t l, int64_t M, int64_t K,
+                                  rt_error *err) {
+    model_lora *lo = m->lora;
+    int64_t r = lo->cfg.rank;
+    rt_status st = scratch_x(lo, (size_t)(M * K), err);
+    for (int i = 0; i < g->n && !st; i++) {
+        lora_dropout_apply(m->lora_dropout_key, lo->cfg.dropout, l, g->part[i].target, M, K, x, lo->xd);
+        st = kern_mm_xwt(KERN_F32, lo->u + i * M * r, lo->xd, m->params + g->part[i].a, M, r, K, 0, err);
+    }
+    for (int64_t i = 0; !st && i < M * g->n * r; i++)
+        lo->u[i] *= lo->scale;
+    return st;
+}
+
 rt_status lora_forward(const model *m, float *out, const float *x, int64_t l, model_wkind w, int64_t M, rt_error *err) {
     const lora_group *g = group_of(m, l, w);
     if (!g) return RT_OK;
@@ -206,15 +270,44 @@ rt_status lora_forward(const model *m, float *out, const float *x, int64_t l, mo
     int64_t r = lo->cfg.rank, R = g->n * r, N, K;
     model_wshape(m, w, &N, &K);
     rt_status st = scratch(lo, (size_t)(M * R), err);
-    if (!st) st = kern_mm_xwt(KERN_F32, lo->u, x, m->params + g->part[0].a, M, R, K, 0, err);
     if (st) return st;
-    for (int64_t i = 0; i < M * R; i++)
+    int drop = dropping(m);
+    /* without dropout, one product for the group: u [M, R] = s x [A_0; A_1; ...]^T; with it, u_i [M, r] each */
+    int64_t ldu = drop ? r : R, stride = drop ? M * r : r;
+    if (drop)
+        st = dropped_products(m, g, x, l, M, K, err);
+    else
+        st = kern_mm_xwt(KERN_F32, lo->u, x, m->params + g->part[0].a, M, R, K, 0, err);
+    for (int64_t i = 0; !drop && !st && i < M * R; i++)
         lo->u[i] *= lo->scale;
     for (int i = 0; i < g->n && !st; i++) {
         const lora_part *p = &g->part[i];
-        st = gemm(0, 1, M, p->rows, r, lo->u + i * r, R, m->params + p->b, r, out + p->row0, N, 1, err);
+        st = gemm(0, 1, M, p->rows, r, lo->u + i * stride, ldu, m->params + p->b, r, out + p->row0, N, 1, err);
     }
     return st;
+}
+
+/* Backward of one adapter i of g under dropout, its u_i already in lo->u: dB_i, dA_i = du_i^T dropout_i(x), and
+ * dx += dropout_i(du_i A_i) (the same mask). */
+static rt_status dropped_backward(model *m, const lora_group *g, int i, float *dx, const float *dy, const float *x,
+                                  int64_t l, int64_t M, int64_t N, int64_t K, rt_error *err) {
+    model_lora *lo = m->lora;
+    const lora_part *p = &g->part[i];
+    int64_t r = lo->cfg.rank;
+    float *u = lo->u + i * M * r, *du = lo->du + i * M * r;
+    double pr = lo->cfg.dropout;
+    rt_status st = gemm(1, 0, p->rows, r, M, dy + p->row0, N, u, r, m->grads + p->b, r, 1, err);
+    if (!st) st = gemm(0, 0, M, r, p->rows, dy + p->row0, N, m->params + p->b, r, du, r, 0, err);
+    if (st) return st;
+    for (int64_t j = 0; j < M * r; j++)
+        du[j] *= lo->scale;
+    lora_dropout_apply(m->lora_dropout_key, pr, l, p->target, M, K, x, lo->xd);
+    if ((st = kern_mm_dw(KERN_F32, m->grads + p->a, du, lo->xd, M, r, K, 1, err)) != RT_OK || !dx) return st;
+    if ((st = kern_mm_dx(KERN_F32, lo->xd, du, m->params + p->a, M, r, K, 0, err)) != RT_OK) return st;
+    lora_dropout_apply(m->lora_dropout_key, pr, l, p->target, M, K, lo->xd, lo->xd);
+    for (int64_t j = 0; j < M * K; j++)
+        dx[j] += lo->xd[j];
+    return RT_OK;
 }
 
 rt_status lora_backward(model *m, float *dx, const float *dy, const float *x, int64_t l, model_wkind w, int64_t M,
@@ -226,6 +319,12 @@ rt_status lora_backward(model *m, float *dx, const float *dy, const float *x, in
     model_wshape(m, w, &N, &K);
     const float *A = m->params + g->part[0].a;
     rt_status st = scratch(lo, (size_t)(M * R), err);
+    if (!st && dropping(m)) { /* u_i recomputed with the forward's masks (the same key) */
+        st = dropped_products(m, g, x, l, M, K, err);
+        for (int i = 0; i < g->n && !st; i++)
+            st = dropped_backward(m, g, i, dx, dy, x, l, M, N, K, err);
+        return st;
+    }
     if (!st) st = kern_mm_xwt(KERN_F32, lo->u, x, A, M, R, K, 0, err); /* u = x A^T, recomputed */
     if (st) return st;
     for (int64_t i = 0; i < M * R; i++)

@@ -24,6 +24,9 @@ enum {
 /* PEFT's module name of target bit i (0 .. MODEL_LORA_NTARGETS-1): "q_proj", ..., "down_proj". */
 const char *model_lora_target_name(int i);
 
+/* Writes the targets' PEFT module names, comma-separated ("q_proj,v_proj"), into out (cap bytes). */
+void model_lora_targets_str(unsigned targets, char *out, size_t cap);
+
 /* Parses a comma-separated target list ("q,k,v,o,gate,up,down" or PEFT names "q_proj,..."); errors name the bad
  * entry. */
 rt_status model_lora_parse_targets(const char *list, unsigned *out, rt_error *err);
@@ -48,7 +51,15 @@ void model_lora_free(model *m);
  * zero, so the adapted model starts equal to the base; deterministic in seed. */
 void model_lora_init_random(model *m, uint64_t seed);
 
-/* out[M, N] += (alpha/r) (x . A^T) . B^T for each adapter of matrix w of layer l (nothing when none). */
+/* LoRA dropout of adapter target (0 .. MODEL_LORA_NTARGETS-1) of layer l on M rows of K inputs: out = x * mask, the
+ * mask 0 with probability p, else 1/(1-p) (x NULL: out = the mask), a pure function of (key, l, target, row, column):
+ * a training pass and its backward (or its recomputation) draw the same mask, any thread count, any machine. out
+ * may be x. */
+void lora_dropout_apply(uint64_t key, double p, int64_t l, int target, int64_t M, int64_t K, const float *x,
+                        float *out);
+
+/* out[M, N] += (alpha/r) (dropout(x) . A^T) . B^T for each adapter of matrix w of layer l (nothing when none);
+ * dropout only while m->lora_dropout_key is set, each adapter with its own mask. */
 rt_status lora_forward(const model *m, float *out, const float *x, int64_t l, model_wkind w, int64_t M, rt_error *err);
 
 /* Backward of lora_forward given dy[M, N] and x[M, K]: accumulates the adapters' gradients and adds their input

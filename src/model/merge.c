@@ -115,6 +115,17 @@ static rt_status write_merged(const st_set *base, const st_set *ad, const model_
     return st;
 }
 
+/* Copies file src into folder dir as name (atomically). */
+static rt_status copy_file(const char *src, const char *dir, const char *name, rt_error *err) {
+    char *data = NULL, path[4200];
+    size_t len = 0;
+    rt_status st = rt_file_read_all(src, &data, &len, err);
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    if (!st) st = rt_file_write_atomic(path, data, len, err);
+    free(data);
+    return st;
+}
+
 rt_status model_peft_merge(const char *base_dir, const char *adapter_dir, const char *out_dir, rt_error *err) {
     if (rt_path_exists(out_dir)) return rt_err_set(err, RT_EINVAL, "%s exists; merge writes a new folder", out_dir);
     model_lora_cfg c;
@@ -137,14 +148,16 @@ rt_status model_peft_merge(const char *base_dir, const char *adapter_dir, const 
     if (!st) st = model_config_save(path, &cfg, err);
     snprintf(path, sizeof path, "%s/tokenizer.json", base_dir);
     if (!st && rt_path_exists(path)) st = model_dir_copy_tokenizer(base_dir, tmp, &cfg, err);
+    snprintf(path, sizeof path, "%s/generation_config.json", base_dir); /* the base's sampling defaults, as they are */
+    if (!st && rt_path_exists(path)) st = copy_file(path, tmp, "generation_config.json", err);
     st_close(&base);
     st_close(&ad);
     if (!st && rename(tmp, out_dir) != 0) st = rt_err_set(err, RT_EIO, "renaming %s to %s failed", tmp, out_dir);
     if (st) {
         snprintf(path, sizeof path, "%s/model.safetensors", tmp); /* leave nothing half-written behind */
         unlink(path);
-        const char *rest[] = {"config.json", "tokenizer.json", "tokenizer_config.json"};
-        for (int i = 0; i < 3; i++) {
+        const char *rest[] = {"config.json", "tokenizer.json", "tokenizer_config.json", "generation_config.json"};
+        for (int i = 0; i < 4; i++) {
             snprintf(path, sizeof path, "%s/%s", tmp, rest[i]);
             unlink(path);
         }

@@ -56,7 +56,7 @@ typedef struct model_lora_cfg {
     int rank;         /* 0: no adapters */
     double alpha;     /* scale numerator (alpha / rank) */
     unsigned targets; /* MODEL_LORA_Q | ... (model/lora.h) */
-    double dropout;   /* recorded in adapter_config.json; retool trains with 0 */
+    double dropout;   /* PEFT's lora_dropout: on each adapter's input in training passes (model.lora_dropout_key) */
 } model_lora_cfg;
 
 typedef struct model {
@@ -66,17 +66,21 @@ typedef struct model {
     int64_t qkv_dim; /* (NH + 2*KVH) * HS */
     model_tensor *tensors;
     size_t ntensors;
-    size_t nparams;     /* floats in each buffer */
-    float *params;      /* f32 master weights */
-    float *grads;       /* allocated by model_train_init */
+    size_t nparams; /* floats in each buffer */
+    float *params;  /* f32 master weights */
+    float *grads;   /* allocated by model_train_init */
     float *adam_m, *adam_v;
     uint16_t *params_bf16; /* bf16 copy used by the products (MODEL_PREC_BF16); refresh with model_sync_bf16 */
     model_views p, g;
-    model_views16 w16;     /* the matrices as bf16 products read them (into params_bf16 or the frozen base) */
-    model_base *base;      /* frozen mode: the base weights (shared, refcounted); params / grads / adam then hold
-                            * only the trainable tensors (LoRA adapters, value head) */
-    model_lora *lora;      /* adapters (frozen mode with a LoRA rank), or NULL */
-    int lora_off;          /* non-zero: products skip the adapters (the base alone, e.g. the KL reference) */
+    model_views16 w16;         /* the matrices as bf16 products read them (into params_bf16 or the frozen base) */
+    model_base *base;          /* frozen mode: the base weights (shared, refcounted); params / grads / adam then hold
+                                * only the trainable tensors (LoRA adapters, value head) */
+    model_lora *lora;          /* adapters (frozen mode with a LoRA rank), or NULL */
+    int lora_off;              /* non-zero: products skip the adapters (the base alone, e.g. the KL reference) */
+    uint64_t lora_dropout_key; /* non-zero: the forwards and backwards that follow are training passes that apply
+                                * the adapters' dropout, masks drawn from this key (lora_dropout_apply); 0 (inference,
+                                * rollouts, old and reference log-probs): none. Set it before a forward, keep it for
+                                * that forward's backward. */
     kern_rope rope;
     model_acts *acts;
     int64_t adam_step;
@@ -166,7 +170,6 @@ void model_zero_grad(model *m);
 
 /* Cross-entropy step on a batch: forward, then backward of loss = -sum_r weight[r] * logp[r] (weights [N], e.g. 0 on
  * interpreter output, 1/count elsewhere). Returns the loss in *loss; logp may be NULL. */
-rt_status model_xent_step(model *m, const model_batch *b, const float *weight, float *loss, float *logp,
-                          rt_error *err);
+rt_status model_xent_step(model *m, const model_batch *b, const float *weight, float *loss, float *logp, rt_error *err);
 
 #endif

@@ -39,12 +39,18 @@ static rt_status load_frozen(model *m, const char *dir, const model_opts *opts, 
     if (adapter) {
         model_lora_cfg file;
         if ((st = model_peft_read_config(adapter, &file, from_cfg, sizeof from_cfg, err)) != RT_OK) return st;
-        if (o.lora.rank > 0 && (o.lora.rank != file.rank || o.lora.targets != file.targets))
+        if (o.lora.rank > 0 && (o.lora.rank != file.rank || o.lora.targets != file.targets)) {
+            char have[128], want[128];
+            model_lora_targets_str(file.targets, have, sizeof have);
+            model_lora_targets_str(o.lora.targets, want, sizeof want);
             return rt_err_set(err, RT_EINVAL,
-                              "%s: adapter has rank %d and other targets than asked (rank %d); drop --lora-* or "
-                              "match them",
-                              adapter, file.rank, o.lora.rank);
+                              "%s: the adapter has rank %d on %s, not the rank %d on %s asked for; drop --lora-rank "
+                              "and --lora-targets (the adapter's own are used) or match them",
+                              adapter, file.rank, have, o.lora.rank, want);
+        }
+        double dropout = o.lora.dropout; /* a training setting: the flags' when given, else the file's */
         o.lora = file;
+        if (opts && opts->lora.rank > 0) o.lora.dropout = dropout;
         if (adapter == dir) {
             if (!o.share && !from_cfg[0])
                 return rt_err_set(err, RT_EINVAL, "%s: adapter_config.json names no base_model_name_or_path", dir);
@@ -107,7 +113,8 @@ rt_status model_load(model *m, const char *dir, const model_opts *opts, rt_error
 rt_status model_save(const model *m, const char *dir, int bf16, rt_error *err) {
     if (m->lora) return model_peft_save(m, dir, m->base->dir, err);
     if (m->base)
-        return rt_err_set(err, RT_EINVAL, "saving %s: a frozen base without adapters has nothing of its own to save", dir);
+        return rt_err_set(err, RT_EINVAL, "saving %s: a frozen base without adapters has nothing of its own to save",
+                          dir);
     rt_status st = rt_mkdir_p(dir, err);
     if (st != RT_OK) return st;
     char path[4096];
@@ -130,7 +137,8 @@ rt_status model_save(const model *m, const char *dir, int bf16, rt_error *err) {
         ts[i].shape[0] = t->shape[0];
         ts[i].shape[1] = t->shape[1];
         if (bf16) {
-            for (size_t j = 0; j < t->numel; j++) conv[t->offset + j] = st_f32_to_bf16(m->params[t->offset + j]);
+            for (size_t j = 0; j < t->numel; j++)
+                conv[t->offset + j] = st_f32_to_bf16(m->params[t->offset + j]);
             ts[i].data = conv + t->offset;
             ts[i].nbytes = t->numel * 2;
         } else {

@@ -24,7 +24,7 @@ rt_status model_peft_save(const model *m, const char *dir, const char *base_name
 rt_status model_peft_load(model *m, const char *dir, rt_error *err);
 
 /* Writes out_dir (must not exist; written as a temporary folder renamed into place): base_dir's weights with the
- * adapter of adapter_dir merged in (W + (alpha/r) B A in f32, stored in W's dtype), its config.json and tokenizer.
+ * adapter of adapter_dir merged in (W + (alpha/r) B A in f32, stored in W's dtype), its config.json, tokenizer and generation_config.json (copied as it is).
  * Errors name the adapter tensor that is misshaped or matches no base weight. */
 rt_status model_peft_merge(const char *base_dir, const char *adapter_dir, const char *out_dir, rt_error *err);
 

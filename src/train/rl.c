@@ -16,16 +16,17 @@
 #include "kernels/pool.h"
 #include "model/modeldir.h"
 #include "model/peft.h"
-#include "rollout/exec_spec.h"
 #include "rollout/bind.h"
+#include "rollout/exec_spec.h"
 #include "rollout/score.h"
 #include "tokenizer/tokenizer.h"
 #include "train/advantage.h"
 #include "train/checkpoint.h"
-#include "train/filter.h"
-#include "train/memplan.h"
 #include "train/dist.h"
 #include "train/dist_train.h"
+#include "train/filter.h"
+#include "train/lora_config.h"
+#include "train/memplan.h"
 #include "train/rl_metrics.h"
 #include "train/rl_update.h"
 #include "train/rundir.h"
@@ -33,17 +34,17 @@
 /* Everything a run holds. */
 typedef struct rl_run {
     train_rl_config cfg;
-    cJSON *cfg_json;          /* config.json of a resumed run (cfg's strings point into it) */
+    cJSON *cfg_json; /* config.json of a resumed run (cfg's strings point into it) */
     tok_tokenizer *tok;
     data_dataset ds;
     model policy, critic, ref;
     int has_critic, has_ref;
-    int ref_is_base; /* LoRA: the KL reference is the policy with its adapters off */
+    int ref_is_base;     /* LoRA: the KL reference is the policy with its adapters off */
     tok_template family; /* the prompt template, recorded in the checkpoints and the output model */
     train_rundir rd;
     rollout_exec_spec *exec;
     train_state state;
-    int64_t *order;           /* data order of the current epoch */
+    int64_t *order; /* data order of the current epoch */
     size_t max_len;
 } rl_run;
 
@@ -69,11 +70,13 @@ static rt_status check_memory(const train_rl_config *c, rt_error *err) {
     rt_status st = train_mem_model_config(c->model_dir, &mc, &rank, &targets, err);
     if (st) return st;
     int64_t n = c->prompts_per_step * c->samples * (c->resample_on_correct ? 2 : 1);
-    int64_t len = 1024 + (int64_t)c->rollout.budget.max_response_tokens + (int64_t)c->rollout.budget.max_interpreter_tokens;
+    int64_t len =
+        1024 + (int64_t)c->rollout.budget.max_response_tokens + (int64_t)c->rollout.budget.max_interpreter_tokens;
     if (len > mc.max_position_embeddings) len = mc.max_position_embeddings;
     int64_t live = (int64_t)c->rollout.max_concurrent < n ? (int64_t)c->rollout.max_concurrent : n;
     int64_t rows = n * len < c->micro_tokens ? n * len : c->micro_tokens;
-    train_mem_req q = {c->algo == TRAIN_ALGO_PPO ? 2 : 1, c->kl_coef != 0, rows, live, len, c->recompute, rank, targets};
+    train_mem_req q = {
+        c->algo == TRAIN_ALGO_PPO ? 2 : 1, c->kl_coef != 0, rows, live, len, c->recompute, rank, targets};
     return train_mem_check(&mc, &q, c->algo == TRAIN_ALGO_PPO ? "rl (PPO)" : "rl (GRPO)", err);
 }
 
@@ -126,7 +129,8 @@ static rt_status open_run(rl_run *r, const train_rl_config *in, rt_error *err) {
         if (!st && dist_rank() == 0) rt_log_info("rl: resuming %s at step %lld", c->out_dir, (long long)r->state.step);
     } else if (!st) {
         st = model_load(&r->policy, c->model_dir, &po, err);
-        if (!st && r->policy.lora) model_init_random(&r->policy, c->seed, 0); /* the adapters (PEFT's init) */
+        /* fresh adapters: PEFT's initialisation from the seed; an adapter folder's (cold-start SFT's) are kept */
+        if (!st && r->policy.lora && !model_peft_is_adapter(c->model_dir)) model_init_random(&r->policy, c->seed, 0);
         if (!st) st = model_train_init(&r->policy, err);
         co.share = r->policy.base; /* LoRA: the critic's adapters sit on the policy's frozen base */
         if (!st && r->has_critic && r->policy.lora && c->critic_dir && !model_peft_is_adapter(c->critic_dir))
@@ -135,7 +139,7 @@ static rt_status open_run(rl_run *r, const train_rl_config *in, rt_error *err) {
                             "(a LoRA critic checkpoint) or no --critic",
                             c->critic_dir);
         if (!st && r->has_critic) st = model_load(&r->critic, c->critic_dir ? c->critic_dir : c->model_dir, &co, err);
-        if (!st && r->has_critic && r->critic.lora) model_init_random(&r->critic, c->seed + 1, 0);
+        if (!st && r->has_critic && r->critic.lora && !c->critic_dir) model_init_random(&r->critic, c->seed + 1, 0);
         if (!st && r->has_critic) st = model_train_init(&r->critic, err);
     }
     if (st) {
@@ -144,9 +148,11 @@ static rt_status open_run(rl_run *r, const train_rl_config *in, rt_error *err) {
     }
     r->policy.recompute = r->critic.recompute = c->recompute;
     /* Data parallel: every rank must start from the same models and state (rank 0 only writes them). */
-    st = train_dist_check_model(&r->policy, latest >= 0 ? "checkpoint policy parameters" : "starting policy parameters", err);
+    st = train_dist_check_model(&r->policy, latest >= 0 ? "checkpoint policy parameters" : "starting policy parameters",
+                                err);
     if (!st && r->has_critic)
-        st = train_dist_check_model(&r->critic, latest >= 0 ? "checkpoint critic parameters" : "starting critic parameters", err);
+        st = train_dist_check_model(&r->critic,
+                                    latest >= 0 ? "checkpoint critic parameters" : "starting critic parameters", err);
     if (!st) st = train_dist_check_state(&r->state, err);
     if (st) return st;
     if (c->kl_coef != 0 && r->policy.lora) {
@@ -160,7 +166,8 @@ static rt_status open_run(rl_run *r, const train_rl_config *in, rt_error *err) {
     }
     if (!st && c->rollout.tools != ROLLOUT_TOOLS_NONE) {
         if (!c->sandbox || strcmp(c->sandbox, "none") == 0)
-            return rt_err_set(err, RT_EINVAL, "tool-integrated RL needs a sandbox (local or URLs); use --tools none for text-only RL");
+            return rt_err_set(err, RT_EINVAL,
+                              "tool-integrated RL needs a sandbox (local or URLs); use --tools none for text-only RL");
         st = rollout_exec_spec_open(c->sandbox, c->sandbox_workers, &r->exec, err);
     }
     r->order = malloc(r->ds.n * sizeof *r->order);
@@ -214,9 +221,9 @@ static rt_status rollout_step(rl_run *r, rollout_trajectory **out, size_t *n_out
         st = rollout_prompt_ids(r->tok, c->template_kind, tools, r->ds.items[problem[i]].prompt, &prompts[i], err);
         for (size_t s = 0; !st && s < k; s++)
             reqs[(i - plo) * k + s] = (rollout_request){.prompt = prompts[i].ids,
-                                                .n_prompt = prompts[i].len,
-                                                .prompt_index = (int64_t)i,
-                                                .sample_index = (int64_t)s};
+                                                        .n_prompt = prompts[i].len,
+                                                        .prompt_index = (int64_t)i,
+                                                        .sample_index = (int64_t)s};
     }
     rollout_config rc = c->rollout;
     int32_t stops[ROLLOUT_MAX_STOP_IDS];
@@ -246,12 +253,14 @@ static rt_status rollout_step(rl_run *r, rollout_trajectory **out, size_t *n_out
         t[i].id = strdup(id);
     }
     rollout_model_policy_free(pol);
-    for (size_t i = 0; prompts && i < np; i++) tok_ids_free(&prompts[i]);
+    for (size_t i = 0; prompts && i < np; i++)
+        tok_ids_free(&prompts[i]);
     free(prompts);
     free(problem);
     free(reqs);
     if (st) {
-        for (size_t i = 0; t && i < n; i++) rollout_trajectory_free(&t[i]);
+        for (size_t i = 0; t && i < n; i++)
+            rollout_trajectory_free(&t[i]);
         free(t);
         return st;
     }
@@ -301,7 +310,8 @@ static rt_status advantages(rl_run *r, rl_item *items, size_t n, rt_error *err) 
         }
         if (!st) train_grpo_batch_advantages(grp, rw, n, c->grpo_scale_std, 1e-6f, adv);
         for (size_t i = 0; !st && i < n; i++)
-            for (size_t p = 0; p < items[i].t->n_response; p++) items[i].adv[p] = adv[i];
+            for (size_t p = 0; p < items[i].t->n_response; p++)
+                items[i].adv[p] = adv[i];
         free(grp);
         free(rw);
         free(adv);
@@ -309,7 +319,8 @@ static rt_status advantages(rl_run *r, rl_item *items, size_t n, rt_error *err) 
     }
     float **vals = malloc((n ? n : 1) * sizeof *vals);
     if (!vals) return rt_err_set(err, RT_ENOMEM, "out of memory");
-    for (size_t i = 0; i < n; i++) vals[i] = items[i].old_value;
+    for (size_t i = 0; i < n; i++)
+        vals[i] = items[i].old_value;
     st = rl_forward(&r->critic, items, n, r->max_len, (size_t)c->micro_tokens, NULL, vals, NULL, NULL, err);
     free(vals);
     if (st) return st;
@@ -362,7 +373,8 @@ static rt_status gae_ready(void *ctx, rl_item *it, rt_error *err) {
     (void)err;
     gae_hook *h = ctx;
     const train_rl_config *c = &h->r->cfg;
-    train_gae(it->old_value, it->t->mask, it->t->n_response, (float)it->t->reward, c->gamma, c->lambda, it->adv, it->ret);
+    train_gae(it->old_value, it->t->mask, it->t->n_response, (float)it->t->reward, c->gamma, c->lambda, it->adv,
+              it->ret);
     h->done = 1;
     return RT_OK;
 }
@@ -372,15 +384,22 @@ static rt_status update(rl_run *r, rl_item *items, size_t n, rl_update_stats *us
     /* On-policy (one pass, one minibatch): the policy and the critic are still the sampling ones when their update's
      * forward runs, so that forward gives the old log-probs and old values; no separate forward. Several processes
      * keep the separate forwards (whitening is collective, and a rank may have nothing to train). */
-    int onpolicy = c->ppo_epochs == 1 && c->minibatches == 1, critic_hook = onpolicy && r->has_critic && dist_size() == 1;
+    int onpolicy = c->ppo_epochs == 1 && c->minibatches == 1,
+        critic_hook = onpolicy && r->has_critic && dist_size() == 1;
+    /* LoRA dropout applies in the gradient passes only; the critic's old values (GAE's input) then come from a
+     * forward without it. The policy keeps the on-policy shortcut: its old log-probs are the update's own forward's,
+     * under the same masks, so the ratio starts at 1. */
+    if (c->lora.dropout > 0) critic_hook = 0;
     float **lp = malloc((n ? n : 1) * sizeof *lp);
     if (!lp) return rt_err_set(err, RT_ENOMEM, "out of memory");
-    for (size_t i = 0; i < n; i++) lp[i] = items[i].old_logp;
+    for (size_t i = 0; i < n; i++)
+        lp[i] = items[i].old_logp;
     double t0 = rt_time_now(), c0 = rt_time_cpu();
     size_t micro = (size_t)c->micro_tokens; /* rows of one forward/backward */
     rt_status st = onpolicy ? RT_OK : rl_forward(&r->policy, items, n, r->max_len, micro, lp, NULL, NULL, NULL, err);
     if (!st && (r->has_ref || r->ref_is_base)) {
-        for (size_t i = 0; i < n; i++) lp[i] = items[i].ref_logp;
+        for (size_t i = 0; i < n; i++)
+            lp[i] = items[i].ref_logp;
         model *ref = r->ref_is_base ? &r->policy : &r->ref;
         ref->lora_off = r->ref_is_base;
         st = rl_forward(ref, items, n, r->max_len, micro, lp, NULL, NULL, NULL, err);
@@ -408,8 +427,8 @@ static rt_status update(rl_run *r, rl_item *items, size_t n, rl_update_stats *us
                        .opt = model_adamw_defaults(),
                        .old_from_update = onpolicy};
     hp.opt.weight_decay = c->weight_decay;
-    model_lr_schedule sched = {.kind = MODEL_LR_CONSTANT, .peak = c->lr, .warmup_steps = c->warmup_steps,
-                               .total_steps = c->steps};
+    model_lr_schedule sched = {
+        .kind = MODEL_LR_CONSTANT, .peak = c->lr, .warmup_steps = c->warmup_steps, .total_steps = c->steps};
     hp.lr = model_lr_at(&sched, r->state.step);
     model_adamw copt = model_adamw_defaults();
     copt.weight_decay = c->weight_decay;
@@ -420,7 +439,8 @@ static rt_status update(rl_run *r, rl_item *items, size_t n, rl_update_stats *us
     double n_all = (double)n;
     if (!st) st = dist_allreduce_f64(&n_all, 1, err);
     for (int64_t ep = 0; !st && ep < c->ppo_epochs && n_all > 0; ep++) {
-        for (size_t i = 0; i < n; i++) idx[i] = i;
+        for (size_t i = 0; i < n; i++)
+            idx[i] = i;
         for (size_t i = n; i > 1; i--) {
             size_t j = (size_t)rt_rng_below(&shuf, i), x = idx[i - 1];
             idx[i - 1] = idx[j];
@@ -430,14 +450,22 @@ static rt_status update(rl_run *r, rl_item *items, size_t n, rl_update_stats *us
         for (size_t b = 0; !st && b < mb; b++) {
             size_t lo = b * n / mb, hi = (b + 1) * n / mb;
             double u0 = rt_time_now(), v0 = rt_time_cpu();
+            /* LoRA dropout masks: keyed by the seed, the step, the pass and the rank (resume draws the same) */
+            uint64_t pass = ((uint64_t)ep * mb + b) * (uint64_t)dist_size() + (uint64_t)dist_rank();
+            hp.dropout_key = train_lora_dropout_key(&r->state.rng, 0xd5f8000000000ull + (uint64_t)r->state.step, pass);
             if (r->has_critic)
-                st = rl_critic_update(&r->critic, items, idx + lo, hi - lo, r->max_len, micro, c->value_clip,
-                                      c->clip_norm, c->critic_lr, &copt, critic_hook ? gae_ready : NULL, &hook, us, err);
+                st = rl_critic_update(
+                    &r->critic, items, idx + lo, hi - lo, r->max_len, micro, c->value_clip, c->clip_norm, c->critic_lr,
+                    &copt, train_lora_dropout_key(&r->state.rng, 0xd5f9000000000ull + (uint64_t)r->state.step, pass),
+                    critic_hook ? gae_ready : NULL, &hook, us, err);
             if (r->has_critic) model_release_activations(&r->critic);
-            if (!st && critic_hook && !hook.done) st = advantages(r, items, n, err); /* nothing trained: still needed */
-            else if (!st && critic_hook && c->whiten) st = whiten(items, n, err); /* GAE ran item by item */
+            if (!st && critic_hook && !hook.done)
+                st = advantages(r, items, n, err); /* nothing trained: still needed */
+            else if (!st && critic_hook && c->whiten)
+                st = whiten(items, n, err); /* GAE ran item by item */
             double u1 = rt_time_now(), v1 = rt_time_cpu();
-            if (!st && policy_on) st = rl_policy_update(&r->policy, items, idx + lo, hi - lo, r->max_len, micro, &hp, us, err);
+            if (!st && policy_on)
+                st = rl_policy_update(&r->policy, items, idx + lo, hi - lo, r->max_len, micro, &hp, us, err);
             if (r->has_critic || r->has_ref) model_release_activations(&r->policy);
             us->t_critic += u1 - u0;
             us->t_policy += rt_time_now() - u1;
@@ -454,14 +482,16 @@ static rt_status write_rollouts(rl_run *r, rollout_trajectory *t, size_t n, rt_e
     train_rundir_rollouts_path(&r->rd, r->state.step + 1, path, sizeof path); /* the step being completed */
     rt_atomic_file af;
     rt_status st = rt_atomic_open(&af, path, err);
-    for (size_t i = 0; !st && i < n; i++) st = rollout_trajectory_write(af.fp, &t[i], err);
+    for (size_t i = 0; !st && i < n; i++)
+        st = rollout_trajectory_write(af.fp, &t[i], err);
     if (!st) return rt_atomic_commit(&af, err);
     if (af.fp) rt_atomic_abort(&af);
     return st;
 }
 
 static void rollouts_free(rollout_trajectory *t, size_t n) {
-    for (size_t i = 0; t && i < n; i++) rollout_trajectory_free(&t[i]);
+    for (size_t i = 0; t && i < n; i++)
+        rollout_trajectory_free(&t[i]);
     free(t);
 }
 
@@ -475,7 +505,8 @@ static rt_status gather_trajectories(rollout_trajectory *t, size_t n, rollout_tr
     size_t len = 0, got_n = 0;
     FILE *mem = open_memstream(&buf, &len);
     rt_status st = mem ? RT_OK : rt_err_errno(err, RT_ENOMEM, errno, "cannot open a memory stream");
-    for (size_t i = 0; !st && i < n; i++) st = rollout_trajectory_write(mem, &t[i], err);
+    for (size_t i = 0; !st && i < n; i++)
+        st = rollout_trajectory_write(mem, &t[i], err);
     if (mem && fclose(mem) != 0 && !st) st = rt_err_set(err, RT_ENOMEM, "out of memory formatting trajectories");
     /* A rank that failed still takes part (with nothing), then its error aborts the job. */
     rt_status gst = dist_gather_bytes(buf, st ? 0 : len, &got, &got_n, err);
@@ -486,7 +517,8 @@ static rt_status gather_trajectories(rollout_trajectory *t, size_t n, rollout_tr
         return st;
     }
     size_t lines = 0;
-    for (size_t i = 0; i < got_n; i++) lines += got[i] == '\n';
+    for (size_t i = 0; i < got_n; i++)
+        lines += got[i] == '\n';
     rollout_trajectory *out = calloc(lines ? lines : 1, sizeof *out);
     if (!out) st = rt_err_set(err, RT_ENOMEM, "out of memory");
     size_t k = 0;
@@ -517,8 +549,8 @@ rt_status train_rl_run(const train_rl_config *cfg, train_rl_result *res, rt_erro
     int root = dist_rank() == 0; /* data parallel: rank 0 alone writes the run */
     rt_progress bar;
     int64_t first = r.state.step;
-    rt_progress_init(&bar, c->algo == TRAIN_ALGO_PPO ? "rl ppo" : "rl grpo", (uint64_t)(c->steps > first ? c->steps - first : 0),
-                     "steps");
+    rt_progress_init(&bar, c->algo == TRAIN_ALGO_PPO ? "rl ppo" : "rl grpo",
+                     (uint64_t)(c->steps > first ? c->steps - first : 0), "steps");
     while (!st && r.state.step < c->steps) {
         double t0 = rt_time_now();
         rollout_trajectory *t = NULL;
@@ -537,7 +569,8 @@ rt_status train_rl_run(const train_rl_config *cfg, train_rl_result *res, rt_erro
         double t2 = rt_time_now();
         if (!st) st = update(&r, items, n_items, &us, err);
         double t3 = rt_time_now();
-        for (size_t i = 0; items && i < n_items; i++) rl_item_free(&items[i]);
+        for (size_t i = 0; items && i < n_items; i++)
+            rl_item_free(&items[i]);
         free(items);
         /* Rank 0 gathers the step's trajectories of every rank (in prompt order) and counts over all of them. */
         rollout_trajectory *all = t;

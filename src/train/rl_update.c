@@ -8,6 +8,7 @@
 #include "train/dist.h"
 #include "train/dist_train.h"
 #include "train/guard.h"
+#include "train/lora_config.h"
 #include "train/pack.h"
 
 rt_status rl_item_init(rl_item *it, rollout_trajectory *t, int need_ref, rt_error *err) {
@@ -92,13 +93,15 @@ rt_status rl_forward(model *m, rl_item *items, size_t n, size_t max_len, size_t 
     return st;
 }
 
-/* Model-written tokens of items[idx[0..n)] as packed (cut to max_len), summed over every rank: the loss's normaliser. */
+/* Model-written tokens of items[idx[0..n)] as packed (cut to max_len), summed over every rank: the loss's normaliser.
+ */
 static rt_status count_targets(rl_item *items, const size_t *idx, size_t n, size_t max_len, double *norm,
                                rt_error *err) {
     train_packed p;
     memset(&p, 0, sizeof p);
     rt_status st = RT_OK;
-    for (size_t k = 0; !st && k < n; k++) st = train_packed_add(&p, items[idx[k]].t, (int64_t)idx[k], max_len, NULL, err);
+    for (size_t k = 0; !st && k < n; k++)
+        st = train_packed_add(&p, items[idx[k]].t, (int64_t)idx[k], max_len, NULL, err);
     *norm = (double)p.n_targets;
     train_packed_free(&p);
     return st ? st : dist_allreduce_f64(norm, 1, err);
@@ -119,6 +122,14 @@ static rt_status next_micro(train_packed *p, rl_item *items, const size_t *idx, 
     return st;
 }
 
+/* The LoRA dropout key of micro-batch k of an update keyed by key (0: none). */
+static uint64_t micro_key(uint64_t key, size_t k) {
+    if (!key) return 0;
+    rt_rng r;
+    rt_rng_seed(&r, key);
+    return train_lora_dropout_key(&r, 0, (uint64_t)k);
+}
+
 /* Sums of one policy update's statistics over its micro-batches. */
 typedef struct policy_sums {
     double loss, clip_frac, approx_kl, kl, entropy;
@@ -127,7 +138,8 @@ typedef struct policy_sums {
 /* Forward and backward (gradients accumulated) of the policy loss on one packed micro-batch whose sequence s is item
  * idx[s]. */
 static rt_status policy_micro(model *m, rl_item *items, const size_t *idx, const train_packed *p, double norm,
-                              const rl_policy_hp *hp, policy_sums *sum, rl_update_stats *stats, rt_error *err) {
+                              const rl_policy_hp *hp, uint64_t key, policy_sums *sum, rl_update_stats *stats,
+                              rt_error *err) {
     size_t N = p->n_rows ? p->n_rows : 1, maxT = 0;
     for (size_t s = 0; s < (size_t)p->batch.nseq; s++)
         if (items[idx[s]].t->n_response > maxT) maxT = items[idx[s]].t->n_response;
@@ -139,6 +151,7 @@ static rt_status policy_micro(model *m, rl_item *items, const size_t *idx, const
     if (!logp || !ent || !dlogp || (hp->entropy_coef != 0 && !dent) || !lp || !d || !mask)
         st = rt_err_set(err, RT_ENOMEM, "out of memory");
     double t0 = rt_time_now();
+    m->lora_dropout_key = key; /* for this forward and its backward */
     if (!st) st = model_forward(m, &p->batch, logp, ent, NULL, err);
     stats->t_forward += rt_time_now() - t0;
     for (size_t s = 0; !st && s < (size_t)p->batch.nseq; s++) {
@@ -159,7 +172,8 @@ static rt_status policy_micro(model *m, rl_item *items, const size_t *idx, const
         sum->clip_frac += ps.clip_frac * (double)ps.tokens;
         sum->approx_kl += ps.approx_kl * (double)ps.tokens;
         if (hp->kl_coef != 0 && it->ref_logp)
-            sum->kl += train_kl_penalty(lp, it->ref_logp, mask, t->n_response, hp->kl_kind, (float)hp->kl_coef, norm, d);
+            sum->kl +=
+                train_kl_penalty(lp, it->ref_logp, mask, t->n_response, hp->kl_kind, (float)hp->kl_coef, norm, d);
         for (size_t j = 0; j < t->n_response; j++) {
             if (!mask[j]) continue;
             int64_t r = row_of(p, s, j);
@@ -169,6 +183,7 @@ static rt_status policy_micro(model *m, rl_item *items, const size_t *idx, const
     }
     t0 = rt_time_now();
     if (!st) st = model_backward(m, dlogp, dent, NULL, err);
+    m->lora_dropout_key = 0;
     stats->t_backward += rt_time_now() - t0;
     stats->policy_tokens += (double)p->n_rows;
     free(logp), free(ent), free(dlogp), free(dent), free(lp), free(d), free(mask);
@@ -187,7 +202,8 @@ rt_status rl_policy_update(model *m, rl_item *items, const size_t *idx, size_t n
     memset(&p, 0, sizeof p);
     for (size_t k = 0, first = 0; !st && k < n;) {
         st = next_micro(&p, items, idx, n, &k, &first, max_len, micro_tokens, err);
-        if (!st) st = policy_micro(m, items, idx + first, &p, norm, hp, &sum, stats, err);
+        if (!st)
+            st = policy_micro(m, items, idx + first, &p, norm, hp, micro_key(hp->dropout_key, first), &sum, stats, err);
     }
     train_packed_free(&p);
     if (!st && dist_size() > 1) {
@@ -216,7 +232,7 @@ rt_status rl_policy_update(model *m, rl_item *items, const size_t *idx, size_t n
 /* Forward and backward (gradients accumulated) of the critic's clipped value loss on one packed micro-batch; adds the
  * loss to *loss. With values_ready, the forward's values become the old values first. */
 static rt_status critic_micro(model *critic, rl_item *items, const size_t *idx, const train_packed *p, double norm,
-                              float value_clip, rl_values_ready_fn values_ready, void *ctx, double *loss,
+                              float value_clip, uint64_t key, rl_values_ready_fn values_ready, void *ctx, double *loss,
                               rl_update_stats *stats, rt_error *err) {
     size_t N = p->n_rows ? p->n_rows : 1, maxT = 0;
     for (size_t s = 0; s < (size_t)p->batch.nseq; s++)
@@ -227,6 +243,7 @@ static rt_status critic_micro(model *critic, rl_item *items, const size_t *idx, 
     rt_status st = RT_OK;
     if (!val || !dval || !v || !dv || !mask) st = rt_err_set(err, RT_ENOMEM, "out of memory");
     double t0 = rt_time_now();
+    critic->lora_dropout_key = key; /* for this forward and its backward */
     if (!st) st = model_forward(critic, &p->batch, NULL, NULL, val, err);
     stats->t_forward += rt_time_now() - t0;
     for (size_t s = 0; !st && s < (size_t)p->batch.nseq; s++) {
@@ -247,6 +264,7 @@ static rt_status critic_micro(model *critic, rl_item *items, const size_t *idx, 
     }
     t0 = rt_time_now();
     if (!st) st = model_backward(critic, NULL, NULL, dval, err);
+    critic->lora_dropout_key = 0;
     stats->t_backward += rt_time_now() - t0;
     stats->critic_tokens += (double)p->n_rows;
     free(val), free(dval), free(v), free(dv), free(mask);
@@ -255,7 +273,8 @@ static rt_status critic_micro(model *critic, rl_item *items, const size_t *idx, 
 
 rt_status rl_critic_update(model *critic, rl_item *items, const size_t *idx, size_t n, size_t max_len,
                            size_t micro_tokens, float value_clip, double clip_norm, double lr, const model_adamw *opt,
-                           rl_values_ready_fn values_ready, void *ctx, rl_update_stats *stats, rt_error *err) {
+                           uint64_t dropout_key, rl_values_ready_fn values_ready, void *ctx, rl_update_stats *stats,
+                           rt_error *err) {
     double norm = 0; /* over every rank's share of the minibatch */
     rt_status st = count_targets(items, idx, n, max_len, &norm, err);
     if (st || norm == 0) return st;
@@ -265,7 +284,9 @@ rt_status rl_critic_update(model *critic, rl_item *items, const size_t *idx, siz
     memset(&p, 0, sizeof p);
     for (size_t k = 0, first = 0; !st && k < n;) {
         st = next_micro(&p, items, idx, n, &k, &first, max_len, micro_tokens, err);
-        if (!st) st = critic_micro(critic, items, idx + first, &p, norm, value_clip, values_ready, ctx, &loss, stats, err);
+        if (!st)
+            st = critic_micro(critic, items, idx + first, &p, norm, value_clip, micro_key(dropout_key, first),
+                              values_ready, ctx, &loss, stats, err);
     }
     train_packed_free(&p);
     if (!st && dist_size() > 1) {

@@ -16,10 +16,10 @@
 /* One trajectory with its per-response-token arrays (length t->n_response; entries where mask is 0 are unused). */
 typedef struct rl_item {
     rollout_trajectory *t;
-    float *adv, *ret;          /* advantages and returns */
-    float *old_logp;           /* log-probs under the policy that sampled (recomputed teacher-forced) */
-    float *old_value;          /* critic values before the update (PPO) */
-    float *ref_logp;           /* reference policy log-probs (KL), or NULL */
+    float *adv, *ret; /* advantages and returns */
+    float *old_logp;  /* log-probs under the policy that sampled (recomputed teacher-forced) */
+    float *old_value; /* critic values before the update (PPO) */
+    float *ref_logp;  /* reference policy log-probs (KL), or NULL */
 } rl_item;
 
 /* Allocates the arrays of an item for t. */
@@ -42,7 +42,9 @@ typedef struct rl_policy_hp {
     double clip_norm;
     double lr;
     model_adamw opt;
-    int old_from_update; /* on-policy (one epoch, one minibatch): the old log-probs are this update's own forward's */
+    int old_from_update;  /* on-policy (one epoch, one minibatch): the old log-probs are this update's own forward's */
+    uint64_t dropout_key; /* LoRA dropout of this update's gradient passes (each micro-batch its own key from it); 0:
+                           * none */
 } rl_policy_hp;
 
 /* Called by rl_critic_update for each item, between its micro-batch's forward and loss, when the forward's values
@@ -70,9 +72,10 @@ rt_status rl_policy_update(model *m, rl_item *items, const size_t *idx, size_t n
 /* One optimizer step of the critic (value head) on items[idx[0..n)], clipped value loss against the returns, in
  * micro-batches (data parallel like rl_policy_update). With values_ready (on-policy), the forward's values become each
  * item's old values and values_ready(ctx, item) runs before its loss; it is not called when the items hold no trained
- * token. */
+ * token. dropout_key as rl_policy_hp's. */
 rt_status rl_critic_update(model *critic, rl_item *items, const size_t *idx, size_t n, size_t max_len,
                            size_t micro_tokens, float value_clip, double clip_norm, double lr, const model_adamw *opt,
-                           rl_values_ready_fn values_ready, void *ctx, rl_update_stats *st, rt_error *err);
+                           uint64_t dropout_key, rl_values_ready_fn values_ready, void *ctx, rl_update_stats *st,
+                           rt_error *err);
 
 #endif

@@ -10,15 +10,16 @@
 #include "base/log.h"
 #include "base/progress.h"
 #include "base/rng.h"
-#include "train/lora_config.h"
 #include "base/timer.h"
 #include "model/modeldir.h"
 #include "model/optim.h"
+#include "model/peft.h"
 #include "rollout/trajectory.h"
 #include "train/checkpoint.h"
 #include "train/dist.h"
 #include "train/dist_train.h"
 #include "train/guard.h"
+#include "train/lora_config.h"
 #include "train/memplan.h"
 #include "train/pack.h"
 #include "train/rundir.h"
@@ -197,7 +198,8 @@ rt_status train_sft_run(const train_sft_config *cfg, train_sft_result *res, rt_e
         if (!st && root) rt_log_info("sft: resuming %s from step %lld", cfg->out_dir, (long long)state.step);
     } else if (!st) {
         st = model_load(&m, cfg->model_dir, &opts, err);
-        if (!st && m.lora) model_init_random(&m, cfg->seed, 0); /* the adapters: PEFT's initialisation */
+        /* fresh adapters: PEFT's initialisation from the seed; an adapter folder's own are trained on */
+        if (!st && m.lora && !model_peft_is_adapter(cfg->model_dir)) model_init_random(&m, cfg->seed, 0);
         if (!st) st = model_train_init(&m, err);
     }
     m.recompute = cfg->recompute;
@@ -226,7 +228,8 @@ rt_status train_sft_run(const train_sft_config *cfg, train_sft_result *res, rt_e
     res->eval_samples = n_eval;
     /* Steps per epoch, from the packing (same for every order only approximately: count per epoch as we go). */
     size_t total_tokens = 0;
-    for (size_t i = 0; i < n_train; i++) total_tokens += train_packed_len(&data[train_idx[i]], max_len);
+    for (size_t i = 0; i < n_train; i++)
+        total_tokens += train_packed_len(&data[train_idx[i]], max_len);
     int64_t steps_per_epoch = (int64_t)((total_tokens + (size_t)cfg->batch_tokens - 1) / (size_t)cfg->batch_tokens);
     if (steps_per_epoch < 1) steps_per_epoch = 1;
     model_lr_schedule sched = {.kind = cfg->cosine ? MODEL_LR_COSINE : MODEL_LR_CONSTANT,
@@ -295,7 +298,11 @@ rt_status train_sft_run(const train_sft_config *cfg, train_sft_result *res, rt_e
                 weight[r] = mine->targets[r] >= 0 ? 1.0f / (float)p.n_targets : 0.0f;
             model_zero_grad(&m);
             float loss = 0;
+            /* LoRA dropout (when set): masks keyed by the seed, the step and the rank */
+            m.lora_dropout_key =
+                train_lora_dropout_key(&state.rng, 0xd5f7000000000ull + (uint64_t)state.step, (uint64_t)rank);
             if (mine->n_rows > 0) st = xent_step(&m, &mine->batch, weight, &loss, &tm, err);
+            m.lora_dropout_key = 0;
             if (st) break;
             if (world > 1) {
                 double l = loss;
@@ -349,7 +356,8 @@ rt_status train_sft_run(const train_sft_config *cfg, train_sft_result *res, rt_e
         }
     }
     if (!cfg->quiet && root) rt_progress_finish(&bar);
-    if (!st && root && n_eval > 0) st = eval_loss(&m, data, eval_idx, n_eval, max_len, (size_t)cfg->batch_tokens, &res->eval_loss, err);
+    if (!st && root && n_eval > 0)
+        st = eval_loss(&m, data, eval_idx, n_eval, max_len, (size_t)cfg->batch_tokens, &res->eval_loss, err);
     if (!st && root)
         st = train_checkpoint_save(&rd, &m, NULL, &state, cfg->model_dir, tmpl, (size_t)cfg->keep_last, err);
     if (!st && root) {

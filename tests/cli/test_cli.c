@@ -86,3 +86,19 @@ Test(cli, closest_match_rules) {
     cr_expect_str_eq(cli_closest("tok", names, 3), "tokenizer");
     cr_expect_null(cli_closest("zzzzzz", names, 3));
 }
+
+/* Bad LoRA flags are usage errors naming the flag, before any file is read. */
+Test(cli, lora_flag_errors_name_the_flag) {
+    const char *cases[][2] = {
+        {"sft --model m --data d --out o --lora-rank 8 --lora-dropout 1", "--lora-dropout"},
+        {"rl --model m --data d --out o --lora-rank 8 --lora-dropout -0.1", "--lora-dropout"},
+        {"sft --model m --data d --out o --lora-dropout 0.1", "need --lora-rank"},
+        {"rl --model m --data d --out o --lora-rank 0 --lora-alpha 3", "need --lora-rank"},
+        {"sft --model m --data d --out o --lora-rank 5000", "--lora-rank"},
+        {"sft --model m --data d --out o --lora-rank 8 --lora-targets q,x", "--lora-targets"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        cr_expect_eq(run_cli(cases[i][0], out, sizeof out), 2, "%s: %s", cases[i][0], out);
+        cr_expect(strstr(out, cases[i][1]) != NULL, "%s: the message names %s: %s", cases[i][0], cases[i][1], out);
+    }
+}

@@ -14,6 +14,10 @@ on its own, so nothing can attend across sequences. safetensors are read and wri
                                        with ADAPTER (a PEFT LoRA folder: adapter_config.json and
                                        adapter_model.safetensors), each targeted projection reads
                                        W + (lora_alpha / r) B A, and grad.<name> covers the adapters too
+  ref_model.py run DIR BATCH OUT ADAPTER MASKS
+                                       LoRA dropout with given masks, as PEFT computes it in training:
+                                       x W^T + (lora_alpha / r) ((x * mask) A^T) B^T, MASKS (safetensors) holding
+                                       mask.<module> [N, in] for every adapted module over the packed batch's rows
 """
 import json
 import struct
@@ -146,7 +150,23 @@ def lora_weights(P, adapter):
     return W
 
 
-def forward_seq(P, cfg, ids):
+def lora_linear(P, adapter, masks, r0):
+    """PEFT's LoRA Linear in training: base product plus the adapter on the dropped-out input (rows r0.. of masks)."""
+    with open(f"{adapter}/adapter_config.json") as f:
+        acfg = json.load(f)
+    scale = acfg["lora_alpha"] / acfg["r"]
+
+    def lin(module, x):
+        y = x @ P[module + ".weight"].T
+        a = "base_model.model." + module + ".lora_A.weight"
+        if a in P:
+            mask = masks["mask." + module][r0:r0 + x.shape[0]]
+            y = y + scale * ((x * mask) @ P[a].T) @ P[a.replace(".lora_A.", ".lora_B.")].T
+        return y
+    return lin
+
+
+def forward_seq(P, cfg, ids, lin=None):
     C, NH, KVH = cfg["hidden_size"], cfg["num_attention_heads"], cfg["num_key_value_heads"]
     HS, T = C // NH, len(ids)
     eps = cfg["rms_norm_eps"]
@@ -154,12 +174,15 @@ def forward_seq(P, cfg, ids):
     cos, sin = rope_cos_sin(T, HS, cfg.get("rope_theta", 10000.0))
     x = P["model.embed_tokens.weight"][torch.tensor(ids)]
     mask = torch.triu(torch.ones(T, T, dtype=torch.bool), diagonal=1)
+    if lin is None:
+        def lin(module, x):
+            return x @ P[module + ".weight"].T
     for l in range(cfg["num_hidden_layers"]):
         p = f"model.layers.{l}."
         h = rmsnorm(x, P[p + "input_layernorm.weight"], eps)
-        q = h @ P[p + "self_attn.q_proj.weight"].T
-        k = h @ P[p + "self_attn.k_proj.weight"].T
-        v = h @ P[p + "self_attn.v_proj.weight"].T
+        q = lin(p + "self_attn.q_proj", h)
+        k = lin(p + "self_attn.k_proj", h)
+        v = lin(p + "self_attn.v_proj", h)
         if bias:
             q = q + P[p + "self_attn.q_proj.bias"]
             k = k + P[p + "self_attn.k_proj.bias"]
@@ -174,17 +197,17 @@ def forward_seq(P, cfg, ids):
         s = (q @ k.transpose(1, 2)) / (HS ** 0.5)
         s = s.masked_fill(mask, float("-inf"))
         o = (torch.softmax(s, dim=-1) @ v).transpose(0, 1).reshape(T, NH * HS)
-        x = x + o @ P[p + "self_attn.o_proj.weight"].T
+        x = x + lin(p + "self_attn.o_proj", o)
         h2 = rmsnorm(x, P[p + "post_attention_layernorm.weight"], eps)
-        g = h2 @ P[p + "mlp.gate_proj.weight"].T
-        u = h2 @ P[p + "mlp.up_proj.weight"].T
-        x = x + (torch.nn.functional.silu(g) * u) @ P[p + "mlp.down_proj.weight"].T
+        g = lin(p + "mlp.gate_proj", h2)
+        u = lin(p + "mlp.up_proj", h2)
+        x = x + lin(p + "mlp.down_proj", torch.nn.functional.silu(g) * u)
     hf = rmsnorm(x, P["model.norm.weight"], eps)
     lm = P["model.embed_tokens.weight"] if cfg["tie_word_embeddings"] else P["lm_head.weight"]
     return hf @ lm.T
 
 
-def run(d, batch_path, out_path, adapter=None):
+def run(d, batch_path, out_path, adapter=None, masks_path=None):
     with open(f"{d}/config.json") as f:
         cfg = json.load(f)
     raw = read_st(f"{d}/model.safetensors")
@@ -193,9 +216,16 @@ def run(d, batch_path, out_path, adapter=None):
     P = {k: torch.tensor(v, dtype=torch.float64, requires_grad=True) for k, v in raw.items()}
     with open(batch_path) as f:
         batch = json.load(f)
-    logits_all, logp_all, ent_all, loss = [], [], [], 0
+    masks = None
+    if masks_path:
+        masks = {k: torch.tensor(v, dtype=torch.float64) for k, v in read_st(masks_path).items()}
+    logits_all, logp_all, ent_all, loss, r0 = [], [], [], 0, 0
     for ids, w in zip(batch["seqs"], batch["weights"]):
-        z = forward_seq(lora_weights(P, adapter) if adapter else P, cfg, ids)
+        if masks is not None:
+            z = forward_seq(P, cfg, ids, lora_linear(P, adapter, masks, r0))
+        else:
+            z = forward_seq(lora_weights(P, adapter) if adapter else P, cfg, ids)
+        r0 += len(ids)
         lsm = torch.log_softmax(z, dim=-1)
         tgt = torch.tensor(ids[1:] + [0])
         lp = lsm.gather(1, tgt[:, None])[:, 0]
@@ -217,6 +247,7 @@ if __name__ == "__main__":
     if sys.argv[1] == "init":
         init(sys.argv[2], sys.argv[3], int(sys.argv[4]))
     elif sys.argv[1] == "run":
-        run(sys.argv[2], sys.argv[3], sys.argv[4], sys.argv[5] if len(sys.argv) > 5 else None)
+        run(sys.argv[2], sys.argv[3], sys.argv[4], sys.argv[5] if len(sys.argv) > 5 else None,
+            sys.argv[6] if len(sys.argv) > 6 else None)
     else:
         sys.exit(f"unknown command {sys.argv[1]}")

@@ -1,6 +1,7 @@
 /* LoRA on a frozen base, and frozen-base inference: forward and adapter gradients against the PyTorch reference
- * written from PEFT's formula (tests/model/ref_model.py), finite differences, merge = unmerged, the PEFT layout read
- * back by an independent Python reader, bit-exact resume, and frozen bf16 inference = the full model's. */
+ * written from PEFT's formula (tests/model/ref_model.py), with and without LoRA dropout (the reference given the same
+ * masks), finite differences, merge = unmerged, the PEFT layout read back by an independent Python reader, bit-exact
+ * resume, and frozen bf16 inference = the full model's. */
 #include <criterion/criterion.h>
 #include <math.h>
 #include <stdio.h>
@@ -30,8 +31,9 @@ static const int64_t lens[NSEQ] = {9, 4, 9};
 
 /* Loads the reference model of dir as a frozen base with fresh adapters (rank 4, alpha 8) on targets, then fills
  * every adapter with random values (B non-zero, so every gradient is). */
-static void lora_model(model *m, const char *dir, unsigned targets, model_precision prec, int value_head) {
-    model_opts o = {.prec = prec, .value_head = value_head, .lora = {4, 8.0, targets, 0.0}};
+static void lora_model_p(model *m, const char *dir, unsigned targets, model_precision prec, int value_head,
+                         double dropout) {
+    model_opts o = {.prec = prec, .value_head = value_head, .lora = {4, 8.0, targets, dropout}};
     rt_error err;
     cr_assert_eq(model_load(m, dir, &o, &err), RT_OK, "%s", err.msg);
     cr_assert_not_null(m->lora);
@@ -39,6 +41,10 @@ static void lora_model(model *m, const char *dir, unsigned targets, model_precis
     rt_rng_seed(&r, 5);
     for (size_t i = 0; i < m->nparams; i++)
         m->params[i] = (float)(0.3 * rt_rng_normal(&r));
+}
+
+static void lora_model(model *m, const char *dir, unsigned targets, model_precision prec, int value_head) {
+    lora_model_p(m, dir, targets, prec, value_head, 0.0);
 }
 
 static void batch(const model *m, int32_t *tokens, int32_t *targets, int64_t *start, float *weight) {
@@ -68,13 +74,50 @@ static void write_batch_json(const char *path, const int32_t *tokens, const int6
     fclose(f);
 }
 
-/* Logits, log-probs and every adapter gradient against the float64 reference of W + (alpha/r) B A. */
-static void parity(const char *arch, unsigned targets, size_t want_tensors) {
-    char dir[256], path[512], ad[512];
+/* Input width of adapter target t (MODEL_LORA_* bit index) on m's config. */
+static int64_t target_in(const model *m, int t) {
+    const model_config *c = &m->cfg;
+    return t == 3 ? c->num_heads * c->head_dim : t == 6 ? c->intermediate_size : c->hidden_size;
+}
+
+/* Writes every adapted module's dropout mask over the batch's N rows, as mask.model.layers.{l}.{module} [N, in]. */
+static void write_masks(const model *m, uint64_t key, double p, int64_t N, const char *path) {
+    int64_t L = m->cfg.num_layers;
+    st_tensor *ts = calloc((size_t)(L * MODEL_LORA_NTARGETS), sizeof *ts);
+    char(*names)[96] = calloc((size_t)(L * MODEL_LORA_NTARGETS), 96);
+    size_t n = 0;
+    for (int64_t l = 0; l < L; l++)
+        for (int t = 0; t < MODEL_LORA_NTARGETS; t++) {
+            if (!(model_lora_config(m)->targets & (1u << t))) continue;
+            int64_t K = target_in(m, t);
+            float *mask = malloc((size_t)(N * K) * sizeof(float));
+            lora_dropout_apply(key, p, l, t, N, K, NULL, mask);
+            snprintf(names[n], 96, "mask.model.layers.%lld.%s.%s", (long long)l, t < 4 ? "self_attn" : "mlp",
+                     model_lora_target_name(t));
+            ts[n] = (st_tensor){.name = names[n],
+                                .dtype = ST_F32,
+                                .ndim = 2,
+                                .shape = {N, K},
+                                .data = mask,
+                                .nbytes = (size_t)(N * K) * sizeof(float)};
+            n++;
+        }
+    rt_error err;
+    cr_assert_eq(st_write_file(path, ts, n, NULL, &err), RT_OK, "%s", err.msg);
+    for (size_t i = 0; i < n; i++)
+        free((void *)ts[i].data);
+    free(ts);
+    free(names);
+}
+
+/* Logits, log-probs and every adapter gradient against the float64 reference of W + (alpha/r) B A; with dropout p > 0,
+ * a training pass (key set) against the reference of x W^T + (alpha/r) (dropout(x) A^T) B^T given the same masks. */
+static void parity_p(const char *arch, unsigned targets, size_t want_tensors, double p) {
+    char dir[256], path[512], ad[512], masks[512] = "";
     th_tmpdir(dir, sizeof dir);
     th_sh("/usr/bin/python3 tests/model/ref_model.py init %s %s 11", dir, arch);
     model m;
-    lora_model(&m, dir, targets, MODEL_PREC_F32, 0);
+    lora_model_p(&m, dir, targets, MODEL_PREC_F32, 0, p);
     cr_assert_eq(m.ntensors, want_tensors);
     snprintf(ad, sizeof ad, "%s/adapter", dir);
     rt_error err;
@@ -85,7 +128,12 @@ static void parity(const char *arch, unsigned targets, size_t want_tensors) {
     batch(&m, tokens, targets_, start, weight);
     snprintf(path, sizeof path, "%s/batch.json", dir);
     write_batch_json(path, tokens, start, weight);
-    th_sh("/usr/bin/python3 tests/model/ref_model.py run %s %s %s/ref.safetensors %s", dir, path, dir, ad);
+    if (p > 0) {
+        m.lora_dropout_key = 0x1234;
+        snprintf(masks, sizeof masks, "%s/masks.safetensors", dir);
+        write_masks(&m, m.lora_dropout_key, p, NTOK, masks);
+    }
+    th_sh("/usr/bin/python3 tests/model/ref_model.py run %s %s %s/ref.safetensors %s %s", dir, path, dir, ad, masks);
     snprintf(path, sizeof path, "%s/ref.safetensors", dir);
     st_set ref;
     cr_assert_eq(st_open_file(path, &ref, &err), RT_OK, "%s", err.msg);
@@ -122,8 +170,80 @@ static void parity(const char *arch, unsigned targets, size_t want_tensors) {
     th_sh("rm -rf %s", dir);
 }
 
+static void parity(const char *arch, unsigned targets, size_t want_tensors) {
+    parity_p(arch, targets, want_tensors, 0.0);
+}
+
 Test(lora, qwen2_all_targets_vs_reference) {
     parity("qwen2", MODEL_LORA_ALL, 2 * 2 * 7);
+}
+
+Test(lora, dropout_vs_reference_with_the_same_masks) {
+    /* fused groups with several adapters, each its own mask (q and v of q/k/v: v's rows after k's), one adapter of a
+     * group (gate of gate/up), and the single ones (o, down) */
+    parity_p("qwen2", MODEL_LORA_Q | MODEL_LORA_V | MODEL_LORA_O | MODEL_LORA_GATE | MODEL_LORA_DOWN, 2 * 2 * 5, 0.3);
+}
+
+/* The masks: values 0 or 1/(1-p), about p dropped, a function of the key, layer, target and position only. */
+Test(lora, dropout_masks_are_keyed_and_unbiased) {
+    enum { M = 64, K = 200 };
+    static float a[M * K], b[M * K], x[M * K];
+    double p = 0.25;
+    lora_dropout_apply(7, p, 1, 2, M, K, NULL, a);
+    size_t dropped = 0;
+    for (int i = 0; i < M * K; i++) {
+        cr_assert(a[i] == 0.0f || a[i] == (float)(1 / (1 - p)), "mask value %g", a[i]);
+        dropped += a[i] == 0.0f;
+    }
+    double frac = (double)dropped / (M * K); /* binomial: sd = sqrt(p (1-p) / 12800) = 0.004 */
+    cr_expect(fabs(frac - p) < 0.02, "dropped %g, expected %g", frac, p);
+    lora_dropout_apply(7, p, 1, 2, M, K, NULL, b);
+    cr_expect_eq(memcmp(a, b, sizeof a), 0, "the same key draws the same mask");
+    for (int i = 0; i < M * K; i++)
+        x[i] = (float)(i % 13) - 6.0f;
+    lora_dropout_apply(7, p, 1, 2, M, K, x, b);
+    for (int i = 0; i < M * K; i++)
+        cr_assert_eq(b[i], x[i] * a[i], "out = x * mask at %d", i);
+    const int64_t other[3][3] = {{8, 1, 2}, {7, 0, 2}, {7, 1, 3}}; /* key, layer, target */
+    for (int k = 0; k < 3; k++) {
+        lora_dropout_apply((uint64_t)other[k][0], p, other[k][1], (int)other[k][2], M, K, NULL, b);
+        size_t same = 0;
+        for (int i = 0; i < M * K; i++)
+            same += a[i] == b[i];
+        cr_expect(same < (size_t)(0.7 * M * K), "case %d: masks agree on %zu of %d entries", k, same, M * K);
+    }
+    lora_dropout_apply(7, 0.0, 1, 2, M, K, x, b);
+    cr_expect_eq(memcmp(b, x, sizeof x), 0, "p = 0 keeps every input unchanged");
+}
+
+/* Dropout 0 with a training key, and dropout 0.4 without a key (inference), equal the model without dropout exactly;
+ * dropout 0.4 with a key differs. */
+Test(lora, dropout_zero_or_off_equals_no_dropout) {
+    char dir[256];
+    th_tmpdir(dir, sizeof dir);
+    th_sh("/usr/bin/python3 tests/model/ref_model.py init %s qwen2 18", dir);
+    model m0, m4;
+    lora_model_p(&m0, dir, MODEL_LORA_ALL, MODEL_PREC_BF16, 0, 0.0);
+    lora_model_p(&m4, dir, MODEL_LORA_ALL, MODEL_PREC_BF16, 0, 0.4);
+    int32_t tokens[NTOK], targets[NTOK];
+    int64_t start[NSEQ + 1];
+    float weight[NTOK];
+    batch(&m0, tokens, targets, start, weight);
+    model_batch b = {NSEQ, start, tokens, targets};
+    rt_error err;
+    float ref[NTOK], lp[NTOK];
+    cr_assert_eq(model_forward(&m0, &b, ref, NULL, NULL, &err), RT_OK, "%s", err.msg);
+    m0.lora_dropout_key = 99;
+    cr_assert_eq(model_forward(&m0, &b, lp, NULL, NULL, &err), RT_OK, "%s", err.msg);
+    cr_expect_eq(memcmp(ref, lp, sizeof lp), 0, "dropout 0 with a key differs from no dropout");
+    cr_assert_eq(model_forward(&m4, &b, lp, NULL, NULL, &err), RT_OK, "%s", err.msg);
+    cr_expect_eq(memcmp(ref, lp, sizeof lp), 0, "dropout 0.4 without a key (inference) differs from no dropout");
+    m4.lora_dropout_key = 99;
+    cr_assert_eq(model_forward(&m4, &b, lp, NULL, NULL, &err), RT_OK, "%s", err.msg);
+    cr_expect_gt(th_rel_err(lp, ref, NTOK), 1e-4, "dropout 0.4 in a training pass changed nothing");
+    model_free(&m0);
+    model_free(&m4);
+    th_sh("rm -rf %s", dir);
 }
 
 Test(lora, llama_some_targets_vs_reference) {
@@ -187,7 +307,11 @@ Test(lora, merged_model_equals_adapters) {
     snprintf(ad, sizeof ad, "%s/adapter", dir);
     cr_assert_eq(model_save(&lm, ad, 0, &err), RT_OK, "%s", err.msg);
     snprintf(out, sizeof out, "%s/merged", dir);
+    th_sh("printf '{\\n  \"do_sample\": true,\\n  \"top_p\": 0.8\\n}\\n' > %s/generation_config.json", dir);
     cr_assert_eq(model_peft_merge(dir, ad, out, &err), RT_OK, "%s", err.msg);
+    /* the base's sampling defaults, copied as they are */
+    th_sh("cmp %s/generation_config.json %s/generation_config.json && grep -q top_p %s/generation_config.json", dir,
+          out, out);
     cr_assert_neq(model_peft_merge(dir, ad, out, &err), RT_OK, "an existing folder is never overwritten");
     model_opts fo = {.prec = MODEL_PREC_F32};
     cr_assert_eq(model_load(&full, out, &fo, &err), RT_OK, "%s", err.msg);
@@ -257,6 +381,11 @@ Test(lora, peft_layout_read_back_independently) {
                      "%s differs after the round trip", t->name);
     }
     model_free(&back);
+    /* other LoRA settings than the adapter's: an error naming both */
+    model_opts other = {.prec = MODEL_PREC_F32, .lora = {8, 16.0, MODEL_LORA_ALL, 0.0}};
+    cr_assert_neq(model_load(&back, ad, &other, &err), RT_OK);
+    cr_assert(strstr(err.msg, "rank 4 on q_proj,v_proj,down_proj, not the rank 8 on q_proj,k_proj,v_proj,o_proj"), "%s",
+              err.msg);
     /* a misshaped tensor is an error naming it */
     th_sh("/usr/bin/python3 -c '"
           "import json,struct,sys\n"

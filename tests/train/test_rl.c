@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../base/tiny_model.h"
 #include "base/fileio.h"
 #include "base/json.h"
 #include "base/log.h"
@@ -13,10 +14,9 @@
 #include "model/lora.h"
 #include "model/model.h"
 #include "model/modeldir.h"
+#include "template_check.h"
 #include "tokenizer/tokenizer.h"
 #include "train/rl.h"
-#include "../base/tiny_model.h"
-#include "template_check.h"
 
 static char dir[64], model_dir[256], data[256];
 static int32_t target;
@@ -29,7 +29,8 @@ static double bandit_reward(void *ctx, const rollout_trajectory *t, const char *
 }
 
 static void question_corpus(FILE *fp) {
-    for (int i = 0; i < 50; i++) fprintf(fp, "question %d answer %d\n", i, i * 7);
+    for (int i = 0; i < 50; i++)
+        fprintf(fp, "question %d answer %d\n", i, i * 7);
 }
 
 static void setup(void) {
@@ -41,7 +42,8 @@ static void setup(void) {
     rt_error e;
     snprintf(data, sizeof data, "%s/p.jsonl", dir);
     FILE *fp = fopen(data, "w");
-    for (int i = 0; i < 4; i++) fprintf(fp, "{\"prompt\": \"question 1\", \"answer\": \"7\"}\n");
+    for (int i = 0; i < 4; i++)
+        fprintf(fp, "{\"prompt\": \"question 1\", \"answer\": \"7\"}\n");
     fclose(fp);
     /* The target: the third most likely first token of the untrained model (so it must be learned). */
     tok_tokenizer *tok;
@@ -53,7 +55,8 @@ static void setup(void) {
     cr_assert_eq(model_load(&m, model_dir, &mo, &e), RT_OK, "%s", e.msg);
     int64_t start[2] = {0, (int64_t)ids.len};
     int32_t tg[64];
-    for (size_t i = 0; i < ids.len; i++) tg[i] = -1;
+    for (size_t i = 0; i < ids.len; i++)
+        tg[i] = -1;
     model_batch b = {.nseq = 1, .start = start, .tokens = ids.ids, .targets = tg};
     float *logits = malloc(ids.len * 288 * sizeof(float));
     cr_assert_eq(model_logits(&m, &b, logits, &e), RT_OK);
@@ -118,8 +121,12 @@ static void learns(train_algo algo) {
     cr_expect(rt_path_exists(p));
 }
 
-Test(rl, grpo_learns_the_right_response) { learns(TRAIN_ALGO_GRPO); }
-Test(rl, ppo_learns_the_right_response) { learns(TRAIN_ALGO_PPO); }
+Test(rl, grpo_learns_the_right_response) {
+    learns(TRAIN_ALGO_GRPO);
+}
+Test(rl, ppo_learns_the_right_response) {
+    learns(TRAIN_ALGO_PPO);
+}
 
 Test(rl, metrics_have_the_method_curves) {
     char out[300];
@@ -135,9 +142,10 @@ Test(rl, metrics_have_the_method_curves) {
     cr_assert_eq(rt_jsonl_open(&rd, p, RT_JSONL_STOP, &e), RT_OK);
     cJSON *o;
     int lines = 0;
-    const char *keys[] = {"reward", "accuracy", "response_length", "code_ratio", "code_lines", "tool_calls",
-                          "tool_errors", "code_pass_rate", "kl", "entropy", "clip_frac", "value_loss", "grad_norm",
-                          "tokens_per_s", "time_rollout_s", "time_update_s", "time_sandbox_wait_s"};
+    const char *keys[] = {"reward",        "accuracy",           "response_length", "code_ratio",   "code_lines",
+                          "tool_calls",    "tool_errors",        "code_pass_rate",  "kl",           "entropy",
+                          "clip_frac",     "value_loss",         "grad_norm",       "tokens_per_s", "time_rollout_s",
+                          "time_update_s", "time_sandbox_wait_s"};
     while (rt_jsonl_next(&rd, &o, &e) == RT_OK && o) {
         lines++;
         for (size_t k = 0; k < sizeof keys / sizeof keys[0]; k++)
@@ -208,9 +216,10 @@ Test(rl, resume_is_bit_exact) {
     free(wb);
 }
 
-/* LoRA PPO: adapters on one frozen base shared by policy and critic, the KL reference being that base with the
- * adapters off (so the KL is 0 up to rounding at the first step, where B = 0, and not after); PEFT adapters only are
- * written, a resumed run is bit-exact, and a new run starts from the adapter folder (its base planned and loaded). */
+/* LoRA PPO with LoRA dropout: adapters on one frozen base shared by policy and critic, the KL reference being that
+ * base with the adapters off (so the KL is 0 up to rounding at the first step, where B = 0, and not after); PEFT
+ * adapters only are written (lora_dropout recorded), a resumed run is bit-exact (the same dropout masks), and a new
+ * run starts from the adapter folder's adapters (its base planned and loaded, its dropout read). */
 Test(rl, ppo_lora_reference_is_the_base_and_resume_is_bit_exact) {
     char a[300], b[300], pa[400], pb[400];
     snprintf(a, sizeof a, "%s/lora", dir);
@@ -218,7 +227,7 @@ Test(rl, ppo_lora_reference_is_the_base_and_resume_is_bit_exact) {
     rt_error e;
     train_rl_result r;
     train_rl_config c = bandit_cfg(a, TRAIN_ALGO_PPO);
-    c.lora = (model_lora_cfg){4, 8.0, MODEL_LORA_ALL, 0.0};
+    c.lora = (model_lora_cfg){4, 8.0, MODEL_LORA_ALL, 0.25};
     c.kl_coef = 1e-2;
     c.steps = 4;
     cr_assert_eq(train_rl_run(&c, &r, &e), RT_OK, "%s", e.msg);
@@ -270,9 +279,21 @@ Test(rl, ppo_lora_reference_is_the_base_and_resume_is_bit_exact) {
     train_rl_config g = bandit_cfg(next, TRAIN_ALGO_GRPO);
     g.model_dir = from;
     g.steps = 1;
+    g.lr = 0; /* the adapters stay as they were read: the folder's, not fresh ones */
     cr_assert_eq(train_rl_run(&g, &r, &e), RT_OK, "%s", e.msg);
     snprintf(pa, sizeof pa, "%s/model/adapter_model.safetensors", next);
     cr_expect(rt_path_exists(pa), "a run from an adapter folder writes adapters");
+    model fm, nm;
+    model_opts lo = {.prec = MODEL_PREC_BF16};
+    cr_assert_eq(model_load(&fm, from, &lo, &e), RT_OK, "%s", e.msg);
+    snprintf(pa, sizeof pa, "%s/model", next);
+    cr_assert_eq(model_load(&nm, pa, &lo, &e), RT_OK, "%s", e.msg);
+    cr_expect_eq(model_lora_config(&nm)->dropout, 0.25, "lora_dropout read from the adapter folder");
+    cr_assert_eq(fm.nparams, nm.nparams);
+    cr_expect_eq(memcmp(fm.params, nm.params, fm.nparams * sizeof(float)), 0,
+                 "a run from an adapter folder trains its adapters (lr 0: unchanged), not fresh ones");
+    model_free(&fm);
+    model_free(&nm);
 }
 
 Test(rl, output_folders_record_the_template_rl_ran_with) {

@@ -7,6 +7,7 @@
 #include "base/json.h"
 #include "base/log.h"
 #include "kernels/pool.h"
+#include "model/lora.h"
 #include "sft_fixture.h"
 #include "train/sft.h"
 
@@ -148,7 +149,8 @@ Test(sft, resume_is_bit_exact) {
     char *text;
     cr_assert_eq(rt_file_read_all(p, &text, NULL, &e), RT_OK);
     int lines = 0;
-    for (char *q = text; *q; q++) lines += *q == '\n';
+    for (char *q = text; *q; q++)
+        lines += *q == '\n';
     cr_expect_eq(lines, total);
     free(text);
 }
@@ -157,9 +159,10 @@ Test(sft, bad_data_names_the_line) {
     char bad[300], out[300];
     snprintf(bad, sizeof bad, "%s/bad.jsonl", dir);
     FILE *fp = fopen(bad, "w");
-    fprintf(fp, "{\"version\": 1, \"prompt_ids\": [1], \"response_ids\": [2], \"logprobs\": [0], \"mask\": [1],"
-                " \"tool_calls\": []}\n{\"version\": 1, \"prompt_ids\": [1], \"response_ids\": [2, 3], \"logprobs\": [0],"
-                " \"mask\": [1, 1], \"tool_calls\": []}\n");
+    fprintf(fp,
+            "{\"version\": 1, \"prompt_ids\": [1], \"response_ids\": [2], \"logprobs\": [0], \"mask\": [1],"
+            " \"tool_calls\": []}\n{\"version\": 1, \"prompt_ids\": [1], \"response_ids\": [2, 3], \"logprobs\": [0],"
+            " \"mask\": [1, 1], \"tool_calls\": []}\n");
     fclose(fp);
     snprintf(out, sizeof out, "%s/run", dir);
     train_sft_config c = base_cfg(out, bad);
@@ -211,7 +214,8 @@ Test(sft, sigkill_at_any_moment_leaves_a_loadable_checkpoint) {
             _exit(0);
         }
         /* Wait for the first checkpoint of this round, then kill at a random moment of the writes that follow. */
-        for (int w = 0; w < 500 && latest_step(out) <= before; w++) usleep(10000);
+        for (int w = 0; w < 500 && latest_step(out) <= before; w++)
+            usleep(10000);
         usleep((useconds_t)(rand() % 100000));
         kill(pid, SIGKILL);
         int status;
@@ -309,4 +313,61 @@ Test(sft, recompute_trains_the_same_weights) {
     cr_expect(memcmp(wa, wb, n) == 0, "recomputed activations trained different weights");
     free(wa);
     free(wb);
+}
+
+/* Reads RUN/model/adapter_model.safetensors (a LoRA run's adapters) whole. */
+static char *read_adapters(const char *run, size_t *n) {
+    char p[400];
+    snprintf(p, sizeof p, "%s/model/adapter_model.safetensors", run);
+    char *w = NULL;
+    rt_error e;
+    cr_assert_eq(rt_file_read_all(p, &w, n, &e), RT_OK, "%s", e.msg);
+    return w;
+}
+
+/* LoRA SFT with --lora-dropout: a resumed run draws the same masks (bit-exact adapters), dropout changes what is
+ * learned (not a no-op), and the run's config.json and the adapter folder record it. */
+Test(sft, lora_dropout_resume_is_bit_exact) {
+    cr_assert_eq(kern_init(1, NULL), RT_OK);
+    char a[300], b[300], z[300];
+    snprintf(a, sizeof a, "%s/drop", dir);
+    snprintf(b, sizeof b, "%s/drop-resumed", dir);
+    snprintf(z, sizeof z, "%s/nodrop", dir);
+    rt_error e;
+    train_sft_result r;
+    train_sft_config c = base_cfg(a, data);
+    c.epochs = 1;
+    c.eval_frac = 0;
+    c.lora = (model_lora_cfg){4, 8.0, MODEL_LORA_ALL, 0.3};
+    cr_assert_eq(train_sft_run(&c, &r, &e), RT_OK, "%s", e.msg);
+    int64_t total = r.steps;
+    cr_assert_gt(total, 2);
+    c.out_dir = b;
+    c.max_steps = 2;
+    cr_assert_eq(train_sft_run(&c, &r, &e), RT_OK, "%s", e.msg);
+    c.max_steps = 0;
+    c.resume = 1;
+    cr_assert_eq(train_sft_run(&c, &r, &e), RT_OK, "%s", e.msg);
+    cr_expect_eq(r.steps, total);
+    c = base_cfg(z, data);
+    c.epochs = 1;
+    c.eval_frac = 0;
+    c.lora = (model_lora_cfg){4, 8.0, MODEL_LORA_ALL, 0.0};
+    cr_assert_eq(train_sft_run(&c, &r, &e), RT_OK, "%s", e.msg);
+    size_t na, nb, nz;
+    char *wa = read_adapters(a, &na), *wb = read_adapters(b, &nb), *wz = read_adapters(z, &nz);
+    cr_assert_eq(na, nb);
+    cr_expect_eq(memcmp(wa, wb, na), 0, "resumed LoRA-dropout adapters differ from the straight run");
+    cr_assert_eq(na, nz);
+    cr_expect_neq(memcmp(wa, wz, na), 0, "dropout 0.3 trained the same adapters as no dropout");
+    free(wa), free(wb), free(wz);
+    char p[400], *text;
+    snprintf(p, sizeof p, "%s/model/adapter_config.json", a);
+    cr_assert_eq(rt_file_read_all(p, &text, NULL, &e), RT_OK);
+    cr_expect(strstr(text, "\"lora_dropout\":\t0.3"), "%s", text);
+    free(text);
+    snprintf(p, sizeof p, "%s/config.json", a);
+    cr_assert_eq(rt_file_read_all(p, &text, NULL, &e), RT_OK);
+    cr_expect(strstr(text, "\"dropout\":\t0.3"), "%s", text);
+    free(text);
 }
