@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #define PARSE_BLOCK 64 /* lines a parsing thread takes at a time */
+#define AHEAD 8        /* lines ops->ahead sees before ops->line */
 
 rt_status dash_lines_init(dash_lines *x, const char *path, rt_error *err) {
     memset(x, 0, sizeof *x);
@@ -145,6 +146,7 @@ static rt_status index_chunk(dash_lines *x, const dash_lines_ops *ops, uint64_t 
     for (size_t i = 0; i < n; i++) {
         size_t b = x->span[2 * i], e = x->span[2 * i + 1];
         const void *rec = ops->parse ? x->rec + i * ops->rec_size : NULL;
+        if (ops->ahead && ops->parse && i + AHEAD < n) ops->ahead(ops->ctx, x->rec + (i + AHEAD) * ops->rec_size);
         rt_status s = ops->line(ops->ctx, x->n, x->buf + b, e - b, rec, err);
         if (!s) s = push(x, pos + e + 1, err);
         if (s) return s;
