@@ -55,6 +55,17 @@ static inline uint64_t prefix_xor(uint64_t x) {
     return x;
 }
 
+static int hex(char c) {
+    return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
+}
+
+/* 1 when the byte at p (after a backslash) makes an escape JSON allows: one of "\/bfnrt, or u and four hex digits. */
+static int valid_escape(const char *p, const char *end) {
+    if (p >= end) return 0;
+    if (*p != 'u') return *p && strchr("\"\\/bfnrt", *p) != NULL;
+    return end - p > 4 && hex(p[1]) && hex(p[2]) && hex(p[3]) && hex(p[4]);
+}
+
 /* Describes the next block; 0 past the end of the text. */
 static int advance(dash_jtok *t) {
     if (t->next >= t->end) return 0;
@@ -74,6 +85,7 @@ static int advance(dash_jtok *t) {
     while (bs) {
         unsigned i = (unsigned)__builtin_ctzll(bs);
         bs &= bs - 1;
+        if (!valid_escape(t->next + i + 1, t->end)) t->bad_escape = 1;
         if (i == 63) {
             t->escaped = 1;
         } else {
@@ -86,6 +98,7 @@ static int advance(dash_jtok *t) {
     uint64_t in_str = prefix_xor(quote) ^ t->in_str;
     t->in_str = (uint64_t)((int64_t)in_str >> 63);
     t->quote = quote;
+    t->backslash = backslash;
     t->bracket = bracket & ~in_str;
     t->blk = t->next;
     t->next += 64;
@@ -176,6 +189,14 @@ int dash_jtok_member_next(dash_jtok *t, int *first, dash_jtok_member *m, int *ba
     if (!ke) return *bad = 1, 0;
     m->key = p + 1;
     m->klen = (size_t)(ke - p - 1);
+    /* A key with a backslash is compared decoded (the block's backslash bits say so when the key lies in it). */
+    int escapes = p + 1 >= t->blk ? (t->backslash & ~(~0ull << (ke - t->blk)) & (~0ull << (p + 1 - t->blk))) != 0
+                                   : memchr(m->key, '\\', m->klen) != NULL;
+    if (escapes) {
+        m->key = m->decoded;
+        m->klen = dash_js_str(p, ke + 1, m->decoded, sizeof m->decoded) ? strlen(m->decoded) : 0;
+        if (m->klen == sizeof m->decoded - 1) m->klen = 0;
+    }
     p = dash_js_ws(ke + 1, end);
     if (p >= end || *p != ':') return *bad = 1, 0;
     m->val = dash_js_ws(p + 1, end);

@@ -18,8 +18,11 @@ typedef struct dash_jtok {
     const char *end;           /* the end of the text */
     const char *blk, *next;    /* the block quote and bracket describe, and the one after it */
     uint64_t quote, bracket;   /* that block's quotes not escaped, and brackets outside strings */
+    uint64_t backslash;        /* that block's backslashes */
     uint64_t in_str, escaped;  /* carried into the next block: all ones inside a string; 1 when its first byte is
                                   escaped */
+    int bad_escape;            /* a backslash seen so far escapes no byte JSON allows it to (then the line is
+                                  malformed, as cJSON finds it) */
 } dash_jtok;
 
 /* Starts a walk over [p, end), at p. */
@@ -34,11 +37,13 @@ static inline void dash_jtok_enter(dash_jtok *t, const char *v) {
     t->at = v + 1;
 }
 
-/* One member of an object: its key (still escaped, not NUL-terminated) and where its value starts. The caller walks
- * the value (dash_jtok_skip, or its own walk) before asking for the next member. */
+/* One member of an object: its key (decoded when written with escapes, as cJSON reads it; not NUL-terminated) and
+ * where its value starts. The caller walks the value (dash_jtok_skip, or its own walk) before asking for the next
+ * member. */
 typedef struct dash_jtok_member {
     const char *key, *val;
     size_t klen;
+    char decoded[64]; /* the key, when it has escapes (a longer one is none the readers look for: left empty) */
 } dash_jtok_member;
 
 /* After entering an object (first set) or walking a member's value: the next member in *m (1), or the end of the

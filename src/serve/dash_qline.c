@@ -148,7 +148,7 @@ void dash_qline_read(const char *text, size_t len, dash_qline *r) {
             bad = !dash_jtok_skip(&t, m.val);
         }
     }
-    bad |= dash_js_ws(t.at, end) != end; /* nothing after the object */
+    bad |= dash_js_ws(t.at, end) != end || t.bad_escape; /* nothing after the object */
     if (bad && (!kind || !id)) {
         r->what = DASH_QLINE_NOT_OBJECT;
         return;
