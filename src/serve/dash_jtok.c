@@ -2,8 +2,8 @@
 
 #include "serve/dash_jscan.h"
 
-#if defined(__SSE2__)
-#include <emmintrin.h>
+#if defined(__x86_64__)
+#include <immintrin.h>
 #endif
 
 void dash_jtok_init(dash_jtok *t, const char *p, const char *end) {
@@ -12,23 +12,38 @@ void dash_jtok_init(dash_jtok *t, const char *p, const char *end) {
     t->end = end;
 }
 
-/* Bits of the 64 bytes at p: quotes, backslashes, brackets. */
-#if defined(__SSE2__)
+/* Bits of the 64 bytes at p: quotes, backslashes, brackets ('[' and '{' differ only in bit 5, as do ']' and '}'). */
+#if defined(__x86_64__)
+#define T_AVX2 __attribute__((target("avx2")))
+T_AVX2 static uint64_t eq32(__m256i v, char c) {
+    return (uint64_t)(uint32_t)_mm256_movemask_epi8(_mm256_cmpeq_epi8(v, _mm256_set1_epi8(c)));
+}
+
+T_AVX2 static void classify_avx2(const char *p, uint64_t *quote, uint64_t *backslash, uint64_t *bracket) {
+    __m256i lo = _mm256_loadu_si256((const __m256i *)(const void *)p);
+    __m256i hi = _mm256_loadu_si256((const __m256i *)(const void *)(p + 32));
+    __m256i b20 = _mm256_set1_epi8(0x20), llo = _mm256_or_si256(lo, b20), lhi = _mm256_or_si256(hi, b20);
+    *quote = eq32(lo, '"') | eq32(hi, '"') << 32;
+    *backslash = eq32(lo, '\\') | eq32(hi, '\\') << 32;
+    *bracket = (eq32(llo, '{') | eq32(llo, '}')) | (eq32(lhi, '{') | eq32(lhi, '}')) << 32;
+}
+
 static inline uint64_t eq16(__m128i v, char c) {
     return (uint64_t)(uint32_t)_mm_movemask_epi8(_mm_cmpeq_epi8(v, _mm_set1_epi8(c)));
 }
 
 static inline void classify(const char *p, uint64_t *quote, uint64_t *backslash, uint64_t *bracket) {
+    if (__builtin_cpu_supports("avx2")) {
+        classify_avx2(p, quote, backslash, bracket);
+        return;
+    }
     *quote = *backslash = *bracket = 0;
     for (int k = 0; k < 4; k++) {
         __m128i v = _mm_loadu_si128((const __m128i *)(const void *)(p + 16 * k));
-        /* '[' and '{' differ only in bit 5, as do ']' and '}'. */
         __m128i low = _mm_or_si128(v, _mm_set1_epi8(0x20));
         *quote |= eq16(v, '"') << (16 * k);
         *backslash |= eq16(v, '\\') << (16 * k);
-        *bracket |= (uint64_t)(uint32_t)_mm_movemask_epi8(_mm_or_si128(
-                        _mm_cmpeq_epi8(low, _mm_set1_epi8('{')), _mm_cmpeq_epi8(low, _mm_set1_epi8('}'))))
-                    << (16 * k);
+        *bracket |= (eq16(low, '{') | eq16(low, '}')) << (16 * k);
     }
 }
 #else
@@ -62,7 +77,21 @@ static int hex(char c) {
 /* 1 when the byte at p (after a backslash) makes an escape JSON allows: one of "\/bfnrt, or u and four hex digits. */
 static int valid_escape(const char *p, const char *end) {
     if (p >= end) return 0;
-    if (*p != 'u') return *p && strchr("\"\\/bfnrt", *p) != NULL;
+    switch (*p) {
+    case '"':
+    case '\\':
+    case '/':
+    case 'b':
+    case 'f':
+    case 'n':
+    case 'r':
+    case 't':
+        return 1;
+    case 'u':
+        break;
+    default:
+        return 0;
+    }
     return end - p > 4 && hex(p[1]) && hex(p[2]) && hex(p[3]) && hex(p[4]);
 }
 
@@ -105,8 +134,7 @@ static int advance(dash_jtok *t) {
     return 1;
 }
 
-/* next_bit past the current block. */
-static const char *next_bit_slow(dash_jtok *t, const char *from, int bracket) {
+const char *dash_jtok_next_bit_slow(dash_jtok *t, const char *from, int bracket) {
     for (;;) {
         while (from >= t->next)
             if (!advance(t)) return NULL;
@@ -120,18 +148,6 @@ static const char *next_bit_slow(dash_jtok *t, const char *from, int bracket) {
     }
 }
 
-/* The first quote (or bracket) at or after from, or NULL: most are in the block at hand. */
-static inline const char *next_bit(dash_jtok *t, const char *from, int bracket) {
-    if (from >= t->blk && from < t->next) {
-        uint64_t m = (bracket ? t->bracket : t->quote) & (~0ull << (from - t->blk));
-        if (m) {
-            const char *b = t->blk + __builtin_ctzll(m);
-            return b < t->end ? b : NULL;
-        }
-    }
-    return next_bit_slow(t, from, bracket);
-}
-
 static int number_char(char c) {
     return (c >= '0' && c <= '9') || c == '-' || c == '+' || c == '.' || c == 'e' || c == 'E';
 }
@@ -140,7 +156,7 @@ static int number_char(char c) {
 static const char *skip_container(dash_jtok *t, const char *v) {
     char stack[64];
     int depth = 0;
-    for (const char *b = v; (b = next_bit(t, b, 1)); b++) {
+    for (const char *b = v; (b = dash_jtok_next_bit(t, b, 1)); b++) {
         if (*b == '{' || *b == '[') {
             if (depth == (int)sizeof stack) return NULL;
             stack[depth++] = *b == '{' ? '}' : ']';
@@ -157,7 +173,7 @@ const char *dash_jtok_skip(dash_jtok *t, const char *v) {
     if (v >= t->end) {
         e = NULL;
     } else if (*v == '"') {
-        e = next_bit(t, v + 1, 0);
+        e = dash_jtok_next_bit(t, v + 1, 0);
         e = e ? e + 1 : NULL;
     } else if (*v == '{' || *v == '[') {
         e = skip_container(t, v);
@@ -172,36 +188,6 @@ const char *dash_jtok_skip(dash_jtok *t, const char *v) {
     }
     if (e) t->at = e;
     return e;
-}
-
-int dash_jtok_member_next(dash_jtok *t, int *first, dash_jtok_member *m, int *bad) {
-    const char *p = dash_js_ws(t->at, t->end), *end = t->end;
-    if (p < end && *p == '}') {
-        t->at = p + 1;
-        return 0;
-    }
-    if (!*first) {
-        if (p >= end || *p != ',') return *bad = 1, 0;
-        p = dash_js_ws(p + 1, end);
-    }
-    *first = 0;
-    const char *ke = p < end && *p == '"' ? next_bit(t, p + 1, 0) : NULL;
-    if (!ke) return *bad = 1, 0;
-    m->key = p + 1;
-    m->klen = (size_t)(ke - p - 1);
-    /* A key with a backslash is compared decoded (the block's backslash bits say so when the key lies in it). */
-    int escapes = p + 1 >= t->blk ? (t->backslash & ~(~0ull << (ke - t->blk)) & (~0ull << (p + 1 - t->blk))) != 0
-                                   : memchr(m->key, '\\', m->klen) != NULL;
-    if (escapes) {
-        m->key = m->decoded;
-        m->klen = dash_js_str(p, ke + 1, m->decoded, sizeof m->decoded) ? strlen(m->decoded) : 0;
-        if (m->klen == sizeof m->decoded - 1) m->klen = 0;
-    }
-    p = dash_js_ws(ke + 1, end);
-    if (p >= end || *p != ':') return *bad = 1, 0;
-    m->val = dash_js_ws(p + 1, end);
-    if (m->val >= end) return *bad = 1, 0;
-    return 1;
 }
 
 const char *dash_jtok_elem_next(dash_jtok *t, int *first, int *bad) {

@@ -13,6 +13,8 @@
 #include <stdint.h>
 #include <string.h>
 
+#include "serve/dash_jscan.h"
+
 typedef struct dash_jtok {
     const char *at;            /* the walk's position: just past what was read last */
     const char *end;           /* the end of the text */
@@ -46,9 +48,53 @@ typedef struct dash_jtok_member {
     char decoded[64]; /* the key, when it has escapes (a longer one is none the readers look for: left empty) */
 } dash_jtok_member;
 
+/* The first quote (bracket: bracket) at or after from, past the block at hand (dash_jtok_next_bit's slow half). */
+const char *dash_jtok_next_bit_slow(dash_jtok *t, const char *from, int bracket);
+
+/* The first quote (bracket: bracket) at or after from, or NULL: inline, as most are in the block at hand. */
+static inline const char *dash_jtok_next_bit(dash_jtok *t, const char *from, int bracket) {
+    if (from >= t->blk && from < t->next) {
+        uint64_t m = (bracket ? t->bracket : t->quote) & (~0ull << (from - t->blk));
+        if (m) {
+            const char *b = t->blk + __builtin_ctzll(m);
+            return b < t->end ? b : NULL;
+        }
+    }
+    return dash_jtok_next_bit_slow(t, from, bracket);
+}
+
 /* After entering an object (first set) or walking a member's value: the next member in *m (1), or the end of the
- * object (0, *bad clear, the cursor past the '}') or malformed text (0, *bad set). */
-int dash_jtok_member_next(dash_jtok *t, int *first, dash_jtok_member *m, int *bad);
+ * object (0, *bad clear, the cursor past the '}') or malformed text (0, *bad set). Inline: called for every member. */
+static inline int dash_jtok_member_next(dash_jtok *t, int *first, dash_jtok_member *m, int *bad) {
+    const char *p = dash_js_ws(t->at, t->end), *end = t->end;
+    if (p < end && *p == '}') {
+        t->at = p + 1;
+        return 0;
+    }
+    if (!*first) {
+        if (p >= end || *p != ',') return *bad = 1, 0;
+        p = dash_js_ws(p + 1, end);
+    }
+    *first = 0;
+    const char *ke = p < end && *p == '"' ? dash_jtok_next_bit(t, p + 1, 0) : NULL;
+    if (!ke) return *bad = 1, 0;
+    m->key = p + 1;
+    m->klen = (size_t)(ke - p - 1);
+    /* A key with a backslash is compared decoded (the block's backslash bits say so when the key lies in it). */
+    int escapes = p + 1 >= t->blk ? (t->backslash & ~(~0ull << (ke - t->blk)) & (~0ull << (p + 1 - t->blk))) != 0
+                                   : memchr(m->key, '\\', m->klen) != NULL;
+    if (escapes) {
+        m->key = m->decoded;
+        m->klen = dash_js_str(p, ke + 1, m->decoded, sizeof m->decoded) ? strlen(m->decoded) : 0;
+        if (m->klen == sizeof m->decoded - 1) m->klen = 0;
+    }
+    p = dash_js_ws(ke + 1, end);
+    if (p >= end || *p != ':') return *bad = 1, 0;
+    m->val = dash_js_ws(p + 1, end);
+    if (m->val >= end) return *bad = 1, 0;
+    return 1;
+}
+
 
 /* After entering an array (first set) or walking an element: where the next element starts, or NULL at the end of
  * the array (*bad clear, the cursor past the ']') or on malformed text (*bad set). */

@@ -12,6 +12,15 @@
  * *shape, as it makes an entry's summary unreadable though the line is well-formed JSON. The shapes are those
  * dash_queue.c read before this walk (the same tests, the same lines rejected). */
 
+/* The serve/review.h bit of a reason's name (0 when it names none). */
+static uint8_t reason_bit(const char *name) {
+    for (unsigned b = 0; b < SERVE_REVIEW_NREASONS; b++) {
+        const char *r = serve_review_reason_name(1u << b);
+        if (r[0] == name[0] && !strcmp(r, name)) return (uint8_t)(1u << b);
+    }
+    return 0;
+}
+
 /* review_reasons: the bits of the names it lists (0 when it is no array). */
 static int walk_reasons(dash_jtok *t, const char *v, dash_entry *e, int *shape) {
     e->reasons = 0;
@@ -26,8 +35,7 @@ static int walk_reasons(dash_jtok *t, const char *v, dash_entry *e, int *shape) 
             *shape = 1;
             continue;
         }
-        for (unsigned b = 0; b < SERVE_REVIEW_NREASONS; b++)
-            if (!strcmp(name, serve_review_reason_name(1u << b))) e->reasons |= (uint8_t)(1u << b);
+        e->reasons |= reason_bit(name);
     }
     return !bad;
 }
