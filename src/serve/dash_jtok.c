@@ -32,8 +32,14 @@ static inline uint64_t eq16(__m128i v, char c) {
     return (uint64_t)(uint32_t)_mm_movemask_epi8(_mm_cmpeq_epi8(v, _mm_set1_epi8(c)));
 }
 
+static int avx2_choice = -1; /* dash_jtok_use_avx2's choice; -1: whatever the machine has */
+
+void dash_jtok_use_avx2(int on) {
+    avx2_choice = on && __builtin_cpu_supports("avx2");
+}
+
 static inline void classify(const char *p, uint64_t *quote, uint64_t *backslash, uint64_t *bracket) {
-    if (__builtin_cpu_supports("avx2")) {
+    if (avx2_choice < 0 ? __builtin_cpu_supports("avx2") : avx2_choice) {
         classify_avx2(p, quote, backslash, bracket);
         return;
     }
@@ -47,6 +53,10 @@ static inline void classify(const char *p, uint64_t *quote, uint64_t *backslash,
     }
 }
 #else
+void dash_jtok_use_avx2(int on) {
+    (void)on;
+}
+
 static inline void classify(const char *p, uint64_t *quote, uint64_t *backslash, uint64_t *bracket) {
     *quote = *backslash = *bracket = 0;
     for (int i = 0; i < 64; i++) {

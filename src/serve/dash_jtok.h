@@ -27,6 +27,10 @@ typedef struct dash_jtok {
                                   malformed, as cJSON finds it) */
 } dash_jtok;
 
+/* Marks bytes with AVX2 (on, where the machine has it) or with SSE2 (off); by default whatever the machine has. For
+ * tests, which check both give the same walk; call it before any walk starts. */
+void dash_jtok_use_avx2(int on);
+
 /* Starts a walk over [p, end), at p. */
 void dash_jtok_init(dash_jtok *t, const char *p, const char *end);
 
