@@ -158,10 +158,6 @@ const char *dash_jtok_next_bit_slow(dash_jtok *t, const char *from, int bracket)
     }
 }
 
-static int number_char(char c) {
-    return (c >= '0' && c <= '9') || c == '-' || c == '+' || c == '.' || c == 'e' || c == 'E';
-}
-
 /* The end of the object or array at v, by brackets that match (strings hold none: their brackets are no bits). */
 static const char *skip_container(dash_jtok *t, const char *v) {
     char stack[64];
@@ -188,13 +184,7 @@ const char *dash_jtok_skip(dash_jtok *t, const char *v) {
     } else if (*v == '{' || *v == '[') {
         e = skip_container(t, v);
     } else {
-        const char *q = v;
-        while (q < t->end && (number_char(*q) || (*q >= 'a' && *q <= 'z')))
-            q++;
-        size_t n = (size_t)(q - v);
-        if ((n == 4 && !memcmp(v, "true", 4)) || (n == 5 && !memcmp(v, "false", 5)) ||
-            (n == 4 && !memcmp(v, "null", 4)) || (n && (*v == '-' || (*v >= '0' && *v <= '9'))))
-            e = q;
+        e = dash_js_skip(v, t->end); /* a number or literal */
     }
     if (e) t->at = e;
     return e;

@@ -16,15 +16,15 @@
 #include "serve/dash_jscan.h"
 
 typedef struct dash_jtok {
-    const char *at;            /* the walk's position: just past what was read last */
-    const char *end;           /* the end of the text */
-    const char *blk, *next;    /* the block quote and bracket describe, and the one after it */
-    uint64_t quote, bracket;   /* that block's quotes not escaped, and brackets outside strings */
-    uint64_t backslash;        /* that block's backslashes */
-    uint64_t in_str, escaped;  /* carried into the next block: all ones inside a string; 1 when its first byte is
-                                  escaped */
-    int bad_escape;            /* a backslash seen so far escapes no byte JSON allows it to (then the line is
-                                  malformed, as cJSON finds it) */
+    const char *at;           /* the walk's position: just past what was read last */
+    const char *end;          /* the end of the text */
+    const char *blk, *next;   /* the block quote and bracket describe, and the one after it */
+    uint64_t quote, bracket;  /* that block's quotes not escaped, and brackets outside strings */
+    uint64_t backslash;       /* that block's backslashes */
+    uint64_t in_str, escaped; /* carried into the next block: all ones inside a string; 1 when its first byte is
+                                 escaped */
+    int bad_escape;           /* a backslash seen so far escapes no byte JSON allows it to (then the line is
+                                 malformed, as cJSON finds it) */
 } dash_jtok;
 
 /* Marks bytes with AVX2 (on, where the machine has it) or with SSE2 (off); by default whatever the machine has. For
@@ -86,7 +86,7 @@ static inline int dash_jtok_member_next(dash_jtok *t, int *first, dash_jtok_memb
     m->klen = (size_t)(ke - p - 1);
     /* A key with a backslash is compared decoded (the block's backslash bits say so when the key lies in it). */
     int escapes = p + 1 >= t->blk ? (t->backslash & ~(~0ull << (ke - t->blk)) & (~0ull << (p + 1 - t->blk))) != 0
-                                   : memchr(m->key, '\\', m->klen) != NULL;
+                                  : memchr(m->key, '\\', m->klen) != NULL;
     if (escapes) {
         m->key = m->decoded;
         m->klen = dash_js_str(p, ke + 1, m->decoded, sizeof m->decoded) ? strlen(m->decoded) : 0;
@@ -98,7 +98,6 @@ static inline int dash_jtok_member_next(dash_jtok *t, int *first, dash_jtok_memb
     if (m->val >= end) return *bad = 1, 0;
     return 1;
 }
-
 
 /* After entering an array (first set) or walking an element: where the next element starts, or NULL at the end of
  * the array (*bad clear, the cursor past the ']') or on malformed text (*bad set). */

@@ -162,7 +162,8 @@ void dash_qline_read(const char *text, size_t len, dash_qline *r) {
         return;
     }
     char idbuf[DASH_QLINE_ID_MAX + 8];
-    if (!kind || !id || !dash_js_str(kind, end, r->kind, sizeof r->kind) || !dash_js_str(id, end, idbuf, sizeof idbuf)) {
+    if (!kind || !id || !dash_js_str(kind, end, r->kind, sizeof r->kind) ||
+        !dash_js_str(id, end, idbuf, sizeof idbuf)) {
         r->what = DASH_QLINE_NOT_STRINGS;
         return;
     }

@@ -174,8 +174,7 @@ static rt_status line(void *ctx, size_t line_no, const char *text, size_t len, c
     case DASH_QLINE_NOT_STRINGS:
         return rt_err_set(err, RT_EFORMAT, "%s:%zu: field 'kind' and 'id' must be strings", path, line_no + 1);
     case DASH_QLINE_ID_LONG:
-        return rt_err_set(err, RT_EFORMAT, "%s:%zu: field 'id' is over %d bytes", path, line_no + 1,
-                          DASH_QLINE_ID_MAX);
+        return rt_err_set(err, RT_EFORMAT, "%s:%zu: field 'id' is over %d bytes", path, line_no + 1, DASH_QLINE_ID_MAX);
     case DASH_QLINE_BAD_KIND:
         return rt_err_set(err, RT_EFORMAT, "%s:%zu: field 'kind' must be \"entry\" or \"decision\", not \"%.40s\"",
                           path, line_no + 1, r->kind);

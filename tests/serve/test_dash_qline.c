@@ -121,8 +121,9 @@ static void emit(out *o, const cJSON *v) {
 
 /* Text a model or a program might print: quotes, backslash runs, brackets, HTML, multi-byte characters. */
 static void rand_text(out *o, size_t parts) {
-    static const char *const p[] = {"a",  "\"", "\\", "\\\\\"", "\n", "\t", "{",  "}",   "[", "]",  ",",       ":",
-                                    "é",  "€",  "😀", "<b>",    "/",  "\r", "\\\\", "x y", "\x01", "{\"k\": [1]}"};
+    static const char *const p[] = {"a", "\"", "\\",   "\\\\\"", "\n",   "\t",          "{", "}",
+                                    "[", "]",  ",",    ":",      "é",    "€",           "😀", "<b>",
+                                    "/", "\r", "\\\\", "x y",    "\x01", "{\"k\": [1]}"};
     for (size_t i = 0; i < parts; i++)
         puts_(o, p[rnd(sizeof p / sizeof p[0])]);
 }
@@ -261,8 +262,8 @@ static void summarize(const cJSON *o, truth *t) {
         if (w > t->wall_s) t->wall_s = (float)w;
     }
     const cJSON *r;
-    cJSON_ArrayForEach(r, cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(c, "retool"),
-                                                           "review_reasons")) {
+    cJSON_ArrayForEach(
+        r, cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(c, "retool"), "review_reasons")) {
         for (unsigned b = 0; b < SERVE_REVIEW_NREASONS; b++)
             if (!strcmp(r->valuestring, reason_names[b])) t->reasons |= 1u << b;
     }
