@@ -418,3 +418,34 @@ Test(dash_qline, damaged_lines_are_named) {
     }
     cr_assert_gt(tried, 250, "%d lines tried", tried);
 }
+
+/* A chunk of many short lines is parsed and applied a batch at a time: every entry and decision lands, in order,
+ * across the batch ends. */
+Test(dash_qline, short_lines_across_batches) {
+    char path[128];
+    snprintf(path, sizeof path, "%s/short.jsonl", dir);
+    FILE *fp = fopen(path, "w");
+    cr_assert_not_null(fp);
+    enum { M = 20000 };
+    for (int i = 0; i < M; i++) {
+        fprintf(fp, "{\"kind\":\"entry\",\"id\":\"e-%d\",\"time\":%d}\n\n", i, 1000 + i);
+        if (i % 5 == 4) fprintf(fp, "{\"kind\":\"decision\",\"id\":\"e-%d\",\"decision\":\"approved\"}\n", i - 2);
+    }
+    fclose(fp);
+    dash_queue v;
+    rt_error e;
+    cr_assert_eq(dash_queue_init(&v, path, &e), RT_OK);
+    v.save_every = UINT64_MAX;
+    cr_assert_eq(dash_queue_refresh(&v, &e), RT_OK, "%s", e.msg);
+    cr_assert_eq(v.n, M);
+    cr_assert_eq(v.nd, M / 5);
+    for (int i = 0; i < M; i++) {
+        char id[32];
+        snprintf(id, sizeof id, "e-%d", i);
+        cr_assert_eq(dash_queue_find(&v, id), i);
+        cr_assert_eq(v.e[i].time, 1000.0 + i);
+        cr_assert_eq(v.e[i].request, (uint32_t)i);
+        cr_assert_eq(v.e[i].status, i % 5 == 2 ? DASH_APPROVED : DASH_PENDING, "entry %d", i);
+    }
+    dash_queue_free(&v);
+}
