@@ -138,14 +138,15 @@ void dash_qline_read(const char *text, size_t len, dash_qline *r) {
     }
     dash_jtok t;
     dash_jtok_init(&t, p + 1, end);
-    const char *kind = NULL, *id = NULL, *dec = NULL, *user = NULL;
+    const char *kind = NULL, *id = NULL, *id_end = NULL, *dec = NULL, *user = NULL;
     int first = 1, bad = 0, shape = 0;
     dash_jtok_member m;
     /* One walk over the members: the first kind, id and decision; the last time, request and completion. */
     while (!bad && dash_jtok_member_next(&t, &first, &m, &bad)) {
         double d;
+        int is_id = !id && dash_jtok_key_is(&m, "id");
         if (dash_jtok_key_is(&m, "kind") && !kind) kind = m.val;
-        if (dash_jtok_key_is(&m, "id") && !id) id = m.val;
+        if (is_id) id = m.val;
         if (dash_jtok_key_is(&m, "decision") && !dec) dec = m.val;
         if (dash_jtok_key_is(&m, "time") && dash_js_num(m.val, end, &d)) r->e.time = d;
         if (dash_jtok_key_is(&m, "request")) {
@@ -153,7 +154,9 @@ void dash_qline_read(const char *text, size_t len, dash_qline *r) {
         } else if (dash_jtok_key_is(&m, "completion")) {
             bad = !walk_completion(&t, m.val, &r->e, &shape);
         } else {
-            bad = !dash_jtok_skip(&t, m.val);
+            const char *ve = dash_jtok_skip(&t, m.val);
+            bad = !ve;
+            if (is_id) id_end = ve;
         }
     }
     bad |= dash_js_ws(t.at, end) != end || t.bad_escape; /* nothing after the object */
@@ -167,7 +170,6 @@ void dash_qline_read(const char *text, size_t len, dash_qline *r) {
         r->what = DASH_QLINE_NOT_STRINGS;
         return;
     }
-    const char *id_end = dash_js_skip(id, end);
     if (!id_end || (size_t)(id_end - id) > DASH_QLINE_ID_MAX) {
         r->what = DASH_QLINE_ID_LONG;
         return;
