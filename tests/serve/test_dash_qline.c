@@ -449,3 +449,28 @@ Test(dash_qline, short_lines_across_batches) {
     }
     dash_queue_free(&v);
 }
+
+/* An id of 1016 bytes as written (quotes included) is read; one byte more is an error naming the line and the field. */
+Test(dash_qline, an_id_over_the_limit_is_named) {
+    for (int over = 0; over < 2; over++) {
+        char id[1100], text[1300], path[160];
+        memset(id, 'x', sizeof id);
+        id[1014 + over] = 0; /* 1014 bytes, 1016 with the quotes */
+        int n =
+            snprintf(text, sizeof text, "{\"kind\":\"entry\",\"id\":\"a\"}\n{\"kind\":\"entry\",\"id\":\"%s\"}\n", id);
+        test_write(dir, "long.jsonl", text, (size_t)n, path, sizeof path);
+        dash_queue v;
+        rt_error e;
+        cr_assert_eq(dash_queue_init(&v, path, &e), RT_OK);
+        v.save_every = UINT64_MAX;
+        rt_status st = dash_queue_refresh(&v, &e);
+        if (over) {
+            cr_assert_eq(st, RT_EFORMAT);
+            cr_assert(strstr(e.msg, ":2:") && strstr(e.msg, "'id'"), "%s", e.msg);
+        } else {
+            cr_assert_eq(st, RT_OK, "%s", e.msg);
+            cr_assert_eq(dash_queue_find(&v, id), 1);
+        }
+        dash_queue_free(&v);
+    }
+}
