@@ -5,23 +5,54 @@
 #include <stdlib.h>
 #include <string.h>
 
-const char *dash_js_ws(const char *p, const char *end) {
+const char *dash_js_ws_slow(const char *p, const char *end) {
     while (p < end && (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r'))
         p++;
     return p;
 }
 
-/* The end of the string starting at p (the opening quote): the next quote not escaped by an odd run of
- * backslashes. */
+/* Bit 7 of each byte of x that is c (exact for the lowest such byte, which is all the callers use). */
+static inline uint64_t bytes_eq(uint64_t x, unsigned char c) {
+    uint64_t y = x ^ (0x0101010101010101ull * c);
+    return (y - 0x0101010101010101ull) & ~y & 0x8080808080808080ull;
+}
+
+/* The first '"' or '\\' in [p, end), or end: eight bytes at a time. */
+static inline const char *quote_or_backslash(const char *p, const char *end) {
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+    for (; end - p >= 8; p += 8) {
+        uint64_t x;
+        memcpy(&x, p, 8);
+        uint64_t m = bytes_eq(x, '"') | bytes_eq(x, '\\');
+        if (m) return p + (__builtin_ctzll(m) >> 3);
+    }
+#endif
+    while (p < end && *p != '"' && *p != '\\')
+        p++;
+    return p;
+}
+
+/* 1 when [p, end) holds a byte below 0x20 (which a JSON string must escape). */
+static inline int has_control(const char *p, const char *end) {
+    for (; end - p >= 8; p += 8) {
+        uint64_t x;
+        memcpy(&x, p, 8);
+        if ((x - 0x2020202020202020ull) & ~x & 0x8080808080808080ull) return 1;
+    }
+    for (; p < end; p++)
+        if ((unsigned char)*p < 0x20) return 1;
+    return 0;
+}
+
+/* The end of the string starting at p (the opening quote): the next quote not escaped by a backslash (a backslash
+ * escapes the byte after it). */
 static const char *skip_string(const char *p, const char *end) {
     for (const char *q = p + 1;;) {
-        const char *quote = memchr(q, '"', (size_t)(end - q));
-        if (!quote) return NULL;
-        size_t bs = 0;
-        while (quote - bs > p + 1 && quote[-1 - (ptrdiff_t)bs] == '\\')
-            bs++;
-        if (!(bs & 1)) return quote + 1;
-        q = quote + 1;
+        q = quote_or_backslash(q, end);
+        if (q >= end) return NULL;
+        if (*q == '"') return q + 1;
+        q += 2;
+        if (q > end) return NULL;
     }
 }
 
@@ -115,8 +146,16 @@ const char *dash_js_str(const char *p, const char *end, char *buf, size_t cap) {
     if (p >= end || *p != '"' || !cap) return NULL;
     size_t n = 0;
     for (p++; p < end; p++) {
+        /* A run of plain bytes is copied at once; the loop below checks each for a control byte. */
+        const char *run = quote_or_backslash(p, end);
+        if (has_control(p, run)) return NULL;
+        size_t k = (size_t)(run - p) < cap - 1 - n ? (size_t)(run - p) : cap - 1 - n;
+        memcpy(buf + n, p, k);
+        n += k;
+        p = run;
+        if (p >= end) return NULL;
         char tmp[4];
-        size_t k = 1;
+        k = 1;
         tmp[0] = *p;
         if (*p == '"') {
             buf[n] = 0;

@@ -7,8 +7,13 @@
 #include <stddef.h>
 #include <string.h>
 
-/* Skips whitespace. */
-const char *dash_js_ws(const char *p, const char *end);
+/* Skips whitespace (dash_js_ws_slow past the first byte). */
+const char *dash_js_ws_slow(const char *p, const char *end);
+
+/* Skips whitespace: inline, as most values start right after their ':' or ','. */
+static inline const char *dash_js_ws(const char *p, const char *end) {
+    return p < end && (unsigned char)*p > ' ' ? p : dash_js_ws_slow(p, end);
+}
 
 /* The end of the value starting at p (after leading whitespace), or NULL when it is malformed. */
 const char *dash_js_skip(const char *p, const char *end);

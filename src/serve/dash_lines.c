@@ -9,7 +9,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#define PARSE_BLOCK 64 /* lines a parsing thread takes at a time */
+#define PARSE_BLOCK 64   /* lines a parsing thread takes at a time */
+#define AHEAD 8          /* lines ops->ahead sees before ops->line */
+#define PARSE_BATCH 8192 /* lines parsed before they are applied */
 
 rt_status dash_lines_init(dash_lines *x, const char *path, rt_error *err) {
     memset(x, 0, sizeof *x);
@@ -106,9 +108,9 @@ static void *parse_some(void *arg) {
     }
 }
 
-/* Runs ops->parse over the n lines of buf, on a second thread too when there are enough of them. */
-static void parse_lines(dash_lines *x, const dash_lines_ops *ops, size_t n) {
-    parse_job j = {ops, x->buf, x->span, x->rec, n, 0};
+/* Runs ops->parse over the n lines of buf from the first-th, on a second thread too when there are enough of them. */
+static void parse_lines(dash_lines *x, const dash_lines_ops *ops, size_t first, size_t n) {
+    parse_job j = {ops, x->buf, x->span + 2 * first, x->rec, n, 0};
     pthread_t t;
     /* Without a second thread (none could be started) this one parses every line: the same records, later. */
     int two = x->threads > 1 && n >= 4 * PARSE_BLOCK && pthread_create(&t, NULL, parse_some, &j) == 0;
@@ -133,21 +135,26 @@ static rt_status index_chunk(dash_lines *x, const dash_lines_ops *ops, uint64_t 
         n++;
     }
     *used = start;
-    if (ops->parse && n) {
-        if (n * ops->rec_size > x->rec_cap) {
-            char *nr = realloc(x->rec, n * ops->rec_size);
-            if (!nr) return rt_err_set(err, RT_ENOMEM, "out of memory indexing %s", x->path);
-            x->rec = nr;
-            x->rec_cap = n * ops->rec_size;
+    /* Parsed and applied PARSE_BATCH lines at a time: the records of a chunk of short lines stay a few megabytes. */
+    for (size_t first = 0; first < n; first += PARSE_BATCH) {
+        size_t m = n - first < PARSE_BATCH ? n - first : PARSE_BATCH;
+        if (ops->parse) {
+            if (m * ops->rec_size > x->rec_cap) {
+                char *nr = realloc(x->rec, m * ops->rec_size);
+                if (!nr) return rt_err_set(err, RT_ENOMEM, "out of memory indexing %s", x->path);
+                x->rec = nr;
+                x->rec_cap = m * ops->rec_size;
+            }
+            parse_lines(x, ops, first, m);
         }
-        parse_lines(x, ops, n);
-    }
-    for (size_t i = 0; i < n; i++) {
-        size_t b = x->span[2 * i], e = x->span[2 * i + 1];
-        const void *rec = ops->parse ? x->rec + i * ops->rec_size : NULL;
-        rt_status s = ops->line(ops->ctx, x->n, x->buf + b, e - b, rec, err);
-        if (!s) s = push(x, pos + e + 1, err);
-        if (s) return s;
+        for (size_t i = 0; i < m; i++) {
+            size_t b = x->span[2 * (first + i)], e = x->span[2 * (first + i) + 1];
+            const void *rec = ops->parse ? x->rec + i * ops->rec_size : NULL;
+            if (ops->ahead && ops->parse && i + AHEAD < m) ops->ahead(ops->ctx, x->rec + (i + AHEAD) * ops->rec_size);
+            rt_status s = ops->line(ops->ctx, x->n, x->buf + b, e - b, rec, err);
+            if (!s) s = push(x, pos + e + 1, err);
+            if (s) return s;
+        }
     }
     return RT_OK;
 }

@@ -18,6 +18,9 @@ typedef struct dash_lines_ops {
      * on two threads at once over the lines of a chunk read, before line() is called on each of them in order. */
     void (*parse)(const char *text, size_t len, void *rec);
     size_t rec_size;
+    /* Optional (NULL: none): told of a line's record a few lines before line() is called on it, to fetch what it
+     * will touch into the cache. */
+    void (*ahead)(void *ctx, const void *rec);
     /* Line number line_no (0-based) with its text (no newline) and what parse made of it (NULL without parse); an
      * error stops the refresh at this line. */
     rt_status (*line)(void *ctx, size_t line_no, const char *text, size_t len, const void *rec, rt_error *err);

@@ -193,6 +193,7 @@ int dash_qsave_read(dash_queue *q, rt_error *err) {
     q->slots = slots, q->nslots = nslots;
     for (size_t i = 0; i < h.n; i++)
         dash_queue_slot_insert(q, i);
+    q->ntag_hash = 0;
     for (q->ntags = 1; q->ntags < h.ntags; q->ntags++)
         q->tags[q->ntags] = tag[q->ntags - 1];
     q->saved = h.size;

@@ -46,6 +46,8 @@ typedef struct dash_queue {
     size_t nslots;
     char *tags[DASH_MAX_TAGS];
     size_t ntags;
+    uint32_t tag_hash[DASH_MAX_TAGS]; /* dash_queue_hash of the first ntag_hash tags */
+    size_t ntag_hash;
     uint64_t saved;      /* bytes of the queue its saved index (dash_qsave.h) covers */
     uint64_t save_every; /* the saved index is written again once this many more bytes are indexed */
     int save_tried, save_failed;
@@ -61,6 +63,9 @@ rt_status dash_queue_init(dash_queue *q, const char *path, rt_error *err);
  * save is logged once, and the view goes on in memory). A malformed line is an error naming path:line (reported again
  * on every refresh until the file is replaced). */
 rt_status dash_queue_refresh(dash_queue *q, rt_error *err);
+
+/* The hash of an id the view's table keys on (FNV-1a folded to 32 bits). */
+uint32_t dash_queue_hash(const char *id);
 
 /* Puts entry i into the id hash (for a view loaded from a saved index). */
 void dash_queue_slot_insert(dash_queue *q, size_t i);
