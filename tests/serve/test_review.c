@@ -209,11 +209,12 @@ Test(queue, decide_finds_what_the_loader_finds, .init = qsetup, .fini = qteardow
         if (i % 4 == 3) fprintf(fp, "\n{\"kind\":\"decision\",\"id\":\"r-%d\",\"decision\":\"approved\"}\n", i * 10);
     }
     fprintf(fp, "{\"answer\": \"1\", \"id\": \"\\u0071\\\"uote\\u00e9\", \"kind\": \"entry\"}\n");
+    fprintf(fp, "{\"\\u006bind\": \"entry\", \"\\u0069d\": \"esc\"}\n"); /* keys written with escapes */
     fprintf(fp, "{\"kind\": \"entry\", \"id\": \"last\"}\n");
     fclose(fp);
     free(big);
     static const char *const ids[] = {"r-0",   "r-10", "r-1", "r-3990", "r-39900", "r-5", "r-3", "q\"uote\xc3\xa9",
-                                      "quote", "last", "las", "r-70",   "r-80"};
+                                      "quote", "last", "las", "r-70",   "r-80", "esc"};
     for (size_t k = 0; k < sizeof ids / sizeof ids[0]; k++) {
         serve_queue q;
         rt_error e;
