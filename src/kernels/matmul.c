@@ -38,7 +38,7 @@ static pthread_mutex_t g_reg_mu = PTHREAD_MUTEX_INITIALIZER;
 static gemm_cache **g_caches; /* every thread's cache, so that they stay reachable and can be cleared */
 static size_t g_ncaches;
 static _Thread_local gemm_cache *t_cache;
-static char g_impl[2][128];
+static char g_impl[2][256];
 
 static void engine_init(void) {
     if (dnnl_engine_create(&g_engine, dnnl_cpu, 0) != dnnl_success) g_engine = NULL;
@@ -180,7 +180,10 @@ static void bf16_probe(void) {
     g_bf16_native = bf16_native_isa();
     if (!g_bf16_native)
         snprintf(g_impl[KERN_BF16], sizeof g_impl[KERN_BF16], "%s",
-                 "bf16 widened to f32, then oneDNN f32 (oneDNN has no bf16 matmul for this CPU)");
+                 kern_mm_bf16_small_available()
+                     ? "bf16: X.W^T of few rows on retool's AVX2 kernel (widened in registers), others widened to f32, "
+                       "then oneDNN f32 (oneDNN has no bf16 matmul for this CPU)"
+                     : "bf16 widened to f32, then oneDNN f32 (oneDNN has no bf16 matmul for this CPU)");
 }
 
 int kern_bf16_native(void) {
@@ -212,6 +215,26 @@ static const float *widen(gemm_cache *c, int w, const uint16_t *src, int64_t row
 }
 
 static rt_status gemm_one(const gemm_key *k, const void *A, const void *B, float *C, rt_error *err);
+
+/* 1 when a bf16 product runs on kern_mm_bf16_small: few rows of X.W^T, no native bf16 matmul, AVX2 + FMA. */
+static int use_small(const gemm_key *k) {
+    return k->dtype == KERN_BF16 && !k->trans_a && k->trans_b && k->M <= KERN_SMALL_MAX_M && !kern_bf16_native() &&
+           kern_mm_bf16_small_available();
+}
+
+/* A bf16 product of few rows on kern_mm_bf16_small, its workspace the cache's first widening buffer. */
+static rt_status gemm_small(gemm_cache *c, const gemm_key *k, const void *A, const void *B, float *C, rt_error *err) {
+    size_t need = kern_mm_bf16_small_ws(k->M);
+    if (need > c->wide_cap[0]) {
+        float *grown = realloc(c->wide[0], need * sizeof(float));
+        if (!grown)
+            return rt_err_set(err, RT_ENOMEM, "no memory for the workspace of a %lld-row bf16 product", (long long)k->M);
+        c->wide[0] = grown;
+        c->wide_cap[0] = need;
+    }
+    kern_mm_bf16_small(A, k->lda, B, k->ldb, C, k->ldc, k->M, k->N, k->K, k->accumulate, c->wide[0]);
+    return RT_OK;
+}
 
 /* Floats in one widened operand at most: larger products run block by block (bounded memory: the lm head of a
  * 150k-token vocabulary widened whole would take 4 bytes a weight). */
@@ -266,6 +289,7 @@ static rt_status gemm_widened(gemm_cache *c, const gemm_key *k, const void *A, c
 static rt_status gemm_one(const gemm_key *k, const void *A, const void *B, float *C, rt_error *err) {
     gemm_cache *c = cache_get();
     if (!c) return rt_err_set(err, RT_ENOMEM, "oneDNN stream creation failed");
+    if (use_small(k)) return gemm_small(c, k, A, B, C, err);
     if (k->dtype == KERN_BF16 && !kern_bf16_native()) return gemm_widened(c, k, A, B, C, err);
     uint64_t h = key_hash(k);
     size_t slot = h % CACHE_SLOTS;
