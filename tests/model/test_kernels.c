@@ -140,6 +140,10 @@ Test(kernels, gemm_bf16) {
     /* few rows and a long K: where bf16 is widened, B goes a block of 32 columns at a time (9 blocks and a tail) */
     for (int ta = 0; ta < 2; ta++)
         for (int tb = 0; tb < 2; tb++) check_gemm(KERN_BF16, ta, tb, 5, 300, 2000, tb);
+    /* a long reduction (the lm_head's input gradient sums over the vocabulary): where bf16 is widened, K goes in
+     * blocks of 4096 accumulated into C (two blocks and a tail) */
+    for (int ta = 0; ta < 2; ta++)
+        for (int tb = 0; tb < 2; tb++) check_gemm(KERN_BF16, ta, tb, 100, 20, 3 * 4096 + 5, ta);
 }
 
 /* kern_mm_bf16_small (the AVX2 product of few rows) against a naive f64 loop over the same bf16 values: every row
