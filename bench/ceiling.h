@@ -68,11 +68,14 @@ static inline void forward_products(const model_config *c, int64_t M, double *wa
         uint16_t *x = calloc((size_t)(M * K), 2), *w = malloc((size_t)(N * K) * 2);
         float *y = malloc((size_t)(M * N) * 4);
         if (!x || !w || !y) {
-            fprintf(stderr, "ceiling: no memory for a %lldx%lldx%lld product\n", (long long)M, (long long)N, (long long)K);
+            fprintf(stderr, "ceiling: no memory for a %lldx%lldx%lld product\n", (long long)M, (long long)N,
+                    (long long)K);
             exit(1);
         }
-        for (int64_t i = 0; i < N * K; i++) w[i] = 0x3c00 ^ (uint16_t)(i & 15);
-        for (int64_t i = 0; i < M * K; i++) x[i] = 0x3f80 ^ (uint16_t)(i & 7);
+        for (int64_t i = 0; i < N * K; i++)
+            w[i] = 0x3c00 ^ (uint16_t)(i & 15);
+        for (int64_t i = 0; i < M * K; i++)
+            x[i] = 0x3f80 ^ (uint16_t)(i & 7);
         rt_error err;
         double bw = 1e30, bc = 1e30;
         for (int r = 0; r < 3; r++) {

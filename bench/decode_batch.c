@@ -11,7 +11,7 @@
  * positions attended, per layer. Prefill counts the layers for every prompt token and the lm_head once per prompt.
  *
  *   build/bench/decode_batch [--model DIR | --config configs/model-qwen2.5-0.5b.json] [--batch 64] [--prompt 40]
- *                            [--steps 6] [--threads 2] [--ceiling-rows 1024] [--kv-bf16 0]
+ *                            [--steps 6] [--threads 2] [--ceiling-rows 1024 (0: none)] [--kv-bf16 0]
  * Without --model it writes a bf16 model of the config's shape with `retool model init` ($RETOOL_BIN or build/retool)
  * into a temporary folder (about 1 GB for the 0.5B shape) and removes it at the end. */
 #include <math.h>
@@ -26,7 +26,8 @@
 /* Prompt i of B: 40-ish deterministic ids. */
 static int32_t *prompt_ids(int64_t i, int64_t len, int64_t V) {
     int32_t *t = malloc((size_t)len * sizeof(int32_t));
-    for (int64_t j = 0; j < len; j++) t[j] = (int32_t)((j * 7919 + i * 104729 + 17) % V);
+    for (int64_t j = 0; j < len; j++)
+        t[j] = (int32_t)((j * 7919 + i * 104729 + 17) % V);
     return t;
 }
 
@@ -67,7 +68,8 @@ int main(int argc, char **argv) {
            "threads, KV cache %s\n",
            dir, (long long)c->num_layers, (long long)c->hidden_size, (long long)V, (long long)B, (long long)P,
            (long long)(P + 15), threads, kv16 ? "bf16" : "f32");
-    double cfl = 0, cc0 = rt_time_cpu(), ceil = ceiling_gflops(c, rows, &cfl), ccpu = cfl / (rt_time_cpu() - cc0) / 1e9;
+    double cfl = 0, cc0 = rt_time_cpu(), ceil = 1, ccpu = 1; /* --ceiling-rows 0: no ceiling (a baseline's run) */
+    if (rows > 0) ceil = ceiling_gflops(c, rows, &cfl), ccpu = cfl / (rt_time_cpu() - cc0) / 1e9;
 
     rollout_model_policy *pol;
     bench_ok(rollout_model_policy_init(&pol, &m, (size_t)B, &err), &err, "policy");
@@ -87,10 +89,12 @@ int main(int argc, char **argv) {
         ptok += len;
     }
     /* FLOPs of the layers for one token, and of the lm_head for one row */
-    double layer_fl = 2.0 * (matmul_params(c) - (double)V * (double)c->hidden_size), head_fl = 2.0 * (double)V * c->hidden_size;
+    double layer_fl = 2.0 * (matmul_params(c) - (double)V * (double)c->hidden_size),
+           head_fl = 2.0 * (double)V * c->hidden_size;
     double att_per_pos = 4.0 * (double)c->num_heads * (double)c->head_dim * (double)c->num_layers;
     double pre_fl = layer_fl * (double)ptok + head_fl * (double)B;
-    for (int64_t i = 0; i < B; i++) pre_fl += att_per_pos * (double)(feeds[i].n * (feeds[i].n + 1) / 2);
+    for (int64_t i = 0; i < B; i++)
+        pre_fl += att_per_pos * (double)(feeds[i].n * (feeds[i].n + 1) / 2);
 
     /* 1. prefill: one batched call (as the engine's advance), then one prompt at a time (open) */
     double pb = 0, pbc = 0, ps = 0, psc = 0;
@@ -102,7 +106,8 @@ int main(int argc, char **argv) {
         double t0 = rt_time_now(), c0 = rt_time_cpu();
         bench_ok(ops.advance(ops.ctx, feeds, (size_t)B, ferr, NULL, 0, tokens, lps, &err), &err, "prefill");
         pb = rt_time_now() - t0, pbc = rt_time_cpu() - c0;
-        for (int64_t i = 0; i < B; i++) ops.close(ops.ctx, seqs[i]);
+        for (int64_t i = 0; i < B; i++)
+            ops.close(ops.ctx, seqs[i]);
         t0 = rt_time_now(), c0 = rt_time_cpu();
         for (int64_t i = 0; i < B; i++)
             bench_ok(ops.open(ops.ctx, prompts[i], feeds[i].n, &samp, (uint64_t)i, &seqs[i], &err), &err, "open");
@@ -118,7 +123,8 @@ int main(int argc, char **argv) {
     double best = 1e30, sum = 0, csum = 0, fl_sum = 0, best_fl = 0;
     for (int64_t s = 0; s < steps; s++) {
         double ctx = 0; /* positions attended this step: each sequence's cached tokens + the new one */
-        for (int64_t i = 0; i < B; i++) ctx += (double)(feeds[i].n + 2 + (size_t)s);
+        for (int64_t i = 0; i < B; i++)
+            ctx += (double)(feeds[i].n + 2 + (size_t)s);
         double fl = (layer_fl + head_fl) * (double)B + att_per_pos * ctx;
         double t0 = rt_time_now(), c0 = rt_time_cpu();
         bench_ok(ops.step(ops.ctx, seqs, (size_t)B, tokens, lps, &err), &err, "decode");
@@ -135,26 +141,33 @@ int main(int argc, char **argv) {
     rt_rng rng;
     rt_rng_seed(&rng, 1);
     double t0 = rt_time_now(), c0 = rt_time_cpu();
-    for (int64_t i = 0; i < B; i++) model_sample(&ms, rollout_model_policy_logits(pol, seqs[i]), &sb, &rng, &lps[i]);
+    for (int64_t i = 0; i < B; i++)
+        model_sample(&ms, rollout_model_policy_logits(pol, seqs[i]), &sb, &rng, &lps[i]);
     double samp_w = rt_time_now() - t0, samp_c = rt_time_cpu() - c0;
     model_sample_buf_free(&sb);
     double prod_w, prod_c, fwd_w, fwd_c;
     forward_products(c, B, &prod_w, &prod_c);
-    forward_products(c, rows, &fwd_w, &fwd_c);
+    fwd_w = fwd_c = 1;
+    if (rows > 0) forward_products(c, rows, &fwd_w, &fwd_c);
     double fwd_fl = (layer_fl + head_fl) * (double)rows, fwd_gf = fwd_fl / fwd_w / 1e9, fwd_cpu = fwd_fl / fwd_c / 1e9;
     double mean = sum / (double)steps, gf_mean = fl_sum / sum / 1e9, gf_best = best_fl / best / 1e9;
     double gf_cpu = fl_sum / csum / 1e9;
-    printf("bf16 matmul ceiling at %lld rows (bench/rl_step's: forward and backward products): %.1f GFLOP/s, %.1f per "
-           "CPU-second; forward products alone at %lld rows (prefill's): %.1f GFLOP/s, %.1f per CPU-second; %s\n",
-           (long long)rows, ceil, ccpu, (long long)rows, fwd_gf, fwd_cpu, kern_gemm_impl_name(KERN_BF16));
+    if (rows > 0)
+        printf(
+            "bf16 matmul ceiling at %lld rows (bench/rl_step's: forward and backward products): %.1f GFLOP/s, %.1f per "
+            "CPU-second; forward products alone at %lld rows (prefill's): %.1f GFLOP/s, %.1f per CPU-second; %s\n",
+            (long long)rows, ceil, ccpu, (long long)rows, fwd_gf, fwd_cpu, kern_gemm_impl_name(KERN_BF16));
     printf("decode, batch %lld: %.3f s a step (best %.3f), %.1f tokens/s; %.1f GFLOP/s by mean wall (%.1f%% of the "
-           "ceiling, %.1f%% of the forward products'), %.1f best step (%.1f%%, %.1f%%), %.1f per CPU-second (%.1f%% of the "
+           "ceiling, %.1f%% of the forward products'), %.1f best step (%.1f%%, %.1f%%), %.1f per CPU-second (%.1f%% of "
+           "the "
            "ceiling's, %.1f%% of the forward products')\n",
            (long long)B, mean, best, (double)B / mean, gf_mean, 100 * gf_mean / ceil, 100 * gf_mean / fwd_gf, gf_best,
            100 * gf_best / ceil, 100 * gf_best / fwd_gf, gf_cpu, 100 * gf_cpu / ccpu, 100 * gf_cpu / fwd_cpu);
-    printf("  split of a mean step: products %.3f s (alone at these shapes: %.1f GFLOP/s, %.1f per CPU-s), sampling %.3f s, the rest "
+    printf("  split of a mean step: products %.3f s (alone at these shapes: %.1f GFLOP/s, %.1f per CPU-s), sampling "
+           "%.3f s, the rest "
            "(attention, norms, RoPE, copies) %.3f s\n",
-           prod_w, (layer_fl + head_fl) * (double)B / prod_w / 1e9, (layer_fl + head_fl) * (double)B / prod_c / 1e9, samp_w, mean - prod_w - samp_w);
+           prod_w, (layer_fl + head_fl) * (double)B / prod_w / 1e9, (layer_fl + head_fl) * (double)B / prod_c / 1e9,
+           samp_w, mean - prod_w - samp_w);
     printf("  by CPU time: step %.3f CPU-s, products %.3f, sampling %.3f\n", csum / (double)steps, prod_c, samp_c);
     for (int64_t i = 0; i < B; i++) {
         ops.close(ops.ctx, seqs[i]);

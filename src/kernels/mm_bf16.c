@@ -9,8 +9,8 @@
 #include "kernels/matmul.h"
 
 #define KC 1024 /* K per chunk (floats), a multiple of 8: fewer horizontal sums per output */
-#define MR 4   /* rows of A per tile */
-#define NR 3   /* rows of B per tile */
+#define MR 4    /* rows of A per tile */
+#define NR 3    /* rows of B per tile */
 #define NB 24   /* rows of B widened at a time: NB x KC floats = 96 KiB, in L2 beside A's chunk */
 
 int kern_mm_bf16_small_available(void) {
@@ -44,7 +44,8 @@ T_AVX2 static void widen_rows(float *dst, int64_t kp, const uint16_t *src, int64
             uint32_t bits = (uint32_t)s[j] << 16;
             memcpy(&d[j], &bits, sizeof bits);
         }
-        for (; j < kp; j++) d[j] = 0.0f;
+        for (; j < kp; j++)
+            d[j] = 0.0f;
     }
     if (rows_pad > rows) memset(dst + rows * kp, 0, (size_t)((rows_pad - rows) * kp) * sizeof(float));
 }
@@ -105,7 +106,8 @@ T_AVX2 static void run_avx2(float *ws, const uint16_t *A, int64_t lda, const uin
                         float s[4];
                         _mm_storeu_ps(s, out[jj]);
                         float *c = C + m * ldc + n0 + j + jj;
-                        for (int64_t i = 0; i < mr; i++) c[i * ldc] = add ? c[i * ldc] + s[i] : s[i];
+                        for (int64_t i = 0; i < mr; i++)
+                            c[i * ldc] = add ? c[i * ldc] + s[i] : s[i];
                     }
                 }
             }
@@ -118,7 +120,8 @@ void kern_mm_bf16_small(const uint16_t *A, int64_t lda, const uint16_t *B, int64
     if (M <= 0 || N <= 0) return;
     if (K <= 0) {
         if (!accumulate)
-            for (int64_t m = 0; m < M; m++) memset(C + m * ldc, 0, (size_t)N * sizeof(float));
+            for (int64_t m = 0; m < M; m++)
+                memset(C + m * ldc, 0, (size_t)N * sizeof(float));
         return;
     }
     run_avx2(ws, A, lda, B, ldb, C, ldc, M, N, K, accumulate);
