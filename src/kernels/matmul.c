@@ -228,7 +228,8 @@ static rt_status gemm_small(gemm_cache *c, const gemm_key *k, const void *A, con
     if (need > c->wide_cap[0]) {
         float *grown = realloc(c->wide[0], need * sizeof(float));
         if (!grown)
-            return rt_err_set(err, RT_ENOMEM, "no memory for the workspace of a %lld-row bf16 product", (long long)k->M);
+            return rt_err_set(err, RT_ENOMEM, "no memory for the workspace of a %lld-row bf16 product",
+                              (long long)k->M);
         c->wide[0] = grown;
         c->wide_cap[0] = need;
     }

@@ -144,13 +144,16 @@ int64_t model_sample_support(const model_sampler *s, const float *logits, model_
 static int32_t sample_full(double T, const float *z, model_sample_buf *b, rt_rng *rng, float *logp) {
     int64_t V = b->V;
     float zmax = z[0];
-    for (int64_t i = 1; i < V; i++) zmax = z[i] > zmax ? z[i] : zmax;
+    for (int64_t i = 1; i < V; i++)
+        zmax = z[i] > zmax ? z[i] : zmax;
     double mx = T == 1.0 ? (double)zmax : zmax / T, sum = 0;
     float *p = b->prob;
     if (T == 1.0)
-        for (int64_t i = 0; i < V; i++) sum += p[i] = (float)exp(z[i] - mx);
+        for (int64_t i = 0; i < V; i++)
+            sum += p[i] = (float)exp(z[i] - mx);
     else
-        for (int64_t i = 0; i < V; i++) sum += p[i] = (float)exp(z[i] / T - mx);
+        for (int64_t i = 0; i < V; i++)
+            sum += p[i] = (float)exp(z[i] / T - mx);
     b->mx = mx;
     b->lsum = log(sum);
     double u = rt_rng_uniform(rng) * sum, acc = 0;
@@ -162,7 +165,9 @@ static int32_t sample_full(double T, const float *z, model_sample_buf *b, rt_rng
             break;
         }
     }
-    while (p[tok] == 0.0f && tok > 0) tok--; /* u at the very end (rounding): the last possible token */
+    /* u past the last partial sum (rounding): the last possible token */
+    while (p[tok] == 0.0f && tok > 0)
+        tok--;
     if (logp) *logp = (float)(z[tok] / T - mx - b->lsum);
     return tok;
 }

@@ -78,7 +78,8 @@ void rollout_model_policy_free(rollout_model_policy *p) {
     free(p->off);
     free(p->which);
     free(p->tokens);
-    for (int i = 0; i < p->nsbufs; i++) model_sample_buf_free(&p->sbufs[i]);
+    for (int i = 0; i < p->nsbufs; i++)
+        model_sample_buf_free(&p->sbufs[i]);
     free(p->sbufs);
     free(p);
 }
@@ -217,7 +218,8 @@ static rt_status sample_all(rollout_model_policy *p, const int64_t *seqs, size_t
         p->sbufs = g;
         for (; p->nsbufs < nt; p->nsbufs++)
             if (!model_sample_buf_init(&p->sbufs[p->nsbufs], p->V))
-                return rt_err_set(err, RT_ENOMEM, "out of memory for sampling over a vocabulary of %lld", (long long)p->V);
+                return rt_err_set(err, RT_ENOMEM, "out of memory for sampling over a vocabulary of %lld",
+                                  (long long)p->V);
     }
     sample_ctx c = {p, seqs, tokens, logprobs};
     kern_parallel_for((int64_t)n, 1, sample_task, &c);

@@ -143,7 +143,8 @@ Test(kernels, gemm_bf16) {
     /* a long reduction (the lm_head's input gradient sums over the vocabulary): where bf16 is widened, K goes in
      * blocks of 4096 accumulated into C (two blocks and a tail) */
     for (int ta = 0; ta < 2; ta++)
-        for (int tb = 0; tb < 2; tb++) check_gemm(KERN_BF16, ta, tb, 100, 20, 3 * 4096 + 5, ta);
+        for (int tb = 0; tb < 2; tb++)
+            check_gemm(KERN_BF16, ta, tb, 100, 20, 3 * 4096 + 5, ta);
 }
 
 /* kern_mm_bf16_small (the AVX2 product of few rows) against a naive f64 loop over the same bf16 values: every row
@@ -155,9 +156,12 @@ static void check_small(int64_t M, int64_t N, int64_t K, int64_t pad, int acc) {
     int64_t lda = K + pad, ldb = K + 2 * pad, ldc = N + pad;
     uint16_t *Ab = malloc((size_t)(M * lda + 1) * 2), *Bb = malloc((size_t)(N * ldb + 1) * 2);
     float *C = malloc((size_t)(M * ldc) * sizeof(float)), *C0 = malloc((size_t)(M * ldc) * sizeof(float));
-    for (int64_t i = 0; i < M * lda + 1; i++) Ab[i] = (uint16_t)(rt_rng_u64(&r) & 0xbfff); /* finite, |x| < 2 */
-    for (int64_t i = 0; i < N * ldb + 1; i++) Bb[i] = (uint16_t)(rt_rng_u64(&r) & 0xbfff);
-    for (int64_t i = 0; i < M * ldc; i++) C[i] = C0[i] = (float)rt_rng_normal(&r);
+    for (int64_t i = 0; i < M * lda + 1; i++)
+        Ab[i] = (uint16_t)(rt_rng_u64(&r) & 0xbfff); /* finite, |x| < 2 */
+    for (int64_t i = 0; i < N * ldb + 1; i++)
+        Bb[i] = (uint16_t)(rt_rng_u64(&r) & 0xbfff);
+    for (int64_t i = 0; i < M * ldc; i++)
+        C[i] = C0[i] = (float)rt_rng_normal(&r);
     const uint16_t *A = Ab + (pad & 1), *B = Bb + (pad & 1); /* odd addresses when pad is odd */
     float *ws = malloc(kern_mm_bf16_small_ws(M) * sizeof(float));
     kern_mm_bf16_small(A, lda, B, ldb, C, ldc, M, N, K, acc, ws);
@@ -176,8 +180,9 @@ static void check_small(int64_t M, int64_t N, int64_t K, int64_t pad, int acc) {
                 s += (double)fa * fb;
                 mag += fabs((double)fa * fb);
             }
-            cr_assert(fabs(C[i * ldc + j] - s) <= 1e-6 * mag + 1e-30, "M%lld N%lld K%lld: C[%lld,%lld] = %.9g, want %.9g",
-                      (long long)M, (long long)N, (long long)K, (long long)i, (long long)j, C[i * ldc + j], s);
+            cr_assert(fabs(C[i * ldc + j] - s) <= 1e-6 * mag + 1e-30,
+                      "M%lld N%lld K%lld: C[%lld,%lld] = %.9g, want %.9g", (long long)M, (long long)N, (long long)K,
+                      (long long)i, (long long)j, C[i * ldc + j], s);
         }
     free(ws);
     free(Ab);
@@ -188,7 +193,8 @@ static void check_small(int64_t M, int64_t N, int64_t K, int64_t pad, int acc) {
 
 Test(kernels, mm_bf16_small_against_f64) {
     if (!kern_mm_bf16_small_available()) cr_skip_test("no AVX2 + FMA on this CPU");
-    for (int64_t M = 1; M <= 70; M++) check_small(M, 7, 19, M % 3, M & 1);
+    for (int64_t M = 1; M <= 70; M++)
+        check_small(M, 7, 19, M % 3, M & 1);
     const int64_t ns[] = {1, 2, 3, 5, 23, 24, 25, 49}, ks[] = {1, 7, 8, 9, 33, 1023, 1025, 2051};
     for (size_t a = 0; a < sizeof ns / sizeof ns[0]; a++)
         for (size_t b = 0; b < sizeof ks / sizeof ks[0]; b++) {
