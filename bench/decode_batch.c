@@ -11,7 +11,7 @@
  * positions attended, per layer. Prefill counts the layers for every prompt token and the lm_head once per prompt.
  *
  *   build/bench/decode_batch [--model DIR | --config configs/model-qwen2.5-0.5b.json] [--batch 64] [--prompt 40]
- *                            [--steps 6] [--threads 2] [--ceiling-rows 1024 (0: none)] [--kv-bf16 0]
+ *                            [--steps 6] [--threads 2] [--ceiling-rows 1024 (0: none)] [--kv-bf16 0] [--single 1]
  * Without --model it writes a bf16 model of the config's shape with `retool model init` ($RETOOL_BIN or build/retool)
  * into a temporary folder (about 1 GB for the 0.5B shape) and removes it at the end. */
 #include <math.h>
@@ -38,6 +38,7 @@ int main(int argc, char **argv) {
     int64_t B = bench_flag(argc, argv, "--batch", 64), P = bench_flag(argc, argv, "--prompt", 40);
     int64_t steps = bench_flag(argc, argv, "--steps", 6), rows = bench_flag(argc, argv, "--ceiling-rows", 1024);
     int threads = (int)bench_flag(argc, argv, "--threads", 2), kv16 = (int)bench_flag(argc, argv, "--kv-bf16", 0);
+    int single = (int)bench_flag(argc, argv, "--single", 1); /* 0: no one-at-a-time prefill (long prompts) */
     rt_error err;
     bench_ok(kern_init(threads, &err), &err, "threads");
     char tmp[64] = "", cmd[8192];
@@ -106,12 +107,14 @@ int main(int argc, char **argv) {
         double t0 = rt_time_now(), c0 = rt_time_cpu();
         bench_ok(ops.advance(ops.ctx, feeds, (size_t)B, ferr, NULL, 0, tokens, lps, &err), &err, "prefill");
         pb = rt_time_now() - t0, pbc = rt_time_cpu() - c0;
-        for (int64_t i = 0; i < B; i++)
-            ops.close(ops.ctx, seqs[i]);
-        t0 = rt_time_now(), c0 = rt_time_cpu();
-        for (int64_t i = 0; i < B; i++)
-            bench_ok(ops.open(ops.ctx, prompts[i], feeds[i].n, &samp, (uint64_t)i, &seqs[i], &err), &err, "open");
-        ps = rt_time_now() - t0, psc = rt_time_cpu() - c0;
+        if (single) {
+            for (int64_t i = 0; i < B; i++)
+                ops.close(ops.ctx, seqs[i]);
+            t0 = rt_time_now(), c0 = rt_time_cpu();
+            for (int64_t i = 0; i < B; i++)
+                bench_ok(ops.open(ops.ctx, prompts[i], feeds[i].n, &samp, (uint64_t)i, &seqs[i], &err), &err, "open");
+            ps = rt_time_now() - t0, psc = rt_time_cpu() - c0;
+        }
     }
     printf("prefill of %lld prompts (%lld tokens, %.1f GFLOP): batched %.2f s (%.1f GFLOP/s, %.1f per CPU-s), one at a "
            "time %.2f s (%.1f GFLOP/s, %.1f per CPU-s): batched %.2fx faster\n",
