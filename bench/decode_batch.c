@@ -55,6 +55,8 @@ int main(int argc, char **argv) {
                  bin, config, tmp, RETOOL_FIXTURES);
         if (system(cmd) != 0) {
             fprintf(stderr, "decode_batch: `%s` failed\n", cmd);
+            snprintf(cmd, sizeof cmd, "rm -rf %s", tmp);
+            if (system(cmd) != 0) fprintf(stderr, "decode_batch: could not remove %s\n", tmp);
             return 1;
         }
         snprintf(cmd, sizeof cmd, "%s/model", tmp);
