@@ -345,6 +345,41 @@ V16_INLINE void pv_u(float *o, const float *p, int64_t nk, const void *X, int64_
     }
 }
 
+/* pv_u for two rows of probabilities (two heads of a kv group) in one pass over X: each sum in the same order as
+ * pv_u's, so the results are pv_u's to the bit. */
+V16_INLINE void pv2_u(float *o0, float *o1, const float *p, const float *q, int64_t nk, const void *X, int64_t ldx,
+                      int64_t HS, int bf) {
+    int64_t c = 0;
+    for (; c + 16 <= HS; c += 16) {
+        v16 z = v16_splat(0), a0 = z, a1 = z, b0 = z, b1 = z;
+        int64_t j = 0;
+        for (; j + 2 <= nk; j += 2) {
+            v16 x0 = loadu_kv(X, j * ldx + c, bf), x1 = loadu_kv(X, (j + 1) * ldx + c, bf);
+            a0 += x0 * p[j];
+            a1 += x1 * p[j + 1];
+            b0 += x0 * q[j];
+            b1 += x1 * q[j + 1];
+        }
+        for (; j < nk; j++) {
+            v16 x = loadu_kv(X, j * ldx + c, bf);
+            a0 += x * p[j];
+            b0 += x * q[j];
+        }
+        v16_storeu(o0 + c, a0 + a1);
+        v16_storeu(o1 + c, b0 + b1);
+    }
+    for (; c < HS; c++) {
+        float s = 0, t = 0;
+        for (int64_t j = 0; j < nk; j++) {
+            float x = elem_kv(X, j * ldx + c, bf);
+            s += p[j] * x;
+            t += q[j] * x;
+        }
+        o0[c] = s;
+        o1[c] = t;
+    }
+}
+
 /* Decoding rows it in [b, e): (row, kv group) pairs; keys and values f32 or (bf) bf16. */
 V16_INLINE void dec_rows(attn_ctx *c, int64_t b, int64_t e, int tid, int bf, int wide) {
     attn_ws w = ws_carve(c, tid);
@@ -364,13 +399,20 @@ V16_INLINE void dec_rows(attn_ctx *c, int64_t b, int64_t e, int tid, int bf, int
                 scores1(w.S, w.Qc, kt, d->kt_ld, HS, nv, bf);
             else
                 scores4_x(w.S, Tp, w.Qc, HS, kt, d->kt_ld, HS, nv, bf, wide);
+            float inv[ROWS];
             for (int64_t r = 0; r < nh; r++) {
                 float *row = w.S + r * Tp, mx = max_row(row, nk);
-                float sum = exp_row(row, nk, nv, mx), inv = 1.0f / sum;
-                float *o = d->out + (h0 + r) * HS;
-                pv_u(o, row, nk, v, d->v_ld, HS, bf);
-                for (int64_t k = 0; k < HS; k++) o[k] *= inv;
+                inv[r] = 1.0f / exp_row(row, nk, nv, mx);
             }
+            for (int64_t r = 0; r < nh; r += 2) { /* two heads per pass over the values */
+                float *o = d->out + (h0 + r) * HS;
+                if (r + 1 < nh)
+                    pv2_u(o, o + HS, w.S + r * Tp, w.S + (r + 1) * Tp, nk, v, d->v_ld, HS, bf);
+                else
+                    pv_u(o, w.S + r * Tp, nk, v, d->v_ld, HS, bf);
+            }
+            for (int64_t r = 0; r < nh; r++)
+                for (int64_t k = 0; k < HS; k++) d->out[(h0 + r) * HS + k] *= inv[r];
         }
     }
 }
