@@ -62,11 +62,12 @@ V16_INLINE float elem_kv(const void *B, int64_t i, int bf) {
 }
 
 /* S[4][lds] (first nk columns) = A[4 rows, stride lda] . Bt[HSp][ldb] (columns [0, nk)); nk, HSp multiples of 16;
- * Bt f32 or (bf) bf16. */
+ * Bt f32 or (bf) bf16. wide: 32 columns at a time (8 accumulators: AVX-512's 32 registers hold them; with AVX2's 16
+ * they spill, so the AVX2 and generic versions take 16 columns at a time). */
 V16_INLINE void scores4_x(float *S, int64_t lds, const float *A, int64_t lda, const void *Bt, int64_t ldb, int64_t HSp,
-                          int64_t nk, int bf) {
+                          int64_t nk, int bf, int wide) {
     int64_t j = 0;
-    for (; j + 32 <= nk; j += 32) {
+    for (; wide && j + 32 <= nk; j += 32) {
         v16 z = v16_splat(0), c00 = z, c01 = z, c10 = z, c11 = z, c20 = z, c21 = z, c30 = z, c31 = z;
         for (int64_t d = 0; d < HSp; d++) {
             v16 b0 = load_kv(Bt, d * ldb + j, bf), b1 = load_kv(Bt, d * ldb + j + 16, bf);
@@ -89,8 +90,8 @@ V16_INLINE void scores4_x(float *S, int64_t lds, const float *A, int64_t lda, co
     }
 }
 V16_INLINE void scores4(float *S, int64_t lds, const float *A, int64_t lda, const float *Bt, int64_t ldb, int64_t HSp,
-                        int64_t nk) {
-    scores4_x(S, lds, A, lda, Bt, ldb, HSp, nk, 0);
+                        int64_t nk, int wide) {
+    scores4_x(S, lds, A, lda, Bt, ldb, HSp, nk, 0, wide);
 }
 
 /* S[0..nk) = A[0..HSp) . Bt[d][j] for one query row (decoding a KV group that holds a single head); Bt f32 or (bf)
@@ -238,7 +239,7 @@ V16_INLINE float exp_row(float *row, int64_t n1, int64_t nk, float m) {
     return v16_hsum(acc);
 }
 
-V16_INLINE void fwd_body(void *vc, int64_t b, int64_t e, int tid) {
+V16_INLINE void fwd_body(void *vc, int64_t b, int64_t e, int tid, int wide) {
     attn_ctx *c = vc;
     attn_ws w = ws_carve(c, tid);
     int64_t NH = c->NH, KVH = c->KVH, HS = c->HS, HSp = c->HSp, grp = NH / KVH, Tp = c->Tp;
@@ -257,7 +258,7 @@ V16_INLINE void fwd_body(void *vc, int64_t b, int64_t e, int tid) {
             copy_rows(w.Qc, d->q + h * HS, d->q_ld, nq, r16(nq) + ROWS, HS, HSp, scale);
             for (int64_t i0 = 0; i0 < nq; i0 += ROWS) {
                 int64_t t0 = p0 + i0, nk = r16(t0 + ROWS < Tk ? t0 + ROWS : Tk);
-                scores4(w.S, Tp, w.Qc + i0 * HSp, HSp, w.Kt, Tp, HSp, nk);
+                scores4(w.S, Tp, w.Qc + i0 * HSp, HSp, w.Kt, Tp, HSp, nk, wide);
                 for (int64_t r = 0; r < ROWS && i0 + r < nq; r++) {
                     int64_t i = i0 + r, n1 = p0 + i + 1, nv = r16(n1);
                     float *row = w.S + r * Tp, mx = max_row(row, n1);
@@ -272,7 +273,7 @@ V16_INLINE void fwd_body(void *vc, int64_t b, int64_t e, int tid) {
     }
 }
 
-V16_INLINE void bwd_body(void *vc, int64_t b, int64_t e, int tid) {
+V16_INLINE void bwd_body(void *vc, int64_t b, int64_t e, int tid, int wide) {
     attn_ctx *c = vc;
     attn_ws w = ws_carve(c, tid);
     int64_t NH = c->NH, KVH = c->KVH, HS = c->HS, HSp = c->HSp, ld = (NH + 2 * KVH) * HS, grp = NH / KVH;
@@ -296,8 +297,8 @@ V16_INLINE void bwd_body(void *vc, int64_t b, int64_t e, int tid) {
             }
             for (int64_t t0 = 0; t0 < T; t0 += ROWS) {
                 int64_t nk = r16(t0 + ROWS < T ? t0 + ROWS : T);
-                scores4(w.S, Tp, w.Qc + t0 * HSp, HSp, w.Kt, Tp, HSp, nk);
-                scores4(w.P, Tp, w.dOc + t0 * HSp, HSp, w.Vt, Tp, HSp, nk);
+                scores4(w.S, Tp, w.Qc + t0 * HSp, HSp, w.Kt, Tp, HSp, nk, wide);
+                scores4(w.P, Tp, w.dOc + t0 * HSp, HSp, w.Vt, Tp, HSp, nk, wide);
                 for (int64_t r = 0; r < ROWS; r++) {
                     int64_t t = t0 + r;
                     float *srow = w.S + r * Tp, *prow = w.P + r * Tp;
@@ -344,8 +345,43 @@ V16_INLINE void pv_u(float *o, const float *p, int64_t nk, const void *X, int64_
     }
 }
 
+/* pv_u for two rows of probabilities (two heads of a kv group) in one pass over X: each sum in the same order as
+ * pv_u's, so the results are pv_u's to the bit. */
+V16_INLINE void pv2_u(float *o0, float *o1, const float *p, const float *q, int64_t nk, const void *X, int64_t ldx,
+                      int64_t HS, int bf) {
+    int64_t c = 0;
+    for (; c + 16 <= HS; c += 16) {
+        v16 z = v16_splat(0), a0 = z, a1 = z, b0 = z, b1 = z;
+        int64_t j = 0;
+        for (; j + 2 <= nk; j += 2) {
+            v16 x0 = loadu_kv(X, j * ldx + c, bf), x1 = loadu_kv(X, (j + 1) * ldx + c, bf);
+            a0 += x0 * p[j];
+            a1 += x1 * p[j + 1];
+            b0 += x0 * q[j];
+            b1 += x1 * q[j + 1];
+        }
+        for (; j < nk; j++) {
+            v16 x = loadu_kv(X, j * ldx + c, bf);
+            a0 += x * p[j];
+            b0 += x * q[j];
+        }
+        v16_storeu(o0 + c, a0 + a1);
+        v16_storeu(o1 + c, b0 + b1);
+    }
+    for (; c < HS; c++) {
+        float s = 0, t = 0;
+        for (int64_t j = 0; j < nk; j++) {
+            float x = elem_kv(X, j * ldx + c, bf);
+            s += p[j] * x;
+            t += q[j] * x;
+        }
+        o0[c] = s;
+        o1[c] = t;
+    }
+}
+
 /* Decoding rows it in [b, e): (row, kv group) pairs; keys and values f32 or (bf) bf16. */
-V16_INLINE void dec_rows(attn_ctx *c, int64_t b, int64_t e, int tid, int bf) {
+V16_INLINE void dec_rows(attn_ctx *c, int64_t b, int64_t e, int tid, int bf, int wide) {
     attn_ws w = ws_carve(c, tid);
     int64_t NH = c->NH, KVH = c->KVH, HS = c->HS, grp = NH / KVH, Tp = c->Tp;
     float scale = 1.0f / sqrtf((float)HS);
@@ -362,45 +398,52 @@ V16_INLINE void dec_rows(attn_ctx *c, int64_t b, int64_t e, int tid, int bf) {
             if (nh == 1) /* one head in the group (no GQA): score one row, not four */
                 scores1(w.S, w.Qc, kt, d->kt_ld, HS, nv, bf);
             else
-                scores4_x(w.S, Tp, w.Qc, HS, kt, d->kt_ld, HS, nv, bf);
+                scores4_x(w.S, Tp, w.Qc, HS, kt, d->kt_ld, HS, nv, bf, wide);
+            float inv[ROWS];
             for (int64_t r = 0; r < nh; r++) {
                 float *row = w.S + r * Tp, mx = max_row(row, nk);
-                float sum = exp_row(row, nk, nv, mx), inv = 1.0f / sum;
-                float *o = d->out + (h0 + r) * HS;
-                pv_u(o, row, nk, v, d->v_ld, HS, bf);
-                for (int64_t k = 0; k < HS; k++) o[k] *= inv;
+                inv[r] = 1.0f / exp_row(row, nk, nv, mx);
             }
+            for (int64_t r = 0; r < nh; r += 2) { /* two heads per pass over the values */
+                float *o = d->out + (h0 + r) * HS;
+                if (r + 1 < nh)
+                    pv2_u(o, o + HS, w.S + r * Tp, w.S + (r + 1) * Tp, nk, v, d->v_ld, HS, bf);
+                else
+                    pv_u(o, w.S + r * Tp, nk, v, d->v_ld, HS, bf);
+            }
+            for (int64_t r = 0; r < nh; r++)
+                for (int64_t k = 0; k < HS; k++) d->out[(h0 + r) * HS + k] *= inv[r];
         }
     }
 }
 
 /* A batch's rows all hold f32 or all bf16 caches (one model_kv): the first row says which. */
-V16_INLINE void dec_body(void *vc, int64_t b, int64_t e, int tid) {
+V16_INLINE void dec_body(void *vc, int64_t b, int64_t e, int tid, int wide) {
     attn_ctx *c = vc;
-    if (c->dec[0].kt16) dec_rows(c, b, e, tid, 1);
-    else dec_rows(c, b, e, tid, 0);
+    if (c->dec[0].kt16) dec_rows(c, b, e, tid, 1, wide);
+    else dec_rows(c, b, e, tid, 0, wide);
 }
-KERN_MULTIVERSION(attn_dec, dec_body)
 
 #define T_AVX512 __attribute__((target("avx512f,fma")))
 #define T_AVX2 __attribute__((target("avx2,fma")))
-T_AVX512 static void fwd_avx512(void *c, int64_t b, int64_t e, int tid) {
-    fwd_body(c, b, e, tid);
-}
-T_AVX2 static void fwd_avx2(void *c, int64_t b, int64_t e, int tid) {
-    fwd_body(c, b, e, tid);
-}
-static void fwd_generic(void *c, int64_t b, int64_t e, int tid) {
-    fwd_body(c, b, e, tid);
-}
-T_AVX512 static void bwd_avx512(void *c, int64_t b, int64_t e, int tid) {
-    bwd_body(c, b, e, tid);
-}
-T_AVX2 static void bwd_avx2(void *c, int64_t b, int64_t e, int tid) {
-    bwd_body(c, b, e, tid);
-}
-static void bwd_generic(void *c, int64_t b, int64_t e, int tid) {
-    bwd_body(c, b, e, tid);
+/* Each body compiled per ISA; only AVX-512 has the registers for 32-column score blocks. */
+#define ATTN_VERSIONS(name, body)                                                                                  \
+    T_AVX512 static void name##_avx512(void *c, int64_t b, int64_t e, int tid) {                                   \
+        body(c, b, e, tid, 1);                                                                                     \
+    }                                                                                                              \
+    T_AVX2 static void name##_avx2(void *c, int64_t b, int64_t e, int tid) {                                       \
+        body(c, b, e, tid, 0);                                                                                     \
+    }                                                                                                              \
+    static void name##_generic(void *c, int64_t b, int64_t e, int tid) {                                           \
+        body(c, b, e, tid, 0);                                                                                     \
+    }
+ATTN_VERSIONS(fwd, fwd_body)
+ATTN_VERSIONS(bwd, bwd_body)
+ATTN_VERSIONS(attn_dec, dec_body)
+
+static kern_task_fn attn_dec_pick(void) {
+    const char *isa = kern_simd_get()->isa;
+    return !strcmp(isa, "avx512") ? attn_dec_avx512 : !strcmp(isa, "avx2") ? attn_dec_avx2 : attn_dec_generic;
 }
 
 /* The versions matching kern_simd_get()'s choice. */

@@ -38,7 +38,7 @@ static pthread_mutex_t g_reg_mu = PTHREAD_MUTEX_INITIALIZER;
 static gemm_cache **g_caches; /* every thread's cache, so that they stay reachable and can be cleared */
 static size_t g_ncaches;
 static _Thread_local gemm_cache *t_cache;
-static char g_impl[2][128];
+static char g_impl[2][256];
 
 static void engine_init(void) {
     if (dnnl_engine_create(&g_engine, dnnl_cpu, 0) != dnnl_success) g_engine = NULL;
@@ -180,7 +180,10 @@ static void bf16_probe(void) {
     g_bf16_native = bf16_native_isa();
     if (!g_bf16_native)
         snprintf(g_impl[KERN_BF16], sizeof g_impl[KERN_BF16], "%s",
-                 "bf16 widened to f32, then oneDNN f32 (oneDNN has no bf16 matmul for this CPU)");
+                 kern_mm_bf16_small_available()
+                     ? "bf16: X.W^T of few rows on retool's AVX2 kernel (widened in registers), others widened to f32, "
+                       "then oneDNN f32 (oneDNN has no bf16 matmul for this CPU)"
+                     : "bf16 widened to f32, then oneDNN f32 (oneDNN has no bf16 matmul for this CPU)");
 }
 
 int kern_bf16_native(void) {
@@ -213,6 +216,27 @@ static const float *widen(gemm_cache *c, int w, const uint16_t *src, int64_t row
 
 static rt_status gemm_one(const gemm_key *k, const void *A, const void *B, float *C, rt_error *err);
 
+/* 1 when a bf16 product runs on kern_mm_bf16_small: few rows of X.W^T, no native bf16 matmul, AVX2 + FMA. */
+static int use_small(const gemm_key *k) {
+    return k->dtype == KERN_BF16 && !k->trans_a && k->trans_b && k->M <= KERN_SMALL_MAX_M && !kern_bf16_native() &&
+           kern_mm_bf16_small_available();
+}
+
+/* A bf16 product of few rows on kern_mm_bf16_small, its workspace the cache's first widening buffer. */
+static rt_status gemm_small(gemm_cache *c, const gemm_key *k, const void *A, const void *B, float *C, rt_error *err) {
+    size_t need = kern_mm_bf16_small_ws(k->M);
+    if (need > c->wide_cap[0]) {
+        float *grown = realloc(c->wide[0], need * sizeof(float));
+        if (!grown)
+            return rt_err_set(err, RT_ENOMEM, "no memory for the workspace of a %lld-row bf16 product",
+                              (long long)k->M);
+        c->wide[0] = grown;
+        c->wide_cap[0] = need;
+    }
+    kern_mm_bf16_small(A, k->lda, B, k->ldb, C, k->ldc, k->M, k->N, k->K, k->accumulate, c->wide[0]);
+    return RT_OK;
+}
+
 /* Floats in one widened operand at most: larger products run block by block (bounded memory: the lm head of a
  * 150k-token vocabulary widened whole would take 4 bytes a weight). */
 #define WIDE_MAX ((int64_t)1 << 22)
@@ -227,36 +251,45 @@ static int64_t wide_block(int64_t n, int64_t k) {
 /* Widened B blocks of at most this many bytes (stay in L2 between widening and use) for products of few rows. */
 #define WIDE_BLOCK_BYTES ((int64_t)256 << 10)
 
+/* K per block where the reduction is long (the lm_head's input gradient sums over the vocabulary): blocks of K keep
+ * the row and column blocks wide, so that each operand is widened about once instead of once per block of the other. */
+#define WIDE_K_BLOCK ((int64_t)4096)
+
 /* A bf16 product on a CPU without a oneDNN bf16 matmul: both operands widened to f32 (packed), then the f32 matmul,
- * in blocks of rows of C (M) and columns (N) so that neither widened operand exceeds WIDE_MAX floats; each output
- * element still sums over all of K at once. With few rows (decoding, an lm_head chunk) the product is compute-light
- * and B (the weight) large: B's column blocks are then small enough that the widened copy never leaves the cache. */
+ * in blocks of rows of C (M), columns (N) and, when K is long, of K (accumulated into C), so that neither widened
+ * operand exceeds WIDE_MAX floats. With few rows (decoding, an lm_head chunk) the product is compute-light and B (the
+ * weight) large: B's column blocks are then small enough that the widened copy never leaves the cache. */
 static rt_status gemm_widened(gemm_cache *c, const gemm_key *k, const void *A, const void *B, float *C, rt_error *err) {
-    int64_t bm = wide_block(k->M, k->K), bn = wide_block(k->N, k->K);
+    int64_t kb = k->K > 2 * WIDE_K_BLOCK ? WIDE_K_BLOCK : k->K;
+    int64_t bm = wide_block(k->M, kb), bn = wide_block(k->N, kb);
     if (k->M <= KERN_WIDE_BLOCK_MAX_M) {
-        int64_t nb = WIDE_BLOCK_BYTES / (k->K * (int64_t)sizeof(float)) / 16 * 16;
+        int64_t nb = WIDE_BLOCK_BYTES / (kb * (int64_t)sizeof(float)) / 16 * 16;
         if (nb < 16) nb = 16;
         if (nb < bn) bn = nb;
     }
     rt_status st = RT_OK;
-    for (int64_t m0 = 0; m0 < k->M && st == RT_OK; m0 += bm) {
+    for (int64_t k0 = 0; k0 < k->K && st == RT_OK; k0 += kb) {
         gemm_key f = *k;
         f.dtype = KERN_F32;
-        f.M = k->M - m0 < bm ? k->M - m0 : bm;
-        const uint16_t *a = (const uint16_t *)A + (k->trans_a ? m0 : m0 * k->lda);
-        int64_t a_rows = k->trans_a ? k->K : f.M, a_cols = k->trans_a ? f.M : k->K;
-        f.lda = a_cols;
-        const float *wa = widen(c, 0, a, a_rows, a_cols, k->lda); /* once per row block */
-        for (int64_t n0 = 0; n0 < k->N && st == RT_OK; n0 += bn) {
-            f.N = k->N - n0 < bn ? k->N - n0 : bn;
-            const uint16_t *b = (const uint16_t *)B + (k->trans_b ? n0 * k->ldb : n0);
-            int64_t b_rows = k->trans_b ? f.N : k->K, b_cols = k->trans_b ? k->K : f.N;
-            f.ldb = b_cols;
-            const float *wb = wa ? widen(c, 1, b, b_rows, b_cols, k->ldb) : NULL;
-            if (!wa || !wb)
-                return rt_err_set(err, RT_ENOMEM, "no memory to widen a %lldx%lldx%lld bf16 product to f32",
-                                  (long long)k->M, (long long)k->N, (long long)k->K);
-            st = gemm_one(&f, wa, wb, C + m0 * k->ldc + n0, err);
+        f.K = k->K - k0 < kb ? k->K - k0 : kb;
+        f.accumulate = k->accumulate || k0 > 0;
+        for (int64_t m0 = 0; m0 < k->M && st == RT_OK; m0 += bm) {
+            f.M = k->M - m0 < bm ? k->M - m0 : bm;
+            const uint16_t *a = (const uint16_t *)A + (k->trans_a ? k0 * k->lda + m0 : m0 * k->lda + k0);
+            int64_t a_rows = k->trans_a ? f.K : f.M, a_cols = k->trans_a ? f.M : f.K;
+            f.lda = a_cols;
+            const float *wa = widen(c, 0, a, a_rows, a_cols, k->lda); /* once per row block */
+            for (int64_t n0 = 0; n0 < k->N && st == RT_OK; n0 += bn) {
+                f.N = k->N - n0 < bn ? k->N - n0 : bn;
+                const uint16_t *b = (const uint16_t *)B + (k->trans_b ? n0 * k->ldb + k0 : k0 * k->ldb + n0);
+                int64_t b_rows = k->trans_b ? f.N : f.K, b_cols = k->trans_b ? f.K : f.N;
+                f.ldb = b_cols;
+                const float *wb = wa ? widen(c, 1, b, b_rows, b_cols, k->ldb) : NULL;
+                if (!wa || !wb)
+                    return rt_err_set(err, RT_ENOMEM, "no memory to widen a %lldx%lldx%lld bf16 product to f32",
+                                      (long long)k->M, (long long)k->N, (long long)k->K);
+                st = gemm_one(&f, wa, wb, C + m0 * k->ldc + n0, err);
+            }
         }
     }
     return st;
@@ -266,6 +299,7 @@ static rt_status gemm_widened(gemm_cache *c, const gemm_key *k, const void *A, c
 static rt_status gemm_one(const gemm_key *k, const void *A, const void *B, float *C, rt_error *err) {
     gemm_cache *c = cache_get();
     if (!c) return rt_err_set(err, RT_ENOMEM, "oneDNN stream creation failed");
+    if (use_small(k)) return gemm_small(c, k, A, B, C, err);
     if (k->dtype == KERN_BF16 && !kern_bf16_native()) return gemm_widened(c, k, A, B, C, err);
     uint64_t h = key_hash(k);
     size_t slot = h % CACHE_SLOTS;

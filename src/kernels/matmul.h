@@ -27,6 +27,22 @@ typedef struct kern_gemm {
     int accumulate; /* 1: C += product; 0: C = product */
 } kern_gemm;
 
+/* Where oneDNN has no bf16 matmul, bf16 products X.W^T of at most this many rows (decoding, the lm_head of a decoding
+ * step) run on kern_mm_bf16_small instead of being widened for oneDNN's f32 matmul. */
+#define KERN_SMALL_MAX_M 96
+
+/* 1 when this CPU has AVX2 and FMA, which kern_mm_bf16_small needs. */
+int kern_mm_bf16_small_available(void);
+
+/* Floats of workspace kern_mm_bf16_small needs for M rows (about (M + 24) x 1024). */
+size_t kern_mm_bf16_small_ws(int64_t M);
+
+/* C[M,N] (+)= A[M,K] . B[N,K]^T on the calling thread, A and B bf16 (row strides lda, ldb; any alignment), f32
+ * accumulation; A and B widened to f32 a cache-sized block at a time in registers' reach (ws: kern_mm_bf16_small_ws(M)
+ * floats), never B whole. Only where kern_mm_bf16_small_available(). */
+void kern_mm_bf16_small(const uint16_t *A, int64_t lda, const uint16_t *B, int64_t ldb, float *C, int64_t ldc,
+                        int64_t M, int64_t N, int64_t K, int accumulate, float *ws);
+
 /* Where bf16 is widened, a product of at most this many rows widens its B operand a cache-sized block at a time
  * (larger ones widen both operands whole). */
 #define KERN_WIDE_BLOCK_MAX_M 256

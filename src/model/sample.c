@@ -139,6 +139,39 @@ int64_t model_sample_support(const model_sampler *s, const float *logits, model_
     return n;
 }
 
+/* A draw from the whole temperature-scaled distribution (no top-k, no top-p): one pass for the maximum, one for the
+ * exponentials and their sum (kept unnormalised), one cumulative scan to the drawn mass; no index array. */
+static int32_t sample_full(double T, const float *z, model_sample_buf *b, rt_rng *rng, float *logp) {
+    int64_t V = b->V;
+    float zmax = z[0];
+    for (int64_t i = 1; i < V; i++)
+        zmax = z[i] > zmax ? z[i] : zmax;
+    double mx = T == 1.0 ? (double)zmax : zmax / T, sum = 0;
+    float *p = b->prob;
+    if (T == 1.0)
+        for (int64_t i = 0; i < V; i++)
+            sum += p[i] = (float)exp(z[i] - mx);
+    else
+        for (int64_t i = 0; i < V; i++)
+            sum += p[i] = (float)exp(z[i] / T - mx);
+    b->mx = mx;
+    b->lsum = log(sum);
+    double u = rt_rng_uniform(rng) * sum, acc = 0;
+    int32_t tok = (int32_t)(V - 1);
+    for (int64_t i = 0; i < V; i++) {
+        acc += p[i];
+        if (u < acc) {
+            tok = (int32_t)i;
+            break;
+        }
+    }
+    /* u past the last partial sum (rounding): the last possible token */
+    while (p[tok] == 0.0f && tok > 0)
+        tok--;
+    if (logp) *logp = (float)(z[tok] / T - mx - b->lsum);
+    return tok;
+}
+
 int32_t model_sample(const model_sampler *s, const float *logits, model_sample_buf *b, rt_rng *rng, float *logp) {
     int64_t V = b->V;
     if (s->temperature <= 0) {
@@ -150,6 +183,7 @@ int32_t model_sample(const model_sampler *s, const float *logits, model_sample_b
         }
         return t;
     }
+    if ((s->top_k <= 0 || s->top_k >= V) && s->top_p >= 1) return sample_full(s->temperature, logits, b, rng, logp);
     int64_t n = model_sample_support(s, logits, b);
     double mass = 0;
     for (int64_t i = 0; i < n; i++) mass += b->prob[b->idx[i]];

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "base/rng.h"
+#include "kernels/pool.h"
 #include "model/sample.h"
 
 typedef struct policy_seq {
@@ -24,7 +25,8 @@ struct rollout_model_policy {
     int64_t V;
     policy_seq *seqs;
     size_t max_seqs;
-    model_sample_buf sbuf;
+    model_sample_buf *sbufs; /* [nsbufs]: one per compute thread (sequences are sampled in parallel) */
+    int nsbufs;
     float *batch_logits;  /* [max_seqs, V] */
     int64_t *ids;         /* [max_seqs] */
     int64_t *off;         /* [max_seqs + 1] */
@@ -50,7 +52,7 @@ rt_status rollout_model_policy_init(rollout_model_policy **out, model *m, size_t
     p->off = malloc((p->max_seqs + 1) * sizeof *p->off);
     p->which = malloc(p->max_seqs * sizeof *p->which);
     rt_status st = RT_OK;
-    if (!p->seqs || !p->batch_logits || !p->ids || !p->off || !p->which || !model_sample_buf_init(&p->sbuf, p->V))
+    if (!p->seqs || !p->batch_logits || !p->ids || !p->off || !p->which)
         st = rt_err_set(err, RT_ENOMEM, "out of memory for %zu sequences of vocabulary %lld", p->max_seqs,
                         (long long)p->V);
     for (size_t i = 0; !st && i < p->max_seqs; i++) {
@@ -76,7 +78,9 @@ void rollout_model_policy_free(rollout_model_policy *p) {
     free(p->off);
     free(p->which);
     free(p->tokens);
-    model_sample_buf_free(&p->sbuf);
+    for (int i = 0; i < p->nsbufs; i++)
+        model_sample_buf_free(&p->sbufs[i]);
+    free(p->sbufs);
     free(p);
 }
 
@@ -178,15 +182,63 @@ static rt_status pol_append(void *ctx, int64_t seq, const int32_t *ids, size_t n
     return feed(p, &p->seqs[seq], ids, n, err);
 }
 
-/* The token a ready sequence emits next: its forced token, or a sample; *logprob as model_sample reports it. */
-static int32_t next_token(rollout_model_policy *p, policy_seq *s, float *logprob) {
-    if (s->force_pos >= s->force_len) return model_sample(&s->sampler, s->logits, &p->sbuf, &s->rng, logprob);
+/* The token a ready sequence emits next: its forced token, or a sample (scratch sb); *logprob as model_sample reports
+ * it. */
+static int32_t next_token(rollout_model_policy *p, policy_seq *s, model_sample_buf *sb, float *logprob) {
+    if (s->force_pos >= s->force_len) return model_sample(&s->sampler, s->logits, sb, &s->rng, logprob);
     int32_t tok = s->force[s->force_pos++];
     double T = s->sampler.temperature > 0 ? s->sampler.temperature : 1.0, mx = -INFINITY, sum = 0;
     for (int64_t v = 0; v < p->V; v++) mx = fmax(mx, s->logits[v] / T);
     for (int64_t v = 0; v < p->V; v++) sum += exp(s->logits[v] / T - mx);
     *logprob = (float)(s->logits[tok] / T - mx - log(sum));
     return tok;
+}
+
+typedef struct sample_ctx {
+    rollout_model_policy *p;
+    const int64_t *seqs;
+    int32_t *tokens;
+    float *logprobs;
+} sample_ctx;
+
+static void sample_task(void *vc, int64_t begin, int64_t end, int tid) {
+    sample_ctx *c = vc;
+    for (int64_t i = begin; i < end; i++)
+        c->tokens[i] = next_token(c->p, &c->p->seqs[c->seqs[i]], &c->p->sbufs[tid], &c->logprobs[i]);
+}
+
+/* tokens[i], logprobs[i] for the ready sequences seqs[0, n), drawn on the pool's threads (each sequence draws from its
+ * own random stream: the tokens do not depend on the thread count). */
+static rt_status sample_all(rollout_model_policy *p, const int64_t *seqs, size_t n, int32_t *tokens, float *logprobs,
+                            rt_error *err) {
+    int nt = kern_threads();
+    if (nt > p->nsbufs) {
+        model_sample_buf *g = realloc(p->sbufs, (size_t)nt * sizeof *g);
+        if (!g) return rt_err_set(err, RT_ENOMEM, "out of memory for sampling scratch");
+        p->sbufs = g;
+        for (; p->nsbufs < nt; p->nsbufs++)
+            if (!model_sample_buf_init(&p->sbufs[p->nsbufs], p->V))
+                return rt_err_set(err, RT_ENOMEM, "out of memory for sampling over a vocabulary of %lld",
+                                  (long long)p->V);
+    }
+    sample_ctx c = {p, seqs, tokens, logprobs};
+    kern_parallel_for((int64_t)n, 1, sample_task, &c);
+    return RT_OK;
+}
+
+typedef struct copy_ctx {
+    rollout_model_policy *p;
+} copy_ctx;
+
+/* Row r of the batch's logits to the sequence of row r (p->which), on the pool's threads. */
+static void copy_task(void *vc, int64_t begin, int64_t end, int tid) {
+    (void)tid;
+    rollout_model_policy *p = ((copy_ctx *)vc)->p;
+    for (int64_t r = begin; r < end; r++) {
+        policy_seq *s = &p->seqs[p->which[r]];
+        memcpy(s->logits, p->batch_logits + (size_t)r * (size_t)p->V, (size_t)p->V * sizeof(float));
+        s->ready = 1;
+    }
 }
 
 static rt_status check_step_seq(const rollout_model_policy *p, int64_t seq, rt_error *err) {
@@ -208,16 +260,17 @@ static rt_status pol_step(void *ctx, const int64_t *seqs, size_t n, int32_t *tok
         rt_status st = check_step_seq(p, seqs[i], err);
         if (st) return st;
     }
+    rt_status st = sample_all(p, seqs, n, tokens, logprobs, err);
+    if (st) return st;
     for (size_t i = 0; i < n; i++) {
-        policy_seq *s = &p->seqs[seqs[i]];
-        tokens[i] = next_token(p, s, &logprobs[i]);
-        p->ids[i] = s->kv_id;
+        p->ids[i] = p->seqs[seqs[i]].kv_id;
+        p->which[i] = (size_t)seqs[i];
     }
-    rt_status st = model_decode(p->m, p->kv, (int64_t)n, p->ids, tokens, p->batch_logits, err);
+    st = model_decode(p->m, p->kv, (int64_t)n, p->ids, tokens, p->batch_logits, err);
     if (st) return st;
     p->calls++;
-    for (size_t i = 0; i < n; i++)
-        memcpy(p->seqs[seqs[i]].logits, p->batch_logits + i * (size_t)p->V, (size_t)p->V * sizeof(float));
+    copy_ctx cc = {p};
+    kern_parallel_for((int64_t)n, 1, copy_task, &cc);
     return RT_OK;
 }
 
@@ -259,10 +312,11 @@ static rt_status pol_advance(void *ctx, const rollout_feed *feeds, size_t nf, rt
         p->tokens = t;
         p->tokens_cap = ntok;
     }
+    rt_status st = sample_all(p, seqs, n, tokens, logprobs, err);
+    if (st) return st;
     p->off[0] = 0;
     for (size_t i = 0; i < n; i++) {
         policy_seq *s = &p->seqs[seqs[i]];
-        tokens[i] = next_token(p, s, &logprobs[i]);
         p->tokens[i] = tokens[i];
         p->ids[i] = s->kv_id;
         p->which[i] = (size_t)seqs[i];
@@ -280,15 +334,12 @@ static rt_status pol_advance(void *ctx, const rollout_feed *feeds, size_t nf, rt
         rows++;
     }
     if (rows == 0) return RT_OK;
-    rt_status st = model_infer(p->m, p->kv, (int64_t)rows, p->ids, p->off, p->tokens, p->batch_logits, NULL, err);
+    st = model_infer(p->m, p->kv, (int64_t)rows, p->ids, p->off, p->tokens, p->batch_logits, NULL, err);
     if (st) return st;
     p->calls++;
     p->prefilled += fed;
-    for (size_t r = 0; r < rows; r++) {
-        policy_seq *s = &p->seqs[p->which[r]];
-        memcpy(s->logits, p->batch_logits + r * (size_t)p->V, (size_t)p->V * sizeof(float));
-        s->ready = 1;
-    }
+    copy_ctx cc = {p};
+    kern_parallel_for((int64_t)rows, 1, copy_task, &cc);
     return RT_OK;
 }
 

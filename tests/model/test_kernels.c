@@ -140,6 +140,76 @@ Test(kernels, gemm_bf16) {
     /* few rows and a long K: where bf16 is widened, B goes a block of 32 columns at a time (9 blocks and a tail) */
     for (int ta = 0; ta < 2; ta++)
         for (int tb = 0; tb < 2; tb++) check_gemm(KERN_BF16, ta, tb, 5, 300, 2000, tb);
+    /* a long reduction (the lm_head's input gradient sums over the vocabulary): where bf16 is widened, K goes in
+     * blocks of 4096 accumulated into C (two blocks and a tail) */
+    for (int ta = 0; ta < 2; ta++)
+        for (int tb = 0; tb < 2; tb++)
+            check_gemm(KERN_BF16, ta, tb, 100, 20, 3 * 4096 + 5, ta);
+}
+
+/* kern_mm_bf16_small (the AVX2 product of few rows) against a naive f64 loop over the same bf16 values: every row
+ * count up to 70 (tiles of 4 and their tails), N and K off the vector width and tile sizes, K over one chunk (1024),
+ * row strides wider than K and operands starting off any alignment, overwriting and accumulating. */
+static void check_small(int64_t M, int64_t N, int64_t K, int64_t pad, int acc) {
+    rt_rng r;
+    rt_rng_seed(&r, (uint64_t)(M * 1009 + N * 31 + K * 7 + pad + acc));
+    int64_t lda = K + pad, ldb = K + 2 * pad, ldc = N + pad;
+    uint16_t *Ab = malloc((size_t)(M * lda + 1) * 2), *Bb = malloc((size_t)(N * ldb + 1) * 2);
+    float *C = malloc((size_t)(M * ldc) * sizeof(float)), *C0 = malloc((size_t)(M * ldc) * sizeof(float));
+    for (int64_t i = 0; i < M * lda + 1; i++)
+        Ab[i] = (uint16_t)(rt_rng_u64(&r) & 0xbfff); /* finite, |x| < 2 */
+    for (int64_t i = 0; i < N * ldb + 1; i++)
+        Bb[i] = (uint16_t)(rt_rng_u64(&r) & 0xbfff);
+    for (int64_t i = 0; i < M * ldc; i++)
+        C[i] = C0[i] = (float)rt_rng_normal(&r);
+    const uint16_t *A = Ab + (pad & 1), *B = Bb + (pad & 1); /* odd addresses when pad is odd */
+    float *ws = malloc(kern_mm_bf16_small_ws(M) * sizeof(float));
+    kern_mm_bf16_small(A, lda, B, ldb, C, ldc, M, N, K, acc, ws);
+    for (int64_t i = 0; i < M; i++)
+        for (int64_t j = 0; j < ldc; j++) {
+            if (j >= N) { /* the padding between rows of C is never written */
+                cr_assert_eq(C[i * ldc + j], C0[i * ldc + j]);
+                continue;
+            }
+            double s = acc ? C0[i * ldc + j] : 0, mag = fabs(s);
+            for (int64_t k = 0; k < K; k++) {
+                uint32_t a = (uint32_t)A[i * lda + k] << 16, b = (uint32_t)B[j * ldb + k] << 16;
+                float fa, fb;
+                memcpy(&fa, &a, 4);
+                memcpy(&fb, &b, 4);
+                s += (double)fa * fb;
+                mag += fabs((double)fa * fb);
+            }
+            cr_assert(fabs(C[i * ldc + j] - s) <= 1e-6 * mag + 1e-30,
+                      "M%lld N%lld K%lld: C[%lld,%lld] = %.9g, want %.9g", (long long)M, (long long)N, (long long)K,
+                      (long long)i, (long long)j, C[i * ldc + j], s);
+        }
+    free(ws);
+    free(Ab);
+    free(Bb);
+    free(C);
+    free(C0);
+}
+
+Test(kernels, mm_bf16_small_against_f64) {
+    if (!kern_mm_bf16_small_available()) cr_skip_test("no AVX2 + FMA on this CPU");
+    for (int64_t M = 1; M <= 70; M++)
+        check_small(M, 7, 19, M % 3, M & 1);
+    const int64_t ns[] = {1, 2, 3, 5, 23, 24, 25, 49}, ks[] = {1, 7, 8, 9, 33, 1023, 1025, 2051};
+    for (size_t a = 0; a < sizeof ns / sizeof ns[0]; a++)
+        for (size_t b = 0; b < sizeof ks / sizeof ks[0]; b++) {
+            check_small(5, ns[a], ks[b], (int64_t)(a + b) % 3, (int)b & 1);
+            check_small(64, ns[a], ks[b], 1, (int)a & 1);
+        }
+}
+
+/* kern_gemm_run sends few-row X.W^T products to kern_mm_bf16_small where bf16 is widened, and splits them over the
+ * threads by columns: the split slices (N off multiples of 16, odd K) still match the f64 product. */
+Test(kernels, gemm_bf16_small_rows_split) {
+    check_gemm(KERN_BF16, 0, 1, 64, 1000, 129, 0);
+    check_gemm(KERN_BF16, 0, 1, KERN_SMALL_MAX_M, 301, 77, 1);
+    check_gemm(KERN_BF16, 0, 1, KERN_SMALL_MAX_M + 1, 301, 77, 1);
+    check_gemm(KERN_BF16, 0, 1, 1, 5003, 31, 1);
 }
 
 Test(kernels, simd_versions_agree) {

@@ -1,7 +1,7 @@
 /* The batched path against the real model: tool-calling trajectories forced through a tiny random model (then sampled
  * on) come out the same when 6 run together (prompts and interpreter blocks prefilled in shared, fused calls) as when
- * they run one at a time, and as through the engine's one-sequence-at-a-time path; every reported log-prob equals a
- * full forward's over the finished trajectory. */
+ * they run one at a time, and as through the engine's one-sequence-at-a-time path, and on two threads as on one;
+ * every reported log-prob equals a full forward's over the finished trajectory. */
 #include <criterion/criterion.h>
 #include <math.h>
 #include <stdlib.h>
@@ -9,6 +9,7 @@
 
 #include "base/log.h"
 #include "fakes.h"
+#include "kernels/pool.h"
 #include "model/model.h"
 #include "rollout/bind.h"
 #include "rollout/engine.h"
@@ -128,9 +129,14 @@ Test(batched, six_together_equal_one_at_a_time_on_the_real_model) {
     tiny(&m);
     rollout_trajectory wide[NREQ], one[NREQ], old[NREQ];
     rollout_stats sw, s1, so;
+    /* the batched run on two threads (the policy samples its sequences in parallel), the others on one: the tokens
+     * must not depend on the thread count */
+    cr_assert_eq(kern_init(2, NULL), RT_OK);
     run(&m, NREQ, 1, wide, &sw);
+    cr_assert_eq(kern_init(1, NULL), RT_OK);
     run(&m, 1, 1, one, &s1);
     run(&m, NREQ, 0, old, &so);
+    kern_shutdown();
     cr_expect_eq(sw.max_batch, (size_t)NREQ);
     cr_expect_eq(s1.max_batch, 1u);
     cr_expect_gt(sw.t_fused, 0.0, "some interpreter blocks were prefilled inside a decode step");
