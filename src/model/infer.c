@@ -1,6 +1,6 @@
 /* The KV cache (per sequence, per layer: keys transposed [KVH*HS][cap] so that decoding scores are long vector
- * operations, values as rows [cap][KVH*HS]; grown by doubling) and the batched inference forward over new tokens of many
- * sequences. */
+ * operations, values as rows [cap][KVH*HS]; grown by a quarter at a time, up to a limit when one is set) and the
+ * batched inference forward over new tokens of many sequences. */
 #include "model/infer.h"
 
 #include <math.h>
@@ -13,7 +13,7 @@
 
 typedef struct kv_seq {
     int live;
-    int64_t len, cap; /* cap: a multiple of 16 */
+    int64_t len, cap; /* cap: a multiple of KV_CAP_STEP */
     void **kt, **v;   /* [L] each: [KVH*HS][cap] (64-byte aligned rows) and [cap][KVH*HS], f32 or bf16 elements */
 } kv_seq;
 
@@ -29,6 +29,7 @@ struct model_kv {
     kern_attn_seq *blk; /* [ws_cap] */
     kern_attn_dec *dec; /* [ws_cap] */
     int bf16;           /* keys and values stored as bf16 (model_kv_set_bf16) */
+    int64_t limit;      /* most positions a sequence is expected to need (model_kv_set_seq_limit; 0: none) */
     float *cvt;         /* bf16 cache: f32 copies of the cached keys and values the blocked kernel reads */
     size_t cvt_cap;     /* floats */
 };
@@ -90,10 +91,31 @@ rt_status model_kv_set_bf16(model_kv *kv, int on, rt_error *err) {
 
 int model_kv_is_bf16(const model_kv *kv) { return kv->bf16; }
 
+void model_kv_set_seq_limit(model_kv *kv, int64_t tokens) { kv->limit = tokens > 0 ? tokens : 0; }
+
+/* Positions of a sequence's cache are allocated in multiples of this (64-byte rows of keys in bf16 and f32). */
+#define KV_CAP_STEP 64
+
+static int64_t round_cap(int64_t n) { return (n + KV_CAP_STEP - 1) / KV_CAP_STEP * KV_CAP_STEP; }
+
+int64_t model_kv_seq_capacity(int64_t cap, int64_t need, int64_t limit) {
+    if (need <= cap) return cap;
+    int64_t grown = round_cap(cap + cap / 4 > need ? cap + cap / 4 : need);
+    /* a quarter at a time (amortised copies stay a few times the cache) and never past the limit a sequence stays in */
+    if (limit > 0 && need <= round_cap(limit) && grown > round_cap(limit)) grown = round_cap(limit);
+    return grown;
+}
+
+size_t model_kv_bytes(const model_kv *kv) {
+    size_t per_pos = 2 * (size_t)kv->m->cfg.num_layers * row_floats(kv->m) * elem_size(kv), n = 0;
+    for (int64_t i = 0; i < kv->nseqs; i++)
+        if (kv->seqs[i].live) n += (size_t)kv->seqs[i].cap * per_pos;
+    return n;
+}
+
 static rt_status seq_reserve(model_kv *kv, kv_seq *s, int64_t need, rt_error *err) {
     if (need <= s->cap) return RT_OK;
-    int64_t cap = s->cap ? s->cap : 64;
-    while (cap < need) cap *= 2;
+    int64_t cap = model_kv_seq_capacity(s->cap, need, kv->limit);
     size_t L = (size_t)kv->m->cfg.num_layers, rf = row_floats(kv->m), es = elem_size(kv);
     for (size_t l = 0; l < L; l++) {
         void *kt = NULL;

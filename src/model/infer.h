@@ -24,6 +24,18 @@ rt_status model_kv_set_bf16(model_kv *kv, int on, rt_error *err);
 /* 1 when kv stores bf16 keys and values. */
 int model_kv_is_bf16(const model_kv *kv);
 
+/* Tells the cache the most tokens a sequence is expected to hold (a rollout's budget; 0: no limit): no sequence's
+ * cache then grows past it (rounded up to 64 positions) unless the sequence itself does, so a plan of the cache's
+ * memory at the budget is an upper bound. */
+void model_kv_set_seq_limit(model_kv *kv, int64_t tokens);
+
+/* Positions a sequence's cache of capacity cap holds once it must hold need under limit (0: none): cap when need fits,
+ * else a quarter more (or need), rounded up to 64, but no more than limit rounded up to 64 when need fits in that. */
+int64_t model_kv_seq_capacity(int64_t cap, int64_t need, int64_t limit);
+
+/* Bytes of keys and values the live sequences' caches hold (their capacity, not only what is filled). */
+size_t model_kv_bytes(const model_kv *kv);
+
 /* Creates an empty sequence; *id is its handle (reused after model_seq_free). */
 rt_status model_seq_new(model_kv *kv, int64_t *id, rt_error *err);
 

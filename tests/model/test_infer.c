@@ -374,3 +374,67 @@ Test(infer, bf16_decoding_matches_bf16_forward) {
     model_free(&m);
     model_free(&f);
 }
+
+Test(infer, cache_grows_by_a_quarter_within_its_limit) {
+    /* capacities by hand: multiples of 64, a quarter more (or what is needed), no more than the limit rounded up */
+    cr_expect_eq(model_kv_seq_capacity(0, 50, 0), 64);
+    cr_expect_eq(model_kv_seq_capacity(128, 100, 0), 128, "fits: unchanged");
+    cr_expect_eq(model_kv_seq_capacity(64, 65, 0), 128, "64 + 16 rounded up");
+    cr_expect_eq(model_kv_seq_capacity(512, 513, 0), 640);
+    cr_expect_eq(model_kv_seq_capacity(64, 1000, 0), 1024, "what is needed, rounded up");
+    cr_expect_eq(model_kv_seq_capacity(512, 522, 520), 576, "the limit 520 rounded up, not 640");
+    cr_expect_eq(model_kv_seq_capacity(576, 600, 520), 768, "past the limit: a quarter more again");
+    /* a cache under a limit of 520: 512 prefilled, 10 appended (576 positions, not 640), then 78 more past the limit;
+     * the logits stay those of a full forward */
+    model_config c;
+    memset(&c, 0, sizeof c);
+    c.arch = MODEL_ARCH_QWEN2;
+    c.vocab_size = 23;
+    c.hidden_size = 16;
+    c.intermediate_size = 24;
+    c.num_layers = 2;
+    c.num_heads = 2;
+    c.num_kv_heads = 1;
+    c.head_dim = 8;
+    c.max_position_embeddings = 1024;
+    c.rms_norm_eps = 1e-6;
+    c.rope_theta = 10000;
+    c.tie_word_embeddings = 1;
+    c.attention_bias = 1;
+    c.bos_token_id = c.eos_token_id = -1;
+    model m;
+    model_opts o = {.prec = MODEL_PREC_F32, .value_head = 0};
+    rt_error err;
+    cr_assert_eq(model_init(&m, &c, &o, &err), RT_OK, "%s", err.msg);
+    model_init_random(&m, 5, 0.3);
+    int64_t V = c.vocab_size, n = 600;
+    int32_t ids[600];
+    rt_rng r;
+    rt_rng_seed(&r, 8);
+    for (int64_t i = 0; i < n; i++)
+        ids[i] = (int32_t)rt_rng_below(&r, (uint64_t)V);
+    float *ref = full(&m, ids, n), logits[23];
+    model_kv *kv;
+    cr_assert_eq(model_kv_init(&kv, &m, &err), RT_OK);
+    model_kv_set_seq_limit(kv, 520);
+    size_t per_pos = 2 * 2 * 1 * 8 * sizeof(float); /* K and V, 2 layers, 1 kv head of 8 */
+    int64_t sid, off[2] = {0, 512};
+    cr_assert_eq(model_seq_new(kv, &sid, &err), RT_OK);
+    cr_assert_eq(model_infer(&m, kv, 1, &sid, off, ids, logits, NULL, &err), RT_OK, "%s", err.msg);
+    same(logits, ref + 511 * V, V, "prefill 512");
+    cr_expect_eq(model_kv_bytes(kv), 512 * per_pos);
+    off[1] = 10;
+    cr_assert_eq(model_infer(&m, kv, 1, &sid, off, ids + 512, logits, NULL, &err), RT_OK, "%s", err.msg);
+    same(logits, ref + 521 * V, V, "append 10 across the growth");
+    cr_expect_eq(model_kv_bytes(kv), 576 * per_pos, "%zu bytes", model_kv_bytes(kv));
+    for (int64_t t = 522; t < n; t++) {
+        cr_assert_eq(model_decode(&m, kv, 1, &sid, ids + t, logits, &err), RT_OK, "%s", err.msg);
+        same(logits, ref + t * V, V, "decode past the limit");
+    }
+    cr_expect_eq(model_kv_bytes(kv), 768 * per_pos);
+    model_seq_free(kv, sid);
+    cr_expect_eq(model_kv_bytes(kv), 0, "freed");
+    model_kv_free(kv);
+    free(ref);
+    model_free(&m);
+}
