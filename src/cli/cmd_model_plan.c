@@ -46,6 +46,7 @@ int cmd_model_info_plan(const model_config *c, const char *train, long long toke
     plan_line("product scratch", p.scratch,
               kern_bf16_native() ? "none: native bf16 products" : "bf16 operands widened to f32 (no bf16 matmul)");
     plan_line("rollout KV cache", p.kv, "f32 keys and values at the budget, two rows of logits, per live sequence");
+    if (p.infer > 0) plan_line("inference workspace", p.infer, "one pass of at most 1024 new tokens (prefill, appends)");
     plan_line("runtime", p.runtime, "tokenizer, libraries, buffers (allowance)");
     plan_line("total", p.total, "what `retool sft` / `retool rl` check before loading anything");
     double avail = (double)train_mem_available();

@@ -203,6 +203,16 @@ rt_status model_seq_truncate(model_kv *kv, int64_t id, int64_t len, rt_error *er
     return RT_OK;
 }
 
+double model_infer_workspace_bytes(const model_config *c, int64_t tokens) {
+    double C = (double)c->hidden_size, I = (double)c->intermediate_size, A = (double)(c->num_heads * c->head_dim);
+    double Q = (double)((c->num_heads + 2 * c->num_kv_heads) * c->head_dim), W = C > Q ? C : Q;
+    if (A > W) W = A;
+    if (2 * I > W) W = 2 * I;
+    double per = 4.0 * (3 * C + 1 + Q + A + 3 * I) + 2.0 * sizeof(int64_t) + 2.0 * W + sizeof(kern_attn_seq) +
+                 sizeof(kern_attn_dec); /* as ws_reserve allocates them */
+    return per * (double)tokens;
+}
+
 static rt_status ws_reserve(model_kv *kv, int64_t nt, rt_error *err) {
     if (nt <= kv->ws_cap) return RT_OK;
     int64_t cap = nt;
@@ -237,8 +247,9 @@ static rt_status ws_reserve(model_kv *kv, int64_t nt, rt_error *err) {
     return RT_OK;
 }
 
-rt_status model_infer(model *m, model_kv *kv, int64_t n, const int64_t *ids, const int64_t *off, const int32_t *tokens,
-                      float *logits, float *all_logits, rt_error *err) {
+/* model_infer over at most a workspace's worth of tokens (the caller slices larger calls). */
+static rt_status infer_slice(model *m, model_kv *kv, int64_t n, const int64_t *ids, const int64_t *off,
+                             const int32_t *tokens, float *logits, float *all_logits, rt_error *err) {
     const model_config *cfg = &m->cfg;
     int64_t C = cfg->hidden_size, V = cfg->vocab_size, I = cfg->intermediate_size, NH = cfg->num_heads;
     int64_t KVH = cfg->num_kv_heads, HS = cfg->head_dim, Q = m->qkv_dim, A = NH * HS, rf = KVH * HS;
@@ -362,6 +373,43 @@ rt_status model_infer(model *m, model_kv *kv, int64_t n, const int64_t *ids, con
         if ((st = model_lin(m, logits, kv->h, 0, MODEL_W_HEAD, n, 0, kv->bf, err)) != RT_OK) return st;
     }
     return RT_OK;
+}
+
+rt_status model_infer(model *m, model_kv *kv, int64_t n, const int64_t *ids, const int64_t *off, const int32_t *tokens,
+                      float *logits, float *all_logits, rt_error *err) {
+    if (n <= 0 || off[0] != 0 || off[n] <= MODEL_INFER_MAX_TOKENS)
+        return infer_slice(m, kv, n, ids, off, tokens, logits, all_logits, err);
+    /* Everything a slice could refuse is checked first, so that no slice runs unless all can. */
+    for (int64_t i = 0; i < n; i++) {
+        kv_seq *s = seq_get(kv, ids[i]);
+        if (!s) return rt_err_set(err, RT_EINVAL, "inference: sequence %lld is not live", (long long)ids[i]);
+        for (int64_t j = 0; j < i; j++)
+            if (ids[j] == ids[i]) return rt_err_set(err, RT_EINVAL, "inference: sequence %lld given twice", (long long)ids[i]);
+        int64_t cnt = off[i + 1] - off[i];
+        if (cnt <= 0) return rt_err_set(err, RT_EINVAL, "inference: no new tokens for sequence %lld", (long long)ids[i]);
+        if (s->len + cnt > m->rope.max_pos)
+            return rt_err_set(err, RT_ERANGE, "inference: sequence %lld would reach %lld tokens, above %lld positions",
+                              (long long)ids[i], (long long)(s->len + cnt), (long long)m->rope.max_pos);
+    }
+    for (int64_t r = 0; r < off[n]; r++)
+        if (tokens[r] < 0 || tokens[r] >= m->cfg.vocab_size)
+            return rt_err_set(err, RT_ERANGE, "inference: token %lld is %d, outside the vocabulary [0, %lld)",
+                              (long long)r, tokens[r], (long long)m->cfg.vocab_size);
+    /* Slices of at most MODEL_INFER_MAX_TOKENS consecutive tokens; a run cut in two is an append of its second part
+     * (the cache holds the first), and the sequence's logits row is written again by the slice that ends its run. */
+    int64_t *soff = malloc((size_t)(n + 1) * sizeof *soff);
+    if (!soff) return rt_err_set(err, RT_ENOMEM, "inference: no memory");
+    rt_status st = RT_OK;
+    for (int64_t a = 0, i0 = 0; !st && a < off[n]; a += MODEL_INFER_MAX_TOKENS) {
+        int64_t b = a + MODEL_INFER_MAX_TOKENS < off[n] ? a + MODEL_INFER_MAX_TOKENS : off[n], k = 0;
+        while (off[i0 + 1] <= a) i0++; /* the first run with a token at a */
+        soff[0] = 0;
+        for (int64_t i = i0; i < n && off[i] < b; i++, k++) soff[k + 1] = (off[i + 1] < b ? off[i + 1] : b) - a;
+        st = infer_slice(m, kv, k, ids + i0, soff, tokens + a, logits ? logits + i0 * m->cfg.vocab_size : NULL,
+                         all_logits ? all_logits + a * m->cfg.vocab_size : NULL, err);
+    }
+    free(soff);
+    return st;
 }
 
 rt_status model_decode(model *m, model_kv *kv, int64_t n, const int64_t *ids, const int32_t *tokens, float *logits,

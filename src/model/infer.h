@@ -51,9 +51,16 @@ int64_t model_seq_len(const model_kv *kv, int64_t id);
 /* Forgets everything after the first len tokens of sequence id. */
 rt_status model_seq_truncate(model_kv *kv, int64_t id, int64_t len, rt_error *err);
 
+/* Tokens one pass of model_infer runs at most: its workspace (model_infer_workspace_bytes) is sized for this many. */
+#define MODEL_INFER_MAX_TOKENS 1024
+
+/* Bytes of model_infer's workspace for tokens new tokens (activations of one layer, f32 and bf16). */
+double model_infer_workspace_bytes(const model_config *c, int64_t tokens);
+
 /* Appends tokens[off[i] .. off[i+1]) to sequence ids[i] for i < n (distinct ids, at least one token each) and runs
- * them through the model in one pass; logits[n, V] receives the next-token logits after each sequence's last new
- * token. all_logits (may be NULL) receives [off[n], V]: the logits after every new token. */
+ * them through the model, in passes of at most MODEL_INFER_MAX_TOKENS tokens (a longer call is sliced; its results are
+ * the same); logits[n, V] receives the next-token logits after each sequence's last new token. all_logits (may be
+ * NULL) receives [off[n], V]: the logits after every new token. Nothing runs when any input is refused. */
 rt_status model_infer(model *m, model_kv *kv, int64_t n, const int64_t *ids, const int64_t *off, const int32_t *tokens,
                       float *logits, float *all_logits, rt_error *err);
 

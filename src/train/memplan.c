@@ -65,9 +65,11 @@ void train_mem_plan_make(const model_config *c, const train_mem_req *q, train_me
         double kv_tok = 2.0 * (double)c->num_layers * (double)(c->num_kv_heads * c->head_dim) * 4.0;
         double cap = (double)model_kv_seq_capacity(0, q->rollout_len, q->rollout_len);
         p->kv = (double)q->rollouts * (cap * kv_tok + 8.0 * V);
+        double pass = (double)q->rollouts * (double)q->rollout_len;
+        p->infer = model_infer_workspace_bytes(c, (int64_t)(pass < MODEL_INFER_MAX_TOKENS ? pass : MODEL_INFER_MAX_TOKENS));
     }
     p->runtime = RUNTIME_BYTES;
-    p->total = p->weights + p->grads + p->optim + p->acts + p->head + p->scratch + p->kv + p->runtime;
+    p->total = p->weights + p->grads + p->optim + p->acts + p->head + p->scratch + p->kv + p->infer + p->runtime;
 }
 
 double train_mem_lora_params(const model_config *c, int rank, unsigned targets) {
@@ -151,8 +153,9 @@ rt_status train_mem_check(const model_config *c, const train_mem_req *q, const c
     const double G = 1024.0 * 1024 * 1024;
     return rt_err_set(err, RT_ENOMEM,
                       "%s needs about %.1f GiB (weights %.1f, gradients %.1f, AdamW %.1f, activations of %lld rows "
-                      "%.1f, lm_head chunk %.1f, product scratch %.1f, rollout KV %.1f, runtime %.1f) but %.1f GiB "
+                      "%.1f, lm_head chunk %.1f, product scratch %.1f, rollout KV %.1f, inference workspace %.1f, runtime %.1f) "
+                      "but %.1f GiB "
                       "is available; `retool model info` shows the plan: use a smaller batch, micro-batch or model",
                       what, p.total / G, p.weights / G, p.grads / G, p.optim / G, (long long)train_mem_rows(q),
-                      p.acts / G, p.head / G, p.scratch / G, p.kv / G, p.runtime / G, (double)avail / G);
+                      p.acts / G, p.head / G, p.scratch / G, p.kv / G, p.infer / G, p.runtime / G, (double)avail / G);
 }

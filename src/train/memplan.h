@@ -33,6 +33,7 @@ typedef struct train_mem_plan {
     double scratch; /* matrix-product scratch (bf16 operands widened to f32 where the CPU has no bf16 matmul) */
     double kv;      /* rollouts: KV cache (f32, at its capacity for rollout_len) and two rows of logits per live
                      * sequence */
+    double infer;   /* rollouts: the inference workspace (a pass of at most MODEL_INFER_MAX_TOKENS tokens) */
     double runtime; /* tokenizer, libraries, buffers: a fixed allowance */
     double total;
 } train_mem_plan;

@@ -438,3 +438,61 @@ Test(infer, cache_grows_by_a_quarter_within_its_limit) {
     free(ref);
     model_free(&m);
 }
+
+Test(infer, a_call_of_more_tokens_than_a_pass_is_sliced_and_equals_a_full_forward) {
+    /* 700 + 600 prompt tokens in one call: passes of 1024 tokens cut the second prompt at its 324th token */
+    cr_assert_eq(MODEL_INFER_MAX_TOKENS, 1024);
+    model_config c;
+    memset(&c, 0, sizeof c);
+    c.arch = MODEL_ARCH_QWEN2;
+    c.vocab_size = 19;
+    c.hidden_size = 16;
+    c.intermediate_size = 24;
+    c.num_layers = 2;
+    c.num_heads = 2;
+    c.num_kv_heads = 1;
+    c.head_dim = 8;
+    c.max_position_embeddings = 1024;
+    c.rms_norm_eps = 1e-6;
+    c.rope_theta = 10000;
+    c.tie_word_embeddings = 1;
+    c.attention_bias = 1;
+    c.bos_token_id = c.eos_token_id = -1;
+    model m;
+    model_opts o = {.prec = MODEL_PREC_F32, .value_head = 0};
+    rt_error err;
+    cr_assert_eq(model_init(&m, &c, &o, &err), RT_OK, "%s", err.msg);
+    model_init_random(&m, 6, 0.3);
+    int64_t V = c.vocab_size;
+    static int32_t ids[1301];
+    rt_rng r;
+    rt_rng_seed(&r, 9);
+    for (int i = 0; i < 1301; i++) ids[i] = (int32_t)rt_rng_below(&r, (uint64_t)V);
+    float *ref0 = full(&m, ids, 700), *ref1 = full(&m, ids + 700, 601);
+    float logits[2 * 19], *all = malloc(1300 * sizeof(float) * 19);
+    model_kv *kv;
+    cr_assert_eq(model_kv_init(&kv, &m, &err), RT_OK);
+    int64_t sid[2], off[3] = {0, 700, 1300};
+    cr_assert_eq(model_seq_new(kv, &sid[0], &err), RT_OK);
+    cr_assert_eq(model_seq_new(kv, &sid[1], &err), RT_OK);
+    /* a refused input (a token outside the vocabulary in the second pass) runs nothing */
+    ids[1200] = 19;
+    cr_expect_eq(model_infer(&m, kv, 2, sid, off, ids, logits, all, &err), RT_ERANGE);
+    cr_expect_eq(model_seq_len(kv, sid[0]), 0, "nothing cached");
+    cr_expect_eq(model_seq_len(kv, sid[1]), 0);
+    rt_rng_seed(&r, 9);
+    for (int i = 0; i < 1301; i++) ids[i] = (int32_t)rt_rng_below(&r, (uint64_t)V);
+    cr_assert_eq(model_infer(&m, kv, 2, sid, off, ids, logits, all, &err), RT_OK, "%s", err.msg);
+    same(logits, ref0 + 699 * V, V, "first prompt");
+    same(logits + V, ref1 + 599 * V, V, "second prompt, cut between passes");
+    for (int t = 0; t < 700; t++) same(all + t * V, ref0 + t * V, V, "every row, first prompt");
+    for (int t = 0; t < 600; t++) same(all + (700 + t) * V, ref1 + t * V, V, "every row, second prompt");
+    cr_expect_eq(model_seq_len(kv, sid[1]), 600);
+    cr_assert_eq(model_decode(&m, kv, 1, &sid[1], ids + 1300, logits, &err), RT_OK, "%s", err.msg);
+    same(logits, ref1 + 600 * V, V, "decoding after");
+    model_kv_free(kv);
+    free(all);
+    free(ref0);
+    free(ref1);
+    model_free(&m);
+}

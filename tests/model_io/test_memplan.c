@@ -6,6 +6,7 @@
 
 #include "base/fileio.h"
 #include "helpers.h"
+#include "kernels/ops.h"
 #include "model/config.h"
 #include "train/memplan.h"
 
@@ -56,7 +57,12 @@ Test(memplan, parts_match_hand_computed_sizes) {
     train_mem_plan pr;
     train_mem_plan_make(&c, &qr, &pr);
     cr_expect(pr.acts < p.acts && pr.acts > 100.0 * 4 * 5 * 128, "recomputed %g, kept %g", pr.acts, p.acts);
-    double sum = p.weights + p.grads + p.optim + p.acts + p.head + p.scratch + p.kv + p.runtime;
+    /* the inference workspace of the 3 x 50 tokens a prefill pass may hold: per token 4 bytes x (3 x 128 + 1 + 384
+     * (q, k, v) + 128 (attention) + 3 x 344 (MLP)), two 8-byte indices, 2 bytes x 688 (the widest bf16 operand) and
+     * two kernel descriptors */
+    double per = 4.0 * (3 * 128 + 1 + 384 + 128 + 3 * 344) + 16 + 2 * 688 + sizeof(kern_attn_seq) + sizeof(kern_attn_dec);
+    cr_expect_eq(p.infer, 150 * per);
+    double sum = p.weights + p.grads + p.optim + p.acts + p.head + p.scratch + p.kv + p.infer + p.runtime;
     cr_expect(fabs(p.total - sum) < 1e-6 * sum);
 }
 
