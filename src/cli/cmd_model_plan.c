@@ -48,7 +48,9 @@ int cmd_model_info_plan(const model_config *c, const char *train, long long toke
     plan_line("rollout KV cache", p.kv, "f32 keys and values at the budget, two rows of logits, per live sequence");
     if (p.infer > 0) plan_line("inference workspace", p.infer, "one pass of at most 1024 new tokens (prefill, appends)");
     plan_line("runtime", p.runtime, "tokenizer, libraries, buffers (allowance)");
-    plan_line("total", p.total, "what `retool sft` / `retool rl` check before loading anything");
+    plan_line("total", p.total,
+              p.kv > 0 ? "the larger of rollouts and update (never both at once); what `retool rl` checks first"
+                       : "what `retool sft` / `retool rl` check before loading anything");
     double avail = (double)train_mem_available();
     if (avail > 0)
         printf("  available now: %.2f GiB (MemAvailable, cgroup memory.max): %s\n", avail / (1024.0 * 1024 * 1024),

@@ -69,7 +69,10 @@ void train_mem_plan_make(const model_config *c, const train_mem_req *q, train_me
         p->infer = model_infer_workspace_bytes(c, (int64_t)(pass < MODEL_INFER_MAX_TOKENS ? pass : MODEL_INFER_MAX_TOKENS));
     }
     p->runtime = RUNTIME_BYTES;
-    p->total = p->weights + p->grads + p->optim + p->acts + p->head + p->scratch + p->kv + p->infer + p->runtime;
+    /* rl frees each phase's buffers before the other's: rollouts (KV cache, workspace) and the update (activations,
+     * lm_head chunk) never hold theirs at once */
+    double rollout = p->kv + p->infer, update = p->acts + p->head;
+    p->total = p->weights + p->grads + p->optim + p->scratch + p->runtime + (rollout > update ? rollout : update);
 }
 
 double train_mem_lora_params(const model_config *c, int rank, unsigned targets) {

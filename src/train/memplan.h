@@ -35,7 +35,8 @@ typedef struct train_mem_plan {
                      * sequence */
     double infer;   /* rollouts: the inference workspace (a pass of at most MODEL_INFER_MAX_TOKENS tokens) */
     double runtime; /* tokenizer, libraries, buffers: a fixed allowance */
-    double total;
+    double total;   /* weights, gradients, AdamW, scratch and runtime, plus the larger of the rollout phase (kv + infer)
+                     * and the update phase (acts + head): rl never holds both */
 } train_mem_plan;
 
 /* Rows of q's largest forward/backward: its tokens, or with rollouts a whole trajectory (rollout_len) when that is

@@ -455,6 +455,9 @@ static rt_status update(rl_run *r, rl_item *items, size_t n, rl_update_stats *us
         }
     }
     free(idx);
+    /* The next rollout's KV cache never sits beside these: a step needs the larger of its two phases (train/memplan.h). */
+    model_release_activations(&r->policy);
+    if (r->has_critic) model_release_activations(&r->critic);
     return st;
 }
 
