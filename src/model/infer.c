@@ -247,12 +247,11 @@ static rt_status ws_reserve(model_kv *kv, int64_t nt, rt_error *err) {
     return RT_OK;
 }
 
-/* model_infer over at most a workspace's worth of tokens (the caller slices larger calls). */
-static rt_status infer_slice(model *m, model_kv *kv, int64_t n, const int64_t *ids, const int64_t *off,
-                             const int32_t *tokens, float *logits, float *all_logits, rt_error *err) {
-    const model_config *cfg = &m->cfg;
-    int64_t C = cfg->hidden_size, V = cfg->vocab_size, I = cfg->intermediate_size, NH = cfg->num_heads;
-    int64_t KVH = cfg->num_kv_heads, HS = cfg->head_dim, Q = m->qkv_dim, A = NH * HS, rf = KVH * HS;
+/* Why model_infer cannot run these inputs (sequences live and distinct, tokens in the vocabulary, room in the
+ * context), or RT_OK. */
+static rt_status check_inputs(const model *m, const model_kv *kv, int64_t n, const int64_t *ids, const int64_t *off,
+                              const int32_t *tokens, rt_error *err) {
+    int64_t V = m->cfg.vocab_size;
     if (n <= 0) return rt_err_set(err, RT_EINVAL, "inference: no sequences");
     if (off[0] != 0) return rt_err_set(err, RT_EINVAL, "inference: off[0] must be 0");
     for (int64_t i = 0; i < n; i++) {
@@ -271,7 +270,19 @@ static rt_status infer_slice(model *m, model_kv *kv, int64_t n, const int64_t *i
         if (tokens[r] < 0 || tokens[r] >= V)
             return rt_err_set(err, RT_ERANGE, "inference: token %lld is %d, outside the vocabulary [0, %lld)",
                               (long long)r, tokens[r], (long long)V);
-    rt_status st = ws_reserve(kv, nt, err);
+    return RT_OK;
+}
+
+/* model_infer over at most a workspace's worth of tokens (the caller slices larger calls). */
+static rt_status infer_slice(model *m, model_kv *kv, int64_t n, const int64_t *ids, const int64_t *off,
+                             const int32_t *tokens, float *logits, float *all_logits, rt_error *err) {
+    const model_config *cfg = &m->cfg;
+    int64_t C = cfg->hidden_size, I = cfg->intermediate_size, NH = cfg->num_heads;
+    int64_t KVH = cfg->num_kv_heads, HS = cfg->head_dim, Q = m->qkv_dim, A = NH * HS, rf = KVH * HS;
+    rt_status st = check_inputs(m, kv, n, ids, off, tokens, err);
+    if (st) return st;
+    int64_t nt = off[n];
+    st = ws_reserve(kv, nt, err);
     for (int64_t i = 0; i < n && st == RT_OK; i++)
         st = seq_reserve(kv, seq_get(kv, ids[i]), seq_get(kv, ids[i])->len + off[i + 1] - off[i], err);
     if (st != RT_OK) return st;
@@ -379,27 +390,12 @@ rt_status model_infer(model *m, model_kv *kv, int64_t n, const int64_t *ids, con
                       float *logits, float *all_logits, rt_error *err) {
     if (n <= 0 || off[0] != 0 || off[n] <= MODEL_INFER_MAX_TOKENS)
         return infer_slice(m, kv, n, ids, off, tokens, logits, all_logits, err);
-    /* Everything a slice could refuse is checked first, so that no slice runs unless all can. */
-    for (int64_t i = 0; i < n; i++) {
-        kv_seq *s = seq_get(kv, ids[i]);
-        if (!s) return rt_err_set(err, RT_EINVAL, "inference: sequence %lld is not live", (long long)ids[i]);
-        for (int64_t j = 0; j < i; j++)
-            if (ids[j] == ids[i]) return rt_err_set(err, RT_EINVAL, "inference: sequence %lld given twice", (long long)ids[i]);
-        int64_t cnt = off[i + 1] - off[i];
-        if (cnt <= 0) return rt_err_set(err, RT_EINVAL, "inference: no new tokens for sequence %lld", (long long)ids[i]);
-        if (s->len + cnt > m->rope.max_pos)
-            return rt_err_set(err, RT_ERANGE, "inference: sequence %lld would reach %lld tokens, above %lld positions",
-                              (long long)ids[i], (long long)(s->len + cnt), (long long)m->rope.max_pos);
-    }
-    for (int64_t r = 0; r < off[n]; r++)
-        if (tokens[r] < 0 || tokens[r] >= m->cfg.vocab_size)
-            return rt_err_set(err, RT_ERANGE, "inference: token %lld is %d, outside the vocabulary [0, %lld)",
-                              (long long)r, tokens[r], (long long)m->cfg.vocab_size);
+    rt_status st = check_inputs(m, kv, n, ids, off, tokens, err); /* no slice runs unless all can */
+    if (st) return st;
     /* Slices of at most MODEL_INFER_MAX_TOKENS consecutive tokens; a run cut in two is an append of its second part
      * (the cache holds the first), and the sequence's logits row is written again by the slice that ends its run. */
     int64_t *soff = malloc((size_t)(n + 1) * sizeof *soff);
     if (!soff) return rt_err_set(err, RT_ENOMEM, "inference: no memory");
-    rt_status st = RT_OK;
     for (int64_t a = 0, i0 = 0; !st && a < off[n]; a += MODEL_INFER_MAX_TOKENS) {
         int64_t b = a + MODEL_INFER_MAX_TOKENS < off[n] ? a + MODEL_INFER_MAX_TOKENS : off[n], k = 0;
         while (off[i0 + 1] <= a) i0++; /* the first run with a token at a */

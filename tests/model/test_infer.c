@@ -21,18 +21,20 @@ static void fini(void) {
 }
 TestSuite(infer, .init = init2, .fini = fini);
 
-static void tiny(model *m, int seed) {
+/* An f32 Qwen2-shaped model of 2 layers and heads of 8 (tied, q/k/v biases), random weights of scale 0.3. */
+static void qwen_small(model *m, int64_t vocab, int64_t hidden, int64_t mlp, int64_t heads, int64_t kv_heads,
+                       int64_t positions, uint64_t seed) {
     model_config c;
     memset(&c, 0, sizeof c);
     c.arch = MODEL_ARCH_QWEN2;
-    c.vocab_size = 37;
-    c.hidden_size = 32;
-    c.intermediate_size = 48;
+    c.vocab_size = vocab;
+    c.hidden_size = hidden;
+    c.intermediate_size = mlp;
     c.num_layers = 2;
-    c.num_heads = 4;
-    c.num_kv_heads = 2;
+    c.num_heads = heads;
+    c.num_kv_heads = kv_heads;
     c.head_dim = 8;
-    c.max_position_embeddings = 128;
+    c.max_position_embeddings = positions;
     c.rms_norm_eps = 1e-6;
     c.rope_theta = 10000;
     c.tie_word_embeddings = 1;
@@ -41,7 +43,11 @@ static void tiny(model *m, int seed) {
     model_opts o = {.prec = MODEL_PREC_F32, .value_head = 0};
     rt_error err;
     cr_assert_eq(model_init(m, &c, &o, &err), RT_OK, "%s", err.msg);
-    model_init_random(m, (uint64_t)seed, 0.3);
+    model_init_random(m, seed, 0.3);
+}
+
+static void tiny(model *m, int seed) {
+    qwen_small(m, 37, 32, 48, 4, 2, 128, (uint64_t)seed);
     rt_rng r;
     rt_rng_seed(&r, (uint64_t)seed + 100);
     for (size_t i = 0; i < m->nparams; i++) m->params[i] += (float)(0.1 * rt_rng_normal(&r));
@@ -386,28 +392,10 @@ Test(infer, cache_grows_by_a_quarter_within_its_limit) {
     cr_expect_eq(model_kv_seq_capacity(576, 600, 520), 768, "past the limit: a quarter more again");
     /* a cache under a limit of 520: 512 prefilled, 10 appended (576 positions, not 640), then 78 more past the limit;
      * the logits stay those of a full forward */
-    model_config c;
-    memset(&c, 0, sizeof c);
-    c.arch = MODEL_ARCH_QWEN2;
-    c.vocab_size = 23;
-    c.hidden_size = 16;
-    c.intermediate_size = 24;
-    c.num_layers = 2;
-    c.num_heads = 2;
-    c.num_kv_heads = 1;
-    c.head_dim = 8;
-    c.max_position_embeddings = 1024;
-    c.rms_norm_eps = 1e-6;
-    c.rope_theta = 10000;
-    c.tie_word_embeddings = 1;
-    c.attention_bias = 1;
-    c.bos_token_id = c.eos_token_id = -1;
     model m;
-    model_opts o = {.prec = MODEL_PREC_F32, .value_head = 0};
     rt_error err;
-    cr_assert_eq(model_init(&m, &c, &o, &err), RT_OK, "%s", err.msg);
-    model_init_random(&m, 5, 0.3);
-    int64_t V = c.vocab_size, n = 600;
+    qwen_small(&m, 23, 16, 24, 2, 1, 1024, 5); /* 1024 positions: long sequences stay cheap */
+    int64_t V = m.cfg.vocab_size, n = 600;
     int32_t ids[600];
     rt_rng r;
     rt_rng_seed(&r, 8);
@@ -442,28 +430,10 @@ Test(infer, cache_grows_by_a_quarter_within_its_limit) {
 Test(infer, a_call_of_more_tokens_than_a_pass_is_sliced_and_equals_a_full_forward) {
     /* 700 + 600 prompt tokens in one call: passes of 1024 tokens cut the second prompt at its 324th token */
     cr_assert_eq(MODEL_INFER_MAX_TOKENS, 1024);
-    model_config c;
-    memset(&c, 0, sizeof c);
-    c.arch = MODEL_ARCH_QWEN2;
-    c.vocab_size = 19;
-    c.hidden_size = 16;
-    c.intermediate_size = 24;
-    c.num_layers = 2;
-    c.num_heads = 2;
-    c.num_kv_heads = 1;
-    c.head_dim = 8;
-    c.max_position_embeddings = 1024;
-    c.rms_norm_eps = 1e-6;
-    c.rope_theta = 10000;
-    c.tie_word_embeddings = 1;
-    c.attention_bias = 1;
-    c.bos_token_id = c.eos_token_id = -1;
     model m;
-    model_opts o = {.prec = MODEL_PREC_F32, .value_head = 0};
     rt_error err;
-    cr_assert_eq(model_init(&m, &c, &o, &err), RT_OK, "%s", err.msg);
-    model_init_random(&m, 6, 0.3);
-    int64_t V = c.vocab_size;
+    qwen_small(&m, 19, 16, 24, 2, 1, 1024, 6);
+    int64_t V = m.cfg.vocab_size;
     static int32_t ids[1301];
     rt_rng r;
     rt_rng_seed(&r, 9);
