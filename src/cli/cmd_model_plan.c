@@ -24,9 +24,12 @@ int cmd_model_info_plan(const model_config *c, const char *train, long long toke
                        (int)lora_rank, 0};
     train_mem_plan p;
     train_mem_plan_make(c, &q, &p);
-    printf("memory for one %s step (%s%lld rows a forward/backward%s%s, %lld rollouts of %lld tokens):\n", train,
-           ppo ? "policy and critic, " : "", tokens, recompute ? " recomputed" : "", q.frozen ? ", KL reference" : "",
-           (long long)q.rollouts, (long long)q.rollout_len);
+    long long rows = (long long)train_mem_rows(&q);
+    char whole[96] = "";
+    if (rows != tokens) snprintf(whole, sizeof whole, " (a whole trajectory: more than %lld)", tokens);
+    printf("memory for one %s step (%s%lld rows a forward/backward%s%s%s, %lld rollouts of %lld tokens):\n", train,
+           ppo ? "policy and critic, " : "", rows, whole, recompute ? " recomputed" : "",
+           q.frozen ? ", KL reference" : "", (long long)q.rollouts, (long long)q.rollout_len);
     if (lora_rank > 0) {
         printf("  LoRA rank %lld on q,k,v,o,gate,up,down: %.1fM adapter parameters a trained model\n", lora_rank,
                train_mem_lora_params(c, (int)lora_rank, 0) / 1e6);
@@ -42,9 +45,12 @@ int cmd_model_info_plan(const model_config *c, const char *train, long long toke
     plan_line("lm_head chunk", p.head, "f32 logits of one row chunk");
     plan_line("product scratch", p.scratch,
               kern_bf16_native() ? "none: native bf16 products" : "bf16 operands widened to f32 (no bf16 matmul)");
-    plan_line("rollout KV cache", p.kv, "f32 keys and values at the budget, and logits, per live sequence");
+    plan_line("rollout KV cache", p.kv, "f32 keys and values at the budget, two rows of logits, per live sequence");
+    if (p.infer > 0) plan_line("inference workspace", p.infer, "one pass of at most 1024 new tokens (prefill, appends)");
     plan_line("runtime", p.runtime, "tokenizer, libraries, buffers (allowance)");
-    plan_line("total", p.total, "what `retool sft` / `retool rl` check before loading anything");
+    plan_line("total", p.total,
+              p.kv > 0 ? "the larger of rollouts and update (never both at once); what `retool rl` checks first"
+                       : "what `retool sft` / `retool rl` check before loading anything");
     double avail = (double)train_mem_available();
     if (avail > 0)
         printf("  available now: %.2f GiB (MemAvailable, cgroup memory.max): %s\n", avail / (1024.0 * 1024 * 1024),

@@ -1,6 +1,6 @@
 /* The KV cache (per sequence, per layer: keys transposed [KVH*HS][cap] so that decoding scores are long vector
- * operations, values as rows [cap][KVH*HS]; grown by doubling) and the batched inference forward over new tokens of many
- * sequences. */
+ * operations, values as rows [cap][KVH*HS]; grown by a quarter at a time, up to a limit when one is set) and the
+ * batched inference forward over new tokens of many sequences. */
 #include "model/infer.h"
 
 #include <math.h>
@@ -13,7 +13,7 @@
 
 typedef struct kv_seq {
     int live;
-    int64_t len, cap; /* cap: a multiple of 16 */
+    int64_t len, cap; /* cap: a multiple of KV_CAP_STEP */
     void **kt, **v;   /* [L] each: [KVH*HS][cap] (64-byte aligned rows) and [cap][KVH*HS], f32 or bf16 elements */
 } kv_seq;
 
@@ -29,6 +29,7 @@ struct model_kv {
     kern_attn_seq *blk; /* [ws_cap] */
     kern_attn_dec *dec; /* [ws_cap] */
     int bf16;           /* keys and values stored as bf16 (model_kv_set_bf16) */
+    int64_t limit;      /* most positions a sequence is expected to need (model_kv_set_seq_limit; 0: none) */
     float *cvt;         /* bf16 cache: f32 copies of the cached keys and values the blocked kernel reads */
     size_t cvt_cap;     /* floats */
 };
@@ -90,10 +91,31 @@ rt_status model_kv_set_bf16(model_kv *kv, int on, rt_error *err) {
 
 int model_kv_is_bf16(const model_kv *kv) { return kv->bf16; }
 
+void model_kv_set_seq_limit(model_kv *kv, int64_t tokens) { kv->limit = tokens > 0 ? tokens : 0; }
+
+/* Positions of a sequence's cache are allocated in multiples of this (64-byte rows of keys in bf16 and f32). */
+#define KV_CAP_STEP 64
+
+static int64_t round_cap(int64_t n) { return (n + KV_CAP_STEP - 1) / KV_CAP_STEP * KV_CAP_STEP; }
+
+int64_t model_kv_seq_capacity(int64_t cap, int64_t need, int64_t limit) {
+    if (need <= cap) return cap;
+    int64_t grown = round_cap(cap + cap / 4 > need ? cap + cap / 4 : need);
+    /* a quarter at a time (amortised copies stay a few times the cache) and never past the limit a sequence stays in */
+    if (limit > 0 && need <= round_cap(limit) && grown > round_cap(limit)) grown = round_cap(limit);
+    return grown;
+}
+
+size_t model_kv_bytes(const model_kv *kv) {
+    size_t per_pos = 2 * (size_t)kv->m->cfg.num_layers * row_floats(kv->m) * elem_size(kv), n = 0;
+    for (int64_t i = 0; i < kv->nseqs; i++)
+        if (kv->seqs[i].live) n += (size_t)kv->seqs[i].cap * per_pos;
+    return n;
+}
+
 static rt_status seq_reserve(model_kv *kv, kv_seq *s, int64_t need, rt_error *err) {
     if (need <= s->cap) return RT_OK;
-    int64_t cap = s->cap ? s->cap : 64;
-    while (cap < need) cap *= 2;
+    int64_t cap = model_kv_seq_capacity(s->cap, need, kv->limit);
     size_t L = (size_t)kv->m->cfg.num_layers, rf = row_floats(kv->m), es = elem_size(kv);
     for (size_t l = 0; l < L; l++) {
         void *kt = NULL;
@@ -181,6 +203,16 @@ rt_status model_seq_truncate(model_kv *kv, int64_t id, int64_t len, rt_error *er
     return RT_OK;
 }
 
+double model_infer_workspace_bytes(const model_config *c, int64_t tokens) {
+    double C = (double)c->hidden_size, I = (double)c->intermediate_size, A = (double)(c->num_heads * c->head_dim);
+    double Q = (double)((c->num_heads + 2 * c->num_kv_heads) * c->head_dim), W = C > Q ? C : Q;
+    if (A > W) W = A;
+    if (2 * I > W) W = 2 * I;
+    double per = 4.0 * (3 * C + 1 + Q + A + 3 * I) + 2.0 * sizeof(int64_t) + 2.0 * W + sizeof(kern_attn_seq) +
+                 sizeof(kern_attn_dec); /* as ws_reserve allocates them */
+    return per * (double)tokens;
+}
+
 static rt_status ws_reserve(model_kv *kv, int64_t nt, rt_error *err) {
     if (nt <= kv->ws_cap) return RT_OK;
     int64_t cap = nt;
@@ -215,11 +247,11 @@ static rt_status ws_reserve(model_kv *kv, int64_t nt, rt_error *err) {
     return RT_OK;
 }
 
-rt_status model_infer(model *m, model_kv *kv, int64_t n, const int64_t *ids, const int64_t *off, const int32_t *tokens,
-                      float *logits, float *all_logits, rt_error *err) {
-    const model_config *cfg = &m->cfg;
-    int64_t C = cfg->hidden_size, V = cfg->vocab_size, I = cfg->intermediate_size, NH = cfg->num_heads;
-    int64_t KVH = cfg->num_kv_heads, HS = cfg->head_dim, Q = m->qkv_dim, A = NH * HS, rf = KVH * HS;
+/* Why model_infer cannot run these inputs (sequences live and distinct, tokens in the vocabulary, room in the
+ * context), or RT_OK. */
+static rt_status check_inputs(const model *m, const model_kv *kv, int64_t n, const int64_t *ids, const int64_t *off,
+                              const int32_t *tokens, rt_error *err) {
+    int64_t V = m->cfg.vocab_size;
     if (n <= 0) return rt_err_set(err, RT_EINVAL, "inference: no sequences");
     if (off[0] != 0) return rt_err_set(err, RT_EINVAL, "inference: off[0] must be 0");
     for (int64_t i = 0; i < n; i++) {
@@ -238,7 +270,19 @@ rt_status model_infer(model *m, model_kv *kv, int64_t n, const int64_t *ids, con
         if (tokens[r] < 0 || tokens[r] >= V)
             return rt_err_set(err, RT_ERANGE, "inference: token %lld is %d, outside the vocabulary [0, %lld)",
                               (long long)r, tokens[r], (long long)V);
-    rt_status st = ws_reserve(kv, nt, err);
+    return RT_OK;
+}
+
+/* model_infer over at most a workspace's worth of tokens (the caller slices larger calls). */
+static rt_status infer_slice(model *m, model_kv *kv, int64_t n, const int64_t *ids, const int64_t *off,
+                             const int32_t *tokens, float *logits, float *all_logits, rt_error *err) {
+    const model_config *cfg = &m->cfg;
+    int64_t C = cfg->hidden_size, I = cfg->intermediate_size, NH = cfg->num_heads;
+    int64_t KVH = cfg->num_kv_heads, HS = cfg->head_dim, Q = m->qkv_dim, A = NH * HS, rf = KVH * HS;
+    rt_status st = check_inputs(m, kv, n, ids, off, tokens, err);
+    if (st) return st;
+    int64_t nt = off[n];
+    st = ws_reserve(kv, nt, err);
     for (int64_t i = 0; i < n && st == RT_OK; i++)
         st = seq_reserve(kv, seq_get(kv, ids[i]), seq_get(kv, ids[i])->len + off[i + 1] - off[i], err);
     if (st != RT_OK) return st;
@@ -340,6 +384,28 @@ rt_status model_infer(model *m, model_kv *kv, int64_t n, const int64_t *ids, con
         if ((st = model_lin(m, logits, kv->h, 0, MODEL_W_HEAD, n, 0, kv->bf, err)) != RT_OK) return st;
     }
     return RT_OK;
+}
+
+rt_status model_infer(model *m, model_kv *kv, int64_t n, const int64_t *ids, const int64_t *off, const int32_t *tokens,
+                      float *logits, float *all_logits, rt_error *err) {
+    if (n <= 0 || off[0] != 0 || off[n] <= MODEL_INFER_MAX_TOKENS)
+        return infer_slice(m, kv, n, ids, off, tokens, logits, all_logits, err);
+    rt_status st = check_inputs(m, kv, n, ids, off, tokens, err); /* no slice runs unless all can */
+    if (st) return st;
+    /* Slices of at most MODEL_INFER_MAX_TOKENS consecutive tokens; a run cut in two is an append of its second part
+     * (the cache holds the first), and the sequence's logits row is written again by the slice that ends its run. */
+    int64_t *soff = malloc((size_t)(n + 1) * sizeof *soff);
+    if (!soff) return rt_err_set(err, RT_ENOMEM, "inference: no memory");
+    for (int64_t a = 0, i0 = 0; !st && a < off[n]; a += MODEL_INFER_MAX_TOKENS) {
+        int64_t b = a + MODEL_INFER_MAX_TOKENS < off[n] ? a + MODEL_INFER_MAX_TOKENS : off[n], k = 0;
+        while (off[i0 + 1] <= a) i0++; /* the first run with a token at a */
+        soff[0] = 0;
+        for (int64_t i = i0; i < n && off[i] < b; i++, k++) soff[k + 1] = (off[i + 1] < b ? off[i + 1] : b) - a;
+        st = infer_slice(m, kv, k, ids + i0, soff, tokens + a, logits ? logits + i0 * m->cfg.vocab_size : NULL,
+                         all_logits ? all_logits + a * m->cfg.vocab_size : NULL, err);
+    }
+    free(soff);
+    return st;
 }
 
 rt_status model_decode(model *m, model_kv *kv, int64_t n, const int64_t *ids, const int32_t *tokens, float *logits,

@@ -24,6 +24,18 @@ rt_status model_kv_set_bf16(model_kv *kv, int on, rt_error *err);
 /* 1 when kv stores bf16 keys and values. */
 int model_kv_is_bf16(const model_kv *kv);
 
+/* Tells the cache the most tokens a sequence is expected to hold (a rollout's budget; 0: no limit): no sequence's
+ * cache then grows past it (rounded up to 64 positions) unless the sequence itself does, so a plan of the cache's
+ * memory at the budget is an upper bound. */
+void model_kv_set_seq_limit(model_kv *kv, int64_t tokens);
+
+/* Positions a sequence's cache of capacity cap holds once it must hold need under limit (0: none): cap when need fits,
+ * else a quarter more (or need), rounded up to 64, but no more than limit rounded up to 64 when need fits in that. */
+int64_t model_kv_seq_capacity(int64_t cap, int64_t need, int64_t limit);
+
+/* Bytes of keys and values the live sequences' caches hold (their capacity, not only what is filled). */
+size_t model_kv_bytes(const model_kv *kv);
+
 /* Creates an empty sequence; *id is its handle (reused after model_seq_free). */
 rt_status model_seq_new(model_kv *kv, int64_t *id, rt_error *err);
 
@@ -39,9 +51,16 @@ int64_t model_seq_len(const model_kv *kv, int64_t id);
 /* Forgets everything after the first len tokens of sequence id. */
 rt_status model_seq_truncate(model_kv *kv, int64_t id, int64_t len, rt_error *err);
 
+/* Tokens one pass of model_infer runs at most: its workspace (model_infer_workspace_bytes) is sized for this many. */
+#define MODEL_INFER_MAX_TOKENS 1024
+
+/* Bytes of model_infer's workspace for tokens new tokens (activations of one layer, f32 and bf16). */
+double model_infer_workspace_bytes(const model_config *c, int64_t tokens);
+
 /* Appends tokens[off[i] .. off[i+1]) to sequence ids[i] for i < n (distinct ids, at least one token each) and runs
- * them through the model in one pass; logits[n, V] receives the next-token logits after each sequence's last new
- * token. all_logits (may be NULL) receives [off[n], V]: the logits after every new token. */
+ * them through the model, in passes of at most MODEL_INFER_MAX_TOKENS tokens (a longer call is sliced; its results are
+ * the same); logits[n, V] receives the next-token logits after each sequence's last new token. all_logits (may be
+ * NULL) receives [off[n], V]: the logits after every new token. Nothing runs when any input is refused. */
 rt_status model_infer(model *m, model_kv *kv, int64_t n, const int64_t *ids, const int64_t *off, const int32_t *tokens,
                       float *logits, float *all_logits, rt_error *err);
 

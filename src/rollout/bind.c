@@ -95,6 +95,8 @@ rt_status rollout_model_policy_kv_bf16(rollout_model_policy *p, int on, rt_error
     return model_kv_set_bf16(p->kv, on, err);
 }
 
+void rollout_model_policy_seq_limit(rollout_model_policy *p, int64_t tokens) { model_kv_set_seq_limit(p->kv, tokens); }
+
 size_t rollout_model_policy_calls(const rollout_model_policy *p) { return p->calls; }
 
 void rollout_model_policy_force(rollout_model_policy *p, rollout_force_fn fn, void *ctx) {

@@ -25,6 +25,10 @@ rollout_policy rollout_model_policy_ops(rollout_model_policy *p);
 /* Stores the policy's keys and values as bf16 (on = 1) or f32 (0, the default); only while no sequence is live. */
 rt_status rollout_model_policy_kv_bf16(rollout_model_policy *p, int on, rt_error *err);
 
+/* The most tokens a sequence is expected to hold (a rollout's budget): no cache grows past it unless its sequence does
+ * (model_kv_set_seq_limit). */
+void rollout_model_policy_seq_limit(rollout_model_policy *p, int64_t tokens);
+
 /* Tokens prefilled through open, append and advance's feeds so far (prompt + interpreter tokens: never the context
  * again). */
 size_t rollout_model_policy_prefilled(const rollout_model_policy *p);

@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "kernels/matmul.h"
+#include "model/infer.h"
 #include "model/lora.h"
 #include "model/model.h"
 #include "model/peft.h"
@@ -27,10 +28,15 @@ static double acts_bytes(const model_config *c, double n, double head_rows, int 
     return n * per_row + 2 * 2 * bf;
 }
 
+int64_t train_mem_rows(const train_mem_req *q) {
+    int64_t n = q->tokens > 0 ? q->tokens : 1;
+    return q->rollouts > 0 && q->rollout_len > n ? q->rollout_len : n; /* RL never splits a trajectory */
+}
+
 void train_mem_plan_make(const model_config *c, const train_mem_req *q, train_mem_plan *p) {
     memset(p, 0, sizeof *p);
     double P = (double)model_config_param_count(c), V = (double)c->vocab_size, C = (double)c->hidden_size;
-    double I = (double)c->intermediate_size, n = (double)(q->tokens > 0 ? q->tokens : 1);
+    double I = (double)c->intermediate_size, n = (double)train_mem_rows(q);
     double rows = (double)(MODEL_HEAD_BYTES / (4 * (uint64_t)c->vocab_size));
     if (rows < 16) rows = 16;
     if (rows > n) rows = n;
@@ -54,11 +60,19 @@ void train_mem_plan_make(const model_config *c, const train_mem_req *q, train_me
         p->scratch = 4.0 * (lm > mlp ? lm : mlp);
     }
     if (q->rollouts > 0) {
+        /* f32 keys and values at the cache's capacity for the budget (rl limits its growth to it), and two rows of f32
+         * logits a sequence (its own and its row of the batch's) */
         double kv_tok = 2.0 * (double)c->num_layers * (double)(c->num_kv_heads * c->head_dim) * 4.0;
-        p->kv = (double)q->rollouts * ((double)q->rollout_len * kv_tok + 4.0 * V);
+        double cap = (double)model_kv_seq_capacity(0, q->rollout_len, q->rollout_len);
+        p->kv = (double)q->rollouts * (cap * kv_tok + 8.0 * V);
+        double pass = (double)q->rollouts * (double)q->rollout_len;
+        p->infer = model_infer_workspace_bytes(c, (int64_t)(pass < MODEL_INFER_MAX_TOKENS ? pass : MODEL_INFER_MAX_TOKENS));
     }
     p->runtime = RUNTIME_BYTES;
-    p->total = p->weights + p->grads + p->optim + p->acts + p->head + p->scratch + p->kv + p->runtime;
+    /* rl frees each phase's buffers before the other's: rollouts (KV cache, workspace) and the update (activations,
+     * lm_head chunk) never hold theirs at once */
+    double rollout = p->kv + p->infer, update = p->acts + p->head;
+    p->total = p->weights + p->grads + p->optim + p->scratch + p->runtime + (rollout > update ? rollout : update);
 }
 
 double train_mem_lora_params(const model_config *c, int rank, unsigned targets) {
@@ -142,8 +156,9 @@ rt_status train_mem_check(const model_config *c, const train_mem_req *q, const c
     const double G = 1024.0 * 1024 * 1024;
     return rt_err_set(err, RT_ENOMEM,
                       "%s needs about %.1f GiB (weights %.1f, gradients %.1f, AdamW %.1f, activations of %lld rows "
-                      "%.1f, lm_head chunk %.1f, product scratch %.1f, rollout KV %.1f, runtime %.1f) but %.1f GiB "
+                      "%.1f, lm_head chunk %.1f, product scratch %.1f, rollout KV %.1f, inference workspace %.1f, runtime %.1f) "
+                      "but %.1f GiB "
                       "is available; `retool model info` shows the plan: use a smaller batch, micro-batch or model",
-                      what, p.total / G, p.weights / G, p.grads / G, p.optim / G, (long long)q->tokens, p.acts / G,
-                      p.head / G, p.scratch / G, p.kv / G, p.runtime / G, (double)avail / G);
+                      what, p.total / G, p.weights / G, p.grads / G, p.optim / G, (long long)train_mem_rows(q),
+                      p.acts / G, p.head / G, p.scratch / G, p.kv / G, p.infer / G, p.runtime / G, (double)avail / G);
 }

@@ -12,7 +12,8 @@
 typedef struct train_mem_req {
     int trained;         /* models trained with AdamW (SFT and GRPO 1; PPO 2: policy and critic) */
     int frozen;          /* frozen models in memory (the KL reference) */
-    int64_t tokens;      /* rows of the largest forward/backward (SFT's batch, RL's micro-batch) */
+    int64_t tokens;      /* rows of the largest forward/backward (SFT's batch, RL's micro-batch; RL packs at least
+                          * one whole trajectory, so the plan takes rollout_len rows when that is more) */
     int64_t rollouts;    /* sequences decoded at once (0: no rollouts) */
     int64_t rollout_len; /* tokens each may cache (prompt, response and interpreter output) */
     int recompute;       /* activation recomputation: each layer's input kept, one layer's internals at a time */
@@ -30,10 +31,17 @@ typedef struct train_mem_plan {
     double acts;    /* activations kept for backward and gradient scratch (one model's live at a time) */
     double head;    /* one chunk of f32 lm_head logits */
     double scratch; /* matrix-product scratch (bf16 operands widened to f32 where the CPU has no bf16 matmul) */
-    double kv;      /* rollouts: KV cache (f32) and a row of logits per live sequence */
+    double kv;      /* rollouts: KV cache (f32, at its capacity for rollout_len) and two rows of logits per live
+                     * sequence */
+    double infer;   /* rollouts: the inference workspace (a pass of at most MODEL_INFER_MAX_TOKENS tokens) */
     double runtime; /* tokenizer, libraries, buffers: a fixed allowance */
-    double total;
+    double total;   /* weights, gradients, AdamW, scratch and runtime, plus the larger of the rollout phase (kv + infer)
+                     * and the update phase (acts + head): rl never holds both */
 } train_mem_plan;
+
+/* Rows of q's largest forward/backward: its tokens, or with rollouts a whole trajectory (rollout_len) when that is
+ * more (RL's micro-batches hold at least one trajectory, never a part). */
+int64_t train_mem_rows(const train_mem_req *q);
 
 /* Fills *p for configuration c and request q. */
 void train_mem_plan_make(const model_config *c, const train_mem_req *q, train_mem_plan *p);

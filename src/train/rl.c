@@ -61,8 +61,17 @@ static int64_t next_problem(rl_run *r) {
     return r->order[r->state.data_pos++];
 }
 
+/* Tokens a trajectory may hold: a 1024-token prompt allowance, the response and the interpreter output, within the
+ * context of max_pos positions. Rollouts are planned at it, and their caches grow no further (unless a prompt is
+ * longer). */
+static int64_t rollout_tokens(const train_rl_config *c, int64_t max_pos) {
+    int64_t len =
+        1024 + (int64_t)c->rollout.budget.max_response_tokens + (int64_t)c->rollout.budget.max_interpreter_tokens;
+    return len > max_pos ? max_pos : len;
+}
+
 /* Refuses, before anything is loaded, a run whose step will not fit in memory (train/memplan.h). Rollouts are
- * planned at their budget: a 1024-token prompt allowance, the response and the interpreter output. */
+ * planned at their budget. */
 static rt_status check_memory(const train_rl_config *c, rt_error *err) {
     model_config mc;
     int rank = c->lora.rank;
@@ -70,9 +79,7 @@ static rt_status check_memory(const train_rl_config *c, rt_error *err) {
     rt_status st = train_mem_model_config(c->model_dir, &mc, &rank, &targets, err);
     if (st) return st;
     int64_t n = c->prompts_per_step * c->samples * (c->resample_on_correct ? 2 : 1);
-    int64_t len =
-        1024 + (int64_t)c->rollout.budget.max_response_tokens + (int64_t)c->rollout.budget.max_interpreter_tokens;
-    if (len > mc.max_position_embeddings) len = mc.max_position_embeddings;
+    int64_t len = rollout_tokens(c, mc.max_position_embeddings);
     int64_t live = (int64_t)c->rollout.max_concurrent < n ? (int64_t)c->rollout.max_concurrent : n;
     int64_t rows = n * len < c->micro_tokens ? n * len : c->micro_tokens;
     train_mem_req q = {
@@ -233,6 +240,7 @@ static rt_status rollout_step(rl_run *r, rollout_trajectory **out, size_t *n_out
     rc.seed = rt_rng_u64(&seeds);
     if (rc.max_concurrent > n) rc.max_concurrent = n;
     if (!st && n > 0) st = rollout_model_policy_init(&pol, &r->policy, rc.max_concurrent, err);
+    if (!st && n > 0) rollout_model_policy_seq_limit(pol, rollout_tokens(c, r->policy.cfg.max_position_embeddings));
     if (!st && n > 0) {
         rollout_policy p = rollout_model_policy_ops(pol);
         rollout_tokenizer tk = rollout_tokenizer_ops(r->tok);
@@ -474,6 +482,9 @@ static rt_status update(rl_run *r, rl_item *items, size_t n, rl_update_stats *us
         }
     }
     free(idx);
+    /* The next rollout's KV cache never sits beside these: a step needs the larger of its two phases (train/memplan.h). */
+    model_release_activations(&r->policy);
+    if (r->has_critic) model_release_activations(&r->critic);
     return st;
 }
 

@@ -21,18 +21,20 @@ static void fini(void) {
 }
 TestSuite(infer, .init = init2, .fini = fini);
 
-static void tiny(model *m, int seed) {
+/* An f32 Qwen2-shaped model of 2 layers and heads of 8 (tied, q/k/v biases), random weights of scale 0.3. */
+static void qwen_small(model *m, int64_t vocab, int64_t hidden, int64_t mlp, int64_t heads, int64_t kv_heads,
+                       int64_t positions, uint64_t seed) {
     model_config c;
     memset(&c, 0, sizeof c);
     c.arch = MODEL_ARCH_QWEN2;
-    c.vocab_size = 37;
-    c.hidden_size = 32;
-    c.intermediate_size = 48;
+    c.vocab_size = vocab;
+    c.hidden_size = hidden;
+    c.intermediate_size = mlp;
     c.num_layers = 2;
-    c.num_heads = 4;
-    c.num_kv_heads = 2;
+    c.num_heads = heads;
+    c.num_kv_heads = kv_heads;
     c.head_dim = 8;
-    c.max_position_embeddings = 128;
+    c.max_position_embeddings = positions;
     c.rms_norm_eps = 1e-6;
     c.rope_theta = 10000;
     c.tie_word_embeddings = 1;
@@ -41,7 +43,11 @@ static void tiny(model *m, int seed) {
     model_opts o = {.prec = MODEL_PREC_F32, .value_head = 0};
     rt_error err;
     cr_assert_eq(model_init(m, &c, &o, &err), RT_OK, "%s", err.msg);
-    model_init_random(m, (uint64_t)seed, 0.3);
+    model_init_random(m, seed, 0.3);
+}
+
+static void tiny(model *m, int seed) {
+    qwen_small(m, 37, 32, 48, 4, 2, 128, (uint64_t)seed);
     rt_rng r;
     rt_rng_seed(&r, (uint64_t)seed + 100);
     for (size_t i = 0; i < m->nparams; i++) m->params[i] += (float)(0.1 * rt_rng_normal(&r));
@@ -373,4 +379,90 @@ Test(infer, bf16_decoding_matches_bf16_forward) {
     free(ref32);
     model_free(&m);
     model_free(&f);
+}
+
+Test(infer, cache_grows_by_a_quarter_within_its_limit) {
+    /* capacities by hand: multiples of 64, a quarter more (or what is needed), no more than the limit rounded up */
+    cr_expect_eq(model_kv_seq_capacity(0, 50, 0), 64);
+    cr_expect_eq(model_kv_seq_capacity(128, 100, 0), 128, "fits: unchanged");
+    cr_expect_eq(model_kv_seq_capacity(64, 65, 0), 128, "64 + 16 rounded up");
+    cr_expect_eq(model_kv_seq_capacity(512, 513, 0), 640);
+    cr_expect_eq(model_kv_seq_capacity(64, 1000, 0), 1024, "what is needed, rounded up");
+    cr_expect_eq(model_kv_seq_capacity(512, 522, 520), 576, "the limit 520 rounded up, not 640");
+    cr_expect_eq(model_kv_seq_capacity(576, 600, 520), 768, "past the limit: a quarter more again");
+    /* a cache under a limit of 520: 512 prefilled, 10 appended (576 positions, not 640), then 78 more past the limit;
+     * the logits stay those of a full forward */
+    model m;
+    rt_error err;
+    qwen_small(&m, 23, 16, 24, 2, 1, 1024, 5); /* 1024 positions: long sequences stay cheap */
+    int64_t V = m.cfg.vocab_size, n = 600;
+    int32_t ids[600];
+    rt_rng r;
+    rt_rng_seed(&r, 8);
+    for (int64_t i = 0; i < n; i++)
+        ids[i] = (int32_t)rt_rng_below(&r, (uint64_t)V);
+    float *ref = full(&m, ids, n), logits[23];
+    model_kv *kv;
+    cr_assert_eq(model_kv_init(&kv, &m, &err), RT_OK);
+    model_kv_set_seq_limit(kv, 520);
+    size_t per_pos = 2 * 2 * 1 * 8 * sizeof(float); /* K and V, 2 layers, 1 kv head of 8 */
+    int64_t sid, off[2] = {0, 512};
+    cr_assert_eq(model_seq_new(kv, &sid, &err), RT_OK);
+    cr_assert_eq(model_infer(&m, kv, 1, &sid, off, ids, logits, NULL, &err), RT_OK, "%s", err.msg);
+    same(logits, ref + 511 * V, V, "prefill 512");
+    cr_expect_eq(model_kv_bytes(kv), 512 * per_pos);
+    off[1] = 10;
+    cr_assert_eq(model_infer(&m, kv, 1, &sid, off, ids + 512, logits, NULL, &err), RT_OK, "%s", err.msg);
+    same(logits, ref + 521 * V, V, "append 10 across the growth");
+    cr_expect_eq(model_kv_bytes(kv), 576 * per_pos, "%zu bytes", model_kv_bytes(kv));
+    for (int64_t t = 522; t < n; t++) {
+        cr_assert_eq(model_decode(&m, kv, 1, &sid, ids + t, logits, &err), RT_OK, "%s", err.msg);
+        same(logits, ref + t * V, V, "decode past the limit");
+    }
+    cr_expect_eq(model_kv_bytes(kv), 768 * per_pos);
+    model_seq_free(kv, sid);
+    cr_expect_eq(model_kv_bytes(kv), 0, "freed");
+    model_kv_free(kv);
+    free(ref);
+    model_free(&m);
+}
+
+Test(infer, a_call_of_more_tokens_than_a_pass_is_sliced_and_equals_a_full_forward) {
+    /* 700 + 600 prompt tokens in one call: passes of 1024 tokens cut the second prompt at its 324th token */
+    cr_assert_eq(MODEL_INFER_MAX_TOKENS, 1024);
+    model m;
+    rt_error err;
+    qwen_small(&m, 19, 16, 24, 2, 1, 1024, 6);
+    int64_t V = m.cfg.vocab_size;
+    static int32_t ids[1301];
+    rt_rng r;
+    rt_rng_seed(&r, 9);
+    for (int i = 0; i < 1301; i++) ids[i] = (int32_t)rt_rng_below(&r, (uint64_t)V);
+    float *ref0 = full(&m, ids, 700), *ref1 = full(&m, ids + 700, 601);
+    float logits[2 * 19], *all = malloc(1300 * sizeof(float) * 19);
+    model_kv *kv;
+    cr_assert_eq(model_kv_init(&kv, &m, &err), RT_OK);
+    int64_t sid[2], off[3] = {0, 700, 1300};
+    cr_assert_eq(model_seq_new(kv, &sid[0], &err), RT_OK);
+    cr_assert_eq(model_seq_new(kv, &sid[1], &err), RT_OK);
+    /* a refused input (a token outside the vocabulary in the second pass) runs nothing */
+    ids[1200] = 19;
+    cr_expect_eq(model_infer(&m, kv, 2, sid, off, ids, logits, all, &err), RT_ERANGE);
+    cr_expect_eq(model_seq_len(kv, sid[0]), 0, "nothing cached");
+    cr_expect_eq(model_seq_len(kv, sid[1]), 0);
+    rt_rng_seed(&r, 9);
+    for (int i = 0; i < 1301; i++) ids[i] = (int32_t)rt_rng_below(&r, (uint64_t)V);
+    cr_assert_eq(model_infer(&m, kv, 2, sid, off, ids, logits, all, &err), RT_OK, "%s", err.msg);
+    same(logits, ref0 + 699 * V, V, "first prompt");
+    same(logits + V, ref1 + 599 * V, V, "second prompt, cut between passes");
+    for (int t = 0; t < 700; t++) same(all + t * V, ref0 + t * V, V, "every row, first prompt");
+    for (int t = 0; t < 600; t++) same(all + (700 + t) * V, ref1 + t * V, V, "every row, second prompt");
+    cr_expect_eq(model_seq_len(kv, sid[1]), 600);
+    cr_assert_eq(model_decode(&m, kv, 1, &sid[1], ids + 1300, logits, &err), RT_OK, "%s", err.msg);
+    same(logits, ref1 + 600 * V, V, "decoding after");
+    model_kv_free(kv);
+    free(all);
+    free(ref0);
+    free(ref1);
+    model_free(&m);
 }

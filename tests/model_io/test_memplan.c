@@ -6,6 +6,7 @@
 
 #include "base/fileio.h"
 #include "helpers.h"
+#include "kernels/ops.h"
 #include "model/config.h"
 #include "train/memplan.h"
 
@@ -36,8 +37,9 @@ Test(memplan, parts_match_hand_computed_sizes) {
     cr_expect_eq(p.weights, 6.0 * 857216 * 3, "f32 + bf16 for policy, critic and reference");
     cr_expect_eq(p.grads, 4.0 * 857216 * 2);
     cr_expect_eq(p.optim, 8.0 * 857216 * 2);
-    /* KV: 3 sequences x (50 tokens x 2 (K,V) x 4 layers x 4 kv heads x 32 x 4 bytes + a row of 512 f32 logits) */
-    cr_expect_eq(p.kv, 3.0 * (50.0 * 2 * 4 * 4 * 32 * 4 + 512 * 4));
+    /* KV: 3 sequences x (50 tokens held in a cache of 64 positions x 2 (K,V) x 4 layers x 4 kv heads x 32 x 4 bytes
+     * + two rows of 512 f32 logits) */
+    cr_expect_eq(p.kv, 3.0 * (64.0 * 2 * 4 * 4 * 32 * 4 + 2 * 512 * 4));
     /* the lm_head chunk: all 100 rows (fewer than the budget's) of 512 f32 logits */
     cr_expect_eq(p.head, 100.0 * 512 * 4);
     /* activations grow linearly with rows: at least the residual stream kept per layer, 4 x (L+1) x C bytes a row */
@@ -55,8 +57,39 @@ Test(memplan, parts_match_hand_computed_sizes) {
     train_mem_plan pr;
     train_mem_plan_make(&c, &qr, &pr);
     cr_expect(pr.acts < p.acts && pr.acts > 100.0 * 4 * 5 * 128, "recomputed %g, kept %g", pr.acts, p.acts);
-    double sum = p.weights + p.grads + p.optim + p.acts + p.head + p.scratch + p.kv + p.runtime;
-    cr_expect(fabs(p.total - sum) < 1e-6 * sum);
+    /* the inference workspace of the 3 x 50 tokens a prefill pass may hold: per token 4 bytes x (3 x 128 + 1 + 384
+     * (q, k, v) + 128 (attention) + 3 x 344 (MLP)), two 8-byte indices, 2 bytes x 688 (the widest bf16 operand) and
+     * two kernel descriptors */
+    double per = 4.0 * (3 * 128 + 1 + 384 + 128 + 3 * 344) + 16 + 2 * 688 + sizeof(kern_attn_seq) + sizeof(kern_attn_dec);
+    cr_expect_eq(p.infer, 150 * per);
+    /* rollouts and the update never hold their buffers at once: the larger of the two phases */
+    double fixed = p.weights + p.grads + p.optim + p.scratch + p.runtime;
+    double phases = fmax(p.kv + p.infer, p.acts + p.head);
+    cr_expect(fabs(p.total - (fixed + phases)) < 1e-6 * p.total);
+    train_mem_req sft = q;
+    sft.rollouts = 0;
+    train_mem_plan ps;
+    train_mem_plan_make(&c, &sft, &ps);
+    cr_expect(ps.kv == 0 && ps.infer == 0 && fabs(ps.total - (fixed + ps.acts + ps.head)) < 1e-6 * ps.total, "no rollouts");
+}
+
+Test(memplan, rl_plans_a_whole_trajectory_when_it_exceeds_the_micro_batch) {
+    model_config c;
+    rt_error err;
+    cr_assert_eq(model_config_load("configs/model-tiny.json", &c, &err), RT_OK, "%s", err.msg);
+    /* micro-batches of 100 rows, trajectories of up to 300 tokens: a forward holds one whole trajectory, 300 rows */
+    train_mem_req q = {1, 0, 100, 2, 300, 0, 0, 0}, q300 = q, sft = q;
+    q300.tokens = 300;
+    cr_expect_eq(train_mem_rows(&q), 300);
+    train_mem_plan p, p300;
+    train_mem_plan_make(&c, &q, &p);
+    train_mem_plan_make(&c, &q300, &p300);
+    cr_expect_eq(p.acts, p300.acts);
+    cr_expect_eq(p.head, 300.0 * 512 * 4, "all 300 rows of 512 f32 logits in one chunk");
+    /* the cache of a 300-token trajectory: 320 positions (multiples of 64) */
+    cr_expect_eq(p.kv, 2.0 * (320.0 * 2 * 4 * 4 * 32 * 4 + 2 * 512 * 4));
+    sft.rollouts = 0; /* no rollouts: the tokens are the rows */
+    cr_expect_eq(train_mem_rows(&sft), 100);
 }
 
 Test(memplan, lora_plans_the_base_once_and_the_adapters_state) {
