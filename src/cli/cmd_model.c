@@ -151,18 +151,22 @@ static int model_info(int argc, char **argv) {
     cli_args args;
     const char *train = "sft";
     long long tokens = 4096, rollouts = 0, rollout_tokens = 0, lora_rank = 0;
-    int kl = 0, recompute = 0;
+    int kl = 0, recompute = 0, kv_bf16 = 0;
     const cli_flag flags[] = {
         {"train", CLI_FLAG_STRING, &train, "sft|grpo|ppo", "the training step to plan memory for (default sft)"},
-        {"tokens", CLI_FLAG_INT, &tokens, "N", "rows of one forward/backward: sft --batch-tokens, rl --micro-tokens (default 4096)"},
+        {"tokens", CLI_FLAG_INT, &tokens, "N",
+         "rows of one forward/backward: sft --batch-tokens, rl --micro-tokens (default 4096)"},
         {"kl", CLI_FLAG_BOOL, &kl, NULL, "rl with a KL reference model in memory"},
         {"recompute", CLI_FLAG_BOOL, &recompute, NULL, "activation recomputation (sft/rl --recompute)"},
         {"rollouts", CLI_FLAG_INT, &rollouts, "N", "rl: sequences decoded at once (default 0)"},
-        {"lora-rank", CLI_FLAG_INT, &lora_rank, "R", "plan LoRA adapters of rank R on a frozen bf16 base (sft/rl --lora-rank)"},
+        {"lora-rank", CLI_FLAG_INT, &lora_rank, "R",
+         "plan LoRA adapters of rank R on a frozen bf16 base (sft/rl --lora-rank)"},
         {"rollout-tokens", CLI_FLAG_INT, &rollout_tokens, "N", "rl: tokens each rollout may cache"},
+        {"kv-bf16", CLI_FLAG_BOOL, &kv_bf16, NULL, "rl: rollouts keep keys and values as bf16 (rl --kv-bf16)"},
     };
-    int rc = cli_parse(argc, argv, "retool model info DIR|CONFIG.json [--train sft|grpo|ppo] [--tokens N] [--kl] [--recompute] "
-                                   "[--rollouts N --rollout-tokens T] [--lora-rank R]",
+    int rc = cli_parse(argc, argv,
+                       "retool model info DIR|CONFIG.json [--train sft|grpo|ppo] [--tokens N] [--kl] [--recompute] "
+                       "[--rollouts N --rollout-tokens T [--kv-bf16]] [--lora-rank R]",
                        "Describes a model: architecture, sizes, parameter count, memory for inference and training, "
                        "and what one training step needs for a given batch (as sft and rl check before they start); "
                        "checks the weights in DIR (when present) against the architecture.",
@@ -215,7 +219,9 @@ static int model_info(int argc, char **argv) {
     print_bytes("AdamW m and v", 8 * P, "two f32 moments a parameter");
     print_bytes("bf16 weight copy", 2 * P, "for the bf16 matrix products");
     print_bytes("total", 18 * P, "18 bytes a parameter");
-    if ((rc = cmd_model_info_plan(&c, train, tokens, kl, recompute, rollouts, rollout_tokens, lora_rank)) != CLI_EXIT_OK) return rc;
+    if ((rc = cmd_model_info_plan(&c, train, tokens, kl, recompute, rollouts, rollout_tokens, lora_rank, kv_bf16)) !=
+        CLI_EXIT_OK)
+        return rc;
     if (dir[0]) return info_weights(dir, &c) ? CLI_EXIT_FAILURE : CLI_EXIT_OK;
     return CLI_EXIT_OK;
 }

@@ -12,7 +12,7 @@ static void plan_line(const char *label, double bytes, const char *what) {
 }
 
 int cmd_model_info_plan(const model_config *c, const char *train, long long tokens, int kl, int recompute,
-                        long long rollouts, long long rollout_tokens, long long lora_rank) {
+                        long long rollouts, long long rollout_tokens, long long lora_rank, int kv_bf16) {
     int ppo = !strcmp(train, "ppo");
     if (!ppo && strcmp(train, "sft") && strcmp(train, "grpo"))
         return cli_fail("model info", CLI_EXIT_USAGE, "--train must be sft, grpo or ppo, not '%s'", train);
@@ -20,8 +20,9 @@ int cmd_model_info_plan(const model_config *c, const char *train, long long toke
         return cli_fail("model info", CLI_EXIT_USAGE,
                         "--tokens must be >= 1, --rollouts and --rollout-tokens >= 0, --lora-rank 0..4096");
     int is_sft = !strcmp(train, "sft");
-    train_mem_req q = {ppo ? 2 : 1,     kl && !is_sft, tokens, is_sft ? 0 : rollouts, rollout_tokens, recompute,
-                       (int)lora_rank, 0};
+    train_mem_req q = {ppo ? 2 : 1,    kl && !is_sft, tokens,         is_sft ? 0 : rollouts,
+                       rollout_tokens, recompute,     (int)lora_rank, 0,
+                       kv_bf16};
     train_mem_plan p;
     train_mem_plan_make(c, &q, &p);
     long long rows = (long long)train_mem_rows(&q);
@@ -45,7 +46,9 @@ int cmd_model_info_plan(const model_config *c, const char *train, long long toke
     plan_line("lm_head chunk", p.head, "f32 logits of one row chunk");
     plan_line("product scratch", p.scratch,
               kern_bf16_native() ? "none: native bf16 products" : "bf16 operands widened to f32 (no bf16 matmul)");
-    plan_line("rollout KV cache", p.kv, "f32 keys and values at the budget, two rows of logits, per live sequence");
+    plan_line("rollout KV cache", p.kv,
+              kv_bf16 ? "bf16 keys and values at the budget (+ one layer in f32), two rows of logits, per live sequence"
+                      : "f32 keys and values at the budget, two rows of logits, per live sequence");
     if (p.infer > 0) plan_line("inference workspace", p.infer, "one pass of at most 1024 new tokens (prefill, appends)");
     plan_line("runtime", p.runtime, "tokenizer, libraries, buffers (allowance)");
     plan_line("total", p.total,

@@ -33,7 +33,7 @@ int cmd_model_merge(int argc, char **argv);
  * LoRA adapters on a frozen base) and whether it
  * fits now; returns an exit code. */
 int cmd_model_info_plan(const model_config *c, const char *train, long long tokens, int kl, int recompute,
-                        long long rollouts, long long rollout_tokens, long long lora_rank);
+                        long long rollouts, long long rollout_tokens, long long lora_rank, int kv_bf16);
 
 /* `retool report RUN...`: one self-contained HTML report of runs' curves and sample trajectories. */
 int cmd_report(int argc, char **argv);

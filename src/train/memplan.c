@@ -60,9 +60,11 @@ void train_mem_plan_make(const model_config *c, const train_mem_req *q, train_me
         p->scratch = 4.0 * (lm > mlp ? lm : mlp);
     }
     if (q->rollouts > 0) {
-        /* f32 keys and values at the cache's capacity for the budget (rl limits its growth to it), and two rows of f32
-         * logits a sequence (its own and its row of the batch's) */
-        double kv_tok = 2.0 * (double)c->num_layers * (double)(c->num_kv_heads * c->head_dim) * 4.0;
+        /* keys and values (f32, or bf16 plus an f32 copy of one layer's for the blocked kernel) at the cache's capacity
+         * for the budget (rl limits its growth to it), and two rows of f32 logits a sequence (its own and its row of
+         * the batch's) */
+        double kv_layer = 2.0 * (double)(c->num_kv_heads * c->head_dim);
+        double kv_tok = q->kv_bf16 ? kv_layer * (2.0 * (double)c->num_layers + 4.0) : kv_layer * 4.0 * c->num_layers;
         double cap = (double)model_kv_seq_capacity(0, q->rollout_len, q->rollout_len);
         p->kv = (double)q->rollouts * (cap * kv_tok + 8.0 * V);
         double pass = (double)q->rollouts * (double)q->rollout_len;

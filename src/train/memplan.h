@@ -20,6 +20,8 @@ typedef struct train_mem_req {
     int lora_rank;       /* > 0: LoRA adapters of this rank on a frozen bf16 base held once (the KL reference is that
                           * base with the adapters off: frozen adds nothing) */
     unsigned lora_targets; /* MODEL_LORA_* bits (model/lora.h); 0 with a rank means all seven projections */
+    int kv_bf16;           /* rollouts keep keys and values as bf16 (rl --kv-bf16): half the cache, plus one layer's
+                            * f32 copy for the blocked attention kernel */
 } train_mem_req;
 
 /* Bytes, by what holds them. */
@@ -31,8 +33,8 @@ typedef struct train_mem_plan {
     double acts;    /* activations kept for backward and gradient scratch (one model's live at a time) */
     double head;    /* one chunk of f32 lm_head logits */
     double scratch; /* matrix-product scratch (bf16 operands widened to f32 where the CPU has no bf16 matmul) */
-    double kv;      /* rollouts: KV cache (f32, at its capacity for rollout_len) and two rows of logits per live
-                     * sequence */
+    double kv;      /* rollouts: KV cache (f32 or bf16, at its capacity for rollout_len; bf16 adds one layer's f32
+                     * copy) and two rows of logits per live sequence */
     double infer;   /* rollouts: the inference workspace (a pass of at most MODEL_INFER_MAX_TOKENS tokens) */
     double runtime; /* tokenizer, libraries, buffers: a fixed allowance */
     double total;   /* weights, gradients, AdamW, scratch and runtime, plus the larger of the rollout phase (kv + infer)

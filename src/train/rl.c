@@ -83,7 +83,7 @@ static rt_status check_memory(const train_rl_config *c, rt_error *err) {
     int64_t live = (int64_t)c->rollout.max_concurrent < n ? (int64_t)c->rollout.max_concurrent : n;
     int64_t rows = n * len < c->micro_tokens ? n * len : c->micro_tokens;
     train_mem_req q = {
-        c->algo == TRAIN_ALGO_PPO ? 2 : 1, c->kl_coef != 0, rows, live, len, c->recompute, rank, targets};
+        c->algo == TRAIN_ALGO_PPO ? 2 : 1, c->kl_coef != 0, rows, live, len, c->recompute, rank, targets, c->kv_bf16};
     return train_mem_check(&mc, &q, c->algo == TRAIN_ALGO_PPO ? "rl (PPO)" : "rl (GRPO)", err);
 }
 
@@ -240,6 +240,7 @@ static rt_status rollout_step(rl_run *r, rollout_trajectory **out, size_t *n_out
     rc.seed = rt_rng_u64(&seeds);
     if (rc.max_concurrent > n) rc.max_concurrent = n;
     if (!st && n > 0) st = rollout_model_policy_init(&pol, &r->policy, rc.max_concurrent, err);
+    if (!st && n > 0) st = rollout_model_policy_kv_bf16(pol, c->kv_bf16, err);
     if (!st && n > 0) rollout_model_policy_seq_limit(pol, rollout_tokens(c, r->policy.cfg.max_position_embeddings));
     if (!st && n > 0) {
         rollout_policy p = rollout_model_policy_ops(pol);

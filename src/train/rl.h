@@ -65,6 +65,8 @@ typedef struct train_rl_config {
     int threads;
     int f32;
     int recompute;               /* keep only each layer's input; backward recomputes the rest */
+    int kv_bf16;                 /* rollouts keep keys and values as bf16 (half the cache; sampling within bf16
+                                  * rounding of f32; the update recomputes every log-prob it uses) */
     int quiet;
     model_lora_cfg lora;         /* rank > 0: policy and critic train LoRA adapters on one shared frozen bf16 base;
                                   * the KL reference is that base with the adapters off */

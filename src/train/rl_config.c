@@ -94,6 +94,7 @@ cJSON *train_rl_config_to_json(const train_rl_config *c) {
     cJSON_AddBoolToObject(o, "f32", c->f32);
     if (c->lora.rank) train_lora_config_json(o, &c->lora);
     cJSON_AddBoolToObject(o, "recompute", c->recompute);
+    cJSON_AddBoolToObject(o, "kv_bf16", c->kv_bf16);
     return o;
 }
 
@@ -154,6 +155,7 @@ rt_status train_rl_config_from_json(const cJSON *o, train_rl_config *c, rt_error
     if (!st) st = rt_json_get_bool(o, "f32", &c->f32, err);
     if (!st) st = train_lora_config_from_json(o, &c->lora, err);
     if (!st) st = rt_json_opt_bool(o, "recompute", &c->recompute, err); /* runs before it: off */
+    if (!st) st = rt_json_opt_bool(o, "kv_bf16", &c->kv_bf16, err);     /* runs before it: f32 */
     if (st) return st;
     if (train_algo_parse(algo, &c->algo, err)) return rt_err_prefix(err, "field 'algo'");
     st = rollout_template_parse(tmpl, &c->template_kind, err);

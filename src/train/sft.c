@@ -153,7 +153,7 @@ rt_status train_sft_run(const train_sft_config *cfg, train_sft_result *res, rt_e
     int lora_rank = cfg->lora.rank;
     unsigned lora_targets = cfg->lora.targets;
     rt_status st = train_mem_model_config(cfg->model_dir, &mc, &lora_rank, &lora_targets, err);
-    train_mem_req q = {1, 0, cfg->batch_tokens, 0, 0, cfg->recompute, lora_rank, lora_targets};
+    train_mem_req q = {1, 0, cfg->batch_tokens, 0, 0, cfg->recompute, lora_rank, lora_targets, 0};
     if (!st) st = train_mem_check(&mc, &q, "sft", err);
     if (st) return st;
     rollout_trajectory *data = NULL;

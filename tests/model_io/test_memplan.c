@@ -31,7 +31,7 @@ Test(memplan, parts_match_hand_computed_sizes) {
     rt_error err;
     cr_assert_eq(model_config_load("configs/model-tiny.json", &c, &err), RT_OK, "%s", err.msg);
     /* tiny: 857216 parameters (test_cli_model); PPO trains two models and keeps a reference */
-    train_mem_req q = {2, 1, 100, 3, 50, 0, 0, 0};
+    train_mem_req q = {2, 1, 100, 3, 50, 0, 0, 0, 0};
     train_mem_plan p;
     train_mem_plan_make(&c, &q, &p);
     cr_expect_eq(p.weights, 6.0 * 857216 * 3, "f32 + bf16 for policy, critic and reference");
@@ -78,7 +78,7 @@ Test(memplan, rl_plans_a_whole_trajectory_when_it_exceeds_the_micro_batch) {
     rt_error err;
     cr_assert_eq(model_config_load("configs/model-tiny.json", &c, &err), RT_OK, "%s", err.msg);
     /* micro-batches of 100 rows, trajectories of up to 300 tokens: a forward holds one whole trajectory, 300 rows */
-    train_mem_req q = {1, 0, 100, 2, 300, 0, 0, 0}, q300 = q, sft = q;
+    train_mem_req q = {1, 0, 100, 2, 300, 0, 0, 0, 0}, q300 = q, sft = q;
     q300.tokens = 300;
     cr_expect_eq(train_mem_rows(&q), 300);
     train_mem_plan p, p300;
@@ -90,6 +90,14 @@ Test(memplan, rl_plans_a_whole_trajectory_when_it_exceeds_the_micro_batch) {
     cr_expect_eq(p.kv, 2.0 * (320.0 * 2 * 4 * 4 * 32 * 4 + 2 * 512 * 4));
     sft.rollouts = 0; /* no rollouts: the tokens are the rows */
     cr_expect_eq(train_mem_rows(&sft), 100);
+    /* bf16 keys and values (rl --kv-bf16): 2 bytes a value in all 4 layers, plus one layer's f32 copy that the blocked
+     * kernel reads, at the same 320 positions */
+    train_mem_req qb = q;
+    qb.kv_bf16 = 1;
+    train_mem_plan pb;
+    train_mem_plan_make(&c, &qb, &pb);
+    cr_expect_eq(pb.kv, 2.0 * (320.0 * 2 * 4 * 32 * (4 * 2 + 4) + 2 * 512 * 4));
+    cr_expect_eq(pb.acts, p.acts, "the update does not change");
 }
 
 Test(memplan, lora_plans_the_base_once_and_the_adapters_state) {
@@ -102,7 +110,7 @@ Test(memplan, lora_plans_the_base_once_and_the_adapters_state) {
     cr_expect_eq(train_mem_lora_params(&c, 8, 0), T);
     cr_expect_eq(train_mem_lora_params(&c, 8, 1u << 0), 8.0 * 256 * 4, "q only");
     /* PPO with a KL reference: the bf16 base once (the reference is that base), f32 adapters of policy and critic */
-    train_mem_req q = {2, 1, 100, 3, 50, 0, 8, 0};
+    train_mem_req q = {2, 1, 100, 3, 50, 0, 8, 0, 0};
     train_mem_plan p;
     train_mem_plan_make(&c, &q, &p);
     cr_expect_eq(p.weights, 2.0 * 857216 + 4.0 * T * 2);

@@ -186,6 +186,22 @@ Test(rl, resample_on_correct_oversamples_and_keeps_k) {
     rt_jsonl_close(&rd);
 }
 
+/* The model folders of runs a and b hold the same bytes of weights. */
+static void expect_same_weights(const char *a, const char *b, const char *what) {
+    char pa[400], pb[400];
+    snprintf(pa, sizeof pa, "%s/model/model.safetensors", a);
+    snprintf(pb, sizeof pb, "%s/model/model.safetensors", b);
+    char *wa, *wb;
+    size_t la, lb;
+    rt_error e;
+    cr_assert_eq(rt_file_read_all(pa, &wa, &la, &e), RT_OK);
+    cr_assert_eq(rt_file_read_all(pb, &wb, &lb, &e), RT_OK);
+    cr_assert_eq(la, lb);
+    cr_expect_eq(memcmp(wa, wb, la), 0, "%s", what);
+    free(wa);
+    free(wb);
+}
+
 Test(rl, resume_is_bit_exact) {
     char a[300], b[300];
     snprintf(a, sizeof a, "%s/straight", dir);
@@ -203,17 +219,70 @@ Test(rl, resume_is_bit_exact) {
     again.steps = 6;
     cr_assert_eq(train_rl_run(&again, &r, &e), RT_OK, "%s", e.msg);
     cr_expect_eq(r.steps, 6);
-    char pa[400], pb[400];
-    snprintf(pa, sizeof pa, "%s/model/model.safetensors", a);
-    snprintf(pb, sizeof pb, "%s/model/model.safetensors", b);
-    char *wa, *wb;
-    size_t la, lb;
-    cr_assert_eq(rt_file_read_all(pa, &wa, &la, &e), RT_OK);
-    cr_assert_eq(rt_file_read_all(pb, &wb, &lb, &e), RT_OK);
-    cr_assert_eq(la, lb);
-    cr_expect_eq(memcmp(wa, wb, la), 0, "resumed RL weights differ from the straight run");
-    free(wa);
-    free(wb);
+    expect_same_weights(a, b, "resumed RL weights differ from the straight run");
+}
+
+/* --kv-bf16: the rollouts' keys and values in bf16; the run learns the bandit, records the choice in config.json, and a
+ * resume (whose command line did not repeat the flag) takes it from there and stays bit-exact. */
+Test(rl, kv_bf16_rollouts_learn_and_resume_bit_exact) {
+    char a[300], b[300];
+    snprintf(a, sizeof a, "%s/kv16", dir);
+    snprintf(b, sizeof b, "%s/kv16-resumed", dir);
+    rt_error e;
+    train_rl_result r;
+    train_rl_config c = bandit_cfg(a, TRAIN_ALGO_GRPO);
+    c.kv_bf16 = 1;
+    cr_assert_eq(train_rl_run(&c, &r, &e), RT_OK, "%s", e.msg);
+    cr_expect_gt(r.last_accuracy, 0.9, "accuracy %f -> %f", r.first_accuracy, r.last_accuracy);
+    char p[400];
+    snprintf(p, sizeof p, "%s/config.json", a);
+    cJSON *cfg = NULL;
+    cr_assert_eq(rt_json_read_file(p, &cfg, &e), RT_OK, "%s", e.msg);
+    cr_expect(cJSON_IsTrue(cJSON_GetObjectItem(cfg, "kv_bf16")), "config.json records kv_bf16");
+    cJSON_Delete(cfg);
+    /* The same first step with f32 keys and values: the same seed draws the same tokens where the distributions are
+     * this close, and their log-probs differ by the cache's rounding only (nonzero: the cache really was bf16). */
+    char f[300];
+    snprintf(f, sizeof f, "%s/kv32", dir);
+    train_rl_config c32 = bandit_cfg(f, TRAIN_ALGO_GRPO);
+    c32.steps = 1;
+    cr_assert_eq(train_rl_run(&c32, &r, &e), RT_OK, "%s", e.msg);
+    rt_jsonl_reader r16, r32;
+    snprintf(p, sizeof p, "%s/rollouts/step-1.jsonl", a);
+    cr_assert_eq(rt_jsonl_open(&r16, p, RT_JSONL_STOP, &e), RT_OK, "%s", e.msg);
+    snprintf(p, sizeof p, "%s/rollouts/step-1.jsonl", f);
+    cr_assert_eq(rt_jsonl_open(&r32, p, RT_JSONL_STOP, &e), RT_OK, "%s", e.msg);
+    double most = 0;
+    int same = 0;
+    for (;;) {
+        cJSON *t16 = NULL, *t32 = NULL;
+        cr_assert_eq(rt_jsonl_next(&r16, &t16, &e), RT_OK, "%s", e.msg);
+        cr_assert_eq(rt_jsonl_next(&r32, &t32, &e), RT_OK, "%s", e.msg);
+        cr_assert((t16 == NULL) == (t32 == NULL), "as many trajectories");
+        if (!t16) break;
+        const cJSON *i16 = cJSON_GetObjectItem(t16, "response_ids"), *i32 = cJSON_GetObjectItem(t32, "response_ids");
+        if (cJSON_Compare(i16, i32, 1)) {
+            same++;
+            const cJSON *l16 = cJSON_GetObjectItem(t16, "logprobs"), *l32 = cJSON_GetObjectItem(t32, "logprobs");
+            for (int k = 0; k < cJSON_GetArraySize(l16); k++)
+                most =
+                    fmax(most, fabs(cJSON_GetArrayItem(l16, k)->valuedouble - cJSON_GetArrayItem(l32, k)->valuedouble));
+        }
+        cJSON_Delete(t16);
+        cJSON_Delete(t32);
+    }
+    rt_jsonl_close(&r16);
+    rt_jsonl_close(&r32);
+    cr_expect_gt(same, 0, "no trajectory drew the same tokens");
+    cr_expect(most > 0 && most < 0.05, "bf16 vs f32 cache: log-probs differ by at most %g", most);
+    c.out_dir = b;
+    c.steps = 12;
+    cr_assert_eq(train_rl_run(&c, &r, &e), RT_OK, "%s", e.msg);
+    train_rl_config again = bandit_cfg(b, TRAIN_ALGO_GRPO);
+    again.resume = 1;
+    cr_assert_eq(train_rl_run(&again, &r, &e), RT_OK, "%s", e.msg);
+    cr_expect_eq(r.steps, 25);
+    expect_same_weights(a, b, "resumed RL weights differ from the straight bf16-KV run");
 }
 
 /* LoRA PPO with LoRA dropout: adapters on one frozen base shared by policy and critic, the KL reference being that
