@@ -94,6 +94,17 @@ const char *dash_js_skip(const char *p, const char *end) {
     return (*p == '-' || (*p >= '0' && *p <= '9')) ? q : NULL;
 }
 
+/* 1 when the key string [q, ke) (quotes included) is key, as written or, when it holds escapes, decoded (as cJSON
+ * reads it; keys looked up are short literals, decoded up to 62 bytes). */
+static int key_is(const char *q, const char *ke, const char *key, size_t klen) {
+    size_t n = (size_t)(ke - q) - 2;
+    if (n == klen && !memcmp(q + 1, key, klen)) return 1;
+    char buf[64];
+    if (klen + 2 > sizeof buf || !memchr(q + 1, '\\', n)) return 0;
+    /* decoded into klen + 1 bytes at most: a longer key is cut one byte past key's length and differs */
+    return dash_js_str(q, ke, buf, klen + 2) && strlen(buf) == klen && !memcmp(buf, key, klen);
+}
+
 const char *dash_js_get(const char *p, const char *end, const char *key, int *bad) {
     p = dash_js_ws(p, end);
     if (p >= end || *p != '{') return NULL;
@@ -102,9 +113,9 @@ const char *dash_js_get(const char *p, const char *end, const char *key, int *ba
     if (p < end && *p == '}') return NULL;
     for (;;) {
         if (p >= end || *p != '"') break;
-        const char *k = p + 1, *ke = skip_string(p, end);
+        const char *ke = skip_string(p, end);
         if (!ke) break;
-        int match = (size_t)(ke - 1 - k) == klen && !memcmp(k, key, klen);
+        int match = key_is(p, ke, key, klen);
         p = dash_js_ws(ke, end);
         if (p >= end || *p != ':') break;
         const char *v = dash_js_ws(p + 1, end);

@@ -19,7 +19,7 @@ static inline const char *dash_js_ws(const char *p, const char *end) {
 const char *dash_js_skip(const char *p, const char *end);
 
 /* The value of key in the object at p (the start of its value), or NULL when p is no object or has no such key;
- * *bad is set when the object is malformed. */
+ * *bad is set when the object is malformed. A key written with escapes ("\u006bind") matches as decoded. */
 const char *dash_js_get(const char *p, const char *end, const char *key, int *bad);
 
 /* Decodes the string at p into buf (NUL-terminated, cut to cap - 1 bytes); returns the end of the string or NULL

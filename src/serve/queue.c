@@ -152,25 +152,6 @@ rt_status serve_queue_append_decision(const char *path, const char *id, const ch
     return st;
 }
 
-/* line_is_entry for a line whose kind or id is not written plainly (keys with escapes, as in "\u006bind"): parsed
- * whole, as the loader reads it. */
-static rt_status line_is_entry_parsed(const char *path, size_t line_no, const char *p, const char *end, const char *id,
-                                      int *found, rt_error *err) {
-    cJSON *o = cJSON_ParseWithLength(p, (size_t)(end - p));
-    if (!cJSON_IsObject(o)) {
-        cJSON_Delete(o);
-        return rt_err_set(err, RT_EFORMAT, "%s:%zu: not a JSON object", path, line_no);
-    }
-    const cJSON *k = cJSON_GetObjectItemCaseSensitive(o, "kind"), *i = cJSON_GetObjectItemCaseSensitive(o, "id");
-    rt_status st = RT_OK;
-    if (!cJSON_IsString(k) || !cJSON_IsString(i))
-        st = rt_err_set(err, RT_EFORMAT, "%s:%zu: field 'kind' and 'id' must be strings", path, line_no);
-    else
-        *found = !strcmp(k->valuestring, "entry") && !strcmp(i->valuestring, id);
-    cJSON_Delete(o);
-    return st;
-}
-
 /* Sets *found when line line_no [p, end) of path is the entry id (got: a buffer of strlen(id) + 2 bytes); a line that
  * is no object with string kind and id is an error naming it. */
 static rt_status line_is_entry(const char *path, size_t line_no, const char *p, const char *end, const char *id,
@@ -181,7 +162,6 @@ static rt_status line_is_entry(const char *path, size_t line_no, const char *p, 
     char kind[16];
     const char *k = dash_js_get(p, end, "kind", &bad), *i = dash_js_get(p, end, "id", &bad);
     if (bad || *p != '{') return rt_err_set(err, RT_EFORMAT, "%s:%zu: not a JSON object", path, line_no);
-    if (!k || !i) return line_is_entry_parsed(path, line_no, p, end, id, found, err);
     /* got holds one byte more than id: a longer id is cut there and compares unequal. */
     if (!k || !i || !dash_js_str(k, end, kind, sizeof kind) || !dash_js_str(i, end, got, strlen(id) + 2))
         return rt_err_set(err, RT_EFORMAT, "%s:%zu: field 'kind' and 'id' must be strings", path, line_no);

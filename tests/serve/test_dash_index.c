@@ -188,6 +188,24 @@ static void agrees(const dash_queue *v, const char *path) {
     serve_queue_free(&q);
 }
 
+/* A key written with escapes is found as cJSON reads it; a longer key that starts with it, or one that decodes to
+ * another name, is not. */
+Test(dash_index, scanner_finds_keys_written_with_escapes) {
+    const char *text = "{\"\\u006bindly\": 1, \"k\\u0069nd\": \"entry\", \"\\u0069d\": \"a\\\"b\"}";
+    const char *end = text + strlen(text);
+    int bad = 0;
+    char got[16];
+    const char *v = dash_js_get(text, end, "kind", &bad);
+    cr_assert(v && dash_js_str(v, end, got, sizeof got), "no kind in %s", text);
+    cr_assert_str_eq(got, "entry");
+    v = dash_js_get(text, end, "id", &bad);
+    cr_assert(v && dash_js_str(v, end, got, sizeof got));
+    cr_assert_str_eq(got, "a\"b");
+    cr_assert_null(dash_js_get(text, end, "kin", &bad));
+    cr_assert_null(dash_js_get(text, end, "kindl", &bad));
+    cr_assert_eq(bad, 0);
+}
+
 Test(dash_index, queue_view_follows_appends_like_the_loader) {
     char path[128];
     snprintf(path, sizeof path, "%s/q.jsonl", dir);
