@@ -151,16 +151,30 @@ static float *alloc_floats(size_t n) {
     return p;
 }
 
+/* The fields model_init and model_init_frozen set alike, after checking the shape RoPE needs. */
+static rt_status init_shape(model *m, const model_config *cfg, model_precision prec, const model_opts *opts,
+                            rt_error *err) {
+    if (cfg->head_dim % 2) return rt_err_set(err, RT_EUNSUPPORTED, "model: head_dim %lld is odd (RoPE needs pairs)",
+                                             (long long)cfg->head_dim);
+    m->cfg = *cfg;
+    m->prec = prec;
+    m->value_head = opts ? opts->value_head : 0;
+    m->qkv_dim = (cfg->num_heads + 2 * cfg->num_kv_heads) * cfg->head_dim;
+    return RT_OK;
+}
+
+/* RoPE tables for every position the model takes (4096 when the config names none). */
+static rt_status init_rope(model *m, rt_error *err) {
+    const model_config *cfg = &m->cfg;
+    int64_t maxpos = cfg->max_position_embeddings > 0 ? cfg->max_position_embeddings : 4096;
+    return kern_rope_init(&m->rope, cfg->head_dim, cfg->rope_theta, maxpos, err);
+}
+
 rt_status model_init(model *m, const model_config *cfg, const model_opts *opts, rt_error *err) {
     memset(m, 0, sizeof *m);
     rt_status st = model_config_validate(cfg, "model config", err);
     if (st != RT_OK) return st;
-    if (cfg->head_dim % 2) return rt_err_set(err, RT_EUNSUPPORTED, "model: head_dim %lld is odd (RoPE needs pairs)",
-                                             (long long)cfg->head_dim);
-    m->cfg = *cfg;
-    m->prec = opts ? opts->prec : MODEL_PREC_BF16;
-    m->value_head = opts ? opts->value_head : 0;
-    m->qkv_dim = (cfg->num_heads + 2 * cfg->num_kv_heads) * cfg->head_dim;
+    if ((st = init_shape(m, cfg, opts ? opts->prec : MODEL_PREC_BF16, opts, err)) != RT_OK) return st;
     if ((st = build_table(m, err)) != RT_OK) goto fail;
     m->params = alloc_floats(m->nparams);
     if (!m->params) {
@@ -179,8 +193,7 @@ rt_status model_init(model *m, const model_config *cfg, const model_opts *opts, 
         m->params_bf16 = p;
         if ((st = set_views16(m, err)) != RT_OK) goto fail;
     }
-    int64_t maxpos = cfg->max_position_embeddings > 0 ? cfg->max_position_embeddings : 4096;
-    if ((st = kern_rope_init(&m->rope, cfg->head_dim, cfg->rope_theta, maxpos, err)) != RT_OK) goto fail;
+    if ((st = init_rope(m, err)) != RT_OK) goto fail;
     return RT_OK;
 fail:
     model_free(m);
@@ -194,16 +207,11 @@ rt_status model_init_frozen(model *m, model_base *base, const model_opts *opts, 
     if ((prec == MODEL_PREC_F32) != base->f32)
         return rt_err_set(err, RT_EINVAL, "model: the frozen base is held in %s, the model asks %s products",
                           base->f32 ? "f32" : "bf16", prec == MODEL_PREC_F32 ? "f32" : "bf16");
-    if (cfg->head_dim % 2) return rt_err_set(err, RT_EUNSUPPORTED, "model: head_dim %lld is odd (RoPE needs pairs)",
-                                             (long long)cfg->head_dim);
-    m->cfg = *cfg;
-    m->prec = prec;
-    m->value_head = opts ? opts->value_head : 0;
-    m->qkv_dim = (cfg->num_heads + 2 * cfg->num_kv_heads) * cfg->head_dim;
+    rt_status st = init_shape(m, cfg, prec, opts, err);
+    if (st != RT_OK) return st;
     m->base = base;
     base->refs++;
     m->w16 = base->w;
-    rt_status st = RT_OK;
     const model_lora_cfg *lc = opts && opts->lora.rank > 0 ? &opts->lora : NULL;
     size_t cap = 2 + (lc ? model_lora_ntensors(m, lc) : 0), off = 0;
     m->tensors = calloc(cap, sizeof *m->tensors);
@@ -224,8 +232,7 @@ rt_status model_init_frozen(model *m, model_base *base, const model_opts *opts, 
         goto fail;
     }
     set_frozen_views(m, m->params, &m->p);
-    int64_t maxpos = cfg->max_position_embeddings > 0 ? cfg->max_position_embeddings : 4096;
-    if ((st = kern_rope_init(&m->rope, cfg->head_dim, cfg->rope_theta, maxpos, err)) != RT_OK) goto fail;
+    if ((st = init_rope(m, err)) != RT_OK) goto fail;
     return RT_OK;
 fail:
     model_free(m);
